@@ -1,0 +1,119 @@
+"""Beacon's composition root: settings → store → integrations → services → bot → aiohttp routes.
+
+`python app.py` serves on http://localhost:3978 with SQLite and no cloud credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.adapter import BeaconAdapter
+from bot.handler import BeaconBot
+from bot.poster import TeamsPoster
+from services.clock import Clock, SystemClock
+from services.config import BeaconConfig, ConfigError, load_config
+from services.lifecycle import Deps
+from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
+from services.settings import Settings
+from services.store.db import create_engine, migrate, migrations_applied, session_factory
+from services.store.uow import UnitOfWork
+
+log = logging.getLogger("beacon")
+
+
+@dataclass
+class Overrides:
+    """What a test swaps: the clock, the process config, extra effect handlers."""
+
+    clock: Clock | None = None
+    config: BeaconConfig | None = None
+    handlers: dict[str, EffectHandler] = field(default_factory=dict)
+    start_worker: bool = True
+
+
+def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
+    overrides = overrides or Overrides()
+    config = overrides.config or load_config(settings.config_path)
+    clock = overrides.clock or SystemClock()
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    app = web.Application(client_max_size=1024 * 1024)
+    worker_box: list[OutboxWorker] = []
+
+    def wake_worker() -> None:
+        if worker_box:
+            worker_box[0].wake()
+
+    deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_worker), config=config, clock=clock)
+    adapter = BeaconAdapter(settings)
+    bot = BeaconBot(deps)
+    handlers = {**TeamsPoster(adapter, deps).handlers(), **overrides.handlers}
+    policy = OutboxPolicy(max_attempts=settings.outbox_max_attempts,
+                          base_backoff=settings.outbox_base_backoff_seconds,
+                          idle_poll=settings.outbox_idle_poll_seconds)
+    worker = OutboxWorker(sessions, handlers, clock, policy, postgres=engine.dialect.name == "postgresql")
+    worker_box.append(worker)
+    app["deps"], app["worker"], app["engine"], app["settings"] = deps, worker, engine, settings
+
+    async def messages(request: web.Request) -> web.Response:
+        return await adapter.handle(request, bot)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        try:
+            async with engine.connect() as connection:
+                await asyncio.wait_for(connection.execute(text("SELECT 1")), timeout=3)
+            if not await migrations_applied(engine):
+                return web.json_response({"status": "migrations pending"}, status=503)
+        except Exception as error:
+            return web.json_response({"status": "database unreachable", "error": str(error)[:200]},
+                                     status=503)
+        return web.json_response({"status": "ready"})
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await migrate(engine)
+        task = asyncio.create_task(worker.run()) if overrides.start_worker else None
+        yield
+        if task:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
+
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def report_unconfigured(settings: Settings) -> None:
+    if not settings.app_id:
+        log.warning("MicrosoftAppId is empty: accepting unauthenticated requests only (Emulator mode)")
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    logging.getLogger().setLevel(settings.log_level.upper())
+    try:
+        app = create_app(settings)
+    except ConfigError as error:
+        print(f"Beacon cannot start: the configuration is invalid.\n{error}", file=sys.stderr)
+        return 2
+    report_unconfigured(settings)
+    web.run_app(app, host=settings.host, port=settings.port, print=lambda *_: log.info(
+        "Beacon listening on http://%s:%s", settings.host, settings.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,96 @@
+"""The Bot Framework adapter, with our HTTP handling of /api/messages.
+
+botbuilder 4.17's CloudAdapter.process serializes an invoke body twice and answers every invoke
+that has a body with HTTP 500 (microsoft/teams-sdk#2547: 'dict' object has no attribute
+'is_xml_model'); it also answers malformed bodies with tracebacks. We read and check the request
+ourselves and write the invoke response once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import Bot, TurnContext, serializer_helper
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
+from msrest.serialization import Model
+
+from services.settings import Settings
+
+log = logging.getLogger("beacon.bot")
+MAX_ACTIVITY_BYTES = 256 * 1024
+
+
+class BotConfiguration:
+    """The attribute names ConfigurationBotFrameworkAuthentication reads."""
+
+    def __init__(self, settings: Settings):
+        self.APP_ID = settings.app_id
+        self.APP_PASSWORD = settings.app_password
+        self.APP_TYPE = settings.app_type
+        self.APP_TENANTID = settings.app_tenant_id
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class BeaconAdapter(CloudAdapter):
+    def __init__(self, settings: Settings):
+        super().__init__(ConfigurationBotFrameworkAuthentication(BotConfiguration(settings)))
+        self.app_id = settings.app_id
+        self.on_turn_error = self._on_turn_error
+
+    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        log.exception("unhandled error in a turn", exc_info=error)
+
+    async def handle(self, request: web.Request, bot: Bot) -> web.Response:
+        activity_or_error = await read_activity(request)
+        if isinstance(activity_or_error, web.Response):
+            return activity_or_error
+        header = request.headers.get("Authorization", "")
+        if header and not self.app_id:
+            # The SDK would try to parse it and answer 500; without an app id no token is valid.
+            return json_error(401, "this Beacon has no MicrosoftAppId, so it accepts only "
+                                   "unauthenticated requests (Bot Framework Emulator); drop the token "
+                                   "or configure MicrosoftAppId")
+        try:
+            response = await self.process_activity(header, activity_or_error, bot.on_turn)
+        except PermissionError as error:
+            return json_error(401, f"unauthorized: {error}")
+        if response is None:
+            return web.Response(status=201)
+        body = serializer_helper(response.body) if isinstance(response.body, Model) else response.body
+        return web.json_response(body, status=response.status)
+
+
+async def read_activity(request: web.Request) -> Activity | web.Response:
+    """Parse an activity, or answer 4xx with a JSON error that says what is wrong."""
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return json_error(415, "Content-Type must be application/json")
+    if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
+        return json_error(413, f"activity larger than {MAX_ACTIVITY_BYTES} bytes")
+    raw = await request.read()
+    if len(raw) > MAX_ACTIVITY_BYTES:
+        return json_error(413, f"activity larger than {MAX_ACTIVITY_BYTES} bytes")
+    try:
+        body: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return json_error(400, f"body is not valid JSON: {error}")
+    if not isinstance(body, dict):
+        return json_error(400, "body must be a JSON object (a Bot Framework activity)")
+    for key in ("type", "serviceUrl", "conversation", "from"):
+        if not body.get(key):
+            return json_error(400, f"activity has no {key}")
+    if not isinstance(body["conversation"], dict) or not isinstance(body["from"], dict):
+        return json_error(400, "activity conversation and from must be objects")
+    try:
+        activity = Activity().deserialize(body)
+    except Exception as error:  # msrest raises several kinds on wrong types
+        return json_error(400, f"activity could not be read: {error}")
+    if not activity.conversation or not activity.conversation.id:
+        return json_error(400, "activity has no conversation.id")
+    return activity

@@ -1,0 +1,127 @@
+"""Action.Execute (`adaptiveCard/action`) routing: a verb table, and one card in every answer.
+
+No outside call happens here: the use case writes the change and its outbox rows, and the
+answer is built from the database, so the button feels instant.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from botbuilder.core import InvokeResponse, TurnContext
+
+from bot import context as ctx
+from bot.views import view_of
+from cards import strings
+from cards.elements import Json
+from cards.forms import DeclareForm, declare_form
+from cards.incident import incident_card
+from cards.messages import declared_card, error_card
+from services.incidents import DomainError, Incident, IncidentNotFound
+from services.lifecycle import (
+    ActionOutcome,
+    DeclareIncident,
+    Deps,
+    IncidentAction,
+    act_on_incident,
+    declare_incident,
+)
+from services.verbs import INCIDENT_VERBS, Verb
+
+log = logging.getLogger("beacon.bot")
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+
+
+def adaptive_card_response(card: Json) -> InvokeResponse:
+    return InvokeResponse(status=200, body={"statusCode": 200, "type": CARD_TYPE, "value": card})
+
+
+async def declare_from_form(turn_context: TurnContext, data: dict[str, Any], source: str,
+                            deps: Deps) -> Incident | DeclareForm:
+    """Declare from submitted form values: the incident, or the form again with its error."""
+    activity = turn_context.activity
+    command = DeclareIncident(form=data, actor=ctx.actor(activity), source=source,
+                              target=ctx.thread_target(activity, deps.config))
+    try:
+        return await declare_incident(command, deps)
+    except DomainError as error:
+        return DeclareForm.from_values(data, error=str(error))
+
+
+def _int(value: object, field: str, *, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{field} must be a number")
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ValueError(f"{field} must be a number") from None
+    if number < 1 or number > 2**31:
+        raise ValueError(f"{field} is out of range")
+    return number
+
+
+class CardActions:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+        self._routes: dict[Verb, Callable[[TurnContext, Verb, dict[str, Any]], Awaitable[Json]]] = {
+            Verb.DECLARE_FORM: self._declare_form,
+            Verb.DECLARE_SUBMIT: self._declare_submit,
+            **{verb: self._incident_action for verb in INCIDENT_VERBS},
+        }
+
+    async def handle(self, turn_context: TurnContext) -> InvokeResponse:
+        value = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
+        action = value.get("action") if isinstance(value.get("action"), dict) else {}
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        try:
+            verb = Verb(str(action.get("verb")))
+        except ValueError:
+            return adaptive_card_response(error_card(f"Unknown action “{str(action.get('verb'))[:60]}”."))
+        try:
+            card = await self._routes[verb](turn_context, verb, data)
+        except (DomainError, ValueError) as error:
+            card = error_card(str(error))
+        except Exception:
+            log.exception("card action %s failed", verb)
+            card = error_card("Beacon could not complete that action. Try again in a moment.")
+        return adaptive_card_response(card)
+
+    async def _declare_form(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        return declare_form(DeclareForm.from_values(data), self.deps.config, dialog=False)
+
+    async def _declare_submit(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        result = await declare_from_form(turn_context, data, "chat", self.deps)
+        if isinstance(result, DeclareForm):
+            return declare_form(result, self.deps.config, dialog=False)
+        return declared_card(result)
+
+    async def _incident_action(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        incident_id = _int(data.get("incidentId"), "incidentId")
+        assert incident_id is not None
+        command = IncidentAction(
+            verb=verb, incident_id=incident_id,
+            shown_version=_int(data.get("version"), "version", optional=True),
+            data=data, actor=ctx.actor(turn_context.activity),
+            activity_id=turn_context.activity.id or "")
+        try:
+            outcome = await act_on_incident(command, self.deps)
+        except IncidentNotFound as error:
+            return error_card(str(error))
+        notice, lines = _notice(outcome)
+        async with self.deps.uow() as uow:
+            view = await view_of(uow, outcome.incident, notice=notice, notice_lines=lines,
+                                 is_error=outcome.is_error)
+        return incident_card(view)
+
+
+def _notice(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
+    if outcome.is_error:
+        return outcome.notice, ()
+    if outcome.changed_meanwhile:
+        heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
+        return heading, tuple(outcome.changed_meanwhile)
+    return outcome.notice, ()

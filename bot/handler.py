@@ -1,0 +1,152 @@
+"""Beacon's Teams surface: installs, text commands, card actions, dialogs and message actions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import ChannelAccount
+from botbuilder.schema.teams import (
+    MessagingExtensionAction,
+    MessagingExtensionActionResponse,
+    TaskModuleContinueResponse,
+    TaskModuleMessageResponse,
+    TaskModuleRequest,
+    TaskModuleResponse,
+    TaskModuleTaskInfo,
+    TeamInfo,
+)
+
+from bot import context as ctx
+from bot.card_actions import CardActions, declare_from_form
+from bot.commands import Command, parse_command, parse_incident_number
+from bot.installs import record_install
+from bot.text import html_to_text
+from bot.views import incident_view
+from cards import strings
+from cards.elements import Json
+from cards.forms import DeclareForm, declare_form
+from cards.incident import incident_card
+from cards.messages import help_card, incident_list_card, notice_card
+from services.incidents import IncidentNotFound
+from services.lifecycle import Deps
+
+log = logging.getLogger("beacon.bot")
+
+
+def _attachment_activity(card: Json) -> Any:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+class BeaconBot(TeamsActivityHandler):
+    def __init__(self, deps: Deps):
+        self.deps = deps
+        self.card_actions = CardActions(deps)
+        self._commands = {
+            "declare": self._declare_command, "list": self._list_command,
+            "show": self._show_command, "help": self._help_command,
+            "drill": self._not_yet, "actions": self._not_yet, "metrics": self._not_yet,
+        }
+
+    # -- installation ----------------------------------------------------------------------
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await record_install(turn_context, self.deps)
+
+    async def on_teams_members_added(self, teams_members_added: list[Any], team_info: TeamInfo,
+                                     turn_context: TurnContext) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if any(getattr(m, "id", None) == bot_id for m in teams_members_added):
+            await record_install(turn_context, self.deps)
+
+    async def on_members_added_activity(self, members_added: list[ChannelAccount],
+                                        turn_context: TurnContext) -> None:
+        await self.on_teams_members_added(members_added, TeamInfo(), turn_context)
+
+    # -- text commands -----------------------------------------------------------------------
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        command = parse_command(ctx.command_text(turn_context))
+        handler = self._commands.get(command.name, self._unknown_command)
+        await handler(turn_context, command)
+
+    async def _declare_command(self, turn_context: TurnContext, command: Command) -> None:
+        form = declare_form(DeclareForm(title=command.argument), self.deps.config, dialog=False)
+        await turn_context.send_activity(_attachment_activity(form))
+
+    async def _list_command(self, turn_context: TurnContext, command: Command) -> None:
+        async with self.deps.uow() as uow:
+            incidents = await uow.open_incidents()
+        await turn_context.send_activity(_attachment_activity(incident_list_card(incidents)))
+
+    async def _show_command(self, turn_context: TurnContext, command: Command) -> None:
+        number = parse_incident_number(command.argument)
+        if number is None:
+            await turn_context.send_activity(_attachment_activity(
+                help_card(f"Which incident? Try “show INC-7”, not “{command.argument}”.")))
+            return
+        try:
+            async with self.deps.uow() as uow:
+                view = await incident_view(uow, number)
+        except IncidentNotFound:
+            await turn_context.send_activity(_attachment_activity(
+                notice_card(strings.NOT_FOUND.format(number=f"INC-{number}"))))
+            return
+        await turn_context.send_activity(_attachment_activity(incident_card(view)))
+
+    async def _help_command(self, turn_context: TurnContext, command: Command) -> None:
+        await turn_context.send_activity(_attachment_activity(help_card()))
+
+    async def _not_yet(self, turn_context: TurnContext, command: Command) -> None:
+        await turn_context.send_activity(_attachment_activity(
+            help_card(strings.NOT_AVAILABLE.format(what=command.name))))
+
+    async def _unknown_command(self, turn_context: TurnContext, command: Command) -> None:
+        await turn_context.send_activity(_attachment_activity(
+            help_card(strings.UNKNOWN_COMMAND.format(text=command.text[:80]))))
+
+    # -- Action.Execute ----------------------------------------------------------------------
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        if turn_context.activity.name == "adaptiveCard/action":
+            return await self.card_actions.handle(turn_context)
+        return await super().on_invoke_activity(turn_context)
+
+    # -- dialogs (task modules) --------------------------------------------------------------
+    async def on_teams_task_module_fetch(self, turn_context: TurnContext,
+                                         task_module_request: TaskModuleRequest) -> TaskModuleResponse:
+        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        return self._dialog(DeclareForm.from_values(data))
+
+    async def on_teams_task_module_submit(self, turn_context: TurnContext,
+                                          task_module_request: TaskModuleRequest) -> TaskModuleResponse:
+        data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        result = await declare_from_form(turn_context, data, "card", self.deps)
+        if isinstance(result, DeclareForm):
+            return self._dialog(result)
+        message = strings.DECLARED.format(number=result.number, title=result.title)
+        return TaskModuleResponse(task=TaskModuleMessageResponse(value=message))
+
+    # -- "Declare incident" on a message -----------------------------------------------------
+    async def on_teams_messaging_extension_fetch_task(self, turn_context: TurnContext,
+                                                      action: MessagingExtensionAction) -> Any:
+        payload = action.message_payload
+        content = html_to_text(payload.body.content if payload and payload.body else "")
+        title = content.split("\n", 1)[0][:120]
+        link = getattr(payload, "link_to_message", None) or ""
+        description = f"{content}\n\nFrom: {link}" if link else content
+        form = DeclareForm(title=title, description=description[:4000])
+        return MessagingExtensionActionResponse(task=self._dialog(form).task)
+
+    async def on_teams_messaging_extension_submit_action(self, turn_context: TurnContext,
+                                                         action: MessagingExtensionAction) -> Any:
+        data = action.data if isinstance(action.data, dict) else {}
+        result = await declare_from_form(turn_context, data, "message", self.deps)
+        if isinstance(result, DeclareForm):
+            return MessagingExtensionActionResponse(task=self._dialog(result).task)
+        return MessagingExtensionActionResponse()
+
+    def _dialog(self, form: DeclareForm) -> TaskModuleResponse:
+        card = declare_form(form, self.deps.config, dialog=True)
+        info = TaskModuleTaskInfo(title=strings.DECLARE_FORM_TITLE, height="large", width="medium",
+                                  card=CardFactory.adaptive_card(card))
+        return TaskModuleResponse(task=TaskModuleContinueResponse(value=info))

@@ -1,0 +1,145 @@
+"""Delivers Teams effects from the outbox: the incident thread's root card, its in-place updates
+and the one-line notes in the thread. Runs in the outbox worker, never inside a Teams request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import (
+    Activity,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from msrest.exceptions import ClientRequestError, HttpOperationError
+
+from bot.adapter import BeaconAdapter
+from bot.views import incident_view
+from cards.elements import plain
+from cards.incident import incident_card
+from services.delivery import PermanentDeliveryError, TransientDeliveryError, classify_status
+from services.lifecycle import Deps
+from services.outbox import Effect, EffectHandler
+
+log = logging.getLogger("beacon.teams")
+
+
+def _reference(service_url: str, conversation_id: str, tenant_id: str, app_id: str) -> ConversationReference:
+    return ConversationReference(
+        channel_id="msteams", service_url=service_url,
+        conversation=ConversationAccount(id=conversation_id, is_group=True, tenant_id=tenant_id or None),
+        bot=ChannelAccount(id=f"28:{app_id}" if app_id else "beacon", name="Beacon"))
+
+
+async def _connector_call(coro: Any) -> Any:
+    """Run a Bot Connector call and turn its failures into delivery errors the outbox understands."""
+    try:
+        return await coro
+    except HttpOperationError as error:
+        response = getattr(error, "response", None)
+        status = getattr(response, "status_code", 0) or 0
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        raise classify_status(status, f"Bot Connector answered {status}: {error}", retry_after) from None
+    except (ClientRequestError, aiohttp.ClientError, ConnectionError, asyncio.TimeoutError) as error:
+        raise TransientDeliveryError(f"Bot Connector unreachable: {error}") from None
+
+
+class TeamsPoster:
+    def __init__(self, adapter: BeaconAdapter, deps: Deps):
+        self.adapter = adapter
+        self.deps = deps
+
+    def handlers(self) -> dict[str, EffectHandler]:
+        return {"teams.post_card": self.post_card, "teams.update_card": self.update_card,
+                "teams.thread_note": self.thread_note}
+
+    async def _card_activity(self, incident_id: int) -> Activity:
+        async with self.deps.uow() as uow:
+            view = await incident_view(uow, incident_id)
+        return MessageFactory.attachment(CardFactory.adaptive_card(incident_card(view)))
+
+    async def post_card(self, effect: Effect) -> None:
+        incident_id = int(effect.payload["incident_id"])
+        async with self.deps.uow() as uow:
+            if await uow.thread(incident_id):
+                return  # posted by an earlier attempt whose completion was not recorded
+        target = effect.payload["target"]
+        activity = await self._card_activity(incident_id)
+        if target.get("channel_id"):
+            conversation_id, root_id = await self._new_channel_thread(target, activity)
+        else:
+            conversation_id, root_id = await self._post_in_chat(target, activity)
+        async with self.deps.uow() as uow:
+            await uow.save_thread(incident_id=incident_id, conversation_id=conversation_id,
+                                  root_activity_id=root_id, service_url=target["service_url"],
+                                  tenant_id=target.get("tenant_id", ""),
+                                  channel_id=target.get("channel_id", ""))
+            await uow.commit()
+
+    async def _new_channel_thread(self, target: dict[str, str], activity: Activity) -> tuple[str, str]:
+        params = ConversationParameters(is_group=True, channel_data={"channel": {"id": target["channel_id"]}},
+                                        activity=activity, tenant_id=target.get("tenant_id") or None)
+        created: dict[str, str] = {}
+
+        async def capture(turn_context: TurnContext) -> None:
+            created["conversation_id"] = turn_context.activity.conversation.id
+            created["root_id"] = turn_context.activity.id
+
+        await _connector_call(self.adapter.create_conversation(
+            self.adapter.app_id, capture, params, "msteams", target["service_url"], None))
+        root_id = created["root_id"]
+        conversation_id = created["conversation_id"]
+        if ";messageid=" not in conversation_id:
+            conversation_id = f"{target['channel_id']};messageid={root_id}"
+        return conversation_id, root_id
+
+    async def _post_in_chat(self, target: dict[str, str], activity: Activity) -> tuple[str, str]:
+        reference = _reference(target["service_url"], target["conversation_id"], target.get("tenant_id", ""),
+                               self.adapter.app_id)
+        sent: dict[str, str] = {}
+
+        async def send(turn_context: TurnContext) -> None:
+            response = await turn_context.send_activity(activity)
+            sent["id"] = response.id if response else ""
+
+        await _connector_call(self.adapter.continue_conversation(reference, send,
+                                                                 bot_app_id=self.adapter.app_id))
+        return target["conversation_id"], sent["id"]
+
+    async def _in_thread(self, incident_id: int, logic: Any) -> None:
+        async with self.deps.uow() as uow:
+            thread = await uow.thread(incident_id)
+        if thread is None:
+            raise PermanentDeliveryError(f"INC-{incident_id} has no thread in Teams (its card was not posted)")
+        reference = _reference(thread.service_url, thread.conversation_id, thread.tenant_id,
+                               self.adapter.app_id)
+
+        async def run(turn_context: TurnContext) -> None:
+            await logic(turn_context, thread.root_activity_id)
+
+        await _connector_call(self.adapter.continue_conversation(reference, run,
+                                                                 bot_app_id=self.adapter.app_id))
+
+    async def update_card(self, effect: Effect) -> None:
+        incident_id = int(effect.payload["incident_id"])
+        activity = await self._card_activity(incident_id)
+
+        async def update(turn_context: TurnContext, root_id: str) -> None:
+            activity.id = root_id
+            await turn_context.update_activity(activity)
+
+        await self._in_thread(incident_id, update)
+
+    async def thread_note(self, effect: Effect) -> None:
+        incident_id = int(effect.payload["incident_id"])
+        text = plain(effect.payload["text"])
+
+        async def reply(turn_context: TurnContext, root_id: str) -> None:
+            await turn_context.send_activity(MessageFactory.text(text))
+
+        await self._in_thread(incident_id, reply)

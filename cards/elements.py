@@ -1,0 +1,155 @@
+"""Small typed builders for Adaptive Card 1.5 elements, so no card is edited as raw JSON."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from services.verbs import Verb
+
+Json = dict[str, Any]
+CARD_VERSION = "1.5"
+_MENTION_TAG = re.compile(r"</?at>", re.IGNORECASE)
+
+
+def plain(text: object) -> str:
+    """User or alert text made safe to show: no forged @mentions, no card date functions."""
+    value = "" if text is None else str(text)
+    value = _MENTION_TAG.sub("", value)
+    return value.replace("{{", "{ {").replace("}}", "} }")
+
+
+def when(moment: datetime | None) -> str:
+    """A time each reader sees in their own time zone (Adaptive Card DATE/TIME functions)."""
+    if moment is None:
+        return "—"
+    stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
+
+
+def text(value: str, *, size: str | None = None, weight: str | None = None, color: str | None = None,
+         subtle: bool = False, wrap: bool = True, spacing: str | None = None) -> Json:
+    block: Json = {"type": "TextBlock", "text": value, "wrap": wrap}
+    if size:
+        block["size"] = size
+    if weight:
+        block["weight"] = weight
+    if color:
+        block["color"] = color
+    if subtle:
+        block["isSubtle"] = True
+    if spacing:
+        block["spacing"] = spacing
+    return block
+
+
+def facts(pairs: list[tuple[str, str]]) -> Json:
+    return {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in pairs]}
+
+
+def container(items: list[Json], *, style: str | None = None, bleed: bool = False) -> Json:
+    block: Json = {"type": "Container", "items": items}
+    if style:
+        block["style"] = style
+    if bleed:
+        block["bleed"] = True
+    return block
+
+
+def execute(title: str, verb: Verb, data: Json | None = None, *, style: str | None = None,
+            inputs: str | None = None) -> Json:
+    action: Json = {"type": "Action.Execute", "title": title, "verb": verb.value,
+                    "data": dict(data or {})}
+    if style:
+        action["style"] = style
+    if inputs:
+        action["associatedInputs"] = inputs
+    return action
+
+
+def open_dialog(title: str, verb: Verb, data: Json | None = None) -> Json:
+    """Action.Submit that opens a Teams dialog (task/fetch) instead of posting a message."""
+    return {"type": "Action.Submit", "title": title,
+            "data": {"msteams": {"type": "task/fetch"}, "verb": verb.value, **(data or {})}}
+
+
+def submit(title: str, verb: Verb, data: Json | None = None) -> Json:
+    return {"type": "Action.Submit", "title": title, "data": {"verb": verb.value, **(data or {})}}
+
+
+def open_url(title: str, url: str) -> Json:
+    return {"type": "Action.OpenUrl", "title": title, "url": url}
+
+
+def show_card(title: str, body: list[Json], actions: list[Json]) -> Json:
+    return {"type": "Action.ShowCard", "title": title,
+            "card": {"type": "AdaptiveCard", "body": body, "actions": actions}}
+
+
+def action_set(actions: list[Json]) -> Json:
+    return {"type": "ActionSet", "actions": actions}
+
+
+def input_text(id_: str, label: str, *, value: str = "", required: bool = False, multiline: bool = False,
+               placeholder: str = "", max_length: int | None = None) -> Json:
+    block: Json = {"type": "Input.Text", "id": id_, "label": label, "isMultiline": multiline}
+    if value:
+        block["value"] = value
+    if required:
+        block["isRequired"] = True
+        block["errorMessage"] = f"{label} is required"
+    if placeholder:
+        block["placeholder"] = placeholder
+    if max_length:
+        block["maxLength"] = max_length
+    return block
+
+
+def choice_set(id_: str, label: str, choices: list[tuple[str, str]], *, value: str = "",
+               required: bool = False, compact: bool = True, multi: bool = False) -> Json:
+    block: Json = {"type": "Input.ChoiceSet", "id": id_, "label": label,
+                   "choices": [{"title": t, "value": v} for t, v in choices],
+                   "style": "compact" if compact else "expanded"}
+    if value:
+        block["value"] = value
+    if required:
+        block["isRequired"] = True
+        block["errorMessage"] = f"{label} is required"
+    if multi:
+        block["isMultiSelect"] = True
+    return block
+
+
+def people_picker(id_: str, label: str, *, multi: bool = False, value: str = "",
+                  known: list[tuple[str, str]] | None = None) -> Json:
+    """Teams people picker: a ChoiceSet whose choices are searched in the tenant's directory."""
+    block = choice_set(id_, label, known or [], value=value, multi=multi)
+    block["choices.data"] = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+    return block
+
+
+def mention(name: str, person_id: str) -> tuple[str, Json]:
+    """Text and entity for an @mention that notifies the person (id: Teams MRI or AAD object id)."""
+    label = f"<at>{plain(name)}</at>"
+    return label, {"type": "mention", "text": label, "mentioned": {"id": person_id, "name": plain(name)}}
+
+
+def card(body: list[Json], actions: list[Json] | None = None, *, mentions: list[Json] | None = None,
+         refresh_verb: Verb | None = None, refresh_data: Json | None = None) -> Json:
+    result: Json = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": CARD_VERSION,
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    if actions:
+        result["actions"] = actions
+    if mentions:
+        unique = {m["text"] + m["mentioned"]["id"]: m for m in mentions}
+        result["msteams"]["entities"] = list(unique.values())
+    if refresh_verb:
+        result["refresh"] = {"action": {"type": "Action.Execute", "verb": refresh_verb.value,
+                                        "data": refresh_data or {}}}
+    return result

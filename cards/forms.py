@@ -1,0 +1,61 @@
+"""The declare form, as a card (Action.Execute) in chat or as a dialog (Action.Submit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cards import strings
+from cards.elements import Json, card, choice_set, execute, input_text, people_picker, plain, submit, text
+from cards.incident import LEVEL_CHOICES
+from services.config import BeaconConfig
+from services.incidents.model import MAX_TEXT, MAX_TITLE
+from services.verbs import Verb
+
+
+@dataclass(frozen=True)
+class DeclareForm:
+    title: str = ""
+    description: str = ""
+    impact: str = "medium"
+    urgency: str = "medium"
+    service: str = ""
+    client: str = ""
+    commander: str = ""
+    error: str = ""
+
+    @classmethod
+    def from_values(cls, values: dict[str, object], error: str = "") -> DeclareForm:
+        def get(key: str, default: str = "") -> str:
+            return str(values.get(key) or default)[:MAX_TEXT]
+
+        return cls(title=get("title"), description=get("description"), impact=get("impact", "medium"),
+                   urgency=get("urgency", "medium"), service=get("service"), client=get("client"),
+                   commander=get("commander"), error=error)
+
+
+def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Json:
+    """Dialogs submit with Action.Submit (task/submit); cards in chat with Action.Execute."""
+    body: list[Json] = [text(strings.DECLARE_FORM_TITLE, size="Medium", weight="Bolder")]
+    if form.error:
+        body.append(text(plain(form.error), color="attention", weight="Bolder"))
+    body += [
+        input_text("title", "Title", value=plain(form.title), required=True, max_length=MAX_TITLE,
+                   placeholder="What is broken, for whom?"),
+        input_text("description", "Description", value=plain(form.description), multiline=True,
+                   max_length=MAX_TEXT),
+        choice_set("impact", "Impact", LEVEL_CHOICES, value=form.impact, required=True),
+        choice_set("urgency", "Urgency", LEVEL_CHOICES, value=form.urgency, required=True),
+    ]
+    if config.services:
+        services = [(s.name, s.name) for s in config.services]
+        body.append(choice_set("service", "Affected service", services, value=form.service))
+    else:
+        body.append(input_text("service", "Affected service", value=plain(form.service), max_length=200))
+    if config.directory.clients:
+        clients = [("Internal (no client)", "")] + [(c.name, c.name) for c in config.directory.clients]
+        body.append(choice_set("client", "Client (for customer-specific incidents)", clients,
+                               value=form.client))
+    body.append(people_picker("commander", "Commander", value=form.commander))
+    action = (submit(strings.DECLARE, Verb.DECLARE_SUBMIT) if dialog
+              else execute(strings.DECLARE, Verb.DECLARE_SUBMIT, style="positive", inputs="auto"))
+    return card(body, [action])

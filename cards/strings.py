@@ -1,0 +1,31 @@
+"""Every sentence Beacon shows a person, in one place so wording is reviewed together."""
+
+PRODUCT = "Beacon"
+WELCOME_TITLE = "Beacon is here to run your incidents"
+WELCOME_TEXT = (
+    "Declare an incident and Beacon opens a thread with a live incident card: priority from impact "
+    "× urgency, a commander and responders, status from triage to resolved, and a timeline of "
+    "every step. Mention me with **help** to see what I can do."
+)
+DECLARE = "Declare incident"
+DECLARE_FORM_TITLE = "Declare an incident"
+DECLARED = "{number} declared: {title}. The incident card is in the incidents thread."
+HELP_TITLE = "What Beacon can do"
+HELP_LINES = [
+    ("declare [title]", "open the form to declare an incident"),
+    ("drill [scenario]", "declare a training incident (coming soon)"),
+    ("list", "show the open incidents"),
+    ("show INC-7", "post the current card of an incident"),
+    ("actions", "list open follow-up actions (coming soon)"),
+    ("metrics", "response metrics (coming soon)"),
+    ("help", "this list"),
+]
+UNKNOWN_COMMAND = "I did not understand “{text}”. Here is what I can do:"
+NO_OPEN_INCIDENTS = "No open incidents. Calm seas."
+OPEN_INCIDENTS = "Open incidents"
+NOT_FOUND = "{number} does not exist."
+ERROR_TITLE = "That did not work"
+STALE = "Your card was out of date, so your action was not applied. Since then:"
+APPLIED_ON_NEWER = "Applied on top of changes you had not seen:"
+REPLAYED = "That action was already applied."
+NOT_AVAILABLE = "“{what}” is not available yet in this version of Beacon."

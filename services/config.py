@@ -1,0 +1,174 @@
+"""BEACON_CONFIG: the incident process as data (matrix, channels, services, directory, roles).
+
+Validated on start: a bad file stops start-up with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import isodate
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from services.incidents.priority import DEFAULT_MATRIX, PriorityMatrix
+
+LEVELS = ("high", "medium", "low")
+
+
+class ConfigError(Exception):
+    """The process configuration is unusable; the message names the key and the problem."""
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    try:
+        parsed = isodate.parse_duration(str(value))
+    except (isodate.ISO8601Error, ValueError):
+        raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT1H or PT30M") from None
+    if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
+        raise ValueError(f"{value!r} must be a positive duration in days, hours, minutes or seconds")
+    return parsed
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PersonEntry(Strict):
+    name: str
+    aad_object_id: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+class TeamEntry(Strict):
+    name: str
+    members: list[PersonEntry] = []
+    email: str = ""
+
+
+class ClientEntry(Strict):
+    name: str
+    aliases: list[str] = []
+    email_domains: list[str] = []
+    account_owner: PersonEntry | None = None
+    contacts: list[PersonEntry] = []
+
+
+class VendorEntry(Strict):
+    name: str
+    kind: Literal["hosting", "vendor"] = "vendor"
+    contacts: list[PersonEntry] = []
+
+
+class Directory(Strict):
+    product_head: PersonEntry | None = None
+    teams: list[TeamEntry] = []
+    clients: list[ClientEntry] = []
+    vendors: list[VendorEntry] = []
+    stakeholders: list[PersonEntry] = []
+
+
+class ServiceEntry(Strict):
+    name: str
+    team: str = ""
+    criticality: Literal["high", "medium", "low"] = "medium"
+
+
+class ChannelsConfig(Strict):
+    incidents_channel: str = Field("", description="19:...@thread.tacv2; empty: where declared")
+    stakeholder_channel: str = ""
+    triage_channel: str = ""
+
+
+class RolesConfig(Strict):
+    incident_admins: list[str] = Field([], description="aadObjectIds allowed to resolve any incident")
+
+
+class CommunicationsConfig(Strict):
+    responder_update_high: Duration = timedelta(hours=1)
+    responder_update_other: Duration = timedelta(hours=3)
+    stakeholder_update: Duration = timedelta(hours=2)
+    grace: Duration = timedelta(minutes=10)
+
+
+class BeaconConfig(Strict):
+    version: str = "1"
+    priority_matrix: dict[str, dict[str, str]] = Field(default_factory=lambda: DEFAULT_MATRIX)
+    channels: ChannelsConfig = ChannelsConfig()
+    services: list[ServiceEntry] = []
+    directory: Directory = Directory()
+    roles: RolesConfig = RolesConfig()
+    communications: CommunicationsConfig = CommunicationsConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> BeaconConfig:
+        for impact in LEVELS:
+            row = self.priority_matrix.get(impact)
+            if row is None:
+                raise ValueError(f"priority_matrix.{impact}: missing (need high, medium and low)")
+            for urgency in LEVELS:
+                if not row.get(urgency):
+                    raise ValueError(f"priority_matrix.{impact}.{urgency}: missing")
+        extra = set(self.priority_matrix) - set(LEVELS)
+        if extra:
+            raise ValueError(f"priority_matrix.{sorted(extra)[0]}: unknown level (use high, medium, low)")
+        teams = {t.name for t in self.directory.teams}
+        for i, service in enumerate(self.services):
+            if service.team and teams and service.team not in teams:
+                raise ValueError(f"services.{i}.team: {service.team!r} is not a team in directory.teams")
+        return self
+
+    @property
+    def matrix(self) -> PriorityMatrix:
+        return PriorityMatrix(self.priority_matrix)
+
+    def client(self, name: str) -> ClientEntry | None:
+        return next((c for c in self.directory.clients if c.name == name), None)
+
+    def service(self, name: str) -> ServiceEntry | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def fingerprint(self) -> str:
+        """A short hash so each incident can record exactly which process it ran under."""
+        raw = self.model_dump_json().encode()
+        return f"{self.version}-{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: str = "BEACON_CONFIG") -> BeaconConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    try:
+        return BeaconConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_config(path: str | Path) -> BeaconConfig:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"BEACON_CONFIG: {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_config(data, str(path))

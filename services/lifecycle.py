@@ -1,0 +1,248 @@
+"""Use cases: declare an incident and act on it. Each is one transaction that writes the change,
+its timeline events and the outbox rows for its effects; none calls an outside system."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.clock import Clock
+from services.config import BeaconConfig
+from services.incidents import (
+    DomainError,
+    Incident,
+    IncidentNotFound,
+    Level,
+    Person,
+    Status,
+    ValidationFailed,
+)
+from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
+from services.store.uow import ConcurrentUpdate, UnitOfWork
+from services.verbs import Verb
+
+
+@dataclass(frozen=True)
+class ThreadTarget:
+    """Where an incident's card goes: a team channel (new thread) or an existing chat."""
+
+    service_url: str
+    tenant_id: str = ""
+    channel_id: str = ""
+    conversation_id: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"service_url": self.service_url, "tenant_id": self.tenant_id,
+                "channel_id": self.channel_id, "conversation_id": self.conversation_id}
+
+
+@dataclass
+class Deps:
+    uow: Callable[[], UnitOfWork]
+    config: BeaconConfig
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class DeclareIncident:
+    form: dict[str, Any]
+    actor: Person
+    target: ThreadTarget
+    source: str = "card"
+
+
+@dataclass(frozen=True)
+class IncidentAction:
+    verb: Verb
+    incident_id: int
+    shown_version: int | None
+    data: dict[str, Any]
+    actor: Person
+    activity_id: str = ""
+
+
+@dataclass
+class ActionOutcome:
+    incident: Incident
+    applied: bool
+    notice: str = ""
+    is_error: bool = False
+    changed_meanwhile: list[str] = field(default_factory=list)
+
+
+def update_cadence(config: BeaconConfig, impact: Level) -> timedelta:
+    comms = config.communications
+    return comms.responder_update_high if impact is Level.HIGH else comms.responder_update_other
+
+
+def _person_choice(value: object, config: BeaconConfig) -> Person | None:
+    aad = str(value or "").strip()
+    if not aad:
+        return None
+    if len(aad) > 100:
+        raise ValidationFailed("commander", "the chosen person is not a valid Teams user")
+    for member in (m for team in config.directory.teams for m in team.members):
+        if member.aad_object_id == aad:
+            return Person(aad, member.name)
+    return Person(aad, "")
+
+
+def parse_declaration(form: dict[str, Any], config: BeaconConfig) -> dict[str, Any]:
+    """Validate the declare form; raises ValidationFailed naming the first bad field."""
+    title = clean_text(form.get("title"), "title", limit=MAX_TITLE, required=True)
+    client = clean_text(form.get("client"), "client", limit=200)
+    if client and config.client(client) is None:
+        raise ValidationFailed("client", f"{client!r} is not a client in the directory")
+    service = clean_text(form.get("service"), "service", limit=200)
+    if service and config.services and config.service(service) is None:
+        raise ValidationFailed("service", f"{service!r} is not a configured service")
+    return {
+        "title": title,
+        "description": clean_text(form.get("description"), "description", limit=MAX_TEXT),
+        "impact": parse_level(form.get("impact") or "medium", "impact"),
+        "urgency": parse_level(form.get("urgency") or "medium", "urgency"),
+        "service": service, "client": client,
+        "commander": _person_choice(form.get("commander"), config),
+    }
+
+
+async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
+    fields = parse_declaration(cmd.form, deps.config)
+    now = deps.clock.now()
+    incident = Incident.declare(
+        priority=deps.config.matrix.priority(fields["impact"], fields["urgency"]),
+        declared_by=cmd.actor, source=cmd.source, now=now, **fields)
+    incident.next_update_due = now + update_cadence(deps.config, incident.impact)
+    async with deps.uow() as uow:
+        await uow.remember_people([cmd.actor], now)
+        await uow.add_incident(incident, config_version=deps.config.fingerprint())
+        await uow.enqueue("teams.post_card", {"incident_id": incident.id, "target": cmd.target.to_dict(),
+                                              "description": f"{incident.number} card"},
+                          key=f"incident:{incident.id}:root", incident_id=incident.id,
+                          ordering_key=teams_order(incident.id), now=now)
+        await uow.commit()
+    return incident
+
+
+def teams_order(incident_id: int | None) -> str:
+    return f"incident:{incident_id}:teams"
+
+
+# -- acting on an incident -------------------------------------------------------------------
+
+Apply = Callable[[Incident, dict[str, Any], Person, datetime, BeaconConfig], None]
+
+
+def _reassess(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
+              config: BeaconConfig) -> None:
+    impact, urgency = parse_level(data.get("impact"), "impact"), parse_level(data.get("urgency"), "urgency")
+    impact_changed = impact is not incident.impact
+    incident.reassess(impact, urgency, config.matrix.priority(impact, urgency), actor, now)
+    if impact_changed:
+        incident.next_update_due = now + update_cadence(config, impact)
+
+
+def _assign(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
+            config: BeaconConfig) -> None:
+    raw = str(data.get("responders") or "")
+    people = tuple(p for p in (_person_choice(v, config) for v in raw.split(",")) if p)
+    if not people:
+        raise ValidationFailed("responders", "choose at least one responder")
+    if len(people) > 25:
+        raise ValidationFailed("responders", "assign at most 25 responders at a time")
+    incident.assign_responders(people, actor, now)
+
+
+def _status(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
+            config: BeaconConfig) -> None:
+    try:
+        status = Status(str(data.get("status") or ""))
+    except ValueError:
+        raise ValidationFailed("status", f"unknown status {str(data.get('status'))[:40]!r}") from None
+    incident.move_to(status, actor, now)
+
+
+def _reopen(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
+            config: BeaconConfig) -> None:
+    incident.move_to(Status.INVESTIGATING, actor, now)
+    incident.next_update_due = now + update_cadence(config, incident.impact)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    apply: Apply
+    # Commutative actions (adding a note, a responder, acknowledging) are applied on top of
+    # changes the clicker had not seen; the others are refused when the card was stale.
+    commutative: bool
+
+
+ACTIONS: dict[Verb, ActionSpec] = {
+    Verb.ACKNOWLEDGE: ActionSpec(lambda i, d, a, n, c: i.acknowledge(a, n), True),
+    Verb.TAKE_COMMAND: ActionSpec(lambda i, d, a, n, c: i.take_command(a, n), False),
+    Verb.REASSESS: ActionSpec(_reassess, False),
+    Verb.ASSIGN: ActionSpec(_assign, True),
+    Verb.STATUS: ActionSpec(_status, False),
+    Verb.NOTE: ActionSpec(lambda i, d, a, n, c: i.add_note(d.get("note"), a, n), True),
+    Verb.RESOLVE: ActionSpec(lambda i, d, a, n, c: i.resolve(d.get("summary"), a, n), False),
+    Verb.REOPEN: ActionSpec(_reopen, False),
+    Verb.CLOSE: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.CLOSED, a, n), False),
+}
+
+
+async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
+    """Apply a card action once; a replay, a stale card or a race is answered, never doubled."""
+    for _attempt in range(3):
+        try:
+            return await _act_once(cmd, deps)
+        except ConcurrentUpdate:
+            continue  # someone saved first: reload and judge again against their change
+    raise DomainError("the incident is changing too fast; try again")
+
+
+async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        incident = await uow.get_incident(cmd.incident_id)
+        if incident is None:
+            raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
+        if cmd.verb is Verb.REFRESH:
+            return ActionOutcome(incident, applied=False)
+        if cmd.activity_id and await uow.was_processed(cmd.activity_id):
+            return ActionOutcome(incident, applied=False, notice="That action was already applied.")
+        spec = ACTIONS[cmd.verb]
+        meanwhile: list[str] = []
+        if cmd.shown_version is not None and cmd.shown_version != incident.version:
+            meanwhile = [e.summary for e in await uow.events_after_version(incident.id or 0,
+                                                                           cmd.shown_version)]
+            if not spec.commutative:
+                return ActionOutcome(incident, applied=False, changed_meanwhile=meanwhile,
+                                     notice="Not applied: the incident changed since your card was shown.")
+        try:
+            spec.apply(incident, cmd.data, cmd.actor, now, deps.config)
+        except DomainError as error:
+            return ActionOutcome(incident, applied=False, notice=str(error), is_error=True)
+        await uow.remember_people([cmd.actor, *incident.responders], now)
+        event_summaries = [e.summary for e in incident.pending_events]
+        await uow.save_incident(incident)
+        if cmd.activity_id:
+            await uow.mark_processed(cmd.activity_id, incident.id, now)
+        await enqueue_card_refresh(uow, incident, now, note="; ".join(event_summaries))
+        await uow.commit()
+    return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile,
+                         notice="Applied on top of newer changes." if meanwhile else "")
+
+
+async def enqueue_card_refresh(uow: UnitOfWork, incident: Incident, now: datetime, *, note: str) -> None:
+    """Update the thread-root card for everyone, and say in the thread who did what."""
+    version = incident.version
+    await uow.enqueue("teams.update_card", {"incident_id": incident.id,
+                                            "description": f"{incident.number} card update"},
+                      key=f"incident:{incident.id}:card:v{version}", incident_id=incident.id,
+                      ordering_key=teams_order(incident.id), now=now)
+    if note:
+        await uow.enqueue("teams.thread_note", {"incident_id": incident.id, "text": note,
+                                                "description": f"{incident.number} thread note"},
+                          key=f"incident:{incident.id}:note:v{version}", incident_id=incident.id,
+                          ordering_key=teams_order(incident.id), now=now)

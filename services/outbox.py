@@ -1,0 +1,183 @@
+"""Delivers outbox rows: each effect on the outside exactly as often as it succeeds once.
+
+Rows are claimed with a lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so replicas never take
+the same row), delivered by the handler for their kind, then marked sent, rescheduled with
+exponential backoff and jitter (honouring Retry-After), or failed after a bounded number of
+tries. Effects that share an ordering key (one incident's Teams posts) go out in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from services.clock import Clock
+from services.delivery import DeliveryError, NotConfigured
+from services.incidents import TimelineEvent
+from services.store.mapping import event_row
+from services.store.tables import IncidentRow, OutboxRow
+
+log = logging.getLogger("beacon.outbox")
+
+
+@dataclass(frozen=True)
+class Effect:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    incident_id: int | None
+    attempts: int
+    key: str
+
+
+EffectHandler = Callable[[Effect], Awaitable[None]]
+
+
+@dataclass
+class OutboxPolicy:
+    max_attempts: int = 6
+    base_backoff: float = 1.0
+    max_backoff: float = 300.0
+    lease: timedelta = timedelta(seconds=60)
+    idle_poll: float = 2.0
+    batch: int = 20
+
+
+class OutboxWorker:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], handlers: dict[str, EffectHandler],
+                 clock: Clock, policy: OutboxPolicy | None = None, *, postgres: bool = False):
+        self._sessions = sessions
+        self._handlers = handlers
+        self._clock = clock
+        self.policy = policy or OutboxPolicy()
+        self._postgres = postgres
+        self._wake = asyncio.Event()
+        self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                delivered = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be briefly away; keep the worker alive
+                log.exception("outbox pass failed")
+                delivered = 0
+            if delivered:
+                continue
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        delay = self.policy.idle_poll
+        with contextlib.suppress(Exception):
+            due = await self._next_due()
+            if due is not None:
+                delay = min(delay, max(0.0, (due - self._clock.now()).total_seconds()))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _next_due(self) -> datetime | None:
+        async with self._sessions() as session:
+            return await session.scalar(select(func.min(OutboxRow.next_attempt_at))
+                                        .where(OutboxRow.status == "pending"))
+
+    async def run_once(self) -> int:
+        """Deliver everything due now; returns how many effects were attempted."""
+        effects = await self._claim()
+        if effects:
+            await asyncio.gather(*(self._deliver(e) for e in effects))
+        return len(effects)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Deliver until nothing is due (tests and shutdown)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self.run_once() and loop.time() < deadline:
+            pass
+
+    async def _claim(self) -> list[Effect]:
+        now = self._clock.now()
+        earlier = aliased(OutboxRow)
+        blocked = exists().where(and_(earlier.ordering_key == OutboxRow.ordering_key,
+                                      earlier.id < OutboxRow.id,
+                                      earlier.status.in_(("pending", "sending"))))
+        due = or_(and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
+                  and_(OutboxRow.status == "sending", OutboxRow.lease_until < now))
+        query = select(OutboxRow).where(due, ~blocked).order_by(OutboxRow.id).limit(self.policy.batch)
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True, of=OutboxRow)
+        async with self._sessions() as session, session.begin():
+            rows = list(await session.scalars(query))
+            for row in rows:
+                row.status, row.lease_until = "sending", now + self.policy.lease
+                row.attempts += 1
+            return [Effect(r.id, r.kind, dict(r.payload), r.incident_id, r.attempts, r.idempotency_key)
+                    for r in rows]
+
+    async def _deliver(self, effect: Effect) -> None:
+        handler = self._handlers.get(effect.kind)
+        try:
+            if handler is None:
+                raise DeliveryError(f"no handler for {effect.kind}")
+            await handler(effect)
+        except NotConfigured as error:
+            await self._finish(effect, "skipped", str(error), note=str(error))
+        except DeliveryError as error:
+            await self._failed_attempt(effect, error, transient=error.transient,
+                                       retry_after=error.retry_after)
+        except Exception as error:  # a bug or an unexpected library error: retry, bounded
+            log.exception("effect %s (%s) raised", effect.id, effect.kind)
+            await self._failed_attempt(effect, error, transient=True, retry_after=None)
+        else:
+            await self._finish(effect, "sent", "")
+
+    async def _failed_attempt(self, effect: Effect, error: Exception, *, transient: bool,
+                              retry_after: float | None) -> None:
+        message = f"{type(error).__name__}: {error}"
+        if transient and effect.attempts < self.policy.max_attempts:
+            backoff = min(self.policy.max_backoff, self.policy.base_backoff * 2 ** (effect.attempts - 1))
+            delay = max(retry_after or 0.0, backoff * random.uniform(0.5, 1.0))
+            log.warning("effect %s (%s) attempt %d failed, retry in %.1fs: %s", effect.id, effect.kind,
+                        effect.attempts, delay, message)
+            self.counts["retried"] += 1
+            await self._update(effect, status="pending", last_error=message,
+                               next_attempt_at=self._clock.now() + timedelta(seconds=delay))
+            return
+        log.error("effect %s (%s) failed for good after %d attempts: %s", effect.id, effect.kind,
+                  effect.attempts, message)
+        await self._finish(effect, "failed", message,
+                           note=f"failed to deliver {describe(effect)}: {error}")
+
+    async def _finish(self, effect: Effect, status: str, error: str, note: str | None = None) -> None:
+        self.counts[status] += 1
+        await self._update(effect, status=status, last_error=error, done_at=self._clock.now(),
+                           note=note)
+
+    async def _update(self, effect: Effect, note: str | None = None, **values: Any) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(OutboxRow).where(OutboxRow.id == effect.id)
+                                  .values(lease_until=None, **values))
+            if note and effect.incident_id:
+                version = await session.scalar(select(IncidentRow.version)
+                                               .where(IncidentRow.id == effect.incident_id))
+                event = TimelineEvent("delivery_" + values["status"], self._clock.now(), None, note,
+                                      after={"effect": effect.kind, "key": effect.key})
+                session.add(event_row(effect.incident_id, version or 0, event))
+
+
+def describe(effect: Effect) -> str:
+    return effect.payload.get("description") or effect.kind

@@ -1,0 +1,36 @@
+"""Process-wide settings from the environment (and a `.env` file), with CONTRACT.md's names.
+
+Settings for each outside system live beside its adapter (services/graph/settings.py, ...);
+this holds what the core needs.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    host: str = Field("0.0.0.0", validation_alias="HOST")
+    port: int = Field(3978, validation_alias="PORT")
+    app_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppId", "MICROSOFT_APP_ID"))
+    app_password: str = Field("", validation_alias=AliasChoices("MicrosoftAppPassword",
+                                                                "MICROSOFT_APP_PASSWORD"))
+    app_type: str = Field("MultiTenant", validation_alias=AliasChoices("MicrosoftAppType",
+                                                                       "MICROSOFT_APP_TYPE"))
+    app_tenant_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppTenantId",
+                                                                 "MICROSOFT_APP_TENANT_ID"))
+    database_url: str = Field("sqlite+aiosqlite:///beacon.db", validation_alias="DATABASE_URL")
+    config_path: str = Field("config/beacon.yaml", validation_alias="BEACON_CONFIG")
+    public_url: str = Field("", validation_alias="BEACON_PUBLIC_URL",
+                            description="https://host where Teams and Graph reach Beacon")
+    outbox_max_attempts: int = Field(6, validation_alias="OUTBOX_MAX_ATTEMPTS")
+    outbox_idle_poll_seconds: float = Field(2.0, validation_alias="OUTBOX_IDLE_POLL_SECONDS")
+    outbox_base_backoff_seconds: float = Field(1.0, validation_alias="OUTBOX_BASE_BACKOFF_SECONDS")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.app_id)

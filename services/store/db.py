@@ -1,0 +1,77 @@
+"""Engine creation and migrations, for SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    if is_sqlite(url):
+        # One writer at a time on SQLite: wait for the lock rather than fail, and use WAL so
+        # readers are not blocked by the writer.
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply every pending migration. Several replicas starting at once take turns on PostgreSQL."""
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            await connection.execute(text("SELECT pg_advisory_xact_lock(727274)"))
+        await connection.run_sync(_upgrade)
+
+
+def _current_heads(connection: Connection) -> tuple[set[str], set[str]]:
+    context = MigrationContext.configure(connection)
+    script = ScriptDirectory.from_config(_alembic_config())
+    return set(context.get_current_heads()), set(script.get_heads())
+
+
+async def migrations_applied(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        current, heads = await asyncio.wait_for(connection.run_sync(_current_heads), timeout=5)
+    return current == heads

@@ -1,0 +1,154 @@
+"""SQLAlchemy table definitions (the schema Alembic migrates)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores naive timestamps)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    impact: Mapped[str] = mapped_column(String(10), nullable=False)
+    urgency: Mapped[str] = mapped_column(String(10), nullable=False)
+    priority: Mapped[str] = mapped_column(String(10), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, index=True)
+    service: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    client: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    source: Mapped[str] = mapped_column(String(50), nullable=False, default="chat")
+    declared_by: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    declared_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    commander: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    responders: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acknowledged_by: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolution_summary: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    last_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    next_update_due: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    config_version: Mapped[str] = mapped_column(String(50), nullable=False, default="")
+
+
+class TimelineRow(Base):
+    __tablename__ = "timeline_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    kind: Mapped[str] = mapped_column(String(50), nullable=False)
+    actor: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    incident_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (Index("ix_timeline_incident", "incident_id", "id"),)
+
+
+class InstallationRow(Base):
+    """Where Beacon is installed: one row per conversation (team channel, personal or group chat)."""
+
+    __tablename__ = "installations"
+    conversation_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    team_id: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    channel_id: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    tenant_id: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    service_url: Mapped[str] = mapped_column(String(500), nullable=False)
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    greeted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    installed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class ThreadRow(Base):
+    """The Teams message that is an incident's thread root and carries its card."""
+
+    __tablename__ = "incident_threads"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(400), nullable=False)
+    root_activity_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    service_url: Mapped[str] = mapped_column(String(500), nullable=False)
+    tenant_id: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    channel_id: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+
+
+class OutboxRow(Base):
+    """An effect on the outside, written with the change that causes it, delivered by a worker."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(60), nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(String(300), nullable=False, unique=True)
+    ordering_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_ordering", "ordering_key", "id"),
+    )
+
+
+class ProcessedActivityRow(Base):
+    """Invoke activity ids already applied, so a replayed click is never applied twice."""
+
+    __tablename__ = "processed_activities"
+    activity_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class PersonRow(Base):
+    """Names and Teams ids of people seen, so picker choices (AAD ids only) can be @mentioned."""
+
+    __tablename__ = "people"
+    aad_object_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    user_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    email: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -1,0 +1,192 @@
+"""One database transaction: the incident change, its timeline events and its outbox rows commit
+together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.incidents import OPEN_STATUSES, Incident, Person, TimelineEvent
+from services.store.mapping import event_from_row, event_row, incident_from_row, incident_values
+from services.store.tables import (
+    IncidentRow,
+    InstallationRow,
+    OutboxRow,
+    PersonRow,
+    ProcessedActivityRow,
+    ThreadRow,
+    TimelineRow,
+)
+
+
+class ConcurrentUpdate(Exception):
+    """Someone else changed the incident between our read and our write."""
+
+
+class UnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
+                 on_outbox: Callable[[], None] | None = None):
+        self._sessions = sessions
+        self._on_outbox = on_outbox
+        self._queued = False
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        await self.session.begin()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self.session.in_transaction():
+            await self.session.rollback()
+        await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._queued and self._on_outbox:
+            self._on_outbox()
+        self._queued = False
+
+    # -- incidents ---------------------------------------------------------------------------
+    async def get_incident(self, incident_id: int) -> Incident | None:
+        row = await self.session.get(IncidentRow, incident_id, populate_existing=True)
+        return incident_from_row(row) if row else None
+
+    async def add_incident(self, incident: Incident, *, config_version: str) -> Incident:
+        row = IncidentRow(version=1, config_version=config_version, **incident_values(incident))
+        self.session.add(row)
+        await self.session.flush()
+        incident.id, incident.version = row.id, 1
+        await self._write_events(incident)
+        return incident
+
+    async def save_incident(self, incident: Incident) -> Incident:
+        """Write a changed incident if nobody else did since it was read (optimistic locking)."""
+        assert incident.id is not None
+        result = await self.session.execute(
+            update(IncidentRow)
+            .where(IncidentRow.id == incident.id, IncidentRow.version == incident.version)
+            .values(version=incident.version + 1, **incident_values(incident))
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(incident.number)
+        incident.version += 1
+        await self._write_events(incident)
+        return incident
+
+    async def _write_events(self, incident: Incident) -> None:
+        assert incident.id is not None
+        for event in incident.pending_events:
+            self.session.add(event_row(incident.id, incident.version, event))
+        incident.pending_events.clear()
+        await self.session.flush()
+
+    async def record_event(self, incident_id: int, event: TimelineEvent, version: int) -> None:
+        """A timeline entry that changes no incident field (e.g. a delivery failure)."""
+        self.session.add(event_row(incident_id, version, event))
+
+    async def open_incidents(self, limit: int = 50) -> list[Incident]:
+        rows = await self.session.scalars(
+            select(IncidentRow).where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
+            .order_by(IncidentRow.id.desc()).limit(limit))
+        return [incident_from_row(r) for r in rows]
+
+    async def timeline(self, incident_id: int) -> list[TimelineEvent]:
+        rows = await self.session.scalars(
+            select(TimelineRow).where(TimelineRow.incident_id == incident_id).order_by(TimelineRow.id))
+        return [event_from_row(r) for r in rows]
+
+    async def events_after_version(self, incident_id: int, version: int) -> list[TimelineEvent]:
+        rows = await self.session.scalars(
+            select(TimelineRow).where(TimelineRow.incident_id == incident_id,
+                                      TimelineRow.incident_version > version).order_by(TimelineRow.id))
+        return [event_from_row(r) for r in rows]
+
+    # -- outbox ------------------------------------------------------------------------------
+    async def enqueue(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime,
+                      incident_id: int | None = None, ordering_key: str | None = None) -> bool:
+        """Queue an effect; a key already queued is not queued again (returns False)."""
+        exists = await self.session.scalar(select(func.count()).where(OutboxRow.idempotency_key == key))
+        if exists:
+            return False
+        self.session.add(OutboxRow(
+            kind=kind, idempotency_key=key, payload=payload, incident_id=incident_id,
+            ordering_key=ordering_key or (f"incident:{incident_id}" if incident_id else f"{kind}:{key}"),
+            status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error=""))
+        self._queued = True
+        return True
+
+    # -- invokes already applied -------------------------------------------------------------
+    async def mark_processed(self, activity_id: str, incident_id: int | None, now: datetime) -> bool:
+        """Remember an invoke; False when it was seen before (a replay)."""
+        if await self.session.get(ProcessedActivityRow, activity_id):
+            return False
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ProcessedActivityRow(activity_id=activity_id, incident_id=incident_id,
+                                                      processed_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    async def was_processed(self, activity_id: str) -> bool:
+        return await self.session.get(ProcessedActivityRow, activity_id) is not None
+
+    # -- threads, installations, people ------------------------------------------------------
+    async def thread(self, incident_id: int) -> ThreadRow | None:
+        return await self.session.get(ThreadRow, incident_id)
+
+    async def save_thread(self, **values: Any) -> None:
+        existing = await self.session.get(ThreadRow, values["incident_id"])
+        if existing is None:
+            self.session.add(ThreadRow(**values))
+
+    async def installation(self, conversation_id: str) -> InstallationRow | None:
+        return await self.session.get(InstallationRow, conversation_id)
+
+    async def save_installation(self, **values: Any) -> InstallationRow:
+        row = await self.session.get(InstallationRow, values["conversation_id"])
+        if row is None:
+            row = InstallationRow(greeted=False, **values)
+            self.session.add(row)
+        else:
+            for key, value in values.items():
+                if key != "installed_at":
+                    setattr(row, key, value)
+        await self.session.flush()
+        return row
+
+    async def installation_for_channel(self, channel_id: str) -> InstallationRow | None:
+        return await self.session.scalar(
+            select(InstallationRow).where(InstallationRow.channel_id == channel_id).limit(1))
+
+    async def any_team_installation(self, tenant_id: str = "") -> InstallationRow | None:
+        query = select(InstallationRow).where(InstallationRow.kind == "team")
+        if tenant_id:
+            query = query.where(InstallationRow.tenant_id == tenant_id)
+        return await self.session.scalar(query.order_by(InstallationRow.installed_at).limit(1))
+
+    async def remember_people(self, people: list[Person], now: datetime) -> None:
+        for person in people:
+            if not person.aad_object_id or not person.name:
+                continue
+            row = await self.session.get(PersonRow, person.aad_object_id)
+            if row is None:
+                self.session.add(PersonRow(aad_object_id=person.aad_object_id, name=person.name,
+                                           user_id=person.user_id, email="", updated_at=now))
+            elif row.name != person.name or (person.user_id and row.user_id != person.user_id):
+                row.name, row.user_id, row.updated_at = person.name, person.user_id or row.user_id, now
+
+    async def people(self, aad_object_ids: list[str]) -> dict[str, Person]:
+        if not aad_object_ids:
+            return {}
+        rows = await self.session.scalars(select(PersonRow).where(PersonRow.aad_object_id.in_(aad_object_ids)))
+        return {r.aad_object_id: Person(r.aad_object_id, r.name, r.user_id) for r in rows}
+

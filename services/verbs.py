@@ -1,0 +1,21 @@
+"""Every interaction id a card or dialog can send: one enum, so routing and cards agree."""
+
+from enum import StrEnum
+
+
+class Verb(StrEnum):
+    DECLARE_FORM = "declare.form"  # open the declare form (dialog or card)
+    DECLARE_SUBMIT = "declare.submit"
+    ACKNOWLEDGE = "incident.ack"
+    TAKE_COMMAND = "incident.take_command"
+    REASSESS = "incident.reassess"
+    ASSIGN = "incident.assign"
+    STATUS = "incident.status"
+    NOTE = "incident.note"
+    RESOLVE = "incident.resolve"
+    REOPEN = "incident.reopen"
+    CLOSE = "incident.close"
+    REFRESH = "incident.refresh"
+
+
+INCIDENT_VERBS = frozenset(v for v in Verb if v.value.startswith("incident."))

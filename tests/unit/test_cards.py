@@ -1,0 +1,122 @@
+"""Every card Beacon can send is valid Adaptive Card 1.5 and says what a responder needs."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cards.forms import DeclareForm, declare_form
+from cards.incident import IncidentView, incident_card
+from cards.messages import (
+    declared_card,
+    error_card,
+    help_card,
+    incident_list_card,
+    notice_card,
+    welcome_card,
+)
+from services.config import parse_config
+from services.incidents import Incident, Level, Person, Status
+from tests.cardschema import assert_valid_card
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ALICE = Person("aad-alice", "Alice", "29:alice")
+NAMELESS = Person("aad-unknown", "")
+CONFIG = parse_config({
+    "services": [{"name": "payments-api"}],
+    "directory": {"clients": [{"name": "Contoso"}]},
+})
+
+
+def incident_in(status: Status, **overrides) -> Incident:
+    incident = Incident.declare(title="Payments *down* <at>Eve</at> {{DATE(x)}}", description="details",
+                                impact=Level.HIGH, urgency=Level.MEDIUM, priority="P2",
+                                service="payments-api", client="Contoso", declared_by=ALICE,
+                                commander=ALICE, source="chat", now=T0)
+    incident.id, incident.version = 7, 4
+    incident.status = status
+    incident.responders = (ALICE, NAMELESS)
+    incident.next_update_due = T0 + timedelta(hours=1)
+    if status in (Status.RESOLVED, Status.CLOSED):
+        incident.resolved_at, incident.resolution_summary = T0 + timedelta(hours=2), "rolled back"
+    for key, value in overrides.items():
+        setattr(incident, key, value)
+    return incident
+
+
+ALL_CARDS = {
+    "welcome": welcome_card(),
+    "help": help_card(),
+    "help-unknown": help_card("I did not understand “foo”."),
+    "list-empty": incident_list_card([]),
+    "list": incident_list_card([incident_in(Status.TRIAGE), incident_in(Status.FIXING)]),
+    "declared": declared_card(incident_in(Status.TRIAGE)),
+    "error": error_card("INC-9 does not exist"),
+    "notice": notice_card("nothing"),
+    "form-card": declare_form(DeclareForm(title="x"), CONFIG, dialog=False),
+    "form-dialog": declare_form(DeclareForm(error="title is required"), CONFIG, dialog=True),
+    "form-bare-config": declare_form(DeclareForm(), parse_config({}), dialog=False),
+    **{f"incident-{s.value}": incident_card(IncidentView(incident_in(s))) for s in Status},
+    "incident-stale": incident_card(IncidentView(incident_in(Status.FIXING), notice="Not applied",
+                                                 notice_lines=("Bob moved it", "Eve noted"))),
+    "incident-error": incident_card(IncidentView(incident_in(Status.TRIAGE), notice="no", is_error=True)),
+    "incident-named-later": incident_card(IncidentView(
+        incident_in(Status.TRIAGE), people={"aad-unknown": Person("aad-unknown", "Nia", "29:nia")})),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_CARDS))
+def test_every_card_is_valid_adaptive_card_1_5(name):
+    assert_valid_card(ALL_CARDS[name])
+    assert ALL_CARDS[name]["msteams"]["width"] == "Full"
+
+
+def test_incident_card_shows_what_a_responder_checks():
+    card = incident_card(IncidentView(incident_in(Status.INVESTIGATING)))
+    raw = json.dumps(card, ensure_ascii=False)
+    assert "P2 · INC-7" in raw and "Investigating" in raw and "High × Medium" in raw
+    assert "payments-api" in raw and "Contoso" in raw
+    assert "{{DATE(2026-03-01T13:00:00Z, SHORT)}} {{TIME(2026-03-01T13:00:00Z)}}" in raw  # next update
+    mentioned = {e["mentioned"]["id"]: e["mentioned"]["name"] for e in card["msteams"]["entities"]}
+    assert mentioned == {"29:alice": "Alice"}
+    assert card["body"][0]["style"] == "warning"  # P2 colour
+
+
+def test_user_text_cannot_forge_mentions_or_card_functions():
+    raw = json.dumps(incident_card(IncidentView(incident_in(Status.TRIAGE))))
+    assert "<at>Eve</at>" not in raw and "{{DATE(x)}}" not in raw
+
+
+def test_actions_carry_incident_id_and_version():
+    card = incident_card(IncidentView(incident_in(Status.TRIAGE)))
+    quick = next(b for b in card["body"] if b["type"] == "ActionSet")["actions"]
+    assert [a["verb"] for a in quick] == ["incident.ack", "incident.take_command"]
+    assert all(a["data"] == {"incidentId": 7, "version": 4} for a in quick)
+    for show in card["actions"]:
+        for action in show["card"]["actions"]:
+            assert action["data"] == {"incidentId": 7, "version": 4}
+
+
+def test_status_choices_follow_the_lifecycle_table():
+    card = incident_card(IncidentView(incident_in(Status.FIXING)))
+    status_form = next(a for a in card["actions"] if a["title"] == "Change status")
+    values = [c["value"] for c in status_form["card"]["body"][0]["choices"]]
+    assert values == ["investigating", "verifying"]
+
+
+def test_resolved_card_offers_reopen_and_close_only():
+    card = incident_card(IncidentView(incident_in(Status.RESOLVED)))
+    assert [a["title"] for a in card["actions"]] == ["Reopen", "Close"]
+    assert "rolled back" in json.dumps(card)
+
+
+def test_people_picker_searches_the_directory():
+    form = declare_form(DeclareForm(), CONFIG, dialog=False)
+    picker = next(b for b in form["body"] if b.get("id") == "commander")
+    assert picker["choices.data"] == {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+
+
+def test_schema_check_catches_a_broken_card():
+    broken = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock"}]}
+    with pytest.raises(AssertionError):
+        assert_valid_card(broken)
