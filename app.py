@@ -58,7 +58,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     policy = OutboxPolicy(max_attempts=settings.outbox_max_attempts,
                           base_backoff=settings.outbox_base_backoff_seconds,
                           idle_poll=settings.outbox_idle_poll_seconds)
-    worker = OutboxWorker(sessions, handlers, clock, policy, postgres=engine.dialect.name == "postgresql")
+    worker = OutboxWorker(sessions, handlers, clock, policy)
     worker_box.append(worker)
     app["deps"], app["worker"], app["engine"], app["settings"] = deps, worker, engine, settings
 

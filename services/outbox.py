@@ -55,12 +55,11 @@ class OutboxPolicy:
 
 class OutboxWorker:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], handlers: dict[str, EffectHandler],
-                 clock: Clock, policy: OutboxPolicy | None = None, *, postgres: bool = False):
+                 clock: Clock, policy: OutboxPolicy | None = None):
         self._sessions = sessions
         self._handlers = handlers
         self._clock = clock
         self.policy = policy or OutboxPolicy()
-        self._postgres = postgres
         self._wake = asyncio.Event()
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
 
@@ -110,23 +109,28 @@ class OutboxWorker:
             pass
 
     async def _claim(self) -> list[Effect]:
+        """Take due rows in one UPDATE … RETURNING, so two claimers can never take the same row."""
         now = self._clock.now()
-        earlier = aliased(OutboxRow)
-        blocked = exists().where(and_(earlier.ordering_key == OutboxRow.ordering_key,
-                                      earlier.id < OutboxRow.id,
+        candidate, earlier = aliased(OutboxRow), aliased(OutboxRow)
+        blocked = exists().where(and_(earlier.ordering_key == candidate.ordering_key,
+                                      earlier.id < candidate.id,
                                       earlier.status.in_(("pending", "sending"))))
-        due = or_(and_(OutboxRow.status == "pending", OutboxRow.next_attempt_at <= now),
-                  and_(OutboxRow.status == "sending", OutboxRow.lease_until < now))
-        query = select(OutboxRow).where(due, ~blocked).order_by(OutboxRow.id).limit(self.policy.batch)
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True, of=OutboxRow)
+        due = or_(and_(candidate.status == "pending", candidate.next_attempt_at <= now),
+                  and_(candidate.status == "sending", candidate.lease_until < now))
+        ids = select(candidate.id).where(due, ~blocked).order_by(candidate.id).limit(self.policy.batch)
         async with self._sessions() as session, session.begin():
-            rows = list(await session.scalars(query))
-            for row in rows:
-                row.status, row.lease_until = "sending", now + self.policy.lease
-                row.attempts += 1
-            return [Effect(r.id, r.kind, dict(r.payload), r.incident_id, r.attempts, r.idempotency_key)
-                    for r in rows]
+            if session.get_bind().dialect.name == "postgresql":
+                # Replicas skip rows another one is claiming instead of claiming them again.
+                ids = ids.with_for_update(skip_locked=True)
+            due_ids = ids.cte("due_ids")
+            claim = (update(OutboxRow).where(OutboxRow.id == due_ids.c.id)
+                     .values(status="sending", lease_until=now + self.policy.lease,
+                             attempts=OutboxRow.attempts + 1)
+                     .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.payload, OutboxRow.incident_id,
+                                OutboxRow.attempts, OutboxRow.idempotency_key))
+            rows = (await session.execute(claim)).all()
+        return sorted((Effect(r.id, r.kind, dict(r.payload), r.incident_id, r.attempts,
+                              r.idempotency_key) for r in rows), key=lambda e: e.id)
 
     async def _deliver(self, effect: Effect) -> None:
         handler = self._handlers.get(effect.kind)
