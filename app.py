@@ -19,8 +19,11 @@ from bot.handler import BeaconBot
 from bot.poster import TeamsPoster
 from services.clock import Clock, SystemClock
 from services.config import BeaconConfig, ConfigError, load_config
+from services.comms.delivery import email_handler, sms_handler
 from services.lifecycle import Deps
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
+from services.ports import Mailer, SmsSender
+from services.scheduler.worker import Scheduler
 from services.settings import Settings
 from services.store.db import create_engine, migrate, migrations_applied, session_factory
 from services.store.uow import UnitOfWork
@@ -35,6 +38,8 @@ class Overrides:
     clock: Clock | None = None
     config: BeaconConfig | None = None
     handlers: dict[str, EffectHandler] = field(default_factory=dict)
+    mailer: Mailer | None = None
+    sms: SmsSender | None = None
     start_worker: bool = True
 
 
@@ -45,22 +50,29 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     app = web.Application(client_max_size=1024 * 1024)
-    worker_box: list[OutboxWorker] = []
+    background: list[OutboxWorker | Scheduler] = []
 
-    def wake_worker() -> None:
-        if worker_box:
-            worker_box[0].wake()
+    def wake_background() -> None:  # something was queued or a timer moved
+        for runner in background:
+            runner.wake()
 
-    deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_worker), config=config, clock=clock)
+    deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_background), config=config, clock=clock)
     adapter = BeaconAdapter(settings)
     bot = BeaconBot(deps)
-    handlers = {**TeamsPoster(adapter, deps).handlers(), **overrides.handlers}
+    handlers = {
+        **TeamsPoster(adapter, deps).handlers(),
+        "email.send": email_handler(overrides.mailer),
+        "sms.send": sms_handler(overrides.sms),
+        **overrides.handlers,
+    }
     policy = OutboxPolicy(max_attempts=settings.outbox_max_attempts,
                           base_backoff=settings.outbox_base_backoff_seconds,
                           idle_poll=settings.outbox_idle_poll_seconds)
     worker = OutboxWorker(sessions, handlers, clock, policy)
-    worker_box.append(worker)
-    app["deps"], app["worker"], app["engine"], app["settings"] = deps, worker, engine, settings
+    scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds)
+    background += [worker, scheduler]
+    app["deps"], app["worker"], app["scheduler"] = deps, worker, scheduler
+    app["engine"], app["settings"] = engine, settings
 
     async def messages(request: web.Request) -> web.Response:
         return await adapter.handle(request, bot)
@@ -81,11 +93,12 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await migrate(engine)
-        task = asyncio.create_task(worker.run()) if overrides.start_worker else None
+        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())
+                 ] if overrides.start_worker else []
         yield
-        if task:
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await engine.dispose()
 
     app.router.add_post("/api/messages", messages)

@@ -22,6 +22,7 @@ from bot.adapter import BeaconAdapter
 from bot.views import incident_view
 from cards.elements import plain
 from cards.incident import incident_card
+from cards.updates import notice_card, reminder_card, status_update_card
 from services.delivery import PermanentDeliveryError, TransientDeliveryError, classify_status
 from services.lifecycle import Deps
 from services.outbox import Effect, EffectHandler
@@ -56,7 +57,8 @@ class TeamsPoster:
 
     def handlers(self) -> dict[str, EffectHandler]:
         return {"teams.post_card": self.post_card, "teams.update_card": self.update_card,
-                "teams.thread_note": self.thread_note}
+                "teams.thread_note": self.thread_note, "teams.thread_card": self.thread_card,
+                "teams.stakeholder_post": self.stakeholder_post}
 
     async def _card_activity(self, incident_id: int) -> Activity:
         async with self.deps.uow() as uow:
@@ -111,11 +113,11 @@ class TeamsPoster:
                                                                  bot_app_id=self.adapter.app_id))
         return target["conversation_id"], sent["id"]
 
-    async def _in_thread(self, incident_id: int, logic: Any) -> None:
+    async def _in_thread(self, incident_id: int, logic: Any, purpose: str = "incident") -> None:
         async with self.deps.uow() as uow:
-            thread = await uow.thread(incident_id)
+            thread = await uow.thread(incident_id, purpose)
         if thread is None:
-            raise PermanentDeliveryError(f"INC-{incident_id} has no thread in Teams (its card was not posted)")
+            raise PermanentDeliveryError(f"INC-{incident_id} has no {purpose} thread in Teams")
         reference = _reference(thread.service_url, thread.conversation_id, thread.tenant_id,
                                self.adapter.app_id)
 
@@ -134,6 +136,60 @@ class TeamsPoster:
             await turn_context.update_activity(activity)
 
         await self._in_thread(incident_id, update)
+
+    async def thread_card(self, effect: Effect) -> None:
+        """A reminder, a status update or a notice, as a reply in the incident thread."""
+        incident_id = int(effect.payload["incident_id"])
+        activity = await self._plan_card(incident_id, effect.payload)
+
+        async def reply(turn_context: TurnContext, root_id: str) -> None:
+            await turn_context.send_activity(activity)
+
+        await self._in_thread(incident_id, reply)
+
+    async def stakeholder_post(self, effect: Effect) -> None:
+        """Stakeholder updates form one thread per incident in the stakeholder channel."""
+        incident_id = int(effect.payload["incident_id"])
+        activity = await self._plan_card(incident_id, effect.payload)
+        async with self.deps.uow() as uow:
+            existing = await uow.thread(incident_id, "stakeholders")
+            own = await uow.thread(incident_id)
+            install = None if own else await uow.any_team_installation()
+        if existing is not None:
+            async def reply(turn_context: TurnContext, root_id: str) -> None:
+                await turn_context.send_activity(activity)
+
+            await self._in_thread(incident_id, reply, "stakeholders")
+            return
+        where = own or install
+        if where is None:
+            raise TransientDeliveryError("Beacon does not know this tenant's Teams endpoint yet")
+        target = {"service_url": where.service_url, "tenant_id": where.tenant_id,
+                  "channel_id": str(effect.payload["channel_id"])}
+        conversation_id, root_id = await self._new_channel_thread(target, activity)
+        async with self.deps.uow() as uow:
+            await uow.save_thread(incident_id=incident_id, purpose="stakeholders",
+                                  conversation_id=conversation_id, root_activity_id=root_id, **target)
+            await uow.commit()
+
+    async def _plan_card(self, incident_id: int, payload: dict[str, Any]) -> Activity:
+        async with self.deps.uow() as uow:
+            incident = await uow.get_incident(incident_id)
+        if incident is None:
+            raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
+        kind = payload.get("card")
+        if kind == "reminder":
+            card = reminder_card(incident.number, incident_id, payload, incident.next_update_due)
+        elif kind == "status_update":
+            commander = incident.commander
+            backup = (commander.name, commander.user_id or commander.aad_object_id) if commander else None
+            card = status_update_card(incident.number, payload, backup, incident.next_update_due)
+        elif kind == "resolution":
+            card = notice_card(f"{incident.number} resolved", str(payload.get("text", "")))
+        else:
+            card = notice_card(f"{incident.number} · {plain(incident.title)}", str(payload.get("text", "")),
+                               style="attention" if incident.priority in ("P1", "P2") else "emphasis")
+        return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
     async def thread_note(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])

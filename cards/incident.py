@@ -20,6 +20,7 @@ from cards.elements import (
     text,
     when,
 )
+from cards.updates import post_update_inputs
 from services.incidents import Incident, Person, Status
 from services.incidents.model import MAX_TEXT
 from services.verbs import Verb
@@ -124,6 +125,8 @@ def _actions(incident: Incident) -> tuple[list[Json], list[Json]]:
         show_card("Add note", [input_text("note", "Note", required=True, multiline=True,
                                           max_length=MAX_TEXT)],
                   [execute("Add note", Verb.NOTE, data, inputs="auto")]),
+        show_card("Post update", post_update_inputs(),
+                  [execute("Post update", Verb.POST_UPDATE, data, inputs="auto")]),
         show_card("Resolve", [input_text("summary", "What fixed it?", required=True, multiline=True,
                                          max_length=MAX_TEXT)],
                   [execute("Resolve incident", Verb.RESOLVE, data, style="positive", inputs="auto")]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from services.clock import Clock
@@ -14,12 +14,14 @@ from services.incidents import (
     DomainError,
     Incident,
     IncidentNotFound,
-    Level,
     Person,
     Status,
     ValidationFailed,
 )
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
+from services.comms import hooks, notify
+from services.comms.plan import RESPONDERS
+from services.scheduler import timers
 from services.store.uow import ConcurrentUpdate, UnitOfWork
 from services.verbs import Verb
 
@@ -72,11 +74,6 @@ class ActionOutcome:
     changed_meanwhile: list[str] = field(default_factory=list)
 
 
-def update_cadence(config: BeaconConfig, impact: Level) -> timedelta:
-    comms = config.communications
-    return comms.responder_update_high if impact is Level.HIGH else comms.responder_update_other
-
-
 def _person_choice(value: object, config: BeaconConfig) -> Person | None:
     aad = str(value or "").strip()
     if not aad:
@@ -114,20 +111,15 @@ async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
     incident = Incident.declare(
         priority=deps.config.matrix.priority(fields["impact"], fields["urgency"]),
         declared_by=cmd.actor, source=cmd.source, now=now, **fields)
-    incident.next_update_due = now + update_cadence(deps.config, incident.impact)
     async with deps.uow() as uow:
         await uow.remember_people([cmd.actor], now)
         await uow.add_incident(incident, config_version=deps.config.fingerprint())
-        await uow.enqueue("teams.post_card", {"incident_id": incident.id, "target": cmd.target.to_dict(),
-                                              "description": f"{incident.number} card"},
-                          key=f"incident:{incident.id}:root", incident_id=incident.id,
-                          ordering_key=teams_order(incident.id), now=now)
+        await timers.arm(uow, incident, deps.config, now)
+        await uow.save_incident(incident)
+        await notify.incident_thread(uow, incident, cmd.target.to_dict(), now)
+        await notify.initial_notification(uow, incident, deps.config, now)
         await uow.commit()
     return incident
-
-
-def teams_order(incident_id: int | None) -> str:
-    return f"incident:{incident_id}:teams"
 
 
 # -- acting on an incident -------------------------------------------------------------------
@@ -138,10 +130,7 @@ Apply = Callable[[Incident, dict[str, Any], Person, datetime, BeaconConfig], Non
 def _reassess(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
               config: BeaconConfig) -> None:
     impact, urgency = parse_level(data.get("impact"), "impact"), parse_level(data.get("urgency"), "urgency")
-    impact_changed = impact is not incident.impact
     incident.reassess(impact, urgency, config.matrix.priority(impact, urgency), actor, now)
-    if impact_changed:
-        incident.next_update_due = now + update_cadence(config, impact)
 
 
 def _assign(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
@@ -164,10 +153,9 @@ def _status(incident: Incident, data: dict[str, Any], actor: Person, now: dateti
     incident.move_to(status, actor, now)
 
 
-def _reopen(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
-            config: BeaconConfig) -> None:
-    incident.move_to(Status.INVESTIGATING, actor, now)
-    incident.next_update_due = now + update_cadence(config, incident.impact)
+def _post_update(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
+                 config: BeaconConfig) -> None:
+    incident.post_update(data.get("update"), str(data.get("audience") or RESPONDERS), actor, now)
 
 
 @dataclass(frozen=True)
@@ -186,7 +174,8 @@ ACTIONS: dict[Verb, ActionSpec] = {
     Verb.STATUS: ActionSpec(_status, False),
     Verb.NOTE: ActionSpec(lambda i, d, a, n, c: i.add_note(d.get("note"), a, n), True),
     Verb.RESOLVE: ActionSpec(lambda i, d, a, n, c: i.resolve(d.get("summary"), a, n), False),
-    Verb.REOPEN: ActionSpec(_reopen, False),
+    Verb.REOPEN: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.INVESTIGATING, a, n), False),
+    Verb.POST_UPDATE: ActionSpec(_post_update, True),
     Verb.CLOSE: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.CLOSED, a, n), False),
 }
 
@@ -219,30 +208,22 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
             if not spec.commutative:
                 return ActionOutcome(incident, applied=False, changed_meanwhile=meanwhile,
                                      notice="Not applied: the incident changed since your card was shown.")
+        was_open, old_impact = incident.is_open, incident.impact
         try:
             spec.apply(incident, cmd.data, cmd.actor, now, deps.config)
         except DomainError as error:
             return ActionOutcome(incident, applied=False, notice=str(error), is_error=True)
         await uow.remember_people([cmd.actor, *incident.responders], now)
-        event_summaries = [e.summary for e in incident.pending_events]
+        events = list(incident.pending_events)
+        event_summaries = [e.summary for e in events if e.kind != "status_update"]
+        sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
+                                            events=events, config=deps.config, now=now)
         await uow.save_incident(incident)
         if cmd.activity_id:
             await uow.mark_processed(cmd.activity_id, incident.id, now)
-        await enqueue_card_refresh(uow, incident, now, note="; ".join(event_summaries))
+        await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config,
+                               now=now)
+        await notify.card_refresh(uow, incident, now, note="; ".join(event_summaries))
         await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile,
                          notice="Applied on top of newer changes." if meanwhile else "")
-
-
-async def enqueue_card_refresh(uow: UnitOfWork, incident: Incident, now: datetime, *, note: str) -> None:
-    """Update the thread-root card for everyone, and say in the thread who did what."""
-    version = incident.version
-    await uow.enqueue("teams.update_card", {"incident_id": incident.id,
-                                            "description": f"{incident.number} card update"},
-                      key=f"incident:{incident.id}:card:v{version}", incident_id=incident.id,
-                      ordering_key=teams_order(incident.id), now=now)
-    if note:
-        await uow.enqueue("teams.thread_note", {"incident_id": incident.id, "text": note,
-                                                "description": f"{incident.number} thread note"},
-                          key=f"incident:{incident.id}:note:v{version}", incident_id=incident.id,
-                          ordering_key=teams_order(incident.id), now=now)

@@ -12,6 +12,7 @@ class Verb(StrEnum):
     ASSIGN = "incident.assign"
     STATUS = "incident.status"
     NOTE = "incident.note"
+    POST_UPDATE = "incident.post_update"
     RESOLVE = "incident.resolve"
     REOPEN = "incident.reopen"
     CLOSE = "incident.close"

@@ -43,6 +43,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.CLOSED: frozenset(),
 }
 
+AUDIENCES = ("responders", "stakeholders")
 OPEN_STATUSES = frozenset(s for s in Status if s not in (Status.RESOLVED, Status.CLOSED))
 
 
@@ -130,7 +131,6 @@ class Incident:
     def _record(self, kind: str, at: datetime, actor: Person | None, summary: str,
                 before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
         self.pending_events.append(TimelineEvent(kind, at, actor, summary, before, after))
-        self.last_update_at = at
 
     # -- declaration -------------------------------------------------------------------------
     @classmethod
@@ -142,6 +142,7 @@ class Incident:
                        declared_by=declared_by, declared_at=now, source=source, commander=commander)
         incident._record("declared", now, declared_by, f"declared {priority}: {title}",
                          after=incident.snapshot())
+        incident.last_update_at = now  # the declaration is the first notification
         return incident
 
     def snapshot(self) -> dict[str, Any]:
@@ -229,6 +230,24 @@ class Incident:
         if self.status is Status.CLOSED:
             raise InvalidTransition(f"{self.number} is closed")
         self._record("note", now, actor, text)
+
+    # -- communication -----------------------------------------------------------------------
+    def post_update(self, text: str, audience: str, actor: Person | None, now: datetime, *,
+                    automatic: bool = False, late: bool = False) -> None:
+        """A status update for responders (thread) or stakeholders (channel, email)."""
+        text = clean_text(text, "update", limit=MAX_TEXT, required=True)
+        if audience not in AUDIENCES:
+            raise ValidationFailed("audience", "audience must be responders or stakeholders")
+        if not self.is_open and not automatic:
+            raise InvalidTransition(f"{self.number} is {self.status}; its updates have stopped")
+        who = "Beacon (automatic)" if automatic else (actor.name if actor else "someone")
+        self._record("status_update", now, actor, f"{audience} update by {who}: {text}",
+                     after={"audience": audience, "text": text, "automatic": automatic, "late": late})
+        self.last_update_at = now
+
+    def note_missed_update(self, audience: str, owner: str, now: datetime) -> None:
+        self._record("update_missed", now, None,
+                     f"{owner} did not post the {audience} update in time; Beacon posted it")
 
     def allowed_next(self) -> list[Status]:
         order = list(Status)

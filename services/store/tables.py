@@ -99,10 +99,12 @@ class InstallationRow(Base):
 
 
 class ThreadRow(Base):
-    """The Teams message that is an incident's thread root and carries its card."""
+    """A Teams thread Beacon keeps for an incident: its own (purpose "incident", whose root carries
+    the incident card) and the one in the stakeholder channel (purpose "stakeholders")."""
 
     __tablename__ = "incident_threads"
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(30), primary_key=True, default="incident")
     conversation_id: Mapped[str] = mapped_column(String(400), nullable=False)
     root_activity_id: Mapped[str] = mapped_column(String(200), nullable=False)
     service_url: Mapped[str] = mapped_column(String(500), nullable=False)
@@ -152,3 +154,14 @@ class PersonRow(Base):
     user_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
     email: Mapped[str] = mapped_column(String(300), nullable=False, default="")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class TimerRow(Base):
+    """A durable timer: the next status update of one kind due for one incident."""
+
+    __tablename__ = "timers"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(10), nullable=False, default="due")
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +22,7 @@ from services.store.tables import (
     ProcessedActivityRow,
     ThreadRow,
     TimelineRow,
+    TimerRow,
 )
 
 
@@ -123,6 +124,39 @@ class UnitOfWork:
         self._queued = True
         return True
 
+    # -- durable timers ----------------------------------------------------------------------
+    async def timer(self, incident_id: int, kind: str) -> TimerRow | None:
+        return await self.session.get(TimerRow, (incident_id, kind))
+
+    async def set_timer(self, incident_id: int, kind: str, due_at: datetime, *,
+                        advance_sequence: bool = False) -> int:
+        """(Re)arm a timer for its next due time; returns the sequence of the update it stands for."""
+        row = await self.timer(incident_id, kind)
+        if row is None:
+            row = TimerRow(incident_id=incident_id, kind=kind, phase="due", due_at=due_at, sequence=1)
+            self.session.add(row)
+            used = 0
+        else:
+            used = row.sequence
+            row.phase, row.due_at = "due", due_at
+            if advance_sequence:
+                row.sequence += 1
+        self._queued = True
+        return used
+
+    async def stop_timers(self, incident_id: int) -> None:
+        await self.session.execute(delete(TimerRow).where(TimerRow.incident_id == incident_id))
+
+    async def claim_due_timer(self, now: datetime) -> TimerRow | None:
+        """The next due timer, locked for this transaction (other replicas skip it)."""
+        query = select(TimerRow).where(TimerRow.due_at <= now).order_by(TimerRow.due_at).limit(1)
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return await self.session.scalar(query)
+
+    async def next_timer_due(self) -> datetime | None:
+        return await self.session.scalar(select(func.min(TimerRow.due_at)))
+
     # -- invokes already applied -------------------------------------------------------------
     async def mark_processed(self, activity_id: str, incident_id: int | None, now: datetime) -> bool:
         """Remember an invoke; False when it was seen before (a replay)."""
@@ -140,11 +174,12 @@ class UnitOfWork:
         return await self.session.get(ProcessedActivityRow, activity_id) is not None
 
     # -- threads, installations, people ------------------------------------------------------
-    async def thread(self, incident_id: int) -> ThreadRow | None:
-        return await self.session.get(ThreadRow, incident_id)
+    async def thread(self, incident_id: int, purpose: str = "incident") -> ThreadRow | None:
+        return await self.session.get(ThreadRow, (incident_id, purpose))
 
     async def save_thread(self, **values: Any) -> None:
-        existing = await self.session.get(ThreadRow, values["incident_id"])
+        values.setdefault("purpose", "incident")
+        existing = await self.session.get(ThreadRow, (values["incident_id"], values["purpose"]))
         if existing is None:
             self.session.add(ThreadRow(**values))
 

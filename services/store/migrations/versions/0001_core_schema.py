@@ -92,13 +92,14 @@ def upgrade() -> None:
     )
     op.create_table('incident_threads',
     sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('purpose', sa.String(length=30), nullable=False),
     sa.Column('conversation_id', sa.String(length=400), nullable=False),
     sa.Column('root_activity_id', sa.String(length=200), nullable=False),
     sa.Column('service_url', sa.String(length=500), nullable=False),
     sa.Column('tenant_id', sa.String(length=100), nullable=False),
     sa.Column('channel_id', sa.String(length=300), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], ),
-    sa.PrimaryKeyConstraint('incident_id')
+    sa.PrimaryKeyConstraint('incident_id', 'purpose')
     )
     op.create_table('timeline_events',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),

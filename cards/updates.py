@@ -1,0 +1,67 @@
+"""Cards of the communication plan: the update reminder, status updates and notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.elements import Json, card, choice_set, container, execute, input_text, mention, plain, text, when
+from services.incidents.model import MAX_TEXT
+from services.verbs import Verb
+
+AUDIENCE_CHOICES = [("Responders (incident thread)", "responders"),
+                    ("Stakeholders (channel and email)", "stakeholders")]
+
+
+def _who(name: str, person_id: str, mentions: list[Json]) -> str:
+    if not person_id:
+        return plain(name)
+    label, entity = mention(name, person_id)
+    mentions.append(entity)
+    return label
+
+
+def post_update_inputs(*, audience: str = "responders", prefill: str = "") -> list[Json]:
+    return [choice_set("audience", "Audience", AUDIENCE_CHOICES, value=audience, required=True),
+            input_text("update", "Update", value=plain(prefill), required=True, multiline=True,
+                       max_length=MAX_TEXT)]
+
+
+def reminder_card(incident_number: str, incident_id: int, payload: dict[str, Any], next_due: Any) -> Json:
+    """@mentions the owner with a Post update form prefilled from the timeline."""
+    mentions: list[Json] = []
+    who = _who(str(payload.get("owner_name") or "owner"), str(payload.get("owner_id") or ""), mentions)
+    audience = str(payload.get("audience") or "responders")
+    late = " (overdue: Beacon was not running when it fell due)" if payload.get("late") else ""
+    body = [
+        text(f"{who}, the {audience} update for {incident_number} is due{late}.", weight="Bolder", wrap=True),
+        text("Check the draft below, then post it. If nobody posts it within the grace period, "
+             "Beacon posts it automatically.", subtle=True),
+        *post_update_inputs(audience=audience, prefill=str(payload.get("text") or "")),
+    ]
+    data = {"incidentId": incident_id, "version": payload.get("version")}
+    return card(body, [execute("Post update", Verb.POST_UPDATE, data, style="positive", inputs="auto")],
+                mentions=mentions)
+
+
+def status_update_card(incident_number: str, payload: dict[str, Any], commander: tuple[str, str] | None,
+                       next_due: Any) -> Json:
+    mentions: list[Json] = []
+    audience = str(payload.get("audience") or "responders")
+    if payload.get("automatic"):
+        heading = f"Automatic {audience} update for {incident_number}"
+        if payload.get("late"):
+            heading += " (late)"
+        byline = "The owner did not post it in time."
+        if commander and commander[1]:
+            byline += f" {_who(commander[0], commander[1], mentions)}, please check it as backup."
+    else:
+        heading = f"{audience.capitalize()} update for {incident_number}"
+        byline = f"Posted by {plain(payload.get('author') or 'a responder')}."
+    body = [container([text(heading, weight="Bolder"), text(plain(payload.get("text") or ""))],
+                      style="emphasis"),
+            text(byline, subtle=True), text(f"Next update due: {when(next_due)}", subtle=True)]
+    return card(body, mentions=mentions)
+
+
+def notice_card(heading: str, message: str, *, style: str = "good") -> Json:
+    return card([container([text(heading, weight="Bolder"), text(plain(message))], style=style)])

@@ -1,0 +1,143 @@
+"""Queue the communication plan's effects in the caller's transaction: posts, emails, SMS.
+
+Idempotency keys name the incident, the message (initial, update sequence, resolution), the
+route and the recipient, so a retried transaction or a replayed timer never sends twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.comms import plan
+from services.comms.plan import RESPONDERS, STAKEHOLDERS, Routes
+from services.config import BeaconConfig
+from services.incidents import Incident, TimelineEvent
+from services.store.uow import UnitOfWork
+
+
+def _order(incident: Incident, route: str) -> str:
+    return f"incident:{incident.id}:{route}"
+
+
+async def _teams(uow: UnitOfWork, incident: Incident, kind: str, key: str, payload: dict[str, Any],
+                 now: datetime, *, route: str = "teams") -> None:
+    """Posts in one incident thread go out in order (the root card first)."""
+    payload = {"incident_id": incident.id, **payload}
+    await uow.enqueue(kind, payload, key=f"incident:{incident.id}:{key}", incident_id=incident.id,
+                      ordering_key=_order(incident, route), now=now)
+
+
+async def incident_thread(uow: UnitOfWork, incident: Incident, target: dict[str, str], now: datetime) -> None:
+    """The incident card as the root of a new thread (or a message in a chat)."""
+    await _teams(uow, incident, "teams.post_card", "root",
+                 {"target": target, "description": f"{incident.number} card"}, now)
+
+
+async def _emails(uow: UnitOfWork, incident: Incident, key: str, routes_emails: Any, message: plan.Email,
+                  now: datetime) -> None:
+    for recipient in routes_emails:
+        await uow.enqueue("email.send", {
+            "to": [[recipient.email, recipient.name]], "subject": message.subject, "html": message.html,
+            "text": message.text, "description": f"email to {recipient.email}"},
+            key=f"incident:{incident.id}:{key}:email:{recipient.email.lower()}", incident_id=incident.id,
+            ordering_key=_order(incident, f"email:{recipient.email.lower()}"), now=now)
+
+
+async def _sms(uow: UnitOfWork, incident: Incident, key: str, numbers: tuple[str, ...], text: str,
+               now: datetime) -> None:
+    for number in numbers:
+        await uow.enqueue("sms.send", {"to": number, "text": text,
+                                       "description": f"SMS to …{number[-4:]}"},
+                          key=f"incident:{incident.id}:{key}:sms:{number}", incident_id=incident.id,
+                          ordering_key=_order(incident, f"sms:{number}"), now=now)
+
+
+async def _stakeholder_channel(uow: UnitOfWork, incident: Incident, config: BeaconConfig, key: str,
+                               card: str, text: str, now: datetime) -> None:
+    channel = config.channels.stakeholder_channel
+    if channel:
+        await _teams(uow, incident, "teams.stakeholder_post", f"{key}:stakeholder-channel",
+                     {"channel_id": channel, "card": card, "text": text,
+                      "description": f"{incident.number} stakeholder channel post"}, now,
+                     route="stakeholders")
+
+
+async def initial_notification(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
+                               now: datetime) -> None:
+    """Stakeholder channel, stakeholder and team email, and SMS for high impact."""
+    routes = plan.routes_for(incident, config)
+    text = plan.initial_text(incident)
+    await _stakeholder_channel(uow, incident, config, "initial", "initial", text, now)
+    await _emails(uow, incident, "initial", routes.stakeholder_emails + routes.team_emails,
+                  plan.email(incident, "Incident declared", text), now)
+    await _sms(uow, incident, "initial", routes.sms_numbers, plan.sms(incident, text), now)
+    await uow.record_event(incident.id or 0, TimelineEvent(
+        "notified", now, None, _describe_routes("initial notification", routes, config),
+        after={"routes": routes.to_dict()}), incident.version)
+
+
+def _describe_routes(what: str, routes: Routes, config: BeaconConfig) -> str:
+    parts = ["incident thread"]
+    if config.channels.stakeholder_channel:
+        parts.append("stakeholder channel")
+    emails = len(routes.stakeholder_emails) + len(routes.team_emails)
+    if emails:
+        parts.append(f"{emails} email(s)")
+    if routes.sms_numbers:
+        parts.append(f"{len(routes.sms_numbers)} SMS")
+    return f"{what} sent to " + ", ".join(parts)
+
+
+async def status_update(uow: UnitOfWork, incident: Incident, config: BeaconConfig, event: TimelineEvent,
+                        sequence: int, now: datetime) -> None:
+    """Deliver a posted (or automatic) status update on its audience's routes."""
+    after = event.after or {}
+    audience, text = after.get("audience", RESPONDERS), str(after.get("text", ""))
+    data = {"card": "status_update", "audience": audience, "text": text,
+            "automatic": bool(after.get("automatic")), "late": bool(after.get("late")),
+            "author": event.actor.name if event.actor else "", "sequence": sequence,
+            "description": f"{incident.number} {audience} update {sequence}"}
+    if audience == RESPONDERS:
+        await _teams(uow, incident, "teams.thread_card", f"update:{audience}:{sequence}", data, now)
+        return
+    routes = plan.routes_for(incident, config)
+    await _stakeholder_channel(uow, incident, config, f"update:{sequence}", "status_update", text, now)
+    await _emails(uow, incident, f"update:{sequence}", routes.stakeholder_emails,
+                  plan.email(incident, "Status update", text), now)
+
+
+async def reminder(uow: UnitOfWork, incident: Incident, audience: str, owner_name: str,
+                   owner_id: str, sequence: int, prefill: str, late: bool, now: datetime) -> None:
+    await _teams(uow, incident, "teams.thread_card", f"reminder:{audience}:{sequence}", {
+        "card": "reminder", "audience": audience, "owner_name": owner_name, "owner_id": owner_id,
+        "text": prefill, "late": late, "sequence": sequence, "version": incident.version,
+        "description": f"{incident.number} {audience} update reminder {sequence}"}, now)
+
+
+async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
+                            timeline: list[TimelineEvent], now: datetime) -> None:
+    """On every route that got the initial notification."""
+    notified = next((e for e in timeline if e.kind == "notified"), None)
+    routes = Routes.from_dict((notified.after or {}).get("routes", {})) if notified else Routes((), (), ())
+    text = plan.resolution_text(incident)
+    key = f"resolution:v{incident.version}"
+    await _teams(uow, incident, "teams.thread_card", key, {
+        "card": "resolution", "text": text, "description": f"{incident.number} resolution notice"}, now)
+    await _stakeholder_channel(uow, incident, config, key, "resolution", text, now)
+    await _emails(uow, incident, key, routes.stakeholder_emails + routes.team_emails,
+                  plan.email(incident, "Resolved", text), now)
+    await _sms(uow, incident, key, routes.sms_numbers, plan.sms(incident, text), now)
+
+
+async def card_refresh(uow: UnitOfWork, incident: Incident, now: datetime, *, note: str) -> None:
+    """Update the thread-root card for everyone, and say in the thread who did what."""
+    await _teams(uow, incident, "teams.update_card", f"card:v{incident.version}",
+                 {"description": f"{incident.number} card update"}, now)
+    if note:
+        await _teams(uow, incident, "teams.thread_note", f"note:v{incident.version}",
+                     {"text": note, "description": f"{incident.number} thread note"}, now)
+
+
+__all__ = ["card_refresh", "RESPONDERS", "STAKEHOLDERS", "initial_notification", "reminder", "resolution_notice",
+           "status_update"]

@@ -1,0 +1,38 @@
+"""Arming and stopping the status-update timers of an incident (inside the caller's transaction)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services.comms.plan import RESPONDERS, STAKEHOLDERS
+from services.config import BeaconConfig
+from services.incidents import Incident, Level
+from services.store.uow import UnitOfWork
+
+KINDS = (RESPONDERS, STAKEHOLDERS)
+
+
+def cadence(config: BeaconConfig, incident: Incident, kind: str) -> timedelta:
+    comms = config.communications
+    if kind == STAKEHOLDERS:
+        return comms.stakeholder_update
+    return comms.responder_update_high if incident.impact is Level.HIGH else comms.responder_update_other
+
+
+async def arm(uow: UnitOfWork, incident: Incident, config: BeaconConfig, now: datetime,
+              kinds: tuple[str, ...] = KINDS, *, advance_sequence: bool = False) -> dict[str, int]:
+    """Next update of each kind due one cadence from now; the card shows the responders' one."""
+    assert incident.id is not None
+    used = {}
+    for kind in kinds:
+        due = now + cadence(config, incident, kind)
+        used[kind] = await uow.set_timer(incident.id, kind, due, advance_sequence=advance_sequence)
+        if kind == RESPONDERS:
+            incident.next_update_due = due
+    return used
+
+
+async def stop(uow: UnitOfWork, incident: Incident) -> None:
+    assert incident.id is not None
+    await uow.stop_timers(incident.id)
+    incident.next_update_due = None

@@ -1,0 +1,174 @@
+"""The communication plan with a fake clock on both databases: timers, reminders, automatic
+updates, cadence changes, stop on resolve and restart after reopening."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest_asyncio
+from sqlalchemy import select
+
+from services.clock import FakeClock
+from services.config import parse_config
+from services.incidents import Person
+from services.lifecycle import DeclareIncident, Deps, IncidentAction, ThreadTarget, act_on_incident, declare_incident
+from services.scheduler.worker import Scheduler
+from services.store.db import create_engine, migrate, session_factory
+from services.store.tables import OutboxRow, TimerRow
+from services.store.uow import UnitOfWork
+from services.verbs import Verb
+
+ALICE = Person("aad-alice", "Alice", "29:alice")
+TARGET = ThreadTarget("http://connector.invalid/", "tenant", channel_id="19:incidents@thread.tacv2")
+CONFIG = parse_config({
+    "channels": {"stakeholder_channel": "19:stakeholders@thread.tacv2"},
+    "services": [{"name": "payments-api", "team": "payments", "criticality": "high"}],
+    "directory": {
+        "product_head": {"name": "Priya", "email": "priya@example.com", "aad_object_id": "aad-priya"},
+        "teams": [{"name": "payments", "email": "payments@example.com",
+                   "members": [{"name": "Omar", "email": "omar@example.com", "phone": "+15550100"}]}],
+        "clients": [{"name": "Contoso", "account_owner": {"name": "Avery", "email": "avery@example.com"},
+                     "contacts": [{"name": "Casey", "email": "casey@contoso.example", "phone": "+15550199"}]}],
+        "stakeholders": [{"name": "Desk", "email": "desk@example.com"}],
+    },
+    "communications": {"responder_update_high": "PT1H", "responder_update_other": "PT3H",
+                       "stakeholder_update": "PT2H", "grace": "PT10M"},
+})
+
+
+@pytest_asyncio.fixture
+async def deps(database_url):
+    engine = create_engine(database_url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    yield Deps(uow=lambda: UnitOfWork(sessions), config=CONFIG, clock=FakeClock())
+    await engine.dispose()
+
+
+async def declare(deps, **form) -> int:
+    values = {"title": "Checkout failing", "impact": "high", "urgency": "high", "service": "payments-api",
+              **form}
+    incident = await declare_incident(DeclareIncident(values, ALICE, TARGET), deps)
+    assert incident.id
+    return incident.id
+
+
+async def effects(deps, kind: str | None = None) -> list[OutboxRow]:
+    async with deps.uow() as uow:
+        query = select(OutboxRow).order_by(OutboxRow.id)
+        if kind:
+            query = query.where(OutboxRow.kind == kind)
+        rows = list(await uow.session.scalars(query))
+        uow.session.expunge_all()  # keep them readable after the read-only transaction ends
+        return rows
+
+
+async def timers(deps, incident_id: int) -> dict[str, TimerRow]:
+    async with deps.uow() as uow:
+        rows = await uow.session.scalars(select(TimerRow).where(TimerRow.incident_id == incident_id))
+        found = {r.kind: r for r in rows}
+        uow.session.expunge_all()
+        return found
+
+
+async def act(deps, incident_id: int, verb: Verb, **data):
+    return await act_on_incident(IncidentAction(verb, incident_id, None, data, ALICE), deps)
+
+
+async def test_initial_notification_reaches_client_stakeholders_team_and_sms_for_high_impact(deps):
+    await declare(deps, client="Contoso")
+    emails = sorted(r.payload["to"][0][0] for r in await effects(deps, "email.send"))
+    assert emails == ["avery@example.com", "casey@contoso.example", "omar@example.com", "payments@example.com"]
+    assert sorted(r.payload["to"] for r in await effects(deps, "sms.send")) == ["+15550100", "+15550199"]
+    [post] = await effects(deps, "teams.stakeholder_post")
+    assert post.payload["channel_id"] == "19:stakeholders@thread.tacv2"
+    assert "INC-1 declared at P1 for Contoso" in post.payload["text"]
+
+
+async def test_internal_low_impact_incident_emails_internal_stakeholders_and_sends_no_sms(deps):
+    await declare(deps, impact="low", urgency="low", service="")
+    emails = sorted(r.payload["to"][0][0] for r in await effects(deps, "email.send"))
+    assert emails == ["desk@example.com", "priya@example.com"]
+    assert await effects(deps, "sms.send") == []
+
+
+async def test_cadence_follows_impact_and_reassessment_reschedules(deps):
+    clock: FakeClock = deps.clock
+    incident_id = await declare(deps)
+    due = await timers(deps, incident_id)
+    assert due["responders"].due_at == clock.now() + timedelta(hours=1)
+    assert due["stakeholders"].due_at == clock.now() + timedelta(hours=2)
+    clock.advance(timedelta(minutes=20))
+    await act(deps, incident_id, Verb.REASSESS, impact="low", urgency="high")
+    assert (await timers(deps, incident_id))["responders"].due_at == clock.now() + timedelta(hours=3)
+
+
+async def test_due_update_reminds_owner_then_posts_automatically_after_grace(deps):
+    clock: FakeClock = deps.clock
+    scheduler = Scheduler(deps.uow, CONFIG, clock)
+    incident_id = await declare(deps)
+    assert await scheduler.run_once() == 0
+    clock.advance(timedelta(hours=1))
+    assert await scheduler.run_once() == 1
+    [reminder] = [e for e in await effects(deps, "teams.thread_card") if e.payload["card"] == "reminder"]
+    assert reminder.payload["owner_name"] == "Alice" and reminder.payload["audience"] == "responders"
+    clock.advance(timedelta(minutes=10))
+    await scheduler.run_once()
+    updates = [e for e in await effects(deps, "teams.thread_card") if e.payload["card"] == "status_update"]
+    assert len(updates) == 1 and updates[0].payload["automatic"] is True
+    async with deps.uow() as uow:
+        kinds = [e.kind for e in await uow.timeline(incident_id)]
+    assert "update_missed" in kinds and kinds.count("status_update") == 1
+    assert (await timers(deps, incident_id))["responders"].due_at == clock.now() + timedelta(hours=1)
+
+
+async def test_posting_early_resets_the_clock_and_no_automatic_update_follows(deps):
+    clock: FakeClock = deps.clock
+    scheduler = Scheduler(deps.uow, CONFIG, clock)
+    incident_id = await declare(deps)
+    clock.advance(timedelta(minutes=40))
+    await act(deps, incident_id, Verb.POST_UPDATE, audience="responders", update="Failover running")
+    assert (await timers(deps, incident_id))["responders"].due_at == clock.now() + timedelta(hours=1)
+    clock.advance(timedelta(minutes=30))  # the old due time passes: nothing fires
+    await scheduler.run_once()
+    cards = [e.payload["card"] for e in await effects(deps, "teams.thread_card")]
+    assert cards == ["status_update"]
+
+
+async def test_stakeholder_update_goes_to_channel_and_client_emails(deps):
+    incident_id = await declare(deps, client="Contoso")
+    before = len(await effects(deps, "email.send"))
+    await act(deps, incident_id, Verb.POST_UPDATE, audience="stakeholders", update="Card payments degraded")
+    new_emails = (await effects(deps, "email.send"))[before:]
+    assert sorted(e.payload["to"][0][0] for e in new_emails) == ["avery@example.com", "casey@contoso.example"]
+    assert all("Card payments degraded" in e.payload["text"] for e in new_emails)
+
+
+async def test_resolving_stops_every_schedule_and_notifies_initial_routes_and_reopen_restarts(deps):
+    clock: FakeClock = deps.clock
+    scheduler = Scheduler(deps.uow, CONFIG, clock)
+    incident_id = await declare(deps, client="Contoso")
+    clock.advance(timedelta(minutes=45))
+    await act(deps, incident_id, Verb.RESOLVE, summary="Rolled back 4.2")
+    assert await timers(deps, incident_id) == {}
+    resolution_sms = [e for e in await effects(deps, "sms.send") if "resolution" in e.idempotency_key]
+    assert len(resolution_sms) == 2 and "Rolled back 4.2" in resolution_sms[0].payload["text"]
+    assert "45 min" in resolution_sms[0].payload["text"]
+    clock.advance(timedelta(hours=5))
+    assert await scheduler.run_once() == 0
+    await act(deps, incident_id, Verb.REOPEN)
+    assert set(await timers(deps, incident_id)) == {"responders", "stakeholders"}
+
+
+async def test_an_update_missed_while_down_is_sent_once_marked_late(deps):
+    clock: FakeClock = deps.clock
+    scheduler = Scheduler(deps.uow, CONFIG, clock)
+    await declare(deps)
+    clock.advance(timedelta(hours=7))  # Beacon was down through several due times
+    await scheduler.run_once()
+    clock.advance(timedelta(minutes=10))
+    await scheduler.run_once()
+    cards = [e.payload for e in await effects(deps, "teams.thread_card")]
+    responders = [c for c in cards if c["audience"] == "responders"]
+    assert [c["card"] for c in responders] == ["reminder", "status_update"]
+    assert responders[0]["late"] is True
