@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot.adapter import BeaconAdapter
@@ -21,6 +22,7 @@ from services.clock import Clock, SystemClock
 from services.config import BeaconConfig, ConfigError, load_config
 from services.comms.delivery import email_handler, sms_handler
 from services.lifecycle import Deps
+from services.metrics import render as render_metrics
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
 from services.ports import Mailer, SmsSender
 from services.scheduler.worker import Scheduler
@@ -91,6 +93,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                                      status=503)
         return web.json_response({"status": "ready"})
 
+    async def metrics(request: web.Request) -> web.Response:
+        async with deps.uow() as uow:
+            body = await render_metrics(uow)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await migrate(engine)
         tasks = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())
@@ -104,6 +111,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.cleanup_ctx.append(lifecycle)
     return app
 

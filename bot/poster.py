@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import (
     Activity,
     ChannelAccount,
@@ -23,6 +24,7 @@ from bot.views import incident_view
 from cards.elements import plain
 from cards.incident import incident_card
 from cards.updates import notice_card, reminder_card, status_update_card
+from services.incidents import Person
 from services.delivery import PermanentDeliveryError, TransientDeliveryError, classify_status
 from services.lifecycle import Deps
 from services.outbox import Effect, EffectHandler
@@ -58,7 +60,8 @@ class TeamsPoster:
     def handlers(self) -> dict[str, EffectHandler]:
         return {"teams.post_card": self.post_card, "teams.update_card": self.update_card,
                 "teams.thread_note": self.thread_note, "teams.thread_card": self.thread_card,
-                "teams.stakeholder_post": self.stakeholder_post}
+                "teams.stakeholder_post": self.stakeholder_post,
+                "teams.resolve_people": self.resolve_people}
 
     async def _card_activity(self, incident_id: int) -> Activity:
         async with self.deps.uow() as uow:
@@ -190,6 +193,36 @@ class TeamsPoster:
             card = notice_card(f"{incident.number} · {plain(incident.title)}", str(payload.get("text", "")),
                                style="attention" if incident.priority in ("P1", "P2") else "emphasis")
         return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+    async def resolve_people(self, effect: Effect) -> None:
+        """Learn names of people picked by AAD id from Teams' roster, then refresh the card."""
+        incident_id = int(effect.payload["incident_id"])
+        async with self.deps.uow() as uow:
+            thread = await uow.thread(incident_id)
+        if thread is None:
+            raise PermanentDeliveryError(f"INC-{incident_id} has no thread in Teams")
+        roster = thread.channel_id or thread.conversation_id
+        reference = _reference(thread.service_url, roster, thread.tenant_id, self.adapter.app_id)
+        found: list[Person] = []
+
+        async def look_up(turn_context: TurnContext) -> None:
+            for aad in effect.payload["ids"]:
+                try:
+                    member = await TeamsInfo.get_member(turn_context, aad)
+                except HttpOperationError as error:
+                    if getattr(error.response, "status_code", 0) == 404:
+                        log.info("INC-%s: %s is not a member of the conversation", incident_id, aad)
+                        continue
+                    raise
+                found.append(Person(aad, member.name or "", member.id))
+
+        await _connector_call(self.adapter.continue_conversation(reference, look_up,
+                                                                 bot_app_id=self.adapter.app_id))
+        async with self.deps.uow() as uow:
+            await uow.remember_people(found, self.deps.clock.now())
+            await uow.commit()
+        if found:
+            await self.update_card(effect)
 
     async def thread_note(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])

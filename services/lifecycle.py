@@ -117,6 +117,7 @@ async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
         await timers.arm(uow, incident, deps.config, now)
         await uow.save_incident(incident)
         await notify.incident_thread(uow, incident, cmd.target.to_dict(), now)
+        await notify.resolve_names(uow, incident, now)
         await notify.initial_notification(uow, incident, deps.config, now)
         await uow.commit()
     return incident
@@ -223,6 +224,7 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
             await uow.mark_processed(cmd.activity_id, incident.id, now)
         await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config,
                                now=now)
+        await notify.resolve_names(uow, incident, now)
         await notify.card_refresh(uow, incident, now, note="; ".join(event_summaries))
         await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile,

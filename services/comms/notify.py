@@ -139,5 +139,15 @@ async def card_refresh(uow: UnitOfWork, incident: Incident, now: datetime, *, no
                      {"text": note, "description": f"{incident.number} thread note"}, now)
 
 
-__all__ = ["card_refresh", "RESPONDERS", "STAKEHOLDERS", "initial_notification", "reminder", "resolution_notice",
+async def resolve_names(uow: UnitOfWork, incident: Incident, now: datetime) -> None:
+    """People chosen in the picker arrive as AAD ids only; ask Teams for their names."""
+    unnamed = [p.aad_object_id for p in (incident.commander, *incident.responders) if p and not p.name]
+    known = await uow.people(unnamed)
+    missing = [aad for aad in unnamed if aad not in known]
+    if missing:
+        await _teams(uow, incident, "teams.resolve_people", f"people:v{incident.version}",
+                     {"ids": missing, "description": f"{incident.number} names of chosen people"}, now)
+
+
+__all__ = ["card_refresh", "resolve_names", "RESPONDERS", "STAKEHOLDERS", "initial_notification", "reminder", "resolution_notice",
            "status_update"]
