@@ -19,8 +19,8 @@ from bot.adapter import BeaconAdapter
 from bot.handler import BeaconBot
 from bot.poster import TeamsPoster
 from services.clock import Clock, SystemClock
-from services.config import BeaconConfig, ConfigError, load_config
 from services.comms.delivery import email_handler, sms_handler
+from services.config import BeaconConfig, ConfigError, load_config
 from services.lifecycle import Deps
 from services.metrics import render as render_metrics
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker

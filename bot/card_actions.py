@@ -50,6 +50,10 @@ async def declare_from_form(turn_context: TurnContext, data: dict[str, Any], sou
         return DeclareForm.from_values(data, error=str(error))
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: object, field: str, *, optional: bool = False) -> int | None:
     if value is None and optional:
         return None
@@ -74,9 +78,9 @@ class CardActions:
         }
 
     async def handle(self, turn_context: TurnContext) -> InvokeResponse:
-        value = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
-        action = value.get("action") if isinstance(value.get("action"), dict) else {}
-        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        value = _mapping(turn_context.activity.value)
+        action = _mapping(value.get("action"))
+        data = _mapping(action.get("data"))
         try:
             verb = Verb(str(action.get("verb")))
         except ValueError:

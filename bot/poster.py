@@ -3,7 +3,6 @@ and the one-line notes in the thread. Runs in the outbox worker, never inside a 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -24,8 +23,8 @@ from bot.views import incident_view
 from cards.elements import plain
 from cards.incident import incident_card
 from cards.updates import notice_card, reminder_card, status_update_card
-from services.incidents import Person
 from services.delivery import PermanentDeliveryError, TransientDeliveryError, classify_status
+from services.incidents import Person
 from services.lifecycle import Deps
 from services.outbox import Effect, EffectHandler
 
@@ -48,7 +47,7 @@ async def _connector_call(coro: Any) -> Any:
         status = getattr(response, "status_code", 0) or 0
         retry_after = response.headers.get("Retry-After") if response is not None else None
         raise classify_status(status, f"Bot Connector answered {status}: {error}", retry_after) from None
-    except (ClientRequestError, aiohttp.ClientError, ConnectionError, asyncio.TimeoutError) as error:
+    except (TimeoutError, ClientRequestError, aiohttp.ClientError, ConnectionError) as error:
         raise TransientDeliveryError(f"Bot Connector unreachable: {error}") from None
 
 

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from services.clock import Clock
+from services.comms import hooks, notify
+from services.comms.plan import RESPONDERS
 from services.config import BeaconConfig
 from services.incidents import (
     DomainError,
@@ -19,8 +21,6 @@ from services.incidents import (
     ValidationFailed,
 )
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
-from services.comms import hooks, notify
-from services.comms.plan import RESPONDERS
 from services.scheduler import timers
 from services.store.uow import ConcurrentUpdate, UnitOfWork
 from services.verbs import Verb
@@ -156,7 +156,7 @@ def _status(incident: Incident, data: dict[str, Any], actor: Person, now: dateti
 
 def _post_update(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
                  config: BeaconConfig) -> None:
-    incident.post_update(data.get("update"), str(data.get("audience") or RESPONDERS), actor, now)
+    incident.post_update(str(data.get("update") or ""), str(data.get("audience") or RESPONDERS), actor, now)
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,8 @@ ACTIONS: dict[Verb, ActionSpec] = {
     Verb.REASSESS: ActionSpec(_reassess, False),
     Verb.ASSIGN: ActionSpec(_assign, True),
     Verb.STATUS: ActionSpec(_status, False),
-    Verb.NOTE: ActionSpec(lambda i, d, a, n, c: i.add_note(d.get("note"), a, n), True),
-    Verb.RESOLVE: ActionSpec(lambda i, d, a, n, c: i.resolve(d.get("summary"), a, n), False),
+    Verb.NOTE: ActionSpec(lambda i, d, a, n, c: i.add_note(str(d.get("note") or ""), a, n), True),
+    Verb.RESOLVE: ActionSpec(lambda i, d, a, n, c: i.resolve(str(d.get("summary") or ""), a, n), False),
     Verb.REOPEN: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.INVESTIGATING, a, n), False),
     Verb.POST_UPDATE: ActionSpec(_post_update, True),
     Verb.CLOSE: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.CLOSED, a, n), False),

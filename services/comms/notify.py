@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from services.comms import plan
-from services.comms.plan import RESPONDERS, STAKEHOLDERS, Routes
+from services.comms.plan import RESPONDERS, Routes
 from services.config import BeaconConfig
 from services.incidents import Incident, TimelineEvent
 from services.store.uow import UnitOfWork
@@ -148,6 +148,3 @@ async def resolve_names(uow: UnitOfWork, incident: Incident, now: datetime) -> N
         await _teams(uow, incident, "teams.resolve_people", f"people:v{incident.version}",
                      {"ids": missing, "description": f"{incident.number} names of chosen people"}, now)
 
-
-__all__ = ["card_refresh", "resolve_names", "RESPONDERS", "STAKEHOLDERS", "initial_notification", "reminder", "resolution_notice",
-           "status_update"]

@@ -1,0 +1,59 @@
+"""BEACON_CONFIG is validated on start, and a mistake names its key."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_sample_config_is_valid_and_uses_the_itil_matrix():
+    config = load_config(ROOT / "config" / "beacon.yaml")
+    assert config.priority_matrix["high"]["high"] == "P1"
+    assert config.priority_matrix["low"]["low"] == "P5"
+    assert config.communications.responder_update_high.total_seconds() == 3600
+    assert config.communications.responder_update_other.total_seconds() == 3 * 3600
+    assert config.communications.stakeholder_update.total_seconds() == 2 * 3600
+
+
+@pytest.mark.parametrize(("data", "named"), [
+    ({"priority_matrix": {"high": {"high": "P1"}}}, "priority_matrix.high.medium"),
+    ({"communications": {"grace": "ten minutes"}}, "communications.grace"),
+    ({"channels": {"incident_channel": "x"}}, "channels.incident_channel"),
+    ({"services": [{"name": "a", "criticality": "severe"}]}, "services.0.criticality"),
+    ({"services": [{"name": "a", "team": "ghosts"}], "directory": {"teams": [{"name": "web"}]}},
+     "services.0.team"),
+    ({"directory": {"clients": [{"aliases": []}]}}, "directory.clients.0.name"),
+])
+def test_a_bad_value_is_reported_with_its_key(data, named):
+    with pytest.raises(ConfigError) as error:
+        parse_config(data, "beacon.yaml")
+    assert f"beacon.yaml: {named}" in str(error.value) or f"beacon.yaml: (top level): {named}" in str(
+        error.value)
+
+
+def test_durations_must_be_iso_8601_and_positive():
+    assert parse_config({"communications": {"grace": "PT2S"}}).communications.grace.total_seconds() == 2
+    with pytest.raises(ConfigError):
+        parse_config({"communications": {"grace": "PT0S"}})
+
+
+def test_the_config_version_is_recorded_as_a_fingerprint():
+    a = parse_config({"version": "7"})
+    b = parse_config({"version": "7", "communications": {"grace": "PT5M"}})
+    assert a.fingerprint().startswith("7-") and a.fingerprint() != b.fingerprint()
+
+
+def test_beacon_does_not_start_with_a_bad_config(tmp_path):
+    bad = tmp_path / "beacon.yaml"
+    bad.write_text("communications:\n  grace: soon\n")
+    result = subprocess.run([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60,
+                            env={"BEACON_CONFIG": str(bad), "PATH": "/usr/bin:/bin",
+                                 "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"})
+    assert result.returncode == 2
+    assert "communications.grace" in result.stderr and "ISO 8601" in result.stderr
