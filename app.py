@@ -33,6 +33,11 @@ from services.store.uow import UnitOfWork
 log = logging.getLogger("beacon")
 
 
+DEPS = web.AppKey("deps", Deps)
+WORKER = web.AppKey("worker", OutboxWorker)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
+
+
 @dataclass
 class Overrides:
     """What a test swaps: the clock, the process config, extra effect handlers."""
@@ -73,8 +78,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     worker = OutboxWorker(sessions, handlers, clock, policy)
     scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds)
     background += [worker, scheduler]
-    app["deps"], app["worker"], app["scheduler"] = deps, worker, scheduler
-    app["engine"], app["settings"] = engine, settings
+    app[DEPS], app[WORKER], app[SCHEDULER] = deps, worker, scheduler
 
     async def messages(request: web.Request) -> web.Response:
         return await adapter.handle(request, bot)

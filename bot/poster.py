@@ -205,6 +205,7 @@ class TeamsPoster:
         found: list[Person] = []
 
         async def look_up(turn_context: TurnContext) -> None:
+            turn_context.activity.channel_data = {}  # TeamsInfo reads it; a continuation has none
             for aad in effect.payload["ids"]:
                 try:
                     member = await TeamsInfo.get_member(turn_context, aad)

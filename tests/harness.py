@@ -8,8 +8,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from app import Overrides, create_app
+from sqlalchemy import func, select
+
+from app import DEPS, SCHEDULER, WORKER, Overrides, create_app
 from services.settings import Settings
+from services.store.tables import OutboxRow
 
 
 class BeaconServer:
@@ -47,12 +50,17 @@ class BeaconServer:
     @property
     def deps(self) -> Any:
         assert self.app is not None
-        return self.app["deps"]
+        return self.app[DEPS]
 
     @property
     def worker(self) -> Any:
         assert self.app is not None
-        return self.app["worker"]
+        return self.app[WORKER]
+
+    @property
+    def scheduler(self) -> Any:
+        assert self.app is not None
+        return self.app[SCHEDULER]
 
     async def post(self, path: str, body: Any = None, *, raw: bytes | None = None,
                    headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -76,5 +84,17 @@ class BeaconServer:
             return response.status, await response.json(content_type=None)
 
     async def settle(self, timeout: float = 10.0) -> None:
-        """Wait until the outbox has delivered everything due now."""
-        await asyncio.wait_for(self.worker.drain(timeout), timeout + 1)
+        """Wait until the outbox has nothing due or in flight (the background worker delivers)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            async with self.deps.uow() as uow:
+                now = self.deps.clock.now()
+                busy = await uow.session.scalar(select(func.count()).where(
+                    (OutboxRow.status == "sending")
+                    | ((OutboxRow.status == "pending") & (OutboxRow.next_attempt_at <= now))))
+            if not busy:
+                return
+            self.worker.wake()
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the outbox did not settle within {timeout} s")

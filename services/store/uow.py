@@ -46,6 +46,8 @@ class UnitOfWork:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         if self.session.in_transaction():
+            # Keep what was read usable after a read-only unit of work (rollback would expire it).
+            self.session.expunge_all()
             await self.session.rollback()
         await self.session.close()
 

@@ -1,0 +1,84 @@
+"""Conferencing through standalone Teams meetings (GRAPH_MEETING_MODE=onlineMeetings).
+
+POST /users/{organizer}/onlineMeetings/createOrGet with externalId = the incident makes a retry
+return the same meeting. Such a meeting is on no calendar and Graph sends no invitation, so
+Beacon mails the join link itself through the Mailer. Needs a Teams application access policy.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+
+from msgraph import GraphServiceClient
+from msgraph.generated.models.online_meeting import OnlineMeeting
+from msgraph.generated.users.item.online_meetings.create_or_get.create_or_get_post_request_body import (
+    CreateOrGetPostRequestBody,
+)
+
+from services.delivery import TransientDeliveryError
+from services.graph.errors import graph_errors
+from services.graph.meetings import dial_in, unique_recipients
+from services.ports import EmailMessage, Mailer, Meeting, MeetingRequest, Recipient
+
+INVITE_SUBJECT = "Invitation: join the incident bridge (Microsoft Teams)"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def meeting_from_online_meeting(online: OnlineMeeting | None) -> Meeting:
+    if online is None or not online.id or not online.join_web_url:
+        raise TransientDeliveryError("Graph createOrGet answered without a meeting id or join URL")
+    audio = online.audio_conferencing
+    conference_id = number = None
+    if audio is not None:
+        # The documented sample spells it "ConferenceId", which the SDK keeps as additional data.
+        conference_id = audio.conference_id or audio.additional_data.get("ConferenceId")
+        number = audio.toll_number or next(iter(audio.toll_numbers or []), None)
+    settings = online.join_meeting_id_settings
+    return Meeting(id=online.id, join_url=online.join_web_url,
+                   dial_in=dial_in(number, str(conference_id) if conference_id else None),
+                   conference_id=str(conference_id) if conference_id else None,
+                   passcode=settings.passcode if settings else None)
+
+
+def join_details_html(meeting: Meeting) -> str:
+    url = html.escape(meeting.join_url, quote=True)
+    parts = [f'<p><a href="{url}">Join the Microsoft Teams meeting</a></p>']
+    if meeting.dial_in:
+        parts.append(f"<p>Dial in: {html.escape(meeting.dial_in)}</p>")
+    return "".join(parts)
+
+
+def invitation(subject: str, intro_html: str, meeting: Meeting, to: tuple[Recipient, ...]) -> EmailMessage:
+    text = f"Join the Microsoft Teams meeting: {meeting.join_url}"
+    if meeting.dial_in:
+        text += f"\nDial in: {meeting.dial_in}"
+    return EmailMessage(to=to, subject=subject, html=intro_html + join_details_html(meeting), text=text)
+
+
+class OnlineMeetingsConferencing:
+    """The Conferencing port as createOrGet online meetings plus invitations by email."""
+
+    def __init__(self, client: GraphServiceClient, organizer: str, mailer: Mailer) -> None:
+        self._organizer = organizer
+        self._meetings = client.users.by_user_id(organizer).online_meetings
+        self._mailer = mailer
+
+    async def create_meeting(self, request: MeetingRequest) -> Meeting:
+        body = CreateOrGetPostRequestBody(external_id=request.external_id, subject=request.subject,
+                                          start_date_time=_utc(request.start),
+                                          end_date_time=_utc(request.end))
+        with graph_errors(f"create online meeting for {self._organizer}"):
+            meeting = meeting_from_online_meeting(await self._meetings.create_or_get.post(body))
+        recipients = tuple(unique_recipients(request.attendees))
+        if recipients:
+            await self._mailer.send_mail(invitation(request.subject, request.body_html, meeting, recipients))
+        return meeting
+
+    async def invite(self, meeting: Meeting, attendees: tuple[Recipient, ...]) -> None:
+        recipients = tuple(unique_recipients(attendees))
+        if recipients:
+            await self._mailer.send_mail(invitation(INVITE_SUBJECT, "", meeting, recipients))

@@ -1,0 +1,1 @@
+"""Notification channels to people outside Teams (SMS; email goes through Graph)."""

@@ -1,0 +1,76 @@
+"""A Beacon server on loopback with a fake Bot Framework connector, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest_asyncio
+
+from app import Overrides
+from services.config import BeaconConfig, parse_config
+from services.settings import Settings
+from tests.cardschema import assert_valid_card
+from tests.fakes.connector import FakeConnector
+from tests.harness import BeaconServer
+from tests.teams_activities import Users
+
+E2E_CONFIG: dict[str, Any] = {
+    "services": [{"name": "payments-api", "team": "payments", "criticality": "high"},
+                 {"name": "web-portal", "team": "web", "criticality": "medium"}],
+    "directory": {
+        "teams": [{"name": "payments", "members": [
+            {"name": Users.BOB.name, "aad_object_id": Users.BOB.aad_object_id}]}, {"name": "web"}],
+        "clients": [{"name": "Contoso", "account_owner": {"name": "Avery", "email": "avery@example.com"}}],
+    },
+}
+
+
+def fast_settings(database_url: str, **values: Any) -> Settings:
+    return Settings(database_url=database_url, outbox_base_backoff_seconds=0.05,
+                    outbox_idle_poll_seconds=0.2, scheduler_idle_poll_seconds=0.5, **values)
+
+
+@dataclass
+class Stack:
+    beacon: BeaconServer
+    teams: FakeConnector
+
+    @property
+    def url(self) -> str:
+        return self.teams.url
+
+    async def send(self, activity: dict[str, Any]) -> tuple[int, Any]:
+        return await self.beacon.activity(activity)
+
+    async def invoke_card(self, activity: dict[str, Any]) -> dict[str, Any]:
+        """Send an Action.Execute and return the card Teams would show the clicker (validated)."""
+        status, body = await self.send(activity)
+        assert status == 200, body
+        assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.card.adaptive", body
+        assert_valid_card(body["value"])
+        return body["value"]
+
+    def every_card_is_valid(self) -> None:
+        for message in self.teams.messages():
+            for version in message.versions:
+                for card in [a["content"] for a in version.get("attachments") or []
+                             if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]:
+                    assert_valid_card(card)
+
+
+async def start_stack(database_url: str, config: BeaconConfig | None = None, **settings: Any):  # type: ignore[no-untyped-def]
+    teams = FakeConnector()
+    await teams.start()
+    beacon = BeaconServer(fast_settings(database_url, **settings),
+                          Overrides(config=config or parse_config(E2E_CONFIG)))
+    await beacon.start()
+    return Stack(beacon, teams)
+
+
+@pytest_asyncio.fixture
+async def stack(database_url):  # type: ignore[no-untyped-def]
+    stack = await start_stack(database_url)
+    yield stack
+    await stack.beacon.stop()
+    await stack.teams.stop()

@@ -1,0 +1,66 @@
+"""Reading what Teams would show, the way a responder would look at it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.e2e.conftest import Stack
+from tests.fakes._recording import Message
+from tests.teams_activities import CHANNEL_ID, Person, Users, card_action_invoke, channel_message
+
+
+def card_text(card: dict[str, Any]) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+def card_version(card: dict[str, Any]) -> int:
+    """The version every action on an incident card carries."""
+    for action in card.get("actions", []):
+        inner = action.get("card", {}).get("actions", [action])
+        for candidate in inner:
+            data = candidate.get("data") or {}
+            if "version" in data:
+                return int(data["version"])
+    raise AssertionError(f"no versioned action on the card: {card_text(card)[:400]}")
+
+
+async def incident_root(stack: Stack, number: int = 1) -> Message:
+    """The thread root holding INC-<number>'s card, once Beacon posted it."""
+    def find(record: Any) -> Message | None:
+        for message in record.posted(CHANNEL_ID):
+            if message.kind == "root" and any(f"INC-{number}" in card_text(c) for c in message.cards):
+                return message
+        return None
+
+    return await stack.teams.wait_for(find, timeout=10)
+
+
+async def declare(stack: Stack, title: str = "Payments API down", *, from_user: Person = Users.ALICE,
+                  **form: Any) -> tuple[dict[str, Any], Message]:
+    """Declare through the chat form: @Beacon declare, then submit the card. Returns the answer
+    card and the incident's thread root."""
+    before = len(stack.teams.posted())
+    status, _ = await stack.send(channel_message(f"declare {title}", service_url=stack.url, from_user=from_user))
+    assert status in (200, 201)
+    form_message = (await stack.teams.wait_for_posts(before + 1))[-1]
+    values = {"title": title, "impact": "high", "urgency": "high", "service": "payments-api", **form}
+    answer = await stack.invoke_card(card_action_invoke(
+        "declare.submit", values, reply_to_id=form_message.id, service_url=stack.url, from_user=from_user,
+        thread_root=form_message.conversation_id.partition(";messageid=")[2] or form_message.id))
+    number = int(card_text(answer).split("INC-")[1].split(" ")[0])
+    return answer, await incident_root(stack, number)
+
+
+async def act(stack: Stack, root: Message, verb: str, *, from_user: Person = Users.ALICE,
+              version: int | None = None, **data: Any) -> dict[str, Any]:
+    """Click a button on the incident card as it currently shows in Teams."""
+    card = root.cards[0]
+    incident_id = int(card_text(card).split('"incidentId": ')[1].split(",")[0])
+    payload = {"incidentId": incident_id, "version": card_version(card) if version is None else version, **data}
+    return await stack.invoke_card(card_action_invoke(verb, payload, reply_to_id=root.id, service_url=stack.url,
+                                                      from_user=from_user))
+
+
+async def settled(stack: Stack) -> None:
+    await stack.beacon.settle()

@@ -1,0 +1,314 @@
+"""A fake Bot Framework Connector (the REST API behind an activity's `serviceUrl`) on loopback.
+
+End-to-end tests send Beacon activities whose serviceUrl is this fake's URL; whatever the bot then
+posts, replies, updates or looks up arrives here over real HTTP from botbuilder's ConnectorClient.
+The fake answers as Teams does (numeric activity ids, "<channel>;messageid=<root>" thread ids,
+TeamsChannelAccount members, Bot Framework error JSON), records everything (see _recording.py for
+the query helpers and `wait_for`) and injects faults: error statuses with Retry-After, slow answers,
+answers lost after the post took effect.
+
+    async with FakeConnector() as fake:
+        activity = channel_message("declare db down", service_url=fake.url)
+        ...
+        root = (await fake.wait_for_posts(1))[0]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from tests.fakes._recording import ConnectorRecord, Message, Operation, RecordedRequest, root_of
+
+__all__ = ["FakeConnector", "Message", "RecordedRequest"]
+
+# Route shapes after "/v3/": ids sit at the odd positions ("conversations/{id}/activities/{id}").
+ROUTES: dict[tuple[str, tuple[str, ...]], Operation] = {
+    ("POST", ("conversations",)): "create_conversation",
+    ("POST", ("conversations", "*", "activities")): "send",
+    ("POST", ("conversations", "*", "activities", "*")): "reply",
+    ("PUT", ("conversations", "*", "activities", "*")): "update",
+    ("DELETE", ("conversations", "*", "activities", "*")): "delete",
+    ("GET", ("conversations", "*", "members")): "get_members",
+    ("GET", ("conversations", "*", "members", "*")): "get_member",
+    ("GET", ("conversations", "*", "pagedmembers")): "get_paged_members",
+    ("GET", ("conversations", "*", "activities", "*", "members")): "get_activity_members",
+}
+# Codes for injected errors; a test can pass its own. 403/404/413 are the ones Teams documents.
+ERROR_CODES = {400: "BadArgument", 401: "Unauthorized", 403: "BotNotInConversationRoster",
+               404: "ConversationNotFound", 412: "PreconditionFailed", 413: "MessageSizeTooBig",
+               429: "Throttled", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
+               504: "GatewayTimeout"}
+
+
+class SupportsMember(Protocol):
+    """Anything that can describe itself as a TeamsChannelAccount (tests.teams_activities.Person)."""
+
+    def member(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class Fault:
+    remaining: float  # math.inf for a lasting slow-down
+    status: int | None  # None: answer normally, only late
+    retry_after: str | None = None
+    method: str | None = None
+    path_contains: str | None = None
+    delay: float = 0.0
+    code: str | None = None
+    message: str | None = None
+    after_handling: bool = False  # the request takes effect, then the answer is an error (a lost answer)
+
+    def matches(self, request: RecordedRequest) -> bool:
+        return (self.remaining > 0 and (self.method is None or self.method.upper() == request.method)
+                and (self.path_contains is None or self.path_contains in request.path))
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The Bot Framework ErrorResponse shape that msrest deserializes into ErrorResponseException."""
+    return {"error": {"code": code, "message": message}}
+
+
+class FakeConnector(ConnectorRecord):
+    """`async with FakeConnector() as fake:`; put `fake.url` in activities' serviceUrl.
+
+    With `strict=True`, updating or deleting an activity this fake never posted answers 404 (by
+    default it is accepted, since tests often invoke cards that were never posted here)."""
+
+    def __init__(self, *, strict: bool = False) -> None:
+        super().__init__()
+        self.strict = strict
+        self.url = ""
+        self._members: list[tuple[str | None, dict[str, Any]]] = []
+        self._faults: list[Fault] = []
+        self._slow: list[Fault] = []
+        self._last_id = 0
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> str:
+        """Listen on an ephemeral 127.0.0.1 port; returns the service URL (with trailing slash)."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # A short shutdown timeout: a test that gave up on a slow answer must not wait for it.
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/"
+        return self.url
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._runner:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeConnector:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- set-up by tests -------------------------------------------------------------------
+    def add_member(self, member: SupportsMember | Mapping[str, Any], *,
+                   conversation_id: str | None = None) -> dict[str, Any]:
+        """Make a person known to member look-ups, in every conversation or only in one (a channel
+        id covers its threads). Look-ups match the 29: id, aadObjectId, userPrincipalName or email."""
+        account = dict(member) if isinstance(member, Mapping) else member.member()
+        self._members.append((None if conversation_id is None else _channel_of(conversation_id), account))
+        return account
+
+    def fail_next(self, count: int = 1, status: int = 503, *, retry_after: float | str | None = None,
+                  method: str | None = None, path_contains: str | None = None, delay: float | None = None,
+                  code: str | None = None, message: str | None = None, after_handling: bool = False) -> None:
+        """Answer the next `count` matching requests with `status` and an error body (and Retry-After,
+        after `delay` seconds). They are recorded as failed and post nothing, unless `after_handling`:
+        then the post happens and only the answer fails, as when a response is lost."""
+        self._faults.append(Fault(count, status, None if retry_after is None else str(retry_after),
+                                  method, path_contains, delay or 0.0, code, message, after_handling))
+
+    def delay_next(self, count: int, seconds: float, *, method: str | None = None,
+                   path_contains: str | None = None) -> None:
+        """Answer the next `count` matching requests normally, but only after `seconds`."""
+        self._faults.append(Fault(count, None, method=method, path_contains=path_contains, delay=seconds))
+
+    def slow_down(self, seconds: float, *, method: str | None = None, path_contains: str | None = None) -> None:
+        """Delay every matching request from now on; `slow_down(0)` makes the fake fast again."""
+        if seconds <= 0:
+            self._slow.clear()
+        else:
+            self._slow.append(Fault(math.inf, None, method=method, path_contains=path_contains, delay=seconds))
+
+    def new_activity_id(self) -> str:
+        """A Teams-like message id: milliseconds since the epoch, unique and increasing."""
+        self._last_id = max(self._last_id + 1, time.time_ns() // 1_000_000)
+        return str(self._last_id)
+
+    # -- machinery -------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        record = await _record(request)
+        self.requests.append(record)
+        fault = next((f for f in self._faults if f.matches(record)), None)
+        if fault:
+            fault.remaining -= 1
+        delay = sum(f.delay for f in self._slow if f.matches(record)) + (fault.delay if fault else 0.0)
+        try:
+            if delay:
+                await self._sleep(delay)
+            if fault and fault.status is not None and not fault.after_handling:
+                response = self._fault_response(fault)
+            else:
+                response = await self._answer(record)
+                if fault and fault.status is not None:
+                    response = self._fault_response(fault)
+            record.status = response.status
+            return response
+        except Exception:
+            record.status = 500  # a bug in the fake; aiohttp answers 500 and logs it
+            raise
+        finally:
+            await self._notify()
+
+    async def _answer(self, record: RecordedRequest) -> web.Response:
+        handlers: dict[Operation, Callable[[RecordedRequest], Awaitable[web.Response]]] = {
+            "create_conversation": self._on_create, "send": self._on_send, "reply": self._on_send,
+            "update": self._on_update, "delete": self._on_delete, "get_member": self._on_member,
+            "get_members": self._on_member_list, "get_activity_members": self._on_member_list,
+            "get_paged_members": self._on_paged_members,
+        }
+        handler = handlers.get(record.operation)
+        if handler is None:
+            return _error(404, "NotFound", f"the fake connector has no route for {record.method} {record.path}")
+        return await handler(record)
+
+    def _fault_response(self, fault: Fault) -> web.Response:
+        assert fault.status is not None
+        code = fault.code or ERROR_CODES.get(fault.status, "ServiceError")
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+        return _error(fault.status, code, fault.message or f"injected {fault.status}", headers)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    # -- operations ------------------------------------------------------------------------
+    async def _on_create(self, record: RecordedRequest) -> web.Response:
+        body = record.body if isinstance(record.body, dict) else {}
+        channel_id = ((body.get("channelData") or {}).get("channel") or {}).get("id")
+        activity = body.get("activity")
+        if channel_id:
+            if not isinstance(activity, dict):
+                return _error(400, "BadArgument", "a channel conversation starts with an activity")
+            root_id = self.new_activity_id()
+            conversation_id = f"{channel_id};messageid={root_id}"
+            self._store_post(root_id, conversation_id, "root", activity)
+            record.delivered = True
+            return web.json_response({"id": conversation_id, "activityId": root_id, "serviceUrl": self.url},
+                                     status=201)
+        members = body.get("members") or []
+        if not members or not isinstance(members[0], dict) or not members[0].get("id"):
+            return _error(400, "BadArgument", "give channelData.channel.id or members")
+        # Teams answers a 1:1 chat with the same "a:" id every time.
+        conversation_id = "a:1" + hashlib.sha256(str(members[0]["id"]).encode()).hexdigest()[:40]
+        answer: dict[str, Any] = {"id": conversation_id}
+        if isinstance(activity, dict):
+            answer["activityId"] = self.new_activity_id()
+            self._store_post(answer["activityId"], conversation_id, "send", activity)
+            record.delivered = True
+        return web.json_response(answer, status=201)
+
+    async def _on_send(self, record: RecordedRequest) -> web.Response:
+        if not isinstance(record.body, dict):
+            return _error(400, "BadArgument", "the body must be an activity")
+        assert record.conversation_id is not None
+        conversation_id = record.conversation_id
+        target = self._messages.get(record.activity_id or "")
+        if target and root_of(conversation_id) is None and target.conversation_id.startswith(conversation_id):
+            # A reply to a post, addressed to the bare channel: Teams puts it into that post's thread.
+            conversation_id = f"{conversation_id};messageid={root_of(target.conversation_id) or target.id}"
+        activity_id = self.new_activity_id()
+        self._store_post(activity_id, conversation_id, "reply" if record.operation == "reply" else "send",
+                   record.body, record.activity_id)
+        record.delivered = True
+        return web.json_response({"id": activity_id}, status=201)
+
+    async def _on_update(self, record: RecordedRequest) -> web.Response:
+        assert record.conversation_id is not None and record.activity_id is not None
+        if not isinstance(record.body, dict):
+            return _error(400, "BadArgument", "the body must be an activity")
+        if self.strict and record.activity_id not in self._messages:
+            return _error(404, "NotFound", f"activity {record.activity_id} was never posted")
+        self._store_update(record.activity_id, record.conversation_id, record.body)
+        record.delivered = True
+        return web.json_response({"id": record.activity_id})
+
+    async def _on_delete(self, record: RecordedRequest) -> web.Response:
+        assert record.conversation_id is not None and record.activity_id is not None
+        if self.strict and record.activity_id not in self._messages:
+            return _error(404, "NotFound", f"activity {record.activity_id} was never posted")
+        self._store_delete(record.activity_id, record.conversation_id)
+        record.delivered = True
+        return web.Response(status=200)
+
+    async def _on_member(self, record: RecordedRequest) -> web.Response:
+        wanted = (record.member_id or "").lower()
+        for account in self._roster(record.conversation_id):
+            keys = (account.get(k) for k in ("id", "aadObjectId", "userPrincipalName", "email"))
+            if wanted in {str(k).lower() for k in keys if k}:
+                return web.json_response(account)
+        return _error(404, "MemberNotFoundInConversation",
+                      f"{record.member_id} is not a member of {record.conversation_id}")
+
+    async def _on_member_list(self, record: RecordedRequest) -> web.Response:
+        return web.json_response(self._roster(record.conversation_id))
+
+    async def _on_paged_members(self, record: RecordedRequest) -> web.Response:
+        return web.json_response({"members": self._roster(record.conversation_id), "continuationToken": None})
+
+    def _roster(self, conversation_id: str | None) -> list[dict[str, Any]]:
+        channel = _channel_of(conversation_id or "")
+        return [account for scope, account in self._members if scope is None or scope == channel]
+
+
+def _channel_of(conversation_id: str) -> str:
+    return conversation_id.partition(";messageid=")[0]
+
+
+def _error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.json_response(error_body(code, message), status=status, headers=headers)
+
+
+async def _record(request: web.Request) -> RecordedRequest:
+    """Parse the raw path ourselves: conversation ids arrive percent-encoded (";" "@" ":" and even "/")."""
+    raw_path = request.raw_path.partition("?")[0]
+    segments = [unquote(s) for s in raw_path.split("/")[1:]]
+    rest = segments[1:] if segments[:1] == ["v3"] else []
+    shape = tuple("*" if i % 2 else s for i, s in enumerate(rest))
+    operation = ROUTES.get((request.method, shape), "unknown")
+    ids = {rest[i - 1]: rest[i] for i in range(1, len(rest), 2)}
+    raw = await request.read()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    return RecordedRequest(
+        request.method, "/" + "/".join(segments), request.raw_path, operation, ids.get("conversations"),
+        ids.get("activities"), ids.get("members"), body, CIMultiDictProxy(CIMultiDict(request.headers)),
+        datetime.now(UTC))
