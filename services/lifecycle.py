@@ -156,7 +156,7 @@ def _status(incident: Incident, data: dict[str, Any], actor: Person, now: dateti
 
 def _post_update(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
                  config: BeaconConfig) -> None:
-    incident.post_update(str(data.get("update") or ""), str(data.get("audience") or RESPONDERS), actor, now)
+    incident.post_update(data.get("update"), str(data.get("audience") or RESPONDERS), actor, now)
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,8 @@ ACTIONS: dict[Verb, ActionSpec] = {
     Verb.REASSESS: ActionSpec(_reassess, False),
     Verb.ASSIGN: ActionSpec(_assign, True),
     Verb.STATUS: ActionSpec(_status, False),
-    Verb.NOTE: ActionSpec(lambda i, d, a, n, c: i.add_note(str(d.get("note") or ""), a, n), True),
-    Verb.RESOLVE: ActionSpec(lambda i, d, a, n, c: i.resolve(str(d.get("summary") or ""), a, n), False),
+    Verb.NOTE: ActionSpec(lambda i, d, a, n, c: i.add_note(d.get("note"), a, n), True),
+    Verb.RESOLVE: ActionSpec(lambda i, d, a, n, c: i.resolve(d.get("summary"), a, n), False),
     Verb.REOPEN: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.INVESTIGATING, a, n), False),
     Verb.POST_UPDATE: ActionSpec(_post_update, True),
     Verb.CLOSE: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.CLOSED, a, n), False),

@@ -80,6 +80,8 @@ MAX_TEXT = 4000
 
 def clean_text(value: object, field_name: str, *, limit: int, required: bool = False) -> str:
     """Trim user text and refuse what cannot be stored or shown sensibly."""
+    if value is not None and not isinstance(value, str | int | float):
+        raise ValidationFailed(field_name, f"{field_name} must be text")
     text = "" if value is None else str(value).strip()
     if required and not text:
         raise ValidationFailed(field_name, f"{field_name} is required")
@@ -217,32 +219,32 @@ class Incident:
         self._record(kind, now, actor, f"{actor.name} moved it from {before} to {status}",
                      before={"status": before.value}, after={"status": status.value})
 
-    def resolve(self, summary: str, actor: Person, now: datetime) -> None:
-        summary = clean_text(summary, "summary", limit=MAX_TEXT, required=True)
+    def resolve(self, summary: object, actor: Person, now: datetime) -> None:
+        text = clean_text(summary, "summary", limit=MAX_TEXT, required=True)
         self._check_transition(Status.RESOLVED)
         before = self.status
-        self.status, self.resolved_at, self.resolution_summary = Status.RESOLVED, now, summary
-        self._record("resolved", now, actor, f"{actor.name} resolved it: {summary}",
-                     before={"status": before.value}, after={"status": "resolved", "summary": summary})
+        self.status, self.resolved_at, self.resolution_summary = Status.RESOLVED, now, text
+        self._record("resolved", now, actor, f"{actor.name} resolved it: {text}",
+                     before={"status": before.value}, after={"status": "resolved", "summary": text})
 
-    def add_note(self, text: str, actor: Person, now: datetime) -> None:
-        text = clean_text(text, "note", limit=MAX_TEXT, required=True)
+    def add_note(self, text: object, actor: Person, now: datetime) -> None:
+        note = clean_text(text, "note", limit=MAX_TEXT, required=True)
         if self.status is Status.CLOSED:
             raise InvalidTransition(f"{self.number} is closed")
-        self._record("note", now, actor, text)
+        self._record("note", now, actor, note)
 
     # -- communication -----------------------------------------------------------------------
-    def post_update(self, text: str, audience: str, actor: Person | None, now: datetime, *,
+    def post_update(self, text: object, audience: str, actor: Person | None, now: datetime, *,
                     automatic: bool = False, late: bool = False) -> None:
         """A status update for responders (thread) or stakeholders (channel, email)."""
-        text = clean_text(text, "update", limit=MAX_TEXT, required=True)
+        update = clean_text(text, "update", limit=MAX_TEXT, required=True)
         if audience not in AUDIENCES:
             raise ValidationFailed("audience", "audience must be responders or stakeholders")
         if not self.is_open and not automatic:
             raise InvalidTransition(f"{self.number} is {self.status}; its updates have stopped")
         who = "Beacon (automatic)" if automatic else (actor.name if actor else "someone")
-        self._record("status_update", now, actor, f"{audience} update by {who}: {text}",
-                     after={"audience": audience, "text": text, "automatic": automatic, "late": late})
+        self._record("status_update", now, actor, f"{audience} update by {who}: {update}",
+                     after={"audience": audience, "text": update, "automatic": automatic, "late": late})
         self.last_update_at = now
 
     def note_missed_update(self, audience: str, owner: str, now: datetime) -> None:
