@@ -18,13 +18,12 @@ from sqlalchemy import text
 from bot.adapter import BeaconAdapter
 from bot.handler import BeaconBot
 from bot.poster import TeamsPoster
+from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
-from services.comms.delivery import email_handler, sms_handler
 from services.config import BeaconConfig, ConfigError, load_config
 from services.lifecycle import Deps
 from services.metrics import render as render_metrics
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
-from services.ports import Mailer, SmsSender
 from services.scheduler.worker import Scheduler
 from services.settings import Settings
 from services.store.db import create_engine, migrate, migrations_applied, session_factory
@@ -44,10 +43,13 @@ class Overrides:
 
     clock: Clock | None = None
     config: BeaconConfig | None = None
+    outside: OutsideSettings = field(default_factory=OutsideSettings)
     handlers: dict[str, EffectHandler] = field(default_factory=dict)
-    mailer: Mailer | None = None
-    sms: SmsSender | None = None
     start_worker: bool = True
+
+
+# Each integration plugs itself in here (outbox handlers, card verbs, routes, observers).
+INTEGRATIONS: list[Wire] = [wire_graph_and_sms]
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
@@ -66,12 +68,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_background), config=config, clock=clock)
     adapter = BeaconAdapter(settings)
     bot = BeaconBot(deps)
-    handlers = {
-        **TeamsPoster(adapter, deps).handlers(),
-        "email.send": email_handler(overrides.mailer),
-        "sms.send": sms_handler(overrides.sms),
-        **overrides.handlers,
-    }
+    wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app,
+                    handlers=TeamsPoster(adapter, deps).handlers())
+    for wire in INTEGRATIONS:
+        wire(wiring)
+    handlers = {**wiring.handlers, **overrides.handlers}
     policy = OutboxPolicy(max_attempts=settings.outbox_max_attempts,
                           base_backoff=settings.outbox_base_backoff_seconds,
                           idle_poll=settings.outbox_idle_poll_seconds)
@@ -104,12 +105,15 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await migrate(engine)
+        wiring.report_not_configured()
         tasks = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())
                  ] if overrides.start_worker else []
         yield
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for close in wiring.closers:
+            await close()
         await engine.dispose()
 
     app.router.add_post("/api/messages", messages)

@@ -68,14 +68,21 @@ def _int(value: object, field: str, *, optional: bool = False) -> int | None:
     return number
 
 
+CardRoute = Callable[[TurnContext, Verb, dict[str, Any]], Awaitable[Json]]
+
+
 class CardActions:
     def __init__(self, deps: Deps):
         self.deps = deps
-        self._routes: dict[Verb, Callable[[TurnContext, Verb, dict[str, Any]], Awaitable[Json]]] = {
+        self._routes: dict[Verb, CardRoute] = {
             Verb.DECLARE_FORM: self._declare_form,
             Verb.DECLARE_SUBMIT: self._declare_submit,
             **{verb: self._incident_action for verb in INCIDENT_VERBS},
         }
+
+    def register(self, verb: Verb, route: CardRoute) -> None:
+        """Integrations (bridge, intake) add their verbs; each answers with the card to show."""
+        self._routes[verb] = route
 
     async def handle(self, turn_context: TurnContext) -> InvokeResponse:
         value = _mapping(turn_context.activity.value)
@@ -117,7 +124,7 @@ class CardActions:
             return error_card(str(error))
         notice, lines = _notice(outcome)
         async with self.deps.uow() as uow:
-            view = await view_of(uow, outcome.incident, notice=notice, notice_lines=lines,
+            view = await view_of(uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
                                  is_error=outcome.is_error)
         return incident_card(view)
 

@@ -87,7 +87,7 @@ class BeaconBot(TeamsActivityHandler):
             return
         try:
             async with self.deps.uow() as uow:
-                view = await incident_view(uow, number)
+                view = await incident_view(uow, number, self.deps.view_extras)
         except IncidentNotFound:
             await turn_context.send_activity(_attachment_activity(
                 notice_card(strings.NOT_FOUND.format(number=f"INC-{number}"))))

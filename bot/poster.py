@@ -64,7 +64,7 @@ class TeamsPoster:
 
     async def _card_activity(self, incident_id: int) -> Activity:
         async with self.deps.uow() as uow:
-            view = await incident_view(uow, incident_id)
+            view = await incident_view(uow, incident_id, self.deps.view_extras)
         return MessageFactory.attachment(CardFactory.adaptive_card(incident_card(view)))
 
     async def post_card(self, effect: Effect) -> None:

@@ -14,6 +14,7 @@ from cards.elements import (
     facts,
     input_text,
     mention,
+    open_url,
     people_picker,
     plain,
     show_card,
@@ -31,12 +32,27 @@ LEVEL_CHOICES = [("High", "high"), ("Medium", "medium"), ("Low", "low")]
 
 
 @dataclass(frozen=True)
+class ViewExtras:
+    """What integrations add to the incident card (bridge, ticket, alerts), as data."""
+
+    facts: tuple[tuple[str, str], ...] = ()  # extra rows in the fact set
+    links: tuple[tuple[str, str], ...] = ()  # (title, url) buttons that open a page
+    buttons: tuple[tuple[str, Verb], ...] = ()  # Action.Execute buttons in the quick row
+    notices: tuple[str, ...] = ()  # lines shown under the header, e.g. "all alerts resolved"
+
+    def __add__(self, other: ViewExtras) -> ViewExtras:
+        return ViewExtras(self.facts + other.facts, self.links + other.links, self.buttons + other.buttons,
+                          self.notices + other.notices)
+
+
+@dataclass(frozen=True)
 class IncidentView:
     incident: Incident
     people: dict[str, Person] = field(default_factory=dict)  # names learned after the fact
     notice: str = ""
     notice_lines: tuple[str, ...] = ()
     is_error: bool = False
+    extras: ViewExtras = ViewExtras()
 
 
 def _named(person: Person, people: dict[str, Person]) -> Person:
@@ -84,7 +100,9 @@ def _details(view: IncidentView, mentions: list[Json]) -> list[Json]:
         pairs.append(("Acknowledged", when(incident.acknowledged_at)))
     if incident.resolved_at:
         pairs.append(("Resolved", when(incident.resolved_at)))
+    pairs += [(plain(k), plain(v)) for k, v in view.extras.facts]
     body = [facts(pairs)]
+    body += [text(plain(line), color="accent", weight="Bolder") for line in view.extras.notices]
     if incident.description:
         body.insert(0, text(plain(incident.description), subtle=True))
     if incident.resolution_summary:
@@ -100,17 +118,19 @@ def _notice(view: IncidentView) -> list[Json]:
     return [container(items, style="emphasis")]
 
 
-def _actions(incident: Incident) -> tuple[list[Json], list[Json]]:
+def _actions(incident: Incident, extras: ViewExtras) -> tuple[list[Json], list[Json]]:
     """Quick buttons (in the body) and the forms behind the card's action bar."""
     data = {"incidentId": incident.id, "version": incident.version}
+    links = [open_url(plain(title), url) for title, url in extras.links]
     if incident.status is Status.CLOSED:
-        return [], []
+        return links, []
     if incident.status is Status.RESOLVED:
-        return [], [execute("Reopen", Verb.REOPEN, data), execute("Close", Verb.CLOSE, data)]
+        return links, [execute("Reopen", Verb.REOPEN, data), execute("Close", Verb.CLOSE, data)]
     quick = []
     if incident.acknowledged_at is None:
         quick.append(execute("Acknowledge", Verb.ACKNOWLEDGE, data, style="positive"))
     quick.append(execute("Take command", Verb.TAKE_COMMAND, data))
+    quick += [execute(plain(title), verb, data) for title, verb in extras.buttons] + links
     statuses = [(s.value.capitalize(), s.value) for s in incident.allowed_next()]
     forms = [
         show_card("Change status", [choice_set("status", "New status", statuses,
@@ -138,7 +158,7 @@ def incident_card(view: IncidentView) -> Json:
     mentions: list[Json] = []
     incident = view.incident
     body = [*_notice(view), _header(incident), *_details(view, mentions)]
-    quick, forms = _actions(incident)
+    quick, forms = _actions(incident, view.extras)
     if quick:
         body.append(action_set(quick))
     return card(body, forms, mentions=mentions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.clock import Clock
 from services.comms import hooks, notify
@@ -18,6 +18,7 @@ from services.incidents import (
     IncidentNotFound,
     Person,
     Status,
+    TimelineEvent,
     ValidationFailed,
 )
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
@@ -40,11 +41,24 @@ class ThreadTarget:
                 "channel_id": self.channel_id, "conversation_id": self.conversation_id}
 
 
+class IncidentObserver(Protocol):
+    """An integration that follows incidents (e.g. a ticketing system), writing outbox rows in the
+    same transaction as the change it reacts to."""
+
+    async def on_declared(self, uow: UnitOfWork, incident: Incident, now: datetime) -> None: ...
+
+    async def on_changed(self, uow: UnitOfWork, incident: Incident, events: list[TimelineEvent],
+                         now: datetime) -> None: ...
+
+
 @dataclass
 class Deps:
     uow: Callable[[], UnitOfWork]
     config: BeaconConfig
     clock: Clock
+    observers: list[IncidentObserver] = field(default_factory=list)
+    # bot.views.ExtrasProvider callables: what integrations add to the incident card
+    view_extras: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -119,6 +133,8 @@ async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
         await notify.incident_thread(uow, incident, cmd.target.to_dict(), now)
         await notify.resolve_names(uow, incident, now)
         await notify.initial_notification(uow, incident, deps.config, now)
+        for observer in deps.observers:
+            await observer.on_declared(uow, incident, now)
         await uow.commit()
     return incident
 
@@ -226,6 +242,8 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
                                now=now)
         await notify.resolve_names(uow, incident, now)
         await notify.card_refresh(uow, incident, now, note="; ".join(event_summaries))
+        for observer in deps.observers:
+            await observer.on_changed(uow, incident, events, now)
         await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile,
                          notice="Applied on top of newer changes." if meanwhile else "")

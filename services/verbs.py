@@ -17,6 +17,15 @@ class Verb(StrEnum):
     REOPEN = "incident.reopen"
     CLOSE = "incident.close"
     REFRESH = "incident.refresh"
+    # bridge calls
+    BRIDGE_FORM = "bridge.form"  # show who can be invited
+    BRIDGE_START = "bridge.start"
+    BRIDGE_INVITE = "bridge.invite"
+    BRIDGE_RING = "bridge.ring"
+    # reported issues (Freshdesk intake)
+    REPORT_DECLARE = "report.declare"
+    REPORT_MERGE = "report.merge"
+    REPORT_DISMISS = "report.dismiss"
 
 
 INCIDENT_VERBS = frozenset(v for v in Verb if v.value.startswith("incident."))

@@ -52,7 +52,7 @@ def _alembic_config() -> Config:
 def _upgrade(connection: Connection) -> None:
     config = _alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
 async def migrate(engine: AsyncEngine) -> None:

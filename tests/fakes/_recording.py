@@ -141,7 +141,7 @@ class ConnectorRecord:
         return "received:\n  " + "\n  ".join(lines) + "\nposted:\n  " + ("\n  ".join(posts) or "(nothing)")
 
     # -- waiting ---------------------------------------------------------------------------
-    async def wait_for(self, predicate: Callable[[ConnectorRecord], T], timeout: float = 5.0) -> T:
+    async def wait_for(self, predicate: Callable[[ConnectorRecord], T | None], timeout: float = 5.0) -> T:
         """Wait until `predicate(self)` is truthy and return its value. A predicate that raises
         LookupError or AssertionError (`fake.posted()[2]`, an assert) counts as not yet true."""
         last_error: list[BaseException] = []

@@ -11,6 +11,10 @@ answers lost after the post took effect.
         activity = channel_message("declare db down", service_url=fake.url)
         ...
         root = (await fake.wait_for_posts(1))[0]
+
+The fake runs in the test's event loop. botbuilder's Teams-only calls (TeamsInfo.get_team_details,
+get_team_channels, meeting info/notifications) use a synchronous client that blocks that loop, so
+they hang here until their socket times out (and stall every turn in production too).
 """
 
 from __future__ import annotations

@@ -1,0 +1,69 @@
+"""What the composition root hands each integration so it can plug itself in: outbox handlers,
+card verbs, HTTP routes, incident observers and card extras, plus start-up notes and closers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.adapter import BeaconAdapter
+from bot.card_actions import CardActions
+from services.comms.delivery import email_handler, sms_handler
+from services.graph import GraphAdapters, GraphSettings, build_graph_adapters
+from services.lifecycle import Deps
+from services.notify.sms.factory import build_sms_sender
+from services.notify.sms.settings import SmsSettings
+from services.outbox import EffectHandler
+from services.settings import Settings
+
+log = logging.getLogger("beacon")
+
+
+@dataclass
+class OutsideSettings:
+    """Settings of the outside systems; tests point them at local fakes."""
+
+    graph: GraphSettings | None = None
+    sms: SmsSettings | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # settings objects of later integrations
+
+
+@dataclass
+class Wiring:
+    settings: Settings
+    outside: OutsideSettings
+    deps: Deps
+    adapter: BeaconAdapter
+    card_actions: CardActions
+    app: web.Application
+    handlers: dict[str, EffectHandler] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    not_configured: list[str] = field(default_factory=list)
+    graph: GraphAdapters | None = None
+
+    def report_not_configured(self) -> None:
+        """Missing outside systems are reported once at start-up; their effects say "not sent"."""
+        for line in self.not_configured:
+            log.warning("%s", line)
+
+
+Wire = Callable[[Wiring], None]
+
+
+def wire_graph_and_sms(wiring: Wiring) -> None:
+    """Email through Graph sendMail and SMS through the configured provider."""
+    graph = build_graph_adapters(wiring.outside.graph or GraphSettings())
+    wiring.graph = graph
+    wiring.closers.append(graph.aclose)
+    wiring.not_configured += graph.report()
+    sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())
+    if sender is None:
+        wiring.not_configured.append(f"SMS not configured: {reason}")
+    else:
+        wiring.closers.append(sender.aclose)
+    wiring.handlers["email.send"] = email_handler(graph.mailer)
+    wiring.handlers["sms.send"] = sms_handler(sender)

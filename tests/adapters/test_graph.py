@@ -1,0 +1,348 @@
+"""The Graph adapters against the local fake Graph, over real HTTP through msgraph-sdk."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from services.delivery import PermanentDeliveryError, TransientDeliveryError
+from services.graph import GraphAdapters, GraphSettings, build_graph_adapters
+from services.graph.calls import GraphCalling
+from services.graph.channels import channel_name
+from services.ports import CallTarget, EmailMessage, MeetingRequest, Recipient
+from tests.fakes.graph import FakeGraph
+
+TOKEN = "dev-token"
+APP_ID = "dd3885da-f9ab-486b-bfae-85de3d445555"
+TENANT = "72f988bf-0000-0000-0000-2d7cd011db47"
+ORGANIZER = "bridge@contoso.com"
+SENDER = "noc@contoso.com"
+CALLBACK = "https://beacon.contoso.com/api/calls"
+START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+DOC_CALL = Path(__file__).parent.parent / "data" / "graph" / "create_group_call_request.json"
+CLIENT = Recipient("ops@client.example", "Client Ops")
+VENDOR = Recipient("support@vendor.example")
+MAIL = EmailMessage(to=(CLIENT,), subject="INC-42 update", html="<p>Mitigated</p>", text="Mitigated")
+
+# msgraph-sdk's generated request builders warn about their own deprecated classes on import.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:msgraph.*")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own Graph variables must not change what these tests build."""
+    for field in GraphSettings.model_fields.values():
+        alias = field.validation_alias
+        names = [alias] if isinstance(alias, str) else getattr(alias, "choices", [])
+        for name in names:
+            monkeypatch.delenv(str(name), raising=False)
+
+
+def settings_for(base_url: str, **values: Any) -> GraphSettings:
+    defaults: dict[str, Any] = {
+        "GRAPH_BASE_URL": base_url, "GRAPH_ACCESS_TOKEN": TOKEN, "GRAPH_ORGANIZER_USER_ID": ORGANIZER,
+        "MAIL_SENDER": SENDER, "MicrosoftAppId": APP_ID, "GRAPH_MAX_RETRIES": 0,
+        "GRAPH_RETRY_BACKOFF_SECONDS": 0.01, "GRAPH_RETRY_MAX_WAIT_SECONDS": 2, "GRAPH_TIMEOUT_SECONDS": 5}
+    return GraphSettings(_env_file=None, **{**defaults, **values})  # type: ignore[call-arg]
+
+
+@pytest_asyncio.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    async with FakeGraph(token=TOKEN) as fake:
+        yield fake
+
+
+@pytest_asyncio.fixture
+async def build(graph: FakeGraph) -> AsyncIterator[Any]:
+    built: list[GraphAdapters] = []
+
+    def make(**values: Any) -> GraphAdapters:
+        built.append(build_graph_adapters(settings_for(graph.base_url, **values)))
+        return built[-1]
+
+    yield make
+    for adapters in built:
+        await adapters.aclose()
+
+
+def bridge_request(*attendees: Recipient, external_id: str = "INC-42") -> MeetingRequest:
+    return MeetingRequest(external_id=external_id, subject="INC-42 Payments down", body_html="<p>Bridge</p>",
+                          start=START, end=START + timedelta(hours=1), attendees=attendees)
+
+
+async def test_event_meeting_invites_attendees_with_a_teams_link(graph: FakeGraph, build: Any) -> None:
+    request = bridge_request(CLIENT, VENDOR, Recipient("OPS@client.example"))
+    meeting = await build().conferencing.create_meeting(request)
+
+    [post] = graph.requests_to("/events", "POST")
+    assert post.path == f"/v1.0/users/{ORGANIZER}/events"
+    body = post.body
+    assert body["isOnlineMeeting"] is True and body["onlineMeetingProvider"] == "teamsForBusiness"
+    assert [(a["emailAddress"]["address"], a["type"]) for a in body["attendees"]] == [
+        ("ops@client.example", "required"), ("support@vendor.example", "required")]
+    assert body["body"] == {"contentType": "html", "content": "<p>Bridge</p>"}
+    assert body["start"] == {"dateTime": "2026-03-02T09:30:00", "timeZone": "UTC"}
+    assert body["transactionId"] == "INC-42"
+    event = graph.events[meeting.id]
+    assert meeting.join_url == event["onlineMeeting"]["joinUrl"]
+    assert meeting.dial_in == "+1 555 0100,,123456789#" and meeting.conference_id == "123456789"
+
+
+async def test_a_retried_event_create_returns_the_same_meeting(graph: FakeGraph, build: Any) -> None:
+    conferencing = build().conferencing
+    first = await conferencing.create_meeting(bridge_request(CLIENT))
+    again = await conferencing.create_meeting(bridge_request(CLIENT))
+    assert again == first and len(graph.events) == 1
+
+
+async def test_invite_adds_only_people_not_yet_invited(graph: FakeGraph, build: Any) -> None:
+    conferencing = build().conferencing
+    meeting = await conferencing.create_meeting(bridge_request(CLIENT))
+    await conferencing.invite(meeting, (Recipient("OPS@client.example"), VENDOR, VENDOR))
+    await conferencing.invite(meeting, (VENDOR,))  # a retried delivery changes nothing
+
+    [patch] = graph.requests_to(f"/events/{meeting.id}", "PATCH")
+    assert [a["emailAddress"]["address"] for a in patch.body["attendees"]] == [CLIENT.email, VENDOR.email]
+    assert len(graph.requests_to(f"/events/{meeting.id}", "GET")) == 2
+
+
+async def test_an_event_without_a_teams_link_says_why(graph: FakeGraph, build: Any) -> None:
+    graph.omit_join_url = True
+    with pytest.raises(PermanentDeliveryError, match="Teams licence"):
+        await build().conferencing.create_meeting(bridge_request(CLIENT))
+
+
+async def test_create_or_get_twice_is_one_meeting(graph: FakeGraph, build: Any) -> None:
+    conferencing = build(GRAPH_MEETING_MODE="onlineMeetings").conferencing
+    first = await conferencing.create_meeting(bridge_request())
+    again = await conferencing.create_meeting(bridge_request())
+
+    assert again == first and len(graph.online_meetings) == 1
+    posts = graph.requests_to("/onlineMeetings/createOrGet", "POST")
+    assert [r.status for r in posts] == [201, 200]
+    assert posts[0].path == f"/v1.0/users/{ORGANIZER}/onlineMeetings/createOrGet"
+    assert posts[0].body["externalId"] == "INC-42" and posts[0].body["subject"] == "INC-42 Payments down"
+    # The documented response spells audioConferencing.ConferenceId in PascalCase.
+    assert first.dial_in == "+1252578,,24999#" and first.conference_id == "24999"
+    assert first.join_url == graph.online_meetings[ORGANIZER, "INC-42"]["joinWebUrl"]
+    assert graph.sent_mail() == []  # no attendees, no invitation
+
+
+async def test_online_meeting_invitations_go_out_by_mail(graph: FakeGraph, build: Any) -> None:
+    conferencing = build(GRAPH_MEETING_MODE="onlineMeetings").conferencing
+    meeting = await conferencing.create_meeting(bridge_request(CLIENT, VENDOR))
+    await conferencing.invite(meeting, (Recipient("dev@contoso.com"),))
+
+    first, second = graph.sent_mail()
+    assert first.sender == SENDER and first.subject == "INC-42 Payments down"
+    assert first.to == [CLIENT.email, VENDOR.email]
+    assert "<p>Bridge</p>" in first.html and meeting.join_url.replace("&", "&amp;") in first.html
+    assert second.to == ["dev@contoso.com"] and meeting.join_url in second.html
+
+
+async def test_send_mail_as_the_sender_with_html_and_copies(graph: FakeGraph, build: Any) -> None:
+    message = EmailMessage(to=(CLIENT, VENDOR), cc=(Recipient("lead@contoso.com", "Lead"),),
+                           subject="INC-42 update", html="<p>Mitigated</p>", text="Mitigated")
+    await build().mailer.send_mail(message)
+
+    [request] = graph.requests_to("/sendMail")
+    assert request.path == f"/v1.0/users/{SENDER}/sendMail"
+    assert set(request.raw_body) == {"Message", "SaveToSentItems"}  # PascalCase on the wire
+    assert request.authorization == f"Bearer {TOKEN}" and request.status == 202
+    [mail] = graph.sent_mail()
+    assert (mail.sender, mail.subject, mail.content_type, mail.html) == (
+        SENDER, "INC-42 update", "html", "<p>Mitigated</p>")
+    assert mail.to == [CLIENT.email, VENDOR.email] and mail.cc == ["lead@contoso.com"]
+    assert mail.save_to_sent_items is False
+    assert mail.message["toRecipients"][0]["emailAddress"]["name"] == "Client Ops"
+
+
+async def test_mail_without_recipients_is_refused_before_sending(graph: FakeGraph, build: Any) -> None:
+    with pytest.raises(PermanentDeliveryError, match="no recipients"):
+        await build().mailer.send_mail(EmailMessage(to=(), subject="x", html="<p>x</p>", text="x"))
+    assert graph.requests == []
+
+
+async def test_throttling_is_retried_after_retry_after(graph: FakeGraph, build: Any) -> None:
+    graph.throttle(1, retry_after=1, path_contains="/events")
+    meeting = await build(GRAPH_MAX_RETRIES=2).conferencing.create_meeting(bridge_request(CLIENT))
+
+    first, second = graph.requests_to("/events", "POST")
+    assert (first.status, second.status) == (429, 201)
+    assert second.at - first.at >= 0.95  # waited as Graph asked
+    assert list(graph.events) == [meeting.id]
+
+
+async def test_a_long_retry_after_goes_back_to_the_outbox(graph: FakeGraph, build: Any) -> None:
+    graph.throttle(1, retry_after=120)
+    with pytest.raises(TransientDeliveryError) as caught:
+        await build(GRAPH_MAX_RETRIES=2).mailer.send_mail(MAIL)
+    assert caught.value.status == 429 and caught.value.retry_after == 120
+    assert "TooManyRequests" in str(caught.value) and len(graph.requests) == 1
+
+
+async def test_unavailable_beyond_the_retries_is_transient(graph: FakeGraph, build: Any) -> None:
+    graph.unavailable(5)
+    with pytest.raises(TransientDeliveryError, match="ServiceUnavailable") as caught:
+        await build(GRAPH_MAX_RETRIES=2).conferencing.create_meeting(bridge_request(CLIENT))
+    assert caught.value.status == 503 and len(graph.requests_to("/events")) == 3
+
+
+async def test_missing_access_policy_points_at_the_fix(graph: FakeGraph, build: Any) -> None:
+    graph.deny_meeting_policy()
+    with pytest.raises(PermanentDeliveryError) as caught:
+        await build(GRAPH_MEETING_MODE="onlineMeetings").conferencing.create_meeting(bridge_request())
+    text = str(caught.value)
+    assert "not authorized to Create meeting on behalf of user" in text
+    assert "infra/graph-permissions.md#application-access-policy" in text and caught.value.status == 403
+
+
+async def test_access_denied_on_a_mailbox_points_at_the_permission(graph: FakeGraph, build: Any) -> None:
+    graph.fail_next(2, 403, code="ErrorAccessDenied",
+                    message="Access is denied. Check credentials and try again.")
+    adapters = build()
+    with pytest.raises(PermanentDeliveryError, match="Calendars.ReadWrite") as caught:
+        await adapters.conferencing.create_meeting(bridge_request(CLIENT))
+    assert ORGANIZER in str(caught.value) and "#application-access-policy" in str(caught.value)
+    with pytest.raises(PermanentDeliveryError, match=f"Mail.Send.*{SENDER}"):
+        await adapters.mailer.send_mail(MAIL)
+
+
+def _targets(count: int) -> tuple[CallTarget, ...]:
+    return tuple(CallTarget(f"00000000-0000-0000-0000-00000000000{i}", f"Responder {i}")
+                 for i in range(count))
+
+
+async def test_ring_starts_a_service_hosted_group_call(graph: FakeGraph, build: Any) -> None:
+    call_id = await build().calling.ring(subject="INC-42 bridge", targets=_targets(2), callback_uri=CALLBACK,
+                                         tenant_id=TENANT)
+
+    [request] = graph.requests_to("/communications/calls", "POST")
+    body = request.body
+    assert body["@odata.type"] == "#microsoft.graph.call" and call_id in graph.calls
+    assert body["mediaConfig"]["@odata.type"] == "#microsoft.graph.serviceHostedMediaConfig"
+    assert body["requestedModalities"] == ["audio"]
+    assert [t["identity"]["user"]["id"] for t in body["targets"]] == [t.aad_object_id for t in _targets(2)]
+    assert (body["callbackUri"], body["tenantId"], body["direction"]) == (CALLBACK, TENANT, "outgoing")
+    assert body["source"]["identity"]["application"] == {"id": APP_ID, "displayName": "Beacon"}
+    assert set(json.loads(DOC_CALL.read_text())) <= set(body)  # every field of the documented example
+
+
+async def test_more_than_five_people_are_refused_without_a_request(graph: FakeGraph, build: Any) -> None:
+    with pytest.raises(PermanentDeliveryError, match="at most 5"):
+        await build().calling.ring(subject="s", targets=_targets(6), callback_uri=CALLBACK, tenant_id=TENANT)
+    assert graph.requests == []
+
+
+async def test_other_tenant_users_cannot_be_rung(graph: FakeGraph, build: Any) -> None:
+    graph.tenant_mismatch()
+    # the bare body reported in microsoft-graph-comms-samples#720 (facts §10.22)
+    graph.fail_next(1, 403, body={"code": "7505", "message": "Request authorization tenant mismatch."})
+    calling = build().calling
+    for _ in range(2):
+        with pytest.raises(PermanentDeliveryError, match="another tenant") as caught:
+            await calling.ring(subject="s", targets=_targets(1), callback_uri=CALLBACK, tenant_id=TENANT)
+        assert "403 7505: Request authorization tenant mismatch." in str(caught.value)
+        assert "invitation" in str(caught.value)
+
+
+async def test_more_people_join_a_running_call(graph: FakeGraph, build: Any) -> None:
+    calling = build().calling
+    assert isinstance(calling, GraphCalling)
+    call_id = await calling.ring(subject="s", targets=_targets(2), callback_uri=CALLBACK, tenant_id=TENANT)
+    await calling.add_participants(call_id, _targets(4)[2:], client_context="INC-42")
+    [invite] = graph.requests_to(f"/communications/calls/{call_id}/participants/invite")
+    assert invite.body["clientContext"] == "INC-42" and len(graph.calls[call_id]["invited"]) == 2
+
+
+async def test_channel_per_incident_and_a_retry_finds_it(graph: FakeGraph, build: Any) -> None:
+    channels = build().channels
+    created = await channels.create_channel("team-1", "INC-42: payments/checkout down?", "Sev 1")
+    again = await channels.create_channel("team-1", "INC-42: payments/checkout down?", "Sev 1")
+
+    assert again.id == created.id and len(graph.channels["team-1"]) == 1
+    assert created.id.startswith("19:") and created.web_url.startswith("https://teams.microsoft.com/l/channel/")
+    assert created.display_name == "INC-42 payments checkout down"
+    assert graph.requests_to("/teams/team-1/channels", "POST")[0].body["membershipType"] == "standard"
+
+
+def test_channel_names_follow_teams_rules() -> None:
+    assert channel_name("_.INC..42 'x'.") == "INC.42 x"
+    assert len(channel_name("INC-1 " + "a" * 80)) == 50
+
+
+async def test_graph_base_url_and_static_token_are_used() -> None:
+    async with FakeGraph(root="/graph/v1.0", token="other-token") as fake:
+        adapters = build_graph_adapters(settings_for(fake.base_url, GRAPH_ACCESS_TOKEN="other-token"))
+        try:
+            await adapters.mailer.send_mail(MAIL)  # type: ignore[union-attr]
+        finally:
+            await adapters.aclose()
+    [request] = fake.requests
+    assert request.path == f"/graph/v1.0/users/{SENDER}/sendMail"
+    assert request.authorization == "Bearer other-token"
+
+
+async def test_a_rejected_token_is_permanent(graph: FakeGraph, build: Any) -> None:
+    with pytest.raises(PermanentDeliveryError, match="InvalidAuthenticationToken"):
+        await build(GRAPH_ACCESS_TOKEN="stale").mailer.send_mail(MAIL)
+
+
+async def test_unreachable_and_slow_graph_are_transient(graph: FakeGraph, build: Any) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    unreachable = build(GRAPH_BASE_URL=f"http://127.0.0.1:{closed_port}/v1.0").mailer
+    with pytest.raises(TransientDeliveryError, match="connection failed"):
+        await unreachable.send_mail(MAIL)
+
+    graph.slow_next(1, 0.5)
+    with pytest.raises(TransientDeliveryError, match="timed out"):
+        await build(GRAPH_TIMEOUT_SECONDS=0.1).mailer.send_mail(MAIL)
+
+
+async def test_startup_check_finds_a_missing_mailbox() -> None:
+    async with FakeGraph(token=TOKEN, known_users={ORGANIZER}) as fake:
+        adapters = build_graph_adapters(settings_for(fake.base_url, MicrosoftAppId=""))
+        try:
+            problems = await adapters.check()
+        finally:
+            await adapters.aclose()
+    not_configured, missing_mailbox = problems
+    assert not_configured.startswith("Graph calling not configured: MicrosoftAppId")
+    assert "MAIL_SENDER noc@contoso.com" in missing_mailbox and "ErrorInvalidUser" in missing_mailbox
+    assert {r.path for r in fake.requests} == {"/v1.0/organization", f"/v1.0/users/{ORGANIZER}",
+                                               f"/v1.0/users/{SENDER}"}
+
+
+def test_missing_settings_leave_adapters_out_with_reasons() -> None:
+    nothing = build_graph_adapters(GraphSettings(_env_file=None))  # type: ignore[call-arg]
+    assert nothing.conferencing is None and nothing.mailer is None and nothing.calling is None
+    assert "GRAPH_ACCESS_TOKEN" in nothing.not_configured["mailer"]
+
+    partial = GraphSettings(_env_file=None, AZURE_CLIENT_SECRET="s", AZURE_CLIENT_ID="c")  # type: ignore[call-arg]
+    assert partial.missing() == ["AZURE_CLIENT_SECRET is set but AZURE_TENANT_ID is empty"]
+    assert "GRAPH_ORGANIZER_USER_ID" in " ".join(
+        GraphSettings(_env_file=None, GRAPH_ACCESS_TOKEN="t").missing("conferencing"))  # type: ignore[call-arg]
+
+
+def test_credential_choice_and_https_rule() -> None:
+    def kind(**values: Any) -> str:
+        return GraphSettings(_env_file=None, **values).credential_kind  # type: ignore[call-arg]
+
+    assert kind(AZURE_TENANT_ID="t", AZURE_CLIENT_ID="c", AZURE_CLIENT_SECRET="s") == "client-secret"
+    assert kind(AZURE_CLIENT_ID="c") == "managed-identity"
+    assert kind(GRAPH_USE_MANAGED_IDENTITY="true") == "managed-identity"
+    assert kind(AZURE_CLIENT_ID="c", GRAPH_USE_MANAGED_IDENTITY="false") == "none"
+    remote_http = GraphSettings(_env_file=None, GRAPH_BASE_URL="http://fakegraph:8080/v1.0/",  # type: ignore[call-arg]
+                                AZURE_TENANT_ID="t", AZURE_CLIENT_ID="c", AZURE_CLIENT_SECRET="s")
+    assert "plain http" in remote_http.missing()[0]
+    assert GraphSettings(_env_file=None, GRAPH_BASE_URL="https://graph.microsoft.us/v1.0/").scope == (  # type: ignore[call-arg]
+        "https://graph.microsoft.us/.default")

@@ -1,0 +1,378 @@
+"""A local fake Microsoft Graph over real HTTP: the routes Beacon uses, recorded, with faults.
+
+    async with FakeGraph() as graph:
+        settings = GraphSettings(GRAPH_BASE_URL=graph.base_url, GRAPH_ACCESS_TOKEN="t", ...)
+        ...
+        assert graph.sent_mail()[0].to == ["client@example.com"]
+
+Bodies are recorded as sent (`raw_body`) and with every key in lower camel case (`body`), because
+msgraph-sdk sends action parameters in PascalCase ("Message", "SaveToSentItems") and Graph itself
+matches keys case-insensitively. Path ids are percent-decoded ("/users/noc%40contoso.com/...").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from aiohttp import web
+
+DATA = Path(__file__).parent.parent / "data" / "graph"
+ONLINE_MEETING_TEMPLATE = DATA / "online_meeting_create_response.json"
+TENANT_ID = "72f988bf-0000-0000-0000-2d7cd011db47"
+
+# Graph's error bodies for the faults tests inject most (facts §1a, §10.21, §10.22).
+PRESETS: dict[str, tuple[int, str, str]] = {
+    "throttled": (429, "TooManyRequests", "Too many requests. Please retry after the time in Retry-After."),
+    "unavailable": (503, "ServiceUnavailable", "The service is temporarily unavailable."),
+    "access_policy": (403, "Unauthorized", "App 11111111-2222-3333-4444-555555555555 is not authorized to "
+                                            "Create meeting on behalf of user organizer@contoso.com"),
+    "tenant_mismatch": (403, "7505", "Request authorization tenant mismatch."),
+}
+
+
+def lower_camel(value: Any) -> Any:
+    """Keys with a lower-case first letter, recursively ("@odata.type" stays as it is)."""
+    if isinstance(value, dict):
+        return {(k[:1].lower() + k[1:] if k[:1].isalpha() else k): lower_camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lower_camel(item) for item in value]
+    return value
+
+
+def ci_get(mapping: dict[str, Any], key: str, default: Any = None) -> Any:
+    """A key looked up case-insensitively, as Graph does."""
+    for name, value in mapping.items():
+        if name.lower() == key.lower():
+            return value
+    return default
+
+
+def graph_error(code: str, message: str) -> dict[str, Any]:
+    inner = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4())}
+    return {"error": {"code": code, "message": message, "innerError": inner}}
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # percent-decoded, including the version root: /v1.0/users/noc@contoso.com/sendMail
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    raw_body: Any
+    body: Any  # raw_body with lower-camel keys
+    at: float  # time.monotonic() when it arrived
+    status: int = 0
+
+    @property
+    def authorization(self) -> str:
+        return self.headers.get("authorization", "")
+
+
+@dataclass
+class SentMail:
+    sender: str
+    subject: str
+    content_type: str
+    content: str
+    to: list[str]
+    cc: list[str]
+    save_to_sent_items: bool | None
+    message: dict[str, Any]  # the normalised message as sent
+
+    @property
+    def html(self) -> str:
+        return self.content if self.content_type.lower() == "html" else ""
+
+
+@dataclass
+class Fault:
+    remaining: int
+    status: int
+    body: dict[str, Any] | None
+    retry_after: str | None = None
+    path_contains: str | None = None
+    delay: float = 0.0
+    serve_normally: bool = False  # a slow answer rather than an error
+
+
+Handler = Callable[..., Awaitable[web.Response]]
+
+
+def _addresses(recipients: list[dict[str, Any]] | None) -> list[str]:
+    return [str((r.get("emailAddress") or {}).get("address", "")) for r in recipients or []]
+
+
+class FakeGraph:
+    def __init__(self, *, root: str = "/v1.0", token: str | None = None, known_users: set[str] | None = None,
+                 dial_in: bool = True) -> None:
+        self.root = "/" + root.strip("/")
+        self.token = token  # when set, requests need "Authorization: Bearer <token>"
+        self.known_users = {u.lower() for u in known_users} if known_users is not None else None
+        self.dial_in = dial_in
+        self.omit_join_url = False  # events come back without onlineMeeting (unlicensed organizer)
+        self.requests: list[RecordedRequest] = []
+        self.events: dict[str, dict[str, Any]] = {}
+        self.online_meetings: dict[tuple[str, str], dict[str, Any]] = {}
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, list[dict[str, Any]]] = {}
+        self._sent: list[SentMail] = []
+        self._faults: list[Fault] = []
+        self._transactions: dict[tuple[str, str], str] = {}
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self._routes = self._route_table()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> FakeGraph:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}{self.root}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeGraph:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- fault injection -------------------------------------------------------------------
+    def fail_next(self, count: int, status: int, *, retry_after: float | str | None = None,
+                  path_contains: str | None = None, body: dict[str, Any] | None = None,
+                  delay: float | None = None, code: str | None = None, message: str | None = None) -> None:
+        """The next `count` matching requests get `status` with Graph's error JSON."""
+        if body is None:
+            body = graph_error(code or f"Http{status}", message or f"Injected failure {status}")
+        self._faults.append(Fault(count, status, body, None if retry_after is None else str(retry_after),
+                                  path_contains, delay or 0.0))
+
+    def fail_with(self, preset: str, count: int = 1, **options: Any) -> None:
+        status, code, message = PRESETS[preset]
+        self.fail_next(count, status, code=code, message=message, **options)
+
+    def throttle(self, count: int = 1, *, retry_after: float | str = 1,
+                 path_contains: str | None = None) -> None:
+        self.fail_with("throttled", count, retry_after=retry_after, path_contains=path_contains)
+
+    def unavailable(self, count: int = 1, *, path_contains: str | None = None) -> None:
+        self.fail_with("unavailable", count, path_contains=path_contains)
+
+    def deny_meeting_policy(self, count: int = 1, *, path_contains: str | None = None) -> None:
+        self.fail_with("access_policy", count, path_contains=path_contains)
+
+    def tenant_mismatch(self, count: int = 1, *, path_contains: str = "/communications/calls") -> None:
+        self.fail_with("tenant_mismatch", count, path_contains=path_contains)
+
+    def slow_next(self, count: int, delay: float, *, path_contains: str | None = None) -> None:
+        self._faults.append(Fault(count, 0, None, None, path_contains, delay, serve_normally=True))
+
+    # --- queries ---------------------------------------------------------------------------
+    def requests_to(self, fragment: str, method: str | None = None) -> list[RecordedRequest]:
+        return [r for r in self.requests
+                if fragment in r.path and (method is None or r.method == method.upper())]
+
+    def sent_mail(self) -> list[SentMail]:
+        return list(self._sent)
+
+    # --- dispatch --------------------------------------------------------------------------
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        raw_body = json.loads(raw) if raw.strip() else None
+        record = RecordedRequest(request.method, unquote(request.raw_path.split("?")[0]), dict(request.query),
+                                 {k.lower(): v for k, v in request.headers.items()}, raw_body,
+                                 lower_camel(raw_body), time.monotonic())
+        self.requests.append(record)
+        response = await self._answer(request, record)
+        record.status = response.status
+        return response
+
+    async def _answer(self, request: web.Request, record: RecordedRequest) -> web.Response:
+        if self.token is not None and record.authorization != f"Bearer {self.token}":
+            return web.json_response(graph_error("InvalidAuthenticationToken", "Access token is empty or "
+                                                 "invalid."), status=401)
+        fault = self._take_fault(record.path)
+        if fault is not None:
+            await asyncio.sleep(fault.delay)
+            if not fault.serve_normally:
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
+                return web.json_response(fault.body, status=fault.status, headers=headers)
+        raw_path = request.raw_path.split("?")[0]
+        if not raw_path.startswith(self.root + "/"):
+            return web.json_response(graph_error("BadRequest", f"Invalid version: {raw_path}"), status=400)
+        return await self._route(record, request.method, raw_path[len(self.root):])
+
+    def _take_fault(self, path: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.remaining > 0 and (fault.path_contains is None or fault.path_contains in path):
+                fault.remaining -= 1
+                return fault
+        return None
+
+    async def _route(self, record: RecordedRequest, method: str, path: str) -> web.Response:
+        for route_method, pattern, handler in self._routes:
+            match = pattern.match(path)
+            if match and route_method == method:
+                params = {name: unquote(value) for name, value in match.groupdict().items()}
+                user = params.get("user")
+                if user and self.known_users is not None and user.lower() not in self.known_users:
+                    return web.json_response(graph_error("ErrorInvalidUser", f"The requested user '{user}' "
+                                                         "is invalid."), status=404)
+                return await handler(record, **params)
+        return web.json_response(graph_error("BadRequest", f"Resource not found for the segment '{path}'."),
+                                 status=400)
+
+    def _route_table(self) -> list[tuple[str, re.Pattern[str], Handler]]:
+        table: list[tuple[str, str, Handler]] = [
+            ("POST", "/users/{user}/events", self._create_event),
+            ("GET", "/users/{user}/events/{event}", self._get_event),
+            ("PATCH", "/users/{user}/events/{event}", self._patch_event),
+            ("POST", "/users/{user}/onlineMeetings/createOrGet", self._create_or_get),
+            ("POST", "/users/{user}/sendMail", self._send_mail),
+            ("GET", "/users/{user}", self._get_user),
+            ("GET", "/organization", self._organization),
+            ("POST", "/communications/calls", self._create_call),
+            ("POST", "/communications/calls/{call}/participants/invite", self._invite_participants),
+            ("POST", "/teams/{team}/channels", self._create_channel),
+            ("GET", "/teams/{team}/channels", self._list_channels),
+        ]
+        return [(method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"), handler)
+                for method, template, handler in table]
+
+    # --- calendar events -------------------------------------------------------------------
+    def _online_meeting_info(self, event_id: str) -> dict[str, Any]:
+        info: dict[str, Any] = {"joinUrl": f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{event_id}"
+                                           "%40thread.v2/0"}
+        if self.dial_in:
+            info.update(conferenceId="123456789", tollNumber="+1 555 0100",
+                        tollFreeNumbers=["+1 800 555 0100"])
+        return info
+
+    async def _create_event(self, record: RecordedRequest, user: str) -> web.Response:
+        body = record.body or {}
+        transaction = body.get("transactionId")
+        if transaction and (user, transaction) in self._transactions:
+            return web.json_response(self.events[self._transactions[user, transaction]], status=201)
+        event_id = "AAMk" + uuid.uuid4().hex
+        event = {**body, "id": event_id, "organizer": {"emailAddress": {"address": user}},
+                 "webLink": f"https://outlook.office365.com/owa/?itemid={event_id}",
+                 "attendees": [{**a, "status": {"response": "none"}} for a in body.get("attendees", [])]}
+        online = body.get("isOnlineMeeting") and body.get("onlineMeetingProvider") == "teamsForBusiness"
+        with_link = online and not self.omit_join_url
+        event["onlineMeeting"] = self._online_meeting_info(event_id) if with_link else None
+        self.events[event_id] = event
+        if transaction:
+            self._transactions[user, transaction] = event_id
+        return web.json_response(event, status=201)
+
+    async def _get_event(self, record: RecordedRequest, user: str, event: str) -> web.Response:
+        if event not in self.events:
+            return web.json_response(graph_error("ErrorItemNotFound", "The specified object was not found in "
+                                                 "the store."), status=404)
+        return web.json_response(self.events[event])
+
+    async def _patch_event(self, record: RecordedRequest, user: str, event: str) -> web.Response:
+        if event not in self.events:
+            return await self._get_event(record, user, event)
+        changes = {k: v for k, v in (record.body or {}).items() if not k.startswith("@")}
+        self.events[event].update(changes)
+        return web.json_response(self.events[event])
+
+    # --- online meetings, mail, users --------------------------------------------------------
+    async def _create_or_get(self, record: RecordedRequest, user: str) -> web.Response:
+        body = record.body or {}
+        external_id = body.get("externalId")
+        if not external_id:
+            return web.json_response(graph_error("BadRequest", "externalId is required."), status=400)
+        if (user, external_id) in self.online_meetings:
+            return web.json_response(self.online_meetings[user, external_id], status=200)
+        meeting = json.loads(ONLINE_MEETING_TEMPLATE.read_text())
+        meeting_id = "MSp" + uuid.uuid4().hex
+        meeting.update(id=meeting_id, externalId=external_id, subject=body.get("subject"),
+                       startDateTime=body.get("startDateTime"), endDateTime=body.get("endDateTime"),
+                       joinWebUrl=f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{meeting_id}"
+                                  "%40thread.v2/0")
+        self.online_meetings[user, external_id] = meeting
+        return web.json_response(meeting, status=201)
+
+    async def _send_mail(self, record: RecordedRequest, user: str) -> web.Response:
+        message = ci_get(record.raw_body or {}, "message")
+        if not isinstance(message, dict):
+            return web.json_response(graph_error("ErrorInvalidRequest", "message is required."), status=400)
+        message = lower_camel(message)
+        to, cc = _addresses(message.get("toRecipients")), _addresses(message.get("ccRecipients"))
+        if not to + cc + _addresses(message.get("bccRecipients")):
+            return web.json_response(graph_error("ErrorInvalidRecipients", "At least one recipient is not "
+                                                 "valid."), status=400)
+        body = message.get("body") or {}
+        self._sent.append(SentMail(user, message.get("subject", ""), body.get("contentType", "text"),
+                                   body.get("content", ""), to, cc,
+                                   ci_get(record.raw_body or {}, "saveToSentItems"), message))
+        return web.Response(status=202)
+
+    async def _get_user(self, record: RecordedRequest, user: str) -> web.Response:
+        mail = user if "@" in user else f"{user}@contoso.com"
+        return web.json_response({"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, user.lower())), "mail": mail,
+                                  "userPrincipalName": mail, "displayName": user.split("@")[0]})
+
+    async def _organization(self, record: RecordedRequest) -> web.Response:
+        return web.json_response({"value": [{"id": TENANT_ID, "displayName": "Contoso"}]})
+
+    # --- calls -------------------------------------------------------------------------------
+    async def _create_call(self, record: RecordedRequest) -> web.Response:
+        call_id = str(uuid.uuid4())
+        call = {**copy.deepcopy(record.body or {}), "id": call_id, "state": "establishing",
+                "@odata.type": "#microsoft.graph.call"}
+        self.calls[call_id] = call
+        return web.json_response(call, status=201, headers={"Location": f"{self.base_url}/communications/"
+                                                                        f"calls/{call_id}"})
+
+    async def _invite_participants(self, record: RecordedRequest, call: str) -> web.Response:
+        if call not in self.calls:
+            return web.json_response(graph_error("8514", "Call not found."), status=404)
+        self.calls[call].setdefault("invited", []).extend((record.body or {}).get("participants", []))
+        return web.json_response({"@odata.type": "#microsoft.graph.inviteParticipantsOperation",
+                                  "id": str(uuid.uuid4()), "status": "running",
+                                  "clientContext": (record.body or {}).get("clientContext")})
+
+    # --- channels ----------------------------------------------------------------------------
+    async def _create_channel(self, record: RecordedRequest, team: str) -> web.Response:
+        body = record.body or {}
+        name = str(body.get("displayName", ""))
+        existing = self.channels.setdefault(team, [])
+        if any(c["displayName"].lower() == name.lower() for c in existing):
+            return web.json_response(graph_error("NameAlreadyExists", "Channel name already existed, please "
+                                                 "use other name."), status=400)
+        channel_id = f"19:{uuid.uuid4().hex}@thread.tacv2"
+        channel = {"id": channel_id, "displayName": name, "description": body.get("description"),
+                   "membershipType": body.get("membershipType", "standard"), "createdDateTime":
+                   time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "webUrl": f"https://teams.microsoft.com/l/channel/{quote(channel_id, safe='')}/"
+                             f"{quote(name)}?groupId={team}&tenantId={TENANT_ID}"}
+        existing.append(channel)
+        return web.json_response(channel, status=201)
+
+    async def _list_channels(self, record: RecordedRequest, team: str) -> web.Response:
+        channels = self.channels.get(team, [])
+        wanted = re.fullmatch(r"displayName eq '(.*)'", record.query.get("$filter", ""))
+        if wanted:
+            name = wanted.group(1).replace("''", "'")
+            channels = [c for c in channels if c["displayName"] == name]
+        return web.json_response({"value": channels})
