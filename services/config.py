@@ -14,6 +14,8 @@ import isodate
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from services.alerts.routing import AlertRoutingConfig, routing_problems
+from services.freshdesk.inbound import ReportTriageConfig
 from services.incidents.priority import DEFAULT_MATRIX, PriorityMatrix
 
 LEVELS = ("high", "medium", "low")
@@ -108,6 +110,8 @@ class BeaconConfig(Strict):
     directory: Directory = Directory()
     roles: RolesConfig = RolesConfig()
     communications: CommunicationsConfig = CommunicationsConfig()
+    alert_routing: AlertRoutingConfig = AlertRoutingConfig()
+    report_triage: ReportTriageConfig = ReportTriageConfig()
 
     @model_validator(mode="after")
     def _check(self) -> BeaconConfig:
@@ -121,6 +125,8 @@ class BeaconConfig(Strict):
         extra = set(self.priority_matrix) - set(LEVELS)
         if extra:
             raise ValueError(f"priority_matrix.{sorted(extra)[0]}: unknown level (use high, medium, low)")
+        for problem in routing_problems(self.alert_routing, [s.name for s in self.services]):
+            raise ValueError(problem)
         teams = {t.name for t in self.directory.teams}
         for i, service in enumerate(self.services):
             if service.team and teams and service.team not in teams:

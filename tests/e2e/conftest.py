@@ -8,6 +8,9 @@ from typing import Any
 import pytest_asyncio
 
 from app import Overrides
+from bot.wiring import OutsideSettings
+from services.graph import GraphSettings
+from services.notify.sms.settings import SmsSettings
 from services.config import BeaconConfig, parse_config
 from services.settings import Settings
 from tests.cardschema import assert_valid_card
@@ -29,6 +32,13 @@ E2E_CONFIG: dict[str, Any] = {
 def fast_settings(database_url: str, **values: Any) -> Settings:
     return Settings(database_url=database_url, outbox_base_backoff_seconds=0.05,
                     outbox_idle_poll_seconds=0.2, scheduler_idle_poll_seconds=0.5, **values)
+
+
+def unconfigured() -> OutsideSettings:
+    """No outside system, whatever the environment or a .env file says."""
+    return OutsideSettings(graph=GraphSettings(base_url="https://graph.microsoft.com/v1.0", access_token="",
+                                               tenant_id="", client_id="", client_secret=""),
+                           sms=SmsSettings(provider=""))
 
 
 @dataclass
@@ -59,11 +69,15 @@ class Stack:
                     assert_valid_card(card)
 
 
-async def start_stack(database_url: str, config: BeaconConfig | None = None, **settings: Any):  # type: ignore[no-untyped-def]
+async def start_stack(database_url: str, config: BeaconConfig | None = None, *,
+                      outside: OutsideSettings | None = None, clock: Any = None, **settings: Any) -> Stack:
+    """Beacon plus a fake connector. `outside` points Graph, SMS, Freshdesk… at their fakes; by
+    default every outside system is unconfigured (its effects are recorded as not sent)."""
     teams = FakeConnector()
     await teams.start()
     beacon = BeaconServer(fast_settings(database_url, **settings),
-                          Overrides(config=config or parse_config(E2E_CONFIG)))
+                          Overrides(config=config or parse_config(E2E_CONFIG), clock=clock,
+                                    outside=outside or unconfigured()))
     await beacon.start()
     return Stack(beacon, teams)
 
