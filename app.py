@@ -109,7 +109,12 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         tasks = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())
                  ] if overrides.start_worker else []
         yield
-        for task in tasks:
+        # Let deliveries in flight finish (a cancelled one would stay leased until its lease
+        # expires, holding back that incident's later posts); then stop waiting.
+        worker.stop()
+        scheduler.stop()
+        _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds) if tasks else ((), ())
+        for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for close in wiring.closers:

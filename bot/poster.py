@@ -51,10 +51,30 @@ async def _connector_call(coro: Any) -> Any:
         raise TransientDeliveryError(f"Bot Connector unreachable: {error}") from None
 
 
+async def _raise(error: BaseException) -> None:
+    raise error
+
+
 class TeamsPoster:
     def __init__(self, adapter: BeaconAdapter, deps: Deps):
         self.adapter = adapter
         self.deps = deps
+
+    async def _proactive(self, reference: ConversationReference, logic: Any) -> None:
+        """continue_conversation, but failures reach the outbox: the SDK's pipeline would hand
+        them to on_turn_error and return as if the post had been delivered."""
+        failures: list[BaseException] = []
+
+        async def guarded(turn_context: TurnContext) -> None:
+            try:
+                await logic(turn_context)
+            except Exception as error:
+                failures.append(error)
+
+        await _connector_call(self.adapter.continue_conversation(reference, guarded,
+                                                                 bot_app_id=self.adapter.app_id))
+        if failures:
+            await _connector_call(_raise(failures[0]))
 
     def handlers(self) -> dict[str, EffectHandler]:
         return {"teams.post_card": self.post_card, "teams.update_card": self.update_card,
@@ -111,8 +131,7 @@ class TeamsPoster:
             response = await turn_context.send_activity(activity)
             sent["id"] = response.id if response else ""
 
-        await _connector_call(self.adapter.continue_conversation(reference, send,
-                                                                 bot_app_id=self.adapter.app_id))
+        await self._proactive(reference, send)
         return target["conversation_id"], sent["id"]
 
     async def _in_thread(self, incident_id: int, logic: Any, purpose: str = "incident") -> None:
@@ -126,8 +145,7 @@ class TeamsPoster:
         async def run(turn_context: TurnContext) -> None:
             await logic(turn_context, thread.root_activity_id)
 
-        await _connector_call(self.adapter.continue_conversation(reference, run,
-                                                                 bot_app_id=self.adapter.app_id))
+        await self._proactive(reference, run)
 
     async def update_card(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
@@ -163,10 +181,13 @@ class TeamsPoster:
 
             await self._in_thread(incident_id, reply, "stakeholders")
             return
-        where = own or install
-        if where is None:
+        endpoint = effect.payload.get("endpoint") or {}
+        if own or install:
+            where = own or install
+            endpoint = {"service_url": where.service_url, "tenant_id": where.tenant_id}  # type: ignore[union-attr]
+        if not endpoint.get("service_url"):
             raise TransientDeliveryError("Beacon does not know this tenant's Teams endpoint yet")
-        target = {"service_url": where.service_url, "tenant_id": where.tenant_id,
+        target = {"service_url": endpoint["service_url"], "tenant_id": endpoint.get("tenant_id", ""),
                   "channel_id": str(effect.payload["channel_id"])}
         conversation_id, root_id = await self._new_channel_thread(target, activity)
         async with self.deps.uow() as uow:
@@ -216,8 +237,7 @@ class TeamsPoster:
                     raise
                 found.append(Person(aad, member.name or "", member.id))
 
-        await _connector_call(self.adapter.continue_conversation(reference, look_up,
-                                                                 bot_app_id=self.adapter.app_id))
+        await self._proactive(reference, look_up)
         async with self.deps.uow() as uow:
             await uow.remember_people(found, self.deps.clock.now())
             await uow.commit()

@@ -47,15 +47,16 @@ def status_update_card(incident_number: str, payload: dict[str, Any], commander:
                        next_due: Any) -> Json:
     mentions: list[Json] = []
     audience = str(payload.get("audience") or "responders")
+    number = f" #{payload['sequence']}" if payload.get("sequence") else ""
     if payload.get("automatic"):
-        heading = f"Automatic {audience} update for {incident_number}"
+        heading = f"Automatic {audience} update{number} for {incident_number}"
         if payload.get("late"):
             heading += " (late)"
         byline = "The owner did not post it in time."
         if commander and commander[1]:
             byline += f" {_who(commander[0], commander[1], mentions)}, please check it as backup."
     else:
-        heading = f"{audience.capitalize()} update for {incident_number}"
+        heading = f"{audience.capitalize()} update{number} for {incident_number}"
         byline = f"Posted by {plain(payload.get('author') or 'a responder')}."
     body = [container([text(heading, weight="Bolder"), text(plain(payload.get("text") or ""))],
                       style="emphasis"),

@@ -100,6 +100,8 @@ class CommunicationsConfig(Strict):
     responder_update_other: Duration = timedelta(hours=3)
     stakeholder_update: Duration = timedelta(hours=2)
     grace: Duration = timedelta(minutes=10)
+    # An update that fires this much after its due time (Beacon was down) is marked late.
+    late_after: Duration = timedelta(seconds=30)
 
 
 class BeaconConfig(Strict):

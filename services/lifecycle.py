@@ -132,7 +132,8 @@ async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
         await uow.save_incident(incident)
         await notify.incident_thread(uow, incident, cmd.target.to_dict(), now)
         await notify.resolve_names(uow, incident, now)
-        await notify.initial_notification(uow, incident, deps.config, now)
+        await notify.initial_notification(uow, incident, deps.config, now, endpoint={
+            "service_url": cmd.target.service_url, "tenant_id": cmd.target.tenant_id})
         for observer in deps.observers:
             await observer.on_declared(uow, incident, now)
         await uow.commit()
@@ -178,22 +179,28 @@ def _post_update(incident: Incident, data: dict[str, Any], actor: Person, now: d
 @dataclass(frozen=True)
 class ActionSpec:
     apply: Apply
-    # Commutative actions (adding a note, a responder, acknowledging) are applied on top of
-    # changes the clicker had not seen; the others are refused when the card was stale.
-    commutative: bool
+    # Changes made since the clicker's card that this action would overwrite: when one of these
+    # happened meanwhile the action is refused and the clicker is shown what changed. Additive
+    # actions (note, assign, acknowledge, post update) conflict with nothing.
+    conflicts: frozenset[str] = frozenset()
 
+
+LIFECYCLE = frozenset({"status_changed", "resolved", "reopened", "closed"})
+# Timeline entries that never make a card stale in a way worth telling the clicker about.
+QUIET = frozenset({"status_update", "update_missed", "update_reminder", "notified", "delivery_sent",
+                   "delivery_failed", "delivery_skipped"})
 
 ACTIONS: dict[Verb, ActionSpec] = {
-    Verb.ACKNOWLEDGE: ActionSpec(lambda i, d, a, n, c: i.acknowledge(a, n), True),
-    Verb.TAKE_COMMAND: ActionSpec(lambda i, d, a, n, c: i.take_command(a, n), False),
-    Verb.REASSESS: ActionSpec(_reassess, False),
-    Verb.ASSIGN: ActionSpec(_assign, True),
-    Verb.STATUS: ActionSpec(_status, False),
-    Verb.NOTE: ActionSpec(lambda i, d, a, n, c: i.add_note(d.get("note"), a, n), True),
-    Verb.RESOLVE: ActionSpec(lambda i, d, a, n, c: i.resolve(d.get("summary"), a, n), False),
-    Verb.REOPEN: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.INVESTIGATING, a, n), False),
-    Verb.POST_UPDATE: ActionSpec(_post_update, True),
-    Verb.CLOSE: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.CLOSED, a, n), False),
+    Verb.ACKNOWLEDGE: ActionSpec(lambda i, d, a, n, c: i.acknowledge(a, n)),
+    Verb.TAKE_COMMAND: ActionSpec(lambda i, d, a, n, c: i.take_command(a, n), frozenset({"commander_changed"})),
+    Verb.REASSESS: ActionSpec(_reassess, frozenset({"priority_changed"})),
+    Verb.ASSIGN: ActionSpec(_assign),
+    Verb.STATUS: ActionSpec(_status, LIFECYCLE),
+    Verb.NOTE: ActionSpec(lambda i, d, a, n, c: i.add_note(d.get("note"), a, n)),
+    Verb.RESOLVE: ActionSpec(lambda i, d, a, n, c: i.resolve(d.get("summary"), a, n), LIFECYCLE),
+    Verb.REOPEN: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.INVESTIGATING, a, n), LIFECYCLE),
+    Verb.POST_UPDATE: ActionSpec(_post_update),
+    Verb.CLOSE: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.CLOSED, a, n), LIFECYCLE),
 }
 
 
@@ -220,9 +227,9 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         spec = ACTIONS[cmd.verb]
         meanwhile: list[str] = []
         if cmd.shown_version is not None and cmd.shown_version != incident.version:
-            meanwhile = [e.summary for e in await uow.events_after_version(incident.id or 0,
-                                                                           cmd.shown_version)]
-            if not spec.commutative:
+            events_since = await uow.events_after_version(incident.id or 0, cmd.shown_version)
+            meanwhile = [e.summary for e in events_since if e.kind not in QUIET]
+            if any(e.kind in spec.conflicts for e in events_since):
                 return ActionOutcome(incident, applied=False, changed_meanwhile=meanwhile,
                                      notice="Not applied: the incident changed since your card was shown.")
         was_open, old_impact = incident.is_open, incident.impact

@@ -61,13 +61,19 @@ class OutboxWorker:
         self._clock = clock
         self.policy = policy or OutboxPolicy()
         self._wake = asyncio.Event()
+        self._stopping = False
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the deliveries in flight, then return from run() (graceful shutdown)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 delivered = await self.run_once()
             except asyncio.CancelledError:
@@ -75,7 +81,7 @@ class OutboxWorker:
             except Exception:  # the database may be briefly away; keep the worker alive
                 log.exception("outbox pass failed")
                 delivered = 0
-            if delivered:
+            if delivered or self._stopping:
                 continue
             await self._sleep_until_due()
 

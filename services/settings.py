@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     outbox_idle_poll_seconds: float = Field(2.0, validation_alias="OUTBOX_IDLE_POLL_SECONDS")
     outbox_base_backoff_seconds: float = Field(1.0, validation_alias="OUTBOX_BASE_BACKOFF_SECONDS")
     scheduler_idle_poll_seconds: float = Field(5.0, validation_alias="SCHEDULER_IDLE_POLL_SECONDS")
+    shutdown_grace_seconds: float = Field(10.0, validation_alias="SHUTDOWN_GRACE_SECONDS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
 
     @property

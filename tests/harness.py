@@ -83,6 +83,11 @@ class BeaconServer:
         async with self._session.get(self.url + path) as response:
             return response.status, await response.json(content_type=None)
 
+    async def get_text(self, path: str) -> tuple[int, str]:
+        assert self._session is not None
+        async with self._session.get(self.url + path) as response:
+            return response.status, await response.text()
+
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until the outbox has nothing due or in flight (the background worker delivers)."""
         loop = asyncio.get_running_loop()

@@ -54,21 +54,22 @@ async def _sms(uow: UnitOfWork, incident: Incident, key: str, numbers: tuple[str
 
 
 async def _stakeholder_channel(uow: UnitOfWork, incident: Incident, config: BeaconConfig, key: str,
-                               card: str, text: str, now: datetime) -> None:
+                               card: str, text: str, now: datetime, endpoint: dict[str, str] | None = None) -> None:
     channel = config.channels.stakeholder_channel
     if channel:
         await _teams(uow, incident, "teams.stakeholder_post", f"{key}:stakeholder-channel",
-                     {"channel_id": channel, "card": card, "text": text,
+                     {"channel_id": channel, "card": card, "text": text, "endpoint": endpoint or {},
                       "description": f"{incident.number} stakeholder channel post"}, now,
                      route="stakeholders")
 
 
 async def initial_notification(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
-                               now: datetime) -> None:
-    """Stakeholder channel, stakeholder and team email, and SMS for high impact."""
+                               now: datetime, endpoint: dict[str, str] | None = None) -> None:
+    """Stakeholder channel, stakeholder and team email, and SMS for high impact. `endpoint` is the
+    Teams service URL and tenant the declaration came from."""
     routes = plan.routes_for(incident, config)
     text = plan.initial_text(incident)
-    await _stakeholder_channel(uow, incident, config, "initial", "initial", text, now)
+    await _stakeholder_channel(uow, incident, config, "initial", "initial", text, now, endpoint)
     await _emails(uow, incident, "initial", routes.stakeholder_emails + routes.team_emails,
                   plan.email(incident, "Incident declared", text), now)
     await _sms(uow, incident, "initial", routes.sms_numbers, plan.sms(incident, text), now)

@@ -3,7 +3,7 @@ silent through the grace period, post an automatic update and mention the comman
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from services.comms import notify, plan
 from services.comms.plan import RESPONDERS
@@ -13,9 +13,6 @@ from services.scheduler import timers
 from services.store.tables import TimerRow
 from services.store.uow import UnitOfWork
 
-# A timer that fires this much after its due time was missed (Beacon was down): the update goes
-# out once, marked late, and the next one is scheduled from now, never as a burst of catch-ups.
-LATE_AFTER = timedelta(seconds=30)
 
 
 def owner_of(incident: Incident, audience: str, config: BeaconConfig) -> tuple[str, str]:
@@ -35,7 +32,9 @@ async def fire(uow: UnitOfWork, timer: TimerRow, config: BeaconConfig, now: date
         await uow.session.delete(timer)
         return
     assert incident.id is not None
-    late = now - timer.due_at > LATE_AFTER
+    # A timer fired well after its due time was missed while Beacon was down: the update goes out
+    # once, marked late, and the next one is scheduled from now, never a burst of catch-ups.
+    late = now - timer.due_at > config.communications.late_after
     owner_name, owner_id = owner_of(incident, timer.kind, config)
     timeline = await uow.timeline(incident.id)
     text = plan.automatic_update_text(incident, timeline)
@@ -46,13 +45,20 @@ async def fire(uow: UnitOfWork, timer: TimerRow, config: BeaconConfig, now: date
             "update_reminder", now, None,
             f"{timer.kind} update {'overdue' if late else 'due'}: reminded {owner_name}",
             after={"audience": timer.kind, "sequence": timer.sequence, "late": late}), incident.version)
-        timer.phase, timer.due_at = "grace", now + config.communications.grace
+        await uow.move_timer(timer, phase="grace", due_at=now + config.communications.grace,
+                             sequence=timer.sequence)
         return
+    late = late or any(e.kind == "update_reminder" and (e.after or {}).get("sequence") == timer.sequence
+                       and (e.after or {}).get("audience") == timer.kind and (e.after or {}).get("late")
+                       for e in timeline)  # the reminder for this update already went out late
     incident.note_missed_update(timer.kind, owner_name, now)
     incident.post_update(text, timer.kind, None, now, automatic=True, late=late)
     event = incident.pending_events[-1]
     sequence = timer.sequence
-    await timers.arm(uow, incident, config, now, (timer.kind,), advance_sequence=True)
+    due = now + timers.cadence(config, incident, timer.kind)
+    await uow.move_timer(timer, phase="due", due_at=due, sequence=sequence + 1)
+    if timer.kind == RESPONDERS:
+        incident.next_update_due = due
     await uow.save_incident(incident)
     await notify.status_update(uow, incident, config, event, sequence, now)
     await notify.card_refresh(uow, incident, now, note="")

@@ -26,13 +26,18 @@ class Scheduler:
         self._idle_poll = idle_poll
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._stopping = False
         self.fired = 0
 
     def wake(self) -> None:
         self._wake.set()
 
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 fired = await self.run_once()
             except asyncio.CancelledError:
@@ -40,7 +45,7 @@ class Scheduler:
             except Exception:
                 log.exception("scheduler pass failed")
                 fired = 0
-            if not fired:
+            if not fired and not self._stopping:
                 await self._sleep_until_due()
 
     async def run_once(self) -> int:

@@ -146,6 +146,19 @@ class UnitOfWork:
         self._queued = True
         return used
 
+    async def move_timer(self, timer: TimerRow, *, phase: str, due_at: datetime, sequence: int) -> None:
+        """Advance a fired timer unless someone re-armed it meanwhile (then this firing is void)."""
+        result = await self.session.execute(
+            update(TimerRow)
+            .where(TimerRow.incident_id == timer.incident_id, TimerRow.kind == timer.kind,
+                   TimerRow.phase == timer.phase, TimerRow.due_at == timer.due_at,
+                   TimerRow.sequence == timer.sequence)
+            .values(phase=phase, due_at=due_at, sequence=sequence)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(f"timer {timer.incident_id}/{timer.kind}")
+        self._queued = True
+
     async def stop_timers(self, incident_id: int) -> None:
         await self.session.execute(delete(TimerRow).where(TimerRow.incident_id == incident_id))
 

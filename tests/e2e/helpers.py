@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -60,6 +61,16 @@ async def act(stack: Stack, root: Message, verb: str, *, from_user: Person = Use
     payload = {"incidentId": incident_id, "version": card_version(card) if version is None else version, **data}
     return await stack.invoke_card(card_action_invoke(verb, payload, reply_to_id=root.id, service_url=stack.url,
                                                       from_user=from_user))
+
+
+async def eventually(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll a condition about a fake other than the connector (those do not notify)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        await asyncio.sleep(0.05)
 
 
 async def settled(stack: Stack) -> None:

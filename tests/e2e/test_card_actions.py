@@ -48,11 +48,21 @@ async def test_a_stale_card_gets_the_current_card_and_what_changed_meanwhile(sta
     _, root = await declare(stack)
     shown = card_version(root.cards[0])
     await act(stack, root, "incident.status", status="investigating", from_user=Users.BOB)
-    answer = await act(stack, root, "incident.reassess", version=shown, impact="low", urgency="low")
+    answer = await act(stack, root, "incident.status", version=shown, status="fixing")
     text = card_text(answer)
     assert "out of date" in text and "Bob Singh moved it from triage to investigating" in text
-    assert "P1 · INC-1" in text  # the re-assessment was not applied
-    assert "priority_changed" not in await timeline_kinds(stack)
+    assert "Status: **Investigating**" in text  # Alice's change was not applied over Bob's
+    assert (await timeline_kinds(stack)).count("status_changed") == 1
+
+
+async def test_a_stale_card_still_applies_a_change_nobody_else_touched(stack):
+    _, root = await declare(stack)
+    shown = card_version(root.cards[0])
+    await act(stack, root, "incident.status", status="investigating", from_user=Users.BOB)
+    answer = await act(stack, root, "incident.reassess", version=shown, impact="low", urgency="low")
+    text = card_text(answer)
+    assert "P5 · INC-1" in text and "Applied on top of changes you had not seen" in text
+    assert "Bob Singh moved it from triage to investigating" in text
 
 
 async def test_two_responders_at_the_same_moment_lose_nothing(stack):
