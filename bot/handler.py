@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
@@ -40,15 +41,22 @@ def _attachment_activity(card: Json) -> Any:
     return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
 
+CommandHandler = Callable[[TurnContext, Command], Awaitable[None]]
+
+
 class BeaconBot(TeamsActivityHandler):
     def __init__(self, deps: Deps):
         self.deps = deps
         self.card_actions = CardActions(deps)
-        self._commands = {
+        self._commands: dict[str, CommandHandler] = {
             "declare": self._declare_command, "list": self._list_command,
             "show": self._show_command, "help": self._help_command,
-            "drill": self._not_yet, "actions": self._not_yet, "metrics": self._not_yet,
+            "drill": self._drill_command, "actions": self._not_yet, "metrics": self._not_yet,
         }
+
+    def register_command(self, name: str, handler: CommandHandler) -> None:
+        """Integrations answer their own words (e.g. actions, metrics)."""
+        self._commands[name] = handler
 
     # -- installation ----------------------------------------------------------------------
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
@@ -72,6 +80,11 @@ class BeaconBot(TeamsActivityHandler):
 
     async def _declare_command(self, turn_context: TurnContext, command: Command) -> None:
         form = declare_form(DeclareForm(title=command.argument), self.deps.config, dialog=False)
+        await turn_context.send_activity(_attachment_activity(form))
+
+    async def _drill_command(self, turn_context: TurnContext, command: Command) -> None:
+        title = f"Drill: {command.argument}" if command.argument else "Drill"
+        form = declare_form(DeclareForm(title=title, drill=True), self.deps.config, dialog=False)
         await turn_context.send_activity(_attachment_activity(form))
 
     async def _list_command(self, turn_context: TurnContext, command: Command) -> None:

@@ -202,15 +202,15 @@ class TeamsPoster:
             raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
         kind = payload.get("card")
         if kind == "reminder":
-            card = reminder_card(incident.number, incident_id, payload, incident.next_update_due)
+            card = reminder_card(incident.label, incident_id, payload, incident.next_update_due)
         elif kind == "status_update":
             commander = incident.commander
             backup = (commander.name, commander.user_id or commander.aad_object_id) if commander else None
-            card = status_update_card(incident.number, payload, backup, incident.next_update_due)
+            card = status_update_card(incident.label, payload, backup, incident.next_update_due)
         elif kind == "resolution":
-            card = notice_card(f"{incident.number} resolved", str(payload.get("text", "")))
+            card = notice_card(f"{incident.label} resolved", str(payload.get("text", "")))
         else:
-            card = notice_card(f"{incident.number} · {plain(incident.title)}", str(payload.get("text", "")),
+            card = notice_card(f"{incident.label} · {plain(incident.title)}", str(payload.get("text", "")),
                                style="attention" if incident.priority in ("P1", "P2") else "emphasis")
         return MessageFactory.attachment(CardFactory.adaptive_card(card))
 

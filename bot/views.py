@@ -9,7 +9,6 @@ from cards.incident import IncidentView, ViewExtras
 from services.incidents import Incident, IncidentNotFound
 from services.store.uow import UnitOfWork
 
-
 ExtrasProvider = Callable[[UnitOfWork, Incident], Awaitable[ViewExtras]]
 
 

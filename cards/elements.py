@@ -121,6 +121,11 @@ def choice_set(id_: str, label: str, choices: list[tuple[str, str]], *, value: s
     return block
 
 
+def toggle(id_: str, title: str, value: bool = False) -> Json:
+    return {"type": "Input.Toggle", "id": id_, "title": title, "value": "true" if value else "false",
+            "valueOn": "true", "valueOff": "false"}
+
+
 def people_picker(id_: str, label: str, *, multi: bool = False, value: str = "",
                   known: list[tuple[str, str]] | None = None) -> Json:
     """Teams people picker: a ChoiceSet whose choices are searched in the tenant's directory."""

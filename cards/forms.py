@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cards import strings
-from cards.elements import Json, card, choice_set, execute, input_text, people_picker, plain, submit, text
+from cards.elements import Json, card, choice_set, execute, input_text, people_picker, plain, submit, text, toggle
 from cards.incident import LEVEL_CHOICES
 from services.config import BeaconConfig
 from services.incidents.model import MAX_TEXT, MAX_TITLE
@@ -21,6 +21,7 @@ class DeclareForm:
     service: str = ""
     client: str = ""
     commander: str = ""
+    drill: bool = False
     error: str = ""
 
     @classmethod
@@ -30,7 +31,8 @@ class DeclareForm:
 
         return cls(title=get("title"), description=get("description"), impact=get("impact", "medium"),
                    urgency=get("urgency", "medium"), service=get("service"), client=get("client"),
-                   commander=get("commander"), error=error)
+                   commander=get("commander"), error=error,
+                   drill=get("drill").lower() in ("true", "1", "yes", "on"))
 
 
 def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Json:
@@ -56,6 +58,7 @@ def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Js
         body.append(choice_set("client", "Client (for customer-specific incidents)", clients,
                                value=form.client))
     body.append(people_picker("commander", "Commander", value=form.commander))
+    body.append(toggle("drill", "This is a drill (training: nothing leaves Teams)", form.drill))
     action = (submit(strings.DECLARE, Verb.DECLARE_SUBMIT) if dialog
               else execute(strings.DECLARE, Verb.DECLARE_SUBMIT, style="positive", inputs="auto"))
     return card(body, [action])

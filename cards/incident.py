@@ -76,7 +76,7 @@ def _who(person: Person | None, view: IncidentView, mentions: list[Json]) -> str
 def _header(incident: Incident) -> Json:
     style, color = PRIORITY_STYLE.get(incident.priority, ("default", "default"))
     return container([
-        text(f"{incident.priority} · {incident.number}", weight="Bolder", color=color, size="Small"),
+        text(f"{incident.priority} · {incident.label}", weight="Bolder", color=color, size="Small"),
         text(plain(incident.title), size="Large", weight="Bolder"),
         text(f"Status: **{incident.status.value.capitalize()}**", spacing="None"),
     ], style=style, bleed=True)
@@ -165,5 +165,5 @@ def incident_card(view: IncidentView) -> Json:
 
 
 def incident_summary_line(incident: Incident) -> str:
-    return f"**{incident.number}** {incident.priority} · {incident.status.value} · {plain(incident.title)}"
+    return f"**{incident.label}** {incident.priority} · {incident.status.value} · {plain(incident.title)}"
 

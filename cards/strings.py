@@ -13,7 +13,7 @@ DECLARED = "{number} declared: {title}. The incident card is in the incidents th
 HELP_TITLE = "What Beacon can do"
 HELP_LINES = [
     ("declare [title]", "open the form to declare an incident"),
-    ("drill [scenario]", "declare a training incident (coming soon)"),
+    ("drill [scenario]", "declare a training incident: flagged DRILL, nothing leaves Teams"),
     ("list", "show the open incidents"),
     ("show INC-7", "post the current card of an incident"),
     ("actions", "list open follow-up actions (coming soon)"),

@@ -116,6 +116,7 @@ def parse_declaration(form: dict[str, Any], config: BeaconConfig) -> dict[str, A
         "urgency": parse_level(form.get("urgency") or "medium", "urgency"),
         "service": service, "client": client,
         "commander": _person_choice(form.get("commander"), config),
+        "drill": str(form.get("drill") or "").lower() in ("true", "1", "yes", "on"),
     }
 
 
@@ -134,7 +135,7 @@ async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
         await notify.resolve_names(uow, incident, now)
         await notify.initial_notification(uow, incident, deps.config, now, endpoint={
             "service_url": cmd.target.service_url, "tenant_id": cmd.target.tenant_id})
-        for observer in deps.observers:
+        for observer in deps.observers if not incident.drill else ():  # drills stay inside Teams
             await observer.on_declared(uow, incident, now)
         await uow.commit()
     return incident
@@ -249,7 +250,7 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
                                now=now)
         await notify.resolve_names(uow, incident, now)
         await notify.card_refresh(uow, incident, now, note="; ".join(event_summaries))
-        for observer in deps.observers:
+        for observer in deps.observers if not incident.drill else ():
             await observer.on_changed(uow, incident, events, now)
         await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile,

@@ -7,7 +7,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-
 from sqlalchemy import func, select
 
 from app import DEPS, SCHEDULER, WORKER, Overrides, create_app

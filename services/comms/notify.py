@@ -36,6 +36,8 @@ async def incident_thread(uow: UnitOfWork, incident: Incident, target: dict[str,
 
 async def _emails(uow: UnitOfWork, incident: Incident, key: str, routes_emails: Any, message: plan.Email,
                   now: datetime) -> None:
+    if incident.drill:  # a drill never reaches real people outside its thread
+        return
     for recipient in routes_emails:
         await uow.enqueue("email.send", {
             "to": [[recipient.email, recipient.name]], "subject": message.subject, "html": message.html,
@@ -46,6 +48,8 @@ async def _emails(uow: UnitOfWork, incident: Incident, key: str, routes_emails: 
 
 async def _sms(uow: UnitOfWork, incident: Incident, key: str, numbers: tuple[str, ...], text: str,
                now: datetime) -> None:
+    if incident.drill:
+        return
     for number in numbers:
         await uow.enqueue("sms.send", {"to": number, "text": text,
                                        "description": f"SMS to …{number[-4:]}"},
@@ -56,7 +60,7 @@ async def _sms(uow: UnitOfWork, incident: Incident, key: str, numbers: tuple[str
 async def _stakeholder_channel(uow: UnitOfWork, incident: Incident, config: BeaconConfig, key: str,
                                card: str, text: str, now: datetime, endpoint: dict[str, str] | None = None) -> None:
     channel = config.channels.stakeholder_channel
-    if channel:
+    if channel and not incident.drill:
         await _teams(uow, incident, "teams.stakeholder_post", f"{key}:stakeholder-channel",
                      {"channel_id": channel, "card": card, "text": text, "endpoint": endpoint or {},
                       "description": f"{incident.number} stakeholder channel post"}, now,
@@ -67,7 +71,7 @@ async def initial_notification(uow: UnitOfWork, incident: Incident, config: Beac
                                now: datetime, endpoint: dict[str, str] | None = None) -> None:
     """Stakeholder channel, stakeholder and team email, and SMS for high impact. `endpoint` is the
     Teams service URL and tenant the declaration came from."""
-    routes = plan.routes_for(incident, config)
+    routes = plan.routes_for(incident, config) if not incident.drill else Routes((), (), ())
     text = plan.initial_text(incident)
     await _stakeholder_channel(uow, incident, config, "initial", "initial", text, now, endpoint)
     await _emails(uow, incident, "initial", routes.stakeholder_emails + routes.team_emails,

@@ -101,7 +101,7 @@ def resolution_text(incident: Incident) -> str:
 def initial_text(incident: Incident) -> str:
     where = f" for {incident.client}" if incident.client else ""
     service = f" on {incident.service}" if incident.service else ""
-    return (f"{incident.number} declared at {incident.priority}{where}{service}: {incident.title}. "
+    return (f"{incident.label} declared at {incident.priority}{where}{service}: {incident.title}. "
             f"Impact {incident.impact.value}, urgency {incident.urgency.value}.")
 
 

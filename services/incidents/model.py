@@ -111,6 +111,7 @@ class Incident:
     declared_by: Person
     declared_at: datetime
     source: str = "chat"
+    drill: bool = False  # a training incident: flagged everywhere, never reaches outside parties
     commander: Person | None = None
     responders: tuple[Person, ...] = ()
     acknowledged_at: datetime | None = None
@@ -127,6 +128,11 @@ class Incident:
         return f"INC-{self.id}" if self.id is not None else "INC-?"
 
     @property
+    def label(self) -> str:
+        """The number as shown to people: drills say so everywhere."""
+        return f"DRILL {self.number}" if self.drill else self.number
+
+    @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
@@ -138,11 +144,13 @@ class Incident:
     @classmethod
     def declare(cls, *, title: str, description: str, impact: Level, urgency: Level, priority: str,
                 service: str, client: str, declared_by: Person, commander: Person | None,
-                source: str, now: datetime) -> Incident:
+                source: str, now: datetime, drill: bool = False) -> Incident:
         incident = cls(id=None, title=title, description=description, impact=impact, urgency=urgency,
                        priority=priority, status=Status.TRIAGE, service=service, client=client,
-                       declared_by=declared_by, declared_at=now, source=source, commander=commander)
-        incident._record("declared", now, declared_by, f"declared {priority}: {title}",
+                       declared_by=declared_by, declared_at=now, source=source, commander=commander,
+                       drill=drill)
+        what = "a DRILL" if drill else priority
+        incident._record("declared", now, declared_by, f"declared {what}: {title}",
                          after=incident.snapshot())
         incident.last_update_at = now  # the declaration is the first notification
         return incident
@@ -152,7 +160,7 @@ class Incident:
         return {
             "title": self.title, "status": self.status.value, "priority": self.priority,
             "impact": self.impact.value, "urgency": self.urgency.value, "service": self.service,
-            "client": self.client,
+            "client": self.client, "drill": self.drill,
             "commander": self.commander.to_dict() if self.commander else None,
             "responders": [p.to_dict() for p in self.responders],
         }

@@ -23,6 +23,7 @@ def incident_from_row(row: IncidentRow) -> Incident:
         acknowledged_at=row.acknowledged_at, acknowledged_by=_person(row.acknowledged_by),
         resolved_at=row.resolved_at, resolution_summary=row.resolution_summary,
         last_update_at=row.last_update_at, next_update_due=row.next_update_due, version=row.version,
+        drill=row.drill,
     )
 
 
@@ -40,6 +41,7 @@ def incident_values(incident: Incident) -> dict[str, Any]:
         "acknowledged_by": incident.acknowledged_by.to_dict() if incident.acknowledged_by else None,
         "resolved_at": incident.resolved_at, "resolution_summary": incident.resolution_summary,
         "last_update_at": incident.last_update_at, "next_update_due": incident.next_update_due,
+        "drill": incident.drill,
     }
 
 

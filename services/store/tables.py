@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -66,6 +67,7 @@ class IncidentRow(Base):
     last_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     next_update_due: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     config_version: Mapped[str] = mapped_column(String(50), nullable=False, default="")
+    drill: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
 
 class TimelineRow(Base):

@@ -179,3 +179,35 @@ async def test_throttled_mail_is_delivered_once_and_a_dead_route_ends_failed_and
         finally:
             await stack.beacon.stop()
             await stack.teams.stop()
+
+
+async def test_a_drill_is_flagged_and_sends_nothing_outside_teams(database_url):
+    async with FakeGraph() as graph, FakeTwilio() as twilio:
+        outside = OutsideSettings(
+            graph=GraphSettings(base_url=graph.base_url, access_token="t", mail_sender="noc@example.com"),
+            sms=SmsSettings(provider="twilio", sender="+15550009999", twilio_base_url=twilio.url,
+                            twilio_account_sid=twilio.account_sid, twilio_auth_token=twilio.auth_token))
+        stack = await start_stack(database_url, plan_config(responder_update_high="PT1S", grace="PT0.3S"),
+                                  outside=outside)
+        try:
+            from tests.teams_activities import card_action_invoke, channel_message
+
+            await stack.send(channel_message("drill Database failover", service_url=stack.url))
+            [form] = await stack.teams.wait_for_posts(1)
+            toggle = next(b for b in form.cards[0]["body"] if b.get("id") == "drill")
+            assert toggle["value"] == "true"
+            await stack.invoke_card(card_action_invoke(
+                "declare.submit", {"title": "Drill: Database failover", "impact": "high", "urgency": "high",
+                                   "client": "Contoso", "drill": "true"},
+                reply_to_id=form.id, service_url=stack.url))
+            root = await stack.teams.wait_for(
+                lambda t: [m for m in t.posted() if m.kind == "root" and "DRILL INC-1" in card_text(m.cards[0])][0])
+            await stack.teams.wait_for(lambda t: len(updates(stack, root.id)) >= 1, timeout=10)
+            await act(stack, root, "incident.resolve", summary="Failover rehearsed")
+            await settled(stack)
+            assert graph.sent_mail() == [] and twilio.sent == []
+            assert not [m for m in stack.teams.posted() if "stakeholders" in m.conversation_id]
+            assert "DRILL INC-1" in card_text(updates(stack, root.id)[0].cards[0])
+        finally:
+            await stack.beacon.stop()
+            await stack.teams.stop()
