@@ -18,6 +18,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity
 from msrest.serialization import Model
 
+from bot.auth import activity_tenant, install_sdk_fixes, parameterized_settings
 from services.settings import Settings
 
 log = logging.getLogger("beacon.bot")
@@ -32,6 +33,9 @@ class BotConfiguration:
         self.APP_PASSWORD = settings.app_password
         self.APP_TYPE = settings.app_type
         self.APP_TENANTID = settings.app_tenant_id
+        if settings.openid_metadata_url:
+            for name, value in parameterized_settings(settings.openid_metadata_url).items():
+                setattr(self, name, value)
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -40,8 +44,10 @@ def json_error(status: int, message: str) -> web.Response:
 
 class BeaconAdapter(CloudAdapter):
     def __init__(self, settings: Settings):
+        install_sdk_fixes()
         super().__init__(ConfigurationBotFrameworkAuthentication(BotConfiguration(settings)))
         self.app_id = settings.app_id
+        self.allowed_tenants = settings.allowed_tenants
         self.on_turn_error = self._on_turn_error
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
@@ -57,10 +63,17 @@ class BeaconAdapter(CloudAdapter):
             return json_error(401, "this Beacon has no MicrosoftAppId, so it accepts only "
                                    "unauthenticated requests (Bot Framework Emulator); drop the token "
                                    "or configure MicrosoftAppId")
+        tenant = activity_tenant(activity_or_error)
+        if self.allowed_tenants and tenant not in self.allowed_tenants:
+            log.warning("refused an activity from tenant %r (not in ALLOWED_TENANT_IDS)", tenant)
+            return json_error(403, "this tenant is not allowed to use this Beacon")
         try:
             response = await self.process_activity(header, activity_or_error, bot.on_turn)
         except PermissionError as error:
             return json_error(401, f"unauthorized: {error}")
+        except Exception as error:  # a malformed or forged token fails inside the SDK's JWT code
+            log.warning("refused an activity whose token did not validate: %s", error)
+            return json_error(401, "unauthorized: the bearer token is not valid")
         if response is None:
             return web.Response(status=201)
         body = serializer_helper(response.body) if isinstance(response.body, Model) else response.body

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
                                                                        "MICROSOFT_APP_TYPE"))
     app_tenant_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppTenantId",
                                                                  "MICROSOFT_APP_TENANT_ID"))
+    openid_metadata_url: str = Field("", validation_alias="TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL")
+    allowed_tenant_ids: str = Field("", validation_alias="ALLOWED_TENANT_IDS",
+                                    description="comma-separated Entra tenant ids; empty: any tenant")
     database_url: str = Field("sqlite+aiosqlite:///beacon.db", validation_alias="DATABASE_URL")
     config_path: str = Field("config/beacon.yaml", validation_alias="BEACON_CONFIG")
     public_url: str = Field("", validation_alias="BEACON_PUBLIC_URL",
@@ -32,6 +35,10 @@ class Settings(BaseSettings):
     scheduler_idle_poll_seconds: float = Field(5.0, validation_alias="SCHEDULER_IDLE_POLL_SECONDS")
     shutdown_grace_seconds: float = Field(10.0, validation_alias="SHUTDOWN_GRACE_SECONDS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
+    @property
+    def allowed_tenants(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.allowed_tenant_ids.split(",") if t.strip())
 
     @property
     def auth_enabled(self) -> bool:

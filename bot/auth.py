@@ -1,0 +1,77 @@
+"""Inbound authentication details the Bot Framework SDK leaves to us.
+
+- A signing-key refresh that does not block the event loop: botframework-connector 4.17 fetches
+  the OpenID metadata and keys with a synchronous `requests.get` inside a coroutine, which stalls
+  every other request (and deadlocks against a metadata server on the same loop). We run that
+  fetch in a worker thread, one at a time.
+- The tenant allow-list (ALLOWED_TENANT_IDS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import requests
+from botbuilder.schema import Activity
+from botframework.connector.auth import AuthenticationConstants
+from botframework.connector.auth.jwt_token_extractor import _OpenIdMetadata
+
+_KEY_FETCH_TIMEOUT = 10
+
+
+def _fetch_keys(url: str) -> list[dict[str, Any]]:
+    response = requests.get(url, timeout=_KEY_FETCH_TIMEOUT)
+    response.raise_for_status()
+    keys = requests.get(response.json()["jwks_uri"], timeout=_KEY_FETCH_TIMEOUT)
+    keys.raise_for_status()
+    return list(keys.json()["keys"])
+
+
+_refresh_lock: asyncio.Lock | None = None
+
+
+async def _refresh_off_loop(self: _OpenIdMetadata) -> None:
+    global _refresh_lock
+    if _refresh_lock is None:
+        _refresh_lock = asyncio.Lock()
+    async with _refresh_lock:
+        self.keys = await asyncio.to_thread(_fetch_keys, self.url)
+        self.last_updated = datetime.now()
+
+
+def _find_or_none(self: _OpenIdMetadata, key_id: str) -> Any:
+    """The SDK raises IndexError for an unknown key id; an unknown key is simply not valid."""
+    if not any(key.get("kid") == key_id for key in self.keys or []):
+        return None
+    return _original_find(self, key_id)
+
+
+_original_find = _OpenIdMetadata._find
+
+
+def install_sdk_fixes() -> None:
+    _OpenIdMetadata._refresh = _refresh_off_loop  # type: ignore[method-assign]
+    _OpenIdMetadata._find = _find_or_none  # type: ignore[method-assign]
+
+
+def parameterized_settings(metadata_url: str) -> dict[str, str]:
+    """With a custom channel OpenID metadata URL the SDK wants every endpoint spelled out; the
+    others keep the public-cloud values."""
+    return {
+        "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": metadata_url,
+        "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
+        "TO_CHANNEL_FROM_BOT_LOGIN_URL": AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL,
+        "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+        "TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL":
+            AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
+        "OAUTH_URL": AuthenticationConstants.OAUTH_URL,
+    }
+
+
+def activity_tenant(activity: Activity) -> str:
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = (data.get("tenant") or {}).get("id") if isinstance(data.get("tenant"), dict) else None
+    conversation = activity.conversation
+    return str(tenant or getattr(conversation, "tenant_id", "") or "")
