@@ -14,7 +14,6 @@ from services.store.tables import TimerRow
 from services.store.uow import UnitOfWork
 
 
-
 def owner_of(incident: Incident, audience: str, config: BeaconConfig) -> tuple[str, str]:
     """Name and Teams id (for the @mention) of who owns this audience's updates."""
     if audience == RESPONDERS:

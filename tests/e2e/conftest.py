@@ -9,9 +9,9 @@ import pytest_asyncio
 
 from app import Overrides
 from bot.wiring import OutsideSettings
+from services.config import BeaconConfig, parse_config
 from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
-from services.config import BeaconConfig, parse_config
 from services.settings import Settings
 from tests.cardschema import assert_valid_card
 from tests.fakes.connector import FakeConnector
