@@ -149,6 +149,9 @@ class TeamsPoster:
 
     async def update_card(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
+        async with self.deps.uow() as uow:
+            if await uow.later_effect_pending(effect.id, effect.kind, incident_id):
+                return  # a later update renders the same current state: one PUT is enough
         activity = await self._card_activity(incident_id)
 
         async def update(turn_context: TurnContext, root_id: str) -> None:

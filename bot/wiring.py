@@ -13,7 +13,7 @@ from aiohttp import web
 from bot.adapter import BeaconAdapter
 from bot.card_actions import CardActions
 from services.comms.delivery import email_handler, sms_handler
-from services.graph import GraphAdapters, GraphSettings, build_graph_adapters
+from services.graph import GraphSettings
 from services.lifecycle import Deps
 from services.notify.sms.factory import build_sms_sender
 from services.notify.sms.settings import SmsSettings
@@ -43,7 +43,8 @@ class Wiring:
     handlers: dict[str, EffectHandler] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     not_configured: list[str] = field(default_factory=list)
-    graph: GraphAdapters | None = None
+    graph: Any = None  # services.graph.adapters.GraphAdapters, loaded only when Graph is configured
+    bot: Any = None  # bot.handler.BeaconBot: integrations register their text commands on it
 
     def report_not_configured(self) -> None:
         """Missing outside systems are reported once at start-up; their effects say "not sent"."""
@@ -56,14 +57,22 @@ Wire = Callable[[Wiring], None]
 
 def wire_graph_and_sms(wiring: Wiring) -> None:
     """Email through Graph sendMail and SMS through the configured provider."""
-    graph = build_graph_adapters(wiring.outside.graph or GraphSettings())
-    wiring.graph = graph
-    wiring.closers.append(graph.aclose)
-    wiring.not_configured += graph.report()
+    settings = wiring.outside.graph or GraphSettings()
+    if not settings.configured:
+        wiring.not_configured.append(f"Microsoft Graph not configured (no email, meetings or calls): "
+                                     f"{'; '.join(settings.missing())}")
+        wiring.handlers["email.send"] = email_handler(None)
+    else:
+        from services.graph.adapters import build_graph_adapters
+
+        graph = build_graph_adapters(settings)
+        wiring.graph = graph
+        wiring.closers.append(graph.aclose)
+        wiring.not_configured += graph.report()
+        wiring.handlers["email.send"] = email_handler(graph.mailer)
     sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())
     if sender is None:
         wiring.not_configured.append(f"SMS not configured: {reason}")
     else:
         wiring.closers.append(sender.aclose)
-    wiring.handlers["email.send"] = email_handler(graph.mailer)
     wiring.handlers["sms.send"] = sms_handler(sender)

@@ -1,83 +1,29 @@
 """Microsoft Graph adapters: meetings (Conferencing), email (Mailer), calls (Calling), channels.
 
-`build_graph_adapters(GraphSettings())` is what the composition root calls; each adapter is None
-with a reason when its settings are missing, so effects are recorded as "not sent".
+`build_graph_adapters(GraphSettings())` is what the composition root calls. The names are loaded
+on first use: msgraph-sdk is large, and a Beacon without Graph settings should not pay for it
+in start-up time and memory.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+from typing import Any
 
-from services.graph.calls import GraphCalling
-from services.graph.channels import ChannelCreator, GraphChannels, IncidentChannel
-from services.graph.client import GraphConnection, connect
-from services.graph.mail import GraphMailer
-from services.graph.meetings import EventsConferencing
-from services.graph.online_meetings import OnlineMeetingsConferencing
-from services.graph.probe import startup_problems
-from services.graph.settings import Feature, GraphSettings
-from services.ports import Calling, Conferencing, Mailer
+from services.graph.settings import GraphSettings
 
-__all__ = ["ChannelCreator", "GraphAdapters", "GraphCalling", "GraphChannels", "GraphMailer", "GraphSettings",
-           "EventsConferencing", "IncidentChannel", "OnlineMeetingsConferencing", "build_graph_adapters"]
+_LAZY = {
+    "GraphAdapters": "services.graph.adapters", "build_graph_adapters": "services.graph.adapters",
+    "GraphCalling": "services.graph.calls", "GraphChannels": "services.graph.channels",
+    "ChannelCreator": "services.graph.channels", "IncidentChannel": "services.graph.channels",
+    "GraphMailer": "services.graph.mail", "EventsConferencing": "services.graph.meetings",
+    "OnlineMeetingsConferencing": "services.graph.online_meetings",
+}
 
-
-@dataclass
-class GraphAdapters:
-    conferencing: Conferencing | None = None
-    mailer: Mailer | None = None
-    calling: Calling | None = None
-    channels: ChannelCreator | None = None
-    not_configured: dict[str, str] = field(default_factory=dict)  # adapter name → why it is None
-    connection: GraphConnection | None = None
-    settings: GraphSettings | None = None
-
-    def report(self) -> list[str]:
-        """One line per missing adapter, for the start-up log."""
-        return [f"Graph {name} not configured: {reason}" for name, reason in self.not_configured.items()]
-
-    async def check(self) -> list[str]:
-        """report() plus what Graph itself says: token accepted, organizer and sender mailboxes exist."""
-        if self.connection is None or self.settings is None:
-            return self.report()
-        return self.report() + await startup_problems(self.connection.client, self.settings)
-
-    async def aclose(self) -> None:
-        if self.connection is not None:
-            await self.connection.aclose()
+__all__ = ["GraphSettings", *_LAZY]
 
 
-def _reason(settings: GraphSettings, feature: Feature | None = None) -> str:
-    return "; ".join(settings.missing(feature))
-
-
-def build_graph_adapters(settings: GraphSettings) -> GraphAdapters:
-    if not settings.configured:
-        reason = _reason(settings)
-        names = ("conferencing", "mailer", "calling", "channels")
-        return GraphAdapters(not_configured={name: reason for name in names})
-    connection = connect(settings)
-    client = connection.client
-    adapters = GraphAdapters(connection=connection, settings=settings, channels=GraphChannels(client))
-    if settings.mail_sender:
-        adapters.mailer = GraphMailer(client, settings.mail_sender)
-    else:
-        adapters.not_configured["mailer"] = _reason(settings, "mail")
-    if settings.organizer_user_id:
-        adapters.conferencing = _conferencing(settings, connection, adapters.mailer)
-    else:
-        adapters.not_configured["conferencing"] = _reason(settings, "conferencing")
-    if settings.caller_app_id:
-        adapters.calling = GraphCalling(client, settings.caller_app_id, settings.caller_display_name)
-    else:
-        adapters.not_configured["calling"] = _reason(settings, "calling")
-    return adapters
-
-
-def _conferencing(settings: GraphSettings, connection: GraphConnection,
-                  mailer: Mailer | None) -> Conferencing:
-    if settings.meeting_mode == "events":
-        return EventsConferencing(connection.client, settings.organizer_user_id)
-    # Invitations for standalone meetings are mailed; without MAIL_SENDER the organizer sends them.
-    inviter = mailer or GraphMailer(connection.client, settings.organizer_user_id)
-    return OnlineMeetingsConferencing(connection.client, settings.organizer_user_id, inviter)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'services.graph' has no attribute {name!r}")

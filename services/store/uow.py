@@ -172,6 +172,11 @@ class UnitOfWork:
     async def next_timer_due(self) -> datetime | None:
         return await self.session.scalar(select(func.min(TimerRow.due_at)))
 
+    async def later_effect_pending(self, effect_id: int, kind: str, incident_id: int) -> bool:
+        return bool(await self.session.scalar(
+            select(func.count()).where(OutboxRow.kind == kind, OutboxRow.incident_id == incident_id,
+                                       OutboxRow.id > effect_id, OutboxRow.status == "pending")))
+
     # -- invokes already applied -------------------------------------------------------------
     async def mark_processed(self, activity_id: str, incident_id: int | None, now: datetime) -> bool:
         """Remember an invoke; False when it was seen before (a replay)."""

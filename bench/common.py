@@ -1,0 +1,90 @@
+"""Shared pieces of the benchmarks: server processes, latency statistics, result files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(which: str, database: str = "") -> Iterator[str]:
+    """Start `python -m bench.serve <which>` and yield its URL once /healthz answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.serve", which, "--port", str(port)]
+    if database:
+        command += ["--database", database]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        asyncio.run(wait_healthy(url, process))
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> float:
+    start = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        while time.perf_counter() - start < timeout:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+            try:
+                async with session.get(url + "/healthz") as response:
+                    if response.status == 200:
+                        return time.perf_counter() - start
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.02)
+    raise RuntimeError(f"{url} did not become healthy in {timeout} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def latency_summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+    return {"requests": len(latencies), "throughput_rps": len(latencies) / elapsed if elapsed else 0.0,
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
+            "mean_ms": (statistics.fmean(latencies) * 1000) if latencies else float("nan")}
+
+
+def write_result(name: str, result: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2, default=str))
+    return path
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows)

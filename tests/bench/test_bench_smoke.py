@@ -1,0 +1,32 @@
+"""The benchmark scripts still run (tiny sizes). No timing is asserted: benchmarks report ratios."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_card_actions_benchmark_runs_against_beacon_and_the_baseline():
+    out = run("bench.card_actions", "--users", "2", "--seconds", "1", "--rounds", "1")
+    assert "throughput ratio" in out
+    result = json.loads((ROOT / "bench" / "results" / "card_actions-sqlite.json").read_text())
+    assert result["beacon"]["requests"] > 0 and result["baseline"]["requests"] > 0
+    assert result["beacon"]["errors"] == 0 and result["baseline"]["errors"] == 0
+
+
+def test_footprint_benchmark_runs():
+    out = run("bench.footprint", "--incidents", "50", "--settle", "0.1")
+    assert "beacon_50_incidents" in out
