@@ -17,6 +17,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.common import ROOT, free_port, table, wait_healthy, write_result
 
@@ -38,8 +39,8 @@ async def seed(database: str, count: int) -> None:
     engine = create_engine(database)
     await migrate(engine)
     now = datetime.now(UTC)
-    person = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
-    rows = [dict(version=1, title=f"Bench incident {i}", description="", impact="low", urgency="low",
+    person: dict[str, Any] = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
+    rows: list[dict[str, Any]] = [dict(version=1, title=f"Bench incident {i}", description="", impact="low", urgency="low",
                  priority="P5", status="investigating", service="", client="", source="bench",
                  declared_by=person, declared_at=now, commander=None, responders=[], resolution_summary="",
                  config_version="bench", last_update_at=now, next_update_due=now + timedelta(hours=3))

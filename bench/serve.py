@@ -35,8 +35,8 @@ def baseline_app() -> web.Application:
 
     class StaticBot(TeamsActivityHandler):
         async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
-            return InvokeResponse(status=200, body={"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive",
-                                                    "value": card})
+            body = {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive", "value": card}
+            return InvokeResponse(status=200, body=body)
 
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(Config()))
     bot = StaticBot()
@@ -51,7 +51,10 @@ def baseline_app() -> web.Application:
 
     app = web.Application()
     app.router.add_post("/api/messages", messages)
-    app.router.add_get("/healthz", lambda request: web.json_response({"status": "ok"}))
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/healthz", healthz)
     return app
 
 
