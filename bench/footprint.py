@@ -40,7 +40,8 @@ async def seed(database: str, count: int) -> None:
     await migrate(engine)
     now = datetime.now(UTC)
     person: dict[str, Any] = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
-    rows: list[dict[str, Any]] = [dict(version=1, title=f"Bench incident {i}", description="", impact="low", urgency="low",
+    rows: list[dict[str, Any]] = [
+        dict(version=1, title=f"Bench incident {i}", description="", impact="low", urgency="low",
                  priority="P5", status="investigating", service="", client="", source="bench",
                  declared_by=person, declared_at=now, commander=None, responders=[], resolution_summary="",
                  config_version="bench", last_update_at=now, next_update_due=now + timedelta(hours=3))
