@@ -93,6 +93,9 @@ class ChannelsConfig(Strict):
 
 class RolesConfig(Strict):
     incident_admins: list[str] = Field([], description="aadObjectIds allowed to resolve any incident")
+    # When true, only responders act on incidents: members of directory.teams, incident admins,
+    # and each incident's declarer, commander and assigned responders. Others can read.
+    restrict_to_responders: bool = False
 
 
 class CommunicationsConfig(Strict):

@@ -205,6 +205,38 @@ ACTIONS: dict[Verb, ActionSpec] = {
 }
 
 
+SYSTEM_ACTOR = "beacon"  # Beacon itself (alerts, automatic updates) is always allowed
+COMMANDER_ONLY = {Verb.RESOLVE: "resolve", Verb.CLOSE: "close", Verb.TAKE_COMMAND: "change the commander of"}
+
+
+def refusal(cmd: IncidentAction, incident: Incident, config: BeaconConfig) -> str:
+    """Why this person may not do this, decided from the authenticated sender, or ''."""
+    actor = cmd.actor.aad_object_id
+    admins = set(config.roles.incident_admins)
+    if actor == SYSTEM_ACTOR or actor in admins:
+        return ""
+    if config.roles.restrict_to_responders:
+        involved = {p.aad_object_id for p in (incident.declared_by, incident.commander, *incident.responders) if p}
+        members = {m.aad_object_id for team in config.directory.teams for m in team.members}
+        if actor not in involved | members:
+            return f"only responders can act on {incident.label}"
+    what = COMMANDER_ONLY.get(cmd.verb)
+    commander = incident.commander
+    if what and commander and commander.aad_object_id != actor:
+        return f"only the commander ({commander.name or 'assigned'}) or an incident admin can {what} {incident.label}"
+    return ""
+
+
+async def _refuse(uow: UnitOfWork, cmd: IncidentAction, incident: Incident, reason: str,
+                  now: datetime) -> ActionOutcome:
+    verb = cmd.verb.value.split(".", 1)[1].replace("_", " ")
+    await uow.record_event(incident.id or 0, TimelineEvent(
+        "refused", now, cmd.actor, f"refused: {cmd.actor.name or 'someone'} tried to {verb}: {reason}"),
+        incident.version)
+    await uow.commit()
+    return ActionOutcome(incident, applied=False, notice=f"Not allowed: {reason}.", is_error=True)
+
+
 async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     """Apply a card action once; a replay, a stale card or a race is answered, never doubled."""
     for _attempt in range(3):
@@ -226,6 +258,9 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         if cmd.activity_id and await uow.was_processed(cmd.activity_id):
             return ActionOutcome(incident, applied=False, notice="That action was already applied.")
         spec = ACTIONS[cmd.verb]
+        reason = refusal(cmd, incident, deps.config)
+        if reason:
+            return await _refuse(uow, cmd, incident, reason, now)
         meanwhile: list[str] = []
         if cmd.shown_version is not None and cmd.shown_version != incident.version:
             events_since = await uow.events_after_version(incident.id or 0, cmd.shown_version)

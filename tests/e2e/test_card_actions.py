@@ -196,3 +196,16 @@ async def test_a_token_without_an_app_id_gets_a_clear_401(stack):
 async def test_health_and_readiness(stack):
     assert await stack.beacon.get("/healthz") == (200, {"status": "ok"})
     assert await stack.beacon.get("/readyz") == (200, {"status": "ready"})
+
+
+async def test_only_the_commander_or_an_admin_resolves_and_a_refusal_is_recorded(stack):
+    _, root = await declare(stack, commander=Users.ALICE.aad_object_id)
+    answer = await act(stack, root, "incident.resolve", from_user=Users.BOB, summary="I think it is fine")
+    assert "Not allowed: only the commander" in card_text(answer)
+    async with stack.beacon.deps.uow() as uow:
+        incident = await uow.get_incident(1)
+        timeline = await uow.timeline(1)
+    assert incident.status.value == "triage"
+    assert timeline[-1].kind == "refused" and "Bob Singh tried to resolve" in timeline[-1].summary
+    answer = await act(stack, root, "incident.resolve", from_user=Users.ALICE, summary="Cache flushed")
+    assert "Resolved" in card_text(answer)
