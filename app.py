@@ -16,18 +16,24 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot.adapter import BeaconAdapter
+from bot.bridge import wire_bridge
 from bot.handler import BeaconBot
+from bot.intake import wire_intake
+from bot.playground import add_playground
 from bot.poster import TeamsPoster
+from bot.review import wire_review
 from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
 from services.config import BeaconConfig, ConfigError, load_config
 from services.lifecycle import Deps
+from services.logs import bind_incident_handlers, setup_logging
 from services.metrics import render as render_metrics
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
 from services.scheduler.worker import Scheduler
 from services.settings import Settings
 from services.store.db import create_engine, migrate, migrations_applied, session_factory
 from services.store.uow import UnitOfWork
+from services.telemetry import configure_telemetry
 
 log = logging.getLogger("beacon")
 
@@ -49,7 +55,7 @@ class Overrides:
 
 
 # Each integration plugs itself in here (outbox handlers, card verbs, routes, observers).
-INTEGRATIONS: list[Wire] = [wire_graph_and_sms]
+INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_bridge, wire_review, wire_intake]
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
@@ -70,9 +76,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     bot = BeaconBot(deps)
     wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app,
                     handlers=TeamsPoster(adapter, deps).handlers())
+    wiring.bot = bot
     for wire in INTEGRATIONS:
         wire(wiring)
-    handlers = {**wiring.handlers, **overrides.handlers}
+    handlers = bind_incident_handlers({**wiring.handlers, **overrides.handlers})
     policy = OutboxPolicy(max_attempts=settings.outbox_max_attempts,
                           base_backoff=settings.outbox_base_backoff_seconds,
                           idle_poll=settings.outbox_idle_poll_seconds)
@@ -125,6 +132,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    add_playground(app, settings)  # only without MicrosoftAppId
     app.cleanup_ctx.append(lifecycle)
     return app
 
@@ -135,9 +143,13 @@ def report_unconfigured(settings: Settings) -> None:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
-    logging.getLogger().setLevel(settings.log_level.upper())
+    if argv[:1] == ["doctor"]:
+        from services import doctor
+
+        return doctor.main(settings)
+    setup_logging(settings)
+    configure_telemetry()
     try:
         app = create_app(settings)
     except ConfigError as error:

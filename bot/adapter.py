@@ -19,6 +19,7 @@ from botbuilder.schema import Activity
 from msrest.serialization import Model
 
 from bot.auth import activity_tenant, install_sdk_fixes, parameterized_settings
+from services.logs import activity_var, incident_var
 from services.settings import Settings
 
 log = logging.getLogger("beacon.bot")
@@ -57,6 +58,8 @@ class BeaconAdapter(CloudAdapter):
         activity_or_error = await read_activity(request)
         if isinstance(activity_or_error, web.Response):
             return activity_or_error
+        activity_var.set(activity_or_error.id)  # this request's task only: every log line of the turn
+        incident_var.set(_incident_of(activity_or_error))
         header = request.headers.get("Authorization", "")
         if header and not self.app_id:
             # The SDK would try to parse it and answer 500; without an app id no token is valid.
@@ -107,3 +110,14 @@ async def read_activity(request: web.Request) -> Activity | web.Response:
     if not activity.conversation or not activity.conversation.id:
         return json_error(400, "activity has no conversation.id")
     return activity
+
+
+def _incident_of(activity: Activity) -> int | None:
+    """The incident a card action names (Action.Execute data or a dialog's data), for the logs."""
+    value = activity.value if isinstance(activity.value, dict) else {}
+    action = value.get("action")
+    action_data = action.get("data") if isinstance(action, dict) else None
+    for data in (action_data, value.get("data"), value):
+        if isinstance(data, dict) and str(data.get("incidentId", "")).isdigit():
+            return int(data["incidentId"])
+    return None

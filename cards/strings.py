@@ -16,8 +16,8 @@ HELP_LINES = [
     ("drill [scenario]", "declare a training incident: flagged DRILL, nothing leaves Teams"),
     ("list", "show the open incidents"),
     ("show INC-7", "post the current card of an incident"),
-    ("actions", "list open follow-up actions (coming soon)"),
-    ("metrics", "response metrics (coming soon)"),
+    ("actions", "list open follow-up actions, with a Complete button"),
+    ("metrics", "response metrics with a chart (drills excluded)"),
     ("help", "this list"),
 ]
 UNKNOWN_COMMAND = "I did not understand “{text}”. Here is what I can do:"

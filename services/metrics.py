@@ -9,6 +9,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from services.incidents import OPEN_STATUSES
+from services.review.metrics import families as review_families
 from services.store.tables import IncidentRow, OutboxRow, TimerRow
 from services.store.uow import UnitOfWork
 
@@ -38,5 +39,5 @@ async def render(uow: UnitOfWork) -> bytes:
             select(TimerRow.kind, TimerRow.phase, func.count()).group_by(TimerRow.kind, TimerRow.phase)):
         timers.add_metric([kind, phase], count)
     registry = CollectorRegistry()
-    registry.register(_Snapshot([outbox, incidents, timers]))
+    registry.register(_Snapshot([outbox, incidents, timers, *await review_families(session)]))
     return generate_latest(registry)

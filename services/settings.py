@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     scheduler_idle_poll_seconds: float = Field(5.0, validation_alias="SCHEDULER_IDLE_POLL_SECONDS")
     shutdown_grace_seconds: float = Field(10.0, validation_alias="SHUTDOWN_GRACE_SECONDS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # After the incident (services/review): signed report links and reminder cadences.
+    report_link_secret: str = Field("", validation_alias="REPORT_LINK_SECRET")
+    report_link_ttl_days: int = Field(30, validation_alias="REPORT_LINK_TTL_DAYS")
+    report_reminder_every: str = Field("P1D", validation_alias="REPORT_REMINDER_EVERY")
+    review_window_business_days: int = Field(5, validation_alias="REVIEW_WINDOW_BUSINESS_DAYS")
+    action_overdue_after: str = Field("P1D", validation_alias="ACTION_OVERDUE_AFTER")
 
     @property
     def allowed_tenants(self) -> frozenset[str]:

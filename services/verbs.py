@@ -26,6 +26,11 @@ class Verb(StrEnum):
     REPORT_DECLARE = "report.declare"
     REPORT_MERGE = "report.merge"
     REPORT_DISMISS = "report.dismiss"
+    # after the incident (post-incident report, review, follow-up actions)
+    REVIEW_REPORT_SUBMIT = "review.report_submit"
+    REVIEW_SCHEDULE = "review.schedule"
+    REVIEW_HELD = "review.held"
+    REVIEW_ACTION_COMPLETE = "review.action_complete"
 
 
 INCIDENT_VERBS = frozenset(v for v in Verb if v.value.startswith("incident."))

@@ -1,0 +1,193 @@
+"""The bridge in Teams: card routes (Start bridge, Invite more, Ring responders), the outbox
+handlers that call Graph and post in the thread, POST /api/calls, and the incident card's bridge
+lines. `wire_bridge` plugs it all in; it runs after wire_graph_and_sms, whose adapters it uses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+
+from bot import context as ctx
+from bot.adapter import json_error
+from bot.poster import TeamsPoster
+from bot.views import view_of
+from bot.wiring import Wiring
+from cards import bridge as cards
+from cards.elements import Json
+from cards.incident import ViewExtras, incident_card
+from services.bridge import effects, store
+from services.bridge.callauth import CallNotificationAuth
+from services.bridge.calls import NotificationRejected, apply_notifications, parse_notifications
+from services.bridge.delivery import BridgeDelivery
+from services.bridge.people import GraphPeople
+from services.bridge.plan import is_drill
+from services.bridge.usecases import (
+    BridgeCommand,
+    BridgeSetup,
+    BridgeSituation,
+    bridge_situation,
+    invite_more,
+    ring_responders,
+    start_bridge,
+)
+from services.delivery import PermanentDeliveryError
+from services.incidents import DomainError, Incident, ValidationFailed
+from services.lifecycle import Deps
+from services.outbox import Effect
+from services.store.uow import UnitOfWork
+from services.verbs import Verb
+
+MAX_NOTIFICATION_BYTES = 256 * 1024
+
+
+def _incident_id(data: dict[str, Any]) -> int:
+    value = data.get("incidentId")
+    if isinstance(value, bool) or not str(value or "").isdigit() or not 0 < int(str(value)) < 2**31:
+        raise ValueError("incidentId must be a number")
+    return int(str(value))
+
+
+async def bridge_extras(uow: UnitOfWork, incident: Incident) -> ViewExtras:
+    if incident.id is None:
+        return ViewExtras()
+    found = await store.bridge(uow, incident.id)
+    if found is None and is_drill(incident):
+        return ViewExtras()  # drills never reach outside parties
+    return cards.incident_extras(found, await store.latest_call(uow, incident.id))
+
+
+class BridgeRoutes:
+    def __init__(self, deps: Deps, setup: BridgeSetup, poster: TeamsPoster, auth: CallNotificationAuth):
+        self.deps, self.setup, self.poster, self.auth = deps, setup, poster, auth
+
+    def _command(self, turn_context: TurnContext, data: dict[str, Any]) -> BridgeCommand:
+        activity = turn_context.activity
+        return BridgeCommand(incident_id=_incident_id(data), actor=ctx.actor(activity), form=data,
+                             activity_id=activity.id or "", tenant_id=ctx.tenant_id(activity))
+
+    async def _current(self, command: BridgeCommand) -> BridgeSituation:
+        return await bridge_situation(command.incident_id, command.actor, self.deps)
+
+    # -- card actions (answer within the invoke; Graph work goes to the outbox) ------------------
+    async def form(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        situation = await self._current(self._command(turn_context, data))
+        if situation.bridge is not None and situation.bridge.state.is_live:
+            return cards.bridge_card(situation, self.setup)
+        return cards.picker_card(situation, self.setup)
+
+    async def start(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        command = self._command(turn_context, data)
+        try:
+            situation = await start_bridge(command, self.deps)
+        except ValidationFailed as error:
+            return cards.picker_card(await self._current(command), self.setup, form=data, error=str(error))
+        if not situation.queued:  # a second click, a replay, or someone else was first
+            return cards.bridge_card(situation, self.setup, notice=cards.EXISTS)
+        async with self.deps.uow() as uow:
+            view = await view_of(uow, situation.incident, self.deps.view_extras, notice=cards.CREATING)
+        return incident_card(view)
+
+    async def invite(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        command = self._command(turn_context, data)
+        try:
+            situation = await invite_more(command, self.deps)
+        except DomainError as error:
+            return cards.bridge_card(await self._current(command), self.setup, error=str(error))
+        notice = cards.INVITING.format(names=situation.notice) if situation.queued else ""
+        return cards.bridge_card(situation, self.setup, notice=notice)
+
+    async def ring(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        command = self._command(turn_context, data)
+        try:
+            situation = await ring_responders(command, self.deps, self.setup)
+        except DomainError as error:
+            return cards.bridge_card(await self._current(command), self.setup, error=str(error))
+        notice = cards.RINGING.format(names=situation.notice) if situation.queued else ""
+        return cards.bridge_card(situation, self.setup, notice=notice)
+
+    # -- the thread (outbox) -------------------------------------------------------------------
+    async def thread_card(self, effect: Effect) -> None:
+        incident_id, payload = int(effect.payload["incident_id"]), effect.payload
+        async with self.deps.uow() as uow:
+            incident = await uow.get_incident(incident_id)
+            found = await store.bridge(uow, incident_id)
+        if incident is None:
+            raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
+        kind = payload.get("card")
+        if kind == "join":
+            if found is None or found.meeting is None:
+                return  # the meeting is gone (a later retry failed): nothing to join
+            card = cards.join_card(incident, found)
+        elif kind == "failed":
+            card = cards.failure_card(incident, str(payload.get("what") or "create"), str(payload.get("error") or ""))
+        elif kind == "not_configured":
+            card = cards.not_configured_card(incident, str(payload.get("reason") or ""))
+        else:
+            raise PermanentDeliveryError(f"unknown bridge card {str(kind)[:40]!r}")
+        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+        async def reply(turn_context: TurnContext, root_id: str) -> None:
+            await turn_context.send_activity(activity)
+
+        await self.poster._in_thread(incident_id, reply)
+
+    # -- POST /api/calls -------------------------------------------------------------------------
+    async def calls(self, request: web.Request) -> web.Response:
+        problem = await self.auth.problem(request.headers.get("Authorization", ""))
+        if problem:
+            return json_error(401, problem)
+        body = await _read_json(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            notifications = parse_notifications(body)
+            async with self.deps.uow() as uow:
+                recorded = await apply_notifications(uow, notifications, self.deps.clock.now())
+                await uow.commit()
+        except NotificationRejected as error:
+            return json_error(error.status, str(error))
+        return web.json_response({"accepted": len(notifications), "recorded": recorded}, status=202)
+
+
+async def _read_json(request: web.Request) -> Any:
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return json_error(415, "Content-Type must be application/json")
+    raw = await request.content.read(MAX_NOTIFICATION_BYTES + 1)
+    if len(raw) > MAX_NOTIFICATION_BYTES:
+        return json_error(413, f"notification larger than {MAX_NOTIFICATION_BYTES} bytes")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return json_error(400, f"body is not valid JSON: {error}")
+
+
+def bridge_setup(wiring: Wiring) -> BridgeSetup:
+    graph = wiring.graph
+    missing = "Graph adapters are not wired (wire_graph_and_sms must run before wire_bridge)"
+    reasons = graph.not_configured if graph is not None else {"conferencing": missing, "calling": missing}
+    return BridgeSetup(conferencing_problem=reasons.get("conferencing", ""),
+                       calling_problem=reasons.get("calling", ""), public_url=wiring.settings.public_url)
+
+
+def wire_bridge(wiring: Wiring) -> None:
+    """Bridge calls through Microsoft Graph: a Teams meeting per incident, ringing responders."""
+    setup = bridge_setup(wiring)
+    graph = wiring.graph
+    people = GraphPeople(graph.connection.client) if graph is not None and graph.connection else None
+    delivery = BridgeDelivery(wiring.deps, graph.conferencing if graph else None, graph.calling if graph else None,
+                              people, setup, wiring.settings.outbox_max_attempts)
+    routes = BridgeRoutes(wiring.deps, setup, TeamsPoster(wiring.adapter, wiring.deps),
+                          CallNotificationAuth(wiring.settings.app_id))
+    wiring.handlers.update({effects.CREATE: delivery.create, effects.INVITE: delivery.invite,
+                            effects.RING: delivery.ring, effects.THREAD_CARD: routes.thread_card})
+    for verb, route in ((Verb.BRIDGE_FORM, routes.form), (Verb.BRIDGE_START, routes.start),
+                        (Verb.BRIDGE_INVITE, routes.invite), (Verb.BRIDGE_RING, routes.ring)):
+        wiring.card_actions.register(verb, route)
+    wiring.app.router.add_post("/api/calls", routes.calls)
+    wiring.deps.view_extras.append(bridge_extras)
+    if not setup.calling_problem and not setup.callback_uri:
+        wiring.not_configured.append("Ringing responders not configured: BEACON_PUBLIC_URL is empty, so Graph "
+                                     "has nowhere to report calls (https://<BEACON_PUBLIC_URL>/api/calls)")

@@ -1,0 +1,267 @@
+"""After the incident, on the Teams surface: report cards, review scheduling, follow-up actions,
+`@Beacon actions` and `@Beacon metrics`, the signed GET /reports/INC-n, and the reminder loop."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import isodate
+from aiohttp import web
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+
+from bot import context as ctx
+from bot.card_actions import _int
+from bot.commands import Command
+from bot.poster import TeamsPoster
+from bot.wiring import Wiring
+from cards import review as cards
+from cards.elements import Json
+from cards.messages import error_card
+from services.delivery import NotConfigured, PermanentDeliveryError
+from services.graph.meetings import EventsConferencing
+from services.incidents import DomainError, ValidationFailed
+from services.lifecycle import Deps
+from services.outbox import Effect
+from services.ports import MeetingRequest, Recipient
+from services.review import store
+from services.review.chart import bar_chart
+from services.review.followups import complete_action
+from services.review.links import ReportLinks
+from services.review.meeting import schedule_review
+from services.review.metrics import compute
+from services.review.render import html_page, markdown, pdf_document
+from services.review.report import human
+from services.review.settings import ReviewSettings
+from services.review.tables import ActionItemRow
+from services.review.usecases import ReportObserver, review_held, submit_report
+from services.review.worker import ReviewScheduler
+from services.settings import Settings
+from services.verbs import Verb
+
+log = logging.getLogger("beacon.review")
+REVIEW_SCHEDULER = web.AppKey("review_scheduler", ReviewScheduler)
+
+
+def review_settings(settings: Settings, notes: list[str]) -> ReviewSettings:
+    secret = settings.report_link_secret
+    if not secret:
+        secret = secrets.token_hex(32)
+        notes.append("REPORT_LINK_SECRET not set: report links are signed with a random per-process "
+                     "secret and stop working when Beacon restarts")
+    base = settings.public_url or f"http://localhost:{settings.port}"
+    if not settings.public_url:
+        notes.append(f"BEACON_PUBLIC_URL not set: report links point at {base}")
+    return ReviewSettings(
+        links=ReportLinks(secret, base, timedelta(days=settings.report_link_ttl_days)),
+        report_reminder_every=isodate.parse_duration(settings.report_reminder_every),
+        review_window_business_days=settings.review_window_business_days,
+        action_overdue_after=isodate.parse_duration(settings.action_overdue_after))
+
+
+def _attachment(card: Json) -> Any:
+    return MessageFactory.attachment(CardFactory.adaptive_card(card))
+
+
+class ReviewSurface:
+    def __init__(self, wiring: Wiring, settings: ReviewSettings):
+        self.wiring, self.deps, self.settings = wiring, wiring.deps, settings
+        self.poster = TeamsPoster(wiring.adapter, wiring.deps)
+
+    @property
+    def _d(self) -> Deps:
+        return self.deps
+
+    # -- outbox effects --------------------------------------------------------------------
+    async def thread_card(self, effect: Effect) -> None:
+        incident_id = int(effect.payload["incident_id"])
+        card = await self._build(incident_id, effect.payload)
+
+        async def reply(turn_context: TurnContext, root_id: str) -> None:
+            await turn_context.send_activity(_attachment(card))
+
+        await self.poster._in_thread(incident_id, reply)
+
+    async def _build(self, incident_id: int, p: dict[str, Any]) -> Json:
+        async with self.deps.uow() as uow:
+            incident = await uow.get_incident(incident_id)
+            row = await store.report_row(uow, incident_id)
+            timeline = await uow.timeline(incident_id) if p.get("card") == "drill_report" else []
+        if incident is None:
+            raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
+        kind = p.get("card")
+        if kind in ("report_request", "report_reminder"):
+            known = [(m.name, m.aad_object_id) for t in self.deps.config.directory.teams for m in t.members
+                     if m.aad_object_id]
+            return cards.report_request_card(incident.label, incident_id, str(p.get("owner_name", "")),
+                                             str(p.get("owner_id", "")), str(p.get("role", "")),
+                                             reminder=int(p.get("count", 0)), people=known)
+        if kind == "report_summary":
+            return cards.report_summary_card(incident.label, incident.title, incident_id, str(p["link"]),
+                                             review_start=row.review_start if row else None)
+        if kind == "action_reminder":
+            return cards.action_reminder_card(incident.label, int(p["action_id"]), str(p["title"]),
+                                              str(p["owner_name"]), str(p["owner_id"]),
+                                              datetime.fromisoformat(str(p["due_at"])), bool(p.get("overdue")))
+        end = incident.resolved_at or self.deps.clock.now()
+        ack = incident.acknowledged_at
+        return cards.drill_report_card(incident.label, incident.title, [
+            ("Duration", human(end - incident.declared_at)),
+            ("Time to acknowledge", human(ack - incident.declared_at) if ack else "not acknowledged"),
+            ("Status updates", str(p.get("updates", 0))), ("Timeline entries", str(len(timeline))),
+            ("Participants", str(len(incident.responders) + (1 if incident.commander else 0)))], str(p["link"]))
+
+    async def create_event(self, effect: Effect) -> None:
+        graph = self.wiring.graph
+        if graph is None or graph.connection is None or graph.settings is None \
+                or not graph.settings.organizer_user_id:
+            raise NotConfigured("review meeting (Graph calendar)")
+        p = effect.payload
+        calendar = EventsConferencing(graph.connection.client, graph.settings.organizer_user_id)
+        await calendar.create_meeting(MeetingRequest(
+            external_id=f"beacon-review-{p['incident_id']}", subject=str(p["subject"]),
+            body_html=str(p["body_html"]), start=datetime.fromisoformat(p["start"]),
+            end=datetime.fromisoformat(p["end"]),
+            attendees=tuple(Recipient(email, name) for email, name in p["attendees"])))
+
+    # -- card actions ----------------------------------------------------------------------
+    async def submit(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        incident_id = _int(data.get("incidentId"), "incidentId")
+        assert incident_id is not None
+        actor = ctx.actor(turn_context.activity)
+        try:
+            incident, applied = await submit_report(self.deps, self.settings, incident_id, data, actor,
+                                                    turn_context.activity.id or "")
+        except ValidationFailed as error:
+            return cards.report_request_card(f"INC-{incident_id}", incident_id, "", "", "", error=str(error))
+        notice = "Report complete. Thank you." if applied else "The report was already complete."
+        return await self._summary(incident_id, notice)
+
+    async def _summary(self, incident_id: int, notice: str) -> Json:
+        async with self.deps.uow() as uow:
+            incident = await uow.get_incident(incident_id)
+            row = await store.report_row(uow, incident_id)
+        assert incident is not None
+        link = self.settings.links.url(incident_id, self.deps.clock.now())
+        return cards.report_summary_card(incident.label, incident.title, incident_id, link, notice=notice,
+                                         review_start=row.review_start if row else None,
+                                         held=bool(row and row.review_held_at))
+
+    async def schedule(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        incident_id = _int(data.get("incidentId"), "incidentId")
+        assert incident_id is not None
+        _, start = await schedule_review(self.deps, self.settings, incident_id, data,
+                                         ctx.actor(turn_context.activity))
+        return await self._summary(incident_id, f"Review scheduled for {start:%Y-%m-%d %H:%M} UTC.")
+
+    async def held(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        incident_id = _int(data.get("incidentId"), "incidentId")
+        assert incident_id is not None
+        await review_held(self.deps, incident_id, ctx.actor(turn_context.activity))
+        return await self._summary(incident_id, "Review recorded as held.")
+
+    async def complete(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        action_id = _int(data.get("actionId"), "actionId")
+        assert action_id is not None
+        done = await complete_action(self.deps, action_id, ctx.actor(turn_context.activity))
+        return await self._actions_card("Action completed." if done else "That action was already complete.")
+
+    async def _actions_card(self, notice: str = "") -> Json:
+        async with self.deps.uow() as uow:
+            rows: list[ActionItemRow] = await store.open_actions(uow)
+            labels = {r.incident_id: f"INC-{r.incident_id}" for r in rows}
+        return cards.actions_card([(r.id, labels[r.incident_id], r.title, r.owner_name, r.due_at, r.overdue)
+                                   for r in rows], notice)
+
+    # -- commands and routes ----------------------------------------------------------------
+    async def actions_command(self, turn_context: TurnContext, command: Command) -> None:
+        await turn_context.send_activity(_attachment(await self._actions_card()))
+
+    async def metrics_command(self, turn_context: TurnContext, command: Command) -> None:
+        await turn_context.send_activity(_attachment(await self.metrics_card()))
+
+    async def metrics_card(self) -> Json:
+        async with self.deps.uow() as uow:
+            m = await compute(uow.session)
+        priorities = sorted(set(m.acknowledge) | set(m.mitigate) | set(m.resolve)) or ["—"]
+        series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
+                  for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),
+                                     ("resolve", m.resolve))}
+        png = bar_chart("Mean minutes per priority", priorities, series, "minutes")
+        rows = [(f"{p} (mean)", " · ".join(f"{name} {human(timedelta(seconds=data[p][1]))}"
+                                           for name, data in (("ack", m.acknowledge), ("mitigate", m.mitigate),
+                                                              ("resolve", m.resolve)) if p in data))
+                for p in priorities if p != "—"]
+        rows += [("Incidents per week", ", ".join(f"{w}: {n}" for w, n in m.per_week.items()) or "none"),
+                 ("Status updates", f"{m.updates.get('on_time', 0)} on time, {m.updates.get('late', 0)} late, "
+                                    f"{m.updates.get('automatic', 0)} automatic"),
+                 ("Overdue actions", f"{m.overdue_actions} of {m.open_actions} open")]
+        return cards.metrics_card(base64.b64encode(png).decode(), rows)
+
+    async def report_route(self, request: web.Request) -> web.StreamResponse:
+        number = request.match_info["number"].upper().removeprefix("INC-")
+        if not number.isdigit() or len(number) > 9:
+            return web.json_response({"error": "use /reports/INC-<number>"}, status=400)
+        incident_id = int(number)
+        query = request.query
+        if not self.settings.links.valid(incident_id, query.get("expires", ""), query.get("sig", ""),
+                                         self.deps.clock.now()):
+            return web.json_response({"error": "the report link is invalid or has expired"}, status=403)
+        async with self.deps.uow() as uow:
+            incident = await uow.get_incident(incident_id)
+            if incident is None:
+                return web.json_response({"error": f"INC-{incident_id} does not exist"}, status=404)
+            report = await store.load_report(uow, incident, self.deps.clock.now())
+        fmt = query.get("format", "html")
+        if fmt == "md":
+            return web.Response(text=markdown(report), content_type="text/markdown", charset="utf-8")
+        if fmt == "pdf":
+            body = await asyncio.get_running_loop().run_in_executor(None, pdf_document, report)
+            return web.Response(body=body, content_type="application/pdf", headers={
+                "Content-Disposition": f"inline; filename=INC-{incident_id}-report.pdf"})
+        return web.Response(text=html_page(report), content_type="text/html", charset="utf-8")
+
+
+def _guard(route: Any) -> Any:
+    async def guarded(turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        try:
+            result: Json = await route(turn_context, verb, data)
+            return result
+        except DomainError as error:
+            return error_card(str(error))
+    return guarded
+
+
+def wire_review(wiring: Wiring) -> None:
+    settings = review_settings(wiring.settings, wiring.not_configured)
+    surface = ReviewSurface(wiring, settings)
+    wiring.deps.observers.append(ReportObserver(wiring.deps.config, settings))
+    wiring.handlers["review.thread_card"] = surface.thread_card
+    wiring.handlers["review.create_event"] = surface.create_event
+    for verb, route in ((Verb.REVIEW_REPORT_SUBMIT, surface.submit), (Verb.REVIEW_SCHEDULE, surface.schedule),
+                        (Verb.REVIEW_HELD, surface.held), (Verb.REVIEW_ACTION_COMPLETE, surface.complete)):
+        wiring.card_actions.register(verb, _guard(route))
+    if wiring.bot is not None:
+        wiring.bot.register_command("actions", surface.actions_command)
+        wiring.bot.register_command("metrics", surface.metrics_command)
+    wiring.app.router.add_get("/reports/{number}", surface.report_route)
+    scheduler = ReviewScheduler(wiring.deps.uow, settings, wiring.deps.clock,
+                                idle_poll=wiring.settings.scheduler_idle_poll_seconds)
+    wiring.app[REVIEW_SCHEDULER] = scheduler
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(app: web.Application) -> None:  # on_startup runs after the migrations
+        tasks.append(asyncio.create_task(scheduler.run()))
+
+    async def stop() -> None:
+        scheduler.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    wiring.app.on_startup.append(start)
+    wiring.closers.append(stop)

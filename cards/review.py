@@ -1,0 +1,115 @@
+"""Cards of the review: the report request, its summary, reminders, follow-up actions, metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cards.elements import (
+    Json,
+    action_set,
+    card,
+    container,
+    execute,
+    facts,
+    input_text,
+    mention,
+    open_url,
+    people_picker,
+    plain,
+    text,
+    toggle,
+    when,
+)
+from services.incidents.model import MAX_TEXT
+from services.verbs import Verb
+
+ACTION_ROWS = 3
+
+
+def _who(name: str, person_id: str, mentions: list[Json]) -> str:
+    if not person_id:
+        return plain(name)
+    label, entity = mention(name or "owner", person_id)
+    mentions.append(entity)
+    return label
+
+
+def report_request_card(label: str, incident_id: int, owner_name: str, owner_id: str, role: str, *,
+                        reminder: int = 0, people: list[tuple[str, str]] | None = None,
+                        error: str = "") -> Json:
+    mentions: list[Json] = []
+    who = _who(owner_name, owner_id, mentions)
+    heading = (f"Reminder {reminder}: {who}, the post-incident report for {label} is not complete yet."
+               if reminder else f"{who} ({plain(role)}), please complete the post-incident report for {label}.")
+    body: list[Json] = [text(heading, weight="Bolder")]
+    if error:
+        body.append(text(plain(error), color="attention"))
+    body += [text("Beacon builds the report from the timeline; add what only people know.", subtle=True),
+             input_text("root_cause", "Root cause", required=True, multiline=True, max_length=MAX_TEXT),
+             input_text("impact", "Impact narrative (optional)", multiline=True, max_length=MAX_TEXT),
+             input_text("lessons", "Lessons learned", required=True, multiline=True, max_length=MAX_TEXT),
+             text("Corrective actions (each with an owner and a due date)", weight="Bolder")]
+    for index in range(1, ACTION_ROWS + 1):
+        body += [input_text(f"action{index}_title", f"Action {index}", max_length=300),
+                 people_picker(f"action{index}_owner", f"Owner of action {index}", known=people or []),
+                 {"type": "Input.Date", "id": f"action{index}_due", "label": f"Due date of action {index}"}]
+    return card(body, [execute("Submit report", Verb.REVIEW_REPORT_SUBMIT, {"incidentId": incident_id},
+                               style="positive", inputs="auto")], mentions=mentions)
+
+
+def report_summary_card(label: str, title: str, incident_id: int, link: str, *, notice: str = "",
+                        review_start: datetime | None = None, held: bool = False) -> Json:
+    body: list[Json] = []
+    if notice:
+        body.append(text(plain(notice), color="good"))
+    body += [container([text(f"Post-incident report: {label}", weight="Bolder"), text(plain(title))],
+                       style="emphasis"),
+             facts([("Review", "held" if held else when(review_start) if review_start else "not scheduled")])]
+    actions = [open_url("Open the report", link)]
+    if not held:
+        actions.append(execute("Review held", Verb.REVIEW_HELD, {"incidentId": incident_id}))
+    if review_start is None:
+        body += [{"type": "Input.Date", "id": "review_date", "label": "Review date (optional)"},
+                 toggle("include_client", "Invite the client")]
+        actions.insert(1, execute("Schedule review", Verb.REVIEW_SCHEDULE, {"incidentId": incident_id},
+                                  inputs="auto"))
+    return card(body, actions)
+
+
+def action_reminder_card(label: str, action_id: int, title: str, owner_name: str, owner_id: str,
+                         due_at: datetime, overdue: bool) -> Json:
+    mentions: list[Json] = []
+    who = _who(owner_name, owner_id, mentions)
+    word = "is overdue" if overdue else "is due"
+    return card([text(f"{who}, follow-up action of {label} {word}: {plain(title)}", weight="Bolder",
+                      color="attention" if overdue else None),
+                 text(f"Due {when(due_at)}", subtle=True)],
+                [execute("Complete", Verb.REVIEW_ACTION_COMPLETE, {"actionId": action_id}, style="positive")],
+                mentions=mentions)
+
+
+def actions_card(lines: list[tuple[int, str, str, str, datetime, bool]], notice: str = "") -> Json:
+    """(action id, incident label, title, owner, due, overdue) of each open action."""
+    body: list[Json] = [text(plain(notice), color="good")] if notice else []
+    body.append(text("Open follow-up actions", size="Medium", weight="Bolder"))
+    if not lines:
+        body.append(text("No open follow-up actions."))
+    for action_id, label, title, owner, due, overdue in lines:
+        late = " · overdue" if overdue else ""
+        body.append(container([
+            text(f"{label}: {plain(title)}", weight="Bolder"),
+            text(f"Owner {plain(owner) or '—'} · due {when(due)}{late}", subtle=True),
+            action_set([execute("Complete", Verb.REVIEW_ACTION_COMPLETE, {"actionId": action_id})])]))
+    return card(body)
+
+
+def metrics_card(chart_png_b64: str, rows: list[tuple[str, str]]) -> Json:
+    return card([text("Response metrics (drills excluded)", size="Medium", weight="Bolder"),
+                 {"type": "Image", "url": f"data:image/png;base64,{chart_png_b64}",
+                  "altText": "Mean time to acknowledge, mitigate and resolve per priority"},
+                 facts(rows)])
+
+
+def drill_report_card(label: str, title: str, facts_rows: list[tuple[str, str]], link: str) -> Json:
+    return card([container([text(f"Drill report: {label}", weight="Bolder"), text(plain(title))],
+                           style="accent"), facts(facts_rows)], [open_url("Open the drill report", link)])

@@ -1,0 +1,99 @@
+"""Reading and writing bridge rows inside the caller's unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from services.bridge.model import Bridge, BridgeCall, BridgeState, Invitee, call_key
+from services.bridge.tables import BridgeCallRow, BridgeRow
+from services.incidents import Person
+from services.ports import CallTarget, Meeting, Recipient
+from services.store.uow import UnitOfWork
+
+
+def _person(data: dict[str, Any] | None) -> Person | None:
+    return Person.from_dict(data) if data else None
+
+
+def bridge_from_row(row: BridgeRow) -> Bridge:
+    meeting = None
+    if row.join_url:
+        meeting = Meeting(id=row.meeting_id, join_url=row.join_url, dial_in=row.dial_in or None,
+                          conference_id=row.conference_id or None, passcode=row.passcode or None)
+    return Bridge(
+        incident_id=row.incident_id, state=BridgeState(row.state), attempt=row.attempt,
+        requested_by=_person(row.requested_by), requested_at=row.requested_at,
+        invitees=tuple(Invitee.from_dict(i) for i in row.invitees or []),
+        invited=tuple(Recipient(email, name) for email, name in row.invited or []),
+        meeting=meeting, created_at=row.created_at, error=row.error)
+
+
+def call_from_row(row: BridgeCallRow) -> BridgeCall:
+    return BridgeCall(
+        call_id=row.call_id, incident_id=row.incident_id, state=row.state,
+        targets=tuple(CallTarget(t["aad_object_id"], t.get("name", "")) for t in row.targets or []),
+        participants=tuple((str(p[0]), str(p[1])) for p in row.participants or []),
+        started_at=row.started_at, updated_at=row.updated_at)
+
+
+async def bridge_row(uow: UnitOfWork, incident_id: int) -> BridgeRow | None:
+    return await uow.session.get(BridgeRow, incident_id, populate_existing=True)
+
+
+async def bridge(uow: UnitOfWork, incident_id: int) -> Bridge | None:
+    row = await bridge_row(uow, incident_id)
+    return bridge_from_row(row) if row else None
+
+
+async def add_bridge(uow: UnitOfWork, incident_id: int, requested_by: Person, invitees: list[Invitee],
+                     now: datetime) -> BridgeRow:
+    """Insert the incident's bridge; a concurrent first click makes the flush raise IntegrityError."""
+    row = BridgeRow(incident_id=incident_id, state=BridgeState.REQUESTED.value, attempt=1,
+                    requested_by=requested_by.to_dict(), requested_at=now,
+                    invitees=[i.to_dict() for i in invitees], invited=[], meeting_id="", join_url="",
+                    dial_in="", conference_id="", passcode="", error="", updated_at=now)
+    uow.session.add(row)
+    await uow.session.flush()
+    return row
+
+
+def store_meeting(row: BridgeRow, meeting: Meeting, invited: list[Recipient], now: datetime) -> None:
+    row.state = BridgeState.CREATED.value
+    row.meeting_id, row.join_url = meeting.id, meeting.join_url
+    row.dial_in, row.conference_id = meeting.dial_in or "", meeting.conference_id or ""
+    row.passcode = meeting.passcode or ""
+    row.invited = [[r.email, r.name] for r in invited]
+    row.created_at = row.updated_at = now
+    row.error = ""
+
+
+def add_invited(row: BridgeRow, invitees: list[Invitee], invited: list[Recipient], now: datetime) -> None:
+    keys = {i["key"] for i in row.invitees or []}
+    row.invitees = [*(row.invitees or []), *(i.to_dict() for i in invitees if i.key not in keys)]
+    known = {email.lower() for email, _ in row.invited or []}
+    row.invited = [*(row.invited or []), *([r.email, r.name] for r in invited if r.email.lower() not in known)]
+    row.updated_at = now
+
+
+async def call_row(uow: UnitOfWork, call_id: str) -> BridgeCallRow | None:
+    return await uow.session.get(BridgeCallRow, call_key(call_id), populate_existing=True)
+
+
+async def latest_call(uow: UnitOfWork, incident_id: int) -> BridgeCall | None:
+    row = await uow.session.scalar(
+        select(BridgeCallRow).where(BridgeCallRow.incident_id == incident_id)
+        .order_by(BridgeCallRow.started_at.desc()).limit(1))
+    return call_from_row(row) if row else None
+
+
+async def add_call(uow: UnitOfWork, incident_id: int, call_id: str, targets: list[CallTarget],
+                   requested_by: dict[str, Any] | None, now: datetime) -> None:
+    if await call_row(uow, call_id) is not None:
+        return  # a retried delivery that got the same call back
+    uow.session.add(BridgeCallRow(
+        call_key=call_key(call_id), call_id=call_id, incident_id=incident_id, state="establishing",
+        targets=[{"aad_object_id": t.aad_object_id, "name": t.name} for t in targets], participants=[],
+        requested_by=requested_by, started_at=now, updated_at=now))

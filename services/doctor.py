@@ -1,0 +1,212 @@
+"""`python app.py doctor`: a pre-flight check, one line per item, each failure with its fix.
+
+Tenant policy problems (missing admin consent, an application access policy, a mailbox that does
+not exist) are the most common reason a Teams incident app fails in its first week, and nothing
+else reports them before the first incident. Each check is a small function returning a Check;
+an outside system that is not configured at all is a note, not a failure (CONTRACT.md: Beacon
+runs without it and records its effects as "not sent"), but one that is configured and fails is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal, TextIO
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import text
+
+from services.config import ConfigError, load_config
+from services.delivery import DeliveryError
+from services.freshdesk.client import build_ticketing
+from services.freshdesk.settings import FreshdeskSettings
+from services.graph import GraphSettings, build_graph_adapters
+from services.graph.errors import PERMISSIONS_DOC
+from services.notify.sms.factory import build_sms_sender
+from services.notify.sms.settings import SmsSettings
+from services.settings import Settings
+from services.store.db import create_engine, migrations_applied
+
+Outcome = Literal["ok", "fail", "skip"]
+MARKS: dict[Outcome, str] = {"ok": "OK  ", "fail": "FAIL", "skip": "--  "}
+TIMEOUT_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Check:
+    item: str
+    outcome: Outcome
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        detail = self.detail.removeprefix(f"{self.item} not configured: ")
+        detail = f"not configured (optional): {detail}" if self.outcome == "skip" else detail
+        text = f"{MARKS[self.outcome]} {self.item}: {detail}"
+        return f"{text}\n       fix: {self.fix}" if self.fix and self.outcome == "fail" else text
+
+
+class DoctorSettings(BaseSettings):
+    """The one setting only the doctor reads: the authority bot tokens come from."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Empty: the SDK's own (https://login.microsoftonline.com/botframework.com, or the tenant for
+    # SingleTenant). Sovereign clouds and local fakes set it.
+    bot_login_url: str = Field("", validation_alias="BOT_LOGIN_URL")
+
+
+@dataclass
+class Subjects:
+    """What the doctor checks; tests point the outside settings at local fakes."""
+
+    settings: Settings
+    graph: GraphSettings
+    freshdesk: FreshdeskSettings
+    sms: SmsSettings
+    bot_login_url: str = ""
+
+
+TokenGetter = Callable[[Settings, str], str]
+
+
+def check_config(settings: Settings) -> Check:
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError as error:
+        return Check("config", "fail", f"{settings.config_path} is invalid: {error}",
+                     f"correct {settings.config_path} (or point BEACON_CONFIG at a valid file)")
+    return Check("config", "ok", f"{settings.config_path} validates ({len(config.services)} services)")
+
+
+async def check_database(settings: Settings) -> Check:
+    engine = create_engine(settings.database_url)
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        async with engine.connect() as connection:
+            await asyncio.wait_for(connection.execute(text("SELECT 1")), timeout=5)
+        migrated = await migrations_applied(engine)
+    except Exception as error:
+        return Check("database", "fail", f"{where} is unreachable: {str(error).splitlines()[0][:200]}",
+                     "check DATABASE_URL and that the database server runs and accepts Beacon's user")
+    finally:
+        await engine.dispose()
+    if not migrated:
+        return Check("database", "fail", f"{where} is reachable but its migrations are not applied",
+                     "run `python app.py` once to migrate (it applies migrations at start)")
+    return Check("database", "ok", f"{where} is reachable and migrated")
+
+
+def msal_bot_token(settings: Settings, login_url: str) -> str:
+    """A client-credentials token for the bot, as the Bot Framework SDK gets it (MSAL)."""
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    tenant = settings.app_tenant_id if settings.app_type.lower() == "singletenant" else None
+    credentials = MicrosoftAppCredentials(settings.app_id, settings.app_password, channel_auth_tenant=tenant)
+    if login_url:
+        credentials.oauth_endpoint = login_url.rstrip("/")
+    return str(credentials.get_access_token())
+
+
+async def check_bot_credentials(settings: Settings, login_url: str = "",
+                                get_token: TokenGetter = msal_bot_token) -> Check:
+    if not settings.app_id:
+        return Check("bot credentials", "ok", "local mode: MicrosoftAppId is empty, so Beacon accepts only "
+                     "unauthenticated requests (Emulator, the playground at /playground)")
+    if not settings.app_password:
+        return Check("bot credentials", "fail", f"MicrosoftAppId {settings.app_id} has no MicrosoftAppPassword",
+                     "set MicrosoftAppPassword to a client secret of the Azure Bot's app registration")
+    try:
+        token = await asyncio.wait_for(asyncio.to_thread(get_token, settings, login_url), TIMEOUT_SECONDS)
+    except Exception as error:
+        return Check("bot credentials", "fail", f"no token for MicrosoftAppId {settings.app_id}: {error}",
+                     "check MicrosoftAppPassword (a secret that has not expired), MicrosoftAppType and "
+                     "MicrosoftAppTenantId against the app registration")
+    if not token:
+        return Check("bot credentials", "fail", "the token endpoint answered without a token",
+                     "check BOT_LOGIN_URL")
+    return Check("bot credentials", "ok", f"MicrosoftAppId {settings.app_id} gets a Bot Framework token")
+
+
+async def check_graph(settings: GraphSettings) -> list[Check]:
+    if not settings.configured:
+        return [Check("Graph", "skip", "; ".join(settings.missing()),
+                      f"optional; for meetings, email and calls follow {PERMISSIONS_DOC}")]
+    adapters = build_graph_adapters(settings)
+    try:
+        problems = await asyncio.wait_for(adapters.check(), TIMEOUT_SECONDS)
+    except Exception as error:
+        problems = [f"Graph did not answer: {error!r}"]
+    finally:
+        await adapters.aclose()
+    fix = f"grant the application permission named above with admin consent ({PERMISSIONS_DOC})"
+    checks = [Check("Graph", "fail", problem, fix) for problem in problems if "not configured" not in problem]
+    checks += [Check("Graph", "skip", problem, "optional") for problem in problems if "not configured" in problem]
+    if not any(check.outcome == "fail" for check in checks):
+        mailboxes = [m for m in (settings.organizer_user_id, settings.mail_sender) if m]
+        found = f"; mailboxes exist: {', '.join(mailboxes)}" if mailboxes else ""
+        checks.insert(0, Check("Graph", "ok", f"{settings.base_url} accepts Beacon's credentials{found}"))
+    return checks
+
+
+async def check_freshdesk(settings: FreshdeskSettings) -> Check:
+    client, reason = build_ticketing(settings)
+    if client is None:
+        fixable = settings.url or settings.api_key.get_secret_value()
+        return Check("Freshdesk", "fail" if fixable else "skip", reason,
+                     "set FRESHDESK_URL and FRESHDESK_API_KEY" if fixable else "optional")
+    try:
+        return Check("Freshdesk", "ok", await asyncio.wait_for(client.check(), TIMEOUT_SECONDS))
+    except (DeliveryError, TimeoutError) as error:
+        return Check("Freshdesk", "fail", str(error) or "no answer",
+                     "copy the API key again (Freshdesk: Profile settings → View API key) and check FRESHDESK_URL")
+    finally:
+        await client.aclose()
+
+
+async def check_sms(settings: SmsSettings) -> Check:
+    sender, reason = build_sms_sender(settings)
+    if sender is None:
+        outcome: Outcome = "fail" if settings.provider else "skip"
+        return Check("SMS", outcome, reason, "see SMS_PROVIDER in the README" if settings.provider else "optional")
+    try:
+        return Check("SMS", "ok", await asyncio.wait_for(sender.check(), TIMEOUT_SECONDS))
+    except Exception as error:
+        return Check("SMS", "fail", str(error) or repr(error), "check the SMS provider's credentials and SMS_FROM")
+    finally:
+        await sender.aclose()
+
+
+async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
+    checks = [check_config(subjects.settings), await check_database(subjects.settings),
+              await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
+    checks += await check_graph(subjects.graph)
+    checks += [await check_freshdesk(subjects.freshdesk), await check_sms(subjects.sms)]
+    return checks
+
+
+def report(checks: Iterable[Check], out: TextIO) -> int:
+    """Print the lines; exit code 1 when something failed."""
+    checks = list(checks)
+    for check in checks:
+        print(check.line(), file=out)
+    failed = sum(check.outcome == "fail" for check in checks)
+    print(f"{failed} problem(s) found." if failed else "Beacon is ready.", file=out)
+    return 1 if failed else 0
+
+
+def default_subjects(settings: Settings) -> Subjects:
+    return Subjects(settings, GraphSettings(), FreshdeskSettings(), SmsSettings(),
+                    DoctorSettings().bot_login_url)
+
+
+async def doctor(subjects: Subjects, out: TextIO = sys.stdout,
+                 get_token: TokenGetter = msal_bot_token) -> int:
+    return report(await run_checks(subjects, get_token), out)
+
+
+def main(settings: Settings) -> int:
+    return asyncio.run(doctor(default_subjects(settings)))

@@ -1,0 +1,73 @@
+"""Queries on alert links inside the caller's unit of work: which open incident an alert belongs to."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import false, select, text
+
+from services.incidents import OPEN_STATUSES, Incident, Status
+from services.intake.tables import AlertLinkRow
+from services.store.tables import IncidentRow
+from services.store.uow import UnitOfWork
+
+_OPEN = [s.value for s in OPEN_STATUSES]
+_MAX_KEY = 500
+# Any constant works; it only has to differ from the other advisory locks Beacon takes (727274).
+_ALERT_LOCK = 727275
+
+
+def stored_key(key: str) -> str:
+    """Alert keys are short ids or fingerprints; an outsized one is stored as its hash."""
+    if len(key) <= _MAX_KEY:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def serialise_alert_intake(uow: UnitOfWork) -> None:
+    """One alert transaction at a time, so two posts of one alert can never both find no incident
+    and declare two. PostgreSQL: a transaction-scoped advisory lock (across replicas). SQLite:
+    the caller's first statement is a write, which already holds the database's write lock, and
+    every read after it sees the last committed alert."""
+    if uow.session.get_bind().dialect.name == "postgresql":
+        await uow.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ALERT_LOCK})
+
+
+async def open_link(uow: UnitOfWork, source: str, key: str) -> AlertLinkRow | None:
+    """This alert's link on an open incident, if it has one."""
+    return await uow.session.scalar(
+        select(AlertLinkRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
+        .where(AlertLinkRow.source == source, AlertLinkRow.alert_key == stored_key(key),
+               IncidentRow.status.in_(_OPEN))
+        .order_by(AlertLinkRow.id.desc()).limit(1))
+
+
+async def links_of(uow: UnitOfWork, incident_id: int) -> list[AlertLinkRow]:
+    rows = await uow.session.scalars(select(AlertLinkRow).where(AlertLinkRow.incident_id == incident_id)
+                                     .order_by(AlertLinkRow.id))
+    return list(rows)
+
+
+async def grouping_candidate(uow: UnitOfWork, service: str, since: datetime) -> Incident | None:
+    """The open incident a new alert on `service` joins, best first: one whose alerts on that
+    service fired within the grouping window; one on that service in monitoring (an alert during
+    the monitoring period reopens it, however long ago it began); one declared on that service
+    within the window. Drills never take real alerts."""
+    if not service:
+        return None  # no service, nothing to group by
+    live = (IncidentRow.status.in_(_OPEN), IncidentRow.drill == false())
+    found = await uow.session.scalar(
+        select(IncidentRow.id).join(AlertLinkRow, AlertLinkRow.incident_id == IncidentRow.id)
+        .where(*live, AlertLinkRow.service == service, AlertLinkRow.last_at >= since)
+        .order_by(AlertLinkRow.last_at.desc(), IncidentRow.id.desc()).limit(1))
+    if found is None:
+        found = await uow.session.scalar(
+            select(IncidentRow.id).where(*live, IncidentRow.service == service,
+                                         IncidentRow.status == Status.MONITORING.value)
+            .order_by(IncidentRow.id.desc()).limit(1))
+    if found is None:
+        found = await uow.session.scalar(
+            select(IncidentRow.id).where(*live, IncidentRow.service == service, IncidentRow.declared_at >= since)
+            .order_by(IncidentRow.id.desc()).limit(1))
+    return await uow.get_incident(found) if found is not None else None

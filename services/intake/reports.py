@@ -1,0 +1,227 @@
+"""Reported issues from Freshdesk: stored once per ticket, then triaged in Teams by declaring an
+incident from one, merging it into an open incident, or dismissing it with a reason.
+
+Each decision is one transaction that moves the report out of "new" with a guarded UPDATE, so
+two people clicking at once (or a replayed click) decide it once; the other is shown the
+decision that won.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.config import BeaconConfig
+from services.freshdesk.inbound import ReportClassification, ReportedIssue
+from services.incidents import DomainError, Incident, IncidentNotFound, Level, Person
+from services.incidents.model import clean_text
+from services.intake.tables import ReportRow, TicketLinkRow
+from services.intake.tickets import NOTE, queue
+from services.intake.within import declare_within, record, refresh_card, thread_note
+from services.lifecycle import Deps, ThreadTarget, parse_declaration
+from services.store.uow import UnitOfWork
+
+REPORT_CARD = "intake.report_card"
+MAX_REASON = 1000
+
+
+@dataclass(frozen=True)
+class Report:
+    ticket_id: int
+    subject: str
+    description: str
+    priority: str
+    requester_email: str
+    company: str
+    tags: tuple[str, ...]
+    url: str
+    impact: Level
+    urgency: Level
+    client: str
+    service: str
+    reasons: tuple[str, ...]
+    status: str  # new | declared | merged | dismissed
+    incident_id: int | None
+    decided_by: Person | None
+    decided_at: datetime | None
+    reason: str
+    received_at: datetime
+
+    @classmethod
+    def from_row(cls, row: ReportRow) -> Report:
+        return cls(row.ticket_id, row.subject, row.description, row.priority, row.requester_email, row.company,
+                   tuple(row.tags or ()), row.url, Level(row.impact), Level(row.urgency), row.client, row.service,
+                   tuple(row.reasons or ()), row.status, row.incident_id,
+                   Person.from_dict(row.decided_by) if row.decided_by else None, row.decided_at, row.reason,
+                   row.received_at)
+
+
+def report_order(ticket_id: int) -> str:
+    return f"report:{ticket_id}"
+
+
+async def queue_report_card(uow: UnitOfWork, ticket_id: int, key: str, now: datetime) -> None:
+    """Post the report's card in the triage channel (key "post"), or redraw it after a decision."""
+    await uow.enqueue(REPORT_CARD, {"ticket_id": ticket_id, "mode": "post" if key == "post" else "update",
+                                    "description": f"reported issue #{ticket_id} card"},
+                      key=f"report:{ticket_id}:card:{key}", ordering_key=report_order(ticket_id), now=now)
+
+
+async def receive_report(report: ReportedIssue, found: ReportClassification, url: str,
+                         deps: Deps) -> tuple[Report | None, str]:
+    """Store a report and queue its card: ("new"), the stored one for a ticket seen before
+    ("duplicate"), or nothing for a ticket that is already an incident's ticket ("ignored")."""
+    if "beacon" in (tag.casefold() for tag in report.tags):
+        return None, "ignored"  # Beacon's own incident ticket, seen by a rule that fires on every ticket
+    now = deps.clock.now()
+    try:
+        async with deps.uow() as uow:
+            row = await uow.session.get(ReportRow, report.ticket_id)
+            if row is not None:
+                return Report.from_row(row), "duplicate"
+            if await uow.session.scalar(select(TicketLinkRow.id).where(TicketLinkRow.ticket_id == report.ticket_id)):
+                return None, "ignored"
+            row = _report_row(report, found, url, now)
+            uow.session.add(row)
+            await uow.session.flush()  # a concurrent post of the same ticket fails here
+            await queue_report_card(uow, report.ticket_id, "post", now)
+            await uow.commit()
+            return Report.from_row(row), "new"
+    except IntegrityError:
+        return await load_report(deps, report.ticket_id), "duplicate"
+
+
+def _report_row(report: ReportedIssue, found: ReportClassification, url: str, now: datetime) -> ReportRow:
+    return ReportRow(
+        ticket_id=report.ticket_id, subject=report.subject[:300], description=report.description[:8000],
+        priority=report.priority, requester_email=report.requester_email[:300], company=report.company[:200],
+        tags=list(report.tags)[:50], url=url[:500], impact=found.impact.value, urgency=found.urgency.value,
+        client=found.client, service=found.service, reasons=list(found.reasons), status="new",
+        incident_id=None, decided_by=None, decided_at=None, reason="", received_at=now)
+
+
+async def load_report(deps: Deps, ticket_id: int) -> Report:
+    async with deps.uow() as uow:
+        row = await uow.session.get(ReportRow, ticket_id, populate_existing=True)
+    if row is None:
+        raise DomainError(f"Freshdesk ticket #{ticket_id} is not a reported issue Beacon knows")
+    return Report.from_row(row)
+
+
+async def _claim(uow: UnitOfWork, ticket_id: int, status: str, actor: Person, now: datetime,
+                 **values: Any) -> ReportRow | None:
+    """Move the report from new to `status`; None when someone decided it first."""
+    result = await uow.session.execute(
+        update(ReportRow).where(ReportRow.ticket_id == ticket_id, ReportRow.status == "new")
+        .values(status=status, decided_by=actor.to_dict(), decided_at=now, **values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return await uow.session.get(ReportRow, ticket_id, populate_existing=True)
+
+
+def prefilled_form(report: Report) -> dict[str, str]:
+    """The Declare form's values: the ticket's subject and text, with the triage suggestion."""
+    link = f"\n\nFreshdesk ticket #{report.ticket_id}" + (f": {report.url}" if report.url else "")
+    who = f"\nReported by {report.requester_email}" if report.requester_email else ""
+    return {"title": report.subject[:200], "description": (report.description[:3700] + who + link).strip(),
+            "impact": report.impact.value, "urgency": report.urgency.value, "service": report.service,
+            "client": report.client}
+
+
+async def declare_from_report(ticket_id: int, form: dict[str, Any], actor: Person, target: ThreadTarget,
+                              deps: Deps) -> tuple[Report, Incident | None]:
+    """Declare an incident from the report's (edited) form, with the report's ticket as its ticket."""
+    fields = parse_declaration(form, deps.config)
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        row = await _claim(uow, ticket_id, "declared", actor, now)
+        if row is None:
+            return await _decided(uow, ticket_id), None
+        incident = Incident.declare(priority=deps.config.matrix.priority(fields["impact"], fields["urgency"]),
+                                    declared_by=actor, source="freshdesk", now=now, **fields)
+        await uow.remember_people([actor], now)
+
+        async def link_ticket(declared: Incident) -> None:
+            assert declared.id is not None
+            uow.session.add(TicketLinkRow(incident_id=declared.id, ticket_id=ticket_id, url=row.url, role="reported",
+                                          state="linked", error="", created_at=now))
+            await record(uow, declared, "ticket_linked", f"declared from Freshdesk ticket #{ticket_id}: "
+                         f"{row.subject} (reported by {row.requester_email or 'unknown'})", now, actor=actor,
+                         after={"ticket_id": ticket_id, "url": row.url})
+            row.incident_id = declared.id
+
+        await declare_within(uow, incident, target, deps, now, before_observers=link_ticket)
+        await queue_report_card(uow, ticket_id, "declared", now)
+        await uow.commit()
+        return Report.from_row(row), incident
+
+
+async def merge_report(ticket_id: int, incident_id: int, actor: Person, deps: Deps, *,
+                       public_note: bool) -> Report:
+    """Add the report's ticket to an open incident: on its timeline, its card and the ticket."""
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        incident = await uow.get_incident(incident_id)
+        if incident is None:
+            raise IncidentNotFound(f"INC-{incident_id} does not exist")
+        if not incident.is_open:
+            raise DomainError(f"{incident.number} is {incident.status}: merge into an open incident")
+        row = await _claim(uow, ticket_id, "merged", actor, now, incident_id=incident_id)
+        if row is None:
+            return await _decided(uow, ticket_id)
+        uow.session.add(TicketLinkRow(incident_id=incident_id, ticket_id=ticket_id, url=row.url, role="merged",
+                                      state="linked", error="", created_at=now))
+        summary = f"{actor.name} merged Freshdesk ticket #{ticket_id}: {row.subject}"
+        await record(uow, incident, "ticket_merged", summary + f" (reported by {row.requester_email or 'unknown'})",
+                     now, actor=actor, after={"ticket_id": ticket_id, "url": row.url})
+        await refresh_card(uow, incident_id, f"merged{ticket_id}", now)
+        await thread_note(uow, incident_id, summary, f"merged{ticket_id}", now)
+        await queue(uow, NOTE, incident_id, f"report:{ticket_id}:merged:note",
+                    {"ticket_id": ticket_id, "private": not public_note,
+                     "html": f"<p>Merged into Beacon incident <b>{incident.number}</b> ({incident.priority}): "
+                             f"{html.escape(incident.title)}. Its updates follow on this ticket.</p>",
+                     "description": f"Freshdesk note on #{ticket_id}"}, now, f"incident:{incident_id}:freshdesk")
+        await queue_report_card(uow, ticket_id, "merged", now)
+        await uow.commit()
+        return Report.from_row(row)
+
+
+async def dismiss_report(ticket_id: int, reason: object, actor: Person, deps: Deps, *, public_note: bool) -> Report:
+    """Dismiss a report; the reason goes on the ticket."""
+    text = clean_text(reason, "reason", limit=MAX_REASON, required=True)
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        row = await _claim(uow, ticket_id, "dismissed", actor, now, reason=text)
+        if row is None:
+            return await _decided(uow, ticket_id)
+        await queue(uow, NOTE, None, f"report:{ticket_id}:dismissed:note",
+                    {"ticket_id": ticket_id, "private": not public_note,
+                     "html": f"<p>Not an incident: dismissed in Beacon triage by {html.escape(actor.name)}.</p>"
+                             f"<p>{html.escape(text)}</p>",
+                     "description": f"Freshdesk note on #{ticket_id}"}, now, f"freshdesk:ticket:{ticket_id}")
+        await queue_report_card(uow, ticket_id, "dismissed", now)
+        await uow.commit()
+        return Report.from_row(row)
+
+
+async def _decided(uow: UnitOfWork, ticket_id: int) -> Report:
+    row = await uow.session.get(ReportRow, ticket_id, populate_existing=True)
+    if row is None:
+        raise DomainError(f"Freshdesk ticket #{ticket_id} is not a reported issue Beacon knows")
+    return Report.from_row(row)
+
+
+def suggested_priority(report: Report, config: BeaconConfig) -> str:
+    return config.matrix.priority(report.impact, report.urgency)
+
+
+def open_choices(incidents: Sequence[Incident]) -> list[tuple[int, str]]:
+    """Open incidents a report can be merged into (drills are training, not real reports)."""
+    return [(i.id, f"{i.number} {i.priority} · {i.title}") for i in incidents if i.id is not None and not i.drill]

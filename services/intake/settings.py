@@ -1,0 +1,42 @@
+"""Intake settings (environment variables or `.env`), with CONTRACT.md's names where it has them.
+
+The Freshdesk connection itself (FRESHDESK_URL, FRESHDESK_API_KEY, FRESHDESK_WEBHOOK_SECRET) is
+services.freshdesk.settings.FreshdeskSettings. What a ticket looks like is here, as environment
+settings rather than BEACON_CONFIG keys: BEACON_CONFIG is the incident process, and these are
+facts about one helpdesk (its custom fields, its default requester).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IntakeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # The shared secret every monitoring webhook presents (Bearer header or ?token=). Empty:
+    # alerts are refused with 503, because an open endpoint would let anyone open incidents.
+    alerts_token: SecretStr = Field(SecretStr(""), validation_alias="ALERTS_WEBHOOK_TOKEN")
+    # Who a Beacon-created ticket is "from". Empty: the incident's client's first contact.
+    requester_email: str = Field("", validation_alias="FRESHDESK_REQUESTER_EMAIL")
+    # JSON object of Freshdesk custom fields set on every created ticket; string values may use
+    # {number}, {title}, {priority}, {service}, {client} and {status}.
+    custom_fields: dict[str, Any] = Field(default_factory=dict, validation_alias="FRESHDESK_CUSTOM_FIELDS")
+    # Notes Beacon adds to tickets (status updates, resolution, triage decisions). Private by
+    # default: a public note on a customer's ticket emails the customer.
+    public_notes: bool = Field(False, validation_alias="FRESHDESK_PUBLIC_NOTES")
+
+    @field_validator("requester_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = (value or "").strip()
+        if value and "@" not in value:
+            raise ValueError(f"FRESHDESK_REQUESTER_EMAIL {value!r} is not an email address")
+        return value
+
+    @property
+    def alerts_token_value(self) -> str:
+        return self.alerts_token.get_secret_value()

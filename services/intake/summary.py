@@ -1,0 +1,55 @@
+"""What the incident card shows about intake: its alerts (with counts) and its Freshdesk tickets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.alerts.model import SOURCE_NAMES
+from services.intake import alert_store, tickets
+from services.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    source: str
+    rule: str
+    service: str
+    status: str  # firing | resolved
+    count: int
+    declared: bool
+    link: str
+
+    @property
+    def origin(self) -> str:
+        return f"from {SOURCE_NAMES.get(self.source, self.source)}: {self.rule}"
+
+
+@dataclass(frozen=True)
+class TicketLine:
+    ticket_id: int | None
+    url: str
+    role: str  # created | reported | merged
+    state: str  # creating | linked | not_sent | failed
+    error: str
+
+
+@dataclass(frozen=True)
+class IntakeSummary:
+    alerts: tuple[AlertLine, ...] = ()
+    tickets: tuple[TicketLine, ...] = ()
+
+    @property
+    def all_alerts_resolved(self) -> bool:
+        return bool(self.alerts) and all(a.status == "resolved" for a in self.alerts)
+
+    @property
+    def origin(self) -> str:
+        return next((a.origin for a in self.alerts if a.declared), "")
+
+
+async def intake_summary(uow: UnitOfWork, incident_id: int) -> IntakeSummary:
+    alerts = tuple(AlertLine(r.source, r.rule, r.service, r.status, r.count, r.declared, r.link)
+                   for r in await alert_store.links_of(uow, incident_id))
+    linked = tuple(TicketLine(r.ticket_id, r.url, r.role, r.state, r.error)
+                   for r in await tickets.links_of(uow, incident_id))
+    return IntakeSummary(alerts, linked)

@@ -1,0 +1,123 @@
+"""Outbox handlers for Freshdesk effects: create the incident's ticket, PUT its changes, add notes.
+
+At-least-once, like every outbox delivery; what keeps a retry from making a second ticket:
+the link row records the ticket id as soon as Freshdesk answers, a retry after a timeout or 5xx
+first searches for the ticket by its INC-n tag, and a 429 means Freshdesk created nothing. What
+remains: Beacon crashing between Freshdesk's answer and storing it, or Freshdesk's search not yet
+listing a ticket it created moments ago; then the retry creates a second ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from services.delivery import NotConfigured, PermanentDeliveryError
+from services.incidents import Incident
+from services.intake.freshdesk_client import IncidentTickets
+from services.intake.settings import IntakeSettings
+from services.intake.tables import TicketLinkRow
+from services.intake.tickets import CREATE, NOTE, UPDATE, teams_thread_url, ticket_request
+from services.intake.within import record, refresh_card
+from services.lifecycle import Deps
+from services.outbox import Effect, EffectHandler
+from services.ports import Ticket
+
+log = logging.getLogger("beacon.freshdesk")
+
+# The ticket links back to the incident's Teams thread, which the card post (queued in the same
+# transaction, delivered alongside) is usually creating at this moment: wait for it this long.
+THREAD_WAIT_SECONDS = 5.0
+
+
+class TicketDelivery:
+    def __init__(self, deps: Deps, client: IncidentTickets | None, settings: IntakeSettings):
+        self.deps, self.client, self.settings = deps, client, settings
+
+    def handlers(self) -> dict[str, EffectHandler]:
+        return {CREATE: self.create, UPDATE: self.update, NOTE: self.note}
+
+    async def create(self, effect: Effect) -> None:
+        link_id = int(effect.payload["link_id"])
+        async with self.deps.uow() as uow:
+            link = await uow.session.get(TicketLinkRow, link_id)
+            incident = await uow.get_incident(link.incident_id) if link else None
+        if link is None or incident is None:
+            raise PermanentDeliveryError(f"ticket link {link_id} or its incident is gone")
+        if link.ticket_id is not None:
+            return  # an earlier attempt created it; its answer was stored
+        if self.client is None:
+            await self._mark(link_id, "not_sent", "Freshdesk not configured")
+            raise NotConfigured("Freshdesk")
+        try:
+            request = ticket_request(incident, self.deps.config, self.settings, await self._thread_url(incident))
+        except ValueError as error:
+            await self._mark(link_id, "failed", str(error))
+            raise PermanentDeliveryError(str(error)) from None
+        ticket = None
+        if effect.attempts > 1:  # the last attempt may have created it before failing
+            ticket = await self.client.find_incident_ticket(incident.number, incident.declared_at)
+        try:
+            ticket = ticket or await self.client.create_ticket(request)
+        except PermanentDeliveryError as error:
+            await self._mark(link_id, "failed", str(error))
+            raise
+        await self._created(link_id, incident, ticket)
+
+    async def _thread_url(self, incident: Incident) -> str:
+        assert incident.id is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + THREAD_WAIT_SECONDS
+        while True:
+            async with self.deps.uow() as uow:
+                thread = await uow.thread(incident.id)
+            if thread is not None:
+                return teams_thread_url(thread.channel_id, thread.conversation_id, thread.root_activity_id,
+                                        thread.tenant_id)
+            if loop.time() >= deadline:
+                return ""
+            await asyncio.sleep(0.1)
+
+    async def _created(self, link_id: int, incident: Incident, ticket: Ticket) -> None:
+        now = self.deps.clock.now()
+        async with self.deps.uow() as uow:
+            link = await uow.session.get(TicketLinkRow, link_id)
+            assert link is not None
+            link.ticket_id, link.url, link.state, link.error = ticket.id, ticket.url, "linked", ""
+            current = await uow.get_incident(link.incident_id) or incident
+            await record(uow, current, "ticket_created", f"Freshdesk ticket #{ticket.id} created", now,
+                         after={"ticket_id": ticket.id, "url": ticket.url})
+            await refresh_card(uow, link.incident_id, f"ticket{ticket.id}", now)
+            await uow.commit()
+        log.info("%s: Freshdesk ticket %s", incident.number, ticket.id)
+
+    async def _mark(self, link_id: int, state: str, error: str) -> None:
+        async with self.deps.uow() as uow:
+            link = await uow.session.get(TicketLinkRow, link_id)
+            if link is not None and link.ticket_id is None:
+                link.state, link.error = state, error[:2000]
+                await uow.commit()
+
+    async def update(self, effect: Effect) -> None:
+        client, ticket_id = await self._target(effect.payload)
+        await client.update_ticket(ticket_id, priority=effect.payload.get("priority"),
+                                   status=effect.payload.get("status"))
+
+    async def note(self, effect: Effect) -> None:
+        client, ticket_id = await self._target(effect.payload)
+        await client.add_note(ticket_id, str(effect.payload["html"]), private=bool(effect.payload.get("private", True)))
+
+    async def _target(self, payload: dict[str, Any]) -> tuple[IncidentTickets, int]:
+        """The client and the ticket an effect is for: given, or the one created for its link."""
+        if self.client is None:
+            raise NotConfigured("Freshdesk")
+        ticket_id = payload.get("ticket_id")
+        if ticket_id is None and payload.get("link_id") is not None:
+            async with self.deps.uow() as uow:
+                link = await uow.session.get(TicketLinkRow, int(payload["link_id"]))
+                ticket_id = link.ticket_id if link else None
+        if ticket_id is None:
+            number = f"INC-{payload.get('incident_id')}"
+            raise PermanentDeliveryError(f"{number} has no Freshdesk ticket (creating it failed)")
+        return self.client, int(ticket_id)

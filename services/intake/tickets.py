@@ -1,0 +1,210 @@
+"""Every incident gets a Freshdesk ticket, and the ticket follows the incident.
+
+The observer writes outbox rows in the transaction of the change (services.lifecycle observers);
+ticket_delivery.py makes the calls. All of one incident's Freshdesk effects share an ordering key,
+so an update never overtakes the creation of the ticket it updates. The builders here are pure.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from sqlalchemy import select
+
+from services.config import BeaconConfig
+from services.freshdesk.mapping import FreshdeskStatus, freshdesk_priority
+from services.incidents import Incident, Status, TimelineEvent
+from services.intake.settings import IntakeSettings
+from services.intake.tables import TicketLinkRow
+from services.ports import TicketRequest
+from services.store.uow import UnitOfWork
+
+CREATE, UPDATE, NOTE = "freshdesk.create", "freshdesk.update", "freshdesk.note"
+LIVE_STATES = ("creating", "linked")  # links worth sending changes to
+
+# Freshdesk has open, pending, resolved and closed. Monitoring is "pending": the fix is in and the
+# team is waiting to see it hold, which is what pending means to a helpdesk agent.
+STATUS: Mapping[Status, FreshdeskStatus] = {
+    Status.TRIAGE: FreshdeskStatus.OPEN, Status.INVESTIGATING: FreshdeskStatus.OPEN,
+    Status.FIXING: FreshdeskStatus.OPEN, Status.VERIFYING: FreshdeskStatus.OPEN,
+    Status.MONITORING: FreshdeskStatus.PENDING, Status.RESOLVED: FreshdeskStatus.RESOLVED,
+    Status.CLOSED: FreshdeskStatus.CLOSED,
+}
+_LIFECYCLE = frozenset({"status_changed", "reopened", "resolved", "closed"})
+
+
+def freshdesk_order(incident_id: int) -> str:
+    return f"incident:{incident_id}:freshdesk"
+
+
+@dataclass(frozen=True)
+class TicketChanges:
+    """What one incident change means for its tickets: a PUT (only what changed) and notes."""
+
+    priority: int | None = None
+    status: int | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __bool__(self) -> bool:
+        return self.priority is not None or self.status is not None or bool(self.notes)
+
+
+def ticket_changes(incident: Incident, events: list[TimelineEvent]) -> TicketChanges:
+    priority = status = None
+    notes: list[str] = []
+    for event in events:
+        before, after = event.before or {}, event.after or {}
+        if event.kind == "priority_changed":
+            old, new = freshdesk_priority(str(before.get("priority", ""))), freshdesk_priority(incident.priority)
+            priority = new if new != old else priority
+        elif event.kind in _LIFECYCLE and "status" in before and "status" in after:
+            old_status, new_status = STATUS[Status(before["status"])], STATUS[Status(after["status"])]
+            status = int(new_status) if new_status != old_status else status
+        if event.kind == "status_update":
+            who = event.actor.name if event.actor and not after.get("automatic") else "Beacon (automatic)"
+            notes.append(f"<p><b>{incident.number} {html.escape(str(after.get('audience', '')))} update</b> "
+                         f"by {html.escape(who)}</p><p>{_html_text(str(after.get('text', '')))}</p>")
+        elif event.kind == "resolved":
+            notes.append(f"<p><b>{incident.number} resolved</b></p><p>{_html_text(incident.resolution_summary)}</p>")
+    return TicketChanges(priority, status, tuple(notes))
+
+
+def _html_text(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def ticket_request(incident: Incident, config: BeaconConfig, settings: IntakeSettings,
+                   thread_url: str) -> TicketRequest:
+    """The ticket Beacon creates for a new incident. Raises ValueError when there is nobody to
+    put as its requester (Freshdesk needs one)."""
+    return TicketRequest(
+        subject=f"[{incident.number}] {incident.title}"[:255],
+        description_html=ticket_description(incident, thread_url),
+        priority=freshdesk_priority(incident.priority),
+        status=int(FreshdeskStatus.OPEN),
+        tags=("beacon", incident.number),
+        requester_email=requester(incident, config, settings),
+        custom_fields=custom_fields(settings.custom_fields, incident),
+    )
+
+
+def ticket_description(incident: Incident, thread_url: str) -> str:
+    details = [f"Priority {incident.priority} (impact {incident.impact}, urgency {incident.urgency})"]
+    details += [f"{name} {value}" for name, value in (("service", incident.service), ("client", incident.client))
+                if value]
+    details.append(f"declared {incident.declared_at:%Y-%m-%d %H:%M} UTC by {incident.declared_by.name or 'someone'}")
+    parts = [f"<p>Beacon incident <b>{incident.number}</b>: {html.escape(incident.title)}</p>",
+             f"<p>{html.escape('; '.join(details))}</p>"]
+    if incident.description:
+        parts.append(f"<p>{_html_text(incident.description)}</p>")
+    if thread_url:
+        parts.append(f'<p><a href="{html.escape(thread_url, quote=True)}">Open the incident thread in '
+                     f"Microsoft Teams</a></p>")
+    else:
+        parts.append(f"<p>Find {incident.number} in the incidents channel in Microsoft Teams.</p>")
+    parts.append("<p>Beacon keeps this ticket's priority and status in step with the incident.</p>")
+    return "".join(parts)
+
+
+def requester(incident: Incident, config: BeaconConfig, settings: IntakeSettings) -> str:
+    if settings.requester_email:
+        return settings.requester_email
+    client = config.client(incident.client) if incident.client else None
+    contact = next((c.email for c in client.contacts if c.email), "") if client else ""
+    if not contact:
+        raise ValueError("nobody to file the Freshdesk ticket as: set FRESHDESK_REQUESTER_EMAIL "
+                         "(or give the incident's client a contact with an email)")
+    return contact
+
+
+def custom_fields(template: Mapping[str, Any], incident: Incident) -> dict[str, object]:
+    """FRESHDESK_CUSTOM_FIELDS with {number}, {title}, … filled in; other text is kept as is."""
+    values = {"number": incident.number, "title": incident.title, "priority": incident.priority,
+              "service": incident.service, "client": incident.client, "status": incident.status.value}
+    return {name: _fill(value, values) for name, value in template.items()}
+
+
+def _fill(value: object, values: dict[str, str]) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return value.format_map(values)
+    except (KeyError, ValueError, IndexError, AttributeError):
+        return value  # a brace that is not one of ours: the text was meant literally
+
+
+def teams_thread_url(channel_id: str, conversation_id: str, root_id: str, tenant_id: str) -> str:
+    """A deep link that opens the incident's thread in Teams."""
+    where = channel_id or conversation_id.split(";")[0]
+    query = urlencode({"tenantId": tenant_id, "parentMessageId": root_id} if tenant_id else
+                      {"parentMessageId": root_id})
+    return f"https://teams.microsoft.com/l/message/{quote(where, safe='')}/{quote(root_id, safe='')}?{query}"
+
+
+# -- the observer ------------------------------------------------------------------------------
+
+async def links_of(uow: UnitOfWork, incident_id: int) -> list[TicketLinkRow]:
+    rows = await uow.session.scalars(select(TicketLinkRow).where(TicketLinkRow.incident_id == incident_id)
+                                     .order_by(TicketLinkRow.id))
+    return list(rows)
+
+
+async def queue(uow: UnitOfWork, kind: str, incident_id: int | None, key: str, payload: dict[str, Any],
+                now: datetime, ordering: str) -> None:
+    await uow.enqueue(kind, {"incident_id": incident_id, **payload}, key=key, incident_id=incident_id,
+                      ordering_key=ordering, now=now)
+
+
+class TicketObserver:
+    """A ticket for every incident (human or alert), then its priority, status and updates."""
+
+    def __init__(self, settings: IntakeSettings):
+        self.settings = settings
+
+    async def on_declared(self, uow: UnitOfWork, incident: Incident, now: datetime) -> None:
+        assert incident.id is not None
+        links = await links_of(uow, incident.id)
+        if links:  # declared from a reported issue: that ticket is the incident's ticket
+            for link in links:
+                await self._send(uow, incident, link, TicketChanges(
+                    priority=freshdesk_priority(incident.priority), status=int(FreshdeskStatus.OPEN),
+                    notes=(f"<p>Declared as Beacon incident <b>{incident.number}</b> "
+                           f"({incident.priority}): {html.escape(incident.title)}</p>",)), now)
+            return
+        link = TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created", state="creating",
+                             error="", created_at=now)
+        uow.session.add(link)
+        await uow.session.flush()
+        await queue(uow, CREATE, incident.id, f"incident:{incident.id}:freshdesk:create",
+                    {"link_id": link.id, "description": f"{incident.number} Freshdesk ticket"}, now,
+                    freshdesk_order(incident.id))
+
+    async def on_changed(self, uow: UnitOfWork, incident: Incident, events: list[TimelineEvent],
+                         now: datetime) -> None:
+        assert incident.id is not None
+        changes = ticket_changes(incident, events)
+        if not changes:
+            return
+        for link in await links_of(uow, incident.id):
+            if link.state in LIVE_STATES:
+                await self._send(uow, incident, link, changes, now)
+
+    async def _send(self, uow: UnitOfWork, incident: Incident, link: TicketLinkRow, changes: TicketChanges,
+                    now: datetime) -> None:
+        assert incident.id is not None
+        key = f"incident:{incident.id}:freshdesk:link{link.id}:v{incident.version}"
+        target = {"link_id": link.id, "ticket_id": link.ticket_id}
+        if changes.priority is not None or changes.status is not None:
+            await queue(uow, UPDATE, incident.id, f"{key}:update",
+                        {**target, "priority": changes.priority, "status": changes.status,
+                         "description": f"{incident.number} Freshdesk ticket update"}, now,
+                        freshdesk_order(incident.id))
+        for index, note in enumerate(changes.notes):
+            await queue(uow, NOTE, incident.id, f"{key}:note{index}",
+                        {**target, "html": note, "private": not self.settings.public_notes,
+                         "description": f"{incident.number} Freshdesk note"}, now, freshdesk_order(incident.id))

@@ -1,0 +1,100 @@
+"""Schedule the review: a calendar event through Graph inside the review window, inviting the
+commander, responders, report owner and (optionally) the client, with the report link."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from services.comms.plan import stakeholder_owner
+from services.config import BeaconConfig
+from services.incidents import DomainError, Incident, Person, ValidationFailed
+from services.lifecycle import Deps
+from services.review.settings import ReviewSettings
+from services.review.usecases import _incident_and_report, record
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    moment = start
+    while days > 0:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            days -= 1
+    return moment
+
+
+def review_slot(now: datetime, window_days: int, requested: object = None) -> datetime:
+    """10:00 UTC on the requested business day, or the next business day; inside the window."""
+    last = add_business_days(now, window_days).date()
+    if requested:
+        try:
+            day = datetime.strptime(str(requested)[:10], "%Y-%m-%d").date()
+        except ValueError:
+            raise ValidationFailed("review_date", "the review date must be a date such as 2026-02-01") from None
+    else:
+        day = add_business_days(now, 1).date()
+    if day.weekday() >= 5 or day <= now.date() or day > last:
+        raise ValidationFailed("review_date", f"choose a business day after today and by {last.isoformat()}")
+    return datetime.combine(day, time(10, 0), tzinfo=UTC)
+
+
+def _emails(config: BeaconConfig) -> dict[str, tuple[str, str]]:
+    people = [m for t in config.directory.teams for m in t.members] + config.directory.stakeholders
+    people += [c.account_owner for c in config.directory.clients if c.account_owner]
+    if config.directory.product_head:
+        people.append(config.directory.product_head)
+    return {p.aad_object_id: (p.email, p.name) for p in people if p.aad_object_id and p.email}
+
+
+def attendees(incident: Incident, config: BeaconConfig, include_client: bool) -> tuple[list[list[str]], list[str]]:
+    """([email, name] to invite, names that could not be invited for lack of an email address)."""
+    known = _emails(config)
+    invite: dict[str, list[str]] = {}
+    missing: list[str] = []
+    people: list[Person] = [p for p in (incident.commander, *incident.responders) if p]
+    for person in people:
+        if person.aad_object_id in known:
+            email, name = known[person.aad_object_id]
+            invite.setdefault(email.lower(), [email, person.name or name])
+        else:
+            missing.append(person.name or person.aad_object_id)
+    owner, _ = stakeholder_owner(incident, config)
+    if owner and owner.email:
+        invite.setdefault(owner.email.lower(), [owner.email, owner.name])
+    client = config.client(incident.client) if incident.client else None
+    if include_client and client and not incident.drill:
+        for contact in client.contacts:
+            if contact.email:
+                invite.setdefault(contact.email.lower(), [contact.email, contact.name])
+    return list(invite.values()), missing
+
+
+async def schedule_review(deps: Deps, settings: ReviewSettings, incident_id: int, data: dict[str, Any],
+                          actor: Person) -> tuple[Incident, datetime]:
+    now = deps.clock.now()
+    start = review_slot(now, settings.review_window_business_days, data.get("review_date"))
+    include_client = str(data.get("include_client") or "").lower() in ("true", "1", "yes", "on")
+    async with deps.uow() as uow:
+        incident, row = await _incident_and_report(uow, incident_id)
+        if row.review_start is not None:
+            raise DomainError(f"the review of {incident.label} is already scheduled")
+        invite, missing = attendees(incident, deps.config, include_client)
+        if not invite:
+            raise DomainError("nobody to invite: no commander, responder or report owner has an email address")
+        link = settings.links.url(incident_id, now)
+        body = (f"<p>Post-incident review of {html.escape(incident.label)}: {html.escape(incident.title)}.</p>"
+                f"<p><a href='{html.escape(link)}'>The report</a></p>")
+        row.review_start = start
+        await uow.enqueue("review.create_event", {
+            "incident_id": incident_id, "subject": f"Post-incident review: {incident.label} {incident.title}"[:250],
+            "body_html": body, "start": start.isoformat(), "end": (start + settings.review_length).isoformat(),
+            "attendees": invite, "description": f"{incident.number} review meeting"},
+            key=f"incident:{incident_id}:review:event", incident_id=incident_id,
+            ordering_key=f"incident:{incident_id}:review-event", now=now)
+        note = f"; not invited (no email address): {', '.join(missing)}" if missing else ""
+        await record(uow, incident, "review_scheduled", actor,
+                     f"{actor.name} scheduled the review for {start:%Y-%m-%d %H:%M} UTC with "
+                     f"{len(invite)} invitees{note}", now, after={"attendees": invite})
+        await uow.commit()
+    return incident, start

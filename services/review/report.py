@@ -1,0 +1,139 @@
+"""The post-incident report as data, built from the timeline plus the owner's answers.
+
+Pure: the caller loads the rows; nothing here reads the clock or the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.incidents import Incident, Status, TimelineEvent
+
+SECTIONS = ("Incident overview", "Impact analysis", "Root cause analysis", "Response timeline",
+            "Corrective actions", "Lessons learned", "Appendices")
+APPENDICES = ("A. Alerts received", "B. Communications sent", "C. Bridge and call records",
+              "D. Linked tickets")
+NOT_YET = "Not completed yet."
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    title: str
+    owner: str
+    due_at: datetime
+    status: str
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Communication:
+    kind: str
+    recipients: str
+    queued_at: datetime
+    done_at: datetime | None
+    status: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Answers:
+    root_cause: str = ""
+    lessons: str = ""
+    impact_narrative: str = ""
+    owner: str = ""
+    completed_at: datetime | None = None
+
+
+@dataclass
+class Report:
+    incident: Incident
+    timeline: list[TimelineEvent]
+    answers: Answers
+    actions: list[ActionLine]
+    communications: list[Communication]
+    config_version: str
+    generated_at: datetime
+    status_times: list[tuple[str, timedelta]] = field(default_factory=list)
+    priority_changes: list[TimelineEvent] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"Post-incident report: {self.incident.label} {self.incident.title}"
+
+    @property
+    def detected_at(self) -> datetime:
+        return self.incident.declared_at
+
+    @property
+    def resolved_at(self) -> datetime | None:
+        return self.incident.resolved_at
+
+    @property
+    def duration(self) -> timedelta | None:
+        return self.resolved_at - self.detected_at if self.resolved_at else None
+
+    def events_of(self, *prefixes: str) -> list[TimelineEvent]:
+        return [e for e in self.timeline if e.kind.startswith(prefixes)]
+
+
+def status_periods(incident: Incident, timeline: list[TimelineEvent],
+                   until: datetime) -> list[tuple[str, datetime, datetime]]:
+    """(status, start, end) from the declaration until resolution (or `until`)."""
+    changes: list[tuple[datetime, str]] = [(incident.declared_at, Status.TRIAGE.value)]
+    for event in timeline:
+        status = (event.after or {}).get("status")
+        if event.kind in ("status_changed", "resolved", "reopened", "closed") and status:
+            changes.append((event.at, str(status)))
+    periods = []
+    for (start, status), (end, _) in zip(changes, [*changes[1:], (until, "")], strict=True):
+        if status in (Status.RESOLVED.value, Status.CLOSED.value):
+            continue
+        periods.append((status, start, max(start, end)))
+    return periods
+
+
+def time_per_status(periods: list[tuple[str, datetime, datetime]]) -> list[tuple[str, timedelta]]:
+    totals: dict[str, timedelta] = {}
+    for status, start, end in periods:
+        totals[status] = totals.get(status, timedelta(0)) + (end - start)
+    order = [s.value for s in Status]
+    return sorted(totals.items(), key=lambda item: order.index(item[0]) if item[0] in order else 99)
+
+
+def build_report(incident: Incident, timeline: list[TimelineEvent], answers: Answers,
+                 actions: list[ActionLine], communications: list[Communication], *,
+                 config_version: str, now: datetime) -> Report:
+    until = incident.resolved_at or now
+    report = Report(incident, timeline, answers, actions, communications, config_version, now)
+    report.status_times = time_per_status(status_periods(incident, timeline, until))
+    report.priority_changes = [e for e in timeline if e.kind == "priority_changed"]
+    return report
+
+
+def recipients_of(kind: str, payload: dict[str, Any]) -> str:
+    """Who an outbox effect went to, in words."""
+    if kind == "email.send":
+        return ", ".join(str(r[0]) for r in payload.get("to", []))
+    if kind == "sms.send":
+        return f"…{str(payload.get('to', ''))[-4:]}"
+    if kind.startswith("teams.stakeholder"):
+        return "stakeholder channel"
+    if kind.startswith(("teams.", "review.thread")):
+        return "incident thread"
+    return str(payload.get("description", ""))[:80]
+
+
+def human(delta: timedelta | None) -> str:
+    if delta is None:
+        return "—"
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + [f"{minutes} min"]
+    return " ".join(parts)
+
+
+def stamp(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"

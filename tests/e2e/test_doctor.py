@@ -1,0 +1,92 @@
+"""`python app.py doctor` against a fake Graph and a fake Freshdesk, in-process and as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from services.doctor import Subjects, check_bot_credentials, doctor
+from services.freshdesk.settings import FreshdeskSettings
+from services.graph import GraphSettings
+from services.notify.sms.settings import SmsSettings
+from services.settings import Settings
+from services.store.db import create_engine, migrate
+from tests.fakes.freshdesk import FakeFreshdesk
+from tests.fakes.graph import FakeGraph
+
+ROOT = Path(__file__).parents[2]
+
+
+async def migrated(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path}/doctor.db"
+    engine = create_engine(url)
+    await migrate(engine)
+    await engine.dispose()
+    return url
+
+
+def subjects(db: str, graph: FakeGraph, freshdesk: FakeFreshdesk, key: str = "fd-test-api-key") -> Subjects:
+    return Subjects(Settings(database_url=db, app_id="", config_path=str(ROOT / "config/beacon.yaml")),
+                    GraphSettings(base_url=graph.base_url, access_token="t", organizer_user_id="noc@contoso.com",
+                                  mail_sender="noc@contoso.com", tenant_id="", client_id="", client_secret=""),
+                    FreshdeskSettings(url=freshdesk.url, api_key=key), SmsSettings(provider=""))
+
+
+async def run(subject: Subjects) -> tuple[int, str]:
+    out = io.StringIO()
+    code = await doctor(subject, out)
+    return code, out.getvalue()
+
+
+async def test_all_good_is_exit_0_with_ok_lines(tmp_path: Path) -> None:
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk:
+        code, text = await run(subjects(await migrated(tmp_path), graph, freshdesk))
+    assert code == 0, text
+    for item in ("config", "database", "bot credentials", "Graph", "Freshdesk"):
+        assert f"OK   {item}:" in text, text
+    assert "local mode" in text and "--   SMS: " in text and "Beacon is ready." in text
+
+
+async def test_a_wrong_freshdesk_key_and_a_graph_403_fail_with_their_fix(tmp_path: Path) -> None:
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk:
+        graph.fail_next(5, 403, path_contains="/users/", code="ErrorAccessDenied",
+                        message="Access is denied. Check credentials and try again.")
+        code, text = await run(subjects(await migrated(tmp_path), graph, freshdesk, key="wrong"))
+    assert code == 1, text
+    assert "FAIL Graph:" in text and "FAIL Freshdesk:" in text and "401" in text
+    assert text.count("fix: ") >= 2 and "infra/graph-permissions.md" in text
+
+
+async def test_an_unmigrated_database_says_how_to_migrate(tmp_path: Path) -> None:
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk:
+        code, text = await run(subjects(f"sqlite+aiosqlite:///{tmp_path}/empty.db", graph, freshdesk))
+    assert code == 1 and "run `python app.py` once to migrate" in text
+
+
+async def test_bot_credentials_that_get_no_token_fail_with_the_fix() -> None:
+    def refuse(settings: Settings, login_url: str) -> str:
+        raise PermissionError("AADSTS7000215: Invalid client secret provided.")
+
+    check = await check_bot_credentials(Settings(app_id="11111111-2222-3333-4444-555555555555",
+                                                 app_password="wrong"), get_token=refuse)
+    assert check.outcome == "fail" and "AADSTS7000215" in check.line() and "MicrosoftAppPassword" in check.fix
+
+
+async def test_python_app_py_doctor_as_a_subprocess(tmp_path: Path) -> None:
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk:
+        env: dict[str, Any] = {**os.environ, "DATABASE_URL": await migrated(tmp_path), "MicrosoftAppId": "",
+                               "GRAPH_BASE_URL": graph.base_url, "GRAPH_ACCESS_TOKEN": "t",
+                               "GRAPH_ORGANIZER_USER_ID": "noc@contoso.com", "MAIL_SENDER": "",
+                               "FRESHDESK_URL": freshdesk.url, "FRESHDESK_API_KEY": "wrong",
+                               "SMS_PROVIDER": "", "BEACON_CONFIG": str(ROOT / "config/beacon.yaml")}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "app.py", "doctor", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = output.decode()
+    assert process.returncode == 1, text
+    assert "OK   Graph:" in text and "FAIL Freshdesk:" in text and "fix: " in text

@@ -1,0 +1,247 @@
+"""Issue 6 end to end: report request on resolve, the report in every format behind a signed link,
+the review meeting through a fake Graph, follow-up action reminders on a fake clock, drills, metrics."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.review import REVIEW_SCHEDULER
+from bot.wiring import OutsideSettings
+from services.clock import FakeClock
+from services.config import parse_config
+from services.graph import GraphSettings
+from services.notify.sms.settings import SmsSettings
+from services.review.report import SECTIONS
+from tests.e2e.conftest import E2E_CONFIG, start_stack
+from tests.e2e.helpers import act, card_text, declare, settled
+from tests.fakes.graph import FakeGraph
+from tests.teams_activities import Users, card_action_invoke, channel_message
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def review_config() -> Any:
+    data = dict(E2E_CONFIG)
+    data["directory"] = {
+        "product_head": {"name": "Priya Head", "email": "priya@example.com", "aad_object_id": "aad-priya"},
+        "stakeholders": [{"name": "Service Desk", "email": "desk@example.com"}],
+        "teams": [{"name": "payments", "members": [
+            {"name": Users.BOB.name, "aad_object_id": Users.BOB.aad_object_id, "email": "bob@example.com"},
+            {"name": Users.ALICE.name, "aad_object_id": Users.ALICE.aad_object_id, "email": "alice@example.com"}]},
+            {"name": "web"}],
+        "clients": [{"name": "Contoso", "account_owner": {"name": "Avery", "email": "avery@example.com"}}],
+    }
+    return parse_config(data)
+
+
+async def _stack(database_url: str, clock: FakeClock) -> tuple[Any, FakeGraph]:
+    graph = await FakeGraph().start()
+    outside = OutsideSettings(graph=GraphSettings(base_url=graph.base_url, access_token="t",
+                                                  organizer_user_id="bridge@example.com",
+                                                  mail_sender="noc@example.com"), sms=SmsSettings(provider=""))
+    stack = await start_stack(database_url, review_config(), outside=outside, clock=clock,
+                              report_link_secret="s3cret", public_url="https://beacon.example.com")
+    return stack, graph
+
+
+async def _stop(stack: Any, graph: FakeGraph) -> None:
+    await stack.beacon.stop()
+    await stack.teams.stop()
+    await graph.stop()
+
+
+def thread_cards(stack: Any, root_id: str) -> list[str]:
+    return [card_text(m.cards[0]) for m in stack.teams.thread(root_id) if m.cards]
+
+
+async def _scripted(stack: Any, clock: FakeClock) -> Any:
+    _, root = await declare(stack, "Checkout failing")
+    steps: list[tuple[int, str, dict[str, str]]] = [
+        (5, "incident.take_command", {}), (0, "incident.assign", {"responders": Users.BOB.aad_object_id}),
+        (10, "incident.status", {"status": "investigating"}),
+        (15, "incident.reassess", {"impact": "medium", "urgency": "high"}),
+        (0, "incident.post_update", {"audience": "stakeholders", "update": "Still on it"}),
+        (30, "incident.status", {"status": "monitoring"}),
+        (60, "incident.resolve", {"summary": "Rolled back the release"})]
+    for minutes, verb, data in steps:
+        clock.advance(timedelta(minutes=minutes))
+        await settled(stack)  # the card in Teams shows the latest version before the next click
+        await act(stack, root, verb, **data)
+    await settled(stack)
+    return root
+
+
+def _link(cards: list[str]) -> str:
+    match = re.search(r'"url": "(https://beacon\.example\.com/reports/INC-1\?[^"]+)"', "\n".join(cards))
+    assert match, cards[-1][:500]
+    return match.group(1).replace("https://beacon.example.com", "")
+
+
+async def _submit(stack: Any, root: Any, **extra: Any) -> dict[str, Any]:
+    data = {"incidentId": 1, "root_cause": "A bad config push", "lessons": "Canary config changes",
+            "impact": "Checkout failed for 40% of users", "action1_title": "Add config canary",
+            "action1_owner": Users.BOB.aad_object_id, "action1_due": "2026-01-09", **extra}
+    return await stack.invoke_card(card_action_invoke("review.report_submit", data, reply_to_id=root.id,
+                                                      service_url=stack.url))
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """fpdf2 deflates its page streams; inflate them and read the text operands."""
+    chunks = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            chunks.append(zlib.decompress(match.group(1)).decode("latin-1"))
+        except zlib.error:
+            continue
+    return "".join(chunks)
+
+
+async def test_report_is_requested_built_served_and_emailed(database_url):
+    clock = FakeClock(START)
+    stack, graph = await _stack(database_url, clock)
+    try:
+        root = await _scripted(stack, clock)
+        cards = thread_cards(stack, root.id)
+        assert any("please complete the post-incident report" in c and "Priya Head" in c for c in cards)
+        answer = await _submit(stack, root)
+        assert "Report complete" in card_text(answer)
+        await settled(stack)
+        link = _link(thread_cards(stack, root.id))
+        status, page = await stack.beacon.get_text(link)
+        assert status == 200 and "<img" in page and "data:image/png;base64," in page
+        positions = [page.index(f">{title}<") for title in SECTIONS]
+        assert positions == sorted(positions)
+        assert "2026-01-05 09:00 UTC" in page and "2026-01-05 11:00 UTC" in page  # detected, resolved
+        assert "2 h 0 min" in page  # duration
+        assert "P1 → P2" in page and "A bad config push" in page and "Add config canary" in page
+        assert "triage</td><td>15 min" in page and "investigating</td><td>45 min" in page
+        assert "desk@example.com" in page and "email.send" in page  # communications appendix
+        assert "Process version" in page and stack.beacon.deps.config.fingerprint() in page
+        status, md = await stack.beacon.get_text(link + "&format=md")
+        assert status == 200 and all(f"## {title}" in md for title in SECTIONS)
+        status, pdf = await _get_bytes(stack, link + "&format=pdf")
+        assert status == 200 and pdf.startswith(b"%PDF")
+        text = _pdf_text(pdf)
+        assert all(title in text for title in SECTIONS)
+        assert (await stack.beacon.get_text(link.replace("sig=", "sig=00")))[0] == 403
+        clock.advance(timedelta(days=31))
+        assert (await stack.beacon.get_text(link))[0] == 403  # expired
+        mails = [m for m in graph.sent_mail() if "Post-incident report" in m.subject]
+        assert {a for m in mails for a in m.to} == {"desk@example.com", "priya@example.com"}
+        stack.every_card_is_valid()
+    finally:
+        await _stop(stack, graph)
+
+
+async def _get_bytes(stack: Any, path: str) -> tuple[int, bytes]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(stack.beacon.url + path) as response:
+        return response.status, await response.read()
+
+
+async def test_review_event_reaches_graph_and_held_review_closes(database_url):
+    clock = FakeClock(START)
+    stack, graph = await _stack(database_url, clock)
+    try:
+        root = await _scripted(stack, clock)
+        await _submit(stack, root)
+        answer = await stack.invoke_card(card_action_invoke("review.schedule", {"incidentId": 1},
+                                                            reply_to_id=root.id, service_url=stack.url))
+        assert "Review scheduled for 2026-01-06 10:00 UTC" in card_text(answer)
+        await settled(stack)
+        [event] = graph.events.values()
+        invited = {a["emailAddress"]["address"] for a in event["attendees"]}
+        assert invited == {"alice@example.com", "bob@example.com", "priya@example.com"}
+        assert "/reports/INC-1?" in event["body"]["content"]
+        assert event["start"]["dateTime"].startswith("2026-01-06T10:00")
+        await stack.invoke_card(card_action_invoke("review.held", {"incidentId": 1}, reply_to_id=root.id,
+                                                   service_url=stack.url))
+        async with stack.beacon.deps.uow() as uow:
+            assert (await uow.get_incident(1)).status.value == "closed"
+    finally:
+        await _stop(stack, graph)
+
+
+async def test_action_reminders_fire_on_time_and_completion_is_on_the_timeline(database_url):
+    clock = FakeClock(START)
+    stack, graph = await _stack(database_url, clock)
+    scheduler = stack.beacon.app[REVIEW_SCHEDULER]
+    try:
+        root = await _scripted(stack, clock)
+        await _submit(stack, root)
+        await settled(stack)
+
+        def reminders() -> list[str]:
+            return [c for c in thread_cards(stack, root.id) if "follow-up action of INC-1" in c]
+
+        clock.advance(datetime(2026, 1, 9, 8, 0, tzinfo=UTC) - clock.now())  # due Friday 09:00 UTC
+        await scheduler.run_once()
+        await settled(stack)
+        assert reminders() == []
+        clock.advance(timedelta(hours=1))
+        await scheduler.run_once()
+        await settled(stack)
+        assert len(reminders()) == 1 and "is due" in reminders()[0]
+        clock.advance(timedelta(days=1))
+        await scheduler.run_once()
+        await settled(stack)
+        assert len(reminders()) == 2 and "is overdue" in reminders()[1]
+        status, body = await stack.beacon.get_text("/metrics")
+        assert "beacon_actions_overdue 1.0" in body
+        await stack.send(channel_message("actions", service_url=stack.url))
+        listing = await stack.teams.wait_for(
+            lambda r: next((m for m in r.posted() if m.cards and "Open follow-up actions" in card_text(m.cards[0])),
+                           None))
+        assert "Add config canary" in card_text(listing.cards[0])
+        done = await stack.invoke_card(card_action_invoke("review.action_complete", {"actionId": 1},
+                                                          reply_to_id=root.id, service_url=stack.url))
+        assert "No open follow-up actions" in card_text(done)
+        async with stack.beacon.deps.uow() as uow:
+            assert any(e.kind == "action_completed" for e in await uow.timeline(1))
+        stack.every_card_is_valid()
+    finally:
+        await _stop(stack, graph)
+
+
+async def test_a_drill_sends_nothing_external_and_ends_with_a_drill_report(database_url):
+    clock = FakeClock(START)
+    stack, graph = await _stack(database_url, clock)
+    try:
+        _, root = await declare(stack, "Drill: payments outage", drill="true")
+        clock.advance(timedelta(minutes=20))
+        await act(stack, root, "incident.resolve", summary="Drill over")
+        await settled(stack)
+        await stack.beacon.app[REVIEW_SCHEDULER].run_once()
+        await settled(stack)
+        cards = thread_cards(stack, root.id)
+        assert any("Drill report: DRILL INC-1" in c for c in cards)
+        assert not any("please complete the post-incident report" in c for c in cards)
+        assert graph.sent_mail() == [] and graph.events == {}
+        status, body = await stack.beacon.get_text("/metrics")
+        assert "beacon_time_to_resolve_seconds{" not in body
+    finally:
+        await _stop(stack, graph)
+
+
+async def test_metrics_for_known_incidents(database_url):
+    clock = FakeClock(START)
+    stack, graph = await _stack(database_url, clock)
+    try:
+        await _scripted(stack, clock)  # P1 → P2: acknowledged after 5 min, monitoring at 60, resolved at 120
+        status, body = await stack.beacon.get_text("/metrics")
+        assert 'beacon_time_to_acknowledge_seconds{priority="P2"} 300.0' in body
+        assert 'beacon_time_to_mitigate_seconds{priority="P2"} 3600.0' in body
+        assert 'beacon_time_to_resolve_seconds{priority="P2"} 7200.0' in body
+        assert 'beacon_incidents_per_week{week="2026-W02"} 1.0' in body
+        assert 'beacon_status_updates{punctuality="on_time"} 1.0' in body
+        await stack.send(channel_message("metrics", service_url=stack.url))
+        card = await stack.teams.wait_for(
+            lambda r: next((m for m in r.posted() if m.cards and "Response metrics" in card_text(m.cards[0])), None))
+        assert "data:image/png;base64," in card_text(card.cards[0])
+        stack.every_card_is_valid()
+    finally:
+        await _stop(stack, graph)
