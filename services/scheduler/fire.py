@@ -43,7 +43,8 @@ async def fire(uow: UnitOfWork, timer: TimerRow, config: BeaconConfig, now: date
         await uow.record_event(incident.id, TimelineEvent(
             "update_reminder", now, None,
             f"{timer.kind} update {'overdue' if late else 'due'}: reminded {owner_name}",
-            after={"audience": timer.kind, "sequence": timer.sequence, "late": late}), incident.version)
+            after={"audience": timer.kind, "sequence": timer.sequence, "late": late,
+                   "due_at": timer.due_at.isoformat()}), incident.version)
         await uow.move_timer(timer, phase="grace", due_at=now + config.communications.grace,
                              sequence=timer.sequence)
         return

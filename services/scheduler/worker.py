@@ -52,7 +52,7 @@ class Scheduler:
         """Fire every timer due now; returns how many fired."""
         fired = 0
         async with self._lock:
-            while await self._fire_next():
+            while not self._stopping and await self._fire_next():
                 fired += 1
         self.fired += fired
         return fired

@@ -30,3 +30,10 @@ def test_card_actions_benchmark_runs_against_beacon_and_the_baseline():
 def test_footprint_benchmark_runs():
     out = run("bench.footprint", "--incidents", "50", "--settle", "0.1")
     assert "beacon_50_incidents" in out
+
+
+def test_schedule_benchmark_runs_and_fires_each_update_once():
+    out = run("bench.schedule", "--incidents", "20", "--cadence", "2", "--seconds", "6", "--idle-seconds", "1",
+              "--warmup", "4")
+    result = json.loads((ROOT / "bench" / "results" / "schedule.json").read_text())
+    assert result["fired"] >= 20 and result["duplicates"] == 0, out
