@@ -48,7 +48,8 @@ async def seed(database: str, count: int, spread: float, service_url: str, warmu
     person: dict[str, Any] = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
     async with engine.begin() as connection:
         for start in range(0, count, 1000):
-            rows: list[dict[str, Any]] = [dict(version=1, title=f"Bench {i}", description="", impact="low", urgency="low", priority="P5",
+            rows: list[dict[str, Any]] = [dict(
+                version=1, title=f"Bench {i}", description="", impact="low", urgency="low", priority="P5",
                          status="investigating", service="", client="", source="bench", declared_by=person,
                          declared_at=now, commander=None, responders=[], resolution_summary="",
                          config_version="bench", last_update_at=now) for i in range(start, min(count, start + 1000))]
