@@ -23,18 +23,15 @@ from cards import review as cards
 from cards.elements import Json
 from cards.messages import error_card
 from services.delivery import NotConfigured, PermanentDeliveryError
-from services.graph.meetings import EventsConferencing
 from services.incidents import DomainError, ValidationFailed
 from services.lifecycle import Deps
 from services.outbox import Effect
 from services.ports import MeetingRequest, Recipient
 from services.review import store
-from services.review.chart import bar_chart
 from services.review.followups import complete_action
 from services.review.links import ReportLinks
 from services.review.meeting import schedule_review
 from services.review.metrics import compute
-from services.review.render import html_page, markdown, pdf_document
 from services.review.report import human
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow
@@ -121,6 +118,8 @@ class ReviewSurface:
                 or not graph.settings.organizer_user_id:
             raise NotConfigured("review meeting (Graph calendar)")
         p = effect.payload
+        from services.graph.meetings import EventsConferencing  # the Graph SDK loads only when used
+
         calendar = EventsConferencing(graph.connection.client, graph.settings.organizer_user_id)
         await calendar.create_meeting(MeetingRequest(
             external_id=f"beacon-review-{p['incident_id']}", subject=str(p["subject"]),
@@ -191,6 +190,8 @@ class ReviewSurface:
         series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
                   for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),
                                      ("resolve", m.resolve))}
+        from services.review.chart import bar_chart  # matplotlib loads on first use, not at start-up
+
         png = bar_chart("Mean minutes per priority", priorities, series, "minutes")
         rows = [(f"{p} (mean)", " · ".join(f"{name} {human(timedelta(seconds=data[p][1]))}"
                                            for name, data in (("ack", m.acknowledge), ("mitigate", m.mitigate),
@@ -216,6 +217,8 @@ class ReviewSurface:
             if incident is None:
                 return web.json_response({"error": f"INC-{incident_id} does not exist"}, status=404)
             report = await store.load_report(uow, incident, self.deps.clock.now())
+        from services.review.render import html_page, markdown, pdf_document  # matplotlib/fpdf2 on first use
+
         fmt = query.get("format", "html")
         if fmt == "md":
             return web.Response(text=markdown(report), content_type="text/markdown", charset="utf-8")
@@ -223,7 +226,8 @@ class ReviewSurface:
             body = await asyncio.get_running_loop().run_in_executor(None, pdf_document, report)
             return web.Response(body=body, content_type="application/pdf", headers={
                 "Content-Disposition": f"inline; filename=INC-{incident_id}-report.pdf"})
-        return web.Response(text=html_page(report), content_type="text/html", charset="utf-8")
+        page = await asyncio.get_running_loop().run_in_executor(None, html_page, report)  # draws a chart
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
 def _guard(route: Any) -> Any:
