@@ -21,9 +21,7 @@ from cards.incident import ViewExtras, incident_card
 from services.bridge import effects, store
 from services.bridge.callauth import CallNotificationAuth
 from services.bridge.calls import NotificationRejected, apply_notifications, parse_notifications
-from services.bridge.delivery import BridgeDelivery
-from services.bridge.people import GraphPeople
-from services.bridge.plan import is_drill
+from services.bridge.delivery import BridgeDelivery, PeopleDirectory
 from services.bridge.usecases import (
     BridgeCommand,
     BridgeSetup,
@@ -34,6 +32,7 @@ from services.bridge.usecases import (
     start_bridge,
 )
 from services.delivery import PermanentDeliveryError
+from services.graph import GraphSettings
 from services.incidents import DomainError, Incident, ValidationFailed
 from services.lifecycle import Deps
 from services.outbox import Effect
@@ -54,7 +53,7 @@ async def bridge_extras(uow: UnitOfWork, incident: Incident) -> ViewExtras:
     if incident.id is None:
         return ViewExtras()
     found = await store.bridge(uow, incident.id)
-    if found is None and is_drill(incident):
+    if found is None and incident.drill:
         return ViewExtras()  # drills never reach outside parties
     return cards.incident_extras(found, await store.latest_call(uow, incident.id))
 
@@ -166,19 +165,29 @@ async def _read_json(request: web.Request) -> Any:
 
 def bridge_setup(wiring: Wiring) -> BridgeSetup:
     graph = wiring.graph
-    missing = "Graph adapters are not wired (wire_graph_and_sms must run before wire_bridge)"
-    reasons = graph.not_configured if graph is not None else {"conferencing": missing, "calling": missing}
+    if graph is None:  # wire_graph_and_sms builds no adapters without Graph settings
+        missing = "; ".join((wiring.outside.graph or GraphSettings()).missing()) or "Graph adapters not built"
+        reasons = {"conferencing": missing, "calling": missing}
+    else:
+        reasons = graph.not_configured
     return BridgeSetup(conferencing_problem=reasons.get("conferencing", ""),
                        calling_problem=reasons.get("calling", ""), public_url=wiring.settings.public_url)
+
+
+def _people(wiring: Wiring) -> PeopleDirectory | None:
+    if wiring.graph is None or wiring.graph.connection is None:
+        return None
+    from services.bridge.people import GraphPeople  # msgraph-sdk only when Graph is configured
+
+    return GraphPeople(wiring.graph.connection.client)
 
 
 def wire_bridge(wiring: Wiring) -> None:
     """Bridge calls through Microsoft Graph: a Teams meeting per incident, ringing responders."""
     setup = bridge_setup(wiring)
     graph = wiring.graph
-    people = GraphPeople(graph.connection.client) if graph is not None and graph.connection else None
     delivery = BridgeDelivery(wiring.deps, graph.conferencing if graph else None, graph.calling if graph else None,
-                              people, setup, wiring.settings.outbox_max_attempts)
+                              _people(wiring), setup, wiring.settings.outbox_max_attempts)
     routes = BridgeRoutes(wiring.deps, setup, TeamsPoster(wiring.adapter, wiring.deps),
                           CallNotificationAuth(wiring.settings.app_id))
     wiring.handlers.update({effects.CREATE: delivery.create, effects.INVITE: delivery.invite,

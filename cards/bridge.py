@@ -21,7 +21,7 @@ from cards.elements import (
 )
 from cards.incident import ViewExtras
 from services.bridge.model import Bridge, BridgeCall, BridgeState, Group, Invitee
-from services.bridge.plan import EXTRA_INPUT, INPUT_IDS, MAX_RING, RING_INPUT, label
+from services.bridge.plan import EXTRA_INPUT, INPUT_IDS, MAX_RING, RING_INPUT
 from services.bridge.usecases import BridgeSetup, BridgeSituation
 from services.incidents import Incident
 from services.verbs import Verb
@@ -101,7 +101,7 @@ def picker_card(situation: BridgeSituation, setup: BridgeSetup, *, form: dict[st
                 error: str = "") -> Json:
     incident = situation.incident
     body = [*_notice(error, error=True),
-            text(f"Start a bridge for {label(incident)}", size="Medium", weight="Bolder"),
+            text(f"Start a bridge for {incident.label}", size="Medium", weight="Bolder"),
             text(plain(incident.title), subtle=True, spacing="None"), text(PICKER_INTRO)]
     if setup.conferencing_problem:
         body.append(text(GRAPH_MISSING.format(reason=plain(setup.conferencing_problem)), color="warning"))
@@ -168,7 +168,7 @@ def bridge_card(situation: BridgeSituation, setup: BridgeSetup, *, notice: str =
     """The incident's bridge: join link and dial-in, who is invited, Invite more, Ring responders."""
     incident = situation.incident
     body = [*_notice(error or notice, error=bool(error)),
-            text(f"Bridge for {label(incident)}", size="Medium", weight="Bolder"),
+            text(f"Bridge for {incident.label}", size="Medium", weight="Bolder"),
             text(plain(incident.title), subtle=True, spacing="None")]
     lines, actions = _bridge_lines(situation)
     ring_lines, ring_actions = _ring_section(situation, setup)
@@ -180,7 +180,7 @@ def bridge_card(situation: BridgeSituation, setup: BridgeSetup, *, notice: str =
 def join_card(incident: Incident, bridge: Bridge) -> Json:
     """Posted in the incident thread once the meeting exists."""
     assert bridge.meeting is not None
-    body = [container([text(f"Bridge open for {label(incident)}", weight="Bolder"),
+    body = [container([text(f"Bridge open for {incident.label}", weight="Bolder"),
                        text(plain(incident.title), spacing="None")], style="good"),
             facts(_meeting_facts(bridge))]
     return card(body, [open_url(JOIN, bridge.meeting.join_url)])
@@ -189,7 +189,7 @@ def join_card(incident: Incident, bridge: Bridge) -> Json:
 def failure_card(incident: Incident, what: str, error: str) -> Json:
     problem, _, fix = error.partition(" — ")
     fix = fix.removeprefix("fix: ") or DEFAULT_FIXES.get(what, DEFAULT_FIXES["create"])
-    body = [container([text(f"{FAILURE_TITLES.get(what, FAILURE_TITLES['create'])} ({label(incident)})",
+    body = [container([text(f"{FAILURE_TITLES.get(what, FAILURE_TITLES['create'])} ({incident.label})",
                             weight="Bolder", color="attention"),
                        text(plain(problem))], style="attention"),
             text(f"**Fix:** {plain(fix)}"), text(RETRY if what == "create" else "The incident itself is unaffected.",
@@ -198,7 +198,7 @@ def failure_card(incident: Incident, what: str, error: str) -> Json:
 
 
 def not_configured_card(incident: Incident, reason: str) -> Json:
-    body = [container([text(f"{NOT_CONFIGURED_TITLE} ({label(incident)})", weight="Bolder", color="warning"),
+    body = [container([text(f"{NOT_CONFIGURED_TITLE} ({incident.label})", weight="Bolder", color="warning"),
                        text(plain(reason))], style="warning"),
             text(HOW_TO_CONFIGURE), text("Recorded on the timeline as not sent.", subtle=True)]
     return card(body)

@@ -9,11 +9,10 @@ with its fix; the incident itself is never touched.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from services.bridge import effects, store
 from services.bridge.model import BridgeState, Invitee
-from services.bridge.people import PeopleDirectory
 from services.bridge.plan import describe, meeting_request
 from services.bridge.usecases import BridgeSetup
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
@@ -23,6 +22,13 @@ from services.outbox import Effect
 from services.ports import Calling, CallTarget, Conferencing, Meeting
 
 GRAPH = "Microsoft Graph"
+
+
+class PeopleDirectory(Protocol):
+    async def email_of(self, aad_object_id: str) -> str | None:
+        """The person's mail address; None when they have none or cannot be looked up. A transient
+        failure raises TransientDeliveryError: the outbox retries, nothing was created yet."""
+        ...
 
 
 def _actor(payload: dict[str, Any]) -> Person | None:

@@ -6,8 +6,6 @@ listed in infra/graph-permissions.md as "people look-ups in the directory").
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
@@ -16,14 +14,10 @@ from services.delivery import PermanentDeliveryError
 from services.graph.errors import graph_errors
 
 
-class PeopleDirectory(Protocol):
-    async def email_of(self, aad_object_id: str) -> str | None:
-        """The person's mail address; None when they have none or cannot be looked up. A transient
-        failure raises TransientDeliveryError: the outbox retries, nothing was created yet."""
-        ...
-
-
 class GraphPeople:
+    """services.bridge.delivery.PeopleDirectory through Graph (imported only when Graph is configured:
+    msgraph-sdk is large)."""
+
     def __init__(self, client: GraphServiceClient) -> None:
         self._users = client.users
 

@@ -142,15 +142,6 @@ def chosen_ring_targets(candidates: list[CallTarget], form: Mapping[str, object]
     return targets
 
 
-def label(incident: Incident) -> str:
-    """The number as people see it ("DRILL INC-7" for a training incident)."""
-    return str(getattr(incident, "label", incident.number))
-
-
-def is_drill(incident: Incident) -> bool:
-    return bool(getattr(incident, "drill", False))
-
-
 def external_id(incident: Incident) -> str:
     """The incident, made unique across databases: a fresh Beacon's INC-1 never gets an old meeting."""
     return f"beacon-{incident.number}-{incident.declared_at:%Y%m%d%H%M%S}"
@@ -159,12 +150,12 @@ def external_id(incident: Incident) -> str:
 def meeting_request(incident: Incident, invitees: list[Invitee], now: datetime) -> MeetingRequest:
     title = html.escape(incident.title)
     where = " · ".join(html.escape(part) for part in (incident.service, incident.client) if part)
-    body = (f"<p><b>{html.escape(label(incident))} ({incident.priority})</b>: {title}</p>"
+    body = (f"<p><b>{html.escape(incident.label)} ({incident.priority})</b>: {title}</p>"
             + (f"<p>{where}</p>" if where else "")
             + "<p>This is the incident bridge. Join with the Microsoft Teams link in this invitation, "
               "from Teams or a browser; the incident thread in Teams has the same link.</p>")
     return MeetingRequest(external_id=external_id(incident),
-                          subject=f"{label(incident)} bridge: {incident.title}"[:255], body_html=body,
+                          subject=f"{incident.label} bridge: {incident.title}"[:255], body_html=body,
                           start=now, end=now + BRIDGE_LENGTH,
                           attendees=tuple(i.recipient() for i in invitees if i.email))
 

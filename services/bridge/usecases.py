@@ -16,8 +16,6 @@ from services.bridge.plan import (
     chosen_ring_targets,
     describe,
     invitee_plan,
-    is_drill,
-    label,
     ring_candidates,
 )
 from services.incidents import DomainError, Incident, IncidentNotFound, Person, ValidationFailed
@@ -71,8 +69,8 @@ async def _open_incident(uow: UnitOfWork, incident_id: int) -> Incident:
     incident = await uow.get_incident(incident_id)
     if incident is None:
         raise IncidentNotFound(f"INC-{incident_id} does not exist")
-    if is_drill(incident):
-        raise DomainError(f"{label(incident)} is a drill: Beacon creates no bridge and sends no invitation "
+    if incident.drill:
+        raise DomainError(f"{incident.label} is a drill: Beacon creates no bridge and sends no invitation "
                           "for drills. Practise with a Teams meeting of your own.")
     if not incident.is_open:
         raise DomainError(f"{incident.number} is {incident.status.value}; reopen it to start a bridge")
@@ -200,7 +198,7 @@ async def _queue_ring(uow: UnitOfWork, incident: Incident, cmd: BridgeCommand, t
     await effects.queue(uow, effects.RING, incident.id, f"ring:{key}", {
         "targets": [{"aad_object_id": t.aad_object_id, "name": t.name} for t in targets],
         "tenant_id": cmd.tenant_id, "callback_uri": setup.callback_uri, "actor": cmd.actor.to_dict(),
-        "subject": f"{label(incident)} bridge: {incident.title}"[:200],
+        "subject": f"{incident.label} bridge: {incident.title}"[:200],
         "description": f"{incident.number} call ringing {len(targets)} responder(s)"},
         now, ordering=effects.calls_order(incident.id))
     if cmd.activity_id:

@@ -352,3 +352,12 @@ async def test_without_graph_settings_the_bridge_is_recorded_as_not_sent(stack):
     assert "not created: Microsoft Graph not configured" in card_text(root.cards[0])
     stack.every_card_is_valid()
 
+
+async def test_a_drill_gets_no_bridge(stack):
+    _, root = await declare(stack, "Practice outage", drill="true")
+    assert "Start bridge" not in card_text(root.cards[0])
+    refused = await act(stack, root, "bridge.form")
+    assert "is a drill" in card_text(refused)
+    await settled(stack)
+    assert not [e for e in await timeline(stack) if e.kind.startswith("bridge")]
+
