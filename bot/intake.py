@@ -128,6 +128,8 @@ class IntakeHttp:
         except Exception:
             log.exception("storing %s alerts failed", source)
             return json_error(500, "Beacon could not store the alert, so it was not accepted: send it again")
+        log.info("%s: %d alert(s): %s", source, len(alerts), ", ".join(f"{o.outcome} {o.incident_id or ''}".strip()
+                                                                        for o in outcomes[:20]))
         return web.json_response({"received": len(alerts), "alerts": [o.to_dict() for o in outcomes]})
 
     async def freshdesk_webhook(self, request: web.Request) -> web.Response:
@@ -176,20 +178,21 @@ class ReportCards(TeamsPoster):
 
     async def deliver(self, effect: Effect) -> None:
         ticket_id = int(effect.payload["ticket_id"])
-        card = reported_issue_card(await report_view(self.deps, ticket_id), self.deps.config)
-        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
         async with self.deps.uow() as uow:
             row = await uow.session.get(ReportRow, ticket_id)
         if row is None:
             raise PermanentDeliveryError(f"reported issue #{ticket_id} is gone")
-        if row.activity_id:
-            async def update(turn_context: TurnContext) -> None:
-                activity.id = row.activity_id
-                await turn_context.update_activity(activity)
-
-            await self._proactive(_reference(row, self.adapter.app_id), update)
+        card = reported_issue_card(await report_view(self.deps, ticket_id), self.deps.config)
+        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+        if not row.activity_id:
+            await self._post(ticket_id, activity)
             return
-        await self._post(ticket_id, activity)
+
+        async def update(turn_context: TurnContext) -> None:
+            activity.id = row.activity_id
+            await turn_context.update_activity(activity)
+
+        await self._proactive(_reference(row, self.adapter.app_id), update)
 
     async def _post(self, ticket_id: int, activity: Any) -> None:
         channels = self.deps.config.channels
@@ -288,7 +291,7 @@ def wire_intake(wiring: Wiring) -> None:
     if not freshdesk.webhook_secret.get_secret_value():
         wiring.not_configured.append("FRESHDESK_WEBHOOK_SECRET is empty: Freshdesk reports are refused (503) until set")
     deps = wiring.deps
-    deps.observers.append(TicketObserver(settings))
+    deps.observers.append(TicketObserver(settings, configured=client is not None))
     deps.view_extras.append(intake_extras)
     wiring.handlers.update(TicketDelivery(deps, client, settings).handlers())
     wiring.handlers[REPORT_CARD] = ReportCards(wiring.adapter, deps).deliver

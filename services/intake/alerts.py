@@ -121,7 +121,7 @@ class _AlertIntake:
         was_open, old_impact = incident.is_open, incident.impact
         incident.move_to(Status.INVESTIGATING, BEACON, self.now)
         await change_within(self.uow, incident, self.deps, self.now, was_open=was_open, old_impact=old_impact,
-                            note=f"{alert.origin} fired again while monitoring: back to investigating")
+                            note=f"{alert.origin} fired during monitoring: back to investigating")
         return "reopened"
 
     async def _declare(self, alert: Alert, routed: Classification) -> AlertOutcome:

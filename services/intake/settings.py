@@ -8,6 +8,7 @@ facts about one helpdesk (its custom fields, its default requester).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -28,6 +29,18 @@ class IntakeSettings(BaseSettings):
     # Notes Beacon adds to tickets (status updates, resolution, triage decisions). Private by
     # default: a public note on a customer's ticket emails the customer.
     public_notes: bool = Field(False, validation_alias="FRESHDESK_PUBLIC_NOTES")
+
+    @field_validator("custom_fields", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        # The environment's JSON is decoded by pydantic-settings; a value given in code may be text.
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError("FRESHDESK_CUSTOM_FIELDS must be a JSON object such as "
+                                 '{"cf_incident": "{number}"}') from None
+        return value
 
     @field_validator("requester_email")
     @classmethod

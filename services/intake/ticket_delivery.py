@@ -27,8 +27,9 @@ from services.ports import Ticket
 log = logging.getLogger("beacon.freshdesk")
 
 # The ticket links back to the incident's Teams thread, which the card post (queued in the same
-# transaction, delivered alongside) is usually creating at this moment: wait for it this long.
-THREAD_WAIT_SECONDS = 5.0
+# transaction, delivered alongside) is usually creating at this moment: wait for it this long, on
+# the first attempt only. Short, because the wait holds up the outbox worker's next batch.
+THREAD_WAIT_SECONDS = 3.0
 
 
 class TicketDelivery:
@@ -51,7 +52,8 @@ class TicketDelivery:
             await self._mark(link_id, "not_sent", "Freshdesk not configured")
             raise NotConfigured("Freshdesk")
         try:
-            request = ticket_request(incident, self.deps.config, self.settings, await self._thread_url(incident))
+            thread_url = await self._thread_url(incident, wait=effect.attempts == 1)
+            request = ticket_request(incident, self.deps.config, self.settings, thread_url)
         except ValueError as error:
             await self._mark(link_id, "failed", str(error))
             raise PermanentDeliveryError(str(error)) from None
@@ -65,10 +67,10 @@ class TicketDelivery:
             raise
         await self._created(link_id, incident, ticket)
 
-    async def _thread_url(self, incident: Incident) -> str:
+    async def _thread_url(self, incident: Incident, *, wait: bool) -> str:
         assert incident.id is not None
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + THREAD_WAIT_SECONDS
+        deadline = loop.time() + (THREAD_WAIT_SECONDS if wait else 0.0)
         while True:
             async with self.deps.uow() as uow:
                 thread = await uow.thread(incident.id)

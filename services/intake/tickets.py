@@ -26,6 +26,7 @@ from services.store.uow import UnitOfWork
 
 CREATE, UPDATE, NOTE = "freshdesk.create", "freshdesk.update", "freshdesk.note"
 LIVE_STATES = ("creating", "linked")  # links worth sending changes to
+NOT_CONFIGURED = "Freshdesk not configured"
 
 # Freshdesk has open, pending, resolved and closed. Monitoring is "pending": the fix is in and the
 # team is waiting to see it hold, which is what pending means to a helpdesk agent.
@@ -161,33 +162,47 @@ async def queue(uow: UnitOfWork, kind: str, incident_id: int | None, key: str, p
 
 
 class TicketObserver:
-    """A ticket for every incident (human or alert), then its priority, status and updates."""
+    """A ticket for every incident (human or alert), then its priority, status and updates.
+    Without Freshdesk settings nothing is queued: the declaration's own transaction records
+    "not sent", so the timeline says it at once and no change later queues anything."""
 
-    def __init__(self, settings: IntakeSettings):
-        self.settings = settings
+    def __init__(self, settings: IntakeSettings, *, configured: bool):
+        self.settings, self.configured = settings, configured
 
     async def on_declared(self, uow: UnitOfWork, incident: Incident, now: datetime) -> None:
         assert incident.id is not None
         links = await links_of(uow, incident.id)
-        if links:  # declared from a reported issue: that ticket is the incident's ticket
+        if not self.configured:
+            await self._not_sent(uow, incident, links, now)
+        elif links:  # declared from a reported issue: that ticket is the incident's ticket
             for link in links:
                 await self._send(uow, incident, link, TicketChanges(
                     priority=freshdesk_priority(incident.priority), status=int(FreshdeskStatus.OPEN),
                     notes=(f"<p>Declared as Beacon incident <b>{incident.number}</b> "
                            f"({incident.priority}): {html.escape(incident.title)}</p>",)), now)
-            return
-        link = TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created", state="creating",
-                             error="", created_at=now)
-        uow.session.add(link)
-        await uow.session.flush()
-        await queue(uow, CREATE, incident.id, f"incident:{incident.id}:freshdesk:create",
-                    {"link_id": link.id, "description": f"{incident.number} Freshdesk ticket"}, now,
-                    freshdesk_order(incident.id))
+        else:
+            link = TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created", state="creating",
+                                 error="", created_at=now)
+            uow.session.add(link)
+            await uow.session.flush()
+            await queue(uow, CREATE, incident.id, f"incident:{incident.id}:freshdesk:create",
+                        {"link_id": link.id, "description": f"{incident.number} Freshdesk ticket"}, now,
+                        freshdesk_order(incident.id))
+
+    async def _not_sent(self, uow: UnitOfWork, incident: Incident, links: list[TicketLinkRow],
+                        now: datetime) -> None:
+        assert incident.id is not None
+        if not links:
+            uow.session.add(TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created",
+                                          state="not_sent", error=NOT_CONFIGURED, created_at=now))
+        await uow.record_event(incident.id, TimelineEvent(
+            "delivery_skipped", now, None, f"not sent: {NOT_CONFIGURED}",
+            after={"effect": CREATE, "key": f"incident:{incident.id}:freshdesk:create"}), incident.version)
 
     async def on_changed(self, uow: UnitOfWork, incident: Incident, events: list[TimelineEvent],
                          now: datetime) -> None:
         assert incident.id is not None
-        changes = ticket_changes(incident, events)
+        changes = ticket_changes(incident, events) if self.configured else TicketChanges()
         if not changes:
             return
         for link in await links_of(uow, incident.id):

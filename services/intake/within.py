@@ -16,13 +16,14 @@ from sqlalchemy import select
 
 from services.comms import hooks, notify
 from services.incidents import Incident, Level, Person, TimelineEvent
-from services.lifecycle import Deps, ThreadTarget
+from services.lifecycle import SYSTEM_ACTOR, Deps, ThreadTarget
 from services.scheduler import timers
 from services.store.tables import OutboxRow
 from services.store.uow import UnitOfWork
 
-# Who Beacon is on the timeline when it acts on its own (an alert declared or reopened it).
-BEACON = Person("beacon", "Beacon")
+# Who Beacon is on the timeline when it acts on its own (an alert declared or reopened it); the
+# core lets this actor do anything.
+BEACON = Person(SYSTEM_ACTOR, "Beacon")
 
 BeforeObservers = Callable[[Incident], Awaitable[None]]
 

@@ -27,7 +27,7 @@ from services.store.tables import IncidentRow, OutboxRow
 from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack, unconfigured
 from tests.e2e.helpers import act, card_text, eventually, incident_root, settled
 from tests.fakes.freshdesk import FakeFreshdesk
-from tests.teams_activities import CHANNEL_ID, installation_update
+from tests.teams_activities import CHANNEL_ID, TEAM_ID, installation_update
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "alerts"
 TOKEN = "alerts-token-for-tests"
@@ -52,11 +52,12 @@ def load(name: str) -> dict[str, Any]:
 
 @asynccontextmanager
 async def intake(database_url: str, *, token: str = TOKEN, install: bool = True, clock: Any = None,
-                 freshdesk: bool = True, **routing: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
+                 freshdesk: bool = True, channel: str = CHANNEL_ID,
+                 **routing: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
     """Beacon installed in a team, alerts routed by ROUTING, Freshdesk pointed at a fake."""
     fd = FakeFreshdesk()
     await fd.start()
-    config = parse_config({**E2E_CONFIG, "channels": {"incidents_channel": CHANNEL_ID},
+    config = parse_config({**E2E_CONFIG, "channels": {"incidents_channel": channel},
                            "alert_routing": {**ROUTING, **routing}})
     outside = unconfigured()
     outside.extra = {
@@ -152,10 +153,12 @@ async def test_alertmanager_groups_a_post_into_one_incident_and_follows_its_reso
 
 
 async def test_grafana_fires_then_resolves_and_beacon_resolves_when_configured(database_url):
-    async with intake(database_url, auto_resolve=True) as (stack, fd):
+    async with intake(database_url, auto_resolve=True, channel="") as (stack, fd):
         status, answer = await post(stack, "grafana", load("grafana_docs_firing"))
         assert [a["outcome"] for a in answer["alerts"]] == ["declared", "grouped"]
-        root = await incident_root(stack, 1)
+        # No incidents channel configured: the thread opens where Beacon was installed.
+        root = await stack.teams.wait_for(lambda t: next(
+            (m for m in t.posted(TEAM_ID) if m.kind == "root" and "INC-1" in card_text(m.cards[0])), None), timeout=10)
         await card_says(stack, root, "from Grafana: High memory usage", "Alert High CPU usage")
         status, answer = await post(stack, "grafana", load("grafana_docs_resolved"))
         assert [a["outcome"] for a in answer["alerts"]] == ["resolved", "resolved; incident resolved"]
@@ -205,6 +208,17 @@ async def test_two_fingerprints_on_one_service_group_within_the_window_only(data
         assert (answer["alerts"][0]["outcome"], answer["alerts"][0]["incident"]) == ("declared", "INC-3")
 
 
+async def test_two_new_alerts_on_one_service_at_the_same_moment_open_one_incident(database_url):
+    async with intake(database_url, freshdesk=False) as (stack, _):
+        body = load("alertmanager_v4_payments_firing")
+        answers = await asyncio.gather(*(post(stack, "alertmanager", dict(body, alerts=[alert]))
+                                         for alert in body["alerts"]))
+        outcomes = sorted(answer["alerts"][0]["outcome"] for _, answer in answers)
+        assert outcomes == ["declared", "grouped", "grouped"]
+        assert {answer["alerts"][0]["incident"] for _, answer in answers} == {"INC-1"}
+        assert await count(stack, IncidentRow) == 1
+
+
 async def test_an_alert_during_monitoring_reopens_the_incident_and_tells_the_thread(database_url):
     async with intake(database_url) as (stack, fd):
         body = load("alertmanager_v4_payments_firing")
@@ -220,7 +234,7 @@ async def test_an_alert_during_monitoring_reopens_the_incident_and_tells_the_thr
         await card_says(stack, root, "Status: **Investigating**", "fired ×2")
         await settled(stack)
         notes = [m.text or "" for m in stack.teams.thread(root.id)]
-        assert any("fired again while monitoring: back to investigating" in n for n in notes), notes
+        assert any("fired during monitoring: back to investigating" in n for n in notes), notes
         await act(stack, root, "incident.status", status="monitoring")
         _, answer = await post(stack, "alertmanager", second)  # another alert on the same service
         assert (answer["alerts"][0]["outcome"], answer["alerts"][0]["incident"]) == ("reopened", "INC-1")
