@@ -78,7 +78,7 @@ async def test_the_playground_connector_records_what_beacon_posts(beacon: Beacon
     assert '"messages"' in body and "declare" in body.lower()
 
 
-async def test_declare_and_change_status_in_a_real_browser(beacon: BeaconServer) -> None:
+async def test_declare_change_status_and_resolve_in_a_real_browser(beacon: BeaconServer) -> None:
     missing = browser_missing()
     if missing:
         pytest.skip(missing)
@@ -101,6 +101,11 @@ async def test_declare_and_change_status_in_a_real_browser(beacon: BeaconServer)
             await expect(incident).to_be_visible(timeout=10_000)
             await change_status(page, incident)
             await expect(incident).to_contain_text("Status: Investigating", timeout=10_000)
+            root = page.locator(f'article.message[data-id="{await incident.get_attribute("data-id")}"]')
+            await expect(root).to_contain_text("Edited", timeout=10_000)  # Beacon's in-place update came
+            await resolve(root)
+            await expect(root).to_contain_text("Status: Resolved", timeout=10_000)
+            await expect(root).to_contain_text("Rolled back the release")
             assert not errors, errors
         finally:
             await browser.close()
@@ -117,3 +122,11 @@ async def change_status(page: Any, incident: Any) -> None:
     choice = incident.locator("select:visible").first
     await choice.select_option("investigating")
     await choice.locator("xpath=following::button[1]").click()
+
+
+async def resolve(incident: Any) -> None:
+    """Open "Resolve", say what fixed it, press "Resolve incident"."""
+    await incident.get_by_role("button", name="Resolve", exact=True).click()
+    summary = incident.locator("textarea").last  # the Resolve form is the last action
+    await summary.fill("Rolled back the release")
+    await incident.get_by_role("button", name="Resolve incident").click()

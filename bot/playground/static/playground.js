@@ -69,8 +69,12 @@ async function say(raw) {
 }
 
 // -- cards and their buttons -----------------------------------------------------------------
+// Teams shows up to six buttons in a card's action bar; the renderer's default is five.
+const TEAMS_HOST = new AdaptiveCards.HostConfig({ actions: { maxActions: 6 } });
+
 function renderCard(content, onAction) {
   const card = new AdaptiveCards.AdaptiveCard();
+  card.hostConfig = TEAMS_HOST;
   card.onExecuteAction = onAction;
   card.parse(content);
   const element = card.render();
