@@ -11,6 +11,7 @@ from app import Overrides
 from bot.wiring import OutsideSettings
 from services.config import BeaconConfig, parse_config
 from services.graph import GraphSettings
+from services.freshdesk.settings import FreshdeskSettings
 from services.notify.sms.settings import SmsSettings
 from services.settings import Settings
 from tests.cardschema import assert_valid_card
@@ -38,7 +39,8 @@ def unconfigured() -> OutsideSettings:
     """No outside system, whatever the environment or a .env file says."""
     return OutsideSettings(graph=GraphSettings(base_url="https://graph.microsoft.com/v1.0", access_token="",
                                                tenant_id="", client_id="", client_secret=""),
-                           sms=SmsSettings(provider=""))
+                           sms=SmsSettings(provider=""),
+                           extra={"freshdesk": FreshdeskSettings(url="", api_key="")})
 
 
 @dataclass
