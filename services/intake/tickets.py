@@ -72,6 +72,11 @@ def ticket_changes(incident: Incident, events: list[TimelineEvent]) -> TicketCha
                          f"by {html.escape(who)}</p><p>{_html_text(str(after.get('text', '')))}</p>")
         elif event.kind == "resolved":
             notes.append(f"<p><b>{incident.number} resolved</b></p><p>{_html_text(incident.resolution_summary)}</p>")
+        elif event.kind == "report_completed":
+            link = html.escape(str(after.get("link", "")), quote=True)
+            notes.append(f"<p><b>{incident.number} post-incident report</b></p>"
+                         f"<p>Root cause: {_html_text(str(after.get('root_cause', '')))}</p>"
+                         f"<p><a href=\"{link}\">Read the report</a></p>")
     return TicketChanges(priority, status, tuple(notes))
 
 
@@ -205,14 +210,17 @@ class TicketObserver:
         changes = ticket_changes(incident, events) if self.configured else TicketChanges()
         if not changes:
             return
+        # Changes that bump the incident's version are keyed by it; a report completion does not
+        # bump it, so it gets a key of its own (else it would collide with the resolution's note).
+        tag = "report" if all(e.kind == "report_completed" for e in events) else f"v{incident.version}"
         for link in await links_of(uow, incident.id):
             if link.state in LIVE_STATES:
-                await self._send(uow, incident, link, changes, now)
+                await self._send(uow, incident, link, changes, now, tag=tag)
 
     async def _send(self, uow: UnitOfWork, incident: Incident, link: TicketLinkRow, changes: TicketChanges,
-                    now: datetime) -> None:
+                    now: datetime, *, tag: str = "") -> None:
         assert incident.id is not None
-        key = f"incident:{incident.id}:freshdesk:link{link.id}:v{incident.version}"
+        key = f"incident:{incident.id}:freshdesk:link{link.id}:{tag or f'v{incident.version}'}"
         target = {"link_id": link.id, "ticket_id": link.ticket_id}
         if changes.priority is not None or changes.status is not None:
             await queue(uow, UPDATE, incident.id, f"{key}:update",

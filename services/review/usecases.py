@@ -128,9 +128,15 @@ async def submit_report(deps: Deps, settings: ReviewSettings, incident_id: int, 
             await store.set_timer(uow, f"action:{item.id}:overdue", "action_overdue", incident_id,
                                   due + settings.action_overdue_after, item.id)
         await store.drop_timers(uow, f"report:{incident_id}")
-        await record(uow, incident, "report_completed", actor,
-                     f"{actor.name} completed the post-incident report ({len(actions)} follow-up actions)", now)
+        summary = f"{actor.name} completed the post-incident report ({len(actions)} follow-up actions)"
+        link = settings.links.url(incident_id, now)
+        await record(uow, incident, "report_completed", actor, summary, now,
+                     after={"root_cause": root_cause, "link": link})
         await _publish(uow, incident, settings, now)
+        completed = TimelineEvent("report_completed", now, actor, summary,
+                                  after={"root_cause": root_cause, "link": link})
+        for observer in deps.observers if not incident.drill else ():  # e.g. a note on the ticket
+            await observer.on_changed(uow, incident, [completed], now)
         await uow.commit()
     await maybe_close(deps, incident_id, actor)
     return incident, True

@@ -245,3 +245,33 @@ async def test_metrics_for_known_incidents(database_url):
         stack.every_card_is_valid()
     finally:
         await _stop(stack, graph)
+
+
+async def test_the_completed_report_is_noted_on_the_freshdesk_ticket(database_url):
+    from services.freshdesk.settings import FreshdeskSettings
+    from services.intake.settings import IntakeSettings
+    from tests.e2e.helpers import eventually
+    from tests.fakes.freshdesk import FakeFreshdesk
+
+    clock = FakeClock(START)
+    async with FakeFreshdesk() as fd:
+        graph = await FakeGraph().start()
+        outside = OutsideSettings(
+            graph=GraphSettings(base_url=graph.base_url, access_token="t", organizer_user_id="bridge@example.com",
+                                mail_sender="noc@example.com"), sms=SmsSettings(provider=""),
+            extra={"intake": IntakeSettings(_env_file=None, FRESHDESK_REQUESTER_EMAIL="noc@example.com"),  # type: ignore[call-arg]
+                   "freshdesk": FreshdeskSettings(_env_file=None, FRESHDESK_URL=fd.url,  # type: ignore[call-arg]
+                                                  FRESHDESK_API_KEY=fd.api_key)})
+        stack = await start_stack(database_url, review_config(), outside=outside, clock=clock,
+                                  report_link_secret="s3cret", public_url="https://beacon.example.com")
+        try:
+            root = await _scripted(stack, clock)
+            await _submit(stack, root)
+            await settled(stack)
+            ticket = fd.tickets[0]["id"]
+            await eventually(lambda: any("post-incident report" in n.get("body", "") for n in fd.notes(ticket)),
+                             what="report note on the ticket")
+            note = next(n for n in fd.notes(ticket) if "post-incident report" in n.get("body", ""))
+            assert "A bad config push" in note["body"] and "/reports/INC-1?" in note["body"]
+        finally:
+            await _stop(stack, graph)
