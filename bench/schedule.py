@@ -106,7 +106,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         idle_db = f"sqlite+aiosqlite:///{tmp}/idle.db"
         write_config(config, 3600)
         async with FakeConnector() as teams:
-            await seed(idle_db, args.incidents, 3600, teams.url, args.warmup)
+            await seed(idle_db, args.incidents, 3600, teams.url, 3600)  # nothing due for an hour
             process, url = run_server(idle_db, config)
             try:
                 await wait_healthy(url, process)
