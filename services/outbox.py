@@ -9,7 +9,6 @@ tries. Effects that share an ordering key (one incident's Teams posts) go out in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from services.background import BackgroundLoop
 from services.clock import Clock
 from services.delivery import DeliveryError, NotConfigured
 from services.incidents import TimelineEvent
@@ -53,49 +53,18 @@ class OutboxPolicy:
     batch: int = 20
 
 
-class OutboxWorker:
+class OutboxWorker(BackgroundLoop):
+    name = "outbox"
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], handlers: dict[str, EffectHandler],
                  clock: Clock, policy: OutboxPolicy | None = None):
         self._sessions = sessions
-        self._handlers = handlers
-        self._clock = clock
         self.policy = policy or OutboxPolicy()
-        self._wake = asyncio.Event()
-        self._stopping = False
+        super().__init__(clock, self.policy.idle_poll)
+        self._handlers = handlers
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        """Finish the deliveries in flight, then return from run() (graceful shutdown)."""
-        self._stopping = True
-        self._wake.set()
-
-    async def run(self) -> None:
-        while not self._stopping:
-            try:
-                delivered = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be briefly away; keep the worker alive
-                log.exception("outbox pass failed")
-                delivered = 0
-            if delivered or self._stopping:
-                continue
-            await self._sleep_until_due()
-
-    async def _sleep_until_due(self) -> None:
-        delay = self.policy.idle_poll
-        with contextlib.suppress(Exception):
-            due = await self._next_due()
-            if due is not None:
-                delay = min(delay, max(0.0, (due - self._clock.now()).total_seconds()))
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=delay)
-
-    async def _next_due(self) -> datetime | None:
+    async def next_due(self) -> datetime | None:
         async with self._sessions() as session:
             return await session.scalar(select(func.min(OutboxRow.next_attempt_at))
                                         .where(OutboxRow.status == "pending"))

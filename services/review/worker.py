@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from services.background import BackgroundLoop
 from services.clock import Clock
 from services.incidents import Status
 from services.review import store
@@ -26,41 +27,18 @@ from services.store.uow import UnitOfWork
 log = logging.getLogger("beacon.review")
 
 
-class ReviewScheduler:
+class ReviewScheduler(BackgroundLoop):
+    name = "review"
+
     def __init__(self, uow: Callable[[], UnitOfWork], settings: ReviewSettings, clock: Clock, *,
                  idle_poll: float = 5.0):
-        self._uow, self._settings, self._clock, self._idle_poll = uow, settings, clock, idle_poll
-        self._wake = asyncio.Event()
+        super().__init__(clock, idle_poll)
+        self._uow, self._settings = uow, settings
         self._lock = asyncio.Lock()
-        self._stopping = False
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-
-    async def run(self) -> None:
-        while not self._stopping:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("review reminder pass failed")
-            self._wake.clear()
-            delay = await self._delay()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-
-    async def _delay(self) -> float:
-        with contextlib.suppress(Exception):
-            async with self._uow() as uow:
-                due = await store.next_due(uow)
-            if due is not None:
-                return min(self._idle_poll, max(0.0, (due - self._clock.now()).total_seconds()))
-        return self._idle_poll
+    async def next_due(self) -> datetime | None:
+        async with self._uow() as uow:
+            return await store.next_due(uow)
 
     async def run_once(self) -> int:
         """Fire every reminder due now and write pending drill reports; returns how many."""
