@@ -14,11 +14,11 @@ from typing import Any
 
 from aiohttp import web
 from botbuilder.core import Bot, TurnContext, serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from msrest.serialization import Model
 
-from bot.auth import activity_tenant, install_sdk_fixes, parameterized_settings
+from bot.auth import CachingBotFrameworkAuthentication, activity_tenant, install_sdk_fixes, parameterized_settings
 from services.logs import activity_var, incident_var
 from services.settings import Settings
 
@@ -46,7 +46,7 @@ def json_error(status: int, message: str) -> web.Response:
 class BeaconAdapter(CloudAdapter):
     def __init__(self, settings: Settings):
         install_sdk_fixes()
-        super().__init__(ConfigurationBotFrameworkAuthentication(BotConfiguration(settings)))
+        super().__init__(CachingBotFrameworkAuthentication(BotConfiguration(settings)))
         self.app_id = settings.app_id
         self.allowed_tenants = settings.allowed_tenants
         self.on_turn_error = self._on_turn_error

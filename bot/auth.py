@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 import requests
+from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
-from botframework.connector.auth import AuthenticationConstants
+from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants, ClaimsIdentity
+from botframework.connector.auth.connector_factory import ConnectorFactory
 from botframework.connector.auth.jwt_token_extractor import _OpenIdMetadata
 
 _KEY_FETCH_TIMEOUT = 10
@@ -75,3 +77,50 @@ def activity_tenant(activity: Activity) -> str:
     tenant = (data.get("tenant") or {}).get("id") if isinstance(data.get("tenant"), dict) else None
     conversation = activity.conversation
     return str(tenant or getattr(conversation, "tenant_id", "") or "")
+
+
+class _CachingConnectorFactory(ConnectorFactory):
+    """Reuses one ConnectorClient per (service URL, audience): the SDK builds a new msrest client
+    for every turn, which was most of a card action's CPU time. The SDK never closes them."""
+
+    def __init__(self, inner: ConnectorFactory, cache: dict[tuple[str, ...], Any], app_id: str):
+        self._inner, self._cache, self._app_id = inner, cache, app_id
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        key = (self._app_id, service_url, audience or "")
+        client = self._cache.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            if len(self._cache) > 256:  # a handful of Teams regions in practice; stay bounded
+                self._cache.clear()
+            self._cache[key] = client
+        return client
+
+
+class CachingBotFrameworkAuthentication(ConfigurationBotFrameworkAuthentication):
+    def __init__(self, configuration: Any):
+        super().__init__(configuration)
+        self._connectors: dict[tuple[str, ...], Any] = {}
+        self._token_clients: dict[str, Any] = {}
+
+    @staticmethod
+    def _app_id(claims_identity: ClaimsIdentity | None) -> str:
+        claims = claims_identity.claims if claims_identity and claims_identity.claims else {}
+        return str(claims.get("appid") or claims.get("azp") or claims.get("aud") or "")
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        result = await super().authenticate_request(activity, auth_header)
+        if result.connector_factory is not None:
+            result.connector_factory = _CachingConnectorFactory(
+                result.connector_factory, self._connectors, self._app_id(result.claims_identity))
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return _CachingConnectorFactory(super().create_connector_factory(claims_identity), self._connectors,
+                                        self._app_id(claims_identity))
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> Any:
+        key = self._app_id(claims_identity)
+        if key not in self._token_clients:
+            self._token_clients[key] = await super().create_user_token_client(claims_identity)
+        return self._token_clients[key]
