@@ -126,12 +126,7 @@ class BridgeRoutes:
             card = cards.not_configured_card(incident, str(payload.get("reason") or ""))
         else:
             raise PermanentDeliveryError(f"unknown bridge card {str(kind)[:40]!r}")
-        activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-
-        async def reply(turn_context: TurnContext, root_id: str) -> None:
-            await turn_context.send_activity(activity)
-
-        await self.poster._in_thread(incident_id, reply)
+        await self.poster.reply_in_thread(incident_id, MessageFactory.attachment(CardFactory.adaptive_card(card)))
 
     # -- POST /api/calls -------------------------------------------------------------------------
     async def calls(self, request: web.Request) -> web.Response:

@@ -134,6 +134,14 @@ class TeamsPoster:
         await self._proactive(reference, send)
         return target["conversation_id"], sent["id"]
 
+    async def reply_in_thread(self, incident_id: int, activity: Activity, purpose: str = "incident") -> None:
+        """Post an activity as a reply in one of the incident's threads (for every integration)."""
+
+        async def reply(turn_context: TurnContext, root_id: str) -> None:
+            await turn_context.send_activity(activity)
+
+        await self._in_thread(incident_id, reply, purpose)
+
     async def _in_thread(self, incident_id: int, logic: Any, purpose: str = "incident") -> None:
         async with self.deps.uow() as uow:
             thread = await uow.thread(incident_id, purpose)
@@ -164,11 +172,7 @@ class TeamsPoster:
         """A reminder, a status update or a notice, as a reply in the incident thread."""
         incident_id = int(effect.payload["incident_id"])
         activity = await self._plan_card(incident_id, effect.payload)
-
-        async def reply(turn_context: TurnContext, root_id: str) -> None:
-            await turn_context.send_activity(activity)
-
-        await self._in_thread(incident_id, reply)
+        await self.reply_in_thread(incident_id, activity)
 
     async def stakeholder_post(self, effect: Effect) -> None:
         """Stakeholder updates form one thread per incident in the stakeholder channel."""
@@ -179,10 +183,7 @@ class TeamsPoster:
             own = await uow.thread(incident_id)
             install = None if own else await uow.any_team_installation()
         if existing is not None:
-            async def reply(turn_context: TurnContext, root_id: str) -> None:
-                await turn_context.send_activity(activity)
-
-            await self._in_thread(incident_id, reply, "stakeholders")
+            await self.reply_in_thread(incident_id, activity, "stakeholders")
             return
         endpoint = effect.payload.get("endpoint") or {}
         if own or install:
@@ -249,9 +250,4 @@ class TeamsPoster:
 
     async def thread_note(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
-        text = plain(effect.payload["text"])
-
-        async def reply(turn_context: TurnContext, root_id: str) -> None:
-            await turn_context.send_activity(MessageFactory.text(text))
-
-        await self._in_thread(incident_id, reply)
+        await self.reply_in_thread(incident_id, MessageFactory.text(plain(effect.payload["text"])))

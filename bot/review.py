@@ -77,11 +77,7 @@ class ReviewSurface:
     async def thread_card(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
         card = await self._build(incident_id, effect.payload)
-
-        async def reply(turn_context: TurnContext, root_id: str) -> None:
-            await turn_context.send_activity(_attachment(card))
-
-        await self.poster._in_thread(incident_id, reply)
+        await self.poster.reply_in_thread(incident_id, _attachment(card))
 
     async def _build(self, incident_id: int, p: dict[str, Any]) -> Json:
         async with self.deps.uow() as uow:
