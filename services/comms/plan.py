@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.config import BeaconConfig, PersonEntry
+from services.dedupe import unique_by
 from services.incidents import Incident, Level, Person, TimelineEvent
 from services.ports import Recipient
 
@@ -39,7 +40,7 @@ def _recipients(people: list[PersonEntry]) -> list[Recipient]:
 
 
 def _unique(recipients: list[Recipient]) -> tuple[Recipient, ...]:
-    return tuple({r.email.lower(): r for r in recipients}.values())
+    return tuple(unique_by(recipients, lambda recipient: recipient.email))
 
 
 def stakeholder_owner(incident: Incident, config: BeaconConfig) -> tuple[PersonEntry | None, str]:

@@ -20,6 +20,7 @@ from msgraph.generated.models.modality import Modality
 from msgraph.generated.models.participant_info import ParticipantInfo
 from msgraph.generated.models.service_hosted_media_config import ServiceHostedMediaConfig
 
+from services.dedupe import unique_by
 from services.delivery import PermanentDeliveryError, TransientDeliveryError
 from services.graph.errors import graph_errors
 from services.ports import CallTarget
@@ -28,14 +29,7 @@ MAX_GROUP_CALL_TARGETS = 5  # "This supports up to 5 VoIP users" (application-po
 
 
 def unique_targets(targets: tuple[CallTarget, ...]) -> list[CallTarget]:
-    seen: set[str] = set()
-    result = []
-    for target in targets:
-        key = target.aad_object_id.strip().lower()
-        if key and key not in seen:
-            seen.add(key)
-            result.append(target)
-    return result
+    return unique_by(targets, lambda target: target.aad_object_id)
 
 
 def check_call(targets: list[CallTarget], callback_uri: str, tenant_id: str) -> None:

@@ -22,6 +22,7 @@ from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.online_meeting_provider_type import OnlineMeetingProviderType
 from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
 
+from services.dedupe import unique_by
 from services.delivery import PermanentDeliveryError
 from services.graph.errors import PERMISSIONS_DOC, graph_errors, mailbox_access_fix
 from services.ports import Meeting, MeetingRequest, Recipient
@@ -45,14 +46,7 @@ def graph_time(moment: datetime) -> DateTimeTimeZone:
 
 
 def unique_recipients(recipients: Iterable[Recipient]) -> list[Recipient]:
-    seen: set[str] = set()
-    result = []
-    for recipient in recipients:
-        key = recipient.email.strip().lower()
-        if key and key not in seen:
-            seen.add(key)
-            result.append(recipient)
-    return result
+    return unique_by(recipients, lambda recipient: recipient.email)
 
 
 def attendee(recipient: Recipient) -> Attendee:
