@@ -1,7 +1,8 @@
 """Delivers outbox rows: each effect on the outside exactly as often as it succeeds once.
 
 Rows are claimed with a lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so replicas never take
-the same row), delivered by the handler for their kind, then marked sent, rescheduled with
+the same row) that the worker renews while the delivery runs, so a killed process's claims lapse
+within seconds, delivered by the handler for their kind, then marked sent, rescheduled with
 exponential backoff and jitter (honouring Retry-After), or failed after a bounded number of
 tries. Effects that share an ordering key (one incident's Teams posts) go out in order.
 """
@@ -48,7 +49,9 @@ class OutboxPolicy:
     max_attempts: int = 6
     base_backoff: float = 1.0
     max_backoff: float = 300.0
-    lease: timedelta = timedelta(seconds=60)
+    # How long a claim holds without renewal. A worker renews its claims every third of it while
+    # their deliveries run, so a process killed mid-delivery holds its rows back only this long.
+    lease: timedelta = timedelta(seconds=15)
     idle_poll: float = 2.0
     batch: int = 20
 
@@ -73,8 +76,28 @@ class OutboxWorker(BackgroundLoop):
         """Deliver everything due now; returns how many effects were attempted."""
         effects = await self._claim()
         if effects:
-            await asyncio.gather(*(self._deliver(e) for e in effects))
+            renewing = asyncio.create_task(self._renew_leases([e.id for e in effects]))
+            try:
+                await asyncio.gather(*(self._deliver(e) for e in effects))
+            finally:
+                renewing.cancel()
         return len(effects)
+
+    async def _renew_leases(self, ids: list[int]) -> None:
+        """Keep the claim on rows still being delivered (a slow answer must not let another
+        replica take the row and deliver it a second time)."""
+        interval = self.policy.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self._sessions() as session, session.begin():
+                    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids),
+                                                                  OutboxRow.status == "sending")
+                                          .values(lease_until=self._clock.now() + self.policy.lease))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away; the deliveries' own updates will tell
+                log.warning("could not renew the outbox lease of %s", ids, exc_info=True)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Deliver until nothing is due (tests and shutdown)."""
