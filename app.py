@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -31,7 +32,7 @@ from services.metrics import render as render_metrics
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
 from services.scheduler.worker import Scheduler
 from services.settings import Settings
-from services.store.db import create_engine, migrate, migrations_applied, session_factory
+from services.store.db import create_engine, database_unavailable, migrate, migrations_applied, session_factory
 from services.store.uow import UnitOfWork
 from services.telemetry import configure_telemetry
 
@@ -64,7 +65,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     clock = overrides.clock or SystemClock()
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[database_outage])
     background: list[OutboxWorker | Scheduler] = []
 
     def wake_background() -> None:  # something was queued or a timer moved
@@ -135,6 +136,24 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     add_playground(app, settings)  # only without MicrosoftAppId
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+DATABASE_AWAY = "Beacon's database is unavailable right now; nothing was changed. Try again shortly."
+
+
+@web.middleware
+async def database_outage(request: web.Request, handler: Any) -> web.StreamResponse:
+    """While the database is away every request that needs it gets 503 with Retry-After (monitoring
+    and Teams retry those), never a 500 or a hang; nothing half-done is kept."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        log.warning("%s %s: database unavailable: %s", request.method, request.path, error)
+        return web.json_response({"error": DATABASE_AWAY}, status=503, headers={"Retry-After": "5"})
 
 
 def report_unconfigured(settings: Settings) -> None:

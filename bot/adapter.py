@@ -21,6 +21,7 @@ from msrest.serialization import Model
 from bot.auth import CachingBotFrameworkAuthentication, activity_tenant, install_sdk_fixes, parameterized_settings
 from services.logs import activity_var, incident_var
 from services.settings import Settings
+from services.store.db import DatabaseUnavailable, database_unavailable
 
 log = logging.getLogger("beacon.bot")
 MAX_ACTIVITY_BYTES = 256 * 1024
@@ -52,6 +53,8 @@ class BeaconAdapter(CloudAdapter):
         self.on_turn_error = self._on_turn_error
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        if database_unavailable(error):
+            raise DatabaseUnavailable(str(error)) from error  # answered 503 by handle()
         log.exception("unhandled error in a turn", exc_info=error)
 
     async def handle(self, request: web.Request, bot: Bot) -> web.Response:
@@ -74,6 +77,8 @@ class BeaconAdapter(CloudAdapter):
             response = await self.process_activity(header, activity_or_error, bot.on_turn)
         except PermissionError as error:
             return json_error(401, f"unauthorized: {error}")
+        except DatabaseUnavailable:
+            raise  # the app's middleware answers 503 with Retry-After
         except Exception as error:  # a malformed or forged token fails inside the SDK's JWT code
             log.warning("refused an activity whose token did not validate: %s", error)
             return json_error(401, "unauthorized: the bearer token is not valid")

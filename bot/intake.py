@@ -49,6 +49,7 @@ from services.intake.tickets import TicketObserver
 from services.intake.within import thread_target
 from services.lifecycle import Deps
 from services.outbox import Effect
+from services.store.db import database_unavailable
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
 
@@ -125,7 +126,9 @@ class IntakeHttp:
             outcomes = await receive_alerts(source, body, alerts, self.deps)
         except DomainError as error:
             return web.json_response({"error": str(error)}, status=503, headers={"Retry-After": "1"})
-        except Exception:
+        except Exception as error:
+            if database_unavailable(error):
+                raise  # 503 with Retry-After from the app's middleware: monitoring sends it again
             log.exception("storing %s alerts failed", source)
             return json_error(500, "Beacon could not store the alert, so it was not accepted: send it again")
         log.info("%s: %d alert(s): %s", source, len(alerts), ", ".join(f"{o.outcome} {o.incident_id or ''}".strip()

@@ -27,6 +27,7 @@ from services.delivery import PermanentDeliveryError, TransientDeliveryError, cl
 from services.incidents import Person
 from services.lifecycle import Deps
 from services.outbox import Effect, EffectHandler
+from services.store.db import while_unavailable_retry
 
 log = logging.getLogger("beacon.teams")
 
@@ -98,12 +99,16 @@ class TeamsPoster:
             conversation_id, root_id = await self._new_channel_thread(target, activity)
         else:
             conversation_id, root_id = await self._post_in_chat(target, activity)
-        async with self.deps.uow() as uow:
-            await uow.save_thread(incident_id=incident_id, conversation_id=conversation_id,
-                                  root_activity_id=root_id, service_url=target["service_url"],
-                                  tenant_id=target.get("tenant_id", ""),
-                                  channel_id=target.get("channel_id", ""))
-            await uow.commit()
+
+        async def record() -> None:  # Teams has the card now: keep trying to note where, or it is posted again
+            async with self.deps.uow() as uow:
+                await uow.save_thread(incident_id=incident_id, conversation_id=conversation_id,
+                                      root_activity_id=root_id, service_url=target["service_url"],
+                                      tenant_id=target.get("tenant_id", ""),
+                                      channel_id=target.get("channel_id", ""))
+                await uow.commit()
+
+        await while_unavailable_retry(record, what=f"the thread of INC-{incident_id}")
 
     async def _new_channel_thread(self, target: dict[str, str], activity: Activity) -> tuple[str, str]:
         params = ConversationParameters(is_group=True, channel_data={"channel": {"id": target["channel_id"]}},
@@ -194,10 +199,14 @@ class TeamsPoster:
         target = {"service_url": endpoint["service_url"], "tenant_id": endpoint.get("tenant_id", ""),
                   "channel_id": str(effect.payload["channel_id"])}
         conversation_id, root_id = await self._new_channel_thread(target, activity)
-        async with self.deps.uow() as uow:
-            await uow.save_thread(incident_id=incident_id, purpose="stakeholders",
-                                  conversation_id=conversation_id, root_activity_id=root_id, **target)
-            await uow.commit()
+
+        async def record() -> None:
+            async with self.deps.uow() as uow:
+                await uow.save_thread(incident_id=incident_id, purpose="stakeholders",
+                                      conversation_id=conversation_id, root_activity_id=root_id, **target)
+                await uow.commit()
+
+        await while_unavailable_retry(record, what=f"the stakeholder thread of INC-{incident_id}")
 
     async def _plan_card(self, incident_id: int, payload: dict[str, Any]) -> Activity:
         async with self.deps.uow() as uow:

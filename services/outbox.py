@@ -25,6 +25,7 @@ from services.background import BackgroundLoop
 from services.clock import Clock
 from services.delivery import DeliveryError, NotConfigured
 from services.incidents import TimelineEvent
+from services.store.db import while_unavailable_retry
 from services.store.mapping import event_row
 from services.store.tables import IncidentRow, OutboxRow
 
@@ -54,6 +55,7 @@ class OutboxPolicy:
     lease: timedelta = timedelta(seconds=15)
     idle_poll: float = 2.0
     batch: int = 20
+    record_patience: float = 300.0  # how long to keep retrying the record of a delivery while the database is away
 
 
 class OutboxWorker(BackgroundLoop):
@@ -170,6 +172,12 @@ class OutboxWorker(BackgroundLoop):
                            note=note)
 
     async def _update(self, effect: Effect, note: str | None = None, **values: Any) -> None:
+        """Record how a delivery went. The effect has happened (or not) whatever the database says,
+        so while the database is away keep trying: dropping the record would deliver it again."""
+        await while_unavailable_retry(lambda: self._record(effect, note, **values),
+                                      patience=self.policy.record_patience, what=f"the record of effect {effect.id}")
+
+    async def _record(self, effect: Effect, note: str | None = None, **values: Any) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(update(OutboxRow).where(OutboxRow.id == effect.id)
                                   .values(lease_until=None, **values))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -15,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def is_sqlite(url: str) -> bool:
@@ -75,3 +78,61 @@ async def migrations_applied(engine: AsyncEngine) -> bool:
     async with engine.connect() as connection:
         current, heads = await asyncio.wait_for(connection.run_sync(_current_heads), timeout=5)
     return current == heads
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached right now: answer 503 and let the caller retry."""
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database is away (down, restarting, connection lost, pool
+    exhausted, SQLite locked) rather than a bug. Follows the exception's causes."""
+    import sqlalchemy.exc as sa
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailable | sa.OperationalError | sa.InterfaceError | sa.TimeoutError
+                      | sa.DisconnectionError):
+            return True
+        if isinstance(current, sa.DBAPIError) and current.connection_invalidated:
+            return True
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ in _ASYNCPG_AWAY:
+            return True
+        if isinstance(current, OSError | TimeoutError) and _raised_by_a_driver(current):
+            return True  # asyncpg's connect raises ConnectionRefusedError itself
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_ASYNCPG_AWAY = {"ConnectionDoesNotExistError", "InterfaceError", "PostgresConnectionError", "CannotConnectNowError",
+                 "AdminShutdownError", "CrashShutdownError", "ConnectionFailureError", "TooManyConnectionsError"}
+
+
+def _raised_by_a_driver(error: BaseException) -> bool:
+    trace = error.__traceback__
+    while trace is not None:
+        if str(trace.tb_frame.f_globals.get("__name__", "")).startswith(("sqlalchemy", "asyncpg", "aiosqlite")):
+            return True
+        trace = trace.tb_next
+    return False
+
+
+async def while_unavailable_retry(operation: Callable[[], Awaitable[T]], *, patience: float = 300.0,
+                                  what: str = "a write") -> T:
+    """Run a database operation, retrying while the database is away (up to `patience` seconds).
+    For records of something that already happened outside (a post Teams accepted): dropping
+    the record would make Beacon do it again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.2
+    while True:
+        try:
+            return await operation()
+        except Exception as error:
+            if not database_unavailable(error) or loop.time() > deadline:
+                raise
+            logging.getLogger("beacon.store").warning("database away during %s; retrying in %.1f s", what, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
