@@ -13,6 +13,7 @@ from typing import Any
 from botbuilder.core import InvokeResponse, TurnContext
 
 from bot import context as ctx
+from bot.guests import Guests
 from bot.views import view_of
 from cards import strings
 from cards.elements import Json
@@ -39,11 +40,12 @@ def adaptive_card_response(card: Json) -> InvokeResponse:
 
 
 async def declare_from_form(turn_context: TurnContext, data: dict[str, Any], source: str,
-                            deps: Deps) -> Incident | DeclareForm:
+                            deps: Deps, guests: Guests) -> Incident | DeclareForm:
     """Declare from submitted form values: the incident, or the form again with its error."""
     activity = turn_context.activity
     command = DeclareIncident(form=data, actor=ctx.actor(activity), source=source,
-                              target=ctx.thread_target(activity, deps.config))
+                              target=ctx.thread_target(activity, deps.config),
+                              actor_is_guest=await guests.is_guest(turn_context))
     try:
         return await declare_incident(command, deps)
     except DomainError as error:
@@ -74,6 +76,7 @@ CardRoute = Callable[[TurnContext, Verb, dict[str, Any]], Awaitable[Json]]
 class CardActions:
     def __init__(self, deps: Deps):
         self.deps = deps
+        self.guests = Guests()
         self._routes: dict[Verb, CardRoute] = {
             Verb.DECLARE_FORM: self._declare_form,
             Verb.DECLARE_SUBMIT: self._declare_submit,
@@ -105,7 +108,7 @@ class CardActions:
         return declare_form(DeclareForm.from_values(data), self.deps.config, dialog=False)
 
     async def _declare_submit(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        result = await declare_from_form(turn_context, data, "chat", self.deps)
+        result = await declare_from_form(turn_context, data, "chat", self.deps, self.guests)
         if isinstance(result, DeclareForm):
             return declare_form(result, self.deps.config, dialog=False)
         return declared_card(result)
@@ -117,7 +120,8 @@ class CardActions:
             verb=verb, incident_id=incident_id,
             shown_version=_int(data.get("version"), "version", optional=True),
             data=data, actor=ctx.actor(turn_context.activity),
-            activity_id=turn_context.activity.id or "")
+            activity_id=turn_context.activity.id or "",
+            actor_is_guest=verb is not Verb.REFRESH and await self.guests.is_guest(turn_context))
         try:
             outcome = await act_on_incident(command, self.deps)
         except IncidentNotFound as error:

@@ -133,7 +133,7 @@ class BeaconBot(TeamsActivityHandler):
     async def on_teams_task_module_submit(self, turn_context: TurnContext,
                                           task_module_request: TaskModuleRequest) -> TaskModuleResponse:
         data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
-        result = await declare_from_form(turn_context, data, "card", self.deps)
+        result = await declare_from_form(turn_context, data, "card", self.deps, self.card_actions.guests)
         if isinstance(result, DeclareForm):
             return self._dialog(result)
         message = strings.DECLARED.format(number=result.number, title=result.title)
@@ -153,7 +153,7 @@ class BeaconBot(TeamsActivityHandler):
     async def on_teams_messaging_extension_submit_action(self, turn_context: TurnContext,
                                                          action: MessagingExtensionAction) -> Any:
         data = action.data if isinstance(action.data, dict) else {}
-        result = await declare_from_form(turn_context, data, "message", self.deps)
+        result = await declare_from_form(turn_context, data, "message", self.deps, self.card_actions.guests)
         if isinstance(result, DeclareForm):
             return MessagingExtensionActionResponse(task=self._dialog(result).task)
         return MessagingExtensionActionResponse()

@@ -96,6 +96,9 @@ class RolesConfig(Strict):
     # When true, only responders act on incidents: members of directory.teams, incident admins,
     # and each incident's declarer, commander and assigned responders. Others can read.
     restrict_to_responders: bool = False
+    # Guests (Teams guests, and people of another organisation in a shared channel, such as a
+    # client's contacts) can read incidents; with "post_updates" they can also post status updates.
+    guests: Literal["read", "post_updates"] = "read"
 
 
 class CommunicationsConfig(Strict):

@@ -67,6 +67,7 @@ class DeclareIncident:
     actor: Person
     target: ThreadTarget
     source: str = "card"
+    actor_is_guest: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class IncidentAction:
     data: dict[str, Any]
     actor: Person
     activity_id: str = ""
+    actor_is_guest: bool = False  # from the authenticated sender's membership (bot.guests)
 
 
 @dataclass
@@ -121,6 +123,8 @@ def parse_declaration(form: dict[str, Any], config: BeaconConfig) -> dict[str, A
 
 
 async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
+    if cmd.actor_is_guest and cmd.actor.aad_object_id not in deps.config.roles.incident_admins:
+        raise DomainError("Guests can follow incidents but cannot declare them. Ask a responder to declare it.")
     fields = parse_declaration(cmd.form, deps.config)
     now = deps.clock.now()
     incident = Incident.declare(
@@ -206,6 +210,7 @@ ACTIONS: dict[Verb, ActionSpec] = {
 
 
 SYSTEM_ACTOR = "beacon"  # Beacon itself (alerts, automatic updates) is always allowed
+GUEST_VERBS = {"read": frozenset({Verb.REFRESH}), "post_updates": frozenset({Verb.REFRESH, Verb.POST_UPDATE})}
 COMMANDER_ONLY = {Verb.RESOLVE: "resolve", Verb.CLOSE: "close", Verb.TAKE_COMMAND: "change the commander of"}
 
 
@@ -215,6 +220,9 @@ def refusal(cmd: IncidentAction, incident: Incident, config: BeaconConfig) -> st
     admins = set(config.roles.incident_admins)
     if actor == SYSTEM_ACTOR or actor in admins:
         return ""
+    if cmd.actor_is_guest and cmd.verb not in GUEST_VERBS[config.roles.guests]:
+        allowed = "read and post updates on" if config.roles.guests == "post_updates" else "read"
+        return f"guests can only {allowed} {incident.label}"
     if config.roles.restrict_to_responders:
         involved = {p.aad_object_id for p in (incident.declared_by, incident.commander, *incident.responders) if p}
         members = {m.aad_object_id for team in config.directory.teams for m in team.members}
