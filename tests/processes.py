@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -143,9 +144,11 @@ class PrivatePostgres:
     """A PostgreSQL server of the test's own (initdb in a temporary directory, its own port), so a
     test can stop it and start it again without touching the shared server."""
 
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self.data = directory / "pgdata"
+    def __init__(self) -> None:
+        # Its own directory straight under the system temp dir: pytest's tmp_path tree is private
+        # to root, and pytest makes it private again whenever another run starts.
+        self.directory = Path(tempfile.mkdtemp(prefix="beacon-pg-"))
+        self.data = self.directory / "pgdata"
         self.port = free_port()
         self.bin = self._find_bin()
 
@@ -175,12 +178,8 @@ class PrivatePostgres:
             raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
 
     def create(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
-            self.directory.chmod(0o755)
-            for parent in list(self.directory.parents)[:4]:  # postgres must reach its data directory
-                parent.chmod(parent.stat().st_mode | 0o011)
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
         self.start()
 

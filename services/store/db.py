@@ -38,8 +38,51 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        _one_writer_at_a_time(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _one_writer_at_a_time(engine: AsyncEngine) -> None:
+    """SQLite lets one transaction write at a time; the others retry on SQLITE_BUSY with sleeps
+    of up to 100 ms, in no particular order, so under load a click could wait seconds while
+    later ones went first. Queue this process's writers instead: the first write statement of a
+    transaction waits (first come, first served) for an asyncio lock, held until the connection
+    goes back to the pool after its commit or rollback."""
+    lock = asyncio.Lock()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _wait_for_the_writer_lock(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
+        record = conn.connection._connection_record
+        if record is None or record.info.get("writer") or not statement.lstrip()[:7].upper().startswith(WRITES):
+            return
+        conn.connection.dbapi_connection.run_async(lambda _: asyncio.wait_for(lock.acquire(), timeout=30))  # type: ignore[union-attr]
+        record.info["writer"] = True
+
+    def _release(record: Any) -> None:
+        if record is not None and record.info.pop("writer", False):
+            lock.release()
+
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "reset")
+    def _on_reset(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+        _release(record)
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        _release(record)
+
+    @event.listens_for(pool, "invalidate")
+    def _on_invalidate(dbapi_connection: Any, record: Any, exception: Any) -> None:
+        _release(record)
+
+    @event.listens_for(pool, "soft_invalidate")
+    def _on_soft_invalidate(dbapi_connection: Any, record: Any, exception: Any) -> None:
+        _release(record)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:

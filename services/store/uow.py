@@ -9,7 +9,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.incidents import OPEN_STATUSES, Incident, Person, TimelineEvent
@@ -116,15 +117,20 @@ class UnitOfWork:
     async def enqueue(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime,
                       incident_id: int | None = None, ordering_key: str | None = None) -> bool:
         """Queue an effect; a key already queued is not queued again (returns False)."""
-        exists = await self.session.scalar(select(func.count()).where(OutboxRow.idempotency_key == key))
-        if exists:
-            return False
-        self.session.add(OutboxRow(
+        inserted = await self._insert_new(OutboxRow, dict(
             kind=kind, idempotency_key=key, payload=payload, incident_id=incident_id,
             ordering_key=ordering_key or (f"incident:{incident_id}" if incident_id else f"{kind}:{key}"),
             status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error=""))
-        self._queued = True
-        return True
+        self._queued = self._queued or inserted
+        return inserted
+
+    async def _insert_new(self, table: type[Any], values: dict[str, Any]) -> bool:
+        """INSERT … ON CONFLICT DO NOTHING in one statement (the write lock is held for fewer
+        round trips than a look-up followed by an insert); False when the row existed."""
+        dialect = self.session.get_bind().dialect.name
+        insert_ = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        result = await self.session.execute(insert_(table).values(**values).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     # -- durable timers ----------------------------------------------------------------------
     async def timer(self, incident_id: int, kind: str) -> TimerRow | None:
@@ -180,15 +186,8 @@ class UnitOfWork:
     # -- invokes already applied -------------------------------------------------------------
     async def mark_processed(self, activity_id: str, incident_id: int | None, now: datetime) -> bool:
         """Remember an invoke; False when it was seen before (a replay)."""
-        if await self.session.get(ProcessedActivityRow, activity_id):
-            return False
-        try:
-            async with self.session.begin_nested():
-                self.session.add(ProcessedActivityRow(activity_id=activity_id, incident_id=incident_id,
-                                                      processed_at=now))
-        except IntegrityError:
-            return False
-        return True
+        return await self._insert_new(ProcessedActivityRow, dict(activity_id=activity_id, incident_id=incident_id,
+                                                                 processed_at=now))
 
     async def was_processed(self, activity_id: str) -> bool:
         return await self.session.get(ProcessedActivityRow, activity_id) is not None

@@ -25,11 +25,11 @@ OUTAGE_SECONDS = 10
 
 
 @pytest.fixture
-def postgres(tmp_path):  # type: ignore[no-untyped-def]
+def postgres():  # type: ignore[no-untyped-def]
     reason = PrivatePostgres.unavailable()
     if reason:
         pytest.skip(reason)
-    server = PrivatePostgres(tmp_path / "pg")
+    server = PrivatePostgres()
     server.create()
     yield server
     server.destroy()

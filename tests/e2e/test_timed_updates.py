@@ -168,7 +168,7 @@ async def test_throttled_mail_is_delivered_once_and_a_dead_route_ends_failed_and
 
             stack.teams.fail_next(5, 503, method="POST", path_contains="/activities")
             await act(stack, root, "incident.note", note="Failover started")
-            await stack.teams.wait_for(lambda t: len(t.calls(failed=True)) >= 5, timeout=20)
+            await stack.teams.wait_for(lambda t: len(t.calls("reply", failed=True)) >= 5, timeout=20)
             await settled(stack)
             async with stack.beacon.deps.uow() as uow:
                 timeline = await uow.timeline(1)
