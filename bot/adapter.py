@@ -90,17 +90,23 @@ class BeaconAdapter(CloudAdapter):
 
 async def read_activity(request: web.Request) -> Activity | web.Response:
     """Parse an activity, or answer 4xx with a JSON error that says what is wrong."""
-    if "application/json" not in request.headers.get("Content-Type", ""):
+    kind = request.content_type  # the media type alone: "text/plain; x=application/json" is not JSON
+    if kind != "application/json" and not kind.endswith("+json"):
         return json_error(415, "Content-Type must be application/json")
     if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
         return json_error(413, f"activity larger than {MAX_ACTIVITY_BYTES} bytes")
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # a chunked body over the app's client_max_size
+        return json_error(413, f"activity larger than {MAX_ACTIVITY_BYTES} bytes")
+    except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip over bytes that are not gzip
+        return json_error(400, f"the body could not be read: {getattr(error.__cause__, 'message', error)}"[:300])
     if len(raw) > MAX_ACTIVITY_BYTES:
         return json_error(413, f"activity larger than {MAX_ACTIVITY_BYTES} bytes")
     try:
         body: Any = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return json_error(400, f"body is not valid JSON: {error}")
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # also too deep, or a huge number
+        return json_error(400, f"body is not valid JSON: {str(error)[:200]}")
     if not isinstance(body, dict):
         return json_error(400, "body must be a JSON object (a Bot Framework activity)")
     for key in ("type", "serviceUrl", "conversation", "from"):
@@ -108,10 +114,15 @@ async def read_activity(request: web.Request) -> Activity | web.Response:
             return json_error(400, f"activity has no {key}")
     if not isinstance(body["conversation"], dict) or not isinstance(body["from"], dict):
         return json_error(400, "activity conversation and from must be objects")
+    # msrest would turn a list or a number into its Python repr, and Beacon would answer at that "URL".
+    for key, value in (("type", body["type"]), ("serviceUrl", body["serviceUrl"]),
+                       ("conversation.id", body["conversation"].get("id", ""))):
+        if not isinstance(value, str):
+            return json_error(400, f"activity {key} must be a string")
     try:
         activity = Activity().deserialize(body)
     except Exception as error:  # msrest raises several kinds on wrong types
-        return json_error(400, f"activity could not be read: {error}")
+        return json_error(400, f"activity could not be read: {str(error)[:300]}")
     if not activity.conversation or not activity.conversation.id:
         return json_error(400, "activity has no conversation.id")
     return activity

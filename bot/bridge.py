@@ -147,15 +147,25 @@ class BridgeRoutes:
 
 
 async def _read_json(request: web.Request) -> Any:
-    if "application/json" not in request.headers.get("Content-Type", ""):
+    kind = request.content_type  # the media type alone: "text/plain; x=application/json" is not JSON
+    if kind != "application/json" and not kind.endswith("+json"):
         return json_error(415, "Content-Type must be application/json")
-    raw = await request.content.read(MAX_NOTIFICATION_BYTES + 1)
+    too_big = json_error(413, f"notification larger than {MAX_NOTIFICATION_BYTES} bytes")
+    if request.content_length is not None and request.content_length > MAX_NOTIFICATION_BYTES:
+        return too_big
+    try:
+        # The whole body: content.read(n) returns whatever has arrived so far, maybe a first chunk.
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:  # a chunked body over the app's client_max_size
+        return too_big
+    except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip over bytes that are not gzip
+        return json_error(400, f"the body could not be read: {getattr(error.__cause__, 'message', error)}"[:300])
     if len(raw) > MAX_NOTIFICATION_BYTES:
-        return json_error(413, f"notification larger than {MAX_NOTIFICATION_BYTES} bytes")
+        return too_big
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return json_error(400, f"body is not valid JSON: {error}")
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:  # also too deep, or a huge number
+        return json_error(400, f"body is not valid JSON: {str(error)[:200]}")
 
 
 def bridge_setup(wiring: Wiring) -> BridgeSetup:

@@ -74,6 +74,8 @@ async def read_json(request: web.Request) -> Any:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return too_big
+    except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip over bytes that are not gzip
+        return json_error(400, f"the body could not be read: {getattr(error.__cause__, 'message', error)}"[:300])
     if len(raw) > MAX_BODY_BYTES:
         return too_big
     try:
@@ -84,7 +86,8 @@ async def read_json(request: web.Request) -> Any:
 
 def _same(presented: str, expected: str) -> bool:
     # Constant time, so the answer's timing says nothing about how much of a guess was right.
-    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
+    # surrogatepass: aiohttp keeps header bytes that are not UTF-8 as lone surrogates.
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
 def _bearer_or_query(request: web.Request) -> str:

@@ -201,12 +201,13 @@ class ReviewSurface:
 
     async def report_route(self, request: web.Request) -> web.StreamResponse:
         number = request.match_info["number"].upper().removeprefix("INC-")
-        if not number.isdigit() or len(number) > 9:
+        if not (number.isascii() and number.isdigit()) or len(number) > 9:  # "²".isdigit() too
             return web.json_response({"error": "use /reports/INC-<number>"}, status=400)
         incident_id = int(number)
         query = request.query
-        if not self.settings.links.valid(incident_id, query.get("expires", ""), query.get("sig", ""),
-                                         self.deps.clock.now()):
+        signature = query.get("sig", "")  # hmac.compare_digest raises on non-ASCII text
+        if not signature.isascii() or not self.settings.links.valid(incident_id, query.get("expires", ""),
+                                                                    signature, self.deps.clock.now()):
             return web.json_response({"error": "the report link is invalid or has expired"}, status=403)
         async with self.deps.uow() as uow:
             incident = await uow.get_incident(incident_id)

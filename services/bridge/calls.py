@@ -75,7 +75,7 @@ def _one(item: Any, where: str) -> CallNotification:
     if match is None:
         raise _reject(f"{where}.resourceUrl must be /communications/calls/{{id}}…, got {str(resource)[:80]!r}")
     change = item.get("changeType")
-    if change not in CHANGE_TYPES:
+    if not isinstance(change, str) or change not in CHANGE_TYPES:
         raise _reject(f"{where}.changeType must be created, updated or deleted")
     call_id, tail, data = match.group(1), match.group(2) or "", item.get("resourceData")
     if tail == "/participants":
