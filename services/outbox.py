@@ -40,6 +40,9 @@ class Effect:
     incident_id: int | None
     attempts: int
     key: str
+    # The outbox gives up if this attempt fails too: a handler that keeps state of its own (a
+    # ticket link showing "creating…") records the failure then.
+    last_attempt: bool = False
 
 
 EffectHandler = Callable[[Effect], Awaitable[None]]
@@ -129,8 +132,9 @@ class OutboxWorker(BackgroundLoop):
                      .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.payload, OutboxRow.incident_id,
                                 OutboxRow.attempts, OutboxRow.idempotency_key))
             rows = (await session.execute(claim)).all()
-        return sorted((Effect(r.id, r.kind, dict(r.payload), r.incident_id, r.attempts,
-                              r.idempotency_key) for r in rows), key=lambda e: e.id)
+        return sorted((Effect(r.id, r.kind, dict(r.payload), r.incident_id, r.attempts, r.idempotency_key,
+                              last_attempt=r.attempts >= self.policy.max_attempts) for r in rows),
+                      key=lambda e: e.id)
 
     async def _deliver(self, effect: Effect) -> None:
         handler = self._handlers.get(effect.kind)

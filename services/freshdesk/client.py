@@ -118,8 +118,11 @@ class FreshdeskClient:
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as error:
+            # Freshdesk may still be carrying the request out: give it as long again before the
+            # outbox retries, so the retry of a create finds the ticket by search instead of doubling it.
             raise TransientDeliveryError(f"Freshdesk did not answer within {self._settings.timeout_seconds:g}s "
-                                         f"to {operation} ({type(error).__name__})") from error
+                                         f"to {operation} ({type(error).__name__})",
+                                         retry_after=self._settings.timeout_seconds) from error
         except httpx.UnsupportedProtocol as error:
             raise PermanentDeliveryError(f"FRESHDESK_URL {self._settings.url} is not usable: {error}") from error
         except httpx.TransportError as error:

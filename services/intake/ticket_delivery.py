@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import Any
 
-from services.delivery import NotConfigured, PermanentDeliveryError
+from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
 from services.incidents import Incident
 from services.intake.freshdesk_client import IncidentTickets
 from services.intake.settings import IntakeSettings
@@ -57,13 +57,14 @@ class TicketDelivery:
         except ValueError as error:
             await self._mark(link_id, "failed", str(error))
             raise PermanentDeliveryError(str(error)) from None
-        ticket = None
-        if effect.attempts > 1:  # the last attempt may have created it before failing
-            ticket = await self.client.find_incident_ticket(incident.number, incident.declared_at)
         try:
+            ticket = None
+            if effect.attempts > 1:  # the last attempt may have created it before failing
+                ticket = await self.client.find_incident_ticket(incident.number, incident.declared_at)
             ticket = ticket or await self.client.create_ticket(request)
-        except PermanentDeliveryError as error:
-            await self._mark(link_id, "failed", str(error))
+        except DeliveryError as error:
+            if not error.transient or effect.last_attempt:  # the outbox gives up: so does the card
+                await self._mark(link_id, "failed", str(error))
             raise
         await self._created(link_id, incident, ticket)
 
@@ -95,10 +96,12 @@ class TicketDelivery:
         log.info("%s: Freshdesk ticket %s", incident.number, ticket.id)
 
     async def _mark(self, link_id: int, state: str, error: str) -> None:
+        """Note why the incident has no ticket, and redraw its card, which said "creating…"."""
         async with self.deps.uow() as uow:
             link = await uow.session.get(TicketLinkRow, link_id)
             if link is not None and link.ticket_id is None:
                 link.state, link.error = state, error[:2000]
+                await refresh_card(uow, link.incident_id, f"link{link_id}:{state}", self.deps.clock.now())
                 await uow.commit()
 
     async def update(self, effect: Effect) -> None:

@@ -3,15 +3,22 @@
 Kept apart from the HTTP side (tests/fakes/connector.py) so the query helpers read as plain Python:
 every request is a `RecordedRequest`; every activity the bot posted is a `Message` whose versions
 are the post and each later update, so a test sees both what Teams shows now and how it got there.
+
+`reset_connection` is the one piece of HTTP machinery all the fakes share (connector, Graph,
+Freshdesk): it drops a request's TCP connection without an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
+
+from aiohttp import web
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 
@@ -35,14 +42,17 @@ class RecordedRequest:
     body: Any
     headers: Mapping[str, str]
     at: datetime
-    status: int = 0
+    status: int = 0  # stays 0 when the connection was reset instead of answered
     delivered: bool = False  # it changed what Teams would show (a post, an update, a delete)
+    reset: bool = False  # the connection was dropped without an answer
 
     @property
     def failed(self) -> bool:
-        return self.status >= 400
+        return self.reset or self.status >= 400
 
     def describe(self) -> str:
+        if self.reset:
+            return f"{self.method} {self.path} -> reset" + (" (after taking effect)" if self.delivered else "")
         return f"{self.method} {self.path} -> {self.status or 'pending'}"
 
 
@@ -194,3 +204,16 @@ def _stamped(activity: dict[str, Any], activity_id: str, conversation_id: str) -
     conversation = dict(activity.get("conversation") or {})
     conversation["id"] = conversation_id
     return {**activity, "id": activity_id, "conversation": conversation}
+
+
+def reset_connection(request: web.Request) -> None:
+    """Drop the request's connection with a TCP RST (SO_LINGER 0, then abort): the client sees
+    "connection reset by peer" and no HTTP answer. Whatever the handler returns afterwards is
+    never written; aiohttp ignores the failed write as a premature disconnection."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()

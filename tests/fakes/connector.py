@@ -5,7 +5,7 @@ posts, replies, updates or looks up arrives here over real HTTP from botbuilder'
 The fake answers as Teams does (numeric activity ids, "<channel>;messageid=<root>" thread ids,
 TeamsChannelAccount members, Bot Framework error JSON), records everything (see _recording.py for
 the query helpers and `wait_for`) and injects faults: error statuses with Retry-After, slow answers,
-answers lost after the post took effect.
+answers lost after the post took effect, connections reset before or after the post took effect.
 
     async with FakeConnector() as fake:
         activity = channel_message("declare db down", service_url=fake.url)
@@ -33,7 +33,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from tests.fakes._recording import ConnectorRecord, Message, Operation, RecordedRequest, root_of
+from tests.fakes._recording import ConnectorRecord, Message, Operation, RecordedRequest, reset_connection, root_of
 
 __all__ = ["FakeConnector", "Message", "RecordedRequest"]
 
@@ -65,7 +65,7 @@ class SupportsMember(Protocol):
 @dataclass
 class Fault:
     remaining: float  # math.inf for a lasting slow-down
-    status: int | None  # None: answer normally, only late
+    status: int | None  # None: answer normally, only late (or reset the connection, with `reset`)
     retry_after: str | None = None
     method: str | None = None
     path_contains: str | None = None
@@ -73,10 +73,13 @@ class Fault:
     code: str | None = None
     message: str | None = None
     after_handling: bool = False  # the request takes effect, then the answer is an error (a lost answer)
+    reset: bool = False  # drop the connection without an answer instead of answering
+    operation: Operation | None = None
 
     def matches(self, request: RecordedRequest) -> bool:
         return (self.remaining > 0 and (self.method is None or self.method.upper() == request.method)
-                and (self.path_contains is None or self.path_contains in request.path))
+                and (self.path_contains is None or self.path_contains in request.path)
+                and (self.operation is None or self.operation == request.operation))
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -139,17 +142,31 @@ class FakeConnector(ConnectorRecord):
 
     def fail_next(self, count: int = 1, status: int = 503, *, retry_after: float | str | None = None,
                   method: str | None = None, path_contains: str | None = None, delay: float | None = None,
-                  code: str | None = None, message: str | None = None, after_handling: bool = False) -> None:
+                  code: str | None = None, message: str | None = None, after_handling: bool = False,
+                  operation: Operation | None = None) -> None:
         """Answer the next `count` matching requests with `status` and an error body (and Retry-After,
         after `delay` seconds). They are recorded as failed and post nothing, unless `after_handling`:
-        then the post happens and only the answer fails, as when a response is lost."""
+        then the post happens and only the answer fails, as when a response is lost. Requests match
+        by `method`, a fragment of the decoded path and the `operation` ("create_conversation"…)."""
         self._faults.append(Fault(count, status, None if retry_after is None else str(retry_after),
-                                  method, path_contains, delay or 0.0, code, message, after_handling))
+                                  method, path_contains, delay or 0.0, code, message, after_handling,
+                                  operation=operation))
+
+    def reset_next(self, count: int = 1, *, method: str | None = None, path_contains: str | None = None,
+                   delay: float | None = None, after_handling: bool = False,
+                   operation: Operation | None = None) -> None:
+        """Drop the connection of the next `count` matching requests (a TCP reset, no HTTP answer),
+        after `delay` seconds. They are recorded as `reset` and post nothing, unless `after_handling`:
+        then the post happens first and only the answer is lost with the connection."""
+        self._faults.append(Fault(count, None, method=method, path_contains=path_contains, delay=delay or 0.0,
+                                  after_handling=after_handling, reset=True, operation=operation))
 
     def delay_next(self, count: int, seconds: float, *, method: str | None = None,
-                   path_contains: str | None = None) -> None:
-        """Answer the next `count` matching requests normally, but only after `seconds`."""
-        self._faults.append(Fault(count, None, method=method, path_contains=path_contains, delay=seconds))
+                   path_contains: str | None = None, operation: Operation | None = None) -> None:
+        """Answer the next `count` matching requests normally, but only after `seconds` (the post
+        happens then, whether or not the client still waits)."""
+        self._faults.append(Fault(count, None, method=method, path_contains=path_contains, delay=seconds,
+                                  operation=operation))
 
     def slow_down(self, seconds: float, *, method: str | None = None, path_contains: str | None = None) -> None:
         """Delay every matching request from now on; `slow_down(0)` makes the fake fast again."""
@@ -174,13 +191,15 @@ class FakeConnector(ConnectorRecord):
         try:
             if delay:
                 await self._sleep(delay)
-            if fault and fault.status is not None and not fault.after_handling:
-                response = self._fault_response(fault)
+            failing = fault is not None and (fault.status is not None or fault.reset)
+            if fault and failing and not fault.after_handling:
+                response = self._fault_response(fault, request, record)
             else:
                 response = await self._answer(record)
-                if fault and fault.status is not None:
-                    response = self._fault_response(fault)
-            record.status = response.status
+                if fault and failing:
+                    response = self._fault_response(fault, request, record)
+            if not record.reset:
+                record.status = response.status
             return response
         except Exception:
             record.status = 500  # a bug in the fake; aiohttp answers 500 and logs it
@@ -200,7 +219,11 @@ class FakeConnector(ConnectorRecord):
             return _error(404, "NotFound", f"the fake connector has no route for {record.method} {record.path}")
         return await handler(record)
 
-    def _fault_response(self, fault: Fault) -> web.Response:
+    def _fault_response(self, fault: Fault, request: web.Request, record: RecordedRequest) -> web.Response:
+        if fault.reset:
+            record.reset = True
+            reset_connection(request)
+            return web.Response(status=502)  # never written: the connection is gone
         assert fault.status is not None
         code = fault.code or ERROR_CODES.get(fault.status, "ServiceError")
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None

@@ -1,7 +1,9 @@
 """A fake Freshdesk API v2 on loopback: tickets, notes, the documented errors and rate-limit headers.
 
 `FakeHttpServer` is the small base the provider fakes share (tests/fakes/sms.py too): an aiohttp
-server on an ephemeral 127.0.0.1 port that records every request and injects faults.
+server on an ephemeral 127.0.0.1 port that records every request and injects faults: error
+statuses with Retry-After, slow answers, answers lost after the request took effect, and
+connections reset without an answer (before or after the request took effect).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import copy
 import itertools
 import json
 import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from tests.fakes._recording import reset_connection
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "freshdesk"
 
@@ -34,6 +39,7 @@ class RecordedRequest:
     body: bytes
     json: Any = None
     form: Mapping[str, str] | None = None
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 # Typed request storage on aiohttp >= 3.12 (a plain string key on older releases).
@@ -49,6 +55,7 @@ class Fault:
     body: Any = None
     delay: float = 0.0
     after_handling: bool = False  # do the work, then answer with the error (a lost answer)
+    reset: bool = False  # drop the connection without an answer instead of answering
 
     def matches(self, request: web.Request) -> bool:
         return self.remaining > 0 and (self.path_contains is None or self.path_contains in request.path_qs)
@@ -59,6 +66,7 @@ class FakeHttpServer:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        self.resets: list[RecordedRequest] = []  # requests whose connection was dropped unanswered
         self.url = ""
         self._faults: list[Fault] = []
         self._runner: web.AppRunner | None = None
@@ -112,8 +120,17 @@ class FakeHttpServer:
                                   path_contains, body, delay, after_handling))
 
     def delay_next(self, count: int, seconds: float, *, path_contains: str | None = None) -> None:
-        """Answer the next `count` matching requests normally, but only after `seconds`."""
+        """Answer the next `count` matching requests normally, but only after `seconds` (the request
+        takes effect then, whether or not the client still waits)."""
         self._faults.append(Fault(count, None, path_contains=path_contains, delay=seconds))
+
+    def reset_next(self, count: int = 1, *, path_contains: str | None = None, delay: float = 0.0,
+                   after_handling: bool = False) -> None:
+        """Drop the connection of the next `count` matching requests (a TCP reset, no HTTP answer),
+        after `delay` seconds; they are listed in `resets`. Nothing takes effect unless
+        `after_handling`: then the request is carried out first and only the answer is lost."""
+        self._faults.append(Fault(count, None, path_contains=path_contains, delay=delay,
+                                  after_handling=after_handling, reset=True))
 
     def requests_to(self, path_contains: str, method: str | None = None) -> list[RecordedRequest]:
         return [r for r in self.requests
@@ -128,12 +145,13 @@ class FakeHttpServer:
         fault = self._take_fault(request)
         if fault and fault.delay:
             await self._sleep(fault.delay)
-        if fault and fault.status is not None and not fault.after_handling:
-            response: web.StreamResponse = self._fault_response(fault)
+        failing = fault is not None and (fault.status is not None or fault.reset)
+        if fault and failing and not fault.after_handling:
+            response: web.StreamResponse = self._fault_response(fault, request, recorded)
         else:
             response = self.authenticate(request, recorded) or await handler(request)
-            if fault and fault.status is not None:
-                response = self._fault_response(fault)
+            if fault and failing:
+                response = self._fault_response(fault, request, recorded)
         self.decorate(response)
         return response
 
@@ -144,7 +162,11 @@ class FakeHttpServer:
                 return fault
         return None
 
-    def _fault_response(self, fault: Fault) -> web.Response:
+    def _fault_response(self, fault: Fault, request: web.Request, recorded: RecordedRequest) -> web.Response:
+        if fault.reset:
+            self.resets.append(recorded)
+            reset_connection(request)
+            return web.Response(status=502)  # never written: the connection is gone
         assert fault.status is not None
         body = fault.body if fault.body is not None else self.fault_body(fault.status)
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
@@ -205,13 +227,17 @@ def _iso(moment: datetime) -> str:
 
 class FakeFreshdesk(FakeHttpServer):
     """`async with FakeFreshdesk() as fd:`; point FRESHDESK_URL at `fd.url`, FRESHDESK_API_KEY at
-    `fd.api_key`. Ticket ids increase from `first_ticket_id`."""
+    `fd.api_key`. Ticket ids increase from `first_ticket_id`. With `searchable`, the ticket search
+    by tag (`GET /api/v2/search/tickets?query="tag:'INC-1'"`) answers too; else it is a 404, as on
+    a helpdesk whose plan or key cannot search."""
 
     def __init__(self, api_key: str = "fd-test-api-key", *, first_ticket_id: int = 1,
                  required_custom_fields: tuple[str, ...] = (),
-                 custom_fields: tuple[str, ...] | None = None, rate_limit_total: int = 700) -> None:
+                 custom_fields: tuple[str, ...] | None = None, rate_limit_total: int = 700,
+                 searchable: bool = False) -> None:
         super().__init__()
         self.api_key = api_key
+        self.searchable = searchable
         self.required_custom_fields = required_custom_fields
         # None: any custom field is accepted; otherwise only these exist in the helpdesk.
         self.custom_fields = custom_fields
@@ -256,6 +282,8 @@ class FakeFreshdesk(FakeHttpServer):
         app.router.add_put(r"/api/v2/tickets/{id:\d+}", self._update)
         app.router.add_post(r"/api/v2/tickets/{id:\d+}/notes", self._add_note)
         app.router.add_get("/api/v2/ticket_fields", self._ticket_fields)
+        if self.searchable:
+            app.router.add_get("/api/v2/search/tickets", self._search)
 
     def authenticate(self, request: web.Request, recorded: RecordedRequest) -> web.Response | None:
         scheme, _, encoded = recorded.headers.get("Authorization", "").partition(" ")
@@ -352,6 +380,13 @@ class FakeFreshdesk(FakeHttpServer):
         })
         self._notes.setdefault(ticket_id, []).append(note)
         return web.json_response(note, status=201)
+
+    async def _search(self, request: web.Request) -> web.Response:
+        match = re.fullmatch(r"\"tag:'([^']+)'\"", request.query.get("query", ""))
+        if match is None:
+            return validation_failed([_field_error("query", "the fake searches by one tag only", "invalid_value")])
+        found = [t for t in self.tickets if match.group(1) in t["tags"]]
+        return web.json_response({"results": found, "total": len(found)})
 
     async def _ticket_fields(self, request: web.Request) -> web.Response:
         names = ["requester", "subject", "ticket_type", "source", "status", "priority", "description"]

@@ -8,6 +8,10 @@
 Bodies are recorded as sent (`raw_body`) and with every key in lower camel case (`body`), because
 msgraph-sdk sends action parameters in PascalCase ("Message", "SaveToSentItems") and Graph itself
 matches keys case-insensitively. Path ids are percent-decoded ("/users/noc%40contoso.com/...").
+
+Faults: error answers with Graph's JSON and Retry-After (`fail_next`, `fail_with`, `throttle`…),
+slow answers (`slow_next`) and connections reset without an answer (`reset_next`), before the
+request takes effect or, with `after_handling`, after it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from aiohttp import web
+
+from tests.fakes._recording import reset_connection
 
 DATA = Path(__file__).parent.parent / "data" / "graph"
 ONLINE_MEETING_TEMPLATE = DATA / "online_meeting_create_response.json"
@@ -71,7 +77,8 @@ class RecordedRequest:
     raw_body: Any
     body: Any  # raw_body with lower-camel keys
     at: float  # time.monotonic() when it arrived
-    status: int = 0
+    status: int = 0  # stays 0 when the connection was reset instead of answered
+    reset: bool = False  # the connection was dropped without an answer
 
     @property
     def authorization(self) -> str:
@@ -103,6 +110,8 @@ class Fault:
     path_contains: str | None = None
     delay: float = 0.0
     serve_normally: bool = False  # a slow answer rather than an error
+    reset: bool = False  # drop the connection without an answer
+    after_handling: bool = False  # with reset: the request takes effect first, then the answer is lost
 
 
 Handler = Callable[..., Awaitable[web.Response]]
@@ -182,7 +191,17 @@ class FakeGraph:
         self.fail_with("tenant_mismatch", count, path_contains=path_contains)
 
     def slow_next(self, count: int, delay: float, *, path_contains: str | None = None) -> None:
+        """Answer the next `count` matching requests normally after `delay` seconds; the request
+        takes effect then, whether or not the client still waits."""
         self._faults.append(Fault(count, 0, None, None, path_contains, delay, serve_normally=True))
+
+    def reset_next(self, count: int = 1, *, path_contains: str | None = None, delay: float | None = None,
+                   after_handling: bool = False) -> None:
+        """Drop the connection of the next `count` matching requests (a TCP reset, no HTTP answer),
+        after `delay` seconds. Nothing takes effect unless `after_handling`: then the request is
+        carried out first (a mail is sent) and only the answer is lost."""
+        self._faults.append(Fault(count, 0, None, None, path_contains, delay or 0.0, reset=True,
+                                  after_handling=after_handling))
 
     # --- queries ---------------------------------------------------------------------------
     def requests_to(self, fragment: str, method: str | None = None) -> list[RecordedRequest]:
@@ -201,7 +220,8 @@ class FakeGraph:
                                  lower_camel(raw_body), time.monotonic())
         self.requests.append(record)
         response = await self._answer(request, record)
-        record.status = response.status
+        if not record.reset:
+            record.status = response.status
         return response
 
     async def _answer(self, request: web.Request, record: RecordedRequest) -> web.Response:
@@ -211,13 +231,22 @@ class FakeGraph:
         fault = self._take_fault(record.path)
         if fault is not None:
             await asyncio.sleep(fault.delay)
-            if not fault.serve_normally:
+            if fault.reset and not fault.after_handling:
+                return self._reset(request, record)
+            if not fault.serve_normally and not fault.reset:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
                 return web.json_response(fault.body, status=fault.status, headers=headers)
         raw_path = request.raw_path.split("?")[0]
         if not raw_path.startswith(self.root + "/"):
             return web.json_response(graph_error("BadRequest", f"Invalid version: {raw_path}"), status=400)
-        return await self._route(record, request.method, raw_path[len(self.root):])
+        response = await self._route(record, request.method, raw_path[len(self.root):])
+        return self._reset(request, record) if fault is not None and fault.reset else response
+
+    @staticmethod
+    def _reset(request: web.Request, record: RecordedRequest) -> web.Response:
+        record.reset = True
+        reset_connection(request)
+        return web.Response(status=502)  # never written: the connection is gone
 
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:

@@ -38,6 +38,7 @@ from botbuilder.schema.teams import (
     TeamsChannelAccount,
     TeamsChannelData,
 )
+from msrest.exceptions import ClientRequestError
 
 from tests import teams_activities as ta
 from tests.fakes.connector import FakeConnector
@@ -196,6 +197,47 @@ async def test_sdk_silently_retries_a_5xx_on_put_but_not_on_post(fake: FakeConne
         await in_conversation(adapter, fake.url, conversation_id, reply)
     [sent] = fake.calls("reply")
     assert sent.status == 503 and sent.delivered and fake.texts() == ["lost answer"]
+
+
+async def test_a_reset_connection_reaches_the_caller_before_or_after_the_post_took_effect(
+        fake: FakeConnector, adapter: CloudAdapter) -> None:
+    """A TCP reset, no HTTP answer: the SDK raises msrest's ClientRequestError for a POST (urllib3
+    retries only idempotent methods). With after_handling the post is in Teams all the same."""
+    conversation_id, root_id = await new_thread(adapter, fake.url)
+
+    def reply(text: str) -> Callable[[TurnContext], Awaitable[Any]]:
+        async def send(turn_context: TurnContext) -> None:
+            await turn_context.send_activity(text)
+        return send
+
+    fake.reset_next(1, operation="reply")
+    with pytest.raises(ClientRequestError, match="Connection"):
+        await in_conversation(adapter, fake.url, conversation_id, reply("never posted"))
+    [dropped] = fake.calls("reply")
+    assert dropped.reset and dropped.failed and not dropped.delivered and dropped.status == 0
+    assert fake.thread(root_id) == [] and dropped.describe().endswith("-> reset")
+
+    fake.reset_next(1, method="POST", after_handling=True)
+    with pytest.raises(ClientRequestError):
+        await in_conversation(adapter, fake.url, conversation_id, reply("posted, answer lost"))
+    lost = fake.calls("reply")[-1]
+    assert lost.reset and lost.delivered and lost.describe().endswith("-> reset (after taking effect)")
+    assert [m.text for m in fake.thread(root_id)] == ["posted, answer lost"]
+
+    await in_conversation(adapter, fake.url, conversation_id, reply("fine again"))
+    assert fake.texts() == ["posted, answer lost", "fine again"]
+    assert [(r.reset, r.status) for r in fake.calls("reply")] == [(True, 0), (True, 0), (False, 201)]
+
+    fake.reset_next(1, method="PUT")  # an update is idempotent: urllib3 retries it without a word
+
+    async def update(turn_context: TurnContext) -> None:
+        activity = card_activity(CARD_V2)
+        activity.id = root_id
+        await turn_context.update_activity(activity)
+
+    await in_conversation(adapter, fake.url, conversation_id, update)
+    assert [(r.reset, r.status) for r in fake.calls("update")] == [(True, 0), (False, 200)]
+    assert fake.updates(root_id) == [fake.current(root_id)]
 
 
 async def test_member_lookups(fake: FakeConnector, adapter: CloudAdapter) -> None:
