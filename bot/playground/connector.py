@@ -126,11 +126,14 @@ class PlaygroundConnector:
             pass
 
 
+PLAYGROUND_TENANT = "00000000-0000-4000-8000-00000000beac"  # the tenant static/playground.js puts on activities
+
+
 def _member(member_id: str) -> dict[str, Any]:
     """Everyone the bot looks up is the one person at the keyboard."""
     return {"id": member_id, "name": PLAYGROUND_USER_NAME, "aadObjectId": member_id.removeprefix("29:"),
             "userPrincipalName": "you@playground.local", "email": "you@playground.local",
-            "tenantId": "playground-tenant", "userRole": "user"}
+            "tenantId": PLAYGROUND_TENANT, "userRole": "user"}
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
