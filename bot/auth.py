@@ -79,6 +79,25 @@ def activity_tenant(activity: Activity) -> str:
     return str(tenant or getattr(conversation, "tenant_id", "") or "")
 
 
+CONNECTOR_TIMEOUT_SECONDS = 30
+
+
+def bounded(client: Any) -> Any:
+    """One retry layer, and a bounded attempt. msrest retries an error status up to three times
+    inside a call and sleeps whatever Retry-After Teams sends, uncapped, with a 100 s timeout: an
+    outbox batch could hang for many minutes. Error statuses go back to the outbox instead, which
+    retries with backoff, honours Retry-After and gives up after OUTBOX_MAX_ATTEMPTS; msrest
+    keeps retrying dropped connections (quick, bounded)."""
+    config = getattr(client, "config", None)
+    if config is None:
+        return client
+    config.connection.timeout = CONNECTOR_TIMEOUT_SECONDS
+    policy = config.retry_policy.policy
+    policy.status_forcelist = set()
+    policy.respect_retry_after_header = False
+    return client
+
+
 class _CachingConnectorFactory(ConnectorFactory):
     """Reuses one ConnectorClient per (service URL, audience): the SDK builds a new msrest client
     for every turn, which was most of a card action's CPU time. The SDK never closes them."""
@@ -90,7 +109,7 @@ class _CachingConnectorFactory(ConnectorFactory):
         key = (self._app_id, service_url, audience or "")
         client = self._cache.get(key)
         if client is None:
-            client = await self._inner.create(service_url, audience)
+            client = bounded(await self._inner.create(service_url, audience))
             if len(self._cache) > 256:  # a handful of Teams regions in practice; stay bounded
                 self._cache.clear()
             self._cache[key] = client

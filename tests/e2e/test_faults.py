@@ -8,11 +8,11 @@ Who retries what (asserted through the outbox attempts of each case):
 
     effect              429 + Retry-After 1 s    500, 503, reset before effect   slow
     Teams root card     the outbox, after ≥ 1 s  the outbox                      just slow (1)
-    Teams card update   the SDK's urllib3 retries an idempotent PUT itself: one outbox attempt
+    Teams card update   the outbox, after ≥ 1 s  the outbox (reset: msrest)     just slow (1)
     email (sendMail)    Graph's middleware (2)   the outbox (503: middleware)    timeout, outbox
     Freshdesk ticket    the outbox, after ≥ 1 s  the outbox                      timeout, outbox
 
-(1) the Bot Connector client's timeout is msrest's fixed 100 s; Graph's and Freshdesk's are
+(1) the Bot Connector client's timeout is 30 s (bot/auth.py); Graph's and Freshdesk's are
     settings, 0.5 s here, and "slow" is longer than that.
 (2) it retries 429/503/504 within one outbox attempt, honouring Retry-After within its budget.
 
@@ -241,10 +241,10 @@ async def all_sent(faulty: Faulty) -> bool:
 
 def outbox_attempts(target: str, fault: str) -> int:
     """The outbox attempts a passing fault costs: one more, unless a layer below retried it."""
-    if target == "teams.update_card":
-        return 1  # the SDK's urllib3 retries an idempotent PUT itself (5xx, 429 with Retry-After, reset)
-    if target == "teams.post_card" and fault == "slow":
-        return 1  # no client timeout short of 100 s: the post just took longer
+    if target == "teams.update_card" and fault in ("reset", "slow"):
+        return 1  # msrest retries a dropped connection itself (error statuses are left to the outbox)
+    if target.startswith("teams.") and fault == "slow":
+        return 1  # the Bot Connector client's timeout is 30 s: the post just took longer
     if target == "email" and fault in ("429", "503"):
         return 1  # Graph's retry middleware retries 429/503/504 within the attempt
     return 2
