@@ -1,18 +1,29 @@
-"""Servers the benchmarks measure, each in its own process: Beacon, or the baseline bot.
+"""Servers the benchmarks measure, each in its own process: Beacon, the baseline bot, or the
+alert intake floor.
 
     python -m bench.serve beacon   --port 3981 --database sqlite+aiosqlite:///tmp/b.db
     python -m bench.serve baseline --port 3982
+    python -m bench.serve floor    --port 3983 --database sqlite+aiosqlite:///tmp/f.db
 
 The baseline is the smallest bot on the same stack (botbuilder CloudAdapter on aiohttp, on
 loopback) that answers an Action.Execute invoke with a static card. It carries only the
 documented workaround for the SDK's invoke serialization bug, without which it would answer 500.
+
+The floor is the least an alert endpoint can do and still keep every alert it acknowledges: check
+the bearer token, parse the JSON body, insert it as one row and commit, one transaction per
+request, then answer. It goes through SQLAlchemy's async engine made by Beacon's own
+`create_engine`, so it has the same driver (aiosqlite or asyncpg), pool size and SQLite pragmas
+(WAL, busy timeout, the in-process queue for the write lock): the ratio to it is Beacon's own
+work, not a different driver or pool. It uses Core, not the ORM, since a raw endpoint would.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
@@ -58,6 +69,51 @@ def baseline_app() -> web.Application:
     return app
 
 
+def floor_app(database: str) -> web.Application:
+    import hmac
+    import json
+    from datetime import UTC, datetime
+
+    from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table
+
+    from services.store.db import create_engine
+
+    metadata = MetaData()
+    alerts = Table("floor_alerts", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+                   Column("received_at", DateTime(timezone=True), nullable=False),
+                   Column("fingerprint", String(500), nullable=False), Column("body", JSON, nullable=False))
+    engine = create_engine(database)
+    expected = ("Bearer " + os.environ.get("ALERTS_WEBHOOK_TOKEN", "")).encode()
+
+    async def receive(request: web.Request) -> web.Response:
+        if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected):
+            return web.json_response({"error": "missing or wrong token"}, status=401)
+        try:
+            body = json.loads(await request.read())
+            fingerprint = str(body["alerts"][0].get("fingerprint") or "")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return web.json_response({"error": "not an Alertmanager webhook"}, status=400)
+        async with engine.begin() as connection:
+            await connection.execute(alerts.insert().values(received_at=datetime.now(UTC), fingerprint=fingerprint,
+                                                            body=body))
+        return web.json_response({"received": len(body["alerts"])})
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        yield
+        await engine.dispose()
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_post("/api/alerts/alertmanager", receive)
+    app.router.add_get("/healthz", healthz)
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
 def beacon_app(database: str) -> web.Application:
     from app import create_app
     from services.settings import Settings
@@ -67,12 +123,14 @@ def beacon_app(database: str) -> web.Application:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["beacon", "baseline"])
+    parser.add_argument("which", choices=["beacon", "baseline", "floor"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database", default="sqlite+aiosqlite:///bench-beacon.db")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    app = beacon_app(args.database) if args.which == "beacon" else baseline_app()
+    apps = {"beacon": lambda: beacon_app(args.database), "baseline": baseline_app,
+            "floor": lambda: floor_app(args.database)}
+    app = apps[args.which]()
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

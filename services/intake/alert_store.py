@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import false, select, text
@@ -14,6 +15,7 @@ from services.store.uow import UnitOfWork
 
 _OPEN = [s.value for s in OPEN_STATUSES]
 _MAX_KEY = 500
+_KEYS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 # Any constant works; it only has to differ from the other advisory locks Beacon takes (727274).
 _ALERT_LOCK = 727275
 
@@ -41,6 +43,26 @@ async def open_link(uow: UnitOfWork, source: str, key: str) -> AlertLinkRow | No
         .where(AlertLinkRow.source == source, AlertLinkRow.alert_key == stored_key(key),
                IncidentRow.status.in_(_OPEN))
         .order_by(AlertLinkRow.id.desc()).limit(1))
+
+
+async def open_links(uow: UnitOfWork, alerts: Iterable[tuple[str, str]]
+                     ) -> tuple[dict[tuple[str, str], AlertLinkRow | None], dict[int, IncidentRow]]:
+    """open_link for many (source, key) pairs, keyed by (source, stored_key), in one query per 500
+    keys; with the rows of their incidents (the session holds rows only while someone does)."""
+    found: dict[tuple[str, str], AlertLinkRow | None] = {(source, stored_key(key)): None for source, key in alerts}
+    incidents: dict[int, IncidentRow] = {}
+    keys = sorted({key for _, key in found})
+    sources = {source for source, _ in found}
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        rows = await uow.session.execute(
+            select(AlertLinkRow, IncidentRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
+            .where(AlertLinkRow.source.in_(sources), AlertLinkRow.alert_key.in_(keys[start:start + _KEYS_PER_QUERY]),
+                   IncidentRow.status.in_(_OPEN))
+            .order_by(AlertLinkRow.id))
+        for link, incident in rows:  # ascending ids: the newest link wins, as in open_link
+            found[(link.source, link.alert_key)] = link
+            incidents[incident.id] = incident
+    return found, incidents
 
 
 async def links_of(uow: UnitOfWork, incident_id: int) -> list[AlertLinkRow]:

@@ -10,9 +10,9 @@ a change to those steps belongs here too.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.comms import hooks, notify
 from services.incidents import Incident, Level, Person, TimelineEvent
@@ -79,16 +79,35 @@ async def refresh_card(uow: UnitOfWork, incident_id: int, key: str, now: datetim
     state at delivery, so fifty repeats of an alert cost one card update, not fifty. The waiting
     row is locked (PostgreSQL) or the database is (SQLite), so it cannot be delivered between this
     check and the commit with an older state."""
-    waiting = (select(OutboxRow.id).where(OutboxRow.kind == "teams.update_card", OutboxRow.incident_id == incident_id,
-                                          OutboxRow.status == "pending").limit(1))
-    if uow.session.get_bind().dialect.name == "postgresql":
-        waiting = waiting.with_for_update()
-    if await uow.session.scalar(waiting) is not None:
-        return
-    await uow.enqueue("teams.update_card", {"incident_id": incident_id,
-                                            "description": f"INC-{incident_id} card update (intake)"},
-                      key=f"incident:{incident_id}:intake:card:{key}", incident_id=incident_id,
-                      ordering_key=teams_order(incident_id), now=now)
+    await refresh_cards(uow, {incident_id: key}, now)
+
+
+async def refresh_cards(uow: UnitOfWork, redraws: dict[int, str], now: datetime, *,
+                        delay: timedelta = timedelta(0)) -> None:
+    """refresh_card for several incidents ({incident id: key}), with one look-up of the redraws
+    already waiting. With a `delay` each new redraw waits that long before it is sent, and every
+    request for one meanwhile joins it: at most one redraw per incident per `delay`."""
+    ids = sorted(redraws)
+    waiting: set[int] = set()
+    for start in range(0, len(ids), 500):
+        query = (select(OutboxRow.incident_id).where(OutboxRow.kind == "teams.update_card",
+                                                     OutboxRow.incident_id.in_(ids[start:start + 500]),
+                                                     OutboxRow.status == "pending"))
+        if uow.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        waiting.update(i for i in await uow.session.scalars(query) if i is not None)
+    queued = []
+    for incident_id in ids:
+        key = f"incident:{incident_id}:intake:card:{redraws[incident_id]}"
+        if incident_id not in waiting and await uow.enqueue(
+                "teams.update_card", {"incident_id": incident_id,
+                                      "description": f"INC-{incident_id} card update (intake)"},
+                key=key, incident_id=incident_id, ordering_key=teams_order(incident_id), now=now):
+            queued.append(key)
+    if delay and queued:
+        await uow.session.execute(update(OutboxRow).where(OutboxRow.idempotency_key.in_(queued))
+                                  .values(next_attempt_at=now + delay)
+                                  .execution_options(synchronize_session=False))
 
 
 async def thread_note(uow: UnitOfWork, incident_id: int, text: str, key: str, now: datetime) -> None:

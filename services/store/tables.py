@@ -69,6 +69,9 @@ class IncidentRow(Base):
     config_version: Mapped[str] = mapped_column(String(50), nullable=False, default="")
     drill: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
+    # Alert grouping looks up open incidents by service (migration 0006).
+    __table_args__ = (Index("ix_incidents_service_status", "service", "status"),)
+
 
 class TimelineRow(Base):
     __tablename__ = "timeline_events"

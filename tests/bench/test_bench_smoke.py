@@ -37,3 +37,24 @@ def test_schedule_benchmark_runs_and_fires_each_update_once():
               "--warmup", "4")
     result = json.loads((ROOT / "bench" / "results" / "schedule.json").read_text())
     assert result["fired"] >= 20 and result["duplicates"] == 0, out
+
+
+def test_alert_storm_benchmark_accepts_every_alert_and_deduplicates_exactly():
+    out = run("bench.alert_storm", "--alerts", "120", "--fingerprints", "6", "--concurrency", "4", "--rounds", "2",
+              "--name", "alert_storm-smoke")
+    result = json.loads((ROOT / "bench" / "results" / "alert_storm-smoke.json").read_text())
+    assert result["correct"], out
+    assert result["beacon"]["requests"] == result["floor"]["requests"] == 120
+    assert result["beacon"]["errors"] == result["floor"]["errors"] == 0
+    stored = result["stored"]
+    assert stored["incidents"] == 6 and stored["wrong_count_total"] == 0 and stored["receipts"] == 120
+
+
+def test_scaling_benchmark_compares_two_sizes():
+    out = run("bench.scaling", "--quick", "--sizes", "5", "20", "--benches", "alert_storm,footprint",
+              "--storm-alerts", "60", "--storm-fingerprints", "3", "--name", "scaling-smoke")
+    result = json.loads((ROOT / "bench" / "results" / "scaling-smoke.json").read_text())
+    assert result["sizes"] == [5, 20] and set(result["results"]) == {"alert_storm", "footprint"}, out
+    for metrics in result["results"].values():
+        for metric in metrics.values():
+            assert metric["verdict"] in ("flat", "linear", "worse than linear") and metric["growth"] > 0
