@@ -190,12 +190,30 @@ function messageElement(message, mine) {
   return element;
 }
 
+// Each message is drawn again only when it changed, so a form someone is filling in on one
+// card survives other messages arriving (as in Teams).
+const drawn = new Map();  // message id → { key, element }
+
 function render() {
   const channel = document.getElementById("channel");
   const entries = [...state.messages.values()].filter((m) => !m.deleted).map((m) => ({ m, mine: false }))
     .concat(state.mine.map((m) => ({ m, mine: true })));
   entries.sort((a, b) => (BigInt(a.m.id) < BigInt(b.m.id) ? -1 : 1));
-  channel.replaceChildren(...entries.map(({ m, mine }) => messageElement(m, mine)));
+  const wanted = entries.map(({ m, mine }) => {
+    const id = (mine ? "mine:" : "") + m.id;
+    const shown = mine ? undefined : state.shown.get(m.id);
+    let entry = drawn.get(id);
+    if (!entry || entry.message !== m || entry.shown !== shown) {
+      const element = messageElement(m, mine);  // may drop an answer card Beacon has since replaced
+      entry = { message: m, shown: mine ? undefined : state.shown.get(m.id), element };
+      drawn.set(id, entry);
+    }
+    return entry.element;
+  });
+  wanted.forEach((element, index) => {
+    if (channel.children[index] !== element) channel.insertBefore(element, channel.children[index] || null);
+  });
+  while (channel.children.length > wanted.length) channel.lastElementChild.remove();
 }
 
 let polling = null;
