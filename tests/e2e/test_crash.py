@@ -260,7 +260,9 @@ async def test_kill_during_scheduled_posting_sends_no_update_email_or_sms_twice(
                 "updates that fell due while Beacon was down go out once, marked late"
             automatic = Counter((e.incident_id, e.after.get("audience")) for e in timeline if e.kind == "status_update")
             assert automatic, "automatic updates were posted"
-            assert repeats <= 2
+            # `repeats` (posts a kill sent twice) is bounded per row above: only rows in flight at the
+            # kill, at most once each; how many were in flight depends on when the kill lands.
+            assert repeats <= sum(r.attempts > 1 for r in outbox if r.kind in POSTING_KINDS)
         finally:
             await beacon.close()
             await engine.dispose()
