@@ -1,11 +1,13 @@
 """Queue the communication plan's effects in the caller's transaction: posts, emails, SMS.
 
 Idempotency keys name the incident, the message (initial, update sequence, resolution), the
-route and the recipient, so a retried transaction or a replayed timer never sends twice.
+route and the recipient, so a retried transaction or a replayed timer never sends twice. The
+`*_post(s)` functions only say what goes out, so the scheduler can queue a whole batch at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -13,19 +15,29 @@ from services.comms import plan
 from services.comms.plan import RESPONDERS, Routes
 from services.config import BeaconConfig
 from services.incidents import Incident, TimelineEvent
-from services.store.uow import UnitOfWork
+from services.store.uow import Outgoing, UnitOfWork
 
 
 def _order(incident: Incident, route: str) -> str:
     return f"incident:{incident.id}:{route}"
 
 
+async def queue(uow: UnitOfWork, effects: Iterable[Outgoing], now: datetime) -> None:
+    for effect in effects:
+        await uow.enqueue(effect.kind, effect.payload, key=effect.key, incident_id=effect.incident_id,
+                          ordering_key=effect.ordering_key, now=now)
+
+
+def _teams_post(incident: Incident, kind: str, key: str, payload: dict[str, Any], *,
+                route: str = "teams") -> Outgoing:
+    """Posts in one incident thread go out in order (the root card first)."""
+    return Outgoing(kind, {"incident_id": incident.id, **payload}, f"incident:{incident.id}:{key}", incident.id,
+                    _order(incident, route))
+
+
 async def _teams(uow: UnitOfWork, incident: Incident, kind: str, key: str, payload: dict[str, Any],
                  now: datetime, *, route: str = "teams") -> None:
-    """Posts in one incident thread go out in order (the root card first)."""
-    payload = {"incident_id": incident.id, **payload}
-    await uow.enqueue(kind, payload, key=f"incident:{incident.id}:{key}", incident_id=incident.id,
-                      ordering_key=_order(incident, route), now=now)
+    await queue(uow, [_teams_post(incident, kind, key, payload, route=route)], now)
 
 
 async def incident_thread(uow: UnitOfWork, incident: Incident, target: dict[str, str], now: datetime) -> None:
@@ -34,37 +46,32 @@ async def incident_thread(uow: UnitOfWork, incident: Incident, target: dict[str,
                  {"target": target, "description": f"{incident.number} card"}, now)
 
 
-async def _emails(uow: UnitOfWork, incident: Incident, key: str, routes_emails: Any, message: plan.Email,
-                  now: datetime) -> None:
+def _emails(incident: Incident, key: str, routes_emails: Any, message: plan.Email) -> list[Outgoing]:
     if incident.drill:  # a drill never reaches real people outside its thread
-        return
-    for recipient in routes_emails:
-        await uow.enqueue("email.send", {
-            "to": [[recipient.email, recipient.name]], "subject": message.subject, "html": message.html,
-            "text": message.text, "description": f"email to {recipient.email}"},
-            key=f"incident:{incident.id}:{key}:email:{recipient.email.lower()}", incident_id=incident.id,
-            ordering_key=_order(incident, f"email:{recipient.email.lower()}"), now=now)
+        return []
+    return [Outgoing("email.send", {
+        "to": [[recipient.email, recipient.name]], "subject": message.subject, "html": message.html,
+        "text": message.text, "description": f"email to {recipient.email}"},
+        f"incident:{incident.id}:{key}:email:{recipient.email.lower()}", incident.id,
+        _order(incident, f"email:{recipient.email.lower()}")) for recipient in routes_emails]
 
 
-async def _sms(uow: UnitOfWork, incident: Incident, key: str, numbers: tuple[str, ...], text: str,
-               now: datetime) -> None:
+def _sms(incident: Incident, key: str, numbers: tuple[str, ...], text: str) -> list[Outgoing]:
     if incident.drill:
-        return
-    for number in numbers:
-        await uow.enqueue("sms.send", {"to": number, "text": text,
-                                       "description": f"SMS to …{number[-4:]}"},
-                          key=f"incident:{incident.id}:{key}:sms:{number}", incident_id=incident.id,
-                          ordering_key=_order(incident, f"sms:{number}"), now=now)
+        return []
+    return [Outgoing("sms.send", {"to": number, "text": text, "description": f"SMS to …{number[-4:]}"},
+                     f"incident:{incident.id}:{key}:sms:{number}", incident.id, _order(incident, f"sms:{number}"))
+            for number in numbers]
 
 
-async def _stakeholder_channel(uow: UnitOfWork, incident: Incident, config: BeaconConfig, key: str,
-                               card: str, text: str, now: datetime, endpoint: dict[str, str] | None = None) -> None:
+def _stakeholder_channel(incident: Incident, config: BeaconConfig, key: str, card: str, text: str,
+                         endpoint: dict[str, str] | None = None) -> list[Outgoing]:
     channel = config.channels.stakeholder_channel
-    if channel and not incident.drill:
-        await _teams(uow, incident, "teams.stakeholder_post", f"{key}:stakeholder-channel",
-                     {"channel_id": channel, "card": card, "text": text, "endpoint": endpoint or {},
-                      "description": f"{incident.number} stakeholder channel post"}, now,
-                     route="stakeholders")
+    if not channel or incident.drill:
+        return []
+    return [_teams_post(incident, "teams.stakeholder_post", f"{key}:stakeholder-channel",
+                        {"channel_id": channel, "card": card, "text": text, "endpoint": endpoint or {},
+                         "description": f"{incident.number} stakeholder channel post"}, route="stakeholders")]
 
 
 async def initial_notification(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
@@ -73,10 +80,10 @@ async def initial_notification(uow: UnitOfWork, incident: Incident, config: Beac
     Teams service URL and tenant the declaration came from."""
     routes = plan.routes_for(incident, config) if not incident.drill else Routes((), (), ())
     text = plan.initial_text(incident)
-    await _stakeholder_channel(uow, incident, config, "initial", "initial", text, now, endpoint)
-    await _emails(uow, incident, "initial", routes.stakeholder_emails + routes.team_emails,
-                  plan.email(incident, "Incident declared", text), now)
-    await _sms(uow, incident, "initial", routes.sms_numbers, plan.sms(incident, text), now)
+    await queue(uow, [*_stakeholder_channel(incident, config, "initial", "initial", text, endpoint),
+                      *_emails(incident, "initial", routes.stakeholder_emails + routes.team_emails,
+                               plan.email(incident, "Incident declared", text)),
+                      *_sms(incident, "initial", routes.sms_numbers, plan.sms(incident, text))], now)
     await uow.record_event(incident.id or 0, TimelineEvent(
         "notified", now, None, _describe_routes("initial notification", routes, config),
         after={"routes": routes.to_dict()}), incident.version)
@@ -97,6 +104,11 @@ def _describe_routes(what: str, routes: Routes, config: BeaconConfig) -> str:
 async def status_update(uow: UnitOfWork, incident: Incident, config: BeaconConfig, event: TimelineEvent,
                         sequence: int, now: datetime) -> None:
     """Deliver a posted (or automatic) status update on its audience's routes."""
+    await queue(uow, status_update_posts(incident, config, event, sequence), now)
+
+
+def status_update_posts(incident: Incident, config: BeaconConfig, event: TimelineEvent,
+                        sequence: int) -> list[Outgoing]:
     after = event.after or {}
     audience, text = after.get("audience", RESPONDERS), str(after.get("text", ""))
     data = {"card": "status_update", "audience": audience, "text": text,
@@ -104,20 +116,20 @@ async def status_update(uow: UnitOfWork, incident: Incident, config: BeaconConfi
             "author": event.actor.name if event.actor else "", "sequence": sequence,
             "description": f"{incident.number} {audience} update {sequence}"}
     if audience == RESPONDERS:
-        await _teams(uow, incident, "teams.thread_card", f"update:{audience}:{sequence}", data, now)
-        return
+        return [_teams_post(incident, "teams.thread_card", f"update:{audience}:{sequence}", data)]
     routes = plan.routes_for(incident, config)
-    await _stakeholder_channel(uow, incident, config, f"update:{sequence}", "status_update", text, now)
-    await _emails(uow, incident, f"update:{sequence}", routes.stakeholder_emails,
-                  plan.email(incident, "Status update", text), now)
+    return [*_stakeholder_channel(incident, config, f"update:{sequence}", "status_update", text),
+            *_emails(incident, f"update:{sequence}", routes.stakeholder_emails,
+                     plan.email(incident, "Status update", text))]
 
 
-async def reminder(uow: UnitOfWork, incident: Incident, audience: str, owner_name: str,
-                   owner_id: str, sequence: int, prefill: str, late: bool, now: datetime) -> None:
-    await _teams(uow, incident, "teams.thread_card", f"reminder:{audience}:{sequence}", {
+def reminder_post(incident: Incident, audience: str, owner_name: str, owner_id: str, sequence: int,
+                  prefill: str, late: bool) -> Outgoing:
+    """@mentions the owner of a due update with a draft to post."""
+    return _teams_post(incident, "teams.thread_card", f"reminder:{audience}:{sequence}", {
         "card": "reminder", "audience": audience, "owner_name": owner_name, "owner_id": owner_id,
         "text": prefill, "late": late, "sequence": sequence, "version": incident.version,
-        "description": f"{incident.number} {audience} update reminder {sequence}"}, now)
+        "description": f"{incident.number} {audience} update reminder {sequence}"})
 
 
 async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
@@ -127,21 +139,26 @@ async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconC
     routes = Routes.from_dict((notified.after or {}).get("routes", {})) if notified else Routes((), (), ())
     text = plan.resolution_text(incident)
     key = f"resolution:v{incident.version}"
-    await _teams(uow, incident, "teams.thread_card", key, {
-        "card": "resolution", "text": text, "description": f"{incident.number} resolution notice"}, now)
-    await _stakeholder_channel(uow, incident, config, key, "resolution", text, now)
-    await _emails(uow, incident, key, routes.stakeholder_emails + routes.team_emails,
-                  plan.email(incident, "Resolved", text), now)
-    await _sms(uow, incident, key, routes.sms_numbers, plan.sms(incident, text), now)
+    await queue(uow, [
+        _teams_post(incident, "teams.thread_card", key, {
+            "card": "resolution", "text": text, "description": f"{incident.number} resolution notice"}),
+        *_stakeholder_channel(incident, config, key, "resolution", text),
+        *_emails(incident, key, routes.stakeholder_emails + routes.team_emails, plan.email(incident, "Resolved", text)),
+        *_sms(incident, key, routes.sms_numbers, plan.sms(incident, text))], now)
 
 
 async def card_refresh(uow: UnitOfWork, incident: Incident, now: datetime, *, note: str) -> None:
     """Update the thread-root card for everyone, and say in the thread who did what."""
-    await _teams(uow, incident, "teams.update_card", f"card:v{incident.version}",
-                 {"description": f"{incident.number} card update"}, now)
+    await queue(uow, card_refresh_posts(incident, note=note), now)
+
+
+def card_refresh_posts(incident: Incident, *, note: str) -> list[Outgoing]:
+    posts = [_teams_post(incident, "teams.update_card", f"card:v{incident.version}",
+                         {"description": f"{incident.number} card update"})]
     if note:
-        await _teams(uow, incident, "teams.thread_note", f"note:v{incident.version}",
-                     {"text": note, "description": f"{incident.number} thread note"}, now)
+        posts.append(_teams_post(incident, "teams.thread_note", f"note:v{incident.version}",
+                                 {"text": note, "description": f"{incident.number} thread note"}))
+    return posts
 
 
 async def resolve_names(uow: UnitOfWork, incident: Incident, now: datetime) -> None:

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from services.config import BeaconConfig, PersonEntry
 from services.dedupe import unique_by
 from services.incidents import Incident, Level, Person, TimelineEvent
+from services.incidents.model import MAX_TEXT
 from services.ports import Recipient
 
 RESPONDERS, STAKEHOLDERS = "responders", "stakeholders"
 QUIET_KINDS = {"update_reminder", "delivery_sent", "delivery_failed", "delivery_skipped", "notified"}
+CHANGES_SHOWN = 6  # the latest changes an automatic update lists
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,11 @@ def changes_since_last_update(timeline: list[TimelineEvent]) -> list[str]:
 def automatic_update_text(incident: Incident, timeline: list[TimelineEvent]) -> str:
     changes = changes_since_last_update(timeline)
     lines = [f"{incident.number} is {incident.status.value} at {incident.priority}."]
-    lines += [f"Since the last update: {'; '.join(changes[-6:])}."] if changes else [
+    lines += [f"Since the last update: {'; '.join(changes[-CHANGES_SHOWN:])}."] if changes else [
         "No change since the last update."]
-    return " ".join(lines)
+    text = " ".join(lines)
+    # Long notes could make it longer than an update may be, and the update would never go out.
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 
 def elapsed(start: datetime, end: datetime) -> str:

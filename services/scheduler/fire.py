@@ -1,8 +1,13 @@
-"""What happens when a status-update timer falls due: remind the owner, then, if they stay
-silent through the grace period, post an automatic update and mention the commander."""
+"""What happens when status-update timers fall due: remind the owner, then, if they stay silent
+through the grace period, post an automatic update and mention the commander.
+
+Due timers fire in batches, one transaction each: the incidents, and only the timeline entries
+their drafts summarise, are read with one query each; the batch's timer moves, incident saves,
+timeline entries and outbox rows are written with a few statements at the end."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.comms import notify, plan
@@ -11,7 +16,7 @@ from services.config import BeaconConfig
 from services.incidents import Incident, TimelineEvent
 from services.scheduler import timers
 from services.store.tables import TimerRow
-from services.store.uow import UnitOfWork
+from services.store.uow import Outgoing, UnitOfWork
 
 
 def owner_of(incident: Incident, audience: str, config: BeaconConfig) -> tuple[str, str]:
@@ -25,40 +30,89 @@ def owner_of(incident: Incident, audience: str, config: BeaconConfig) -> tuple[s
     return entry.name, entry.aad_object_id
 
 
-async def fire(uow: UnitOfWork, timer: TimerRow, config: BeaconConfig, now: datetime) -> None:
-    incident = await uow.get_incident(timer.incident_id)
+@dataclass
+class Batch:
+    """What a batch of firings writes, collected while firing and written together."""
+
+    config: BeaconConfig
+    now: datetime
+    moves: list[tuple[TimerRow, str, datetime, int]] = field(default_factory=list)
+    dropped: list[TimerRow] = field(default_factory=list)
+    saves: list[tuple[Incident, Incident]] = field(default_factory=list)
+    updates: list[tuple[Incident, TimelineEvent, int]] = field(default_factory=list)
+    events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
+    posts: list[Outgoing] = field(default_factory=list)
+
+    async def write(self, uow: UnitOfWork) -> None:
+        await uow.move_timers(self.moves)
+        for timer in self.dropped:
+            await uow.session.delete(timer)
+        await uow.save_incidents(self.saves)
+        for incident, event, sequence in self.updates:  # the card shows the version just saved
+            self.posts += notify.status_update_posts(incident, self.config, event, sequence)
+            self.posts += notify.card_refresh_posts(incident, note="")
+        await uow.record_events(self.events)
+        await uow.enqueue_many(self.posts, now=self.now)
+
+
+async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, now: datetime) -> int:
+    """Fire claimed timers in the caller's transaction; returns how many fired. A second timer of
+    an incident waits for the next batch, so it sees what the first one changed."""
+    firing: dict[int, TimerRow] = {}
+    for timer in due:
+        firing.setdefault(timer.incident_id, timer)
+    incidents = await uow.incidents(list(firing), lock=True)
+    drafts = await uow.changes_since_last_update(list(firing), leave_out=plan.QUIET_KINDS | {"status_update"},
+                                                 limit=plan.CHANGES_SHOWN)
+    late = await reminded_late(uow, [t for t in firing.values() if t.phase != "due"])
+    batch = Batch(config, now)
+    for incident_id, timer in firing.items():
+        fire(batch, timer, incidents.get(incident_id), drafts.get(incident_id, []),
+             reminded_late=(incident_id, timer.kind, timer.sequence) in late)
+    await batch.write(uow)
+    return len(firing)
+
+
+async def reminded_late(uow: UnitOfWork, graced: list[TimerRow]) -> set[tuple[int, str, int]]:
+    """(incident, audience, sequence) of the updates among these whose reminder already went out late."""
+    if not graced:
+        return set()
+    wanted = {(t.incident_id, t.kind, t.sequence) for t in graced}
+    reminders = await uow.sequenced_events("update_reminder", {t.incident_id for t in graced},
+                                           {t.sequence for t in graced})
+    return {key for incident_id, after in reminders
+            if (key := (incident_id, after.get("audience"), after.get("sequence"))) in wanted and after.get("late")}
+
+
+def fire(batch: Batch, timer: TimerRow, incident: Incident | None, draft: list[TimelineEvent], *,
+         reminded_late: bool) -> None:
+    """One due timer: `draft` is what changed since the incident's last update."""
+    config, now = batch.config, batch.now
     if incident is None or not incident.is_open:
-        await uow.session.delete(timer)
+        batch.dropped.append(timer)
         return
     assert incident.id is not None
     # A timer fired well after its due time was missed while Beacon was down: the update goes out
     # once, marked late, and the next one is scheduled from now, never a burst of catch-ups.
     late = now - timer.due_at > config.communications.late_after
     owner_name, owner_id = owner_of(incident, timer.kind, config)
-    timeline = await uow.timeline(incident.id)
-    text = plan.automatic_update_text(incident, timeline)
+    text = plan.automatic_update_text(incident, draft)
     if timer.phase == "due":
-        await notify.reminder(uow, incident, timer.kind, owner_name, owner_id, timer.sequence, text, late,
-                              now)
-        await uow.record_event(incident.id, TimelineEvent(
+        batch.posts.append(notify.reminder_post(incident, timer.kind, owner_name, owner_id, timer.sequence, text,
+                                                late))
+        batch.events.append((incident.id, incident.version, TimelineEvent(
             "update_reminder", now, None,
             f"{timer.kind} update {'overdue' if late else 'due'}: reminded {owner_name}",
             after={"audience": timer.kind, "sequence": timer.sequence, "late": late,
-                   "due_at": timer.due_at.isoformat()}), incident.version)
-        await uow.move_timer(timer, phase="grace", due_at=now + config.communications.grace,
-                             sequence=timer.sequence)
+                   "due_at": timer.due_at.isoformat()})))
+        batch.moves.append((timer, "grace", now + config.communications.grace, timer.sequence))
         return
-    late = late or any(e.kind == "update_reminder" and (e.after or {}).get("sequence") == timer.sequence
-                       and (e.after or {}).get("audience") == timer.kind and (e.after or {}).get("late")
-                       for e in timeline)  # the reminder for this update already went out late
+    read = incident.copy()
     incident.note_missed_update(timer.kind, owner_name, now)
-    incident.post_update(text, timer.kind, None, now, automatic=True, late=late)
-    event = incident.pending_events[-1]
-    sequence = timer.sequence
+    incident.post_update(text, timer.kind, None, now, automatic=True, late=late or reminded_late)
     due = now + timers.cadence(config, incident, timer.kind)
-    await uow.move_timer(timer, phase="due", due_at=due, sequence=sequence + 1)
+    batch.moves.append((timer, "due", due, timer.sequence + 1))
     if timer.kind == RESPONDERS:
         incident.next_update_due = due
-    await uow.save_incident(incident)
-    await notify.status_update(uow, incident, config, event, sequence, now)
-    await notify.card_refresh(uow, incident, now, note="")
+    batch.saves.append((read, incident))
+    batch.updates.append((incident, incident.pending_events[-1], timer.sequence))

@@ -1,6 +1,6 @@
-"""The scheduler: sleeps until the next timer is due, then fires each due timer in its own
-transaction. On PostgreSQL the timer row is locked FOR UPDATE SKIP LOCKED, so several replicas
-fire each timer exactly once; the firing and its effects commit together."""
+"""The scheduler: sleeps until the next timer is due, then fires the due timers in batches, one
+transaction each. On PostgreSQL the claimed timer rows are locked FOR UPDATE SKIP LOCKED, so several
+replicas fire each timer exactly once; a batch's firings and their effects commit together."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from services.background import BackgroundLoop
 from services.clock import Clock
 from services.config import BeaconConfig
-from services.scheduler.fire import fire
+from services.scheduler.fire import fire_due
 from services.store.uow import ConcurrentUpdate, UnitOfWork
 
 log = logging.getLogger("beacon.scheduler")
@@ -22,34 +22,45 @@ class Scheduler(BackgroundLoop):
     name = "scheduler"
 
     def __init__(self, uow: Callable[[], UnitOfWork], config: BeaconConfig, clock: Clock, *,
-                 idle_poll: float = 5.0):
+                 idle_poll: float = 5.0, batch: int = 1000):
         super().__init__(clock, idle_poll)
         self._uow = uow
         self._config = config
         self._lock = asyncio.Lock()
+        self._batch = batch
+        self._size = batch
         self.fired = 0
 
     async def run_once(self) -> int:
         """Fire every timer due now; returns how many fired."""
         fired = 0
         async with self._lock:
-            while not self._stopping and await self._fire_next():
-                fired += 1
+            while not self._stopping:
+                done = await self._fire_batch()
+                if done == 0:
+                    break
+                fired += done or 0
         self.fired += fired
         return fired
 
-    async def _fire_next(self) -> bool:
+    async def _fire_batch(self) -> int | None:
+        """Fire up to a batch of due timers; None when a responder's change raced the batch."""
         now = self._clock.now()
         try:
             async with self._uow() as uow:
-                timer = await uow.claim_due_timer(now)
-                if timer is None:
-                    return False
-                await fire(uow, timer, self._config, now)
+                due = await uow.claim_due_timers(now, self._size)
+                if not due:
+                    return 0
+                fired = await fire_due(uow, due, self._config, now)
                 await uow.commit()
-                return True
-        except ConcurrentUpdate:
-            return True  # a responder changed the incident meanwhile: the timer is tried again
+        except ConcurrentUpdate as conflict:
+            # Nothing of the batch was kept: its timers are tried again and read the change. Smaller
+            # batches meanwhile waste less work if an incident keeps changing under them.
+            log.debug("scheduler batch of %d raced a change (%s); retrying", self._size, conflict)
+            self._size = max(1, self._size // 2)
+            return None
+        self._size = min(self._batch, self._size * 2)
+        return fired
 
     async def next_due(self) -> datetime | None:
         async with self._uow() as uow:

@@ -85,7 +85,8 @@ class TimelineRow(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     incident_version: Mapped[int] = mapped_column(Integer, nullable=False)
 
-    __table_args__ = (Index("ix_timeline_incident", "incident_id", "id"),)
+    __table_args__ = (Index("ix_timeline_incident", "incident_id", "id"),
+                      Index("ix_timeline_incident_kind", "incident_id", "kind", "id"))  # migration 0007
 
 
 class InstallationRow(Base):

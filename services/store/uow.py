@@ -3,12 +3,13 @@ together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +30,16 @@ from services.store.tables import (
 
 class ConcurrentUpdate(Exception):
     """Someone else changed the incident between our read and our write."""
+
+
+class Outgoing(NamedTuple):
+    """An effect to queue in the outbox (see UnitOfWork.enqueue)."""
+
+    kind: str
+    payload: dict[str, Any]
+    key: str
+    incident_id: int | None
+    ordering_key: str
 
 
 class UnitOfWork:
@@ -96,11 +107,52 @@ class UnitOfWork:
         """A timeline entry that changes no incident field (e.g. a delivery failure)."""
         self.session.add(event_row(incident_id, version, event))
 
+    async def record_events(self, events: Sequence[tuple[int, int, TimelineEvent]]) -> None:
+        """Several timeline entries, each (incident id, incident version, event), in one statement."""
+        if events:
+            await self.session.execute(insert(TimelineRow), [dict(
+                incident_id=incident_id, at=event.at, kind=event.kind,
+                actor=event.actor.to_dict() if event.actor else None, summary=event.summary,
+                before=event.before, after=event.after, incident_version=version)
+                for incident_id, version, event in events])
+
     async def open_incidents(self, limit: int = 50) -> list[Incident]:
         rows = await self.session.scalars(
             select(IncidentRow).where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
             .order_by(IncidentRow.id.desc()).limit(limit))
         return [incident_from_row(r) for r in rows]
+
+    async def incidents(self, incident_ids: Collection[int], *, lock: bool = False) -> dict[int, Incident]:
+        """Several incidents by id. With `lock`, on PostgreSQL they stay locked until the commit, taken
+        in id order so that two writers of the same incidents cannot deadlock."""
+        query = select(IncidentRow).where(IncidentRow.id.in_(incident_ids)).order_by(IncidentRow.id)
+        if lock and self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        return {row.id: incident_from_row(row) for row in await self.session.scalars(query)}
+
+    async def save_incidents(self, changes: Sequence[tuple[Incident, Incident]]) -> None:
+        """save_incident for several incidents, each given as read and as changed, with their pending
+        events. Incidents changed alike (the same columns to the same values) share one UPDATE. If
+        anyone changed one since it was read, raises ConcurrentUpdate: roll the transaction back."""
+        alike: dict[str, tuple[dict[str, Any], list[Incident]]] = {}
+        for read, changed in changes:
+            before, after = incident_values(read), incident_values(changed)
+            values = {column: value for column, value in after.items() if value != before[column]}
+            alike.setdefault(repr(sorted(values.items())), (values, []))[1].append(changed)
+        for values, incidents in alike.values():
+            keys = [(incident.id, incident.version) for incident in incidents]
+            saved = await self.session.scalars(
+                update(IncidentRow).where(tuple_(IncidentRow.id, IncidentRow.version).in_(keys))
+                .values(version=IncidentRow.version + 1, **values).returning(IncidentRow.id)
+                .execution_options(synchronize_session=False))
+            if len(saved.all()) != len(keys):
+                raise ConcurrentUpdate(", ".join(incident.number for incident in incidents))
+        events = []
+        for _, incident in changes:
+            incident.version += 1
+            events += [(incident.id or 0, incident.version, event) for event in incident.pending_events]
+            incident.pending_events.clear()
+        await self.record_events(events)
 
     async def timeline(self, incident_id: int) -> list[TimelineEvent]:
         rows = await self.session.scalars(
@@ -113,6 +165,37 @@ class UnitOfWork:
                                       TimelineRow.incident_version > version).order_by(TimelineRow.id))
         return [event_from_row(r) for r in rows]
 
+    async def changes_since_last_update(self, incident_ids: Collection[int], *, leave_out: Collection[str],
+                                        limit: int) -> dict[int, list[TimelineEvent]]:
+        """For each incident, its latest `limit` timeline entries since its last status update,
+        oldest first, leaving out the kinds in `leave_out`: what a draft update summarises, read
+        without the rest of the timeline."""
+        last_update = (select(func.max(TimelineRow.id))
+                       .where(TimelineRow.incident_id == IncidentRow.id, TimelineRow.kind == "status_update")
+                       .scalar_subquery())
+        since = (select(IncidentRow.id, func.coalesce(last_update, 0).label("after"))
+                 .where(IncidentRow.id.in_(incident_ids)).subquery())
+        recent = (select(TimelineRow.id, func.row_number().over(partition_by=TimelineRow.incident_id,
+                                                                  order_by=TimelineRow.id.desc()).label("rank"))
+                  .join(since, and_(TimelineRow.incident_id == since.c.id, TimelineRow.id > since.c.after))
+                  .where(TimelineRow.kind.not_in(leave_out)).subquery())
+        rows = await self.session.scalars(select(TimelineRow).join(recent, TimelineRow.id == recent.c.id)
+                                          .where(recent.c.rank <= limit).order_by(TimelineRow.id))
+        found: dict[int, list[TimelineEvent]] = defaultdict(list)
+        for row in rows:
+            found[row.incident_id].append(event_from_row(row))
+        return found
+
+    async def sequenced_events(self, kind: str, incident_ids: Collection[int],
+                               sequences: Collection[int]) -> list[tuple[int, dict[str, Any]]]:
+        """Timeline entries of one kind whose details carry one of these sequence numbers:
+        (incident id, details) each."""
+        rows = await self.session.execute(
+            select(TimelineRow.incident_id, TimelineRow.after)
+            .where(TimelineRow.incident_id.in_(incident_ids), TimelineRow.kind == kind,
+                   TimelineRow.after["sequence"].as_integer().in_(sequences)))
+        return [(incident_id, after or {}) for incident_id, after in rows]
+
     # -- outbox ------------------------------------------------------------------------------
     async def enqueue(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime,
                       incident_id: int | None = None, ordering_key: str | None = None) -> bool:
@@ -123,6 +206,17 @@ class UnitOfWork:
             status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error=""))
         self._queued = self._queued or inserted
         return inserted
+
+    async def enqueue_many(self, effects: Sequence[Outgoing], *, now: datetime) -> None:
+        """enqueue for several effects in one statement; keys already queued are skipped."""
+        if not effects:
+            return
+        insert_ = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else postgresql_insert
+        await self.session.execute(insert_(OutboxRow).on_conflict_do_nothing(), [dict(
+            kind=effect.kind, idempotency_key=effect.key, payload=effect.payload, incident_id=effect.incident_id,
+            ordering_key=effect.ordering_key, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            last_error="") for effect in effects])
+        self._queued = True
 
     async def _insert_new(self, table: type[Any], values: dict[str, Any]) -> bool:
         """INSERT … ON CONFLICT DO NOTHING in one statement (the write lock is held for fewer
@@ -152,28 +246,34 @@ class UnitOfWork:
         self._queued = True
         return used
 
-    async def move_timer(self, timer: TimerRow, *, phase: str, due_at: datetime, sequence: int) -> None:
-        """Advance a fired timer unless someone re-armed it meanwhile (then this firing is void)."""
-        result = await self.session.execute(
-            update(TimerRow)
-            .where(TimerRow.incident_id == timer.incident_id, TimerRow.kind == timer.kind,
-                   TimerRow.phase == timer.phase, TimerRow.due_at == timer.due_at,
-                   TimerRow.sequence == timer.sequence)
-            .values(phase=phase, due_at=due_at, sequence=sequence)
-            .execution_options(synchronize_session=False))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConcurrentUpdate(f"timer {timer.incident_id}/{timer.kind}")
-        self._queued = True
+    async def move_timers(self, moves: Sequence[tuple[TimerRow, str, datetime, int]]) -> None:
+        """Advance fired timers, each (timer, next phase, due at, sequence), unless someone re-armed
+        one meanwhile: then ConcurrentUpdate, and this firing is void (roll the transaction back).
+        Timers moved alike share one UPDATE."""
+        alike: dict[tuple[str, str, datetime, int], list[TimerRow]] = defaultdict(list)
+        for timer, phase, due_at, sequence in moves:
+            alike[(timer.phase, phase, due_at, sequence - timer.sequence)].append(timer)
+        for (was, phase, due_at, step), timers in alike.items():
+            keys = [(t.incident_id, t.kind, t.due_at, t.sequence) for t in timers]
+            moved = await self.session.execute(
+                update(TimerRow)
+                .where(TimerRow.phase == was,
+                       tuple_(TimerRow.incident_id, TimerRow.kind, TimerRow.due_at, TimerRow.sequence).in_(keys))
+                .values(phase=phase, due_at=due_at, sequence=TimerRow.sequence + step)
+                .returning(TimerRow.incident_id).execution_options(synchronize_session=False))
+            if len(moved.all()) != len(keys):
+                raise ConcurrentUpdate(f"timers of {len(keys)} incidents")
+        self._queued = self._queued or bool(moves)
 
     async def stop_timers(self, incident_id: int) -> None:
         await self.session.execute(delete(TimerRow).where(TimerRow.incident_id == incident_id))
 
-    async def claim_due_timer(self, now: datetime) -> TimerRow | None:
-        """The next due timer, locked for this transaction (other replicas skip it)."""
-        query = select(TimerRow).where(TimerRow.due_at <= now).order_by(TimerRow.due_at).limit(1)
+    async def claim_due_timers(self, now: datetime, limit: int) -> list[TimerRow]:
+        """The timers due now, earliest first, locked for this transaction (other replicas skip them)."""
+        query = select(TimerRow).where(TimerRow.due_at <= now).order_by(TimerRow.due_at).limit(limit)
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return await self.session.scalar(query)
+        return list(await self.session.scalars(query))
 
     async def next_timer_due(self) -> datetime | None:
         return await self.session.scalar(select(func.min(TimerRow.due_at)))
