@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, insert, select, text
 
-from bench.common import latency_summary, server, table, write_result
+from bench.common import latency_summary, latency_table, server, write_result
 from tests.fakes.connector import FakeConnector
 from tests.teams_activities import installation_update
 
@@ -281,12 +281,7 @@ def run(kind: str, alerts: int, fingerprints: int, concurrency: int, rounds: int
 
 
 def report(result: dict[str, Any]) -> None:
-    rows = [("", "requests", "req/s", "p50 ms", "p99 ms", "errors")]
-    for name in ("floor", "beacon"):
-        s = result[name]
-        rows.append((name, str(s["requests"]), f"{s['throughput_rps']:.1f}", f"{s['p50_ms']:.1f}",
-                     f"{s['p99_ms']:.1f}", str(s["errors"])))
-    print(table(rows))
+    print(latency_table(result, ("floor", "beacon")))
     stored = result["stored"]
     print(f"throughput ratio {result['throughput_ratio']:.2f} (target >= 0.5), p50 ratio {result['p50_ratio']:.2f}, "
           f"p99 ratio {result['p99_ratio']:.2f}  [{result['database']}, {result['alerts']} alerts over "

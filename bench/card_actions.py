@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import latency_summary, server, table, write_result
+from bench.common import latency_summary, latency_table, server, write_result
 from tests.fakes.connector import FakeConnector
 from tests.teams_activities import card_action_invoke
 
@@ -97,12 +97,7 @@ def main() -> None:
     kind = "postgresql" if database.startswith("postgresql") else "sqlite"
     result = {"benchmark": "card_actions", "database": kind, "users": args.users, **summary, **ratios,
               "targets": {"throughput_ratio": ">= 0.7", "p99_ratio": "<= 1.5"}}
-    rows = [("", "requests", "req/s", "p50 ms", "p99 ms", "errors")]
-    for name in ("baseline", "beacon"):
-        s = summary[name]
-        rows.append((name, str(s["requests"]), f"{s['throughput_rps']:.1f}", f"{s['p50_ms']:.1f}",
-                     f"{s['p99_ms']:.1f}", str(s["errors"])))
-    print(table(rows))
+    print(latency_table(summary, ("baseline", "beacon")))
     print(f"throughput ratio {ratios['throughput_ratio']:.2f} (target >= 0.7), "
           f"p99 ratio {ratios['p99_ratio']:.2f} (target <= 1.5)  [{kind}, {args.users} users]")
     print(f"wrote {write_result(f'card_actions-{kind}', result)}")

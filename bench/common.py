@@ -88,3 +88,13 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
 def table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows)
+
+
+def latency_table(summary: dict[str, dict[str, Any]], names: Sequence[str]) -> str:
+    """The requests / req/s / p50 / p99 / errors table every load benchmark prints."""
+    rows = [("", "requests", "req/s", "p50 ms", "p99 ms", "errors")]
+    for name in names:
+        s = summary[name]
+        rows.append((name, str(s["requests"]), f"{s['throughput_rps']:.1f}", f"{s['p50_ms']:.1f}",
+                     f"{s['p99_ms']:.1f}", str(s["errors"])))
+    return table(rows)
