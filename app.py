@@ -83,7 +83,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     handlers = bind_incident_handlers({**wiring.handlers, **overrides.handlers})
     policy = OutboxPolicy(max_attempts=settings.outbox_max_attempts,
                           base_backoff=settings.outbox_base_backoff_seconds,
-                          idle_poll=settings.outbox_idle_poll_seconds)
+                          idle_poll=settings.outbox_idle_poll_seconds,
+                          concurrency=settings.outbox_concurrency,
+                          rate_limits={"teams.": settings.teams_requests_per_second})
     worker = OutboxWorker(sessions, handlers, clock, policy)
     scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds)
     background += [worker, scheduler]

@@ -5,19 +5,24 @@ the same row) that the worker renews while the delivery runs, so a killed proces
 within seconds, delivered by the handler for their kind, then marked sent, rescheduled with
 exponential backoff and jitter (honouring Retry-After), or failed after a bounded number of
 tries. Effects that share an ordering key (one incident's Teams posts) go out in order.
+
+Up to `concurrency` deliveries run at once and the worker claims more as they end, so a slow
+answer delays only its own row; deliveries that end together are recorded in one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from aiolimiter import AsyncLimiter
+from sqlalchemy import and_, bindparam, exists, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -25,9 +30,10 @@ from services.background import BackgroundLoop
 from services.clock import Clock
 from services.delivery import DeliveryError, NotConfigured
 from services.incidents import TimelineEvent
-from services.store.db import while_unavailable_retry
+from services.store.db import database_unavailable, while_unavailable_retry
+from services.store.group_commit import GroupCommit
 from services.store.mapping import event_row
-from services.store.tables import IncidentRow, OutboxRow
+from services.store.tables import UNFINISHED_STATUSES, IncidentRow, OutboxRow
 
 log = logging.getLogger("beacon.outbox")
 
@@ -48,6 +54,13 @@ class Effect:
 EffectHandler = Callable[[Effect], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    effect: Effect
+    note: str | None
+    values: dict[str, Any]
+
+
 @dataclass
 class OutboxPolicy:
     max_attempts: int = 6
@@ -57,7 +70,11 @@ class OutboxPolicy:
     # their deliveries run, so a process killed mid-delivery holds its rows back only this long.
     lease: timedelta = timedelta(seconds=15)
     idle_poll: float = 2.0
-    batch: int = 20
+    batch: int = 100  # most rows one claim takes
+    concurrency: int = 8  # most deliveries in flight at once
+    # Kind prefix → most deliveries started per second by this process, e.g. {"teams.": 50}: Teams
+    # allows an app 50 requests per second per tenant and answers 429 beyond.
+    rate_limits: dict[str, float] = field(default_factory=dict)
     record_patience: float = 300.0  # how long to keep retrying the record of a delivery while the database is away
 
 
@@ -71,38 +88,54 @@ class OutboxWorker(BackgroundLoop):
         super().__init__(clock, self.policy.idle_poll)
         self._handlers = handlers
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
+        self._running: dict[asyncio.Task[None], int] = {}  # delivery in flight → its row
+        self._renewing: asyncio.Task[None] | None = None
+        # Deliveries that end together are recorded in one transaction: on SQLite each commit is
+        # an fsync and a turn on the one writer lock, which capped delivery at ~100 a second.
+        self._records = GroupCommit[_Outcome, None](most=500, alone_after=lambda e: not database_unavailable(e))
+        # A burst of a tenth of a second's worth, then an even pace: no one-second window sees much
+        # more than the rate.
+        self._paces = [(prefix, AsyncLimiter(max(1.0, rate / 10), max(1.0, rate / 10) / rate))
+                       for prefix, rate in self.policy.rate_limits.items() if rate > 0]
 
     async def next_due(self) -> datetime | None:
+        """When the next row falls due that is not queued behind an earlier one of its ordering key
+        (a row waiting behind a retry's backoff is due only when that retry is)."""
         async with self._sessions() as session:
             return await session.scalar(select(func.min(OutboxRow.next_attempt_at))
-                                        .where(OutboxRow.status == "pending"))
+                                        .where(OutboxRow.status == "pending", ~_blocked(OutboxRow)))
+
+    async def run(self) -> None:
+        """Keep up to `policy.concurrency` deliveries in flight: claim more as slots free up, so one
+        slow answer (up to the connector's 30 s timeout) holds back only itself."""
+        try:
+            while not self._stopping:
+                started = 0
+                if self._free() >= self._refill_at() or not self._running:
+                    try:
+                        started = await self._start_due()
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:  # the database may be briefly away; keep the worker alive
+                        log.exception("outbox claim failed")
+                if self._stopping:
+                    break
+                if started and self._free():
+                    continue  # a full claim: more may be due
+                if self._running:
+                    await self._until_a_delivery_ends()
+                else:
+                    await self._sleep_until_due()
+        finally:
+            await self._settle()
 
     async def run_once(self) -> int:
-        """Deliver everything due now; returns how many effects were attempted."""
-        effects = await self._claim()
-        if effects:
-            renewing = asyncio.create_task(self._renew_leases([e.id for e in effects]))
-            try:
-                await asyncio.gather(*(self._deliver(e) for e in effects))
-            finally:
-                renewing.cancel()
-        return len(effects)
-
-    async def _renew_leases(self, ids: list[int]) -> None:
-        """Keep the claim on rows still being delivered (a slow answer must not let another
-        replica take the row and deliver it a second time)."""
-        interval = self.policy.lease.total_seconds() / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                async with self._sessions() as session, session.begin():
-                    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids),
-                                                                  OutboxRow.status == "sending")
-                                          .values(lease_until=self._clock.now() + self.policy.lease))
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database is away; the deliveries' own updates will tell
-                log.warning("could not renew the outbox lease of %s", ids, exc_info=True)
+        """Claim what is due now (up to the free slots), deliver it and wait until every delivery
+        in flight has been recorded; returns how many effects this pass claimed."""
+        started = await self._start_due()
+        if self._running:
+            await asyncio.wait(list(self._running))
+        return started
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Deliver until nothing is due (tests and shutdown)."""
@@ -111,27 +144,89 @@ class OutboxWorker(BackgroundLoop):
         while await self.run_once() and loop.time() < deadline:
             pass
 
-    async def _claim(self) -> list[Effect]:
-        """Take due rows in one UPDATE … RETURNING, so two claimers can never take the same row."""
+    def _free(self) -> int:
+        return max(0, self.policy.concurrency - len(self._running))
+
+    def _refill_at(self) -> int:
+        """Claim again once this many slots are free: a claim per finished delivery would cost a
+        write transaction each."""
+        return max(1, min(self.policy.batch, self.policy.concurrency // 4))
+
+    async def _start_due(self) -> int:
+        self._wake.clear()
+        effects = await self._claim(min(self._free(), self.policy.batch))
+        # A row of ours whose lease lapsed while it was still being delivered (the clock jumped, or
+        # the loop stalled past the renewals) is claimed again: its delivery in flight records it.
+        in_flight = set(self._running.values())
+        effects = [effect for effect in effects if effect.id not in in_flight]
+        for effect in effects:
+            task = asyncio.create_task(self._deliver(effect), name=f"outbox-{effect.id}")
+            self._running[task] = effect.id
+            task.add_done_callback(self._delivery_ended)
+        if effects and (self._renewing is None or self._renewing.done()):
+            self._renewing = asyncio.create_task(self._renew_leases(), name="outbox-leases")
+        return len(effects)
+
+    def _delivery_ended(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:  # recording failed past its patience
+            log.error("outbox delivery could not be recorded", exc_info=task.exception())
+
+    async def _until_a_delivery_ends(self) -> None:
+        """Wait for a delivery to end, or, with slots free, for new work or the idle poll."""
+        waits: set[asyncio.Future[Any]] = set(self._running)
+        woken = asyncio.ensure_future(self._wake.wait())
+        if self._free():
+            waits.add(woken)
+        try:
+            await asyncio.wait(waits, timeout=self._idle_poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+
+    async def _settle(self) -> None:
+        """On stop, let the deliveries in flight finish and be recorded."""
+        try:
+            if self._running:
+                await asyncio.wait(list(self._running))
+        finally:
+            for task in list(self._running):
+                task.cancel()
+            if self._renewing is not None:
+                self._renewing.cancel()
+
+    async def _renew_leases(self) -> None:
+        """Keep the claim on rows still being delivered (a slow answer must not let another
+        replica take the row and deliver it a second time)."""
+        interval = self.policy.lease.total_seconds() / 3
+        while self._running:
+            await asyncio.sleep(interval)
+            ids = list(self._running.values())
+            if not ids:
+                return
+            try:
+                async with self._sessions() as session, session.begin():
+                    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids),
+                                                                  OutboxRow.status == "sending")
+                                          .values(lease_until=self._clock.now() + self.policy.lease))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away; the deliveries' own updates will tell
+                log.warning("could not renew the outbox lease of %d rows", len(ids), exc_info=True)
+
+    async def _claim(self, most: int) -> list[Effect]:
+        """Take due rows with UPDATE … RETURNING, so two claimers can never take the same row:
+        first rows whose claim lapsed (their worker died), then pending rows, oldest first."""
+        if most <= 0:
+            return []
         now = self._clock.now()
-        candidate, earlier = aliased(OutboxRow), aliased(OutboxRow)
-        blocked = exists().where(and_(earlier.ordering_key == candidate.ordering_key,
-                                      earlier.id < candidate.id,
-                                      earlier.status.in_(("pending", "sending"))))
-        due = or_(and_(candidate.status == "pending", candidate.next_attempt_at <= now),
-                  and_(candidate.status == "sending", candidate.lease_until < now))
-        ids = select(candidate.id).where(due, ~blocked).order_by(candidate.id).limit(self.policy.batch)
+        values = {"now": now, "lease_until": now + self.policy.lease}
+        rows: list[Any] = []
         async with self._sessions() as session, session.begin():
-            if session.get_bind().dialect.name == "postgresql":
-                # Replicas skip rows another one is claiming instead of claiming them again.
-                ids = ids.with_for_update(skip_locked=True)
-            due_ids = ids.cte("due_ids")
-            claim = (update(OutboxRow).where(OutboxRow.id == due_ids.c.id)
-                     .values(status="sending", lease_until=now + self.policy.lease,
-                             attempts=OutboxRow.attempts + 1)
-                     .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.payload, OutboxRow.incident_id,
-                                OutboxRow.attempts, OutboxRow.idempotency_key))
-            rows = (await session.execute(claim)).all()
+            postgresql = session.get_bind().dialect.name == "postgresql"
+            for lapsed in (True, False):
+                if len(rows) < most:
+                    claim = _claim_statement(postgresql, lapsed=lapsed)
+                    rows += (await session.execute(claim, {**values, "most": most - len(rows)})).all()
         return sorted((Effect(r.id, r.kind, dict(r.payload), r.incident_id, r.attempts, r.idempotency_key,
                               last_attempt=r.attempts >= self.policy.max_attempts) for r in rows),
                       key=lambda e: e.id)
@@ -141,6 +236,9 @@ class OutboxWorker(BackgroundLoop):
         try:
             if handler is None:
                 raise DeliveryError(f"no handler for {effect.kind}")
+            for prefix, pace in self._paces:
+                if effect.kind.startswith(prefix):
+                    await pace.acquire()
             await handler(effect)
         except NotConfigured as error:
             await self._finish(effect, "skipped", str(error), note=str(error))
@@ -178,19 +276,59 @@ class OutboxWorker(BackgroundLoop):
     async def _update(self, effect: Effect, note: str | None = None, **values: Any) -> None:
         """Record how a delivery went. The effect has happened (or not) whatever the database says,
         so while the database is away keep trying: dropping the record would deliver it again."""
-        await while_unavailable_retry(lambda: self._record(effect, note, **values),
+        outcome = _Outcome(effect, note, {"lease_until": None, **values})
+        await while_unavailable_retry(lambda: self._records.submit(outcome, self._record),
                                       patience=self.policy.record_patience, what=f"the record of effect {effect.id}")
 
-    async def _record(self, effect: Effect, note: str | None = None, **values: Any) -> None:
+    async def _record(self, outcomes: list[_Outcome]) -> list[None]:
+        """One transaction for every outcome waiting: an UPDATE by primary key per shape of values
+        (executemany), and the timeline entries of failures and skips."""
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for outcome in outcomes:
+            shapes.setdefault(tuple(sorted(outcome.values)), []).append({"id": outcome.effect.id, **outcome.values})
         async with self._sessions() as session, session.begin():
-            await session.execute(update(OutboxRow).where(OutboxRow.id == effect.id)
-                                  .values(lease_until=None, **values))
-            if note and effect.incident_id:
-                version = await session.scalar(select(IncidentRow.version)
-                                               .where(IncidentRow.id == effect.incident_id))
-                event = TimelineEvent("delivery_" + values["status"], self._clock.now(), None, note,
-                                      after={"effect": effect.kind, "key": effect.key})
-                session.add(event_row(effect.incident_id, version or 0, event))
+            for rows in shapes.values():
+                await session.execute(update(OutboxRow), rows)
+            noted = [o for o in outcomes if o.note and o.effect.incident_id]
+            if noted:
+                found = await session.execute(select(IncidentRow.id, IncidentRow.version)
+                                             .where(IncidentRow.id.in_({o.effect.incident_id for o in noted})))
+                versions = {row.id: row.version for row in found}
+                for outcome in noted:
+                    effect = outcome.effect
+                    event = TimelineEvent("delivery_" + outcome.values["status"], self._clock.now(), None,
+                                          outcome.note or "", after={"effect": effect.kind, "key": effect.key})
+                    session.add(event_row(effect.incident_id or 0, versions.get(effect.incident_id or 0, 0), event))
+        return [None] * len(outcomes)
+
+
+@functools.cache
+def _claim_statement(postgresql: bool, *, lapsed: bool) -> Any:
+    """A claim, built once (its parameters are bound per call): rows due now, oldest first, that
+    are not queued behind an earlier row of their ordering key. Pending rows and lapsed claims are
+    claimed by separate statements: one condition over both would make the database read and sort
+    every pending row of a backlog instead of walking the (status, id) index to the limit."""
+    candidate = aliased(OutboxRow)
+    now = bindparam("now", type_=OutboxRow.next_attempt_at.type)
+    due = (and_(candidate.status == "sending", candidate.lease_until < now) if lapsed else
+           and_(candidate.status == "pending", candidate.next_attempt_at <= now))
+    ids = select(candidate.id).where(due, ~_blocked(candidate)).order_by(candidate.id).limit(bindparam("most"))
+    if postgresql:  # replicas skip rows another one is claiming instead of claiming them again
+        ids = ids.with_for_update(skip_locked=True)
+    due_ids = ids.cte("due_ids")
+    return (update(OutboxRow).where(OutboxRow.id == due_ids.c.id)
+            .values(status="sending", lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),
+                    attempts=OutboxRow.attempts + 1)
+            .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.payload, OutboxRow.incident_id,
+                       OutboxRow.attempts, OutboxRow.idempotency_key))
+
+
+def _blocked(candidate: Any) -> Any:
+    """An earlier row of the same ordering key is still to go out."""
+    earlier = aliased(OutboxRow)
+    # Spelled as the partial index ix_outbox_unfinished is, with literals, so the database can use it.
+    return exists().where(and_(earlier.ordering_key == candidate.ordering_key, earlier.id < candidate.id,
+                               earlier.status.in_([literal_column(f"'{s}'") for s in UNFINISHED_STATUSES])))
 
 
 def describe(effect: Effect) -> str:

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(6, validation_alias="OUTBOX_MAX_ATTEMPTS")
     outbox_idle_poll_seconds: float = Field(2.0, validation_alias="OUTBOX_IDLE_POLL_SECONDS")
     outbox_base_backoff_seconds: float = Field(1.0, validation_alias="OUTBOX_BASE_BACKOFF_SECONDS")
+    outbox_concurrency: int = Field(8, ge=1, validation_alias="OUTBOX_CONCURRENCY",
+                                    description="most deliveries in flight at once per process")
+    teams_requests_per_second: float = Field(
+        50.0, ge=0, validation_alias="TEAMS_REQUESTS_PER_SECOND",
+        description="most Teams posts started per second per process (Teams allows an app 50 per tenant; "
+                    "split it between replicas); 0: unpaced")
     scheduler_idle_poll_seconds: float = Field(5.0, validation_alias="SCHEDULER_IDLE_POLL_SECONDS")
     shutdown_grace_seconds: float = Field(10.0, validation_alias="SHUTDOWN_GRACE_SECONDS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from services.alerts import Alert, Classification, classify_alert
 from services.incidents import DomainError, Incident, Status
 from services.intake import alert_store
-from services.intake.group_commit import GroupCommit, group_commit_for
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
 from services.intake.within import (
     BEACON,
@@ -34,6 +33,7 @@ from services.intake.within import (
 )
 from services.lifecycle import Deps, ThreadTarget
 from services.store.db import database_unavailable
+from services.store.group_commit import GroupCommit, group_commit_for
 from services.store.mapping import incident_from_row
 from services.store.tables import IncidentRow
 from services.store.uow import ConcurrentUpdate, UnitOfWork

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,14 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_WRITE_AFTER_CTE = re.compile(r"\)\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _writes(statement: str) -> bool:
+    """Whether a statement writes: by its first word, or, after WITH … AS (…), by the statement
+    the common table expressions lead into (the outbox claims with WITH … UPDATE)."""
+    head = statement.lstrip()[:7].upper()
+    return head.startswith(WRITES) or (head.startswith("WITH") and _WRITE_AFTER_CTE.search(statement) is not None)
 
 
 def _one_writer_at_a_time(engine: AsyncEngine) -> None:
@@ -57,7 +66,7 @@ def _one_writer_at_a_time(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _wait_for_the_writer_lock(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
         record = conn.connection._connection_record
-        if record is None or record.info.get("writer") or not statement.lstrip()[:7].upper().startswith(WRITES):
+        if record is None or record.info.get("writer") or not _writes(statement):
             return
         conn.connection.dbapi_connection.run_async(lambda _: asyncio.wait_for(lock.acquire(), timeout=30))  # type: ignore[union-attr]
         record.info["writer"] = True

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from services.clock import SystemClock
+from services.clock import FakeClock, SystemClock
 from services.delivery import NotConfigured, PermanentDeliveryError, TransientDeliveryError
 from services.incidents import Incident, Level, Person
 from services.outbox import Effect, OutboxPolicy, OutboxWorker
@@ -148,3 +148,144 @@ async def test_two_workers_never_deliver_the_same_effect_twice(sessions):
     a, b = worker(sessions, {"x": handler}, batch=5), worker(sessions, {"x": handler}, batch=5)
     await asyncio.gather(a.drain(), b.drain())
     assert sorted(delivered) == sorted(f"e{i}" for i in range(40))
+
+
+async def test_a_slow_delivery_holds_back_only_itself(sessions):
+    """One post hanging on a slow answer must not stop every other incident's posts."""
+    release = asyncio.Event()
+    delivered: list[str] = []
+
+    async def handler(effect: Effect) -> None:
+        if effect.key == "slow":
+            await release.wait()
+        delivered.append(effect.key)
+
+    await enqueue(sessions, "x", "slow", order="incident:1")
+    await enqueue(sessions, "x", "after-slow", order="incident:1")  # same thread: must wait its turn
+    for i in range(30):
+        await enqueue(sessions, "x", f"other-{i}", order=f"incident:{i + 2}")
+    w = worker(sessions, {"x": handler}, batch=8, concurrency=8)
+    running = asyncio.create_task(w.run())
+    try:
+        for _ in range(200):
+            if len(delivered) == 30:
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(delivered) == sorted(f"other-{i}" for i in range(30))
+        assert (await statuses(sessions))["slow"] == "sending"
+        release.set()
+        for _ in range(200):
+            if len(delivered) == 32:
+                break
+            await asyncio.sleep(0.02)
+        assert delivered[-2:] == ["slow", "after-slow"]
+    finally:
+        release.set()
+        w.stop()
+        await running
+    assert set((await statuses(sessions)).values()) == {"sent"}
+
+
+def count_claims(sessions) -> list[str]:
+    """Records each claim of pending rows the database is sent."""
+    claims: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "due_ids" in statement and "next_attempt_at <=" in statement:
+            claims.append(statement)
+
+    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", seen)
+    return claims
+
+
+async def test_rows_waiting_behind_a_retry_do_not_keep_the_worker_polling(sessions):
+    attempts: list[float] = []
+
+    async def handler(effect: Effect) -> None:
+        if effect.key == "a":
+            attempts.append(asyncio.get_running_loop().time())
+            raise TransientDeliveryError("429", retry_after=1.5)
+
+    for key in "abc":
+        await enqueue(sessions, "x", key, order="incident:1")
+    claims = count_claims(sessions)
+    w = worker(sessions, {"x": handler}, idle_poll=0.5, base_backoff=1.5)
+    running = asyncio.create_task(w.run())
+    await asyncio.sleep(1.0)
+    w.stop()
+    await running
+    # "b" and "c" are due but queued behind "a", which waits out its Retry-After: the worker
+    # sleeps until then instead of claiming nothing in a tight loop.
+    assert len(attempts) == 1
+    assert len(claims) <= 5, f"{len(claims)} claims in 1 s while nothing could go out"
+
+
+async def test_deliveries_that_end_together_are_recorded_together(sessions):
+    for i in range(40):
+        await enqueue(sessions, "x", f"e{i}")
+    writes: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX") and "due_ids" not in statement:
+            writes.append(statement)
+
+    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", seen)
+
+    async def handler(effect: Effect) -> None:
+        await asyncio.sleep(0.01)
+
+    assert await worker(sessions, {"x": handler}, batch=40, concurrency=40).run_once() == 40
+    assert set((await statuses(sessions)).values()) == {"sent"}
+    assert len(writes) <= 4, f"40 deliveries took {len(writes)} record statements"
+
+
+async def test_a_paced_kind_starts_no_faster_than_its_rate_and_others_are_not_held(sessions):
+    started: dict[str, list[float]] = {"teams": [], "mail": []}
+
+    async def handler(effect: Effect) -> None:
+        started["teams" if effect.kind.startswith("teams.") else "mail"].append(asyncio.get_running_loop().time())
+
+    for i in range(45):
+        await enqueue(sessions, "teams.thread_note", f"t{i}")
+    for i in range(5):
+        await enqueue(sessions, "graph.mail", f"m{i}")
+    w = worker(sessions, {"teams.thread_note": handler, "graph.mail": handler}, batch=100, concurrency=100,
+               rate_limits={"teams.": 20})
+    begin = asyncio.get_running_loop().time()
+    await w.run_once()
+    teams = [t - begin for t in started["teams"]]
+    assert len(teams) == 45 and len(started["mail"]) == 5
+    # 20 a second: a burst of a tenth of a second's worth, then one every 1/20 s.
+    assert sum(t < 1.0 for t in teams) <= 23
+    assert max(teams) >= 1.0
+    assert max(t - begin for t in started["mail"]) < 0.5  # mail went out at once, not behind Teams
+
+
+async def test_a_row_whose_lease_lapses_mid_delivery_is_not_delivered_again_by_its_own_worker(sessions):
+    """The clock jumps (or the loop stalls) past the lease while a post is in flight: the worker
+    claims the row again, but must not start a second delivery of what it is still delivering."""
+    release = asyncio.Event()
+    calls: list[str] = []
+
+    async def handler(effect: Effect) -> None:
+        calls.append(effect.key)
+        await release.wait()
+
+    await enqueue(sessions, "x", "once")
+    clock = FakeClock(datetime.now(UTC))
+    w = OutboxWorker(sessions, {"x": handler}, clock, OutboxPolicy(idle_poll=0.05))
+    running = asyncio.create_task(w.run())
+    try:
+        for _ in range(100):
+            if calls:
+                break
+            await asyncio.sleep(0.02)
+        clock.advance(timedelta(minutes=5))
+        w.wake()
+        await asyncio.sleep(0.3)
+    finally:
+        release.set()
+        w.stop()
+        await running
+    assert calls == ["once"]
+    assert (await statuses(sessions))["once"] == "sent"

@@ -1,4 +1,4 @@
-"""Group commit (services/intake/group_commit.py): posts that arrive together share a transaction,
+"""Group commit (services/store/group_commit.py): posts that arrive together share a transaction,
 each gets its own answer, and one bad post fails alone."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from services.intake.group_commit import GroupCommit
+from services.store.group_commit import GroupCommit
 
 
 class Database:
