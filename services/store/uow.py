@@ -13,6 +13,7 @@ from sqlalchemy import and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import flag_modified
 
 from services.incidents import OPEN_STATUSES, Incident, Person, TimelineEvent
 from services.store.mapping import event_from_row, event_row, incident_from_row, incident_values
@@ -241,6 +242,11 @@ class UnitOfWork:
         else:
             used = row.sequence
             row.phase, row.due_at = "due", due_at
+            # Written even when it already read "due": a scheduler batch may have reminded the owner
+            # and moved the timer to its grace period since it was read (that changes no incident
+            # version), and the new due time under that grace phase would post an automatic update
+            # without reminding the owner first.
+            flag_modified(row, "phase")
             if advance_sequence:
                 row.sequence += 1
         self._queued = True
