@@ -90,6 +90,7 @@ async def test_three_replicas_on_one_postgresql(tmp_path, database_url):
                 await asyncio.sleep(0.1)
             root = (await thread_of(1)).root_activity_id
             conflicts = 0
+            seen: list[list[str]] = []  # the two status clicks' answers, each round, for the message
             for round_ in range(3):
                 async with engine.connect() as connection:
                     current = (await connection.execute(select(IncidentRow).where(IncidentRow.id == 1))).one()
@@ -101,8 +102,9 @@ async def test_three_replicas_on_one_postgresql(tmp_path, database_url):
                     click(replicas[2], teams, root, 1, version, "incident.note", Users.CAROL,
                           note=f"Round {round_}: checked the load balancer"))
                 conflicts += sum("out of date" in card_text(a) for a in answers[:2])
+                seen.append([card_text(a)[:300] for a in answers[:2]])
                 assert "out of date" not in card_text(answers[2]) or "Applied on top" in card_text(answers[2])
-            assert conflicts == 3, "of two conflicting status changes exactly one applies, each time"
+            assert conflicts == 3, f"of two conflicting status changes exactly one applies, each time: {seen}"
 
             await asyncio.sleep(max(0.0, RUN_SECONDS - (asyncio.get_running_loop().time() - started)))
             await asyncio.gather(*(r.stop() for r in replicas))  # graceful: deliveries in flight finish
