@@ -34,14 +34,21 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, insert, select, text
 
-from bench.common import latency_summary, latency_table, server, write_result
+from bench.common import (
+    POSTGRES_ADMIN,
+    latency_summary,
+    latency_table,
+    postgres_admin,
+    postgres_url,
+    server,
+    write_result,
+)
 from tests.fakes.connector import FakeConnector
 from tests.teams_activities import installation_update
 
 TOKEN = "bench-alerts-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 ENDPOINT = "/api/alerts/alertmanager"
-POSTGRES_ADMIN = os.environ.get("BEACON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def alert_body(fingerprint: int, sequence: int) -> bytes:
@@ -103,23 +110,11 @@ def databases(kind: str, tmp: str) -> Iterator[tuple[str, str]]:
         yield f"sqlite+aiosqlite:///{tmp}/beacon.db", f"sqlite+aiosqlite:///{tmp}/floor.db"
         return
     names = [f"bench_storm_{uuid.uuid4().hex[:10]}_{which}" for which in ("beacon", "floor")]
-    asyncio.run(_admin([f'CREATE DATABASE "{name}"' for name in names]))
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    asyncio.run(postgres_admin([f'CREATE DATABASE "{name}"' for name in names]))
     try:
-        yield f"{base}/{names[0]}", f"{base}/{names[1]}"
+        yield postgres_url(names[0]), postgres_url(names[1])
     finally:
-        asyncio.run(_admin([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names]))
-
-
-async def _admin(statements: list[str]) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
+        asyncio.run(postgres_admin([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names]))
 
 
 async def seed_open_incidents(database: str, count: int) -> None:

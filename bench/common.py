@@ -10,8 +10,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,41 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+POSTGRES_ADMIN = os.environ.get("BEACON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_url(database: str) -> str:
+    """The SQLAlchemy URL of `database` on the server of POSTGRES_ADMIN."""
+    return f"{POSTGRES_ADMIN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+asyncpg://', 1)}/{database}"
+
+
+async def postgres_admin(statements: list[str]) -> None:
+    """Run CREATE/DROP DATABASE statements on the server of POSTGRES_ADMIN."""
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def fresh_database(kind: str, tmp: str, name: str) -> AsyncIterator[str]:
+    """A SQLite file in `tmp`, a fresh PostgreSQL database (dropped after), or the URL given."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp}/{name}.db"
+        return
+    if kind != "postgresql":
+        yield kind
+        return
+    database = f"bench_{uuid.uuid4().hex[:10]}_{name}"
+    await postgres_admin([f'CREATE DATABASE "{database}"'])
+    try:
+        yield postgres_url(database)
+    finally:
+        await postgres_admin([f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
 
 
 def free_port() -> int:

@@ -27,20 +27,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
 
-from bench.common import ROOT, free_port, percentile, table, wait_healthy, write_result
+from bench.common import POSTGRES_ADMIN, ROOT, free_port, fresh_database, percentile, table, wait_healthy, write_result
 from tests.fakes.connector import FakeConnector
-
-POSTGRES_ADMIN = os.environ.get("BEACON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -55,33 +50,6 @@ def grace_seconds(cadence: int) -> int:
 def write_config(path: Path, cadence: int) -> None:
     path.write_text(f"communications:\n  responder_update_high: PT{cadence}S\n  responder_update_other: PT{cadence}S\n"
                     f"  stakeholder_update: PT24H\n  grace: PT{grace_seconds(cadence)}S\n  late_after: PT5S\n")
-
-
-@asynccontextmanager
-async def fresh_database(kind: str, tmp: str, name: str) -> AsyncIterator[str]:
-    """A SQLite file, a fresh PostgreSQL database (dropped after), or the URL given."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp}/{name}.db"
-        return
-    if kind != "postgresql":
-        yield kind
-        return
-    import asyncpg
-
-    database = f"bench_schedule_{uuid.uuid4().hex[:10]}_{name}"
-    admin = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"{POSTGRES_ADMIN.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+asyncpg://', 1)}/{database}"
-    finally:
-        admin = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def seed(database: str, count: int, spread: float, service_url: str, warmup: float) -> datetime:
@@ -218,9 +186,10 @@ async def deliveries(database: str, teams: FakeConnector) -> dict[str, Any]:
             **_stats(after_firing, "lag_after_firing_"), **_stats(after_due, "reminder_due_to_teams_")}
 
 
-def run_server(database: str, config: Path) -> tuple[subprocess.Popen[bytes], str]:
+def run_server(database: str, config: Path, teams_rps: float = 50.0) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BEACON_CONFIG": str(config), "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BEACON_CONFIG": str(config), "LOG_LEVEL": "WARNING",
+           "TEAMS_REQUESTS_PER_SECOND": str(teams_rps)}
     process = subprocess.Popen([sys.executable, "-m", "bench.serve", "beacon", "--port", str(port),
                                 "--database", database], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -238,7 +207,7 @@ async def busy_run(args: argparse.Namespace, tmp: str, config: Path) -> dict[str
     write_config(config, args.cadence)
     async with fresh_database(args.database, tmp, "busy") as database, FakeConnector() as teams:
         first_due = await seed(database, args.incidents, args.cadence, teams.url, args.warmup)
-        servers = [run_server(database, config) for _ in range(args.replicas)]
+        servers = [run_server(database, config, args.teams_rps) for _ in range(args.replicas)]
         profiler = None
         try:
             for process, url in servers:
@@ -261,14 +230,14 @@ async def busy_run(args: argparse.Namespace, tmp: str, config: Path) -> dict[str
         delivered = await deliveries(database, teams)
     window = max(1e-9, (until - first_due).total_seconds())
     return {**fired, "firings_per_s": fired["firings"] / window, "due_per_s": fired["due"] / window,
-            "busy_cpu_fraction": busy_cpu, "teams": delivered}
+            "busy_cpu_fraction": busy_cpu, "teams": {**delivered, "sent_per_s": delivered["sent"] / window}}
 
 
 async def idle_run(args: argparse.Namespace, tmp: str, config: Path) -> float:
     write_config(config, 3600)
     async with fresh_database(args.database, tmp, "idle") as database, FakeConnector() as teams:
         await seed(database, args.incidents, 3600, teams.url, 3600)  # nothing due for an hour
-        process, url = run_server(database, config)
+        process, url = run_server(database, config, args.teams_rps)
         try:
             await wait_healthy(url, process)
             await asyncio.sleep(2)
@@ -287,7 +256,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         idle_cpu = await idle_run(args, tmp, config)
     kind = args.database if args.database in ("sqlite", "postgresql") else args.database.split(":", 1)[0]
     return {"benchmark": "schedule", "database": kind, "replicas": args.replicas, "incidents": args.incidents,
-            "cadence_s": args.cadence, "seconds": args.seconds, **busy, "idle_cpu_fraction": idle_cpu,
+            "cadence_s": args.cadence, "teams_requests_per_second": args.teams_rps, "seconds": args.seconds,
+            **busy, "idle_cpu_fraction": idle_cpu,
             "targets": {"due_p99_s": "< 1", "idle_cpu_fraction": "near 0"}}
 
 
@@ -301,9 +271,10 @@ def report(result: dict[str, Any]) -> str:
                 f"{result['busy_cpu_fraction']:.0%}", f"{result['idle_cpu_fraction']:.1%}")]),
         "lateness counts each due firing (reminder and automatic update); one still waiting at the end counts "
         "with its wait",
-        table([("posts sent", "in Teams", "twice", "sent, not in Teams", "in Teams, not sent", "outbox at end",
-                "due→Teams p50 s", "p99 s"),
-               (str(teams["sent"]), str(teams["arrived"]), str(teams["arrived_twice"]), str(teams["sent_not_arrived"]),
+        table([("posts sent", "sent/s", "in Teams", "twice", "sent, not in Teams", "in Teams, not sent",
+                "outbox at end", "due→Teams p50 s", "p99 s"),
+               (str(teams["sent"]), f"{teams['sent_per_s']:.0f}", str(teams["arrived"]), str(teams["arrived_twice"]),
+                str(teams["sent_not_arrived"]),
                 str(teams["arrived_not_sent"]), json.dumps(teams["outbox"]),
                 f"{teams['reminder_due_to_teams_p50_s']:.3f}", f"{teams['reminder_due_to_teams_p99_s']:.3f}")]),
     ])
@@ -320,6 +291,9 @@ def main() -> None:
                         help=f"sqlite, postgresql (a fresh database on {POSTGRES_ADMIN} [BEACON_TEST_POSTGRES], "
                              "dropped after) or a database URL")
     parser.add_argument("--replicas", type=int, default=1, help="Beacon processes sharing the database (PostgreSQL)")
+    parser.add_argument("--teams-rps", type=float, default=50.0,
+                        help="TEAMS_REQUESTS_PER_SECOND of each replica (Beacon's default 50, what Teams allows "
+                             "an app per tenant); 0 unpaced, to measure the outbox itself")
     parser.add_argument("--profile", default="", help="write a py-spy speedscope profile of the busy run here")
     parser.add_argument("--name", default="", help="result file name (default: schedule)")
     args = parser.parse_args()
@@ -327,8 +301,9 @@ def main() -> None:
         parser.error("several replicas need PostgreSQL (--database postgresql)")
     result = asyncio.run(main_async(args))
     print(report(result))
+    pace = f"Teams paced at {args.teams_rps:g}/s per replica" if args.teams_rps else "Teams unpaced"
     print(f"targets: p99 lateness < 1 s, idle CPU near 0  [{result['database']} x{args.replicas}, "
-          f"{args.incidents} incidents, PT{args.cadence}S, {args.seconds:g} s]")
+          f"{args.incidents} incidents, PT{args.cadence}S, {args.seconds:g} s, {pace}]")
     print(f"wrote {write_result(args.name or 'schedule', result)}")
 
 

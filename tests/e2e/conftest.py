@@ -10,8 +10,8 @@ import pytest_asyncio
 from app import Overrides
 from bot.wiring import OutsideSettings
 from services.config import BeaconConfig, parse_config
-from services.graph import GraphSettings
 from services.freshdesk.settings import FreshdeskSettings
+from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
 from services.settings import Settings
 from tests.cardschema import assert_valid_card
