@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest_asyncio
@@ -186,16 +187,21 @@ async def test_a_slow_delivery_holds_back_only_itself(sessions):
     assert set((await statuses(sessions)).values()) == {"sent"}
 
 
-def count_claims(sessions) -> list[str]:
-    """Records each claim of pending rows the database is sent."""
-    claims: list[str] = []
+def statements(sessions, keep: Callable[[str], bool]) -> list[str]:
+    """Records each statement the database is sent that `keep` picks."""
+    seen: list[str] = []
 
-    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if "due_ids" in statement and "next_attempt_at <=" in statement:
-            claims.append(statement)
+    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if keep(statement):
+            seen.append(statement)
 
-    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", seen)
-    return claims
+    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", record)
+    return seen
+
+
+def is_claim(statement: str) -> bool:
+    """A claim of pending rows (not of lapsed ones)."""
+    return "due_ids" in statement and "next_attempt_at <=" in statement
 
 
 async def test_rows_waiting_behind_a_retry_do_not_keep_the_worker_polling(sessions):
@@ -208,7 +214,7 @@ async def test_rows_waiting_behind_a_retry_do_not_keep_the_worker_polling(sessio
 
     for key in "abc":
         await enqueue(sessions, "x", key, order="incident:1")
-    claims = count_claims(sessions)
+    claims = statements(sessions, is_claim)
     w = worker(sessions, {"x": handler}, idle_poll=0.5, base_backoff=1.5)
     running = asyncio.create_task(w.run())
     await asyncio.sleep(1.0)
@@ -223,13 +229,7 @@ async def test_rows_waiting_behind_a_retry_do_not_keep_the_worker_polling(sessio
 async def test_deliveries_that_end_together_are_recorded_together(sessions):
     for i in range(40):
         await enqueue(sessions, "x", f"e{i}")
-    writes: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("UPDATE OUTBOX") and "due_ids" not in statement:
-            writes.append(statement)
-
-    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", seen)
+    writes = statements(sessions, lambda s: s.lstrip().upper().startswith("UPDATE OUTBOX") and "due_ids" not in s)
 
     async def handler(effect: Effect) -> None:
         await asyncio.sleep(0.01)
