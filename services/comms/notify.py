@@ -23,9 +23,7 @@ def _order(incident: Incident, route: str) -> str:
 
 
 async def queue(uow: UnitOfWork, effects: Iterable[Outgoing], now: datetime) -> None:
-    for effect in effects:
-        await uow.enqueue(effect.kind, effect.payload, key=effect.key, incident_id=effect.incident_id,
-                          ordering_key=effect.ordering_key, now=now)
+    await uow.enqueue_many(list(effects), now=now)
 
 
 def _teams_post(incident: Incident, kind: str, key: str, payload: dict[str, Any], *,
