@@ -173,10 +173,11 @@ class OutboxWorker(BackgroundLoop):
             log.error("outbox delivery could not be recorded", exc_info=task.exception())
 
     async def _until_a_delivery_ends(self) -> None:
-        """Wait for a delivery to end, or, with slots free, for new work or the idle poll."""
+        """Wait for a delivery to end, or, with enough slots free to claim again, for new work or
+        the idle poll."""
         waits: set[asyncio.Future[Any]] = set(self._running)
         woken = asyncio.ensure_future(self._wake.wait())
-        if self._free():
+        if self._free() >= self._refill_at():  # else a wake could not start anything: it would spin
             waits.add(woken)
         try:
             await asyncio.wait(waits, timeout=self._idle_poll, return_when=asyncio.FIRST_COMPLETED)

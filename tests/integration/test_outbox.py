@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -289,3 +290,39 @@ async def test_a_row_whose_lease_lapses_mid_delivery_is_not_delivered_again_by_i
         await running
     assert calls == ["once"]
     assert (await statuses(sessions))["once"] == "sent"
+
+
+async def test_a_wake_while_too_few_slots_are_free_does_not_spin_the_worker(sessions):
+    """Every click's commit wakes the worker. With most slots busy (slow or paced posts), a wake
+    must wait for a delivery to end, not return at once and go round again on the CPU."""
+    release, all_slow_started, late_started = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    started: list[str] = []
+
+    async def handler(effect: Effect) -> None:
+        started.append(effect.key)
+        if effect.key == "late":
+            late_started.set()
+            return
+        if len(started) == 7:
+            all_slow_started.set()
+        await release.wait()
+
+    for i in range(7):
+        await enqueue(sessions, "x", f"slow-{i}", order=f"incident:{i}")
+    w = worker(sessions, {"x": handler}, batch=8, concurrency=8, idle_poll=5.0)  # claims again at 2 free
+    running = asyncio.create_task(w.run())
+    try:
+        await asyncio.wait_for(all_slow_started.wait(), 5)
+        await enqueue(sessions, "x", "late", order="incident:99")
+        w.wake()
+        cpu = time.process_time()
+        await asyncio.sleep(0.5)
+        assert time.process_time() - cpu < 0.2, "the worker spun while one slot was free"
+        assert "late" not in started
+        release.set()  # slots free up: the late row goes out
+        await asyncio.wait_for(late_started.wait(), 5)
+    finally:
+        release.set()
+        w.stop()
+        await running
+    assert set((await statuses(sessions)).values()) == {"sent"}
