@@ -50,7 +50,12 @@ def event_from_row(row: TimelineRow) -> TimelineEvent:
                          before=row.before, after=row.after)
 
 
+def event_values(incident_id: int, version: int, event: TimelineEvent) -> dict[str, Any]:
+    """Column values of a timeline row."""
+    return dict(incident_id=incident_id, at=event.at, kind=event.kind,
+                actor=event.actor.to_dict() if event.actor else None, summary=event.summary,
+                before=event.before, after=event.after, incident_version=version)
+
+
 def event_row(incident_id: int, version: int, event: TimelineEvent) -> TimelineRow:
-    return TimelineRow(incident_id=incident_id, at=event.at, kind=event.kind,
-                       actor=event.actor.to_dict() if event.actor else None, summary=event.summary,
-                       before=event.before, after=event.after, incident_version=version)
+    return TimelineRow(**event_values(incident_id, version, event))

@@ -7,16 +7,16 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 
 from services.incidents import OPEN_STATUSES, Incident, Person, TimelineEvent
-from services.store.mapping import event_from_row, event_row, incident_from_row, incident_values
+from services.store.mapping import event_from_row, event_row, event_values, incident_from_row, incident_values
 from services.store.tables import (
     IncidentRow,
     InstallationRow,
@@ -41,6 +41,21 @@ class Outgoing(NamedTuple):
     key: str
     incident_id: int | None
     ordering_key: str
+
+
+# Statements of the click path, built once: building one with .values() per call cost more than
+# running it, and a click holds SQLite's writer lock from its first write to its commit. Core
+# tables, not ORM entities: these writes need no identity-map bookkeeping.
+def _table(entity: type[Any]) -> Table:
+    return cast(Table, entity.__table__)
+
+
+_SAVE_INCIDENT = update(_table(IncidentRow)).where(_table(IncidentRow).c.id == bindparam("_id"),
+                                                   _table(IncidentRow).c.version == bindparam("_read_version"))
+_INSERT_EVENTS = insert(_table(TimelineRow))
+_INSERT_IF_NEW = {(dialect, table): module(_table(table)).on_conflict_do_nothing()
+                  for dialect, module in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+                  for table in (OutboxRow, ProcessedActivityRow)}
 
 
 class UnitOfWork:
@@ -86,11 +101,9 @@ class UnitOfWork:
     async def save_incident(self, incident: Incident) -> Incident:
         """Write a changed incident if nobody else did since it was read (optimistic locking)."""
         assert incident.id is not None
-        result = await self.session.execute(
-            update(IncidentRow)
-            .where(IncidentRow.id == incident.id, IncidentRow.version == incident.version)
-            .values(version=incident.version + 1, **incident_values(incident))
-        )
+        result = await self.session.execute(_SAVE_INCIDENT, {
+            "_id": incident.id, "_read_version": incident.version, "version": incident.version + 1,
+            **incident_values(incident)})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrentUpdate(incident.number)
         incident.version += 1
@@ -99,10 +112,10 @@ class UnitOfWork:
 
     async def _write_events(self, incident: Incident) -> None:
         assert incident.id is not None
-        for event in incident.pending_events:
-            self.session.add(event_row(incident.id, incident.version, event))
+        if incident.pending_events:
+            await self.session.execute(_INSERT_EVENTS, [event_values(incident.id, incident.version, event)
+                                                        for event in incident.pending_events])
         incident.pending_events.clear()
-        await self.session.flush()
 
     async def record_event(self, incident_id: int, event: TimelineEvent, version: int) -> None:
         """A timeline entry that changes no incident field (e.g. a delivery failure)."""
@@ -111,11 +124,8 @@ class UnitOfWork:
     async def record_events(self, events: Sequence[tuple[int, int, TimelineEvent]]) -> None:
         """Several timeline entries, each (incident id, incident version, event), in one statement."""
         if events:
-            await self.session.execute(insert(TimelineRow), [dict(
-                incident_id=incident_id, at=event.at, kind=event.kind,
-                actor=event.actor.to_dict() if event.actor else None, summary=event.summary,
-                before=event.before, after=event.after, incident_version=version)
-                for incident_id, version, event in events])
+            await self.session.execute(_INSERT_EVENTS, [event_values(incident_id, version, event)
+                                                        for incident_id, version, event in events])
 
     async def open_incidents(self, limit: int = 50) -> list[Incident]:
         rows = await self.session.scalars(
@@ -212,8 +222,7 @@ class UnitOfWork:
         """enqueue for several effects in one statement; keys already queued are skipped."""
         if not effects:
             return
-        insert_ = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else postgresql_insert
-        await self.session.execute(insert_(OutboxRow).on_conflict_do_nothing(), [dict(
+        await self.session.execute(self._insert_if_new(OutboxRow), [dict(
             kind=effect.kind, idempotency_key=effect.key, payload=effect.payload, incident_id=effect.incident_id,
             ordering_key=effect.ordering_key, status="pending", attempts=0, next_attempt_at=now, created_at=now,
             last_error="") for effect in effects])
@@ -222,10 +231,11 @@ class UnitOfWork:
     async def _insert_new(self, table: type[Any], values: dict[str, Any]) -> bool:
         """INSERT … ON CONFLICT DO NOTHING in one statement (the write lock is held for fewer
         round trips than a look-up followed by an insert); False when the row existed."""
-        dialect = self.session.get_bind().dialect.name
-        insert_ = sqlite_insert if dialect == "sqlite" else postgresql_insert
-        result = await self.session.execute(insert_(table).values(**values).on_conflict_do_nothing())
+        result = await self.session.execute(self._insert_if_new(table), values)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _insert_if_new(self, table: type[Any]) -> Any:
+        return _INSERT_IF_NEW[self.session.get_bind().dialect.name, table]
 
     # -- durable timers ----------------------------------------------------------------------
     async def timer(self, incident_id: int, kind: str) -> TimerRow | None:
