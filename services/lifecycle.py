@@ -247,6 +247,9 @@ async def _refuse(uow: UnitOfWork, cmd: IncidentAction, incident: Incident, reas
     return ActionOutcome(incident, applied=False, notice=f"Not allowed: {reason}.", is_error=True)
 
 
+ALREADY_APPLIED = "That action was already applied."
+
+
 async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     """Apply a card action once; a replay, a stale card or a race is answered, never doubled."""
     attempts = 6
@@ -267,13 +270,16 @@ async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
 async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     now = deps.clock.now()
     async with deps.uow() as uow:
+        replayed = bool(cmd.activity_id) and cmd.verb is not Verb.REFRESH and await uow.was_processed(cmd.activity_id)
+        if cmd.verb is not Verb.REFRESH and not replayed:
+            await uow.write_first()
         incident = await uow.get_incident(cmd.incident_id)
         if incident is None:
             raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
         if cmd.verb is Verb.REFRESH:
             return ActionOutcome(incident, applied=False)
-        if cmd.activity_id and await uow.was_processed(cmd.activity_id):
-            return ActionOutcome(incident, applied=False, notice="That action was already applied.")
+        if replayed:
+            return ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED)
         spec = ACTIONS[cmd.verb]
         reason = refusal(cmd, incident, deps.config)
         if reason:
@@ -296,8 +302,8 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
                                             events=events, config=deps.config, now=now)
         await uow.save_incident(incident)
-        if cmd.activity_id:
-            await uow.mark_processed(cmd.activity_id, incident.id, now)
+        if cmd.activity_id and not await uow.mark_processed(cmd.activity_id, incident.id, now):
+            raise ConcurrentUpdate(incident.number)  # a replay of this click committed first: judge again
         await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config,
                                now=now)
         await notify.resolve_names(uow, incident, now)

@@ -8,14 +8,15 @@ import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 T = TypeVar("T")
@@ -55,6 +56,27 @@ def _writes(statement: str) -> bool:
     return head.startswith(WRITES) or (head.startswith("WITH") and _WRITE_AFTER_CTE.search(statement) is not None)
 
 
+_WRITER_LOCKS: WeakKeyDictionary[Engine, asyncio.Lock] = WeakKeyDictionary()
+
+
+async def take_the_writer_turn(session: AsyncSession) -> None:
+    """On SQLite, wait for this process's writer lock now, before the first read, and keep it
+    until the transaction ends: what the transaction reads cannot change before it commits (no
+    lost race to retry), and no SQL round trip is spent on it. No-op on PostgreSQL."""
+    lock = _WRITER_LOCKS.get(session.get_bind())  # type: ignore[arg-type]
+    if lock is None:
+        return
+    connection = await (await session.connection()).get_raw_connection()
+    record = connection._connection_record
+    if record is None or record.info.get("writer"):
+        return
+    try:
+        await asyncio.wait_for(lock.acquire(), timeout=30)
+    except TimeoutError:
+        raise DatabaseUnavailable("waited 30 s for SQLite's writer lock") from None
+    record.info["writer"] = True
+
+
 def _one_writer_at_a_time(engine: AsyncEngine) -> None:
     """SQLite lets one transaction write at a time; the others retry on SQLITE_BUSY with sleeps
     of up to 100 ms, in no particular order, so under load a click could wait seconds while
@@ -62,6 +84,7 @@ def _one_writer_at_a_time(engine: AsyncEngine) -> None:
     transaction waits (first come, first served) for an asyncio lock, held until the connection
     goes back to the pool after its commit or rollback."""
     lock = asyncio.Lock()
+    _WRITER_LOCKS[engine.sync_engine] = lock
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _wait_for_the_writer_lock(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:

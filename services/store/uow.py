@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 
 from services.incidents import OPEN_STATUSES, Incident, Person, TimelineEvent
+from services.store.db import take_the_writer_turn
 from services.store.mapping import event_from_row, event_row, event_values, incident_from_row, incident_values
 from services.store.tables import (
     IncidentRow,
@@ -78,6 +79,11 @@ class UnitOfWork:
             self.session.expunge_all()
             await self.session.rollback()
         await self.session.close()
+
+    async def write_first(self) -> None:
+        """On SQLite, take the writer's turn now, before reading: what is read cannot change before
+        this unit of work commits. PostgreSQL keeps optimistic locking (ConcurrentUpdate)."""
+        await take_the_writer_turn(self.session)
 
     async def commit(self) -> None:
         await self.session.commit()
