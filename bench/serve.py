@@ -5,8 +5,8 @@ alert intake floor.
     python -m bench.serve baseline --port 3982
     python -m bench.serve floor    --port 3983 --database sqlite+aiosqlite:///tmp/f.db
 
-The baseline is the smallest bot on the same stack (botbuilder CloudAdapter on aiohttp, on
-loopback) that answers an Action.Execute invoke with a static card. It carries only the
+The baseline is the smallest bot on the same stack (botbuilder CloudAdapter on aiohttp and the
+same event loop, on loopback) that answers an Action.Execute invoke with a static card. It carries only the
 documented workaround for the SDK's invoke serialization bug, without which it would answer 500.
 
 The floor is the least an alert endpoint can do and still keep every alert it acknowledges: check
@@ -131,7 +131,10 @@ def main() -> None:
     apps = {"beacon": lambda: beacon_app(args.database), "baseline": baseline_app,
             "floor": lambda: floor_app(args.database)}
     app = apps[args.which]()
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
+    # Every server runs on the loop Beacon's own main() picks (uvloop where installed): the same stack.
+    from app import event_loop
+
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None, loop=event_loop())
 
 
 if __name__ == "__main__":
