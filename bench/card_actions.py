@@ -2,7 +2,7 @@
 incidents through /api/messages, against Beacon and against a baseline bot on the same stack,
 in alternating rounds on the same machine. Prints a table and writes bench/results/.
 
-    python -m bench.card_actions --users 20 --seconds 10 [--database postgresql+asyncpg://…]
+    python -m bench.card_actions --users 20 --seconds 10 [--database postgresql]
 
 Targets: Beacon's throughput ≥ 0.7 × the baseline's and its p99 ≤ 1.5 × the baseline's p99.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import latency_summary, latency_table, server, write_result
+from bench.common import fresh_database_outside_a_loop, latency_summary, latency_table, server, write_result
 from tests.fakes.connector import FakeConnector
 from tests.teams_activities import card_action_invoke
 
@@ -85,10 +85,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--database", default="", help="default: a fresh SQLite file")
+    parser.add_argument("--database", default="sqlite",
+                        help="sqlite (a fresh file), postgresql (a fresh database, dropped after) or a URL")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        database = args.database or f"sqlite+aiosqlite:///{tmp}/bench.db"
+    with tempfile.TemporaryDirectory() as tmp, fresh_database_outside_a_loop(args.database, tmp, "cards") as database:
         with server("beacon", database) as beacon, server("baseline") as baseline:
             summary = asyncio.run(measure(beacon, baseline, args.users, args.seconds, args.rounds))
     b, base = summary["beacon"], summary["baseline"]

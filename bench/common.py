@@ -49,12 +49,30 @@ async def fresh_database(kind: str, tmp: str, name: str) -> AsyncIterator[str]:
     if kind != "postgresql":
         yield kind
         return
-    database = f"bench_{uuid.uuid4().hex[:10]}_{name}"
+    database = _new_database_name(name)
     await postgres_admin([f'CREATE DATABASE "{database}"'])
     try:
         yield postgres_url(database)
     finally:
         await postgres_admin([f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
+
+
+@contextmanager
+def fresh_database_outside_a_loop(kind: str, tmp: str, name: str) -> Iterator[str]:
+    """fresh_database for code that is not in a running loop (it starts servers with `server`)."""
+    if kind != "postgresql":
+        yield f"sqlite+aiosqlite:///{tmp}/{name}.db" if kind == "sqlite" else kind
+        return
+    database = _new_database_name(name)
+    asyncio.run(postgres_admin([f'CREATE DATABASE "{database}"']))
+    try:
+        yield postgres_url(database)
+    finally:
+        asyncio.run(postgres_admin([f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)']))
+
+
+def _new_database_name(name: str) -> str:
+    return f"bench_{uuid.uuid4().hex[:10]}_{name}"
 
 
 def free_port() -> int:
