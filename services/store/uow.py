@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -59,12 +60,17 @@ _INSERT_IF_NEW = {(dialect, table): module(_table(table)).on_conflict_do_nothing
                   for table in (OutboxRow, ProcessedActivityRow)}
 
 
+# Per database (engine): people's names and user ids as this process last committed them.
+_KNOWN_PEOPLE: WeakKeyDictionary[Any, dict[str, tuple[str, str | None]]] = WeakKeyDictionary()
+
+
 class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
                  on_outbox: Callable[[], None] | None = None):
         self._sessions = sessions
         self._on_outbox = on_outbox
         self._queued = False
+        self._people_stored: dict[str, tuple[str, str | None]] = {}
         self.session: AsyncSession
 
     async def __aenter__(self) -> UnitOfWork:
@@ -87,6 +93,12 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        if self._people_stored:
+            known = _KNOWN_PEOPLE.setdefault(self.session.get_bind(), {})
+            if len(known) > 10_000:
+                known.clear()
+            known.update(self._people_stored)
+            self._people_stored.clear()
         if self._queued and self._on_outbox:
             self._on_outbox()
         self._queued = False
@@ -350,15 +362,24 @@ class UnitOfWork:
         return await self.session.scalar(query.order_by(InstallationRow.installed_at).limit(1))
 
     async def remember_people(self, people: list[Person], now: datetime) -> None:
+        """Keep the names Teams shows for people. Most actions come from someone already known by
+        the same name: this process remembers what it stored, so they cost no read (an action holds
+        SQLite's writer turn while it runs)."""
+        known = _KNOWN_PEOPLE.setdefault(self.session.get_bind(), {})
         for person in people:
             if not person.aad_object_id or not person.name:
                 continue
+            stored = known.get(person.aad_object_id)
+            if stored and stored[0] == person.name and (not person.user_id or stored[1] == person.user_id):
+                continue
             row = await self.session.get(PersonRow, person.aad_object_id)
             if row is None:
-                self.session.add(PersonRow(aad_object_id=person.aad_object_id, name=person.name,
-                                           user_id=person.user_id, email="", updated_at=now))
+                row = PersonRow(aad_object_id=person.aad_object_id, name=person.name, user_id=person.user_id,
+                                email="", updated_at=now)
+                self.session.add(row)
             elif row.name != person.name or (person.user_id and row.user_id != person.user_id):
                 row.name, row.user_id, row.updated_at = person.name, person.user_id or row.user_id, now
+            self._people_stored[person.aad_object_id] = (row.name, row.user_id)
 
     async def people(self, aad_object_ids: list[str]) -> dict[str, Person]:
         if not aad_object_ids:
