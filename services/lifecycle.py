@@ -270,13 +270,14 @@ async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
 async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     now = deps.clock.now()
     async with deps.uow() as uow:
-        replayed = bool(cmd.activity_id) and cmd.verb is not Verb.REFRESH and await uow.was_processed(cmd.activity_id)
-        if cmd.verb is not Verb.REFRESH and not replayed:
-            await uow.write_first()
+        refresh = cmd.verb is Verb.REFRESH
+        replayed = not refresh and bool(cmd.activity_id) and await uow.was_processed(cmd.activity_id)
+        if not refresh and not replayed:
+            await uow.write_first()  # before the incident is read: on SQLite no one can change it meanwhile
         incident = await uow.get_incident(cmd.incident_id)
         if incident is None:
             raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
-        if cmd.verb is Verb.REFRESH:
+        if refresh:
             return ActionOutcome(incident, applied=False)
         if replayed:
             return ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED)

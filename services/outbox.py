@@ -111,7 +111,7 @@ class OutboxWorker(BackgroundLoop):
         try:
             while not self._stopping:
                 started = 0
-                if self._free() >= self._refill_at() or not self._running:
+                if self._can_claim():
                     try:
                         started = await self._start_due()
                     except asyncio.CancelledError:
@@ -147,10 +147,11 @@ class OutboxWorker(BackgroundLoop):
     def _free(self) -> int:
         return max(0, self.policy.concurrency - len(self._running))
 
-    def _refill_at(self) -> int:
-        """Claim again once this many slots are free: a claim per finished delivery would cost a
-        write transaction each."""
-        return max(1, min(self.policy.batch, self.policy.concurrency // 4))
+    def _can_claim(self) -> bool:
+        """Whether enough slots are free to claim again: a quarter of them (a claim per finished
+        delivery would cost a write transaction each). Both the claim and the wait for new work ask
+        this, so a wake never comes while nothing could be claimed (the worker would spin)."""
+        return self._free() >= max(1, min(self.policy.batch, self.policy.concurrency // 4))
 
     async def _start_due(self) -> int:
         self._wake.clear()
@@ -177,7 +178,7 @@ class OutboxWorker(BackgroundLoop):
         the idle poll."""
         waits: set[asyncio.Future[Any]] = set(self._running)
         woken = asyncio.ensure_future(self._wake.wait())
-        if self._free() >= self._refill_at():  # else a wake could not start anything: it would spin
+        if self._can_claim():
             waits.add(woken)
         try:
             await asyncio.wait(waits, timeout=self._idle_poll, return_when=asyncio.FIRST_COMPLETED)

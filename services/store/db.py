@@ -60,9 +60,9 @@ _WRITER_LOCKS: WeakKeyDictionary[Engine, asyncio.Lock] = WeakKeyDictionary()
 
 
 async def take_the_writer_turn(session: AsyncSession) -> None:
-    """On SQLite, wait for this process's writer lock now, before the first read, and keep it
-    until the transaction ends: what the transaction reads cannot change before it commits (no
-    lost race to retry), and no SQL round trip is spent on it. No-op on PostgreSQL."""
+    """On SQLite, wait for this process's writer lock now, before the reads that must not change
+    under the transaction, rather than at its first write; keep it until the transaction ends. No
+    lost race to retry, and no SQL round trip is spent on it. No-op on PostgreSQL."""
     lock = _WRITER_LOCKS.get(session.get_bind())  # type: ignore[arg-type]
     if lock is None:
         return
@@ -70,11 +70,15 @@ async def take_the_writer_turn(session: AsyncSession) -> None:
     record = connection._connection_record
     if record is None or record.info.get("writer"):
         return
+    await _writer_lock(lock)
+    record.info["writer"] = True
+
+
+async def _writer_lock(lock: asyncio.Lock) -> None:
     try:
         await asyncio.wait_for(lock.acquire(), timeout=30)
     except TimeoutError:
         raise DatabaseUnavailable("waited 30 s for SQLite's writer lock") from None
-    record.info["writer"] = True
 
 
 def _one_writer_at_a_time(engine: AsyncEngine) -> None:
@@ -91,7 +95,7 @@ def _one_writer_at_a_time(engine: AsyncEngine) -> None:
         record = conn.connection._connection_record
         if record is None or record.info.get("writer") or not _writes(statement):
             return
-        conn.connection.dbapi_connection.run_async(lambda _: asyncio.wait_for(lock.acquire(), timeout=30))  # type: ignore[union-attr]
+        conn.connection.dbapi_connection.run_async(lambda _: _writer_lock(lock))  # type: ignore[union-attr]
         record.info["writer"] = True
 
     def _release(record: Any) -> None:

@@ -122,7 +122,7 @@ class ThreadRow(Base):
 # Outbox rows still to go out; a partial index over them answers "is an earlier post of this
 # thread still to go out" (services/outbox.py) from a few rows instead of the whole history.
 UNFINISHED_STATUSES = ("pending", "sending")
-UNFINISHED = "status IN ('pending', 'sending')"
+UNFINISHED = f"status IN ({', '.join(repr(status) for status in UNFINISHED_STATUSES)})"
 
 
 class OutboxRow(Base):

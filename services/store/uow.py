@@ -94,7 +94,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
         if self._people_stored:
-            known = _KNOWN_PEOPLE.setdefault(self.session.get_bind(), {})
+            known = self._known_people()
             if len(known) > 10_000:
                 known.clear()
             known.update(self._people_stored)
@@ -365,7 +365,7 @@ class UnitOfWork:
         """Keep the names Teams shows for people. Most actions come from someone already known by
         the same name: this process remembers what it stored, so they cost no read (an action holds
         SQLite's writer turn while it runs)."""
-        known = _KNOWN_PEOPLE.setdefault(self.session.get_bind(), {})
+        known = self._known_people()
         for person in people:
             if not person.aad_object_id or not person.name:
                 continue
@@ -380,6 +380,9 @@ class UnitOfWork:
             elif row.name != person.name or (person.user_id and row.user_id != person.user_id):
                 row.name, row.user_id, row.updated_at = person.name, person.user_id or row.user_id, now
             self._people_stored[person.aad_object_id] = (row.name, row.user_id)
+
+    def _known_people(self) -> dict[str, tuple[str, str | None]]:
+        return _KNOWN_PEOPLE.setdefault(self.session.get_bind(), {})
 
     async def people(self, aad_object_ids: list[str]) -> dict[str, Person]:
         if not aad_object_ids:
