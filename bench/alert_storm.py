@@ -22,7 +22,6 @@ import os
 import random
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,10 +35,9 @@ from sqlalchemy import func, insert, select, text
 
 from bench.common import (
     POSTGRES_ADMIN,
+    fresh_database_outside_a_loop,
     latency_summary,
     latency_table,
-    postgres_admin,
-    postgres_url,
     server,
     write_result,
 )
@@ -106,15 +104,9 @@ def environment(**values: str) -> Iterator[None]:
 @contextmanager
 def databases(kind: str, tmp: str) -> Iterator[tuple[str, str]]:
     """(Beacon's, the floor's) database URLs: SQLite files, or fresh PostgreSQL databases dropped after."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp}/beacon.db", f"sqlite+aiosqlite:///{tmp}/floor.db"
-        return
-    names = [f"bench_storm_{uuid.uuid4().hex[:10]}_{which}" for which in ("beacon", "floor")]
-    asyncio.run(postgres_admin([f'CREATE DATABASE "{name}"' for name in names]))
-    try:
-        yield postgres_url(names[0]), postgres_url(names[1])
-    finally:
-        asyncio.run(postgres_admin([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names]))
+    with fresh_database_outside_a_loop(kind, tmp, "beacon") as beacon, \
+            fresh_database_outside_a_loop(kind, tmp, "floor") as floor:
+        yield beacon, floor
 
 
 async def seed_open_incidents(database: str, count: int) -> None:

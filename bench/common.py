@@ -30,6 +30,8 @@ def postgres_url(database: str) -> str:
 
 async def postgres_admin(statements: list[str]) -> None:
     """Run CREATE/DROP DATABASE statements on the server of POSTGRES_ADMIN."""
+    if not statements:
+        return
     import asyncpg
 
     connection = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
@@ -40,39 +42,37 @@ async def postgres_admin(statements: list[str]) -> None:
         await connection.close()
 
 
+def _database(kind: str, tmp: str, name: str) -> tuple[str, list[str], list[str]]:
+    """The URL for `kind` (sqlite, postgresql or a URL), and the statements that make and drop it."""
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp}/{name}.db", [], []
+    if kind != "postgresql":
+        return kind, [], []
+    database = f"bench_{uuid.uuid4().hex[:10]}_{name}"
+    return (postgres_url(database), [f'CREATE DATABASE "{database}"'],
+            [f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
+
+
 @asynccontextmanager
 async def fresh_database(kind: str, tmp: str, name: str) -> AsyncIterator[str]:
     """A SQLite file in `tmp`, a fresh PostgreSQL database (dropped after), or the URL given."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp}/{name}.db"
-        return
-    if kind != "postgresql":
-        yield kind
-        return
-    database = _new_database_name(name)
-    await postgres_admin([f'CREATE DATABASE "{database}"'])
+    url, make, drop = _database(kind, tmp, name)
+    await postgres_admin(make)
     try:
-        yield postgres_url(database)
+        yield url
     finally:
-        await postgres_admin([f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'])
+        await postgres_admin(drop)
 
 
 @contextmanager
 def fresh_database_outside_a_loop(kind: str, tmp: str, name: str) -> Iterator[str]:
     """fresh_database for code that is not in a running loop (it starts servers with `server`)."""
-    if kind != "postgresql":
-        yield f"sqlite+aiosqlite:///{tmp}/{name}.db" if kind == "sqlite" else kind
-        return
-    database = _new_database_name(name)
-    asyncio.run(postgres_admin([f'CREATE DATABASE "{database}"']))
+    url, make, drop = _database(kind, tmp, name)
+    asyncio.run(postgres_admin(make))
     try:
-        yield postgres_url(database)
+        yield url
     finally:
-        asyncio.run(postgres_admin([f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)']))
-
-
-def _new_database_name(name: str) -> str:
-    return f"bench_{uuid.uuid4().hex[:10]}_{name}"
+        asyncio.run(postgres_admin(drop))
 
 
 def free_port() -> int:
