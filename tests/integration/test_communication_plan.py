@@ -9,31 +9,23 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from services.clock import FakeClock
-from services.config import parse_config
-from services.incidents import Person
-from services.lifecycle import DeclareIncident, Deps, IncidentAction, ThreadTarget, act_on_incident, declare_incident
+from services.lifecycle import Deps, IncidentAction, act_on_incident
 from services.scheduler.worker import Scheduler
 from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import OutboxRow, TimerRow
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
+from tests.integration.helpers import ALICE, declare, payments_config
 
-ALICE = Person("aad-alice", "Alice", "29:alice")
-TARGET = ThreadTarget("http://connector.invalid/", "tenant", channel_id="19:incidents@thread.tacv2")
-CONFIG = parse_config({
-    "channels": {"stakeholder_channel": "19:stakeholders@thread.tacv2"},
-    "services": [{"name": "payments-api", "team": "payments", "criticality": "high"}],
-    "directory": {
-        "product_head": {"name": "Priya", "email": "priya@example.com", "aad_object_id": "aad-priya"},
-        "teams": [{"name": "payments", "email": "payments@example.com",
-                   "members": [{"name": "Omar", "email": "omar@example.com", "phone": "+15550100"}]}],
-        "clients": [{"name": "Contoso", "account_owner": {"name": "Avery", "email": "avery@example.com"},
-                     "contacts": [{"name": "Casey", "email": "casey@contoso.example", "phone": "+15550199"}]}],
-        "stakeholders": [{"name": "Desk", "email": "desk@example.com"}],
-    },
-    "communications": {"responder_update_high": "PT1H", "responder_update_other": "PT3H",
-                       "stakeholder_update": "PT2H", "grace": "PT10M"},
-})
+CONFIG = payments_config(
+    {"responder_update_high": "PT1H", "responder_update_other": "PT3H", "stakeholder_update": "PT2H",
+     "grace": "PT10M"},
+    teams=[{"name": "payments", "email": "payments@example.com",
+            "members": [{"name": "Omar", "email": "omar@example.com", "phone": "+15550100"}]}],
+    clients=[{"name": "Contoso", "account_owner": {"name": "Avery", "email": "avery@example.com"},
+              "contacts": [{"name": "Casey", "email": "casey@contoso.example", "phone": "+15550199"}]}],
+    stakeholders=[{"name": "Desk", "email": "desk@example.com"}],
+)
 
 
 @pytest_asyncio.fixture
@@ -43,14 +35,6 @@ async def deps(database_url):
     sessions = session_factory(engine)
     yield Deps(uow=lambda: UnitOfWork(sessions), config=CONFIG, clock=FakeClock())
     await engine.dispose()
-
-
-async def declare(deps, **form) -> int:
-    values = {"title": "Checkout failing", "impact": "high", "urgency": "high", "service": "payments-api",
-              **form}
-    incident = await declare_incident(DeclareIncident(values, ALICE, TARGET), deps)
-    assert incident.id
-    return incident.id
 
 
 async def effects(deps, kind: str | None = None) -> list[OutboxRow]:

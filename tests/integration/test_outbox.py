@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest_asyncio
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.clock import FakeClock, SystemClock
 from services.delivery import NotConfigured, PermanentDeliveryError, TransientDeliveryError
@@ -17,6 +16,7 @@ from services.outbox import Effect, OutboxPolicy, OutboxWorker
 from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import OutboxRow
 from services.store.uow import UnitOfWork
+from tests.integration.helpers import statements
 
 ALICE = Person("aad-alice", "Alice")
 
@@ -186,18 +186,6 @@ async def test_a_slow_delivery_holds_back_only_itself(sessions):
         w.stop()
         await running
     assert set((await statuses(sessions)).values()) == {"sent"}
-
-
-def statements(sessions, keep: Callable[[str], bool]) -> list[str]:
-    """Records each statement the database is sent that `keep` picks."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if keep(statement):
-            seen.append(statement)
-
-    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", record)
-    return seen
 
 
 def is_claim(statement: str) -> bool:

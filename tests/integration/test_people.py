@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest_asyncio
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.incidents import Person
 from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import PersonRow
 from services.store.uow import UnitOfWork
+from tests.integration.helpers import statements
 
 ALICE = Person("aad-alice", "Alice")
 NOW = datetime.now(UTC)
@@ -44,20 +44,9 @@ async def stored(sessions: async_sessionmaker[AsyncSession]) -> dict[str, tuple[
         return {r.aad_object_id: (r.name, r.user_id) for r in await session.scalars(select(PersonRow))}
 
 
-def people_statements(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if "people" in statement:
-            seen.append(statement)
-
-    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", record)
-    return seen
-
-
 async def test_someone_known_by_the_same_name_costs_no_statement_and_a_new_name_is_stored(sessions):
     await remember(sessions, ALICE)
-    seen = people_statements(sessions)
+    seen = statements(sessions, lambda statement: "people" in statement)
     await remember(sessions, ALICE)
     await remember(sessions, Person("aad-alice", "Alice"))  # no user id in this activity: nothing changed
     assert seen == []

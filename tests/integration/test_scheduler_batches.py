@@ -19,30 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.clock import FakeClock
 from services.comms import plan
-from services.config import parse_config
 from services.incidents import Person, TimelineEvent
 from services.incidents.model import MAX_TEXT
-from services.lifecycle import DeclareIncident, Deps, IncidentAction, ThreadTarget, act_on_incident, declare_incident
+from services.lifecycle import Deps, IncidentAction, act_on_incident
 from services.scheduler.worker import Scheduler
 from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import OutboxRow, TimelineRow, TimerRow
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
+from tests.integration.helpers import ALICE, declare, payments_config
 
-ALICE = Person("aad-alice", "Alice", "29:alice")
 BOB = Person("aad-bob", "Bob", "29:bob")
-TARGET = ThreadTarget("http://connector.invalid/", "tenant", channel_id="19:incidents@thread.tacv2")
-CONFIG = parse_config({
-    "channels": {"stakeholder_channel": "19:stakeholders@thread.tacv2"},
-    "services": [{"name": "payments-api", "team": "payments", "criticality": "high"}],
-    "directory": {
-        "product_head": {"name": "Priya", "email": "priya@example.com", "aad_object_id": "aad-priya"},
-        "teams": [{"name": "payments", "email": "payments@example.com"}],
-    },
-    # High impact: responders every hour. Otherwise responders and stakeholders both every two hours.
-    "communications": {"responder_update_high": "PT1H", "responder_update_other": "PT2H",
-                       "stakeholder_update": "PT2H", "grace": "PT10M"},
-})
+# High impact: responders every hour. Otherwise responders and stakeholders both every two hours.
+CONFIG = payments_config({"responder_update_high": "PT1H", "responder_update_other": "PT2H",
+                          "stakeholder_update": "PT2H", "grace": "PT10M"})
 GRACE = timedelta(minutes=10)
 WRITES = {"INSERT", "UPDATE", "DELETE"}
 
@@ -151,13 +141,6 @@ async def batch_mid_action(engine: AsyncEngine, run_batch: Callable[[], Awaitabl
     finally:
         event.remove(engine.sync_engine, "after_cursor_execute", after)
     assert fired, "the action read no timer: the batch never ran mid-action"
-
-async def declare(deps: Deps, title: str = "Checkout failing", **form: str) -> int:
-    values = {"title": title, "impact": "high", "urgency": "high", "service": "payments-api", **form}
-    incident = await declare_incident(DeclareIncident(values, ALICE, TARGET), deps)
-    assert incident.id
-    return incident.id
-
 
 async def act(deps: Deps, incident_id: int, verb: Verb, actor: Person = ALICE, **data: str) -> None:
     outcome = await act_on_incident(IncidentAction(verb, incident_id, None, data, actor), deps)
@@ -299,16 +282,23 @@ async def test_an_update_posted_while_a_batch_reminds_its_owner_counts_once(deps
     assert await firings(deps) == expected
 
 
+async def post_as_her_update_falls_due(deps: Deps, engine: AsyncEngine) -> tuple[Scheduler, int, list[int]]:
+    """Alice posts the responders' update just as it falls due, with a batch run mid-action: the
+    scheduler, the incident and how many timers that batch fired."""
+    assert isinstance(deps.clock, FakeClock)
+    scheduler = Scheduler(deps.uow, CONFIG, deps.clock)
+    incident = await declare(deps)
+    deps.clock.advance(timedelta(hours=1))
+    async with batch_mid_action(engine, scheduler.run_once) as fired:
+        await act(deps, incident, Verb.POST_UPDATE, audience=plan.RESPONDERS, update="Failover done")
+    return scheduler, incident, fired
+
+
 async def test_a_reminder_sent_while_its_owner_posts_leaves_her_next_update_reminded_first(deps, engine):
     if engine.dialect.name == "sqlite":
         pytest.skip("on SQLite no batch runs between an action's read and its save (see the next test)")
     clock: FakeClock = deps.clock
-    scheduler = Scheduler(deps.uow, CONFIG, clock)
-    incident = await declare(deps)
-    clock.advance(timedelta(hours=1))
-
-    async with batch_mid_action(engine, scheduler.run_once) as fired:
-        await act(deps, incident, Verb.POST_UPDATE, audience=plan.RESPONDERS, update="Failover done")
+    scheduler, incident, fired = await post_as_her_update_falls_due(deps, engine)
     assert fired == [1]  # the reminder went out between her action reading the timer and saving
     clock.advance(timedelta(hours=1))
     assert await scheduler.run_once() == 2  # her next update falls due, and the first stakeholder one
@@ -327,12 +317,7 @@ async def test_on_sqlite_a_batch_due_while_its_owner_posts_waits_for_her_update(
     if engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL lets the batch run between the action's read and its save (see the test above)")
     clock: FakeClock = deps.clock
-    scheduler = Scheduler(deps.uow, CONFIG, clock)
-    incident = await declare(deps)
-    clock.advance(timedelta(hours=1))
-
-    async with batch_mid_action(engine, scheduler.run_once) as fired:
-        await act(deps, incident, Verb.POST_UPDATE, audience=plan.RESPONDERS, update="Failover done")
+    scheduler, incident, fired = await post_as_her_update_falls_due(deps, engine)
     assert fired == [0]  # her update went in first: nothing was due any more when the batch ran
     clock.advance(timedelta(hours=1))
     assert await scheduler.run_once() == 2  # her next update falls due, and the first stakeholder one
