@@ -26,6 +26,7 @@ from bot.review import wire_review
 from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
 from services.config import BeaconConfig, ConfigError, load_config
+from services.event_loop import event_loop
 from services.lifecycle import Deps
 from services.logs import bind_incident_handlers, setup_logging
 from services.metrics import render as render_metrics
@@ -182,17 +183,6 @@ def main(argv: list[str]) -> int:
         "Beacon listening on http://%s:%s (%s event loop)", settings.host, settings.port,
         "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"))
     return 0
-
-
-def event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it is installed (every platform but Windows), else asyncio's own loop. Every
-    click's database reads and writes wait for their turn on the loop several times, and uvloop
-    spends less time per turn (see bench/card_actions.py)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ def main() -> None:
             "floor": lambda: floor_app(args.database)}
     app = apps[args.which]()
     # Every server runs on the loop Beacon's own main() picks (uvloop where installed): the same stack.
-    from app import event_loop
+    from services.event_loop import event_loop
 
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None, loop=event_loop())
 

@@ -1,4 +1,4 @@
-"""The server's event loop (app.event_loop): uvloop where requirements.txt installs it."""
+"""The server's event loop (services/event_loop.py): uvloop where requirements.txt installs it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from app import event_loop
+from services.event_loop import event_loop
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uvloop has no Windows build: asyncio's own loop runs there")
