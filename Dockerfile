@@ -15,11 +15,15 @@ RUN groupadd --system --gid 10001 beacon \
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them.
+# Dependencies first, so a code change does not reinstall them. Only the runtime ones: requirements.txt
+# includes requirements-dev.txt (tests, benchmarks) with a `-r` line, which is left out here.
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+RUN grep -v '^-r' requirements.txt > /tmp/runtime-requirements.txt \
+    && pip install --no-cache-dir -r /tmp/runtime-requirements.txt \
+    && rm /tmp/runtime-requirements.txt
 
-# The code stays owned by root (read-only for the app); only /app/data is writable.
+# The code stays owned by root (read-only for the app); only /app/data is writable. .dockerignore keeps
+# tests/, bench/ and development files out.
 COPY . .
 RUN mkdir -p /app/data && chown beacon:beacon /app/data
 

@@ -30,11 +30,12 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HERE = Path(__file__).resolve().parent
-REPO_ROOT = HERE.parents[1]
 TEMPLATE = HERE / "manifest.json"
 ICONS = {"color.png": 192, "outline.png": 32}
 DEFAULT_OUTPUT = Path("dist") / "beacon-teams-app.zip"
-SCHEMA_DIR = REPO_ROOT / "tests" / "data"
+# The official schema of each manifestVersion we ship, beside the template: the command needs no
+# network and nothing outside infra/ (tests/ stays out of the container image).
+SCHEMA_DIR = HERE
 
 PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")

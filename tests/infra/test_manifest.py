@@ -18,7 +18,7 @@ from infra.teams.package import fill_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "infra" / "teams" / "manifest.json"
-DATA = REPO / "tests" / "data"
+DATA = REPO / "infra" / "teams"  # the official schemas ship beside the template
 APP_ID = "3f1c2a4e-1111-4222-8333-123456789abc"
 HOST = "beacon.contoso.com"
 SITE = f"https://{HOST}/"
@@ -29,7 +29,7 @@ SCHEMA_URL = "https://developer.microsoft.com/json-schemas/teams/v{version}/Micr
 
 
 def _offline(uri: str) -> Resource[Any]:
-    """Every $ref must resolve from tests/data, never from the network."""
+    """Every $ref must resolve from the bundled schemas, never from the network."""
     raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
@@ -76,7 +76,7 @@ def test_filled_manifest_validates_against_the_official_schema(manifest: dict[st
                                                                schema: dict[str, Any]) -> None:
     errors = [f"{e.json_path}: {e.message}" for e in validator(schema).iter_errors(manifest)]
     assert errors == []
-    # The same, reached through the manifest's own "$schema" URL: resolved from tests/data, offline.
+    # The same, reached through the manifest's own "$schema" URL: resolved from the bundled schema, offline.
     by_url = Draft4Validator({"$ref": manifest["$schema"]}, registry=schema_registry())
     assert [e.message for e in by_url.iter_errors(manifest)] == []
 
