@@ -26,6 +26,7 @@ from bot.review import wire_review
 from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
 from services.config import BeaconConfig, ConfigError, load_config
+from services.effects import Channel, OutboxEffect
 from services.event_loop import event_loop
 from services.lifecycle import Deps
 from services.logs import bind_incident_handlers, setup_logging
@@ -52,7 +53,7 @@ class Overrides:
     clock: Clock | None = None
     config: BeaconConfig | None = None
     outside: OutsideSettings = field(default_factory=OutsideSettings)
-    handlers: dict[str, EffectHandler] = field(default_factory=dict)
+    handlers: dict[type[OutboxEffect] | str, EffectHandler] = field(default_factory=dict)
     start_worker: bool = True
 
 
@@ -77,7 +78,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     adapter = BeaconAdapter(settings)
     bot = BeaconBot(deps)
     wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app,
-                    handlers=TeamsPoster(adapter, deps).handlers())
+                    handlers=dict(TeamsPoster(adapter, deps).handlers()))
     wiring.bot = bot
     for wire in INTEGRATIONS:
         wire(wiring)
@@ -86,7 +87,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                           base_backoff=settings.outbox_base_backoff_seconds,
                           idle_poll=settings.outbox_idle_poll_seconds,
                           concurrency=settings.outbox_concurrency,
-                          rate_limits={"teams.": settings.teams_requests_per_second})
+                          rate_limits={Channel.TEAMS: settings.teams_requests_per_second})
     worker = OutboxWorker(sessions, handlers, clock, policy)
     scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds)
     background += [worker, scheduler]

@@ -195,8 +195,8 @@ def wire_bridge(wiring: Wiring) -> None:
                               _people(wiring), setup, wiring.settings.outbox_max_attempts)
     routes = BridgeRoutes(wiring.deps, setup, TeamsPoster(wiring.adapter, wiring.deps),
                           CallNotificationAuth(wiring.settings.app_id))
-    wiring.handlers.update({effects.CREATE: delivery.create, effects.INVITE: delivery.invite,
-                            effects.RING: delivery.ring, effects.THREAD_CARD: routes.thread_card})
+    wiring.handlers.update({effects.CreateMeeting: delivery.create, effects.Invite: delivery.invite,
+                            effects.Ring: delivery.ring, effects.BridgeThreadCard: routes.thread_card})
     for verb, route in ((Verb.BRIDGE_FORM, routes.form), (Verb.BRIDGE_START, routes.start),
                         (Verb.BRIDGE_INVITE, routes.invite), (Verb.BRIDGE_RING, routes.ring)):
         wiring.card_actions.register(verb, route)

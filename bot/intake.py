@@ -29,9 +29,9 @@ from services.freshdesk.inbound import ReportFormatError, classify_report, parse
 from services.freshdesk.settings import FreshdeskSettings
 from services.incidents import DomainError, Incident, ValidationFailed
 from services.intake.alerts import receive_alerts
+from services.intake.effects import ReportCard
 from services.intake.freshdesk_client import IncidentTickets
 from services.intake.reports import (
-    REPORT_CARD,
     Report,
     declare_from_report,
     dismiss_report,
@@ -300,7 +300,7 @@ def wire_intake(wiring: Wiring) -> None:
     deps.observers.append(TicketObserver(settings, configured=client is not None))
     deps.view_extras.append(intake_extras)
     wiring.handlers.update(TicketDelivery(deps, client, settings).handlers())
-    wiring.handlers[REPORT_CARD] = ReportCards(wiring.adapter, deps).deliver
+    wiring.handlers[ReportCard] = ReportCards(wiring.adapter, deps).deliver
     actions = ReportActions(deps, settings)
     wiring.card_actions.register(Verb.REPORT_DECLARE, actions.declare)
     wiring.card_actions.register(Verb.REPORT_MERGE, actions.merge)

@@ -24,9 +24,10 @@ from cards.elements import plain
 from cards.incident import incident_card
 from cards.updates import notice_card, reminder_card, status_update_card
 from services.delivery import PermanentDeliveryError, TransientDeliveryError, classify_status
+from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
 from services.incidents import Person
 from services.lifecycle import Deps
-from services.outbox import Effect, EffectHandler
+from services.outbox import Effect, EffectHandlers
 from services.store.db import while_unavailable_retry
 
 log = logging.getLogger("beacon.teams")
@@ -77,11 +78,10 @@ class TeamsPoster:
         if failures:
             await _connector_call(_raise(failures[0]))
 
-    def handlers(self) -> dict[str, EffectHandler]:
-        return {"teams.post_card": self.post_card, "teams.update_card": self.update_card,
-                "teams.thread_note": self.thread_note, "teams.thread_card": self.thread_card,
-                "teams.stakeholder_post": self.stakeholder_post,
-                "teams.resolve_people": self.resolve_people}
+    def handlers(self) -> EffectHandlers:
+        return {PostCard: self.post_card, UpdateCard: self.update_card, ThreadNote: self.thread_note,
+                ThreadCard: self.thread_card, StakeholderPost: self.stakeholder_post,
+                ResolvePeople: self.resolve_people}
 
     async def _card_activity(self, incident_id: int) -> Activity:
         async with self.deps.uow() as uow:
@@ -163,7 +163,7 @@ class TeamsPoster:
     async def update_card(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
         async with self.deps.uow() as uow:
-            if await uow.later_effect_pending(effect.id, effect.kind, incident_id):
+            if await uow.outbox.later_pending(effect.id, effect.kind, incident_id):
                 return  # a later update renders the same current state: one PUT is enough
         activity = await self._card_activity(incident_id)
 

@@ -28,6 +28,7 @@ from services.lifecycle import Deps
 from services.outbox import Effect
 from services.ports import MeetingRequest, Recipient
 from services.review import store
+from services.review.effects import CreateReviewEvent, ReviewThreadCard
 from services.review.followups import complete_action
 from services.review.links import ReportLinks
 from services.review.meeting import schedule_review
@@ -241,8 +242,8 @@ def wire_review(wiring: Wiring) -> None:
     settings = review_settings(wiring.settings, wiring.not_configured)
     surface = ReviewSurface(wiring, settings)
     wiring.deps.observers.append(ReportObserver(wiring.deps.config, settings))
-    wiring.handlers["review.thread_card"] = surface.thread_card
-    wiring.handlers["review.create_event"] = surface.create_event
+    wiring.handlers[ReviewThreadCard] = surface.thread_card
+    wiring.handlers[CreateReviewEvent] = surface.create_event
     for verb, route in ((Verb.REVIEW_REPORT_SUBMIT, surface.submit), (Verb.REVIEW_SCHEDULE, surface.schedule),
                         (Verb.REVIEW_HELD, surface.held), (Verb.REVIEW_ACTION_COMPLETE, surface.complete)):
         wiring.card_actions.register(verb, _guard(route))

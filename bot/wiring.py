@@ -13,6 +13,8 @@ from aiohttp import web
 from bot.adapter import BeaconAdapter
 from bot.card_actions import CardActions
 from services.comms.delivery import email_handler, sms_handler
+from services.effects import OutboxEffect
+from services.effects.messages import SendEmail, SendSms
 from services.graph import GraphSettings
 from services.lifecycle import Deps
 from services.notify.sms.factory import build_sms_sender
@@ -40,7 +42,7 @@ class Wiring:
     adapter: BeaconAdapter
     card_actions: CardActions
     app: web.Application
-    handlers: dict[str, EffectHandler] = field(default_factory=dict)
+    handlers: dict[type[OutboxEffect] | str, EffectHandler] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     not_configured: list[str] = field(default_factory=list)
     graph: Any = None  # services.graph.adapters.GraphAdapters, loaded only when Graph is configured
@@ -61,7 +63,7 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
     if not settings.configured:
         wiring.not_configured.append(f"Microsoft Graph not configured (no email, meetings or calls): "
                                      f"{'; '.join(settings.missing())}")
-        wiring.handlers["email.send"] = email_handler(None)
+        wiring.handlers[SendEmail] = email_handler(None)
     else:
         from services.graph.adapters import build_graph_adapters
 
@@ -69,10 +71,10 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.graph = graph
         wiring.closers.append(graph.aclose)
         wiring.not_configured += graph.report()
-        wiring.handlers["email.send"] = email_handler(graph.mailer)
+        wiring.handlers[SendEmail] = email_handler(graph.mailer)
     sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())
     if sender is None:
         wiring.not_configured.append(f"SMS not configured: {reason}")
     else:
         wiring.closers.append(sender.aclose)
-    wiring.handlers["sms.send"] = sms_handler(sender)
+    wiring.handlers[SendSms] = sms_handler(sender)

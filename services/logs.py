@@ -28,7 +28,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notify.sms import mask_phone
-from services.outbox import Effect, EffectHandler
+from services.outbox import Effect, EffectHandler, EffectHandlers, handlers_by_kind
 from services.settings import Settings
 
 incident_var: ContextVar[int | None] = ContextVar("beacon_incident", default=None)
@@ -67,7 +67,7 @@ def about_activity(activity_id: str | None) -> Iterator[None]:
         activity_var.reset(token)
 
 
-def bind_incident_handlers(handlers: dict[str, EffectHandler]) -> dict[str, EffectHandler]:
+def bind_incident_handlers(handlers: EffectHandlers) -> dict[str, EffectHandler]:
     """Each outbox handler, logging with its effect's incident."""
     def bound(handler: EffectHandler) -> EffectHandler:
         async def deliver(effect: Effect) -> None:
@@ -75,7 +75,7 @@ def bind_incident_handlers(handlers: dict[str, EffectHandler]) -> dict[str, Effe
                 await handler(effect)
         return deliver
 
-    return {kind: bound(handler) for kind, handler in handlers.items()}
+    return {kind: bound(handler) for kind, handler in handlers_by_kind(handlers).items()}
 
 
 class ContextFilter(logging.Filter):

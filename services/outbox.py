@@ -16,7 +16,7 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy.orm import aliased
 from services.background import BackgroundLoop
 from services.clock import Clock
 from services.delivery import DeliveryError, NotConfigured
+from services.effects import OutboxEffect, channel_of
 from services.incidents import TimelineEvent
 from services.store.db import database_unavailable, while_unavailable_retry
 from services.store.group_commit import GroupCommit
@@ -40,6 +41,8 @@ log = logging.getLogger("beacon.outbox")
 
 @dataclass(frozen=True)
 class Effect:
+    """A claimed outbox row, as its handler gets it (services.effects has the typed effects)."""
+
     id: int
     kind: str
     payload: dict[str, Any]
@@ -50,8 +53,18 @@ class Effect:
     # ticket link showing "creating…") records the failure then.
     last_attempt: bool = False
 
+    @property
+    def channel(self) -> str:
+        return channel_of(self.kind)
+
 
 EffectHandler = Callable[[Effect], Awaitable[None]]
+# Handlers by effect type (or, for rows without one, by kind): the worker finds them by the row's kind.
+EffectHandlers = Mapping[type[OutboxEffect] | str, EffectHandler]
+
+
+def handlers_by_kind(handlers: EffectHandlers) -> dict[str, EffectHandler]:
+    return {key if isinstance(key, str) else key.kind: handler for key, handler in handlers.items()}
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,7 @@ class OutboxPolicy:
     idle_poll: float = 2.0
     batch: int = 100  # most rows one claim takes
     concurrency: int = 8  # most deliveries in flight at once
-    # Kind prefix → most deliveries started per second by this process, e.g. {"teams.": 50}: Teams
+    # Channel → most deliveries started per second by this process, e.g. {Channel.TEAMS: 50}: Teams
     # allows an app 50 requests per second per tenant and answers 429 beyond.
     rate_limits: dict[str, float] = field(default_factory=dict)
     record_patience: float = 300.0  # how long to keep retrying the record of a delivery while the database is away
@@ -81,12 +94,12 @@ class OutboxPolicy:
 class OutboxWorker(BackgroundLoop):
     name = "outbox"
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], handlers: dict[str, EffectHandler],
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], handlers: Mapping[str, EffectHandler],
                  clock: Clock, policy: OutboxPolicy | None = None):
         self._sessions = sessions
         self.policy = policy or OutboxPolicy()
         super().__init__(clock, self.policy.idle_poll)
-        self._handlers = handlers
+        self._handlers = handlers  # by kind
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
         self._running: dict[asyncio.Task[None], int] = {}  # delivery in flight → its row
         self._renewing: asyncio.Task[None] | None = None
@@ -95,8 +108,8 @@ class OutboxWorker(BackgroundLoop):
         self._records = GroupCommit[_Outcome, None](most=500, alone_after=lambda e: not database_unavailable(e))
         # A burst of a tenth of a second's worth, then an even pace: no one-second window sees much
         # more than the rate.
-        self._paces = [(prefix, AsyncLimiter(max(1.0, rate / 10), max(1.0, rate / 10) / rate))
-                       for prefix, rate in self.policy.rate_limits.items() if rate > 0]
+        self._paces = {str(channel): AsyncLimiter(max(1.0, rate / 10), max(1.0, rate / 10) / rate)
+                       for channel, rate in self.policy.rate_limits.items() if rate > 0}
 
     async def next_due(self) -> datetime | None:
         """When the next row falls due that is not queued behind an earlier one of its ordering key
@@ -238,9 +251,9 @@ class OutboxWorker(BackgroundLoop):
         try:
             if handler is None:
                 raise DeliveryError(f"no handler for {effect.kind}")
-            for prefix, pace in self._paces:
-                if effect.kind.startswith(prefix):
-                    await pace.acquire()
+            pace = self._paces.get(effect.channel)
+            if pace is not None:
+                await pace.acquire()
             await handler(effect)
         except NotConfigured as error:
             await self._finish(effect, "skipped", str(error), note=str(error))

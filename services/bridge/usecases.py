@@ -126,9 +126,8 @@ async def _start_once(cmd: BridgeCommand, deps: Deps) -> BridgeSituation:
                              f"{cmd.actor.name or 'someone'} started a bridge inviting {describe(invitees)}", now,
                              actor=cmd.actor, after={"invitees": [i.to_dict() for i in invitees],
                                                      "attempt": row.attempt})
-        await effects.queue(uow, effects.CREATE, incident.id, f"create:{row.attempt}",
-                            {"attempt": row.attempt, "description": f"{incident.number} bridge meeting"}, now,
-                            ordering=effects.bridge_order(incident.id))
+        await effects.queue(uow, effects.CreateMeeting(incident.id, row.attempt, f"{incident.number} bridge meeting"),
+                            now)
         await effects.refresh_card(uow, incident.id, f"requested:{row.attempt}", now)
         await uow.remember_people([cmd.actor], now)
         if cmd.activity_id:
@@ -155,10 +154,9 @@ async def invite_more(cmd: BridgeCommand, deps: Deps) -> BridgeSituation:
         if not invitees:
             raise ValidationFailed("invitees", "tick someone not invited yet, or type an email address")
         key = cmd.activity_id or f"{now:%Y%m%d%H%M%S%f}"
-        await effects.queue(uow, effects.INVITE, incident.id, f"invite:{key}",
-                            {"invitees": [i.to_dict() for i in invitees], "actor": cmd.actor.to_dict(),
-                             "description": f"{incident.number} bridge invitation for {describe(invitees, 3)}"},
-                            now, ordering=effects.bridge_order(incident.id))
+        await effects.queue(uow, effects.Invite(
+            incident.id, [i.to_dict() for i in invitees], cmd.actor.to_dict(),
+            f"{incident.number} bridge invitation for {describe(invitees, 3)}", f"invite:{key}"), now)
         if cmd.activity_id:
             await uow.mark_processed(cmd.activity_id, incident.id, now)
         await uow.commit()
@@ -195,11 +193,10 @@ async def _queue_ring(uow: UnitOfWork, incident: Incident, cmd: BridgeCommand, t
                       setup: BridgeSetup, now: datetime) -> None:
     assert incident.id is not None
     key = cmd.activity_id or f"{now:%Y%m%d%H%M%S%f}"
-    await effects.queue(uow, effects.RING, incident.id, f"ring:{key}", {
-        "targets": [{"aad_object_id": t.aad_object_id, "name": t.name} for t in targets],
-        "tenant_id": cmd.tenant_id, "callback_uri": setup.callback_uri, "actor": cmd.actor.to_dict(),
-        "subject": f"{incident.label} bridge: {incident.title}"[:200],
-        "description": f"{incident.number} call ringing {len(targets)} responder(s)"},
-        now, ordering=effects.calls_order(incident.id))
+    await effects.queue(uow, effects.Ring(
+        incident.id, targets=[{"aad_object_id": t.aad_object_id, "name": t.name} for t in targets],
+        tenant_id=cmd.tenant_id, callback_uri=setup.callback_uri, actor=cmd.actor.to_dict(),
+        subject=f"{incident.label} bridge: {incident.title}"[:200],
+        description=f"{incident.number} call ringing {len(targets)} responder(s)", tag=f"ring:{key}"), now)
     if cmd.activity_id:
         await uow.mark_processed(cmd.activity_id, incident.id, now)

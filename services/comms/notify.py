@@ -14,62 +14,47 @@ from typing import Any
 from services.comms import plan
 from services.comms.plan import RESPONDERS, Routes
 from services.config import BeaconConfig
+from services.effects import OutboxEffect
+from services.effects.messages import SendEmail, SendSms
+from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
 from services.incidents import Incident, TimelineEvent
-from services.store.uow import Outgoing, UnitOfWork
+from services.store.uow import UnitOfWork
 
 
-def _order(incident: Incident, route: str) -> str:
-    return f"incident:{incident.id}:{route}"
+async def queue(uow: UnitOfWork, effects: Iterable[OutboxEffect], now: datetime) -> None:
+    await uow.outbox.add_many(list(effects), now=now)
 
 
-async def queue(uow: UnitOfWork, effects: Iterable[Outgoing], now: datetime) -> None:
-    await uow.enqueue_many(list(effects), now=now)
-
-
-def _teams_post(incident: Incident, kind: str, key: str, payload: dict[str, Any], *,
-                route: str = "teams") -> Outgoing:
-    """Posts in one incident thread go out in order (the root card first)."""
-    return Outgoing(kind, {"incident_id": incident.id, **payload}, f"incident:{incident.id}:{key}", incident.id,
-                    _order(incident, route))
-
-
-async def _teams(uow: UnitOfWork, incident: Incident, kind: str, key: str, payload: dict[str, Any],
-                 now: datetime, *, route: str = "teams") -> None:
-    await queue(uow, [_teams_post(incident, kind, key, payload, route=route)], now)
+def _id(incident: Incident) -> int:
+    assert incident.id is not None
+    return incident.id
 
 
 async def incident_thread(uow: UnitOfWork, incident: Incident, target: dict[str, str], now: datetime) -> None:
     """The incident card as the root of a new thread (or a message in a chat)."""
-    await _teams(uow, incident, "teams.post_card", "root",
-                 {"target": target, "description": f"{incident.number} card"}, now)
+    await queue(uow, [PostCard(_id(incident), target, f"{incident.number} card")], now)
 
 
-def _emails(incident: Incident, key: str, routes_emails: Any, message: plan.Email) -> list[Outgoing]:
+def _emails(incident: Incident, key: str, routes_emails: Any, message: plan.Email) -> list[OutboxEffect]:
     if incident.drill:  # a drill never reaches real people outside its thread
         return []
-    return [Outgoing("email.send", {
-        "to": [[recipient.email, recipient.name]], "subject": message.subject, "html": message.html,
-        "text": message.text, "description": f"email to {recipient.email}"},
-        f"incident:{incident.id}:{key}:email:{recipient.email.lower()}", incident.id,
-        _order(incident, f"email:{recipient.email.lower()}")) for recipient in routes_emails]
+    return [SendEmail(incident.id, key, recipient.email, recipient.name, message.subject, message.html, message.text,
+                      f"email to {recipient.email}") for recipient in routes_emails]
 
 
-def _sms(incident: Incident, key: str, numbers: tuple[str, ...], text: str) -> list[Outgoing]:
+def _sms(incident: Incident, key: str, numbers: tuple[str, ...], text: str) -> list[OutboxEffect]:
     if incident.drill:
         return []
-    return [Outgoing("sms.send", {"to": number, "text": text, "description": f"SMS to …{number[-4:]}"},
-                     f"incident:{incident.id}:{key}:sms:{number}", incident.id, _order(incident, f"sms:{number}"))
-            for number in numbers]
+    return [SendSms(incident.id, key, number, text, f"SMS to …{number[-4:]}") for number in numbers]
 
 
 def _stakeholder_channel(incident: Incident, config: BeaconConfig, key: str, card: str, text: str,
-                         endpoint: dict[str, str] | None = None) -> list[Outgoing]:
+                         endpoint: dict[str, str] | None = None) -> list[OutboxEffect]:
     channel = config.channels.stakeholder_channel
     if not channel or incident.drill:
         return []
-    return [_teams_post(incident, "teams.stakeholder_post", f"{key}:stakeholder-channel",
-                        {"channel_id": channel, "card": card, "text": text, "endpoint": endpoint or {},
-                         "description": f"{incident.number} stakeholder channel post"}, route="stakeholders")]
+    return [StakeholderPost(_id(incident), channel, card, text, endpoint or {},
+                            f"{incident.number} stakeholder channel post", f"{key}:stakeholder-channel")]
 
 
 async def initial_notification(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
@@ -106,15 +91,15 @@ async def status_update(uow: UnitOfWork, incident: Incident, config: BeaconConfi
 
 
 def status_update_posts(incident: Incident, config: BeaconConfig, event: TimelineEvent,
-                        sequence: int) -> list[Outgoing]:
+                        sequence: int) -> list[OutboxEffect]:
     after = event.after or {}
     audience, text = after.get("audience", RESPONDERS), str(after.get("text", ""))
-    data = {"card": "status_update", "audience": audience, "text": text,
-            "automatic": bool(after.get("automatic")), "late": bool(after.get("late")),
-            "author": event.actor.name if event.actor else "", "sequence": sequence,
-            "description": f"{incident.number} {audience} update {sequence}"}
     if audience == RESPONDERS:
-        return [_teams_post(incident, "teams.thread_card", f"update:{audience}:{sequence}", data)]
+        return [ThreadCard(_id(incident), "status_update", f"{incident.number} {audience} update {sequence}",
+                           f"update:{audience}:{sequence}", {
+                               "audience": audience, "text": text, "automatic": bool(after.get("automatic")),
+                               "late": bool(after.get("late")), "author": event.actor.name if event.actor else "",
+                               "sequence": sequence})]
     routes = plan.routes_for(incident, config)
     return [*_stakeholder_channel(incident, config, f"update:{sequence}", "status_update", text),
             *_emails(incident, f"update:{sequence}", routes.stakeholder_emails,
@@ -122,12 +107,12 @@ def status_update_posts(incident: Incident, config: BeaconConfig, event: Timelin
 
 
 def reminder_post(incident: Incident, audience: str, owner_name: str, owner_id: str, sequence: int,
-                  prefill: str, late: bool) -> Outgoing:
+                  prefill: str, late: bool) -> OutboxEffect:
     """@mentions the owner of a due update with a draft to post."""
-    return _teams_post(incident, "teams.thread_card", f"reminder:{audience}:{sequence}", {
-        "card": "reminder", "audience": audience, "owner_name": owner_name, "owner_id": owner_id,
-        "text": prefill, "late": late, "sequence": sequence, "version": incident.version,
-        "description": f"{incident.number} {audience} update reminder {sequence}"})
+    return ThreadCard(_id(incident), "reminder", f"{incident.number} {audience} update reminder {sequence}",
+                      f"reminder:{audience}:{sequence}", {
+                          "audience": audience, "owner_name": owner_name, "owner_id": owner_id, "text": prefill,
+                          "late": late, "sequence": sequence, "version": incident.version})
 
 
 async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
@@ -138,8 +123,7 @@ async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconC
     text = plan.resolution_text(incident)
     key = f"resolution:v{incident.version}"
     await queue(uow, [
-        _teams_post(incident, "teams.thread_card", key, {
-            "card": "resolution", "text": text, "description": f"{incident.number} resolution notice"}),
+        ThreadCard(_id(incident), "resolution", f"{incident.number} resolution notice", key, {"text": text}),
         *_stakeholder_channel(incident, config, key, "resolution", text),
         *_emails(incident, key, routes.stakeholder_emails + routes.team_emails, plan.email(incident, "Resolved", text)),
         *_sms(incident, key, routes.sms_numbers, plan.sms(incident, text))], now)
@@ -150,12 +134,11 @@ async def card_refresh(uow: UnitOfWork, incident: Incident, now: datetime, *, no
     await queue(uow, card_refresh_posts(incident, note=note), now)
 
 
-def card_refresh_posts(incident: Incident, *, note: str) -> list[Outgoing]:
-    posts = [_teams_post(incident, "teams.update_card", f"card:v{incident.version}",
-                         {"description": f"{incident.number} card update"})]
+def card_refresh_posts(incident: Incident, *, note: str) -> list[OutboxEffect]:
+    posts: list[OutboxEffect] = [UpdateCard(_id(incident), f"{incident.number} card update",
+                                            f"card:v{incident.version}")]
     if note:
-        posts.append(_teams_post(incident, "teams.thread_note", f"note:v{incident.version}",
-                                 {"text": note, "description": f"{incident.number} thread note"}))
+        posts.append(ThreadNote(_id(incident), note, f"{incident.number} thread note", f"note:v{incident.version}"))
     return posts
 
 
@@ -165,6 +148,6 @@ async def resolve_names(uow: UnitOfWork, incident: Incident, now: datetime) -> N
     known = await uow.people(unnamed)
     missing = [aad for aad in unnamed if aad not in known]
     if missing:
-        await _teams(uow, incident, "teams.resolve_people", f"people:v{incident.version}",
-                     {"ids": missing, "description": f"{incident.number} names of chosen people"}, now)
+        await queue(uow, [ResolvePeople(_id(incident), missing, f"{incident.number} names of chosen people",
+                                        f"people:v{incident.version}")], now)
 

@@ -21,13 +21,12 @@ from services.config import BeaconConfig
 from services.freshdesk.inbound import ReportClassification, ReportedIssue
 from services.incidents import DomainError, Incident, IncidentNotFound, Level, Person
 from services.incidents.model import clean_text
+from services.intake.effects import ReportCard, TicketNote
 from services.intake.tables import ReportRow, TicketLinkRow
-from services.intake.tickets import NOTE, queue
 from services.intake.within import declare_within, record, refresh_card, thread_note
 from services.lifecycle import Deps, ThreadTarget, parse_declaration
 from services.store.uow import UnitOfWork
 
-REPORT_CARD = "intake.report_card"
 MAX_REASON = 1000
 
 
@@ -62,15 +61,10 @@ class Report:
                    row.received_at)
 
 
-def report_order(ticket_id: int) -> str:
-    return f"report:{ticket_id}"
-
-
 async def queue_report_card(uow: UnitOfWork, ticket_id: int, key: str, now: datetime) -> None:
     """Post the report's card in the triage channel (key "post"), or redraw it after a decision."""
-    await uow.enqueue(REPORT_CARD, {"ticket_id": ticket_id, "mode": "post" if key == "post" else "update",
-                                    "description": f"reported issue #{ticket_id} card"},
-                      key=f"report:{ticket_id}:card:{key}", ordering_key=report_order(ticket_id), now=now)
+    await uow.outbox.add(ReportCard(ticket_id, "post" if key == "post" else "update",
+                                    f"reported issue #{ticket_id} card", key), now=now)
 
 
 async def receive_report(report: ReportedIssue, found: ReportClassification, url: str,
@@ -183,11 +177,10 @@ async def merge_report(ticket_id: int, incident_id: int, actor: Person, deps: De
                      now, actor=actor, after={"ticket_id": ticket_id, "url": row.url})
         await refresh_card(uow, incident_id, f"merged{ticket_id}", now)
         await thread_note(uow, incident_id, summary, f"merged{ticket_id}", now)
-        await queue(uow, NOTE, incident_id, f"report:{ticket_id}:merged:note",
-                    {"ticket_id": ticket_id, "private": not public_note,
-                     "html": f"<p>Merged into Beacon incident <b>{incident.number}</b> ({incident.priority}): "
-                             f"{html.escape(incident.title)}. Its updates follow on this ticket.</p>",
-                     "description": f"Freshdesk note on #{ticket_id}"}, now, f"incident:{incident_id}:freshdesk")
+        await uow.outbox.add(TicketNote(
+            incident_id, ticket_id, f"<p>Merged into Beacon incident <b>{incident.number}</b> ({incident.priority}): "
+                                    f"{html.escape(incident.title)}. Its updates follow on this ticket.</p>",
+            not public_note, f"Freshdesk note on #{ticket_id}", "merged:note"), now=now)
         await queue_report_card(uow, ticket_id, "merged", now)
         await uow.commit()
         return Report.from_row(row)
@@ -201,11 +194,10 @@ async def dismiss_report(ticket_id: int, reason: object, actor: Person, deps: De
         row = await _claim(uow, ticket_id, "dismissed", actor, now, reason=text)
         if row is None:
             return await _decided(uow, ticket_id)
-        await queue(uow, NOTE, None, f"report:{ticket_id}:dismissed:note",
-                    {"ticket_id": ticket_id, "private": not public_note,
-                     "html": f"<p>Not an incident: dismissed in Beacon triage by {html.escape(actor.name)}.</p>"
+        await uow.outbox.add(TicketNote(
+            None, ticket_id, f"<p>Not an incident: dismissed in Beacon triage by {html.escape(actor.name)}.</p>"
                              f"<p>{html.escape(text)}</p>",
-                     "description": f"Freshdesk note on #{ticket_id}"}, now, f"freshdesk:ticket:{ticket_id}")
+            not public_note, f"Freshdesk note on #{ticket_id}", "dismissed:note"), now=now)
         await queue_report_card(uow, ticket_id, "dismissed", now)
         await uow.commit()
         return Report.from_row(row)

@@ -15,13 +15,14 @@ from typing import Any
 
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
 from services.incidents import Incident
+from services.intake.effects import CreateTicket, TicketNote, UpdateTicket
 from services.intake.freshdesk_client import IncidentTickets
 from services.intake.settings import IntakeSettings
 from services.intake.tables import TicketLinkRow
-from services.intake.tickets import CREATE, NOTE, UPDATE, teams_thread_url, ticket_request
+from services.intake.tickets import teams_thread_url, ticket_request
 from services.intake.within import record, refresh_card
 from services.lifecycle import Deps
-from services.outbox import Effect, EffectHandler
+from services.outbox import Effect, EffectHandlers
 from services.ports import Ticket
 
 log = logging.getLogger("beacon.freshdesk")
@@ -36,8 +37,8 @@ class TicketDelivery:
     def __init__(self, deps: Deps, client: IncidentTickets | None, settings: IntakeSettings):
         self.deps, self.client, self.settings = deps, client, settings
 
-    def handlers(self) -> dict[str, EffectHandler]:
-        return {CREATE: self.create, UPDATE: self.update, NOTE: self.note}
+    def handlers(self) -> EffectHandlers:
+        return {CreateTicket: self.create, UpdateTicket: self.update, TicketNote: self.note}
 
     async def create(self, effect: Effect) -> None:
         link_id = int(effect.payload["link_id"])

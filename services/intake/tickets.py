@@ -19,12 +19,12 @@ from sqlalchemy import select
 from services.config import BeaconConfig
 from services.freshdesk.mapping import FreshdeskStatus, freshdesk_priority
 from services.incidents import Incident, Status, TimelineEvent
+from services.intake.effects import CreateTicket, TicketNote, UpdateTicket
 from services.intake.settings import IntakeSettings
 from services.intake.tables import TicketLinkRow
 from services.ports import TicketRequest
 from services.store.uow import UnitOfWork
 
-CREATE, UPDATE, NOTE = "freshdesk.create", "freshdesk.update", "freshdesk.note"
 LIVE_STATES = ("creating", "linked")  # links worth sending changes to
 NOT_CONFIGURED = "Freshdesk not configured"
 
@@ -37,10 +37,6 @@ STATUS: Mapping[Status, FreshdeskStatus] = {
     Status.CLOSED: FreshdeskStatus.CLOSED,
 }
 _LIFECYCLE = frozenset({"status_changed", "reopened", "resolved", "closed"})
-
-
-def freshdesk_order(incident_id: int) -> str:
-    return f"incident:{incident_id}:freshdesk"
 
 
 @dataclass(frozen=True)
@@ -160,12 +156,6 @@ async def links_of(uow: UnitOfWork, incident_id: int) -> list[TicketLinkRow]:
     return list(rows)
 
 
-async def queue(uow: UnitOfWork, kind: str, incident_id: int | None, key: str, payload: dict[str, Any],
-                now: datetime, ordering: str) -> None:
-    await uow.enqueue(kind, {"incident_id": incident_id, **payload}, key=key, incident_id=incident_id,
-                      ordering_key=ordering, now=now)
-
-
 class TicketObserver:
     """A ticket for every incident (human or alert), then its priority, status and updates.
     Without Freshdesk settings nothing is queued: the declaration's own transaction records
@@ -190,9 +180,7 @@ class TicketObserver:
                                  error="", created_at=now)
             uow.session.add(link)
             await uow.session.flush()
-            await queue(uow, CREATE, incident.id, f"incident:{incident.id}:freshdesk:create",
-                        {"link_id": link.id, "description": f"{incident.number} Freshdesk ticket"}, now,
-                        freshdesk_order(incident.id))
+            await uow.outbox.add(CreateTicket(incident.id, link.id, f"{incident.number} Freshdesk ticket"), now=now)
 
     async def _not_sent(self, uow: UnitOfWork, incident: Incident, links: list[TicketLinkRow],
                         now: datetime) -> None:
@@ -200,9 +188,10 @@ class TicketObserver:
         if not links:
             uow.session.add(TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created",
                                           state="not_sent", error=NOT_CONFIGURED, created_at=now))
+        skipped = CreateTicket(incident.id, 0, "")
         await uow.record_event(incident.id, TimelineEvent(
             "delivery_skipped", now, None, f"not sent: {NOT_CONFIGURED}",
-            after={"effect": CREATE, "key": f"incident:{incident.id}:freshdesk:create"}), incident.version)
+            after={"effect": skipped.kind, "key": skipped.idempotency_key}), incident.version)
 
     async def on_changed(self, uow: UnitOfWork, incident: Incident, events: list[TimelineEvent],
                          now: datetime) -> None:
@@ -220,14 +209,11 @@ class TicketObserver:
     async def _send(self, uow: UnitOfWork, incident: Incident, link: TicketLinkRow, changes: TicketChanges,
                     now: datetime, *, tag: str = "") -> None:
         assert incident.id is not None
-        key = f"incident:{incident.id}:freshdesk:link{link.id}:{tag or f'v{incident.version}'}"
-        target = {"link_id": link.id, "ticket_id": link.ticket_id}
+        tag = tag or f"v{incident.version}"
         if changes.priority is not None or changes.status is not None:
-            await queue(uow, UPDATE, incident.id, f"{key}:update",
-                        {**target, "priority": changes.priority, "status": changes.status,
-                         "description": f"{incident.number} Freshdesk ticket update"}, now,
-                        freshdesk_order(incident.id))
+            await uow.outbox.add(UpdateTicket(incident.id, link.id, link.ticket_id, changes.priority, changes.status,
+                                              f"{incident.number} Freshdesk ticket update", f"{tag}:update"), now=now)
         for index, note in enumerate(changes.notes):
-            await queue(uow, NOTE, incident.id, f"{key}:note{index}",
-                        {**target, "html": note, "private": not self.settings.public_notes,
-                         "description": f"{incident.number} Freshdesk note"}, now, freshdesk_order(incident.id))
+            await uow.outbox.add(TicketNote(incident.id, link.ticket_id, note, not self.settings.public_notes,
+                                            f"{incident.number} Freshdesk note", f"{tag}:note{index}", link_id=link.id),
+                                 now=now)

@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
 from services.comms import hooks, notify
+from services.effects.teams import ThreadNote, UpdateCard
 from services.incidents import Incident, Level, Person, TimelineEvent
 from services.lifecycle import SYSTEM_ACTOR, Deps, ThreadTarget
 from services.scheduler import timers
-from services.store.tables import OutboxRow
 from services.store.uow import UnitOfWork
 
 # Who Beacon is on the timeline when it acts on its own (an alert declared or reopened it); the
@@ -69,11 +67,6 @@ async def record(uow: UnitOfWork, incident: Incident, kind: str, summary: str, n
     await uow.record_event(incident.id, TimelineEvent(kind, now, actor, summary, after=after), incident.version)
 
 
-def teams_order(incident_id: int) -> str:
-    """The ordering key of an incident's Teams posts (the core's): the card is posted first."""
-    return f"incident:{incident_id}:teams"
-
-
 async def refresh_card(uow: UnitOfWork, incident_id: int, key: str, now: datetime) -> None:
     """Redraw the incident card for everyone, unless a redraw is already waiting: it renders the
     state at delivery, so fifty repeats of an alert cost one card update, not fifty. The waiting
@@ -87,34 +80,16 @@ async def refresh_cards(uow: UnitOfWork, redraws: dict[int, str], now: datetime,
     """refresh_card for several incidents ({incident id: key}), with one look-up of the redraws
     already waiting. With a `delay` each new redraw waits that long before it is sent, and every
     request for one meanwhile joins it: at most one redraw per incident per `delay`."""
-    ids = sorted(redraws)
-    waiting: set[int] = set()
-    for start in range(0, len(ids), 500):
-        query = (select(OutboxRow.incident_id).where(OutboxRow.kind == "teams.update_card",
-                                                     OutboxRow.incident_id.in_(ids[start:start + 500]),
-                                                     OutboxRow.status == "pending"))
-        if uow.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        waiting.update(i for i in await uow.session.scalars(query) if i is not None)
-    queued = []
-    for incident_id in ids:
-        key = f"incident:{incident_id}:intake:card:{redraws[incident_id]}"
-        if incident_id not in waiting and await uow.enqueue(
-                "teams.update_card", {"incident_id": incident_id,
-                                      "description": f"INC-{incident_id} card update (intake)"},
-                key=key, incident_id=incident_id, ordering_key=teams_order(incident_id), now=now):
-            queued.append(key)
-    if delay and queued:
-        await uow.session.execute(update(OutboxRow).where(OutboxRow.idempotency_key.in_(queued))
-                                  .values(next_attempt_at=now + delay)
-                                  .execution_options(synchronize_session=False))
+    waiting = await uow.outbox.incidents_waiting(UpdateCard, redraws)
+    for incident_id in sorted(redraws):
+        if incident_id not in waiting:
+            await uow.outbox.add(UpdateCard(incident_id, f"INC-{incident_id} card update (intake)",
+                                            f"intake:card:{redraws[incident_id]}"), now=now, not_before=now + delay)
 
 
 async def thread_note(uow: UnitOfWork, incident_id: int, text: str, key: str, now: datetime) -> None:
-    await uow.enqueue("teams.thread_note", {"incident_id": incident_id, "text": text,
-                                            "description": f"INC-{incident_id} thread note (intake)"},
-                      key=f"incident:{incident_id}:intake:note:{key}", incident_id=incident_id,
-                      ordering_key=teams_order(incident_id), now=now)
+    await uow.outbox.add(ThreadNote(incident_id, text, f"INC-{incident_id} thread note (intake)",
+                                    f"intake:note:{key}"), now=now)
 
 
 async def thread_target(uow: UnitOfWork, channel: str) -> ThreadTarget | None:

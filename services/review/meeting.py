@@ -11,6 +11,7 @@ from services.comms.plan import stakeholder_owner
 from services.config import BeaconConfig
 from services.incidents import DomainError, Incident, Person, ValidationFailed
 from services.lifecycle import Deps
+from services.review.effects import CreateReviewEvent
 from services.review.settings import ReviewSettings
 from services.review.usecases import _incident_and_report, record
 
@@ -86,12 +87,10 @@ async def schedule_review(deps: Deps, settings: ReviewSettings, incident_id: int
         body = (f"<p>Post-incident review of {html.escape(incident.label)}: {html.escape(incident.title)}.</p>"
                 f"<p><a href='{html.escape(link)}'>The report</a></p>")
         row.review_start = start
-        await uow.enqueue("review.create_event", {
-            "incident_id": incident_id, "subject": f"Post-incident review: {incident.label} {incident.title}"[:250],
-            "body_html": body, "start": start.isoformat(), "end": (start + settings.review_length).isoformat(),
-            "attendees": invite, "description": f"{incident.number} review meeting"},
-            key=f"incident:{incident_id}:review:event", incident_id=incident_id,
-            ordering_key=f"incident:{incident_id}:review-event", now=now)
+        await uow.outbox.add(CreateReviewEvent(
+            incident_id, subject=f"Post-incident review: {incident.label} {incident.title}"[:250], body_html=body,
+            start=start.isoformat(), end=(start + settings.review_length).isoformat(), attendees=invite,
+            description=f"{incident.number} review meeting"), now=now)
         note = f"; not invited (no email address): {', '.join(missing)}" if missing else ""
         await record(uow, incident, "review_scheduled", actor,
                      f"{actor.name} scheduled the review for {start:%Y-%m-%d %H:%M} UTC with "

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
+from services.effects.messages import SendEmail
 from services.incidents import Incident, TimelineEvent
 from services.review.report import (
     ActionLine,
@@ -16,7 +17,7 @@ from services.review.report import (
     recipients_of,
 )
 from services.review.tables import ActionItemRow, ReportRow, ReviewTimerRow
-from services.store.tables import IncidentRow, OutboxRow
+from services.store.tables import IncidentRow
 from services.store.uow import UnitOfWork
 
 
@@ -66,8 +67,7 @@ async def config_version(uow: UnitOfWork, incident_id: int) -> str:
 
 
 async def communications(uow: UnitOfWork, incident_id: int) -> list[Communication]:
-    rows = await uow.session.scalars(
-        select(OutboxRow).where(OutboxRow.incident_id == incident_id).order_by(OutboxRow.id))
+    rows = await uow.outbox.of_incident(incident_id)
     return [Communication(r.kind, recipients_of(r.kind, r.payload), r.created_at, r.done_at, r.status,
                           str(r.payload.get("description", ""))) for r in rows]
 
@@ -76,9 +76,7 @@ async def update_recipients(uow: UnitOfWork, incident_id: int,
                             timeline: list[TimelineEvent]) -> list[tuple[str, str]]:
     """The stakeholders who received status updates by email (and the initial notification)."""
     found: dict[str, tuple[str, str]] = {}
-    rows = await uow.session.scalars(select(OutboxRow).where(
-        OutboxRow.incident_id == incident_id, OutboxRow.kind == "email.send",
-        OutboxRow.idempotency_key.like("%:update:%")))
+    rows = await uow.outbox.of_incident(incident_id, SendEmail, key_like="%:update:%")
     for row in rows:
         for email, name in row.payload.get("to", []):
             found[str(email).lower()] = (str(email), str(name))

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.comms.plan import stakeholder_owner
 from services.config import BeaconConfig
+from services.effects.messages import SendEmail
 from services.incidents import (
     DomainError,
     Incident,
@@ -22,6 +23,7 @@ from services.incidents import (
 from services.incidents.model import MAX_TEXT, clean_text
 from services.lifecycle import Deps, IncidentAction, act_on_incident
 from services.review import store
+from services.review.effects import ReviewThreadCard
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow, ReportRow
 from services.store.uow import UnitOfWork
@@ -33,9 +35,9 @@ MAX_ACTIONS = 5
 async def thread_card(uow: UnitOfWork, incident: Incident, key: str, payload: dict[str, Any],
                       now: datetime) -> None:
     """A review card as a reply in the incident thread, after the incident's other posts."""
-    await uow.enqueue("review.thread_card", {"incident_id": incident.id, **payload},
-                      key=f"incident:{incident.id}:review:{key}", incident_id=incident.id,
-                      ordering_key=f"incident:{incident.id}:teams", now=now)
+    assert incident.id is not None
+    details = {name: value for name, value in payload.items() if name != "card"}
+    await uow.outbox.add(ReviewThreadCard(incident.id, str(payload["card"]), key, details), now=now)
 
 
 async def record(uow: UnitOfWork, incident: Incident, kind: str, actor: Person | None, summary: str,
@@ -164,12 +166,8 @@ async def _publish(uow: UnitOfWork, incident: Incident, settings: ReviewSettings
             f"({html.escape(incident.title)}) is complete.</p><p><a href='{html.escape(link)}'>Read the "
             f"report</a> (the link expires in {settings.links.ttl.days} days).</p>")
     for email, name in await store.update_recipients(uow, incident.id, await uow.timeline(incident.id)):
-        await uow.enqueue("email.send", {"to": [[email, name]], "subject": subject, "html": page,
-                                         "text": f"The post-incident report: {link}",
-                                         "description": f"report email to {email}"},
-                          key=f"incident:{incident.id}:report:email:{email.lower()}",
-                          incident_id=incident.id, ordering_key=f"incident:{incident.id}:email:{email.lower()}",
-                          now=now)
+        await uow.outbox.add(SendEmail(incident.id, "report", email, name, subject, page,
+                                       f"The post-incident report: {link}", f"report email to {email}"), now=now)
 
 
 async def review_held(deps: Deps, incident_id: int, actor: Person) -> Incident:

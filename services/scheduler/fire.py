@@ -13,10 +13,11 @@ from datetime import datetime
 from services.comms import notify, plan
 from services.comms.plan import RESPONDERS
 from services.config import BeaconConfig
+from services.effects import OutboxEffect
 from services.incidents import Incident, TimelineEvent
 from services.scheduler import timers
 from services.store.tables import TimerRow
-from services.store.uow import Outgoing, UnitOfWork
+from services.store.uow import UnitOfWork
 
 
 def owner_of(incident: Incident, audience: str, config: BeaconConfig) -> tuple[str, str]:
@@ -41,7 +42,7 @@ class Batch:
     saves: list[tuple[Incident, Incident]] = field(default_factory=list)
     updates: list[tuple[Incident, TimelineEvent, int]] = field(default_factory=list)
     events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
-    posts: list[Outgoing] = field(default_factory=list)
+    posts: list[OutboxEffect] = field(default_factory=list)
 
     async def write(self, uow: UnitOfWork) -> None:
         await uow.move_timers(self.moves)
@@ -52,7 +53,7 @@ class Batch:
             self.posts += notify.status_update_posts(incident, self.config, event, sequence)
             self.posts += notify.card_refresh_posts(incident, note="")
         await uow.record_events(self.events)
-        await uow.enqueue_many(self.posts, now=self.now)
+        await uow.outbox.add_many(self.posts, now=self.now)
 
 
 async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, now: datetime) -> int:

@@ -7,22 +7,21 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 
 from services.incidents import OPEN_STATUSES, Incident, Person, TimelineEvent
 from services.store.db import take_the_writer_turn
+from services.store.dialect import insert_if_new, lock_rows
 from services.store.mapping import event_from_row, event_row, event_values, incident_from_row, incident_values
+from services.store.outbox import Outbox
 from services.store.tables import (
     IncidentRow,
     InstallationRow,
-    OutboxRow,
     PersonRow,
     ProcessedActivityRow,
     ThreadRow,
@@ -35,16 +34,6 @@ class ConcurrentUpdate(Exception):
     """Someone else changed the incident between our read and our write."""
 
 
-class Outgoing(NamedTuple):
-    """An effect to queue in the outbox (see UnitOfWork.enqueue)."""
-
-    kind: str
-    payload: dict[str, Any]
-    key: str
-    incident_id: int | None
-    ordering_key: str
-
-
 # Statements of the click path, built once: building one with .values() per call cost more than
 # running it, and a click holds SQLite's writer lock from its first write to its commit. Core
 # tables, not ORM entities: these writes need no identity-map bookkeeping.
@@ -55,9 +44,6 @@ def _table(entity: type[Any]) -> Table:
 _SAVE_INCIDENT = update(_table(IncidentRow)).where(_table(IncidentRow).c.id == bindparam("_id"),
                                                    _table(IncidentRow).c.version == bindparam("_read_version"))
 _INSERT_EVENTS = insert(_table(TimelineRow))
-_INSERT_IF_NEW = {(dialect, table): module(_table(table)).on_conflict_do_nothing()
-                  for dialect, module in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-                  for table in (OutboxRow, ProcessedActivityRow)}
 
 
 # Per database (engine): people's names and user ids as this process last committed them.
@@ -72,6 +58,7 @@ class UnitOfWork:
         self._queued = False
         self._people_stored: dict[str, tuple[str, str | None]] = {}
         self.session: AsyncSession
+        self.outbox = Outbox(self)
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
@@ -90,6 +77,10 @@ class UnitOfWork:
         """On SQLite, take the writer's turn now, before reading: what is read cannot change before
         this unit of work commits. PostgreSQL keeps optimistic locking (ConcurrentUpdate)."""
         await take_the_writer_turn(self.session)
+
+    def wake_on_commit(self) -> None:
+        """Something was queued or a timer moved: wake the background workers once this commits."""
+        self._queued = True
 
     async def commit(self) -> None:
         await self.session.commit()
@@ -155,8 +146,8 @@ class UnitOfWork:
         """Several incidents by id. With `lock`, on PostgreSQL they stay locked until the commit, taken
         in id order so that two writers of the same incidents cannot deadlock."""
         query = select(IncidentRow).where(IncidentRow.id.in_(incident_ids)).order_by(IncidentRow.id)
-        if lock and self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
+        if lock:
+            query = lock_rows(query, self.session)
         return {row.id: incident_from_row(row) for row in await self.session.scalars(query)}
 
     async def save_incidents(self, changes: Sequence[tuple[Incident, Incident]]) -> None:
@@ -225,35 +216,11 @@ class UnitOfWork:
                    TimelineRow.after["sequence"].as_integer().in_(sequences)))
         return [(incident_id, after or {}) for incident_id, after in rows]
 
-    # -- outbox ------------------------------------------------------------------------------
-    async def enqueue(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime,
-                      incident_id: int | None = None, ordering_key: str | None = None) -> bool:
-        """Queue an effect; a key already queued is not queued again (returns False)."""
-        inserted = await self._insert_new(OutboxRow, dict(
-            kind=kind, idempotency_key=key, payload=payload, incident_id=incident_id,
-            ordering_key=ordering_key or (f"incident:{incident_id}" if incident_id else f"{kind}:{key}"),
-            status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error=""))
-        self._queued = self._queued or inserted
-        return inserted
-
-    async def enqueue_many(self, effects: Sequence[Outgoing], *, now: datetime) -> None:
-        """enqueue for several effects in one statement; keys already queued are skipped."""
-        if not effects:
-            return
-        await self.session.execute(self._insert_if_new(OutboxRow), [dict(
-            kind=effect.kind, idempotency_key=effect.key, payload=effect.payload, incident_id=effect.incident_id,
-            ordering_key=effect.ordering_key, status="pending", attempts=0, next_attempt_at=now, created_at=now,
-            last_error="") for effect in effects])
-        self._queued = True
-
     async def _insert_new(self, table: type[Any], values: dict[str, Any]) -> bool:
         """INSERT … ON CONFLICT DO NOTHING in one statement (the write lock is held for fewer
         round trips than a look-up followed by an insert); False when the row existed."""
-        result = await self.session.execute(self._insert_if_new(table), values)
+        result = await self.session.execute(insert_if_new(self.session, table), values)
         return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    def _insert_if_new(self, table: type[Any]) -> Any:
-        return _INSERT_IF_NEW[self.session.get_bind().dialect.name, table]
 
     # -- durable timers ----------------------------------------------------------------------
     async def timer(self, incident_id: int, kind: str) -> TimerRow | None:
@@ -304,18 +271,12 @@ class UnitOfWork:
 
     async def claim_due_timers(self, now: datetime, limit: int) -> list[TimerRow]:
         """The timers due now, earliest first, locked for this transaction (other replicas skip them)."""
-        query = select(TimerRow).where(TimerRow.due_at <= now).order_by(TimerRow.due_at).limit(limit)
-        if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        query = lock_rows(select(TimerRow).where(TimerRow.due_at <= now).order_by(TimerRow.due_at).limit(limit),
+                          self.session, skip_locked=True)
         return list(await self.session.scalars(query))
 
     async def next_timer_due(self) -> datetime | None:
         return await self.session.scalar(select(func.min(TimerRow.due_at)))
-
-    async def later_effect_pending(self, effect_id: int, kind: str, incident_id: int) -> bool:
-        return bool(await self.session.scalar(
-            select(func.count()).where(OutboxRow.kind == kind, OutboxRow.incident_id == incident_id,
-                                       OutboxRow.id > effect_id, OutboxRow.status == "pending")))
 
     # -- invokes already applied -------------------------------------------------------------
     async def mark_processed(self, activity_id: str, incident_id: int | None, now: datetime) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from services.clock import FakeClock, SystemClock
 from services.delivery import NotConfigured, PermanentDeliveryError, TransientDeliveryError
+from services.effects import Channel
 from services.incidents import Incident, Level, Person
 from services.outbox import Effect, OutboxPolicy, OutboxWorker
 from services.store.db import create_engine, migrate, session_factory
@@ -42,8 +43,8 @@ async def new_incident(sessions) -> int:
 
 async def enqueue(sessions, kind: str, key: str, incident_id: int | None = None, order: str | None = None):
     async with UnitOfWork(sessions) as uow:
-        queued = await uow.enqueue(kind, {"n": key}, key=key, now=datetime.now(UTC),
-                                   incident_id=incident_id, ordering_key=order)
+        queued = await uow.outbox.add_row(kind, {"n": key}, key=key, now=datetime.now(UTC),
+                                          incident_id=incident_id, ordering_key=order)
         await uow.commit()
     return queued
 
@@ -239,7 +240,7 @@ async def test_a_paced_kind_starts_no_faster_than_its_rate_and_others_are_not_he
     for i in range(5):
         await enqueue(sessions, "graph.mail", f"m{i}")
     w = worker(sessions, {"teams.thread_note": handler, "graph.mail": handler}, batch=100, concurrency=100,
-               rate_limits={"teams.": 20})
+               rate_limits={Channel.TEAMS: 20})
     begin = asyncio.get_running_loop().time()
     await w.run_once()
     teams = [t - begin for t in started["teams"]]

@@ -1,0 +1,51 @@
+"""Where SQLite and PostgreSQL differ, in one place: row locks, advisory locks and insert-if-new.
+
+PostgreSQL runs several replicas against one database: rows are claimed FOR UPDATE SKIP LOCKED,
+read for a write FOR UPDATE, and whole intakes serialised by advisory locks. SQLite serves one
+process, whose writers already take turns on one lock (db.take_the_writer_turn), so these are
+no-ops there. Insert-if-new statements exist in both dialects but are built by each one's own
+`insert`; they are built once per table, since building one per call costs more than running it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Select, Table, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+Q = TypeVar("Q", bound=Select[Any])
+_BUILDERS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+_INSERT_IF_NEW: dict[tuple[str, Table], Any] = {}
+
+
+def is_postgresql(bound: AsyncSession | AsyncEngine | AsyncConnection) -> bool:
+    if isinstance(bound, AsyncSession):
+        return bool(bound.get_bind().dialect.name == "postgresql")
+    return bool(bound.dialect.name == "postgresql")
+
+
+def lock_rows(query: Q, session: AsyncSession, *, skip_locked: bool = False) -> Q:
+    """Lock what the query reads until the commit, on PostgreSQL (with `skip_locked`, rows another
+    replica holds are passed over rather than waited for)."""
+    if is_postgresql(session):
+        return cast(Q, query.with_for_update(skip_locked=skip_locked))
+    return query
+
+
+async def advisory_lock(session: AsyncSession, key: int) -> None:
+    """One transaction at a time across replicas for `key`, until the commit (PostgreSQL)."""
+    if is_postgresql(session):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def insert_if_new(session: AsyncSession, entity: type[Any]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for a table, in the session's dialect, built once."""
+    table = cast(Table, entity.__table__)
+    name = session.get_bind().dialect.name
+    statement = _INSERT_IF_NEW.get((name, table))
+    if statement is None:
+        statement = _INSERT_IF_NEW[name, table] = _BUILDERS[name](table).on_conflict_do_nothing()
+    return statement

@@ -1,0 +1,91 @@
+"""The outbox as the use cases see it: queue typed effects in the current transaction.
+
+A key already queued is not queued again, so a retried transaction or a replayed timer never sends
+twice. The rows keep the format they always had (kind + JSON payload); services/outbox.py delivers
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from services.effects import OutboxEffect, ordering
+from services.store.dialect import insert_if_new, lock_rows
+from services.store.tables import OutboxRow
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
+
+
+def _values(kind: str, payload: dict[str, Any], key: str, incident_id: int | None, ordering_key: str,
+            due: datetime, now: datetime) -> dict[str, Any]:
+    return dict(kind=kind, idempotency_key=key, payload=payload, incident_id=incident_id,
+                ordering_key=ordering_key, status="pending", attempts=0, next_attempt_at=due, created_at=now,
+                last_error="")
+
+
+def _effect_values(effect: OutboxEffect, now: datetime, due: datetime | None = None) -> dict[str, Any]:
+    return _values(effect.kind, effect.payload(), effect.idempotency_key, effect.filed_under, effect.ordering_key,
+                   due or now, now)
+
+
+class Outbox:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def add(self, effect: OutboxEffect, *, now: datetime, not_before: datetime | None = None) -> bool:
+        """Queue an effect (not sent before `not_before`); False when its key was queued already."""
+        return await self._insert(_effect_values(effect, now, not_before))
+
+    async def add_many(self, effects: Sequence[OutboxEffect], *, now: datetime) -> None:
+        """`add` for several effects in one statement (fewer round trips inside a click's turn)."""
+        if effects:
+            await self._uow.session.execute(insert_if_new(self._uow.session, OutboxRow),
+                                            [_effect_values(effect, now) for effect in effects])
+            self._uow.wake_on_commit()
+
+    async def add_row(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime,
+                      incident_id: int | None = None, ordering_key: str | None = None) -> bool:
+        """A row of any kind, for effects without a type (tests, tools)."""
+        order = ordering_key or (ordering.incident_any(incident_id) if incident_id else ordering.unordered(kind, key))
+        return await self._insert(_values(kind, payload, key, incident_id, order, now, now))
+
+    async def _insert(self, values: dict[str, Any]) -> bool:
+        result = await self._uow.session.execute(insert_if_new(self._uow.session, OutboxRow), values)
+        inserted = bool(result.rowcount)  # type: ignore[attr-defined]
+        if inserted:
+            self._uow.wake_on_commit()
+        return inserted
+
+    async def later_pending(self, effect_id: int, kind: str, incident_id: int) -> bool:
+        """Whether a later effect of this kind waits for the incident (one card redraw renders the
+        state the later one would)."""
+        return bool(await self._uow.session.scalar(
+            select(func.count()).where(OutboxRow.kind == kind, OutboxRow.incident_id == incident_id,
+                                       OutboxRow.id > effect_id, OutboxRow.status == "pending")))
+
+    async def incidents_waiting(self, kind: type[OutboxEffect], incident_ids: Collection[int]) -> set[int]:
+        """Which of these incidents have an effect of this kind pending, locked (PostgreSQL) until the
+        commit so it cannot be delivered meanwhile; SQLite's writer already holds the database."""
+        ids = sorted(incident_ids)
+        waiting: set[int] = set()
+        for start in range(0, len(ids), 500):  # well under SQLite's limit on bound parameters
+            query = lock_rows(select(OutboxRow.incident_id).where(
+                OutboxRow.kind == kind.kind, OutboxRow.incident_id.in_(ids[start:start + 500]),
+                OutboxRow.status == "pending"), self._uow.session)
+            waiting.update(i for i in await self._uow.session.scalars(query) if i is not None)
+        return waiting
+
+    async def of_incident(self, incident_id: int, kind: type[OutboxEffect] | None = None, *,
+                          key_like: str = "") -> list[OutboxRow]:
+        """An incident's effects, oldest first (what the report lists as communications)."""
+        query = select(OutboxRow).where(OutboxRow.incident_id == incident_id)
+        if kind is not None:
+            query = query.where(OutboxRow.kind == kind.kind)
+        if key_like:
+            query = query.where(OutboxRow.idempotency_key.like(key_like))
+        return list(await self._uow.session.scalars(query.order_by(OutboxRow.id)))

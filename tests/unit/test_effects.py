@@ -1,0 +1,109 @@
+"""Typed outbox effects write the rows an earlier release wrote (same kind, keys and JSON), so rows
+already queued in a deployed database still deliver, and every kind has a handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import WORKER, Overrides, create_app
+from services.bridge.effects import BridgeThreadCard, CreateMeeting, Invite, Ring
+from services.effects import Channel, OutboxEffect, effect_types
+from services.effects.messages import SendEmail, SendSms
+from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
+from services.intake.effects import CreateTicket, ReportCard, TicketNote, UpdateTicket
+from services.review.effects import CreateReviewEvent, ReviewThreadCard
+from services.settings import Settings
+from tests.e2e.conftest import unconfigured
+
+TARGET = {"service_url": "https://smba.example/", "tenant_id": "t", "channel_id": "19:c", "conversation_id": ""}
+ALICE = {"aad_object_id": "aad-alice", "name": "Alice"}
+
+# (effect, kind, idempotency key, ordering key, incident_id column, payload) as the earlier release wrote them
+ROWS: list[tuple[OutboxEffect, str, str, str, int | None, dict[str, Any]]] = [
+    (PostCard(7, TARGET, "INC-7 card"), "teams.post_card", "incident:7:root", "incident:7:teams", 7,
+     {"incident_id": 7, "target": TARGET, "description": "INC-7 card"}),
+    (UpdateCard(7, "INC-7 card update", "card:v3"), "teams.update_card", "incident:7:card:v3", "incident:7:teams",
+     7, {"incident_id": 7, "description": "INC-7 card update"}),
+    (ThreadNote(7, "Bob acknowledged", "INC-7 thread note", "note:v3"), "teams.thread_note", "incident:7:note:v3",
+     "incident:7:teams", 7, {"incident_id": 7, "text": "Bob acknowledged", "description": "INC-7 thread note"}),
+    (ThreadCard(7, "resolution", "INC-7 resolution notice", "resolution:v9", {"text": "Fixed"}),
+     "teams.thread_card", "incident:7:resolution:v9", "incident:7:teams", 7,
+     {"incident_id": 7, "card": "resolution", "text": "Fixed", "description": "INC-7 resolution notice"}),
+    (StakeholderPost(7, "19:s", "initial", "Declared", {}, "INC-7 stakeholder channel post",
+                     "initial:stakeholder-channel"), "teams.stakeholder_post",
+     "incident:7:initial:stakeholder-channel", "incident:7:stakeholders", 7,
+     {"incident_id": 7, "channel_id": "19:s", "card": "initial", "text": "Declared", "endpoint": {},
+      "description": "INC-7 stakeholder channel post"}),
+    (ResolvePeople(7, ["aad-1"], "INC-7 names of chosen people", "people:v2"), "teams.resolve_people",
+     "incident:7:people:v2", "incident:7:teams", 7,
+     {"incident_id": 7, "ids": ["aad-1"], "description": "INC-7 names of chosen people"}),
+    (SendEmail(7, "update:2", "Avery@Example.com", "Avery", "S", "<p>h</p>", "t", "email to Avery@Example.com"),
+     "email.send", "incident:7:update:2:email:avery@example.com", "incident:7:email:avery@example.com", 7,
+     {"to": [["Avery@Example.com", "Avery"]], "subject": "S", "html": "<p>h</p>", "text": "t",
+      "description": "email to Avery@Example.com"}),
+    (SendSms(7, "initial", "+15550100", "INC-7 P1", "SMS to …0100"), "sms.send", "incident:7:initial:sms:+15550100",
+     "incident:7:sms:+15550100", 7, {"to": "+15550100", "text": "INC-7 P1", "description": "SMS to …0100"}),
+    (CreateMeeting(7, 2, "INC-7 bridge meeting"), "bridge.create", "incident:7:bridge:create:2", "incident:7:bridge",
+     7, {"incident_id": 7, "attempt": 2, "description": "INC-7 bridge meeting"}),
+    (Invite(7, [{"key": "a@x"}], ALICE, "INC-7 bridge invitation", "invite:act1"), "bridge.invite",
+     "incident:7:bridge:invite:act1", "incident:7:bridge", 7,
+     {"incident_id": 7, "invitees": [{"key": "a@x"}], "actor": ALICE, "description": "INC-7 bridge invitation"}),
+    (Ring(7, [{"aad_object_id": "aad-1", "name": "B"}], "t", "https://b/api/calls", ALICE, "INC-7 bridge", "ring",
+          "ring:act2"), "bridge.ring", "incident:7:bridge:ring:act2", "incident:7:calls", 7,
+     {"incident_id": 7, "targets": [{"aad_object_id": "aad-1", "name": "B"}], "tenant_id": "t",
+      "callback_uri": "https://b/api/calls", "actor": ALICE, "subject": "INC-7 bridge", "description": "ring"}),
+    (BridgeThreadCard(7, "failed", "INC-7 bridge failed card", "thread:failed:1", {"what": "create", "error": "e"}),
+     "bridge.thread_card", "incident:7:bridge:thread:failed:1", "incident:7:teams", 7,
+     {"incident_id": 7, "card": "failed", "description": "INC-7 bridge failed card", "what": "create", "error": "e"}),
+    (CreateTicket(7, 3, "INC-7 Freshdesk ticket"), "freshdesk.create", "incident:7:freshdesk:create",
+     "incident:7:freshdesk", 7, {"incident_id": 7, "link_id": 3, "description": "INC-7 Freshdesk ticket"}),
+    (UpdateTicket(7, 3, 42, 4, None, "INC-7 Freshdesk ticket update", "v5:update"), "freshdesk.update",
+     "incident:7:freshdesk:link3:v5:update", "incident:7:freshdesk", 7,
+     {"incident_id": 7, "link_id": 3, "ticket_id": 42, "priority": 4, "status": None,
+      "description": "INC-7 Freshdesk ticket update"}),
+    (TicketNote(7, 42, "<p>n</p>", True, "INC-7 Freshdesk note", "v5:note0", link_id=3), "freshdesk.note",
+     "incident:7:freshdesk:link3:v5:note0", "incident:7:freshdesk", 7,
+     {"incident_id": 7, "link_id": 3, "ticket_id": 42, "html": "<p>n</p>", "private": True,
+      "description": "INC-7 Freshdesk note"}),
+    (TicketNote(None, 42, "<p>d</p>", False, "Freshdesk note on #42", "dismissed:note"), "freshdesk.note",
+     "report:42:dismissed:note", "freshdesk:ticket:42", None,
+     {"incident_id": None, "ticket_id": 42, "html": "<p>d</p>", "private": False,
+      "description": "Freshdesk note on #42"}),
+    (ReportCard(42, "post", "reported issue #42 card", "post"), "intake.report_card", "report:42:card:post",
+     "report:42", None, {"ticket_id": 42, "mode": "post", "description": "reported issue #42 card"}),
+    (ReviewThreadCard(7, "report_summary", "summary", {"link": "https://l"}), "review.thread_card",
+     "incident:7:review:summary", "incident:7:teams", 7,
+     {"incident_id": 7, "card": "report_summary", "link": "https://l"}),
+    (CreateReviewEvent(7, "Review", "<p>b</p>", "2026-01-05T10:00:00+00:00", "2026-01-05T11:00:00+00:00",
+                       [["a@x", "A"]], "INC-7 review meeting"), "review.create_event", "incident:7:review:event",
+     "incident:7:review-event", 7,
+     {"incident_id": 7, "subject": "Review", "body_html": "<p>b</p>", "start": "2026-01-05T10:00:00+00:00",
+      "end": "2026-01-05T11:00:00+00:00", "attendees": [["a@x", "A"]], "description": "INC-7 review meeting"}),
+]
+
+
+@pytest.mark.parametrize(("effect", "kind", "key", "order", "incident_id", "payload"), ROWS,
+                         ids=[row[1] + ":" + row[2] for row in ROWS])
+def test_an_effect_writes_the_row_an_earlier_release_wrote(effect: OutboxEffect, kind: str, key: str, order: str,
+                                                           incident_id: int | None, payload: dict[str, Any]) -> None:
+    assert (effect.kind, effect.idempotency_key, effect.ordering_key, effect.filed_under) == (
+        kind, key, order, incident_id)
+    assert effect.payload() == payload
+
+
+def test_every_kind_is_covered_above_and_has_a_handler(tmp_path: Path) -> None:
+    assert {row[1] for row in ROWS} == set(effect_types())
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")  # type: ignore[call-arg]
+    app = create_app(settings, Overrides(outside=unconfigured(), start_worker=False))
+    assert set(effect_types()) <= set(app[WORKER]._handlers)
+
+
+def test_teams_effects_never_share_an_ordering_key_with_another_channel() -> None:
+    """A page, an email or a Graph call never waits behind a Teams post (and the reverse)."""
+    channels: dict[str, set[Channel]] = {}
+    for effect, *_ in ROWS:
+        channels.setdefault(effect.ordering_key, set()).add(effect.channel)
+    assert all(len(found) == 1 for found in channels.values()), channels
