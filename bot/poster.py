@@ -20,7 +20,7 @@ from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.adapter import BeaconAdapter
 from bot.views import incident_view
-from cards.elements import plain
+from cards.elements import label
 from cards.incident import incident_card
 from cards.updates import notice_card, reminder_card, status_update_card
 from services.delivery import PermanentDeliveryError, TransientDeliveryError, classify_status
@@ -51,6 +51,14 @@ async def _connector_call(coro: Any) -> Any:
         raise classify_status(status, f"Bot Connector answered {status}: {error}", retry_after) from None
     except (TimeoutError, ClientRequestError, aiohttp.ClientError, ConnectionError) as error:
         raise TransientDeliveryError(f"Bot Connector unreachable: {error}") from None
+
+
+def plain_text_message(text: str) -> Activity:
+    """A message Teams shows as typed: `textFormat: plain` renders no Markdown, so a note such as
+    "see [the runbook](https://evil.example)" stays text."""
+    activity = MessageFactory.text(label(text))
+    activity.text_format = "plain"
+    return activity
 
 
 async def _raise(error: BaseException) -> None:
@@ -223,7 +231,7 @@ class TeamsPoster:
         elif kind == "resolution":
             card = notice_card(f"{incident.label} resolved", str(payload.get("text", "")))
         else:
-            card = notice_card(f"{incident.label} · {plain(incident.title)}", str(payload.get("text", "")),
+            card = notice_card(f"{incident.label} · {incident.title}", str(payload.get("text", "")),
                                style="attention" if incident.priority in ("P1", "P2") else "emphasis")
         return MessageFactory.attachment(CardFactory.adaptive_card(card))
 
@@ -259,4 +267,4 @@ class TeamsPoster:
 
     async def thread_note(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
-        await self.reply_in_thread(incident_id, MessageFactory.text(plain(effect.payload["text"])))
+        await self.reply_in_thread(incident_id, plain_text_message(str(effect.payload["text"])))

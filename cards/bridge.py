@@ -68,7 +68,7 @@ def _data(incident: Incident) -> Json:
 
 def _choice_title(invitee: Invitee) -> str:
     detail = " · ".join(part for part in (invitee.note, invitee.email) if part)
-    return plain(f"{invitee.label} ({detail})" if detail and invitee.name else invitee.label or detail)
+    return f"{invitee.label} ({detail})" if detail and invitee.name else invitee.label or detail
 
 
 def _notice(message: str, *, error: bool = False) -> list[Json]:
@@ -92,7 +92,7 @@ def _invitee_inputs(invitees: list[Invitee], form: dict[str, object] | None, *, 
         body.append(choice_set(input_id, title, [(_choice_title(i), i.key) for i in members], value=value,
                                compact=False, multi=True))
     extra = str(form.get(EXTRA_INPUT) or "") if form else ""
-    body.append(input_text(EXTRA_INPUT, EXTRA_LABEL, value=plain(extra), multiline=True, max_length=4000,
+    body.append(input_text(EXTRA_INPUT, EXTRA_LABEL, value=extra, multiline=True, max_length=4000,
                            placeholder="ops@client.example, support@vendor.example"))
     return body
 
@@ -143,7 +143,7 @@ def _ring_section(situation: BridgeSituation, setup: BridgeSetup) -> tuple[list[
         return [text(RING_NEEDS_URL, subtle=True)], []
     if not situation.ring:
         return [text(NOBODY_TO_RING, subtle=True)], []
-    choices = [(plain(t.name or t.aad_object_id), t.aad_object_id) for t in situation.ring]
+    choices = [(t.name or t.aad_object_id, t.aad_object_id) for t in situation.ring]
     ticked = ",".join(t.aad_object_id for t in situation.ring[:MAX_RING])
     form = [text(RING_RULES, subtle=True),
             choice_set(RING_INPUT, "Ring", choices, value=ticked, compact=False, multi=True, required=True)]
@@ -212,9 +212,9 @@ def incident_extras(bridge: Bridge | None, call: BridgeCall | None) -> ViewExtra
     if state is BridgeState.CREATED and bridge.meeting is not None:
         rows = [("Bridge", f"Teams meeting, {len(bridge.invited)} invited")]
         if bridge.meeting.dial_in:
-            rows.append(("Bridge dial-in", plain(bridge.meeting.dial_in)))
+            rows.append(("Bridge dial-in", bridge.meeting.dial_in))
         if call is not None:
-            rows.append(("Call", f"{plain(call.state)}, {len(call.participants)} in the call"))
+            rows.append(("Call", f"{call.state}, {len(call.participants)} in the call"))
         return ViewExtras(facts=tuple(rows), links=((JOIN, bridge.meeting.join_url),),
                           buttons=((SHOW, Verb.BRIDGE_FORM),))
     if state is BridgeState.REQUESTED:

@@ -13,11 +13,32 @@ CARD_VERSION = "1.5"
 _MENTION_TAG = re.compile(r"</?at>", re.IGNORECASE)
 
 
-def plain(text: object) -> str:
-    """User or alert text made safe to show: no forged @mentions, no card date functions."""
+# Teams renders Markdown in TextBlocks and FactSets: links, images, emphasis, code and strike.
+# A backslash before each of these characters makes the client show it as typed (CommonMark
+# escapes). Escaping the brackets and parentheses as well means that even a client that ignored
+# escapes would find no `](` to make a link of.
+_MARKDOWN = re.compile(r"([\\`*_\[\]()~])")
+
+
+def label(text: object) -> str:
+    """Outside text for places Teams shows without Markdown (button and choice titles, mention
+    names, plain-text messages): no forged @mentions, no card date functions."""
     value = "" if text is None else str(text)
     value = _MENTION_TAG.sub("", value)
     return value.replace("{{", "{ {").replace("}}", "} }")
+
+
+def plain(text: object) -> str:
+    """Text from a person, an alert, a ticket or Graph, made inert for a TextBlock or a FactSet:
+    no forged @mentions, no card date functions, and no live Markdown (a title such as
+    `Checkout down [sign in here](https://evil.example)` shows as typed, not as a link).
+    Every card builder passes outside text through here, exactly once."""
+    return _MARKDOWN.sub(r"\\\1", label(text))
+
+
+def short(value: str, limit: int) -> str:
+    """Outside text cut to `limit` characters, saying so with an ellipsis (cut before `plain`)."""
+    return value if len(value) <= limit else value[:limit - 1] + "…"
 
 
 def when(moment: datetime | None) -> str:
@@ -59,7 +80,7 @@ def container(items: list[Json], *, style: str | None = None, bleed: bool = Fals
 
 def execute(title: str, verb: Verb, data: Json | None = None, *, style: str | None = None,
             inputs: str | None = None) -> Json:
-    action: Json = {"type": "Action.Execute", "title": title, "verb": verb.value,
+    action: Json = {"type": "Action.Execute", "title": label(title), "verb": verb.value,
                     "data": dict(data or {})}
     if style:
         action["style"] = style
@@ -70,20 +91,20 @@ def execute(title: str, verb: Verb, data: Json | None = None, *, style: str | No
 
 def open_dialog(title: str, verb: Verb, data: Json | None = None) -> Json:
     """Action.Submit that opens a Teams dialog (task/fetch) instead of posting a message."""
-    return {"type": "Action.Submit", "title": title,
+    return {"type": "Action.Submit", "title": label(title),
             "data": {"msteams": {"type": "task/fetch"}, "verb": verb.value, **(data or {})}}
 
 
 def submit(title: str, verb: Verb, data: Json | None = None) -> Json:
-    return {"type": "Action.Submit", "title": title, "data": {"verb": verb.value, **(data or {})}}
+    return {"type": "Action.Submit", "title": label(title), "data": {"verb": verb.value, **(data or {})}}
 
 
 def open_url(title: str, url: str) -> Json:
-    return {"type": "Action.OpenUrl", "title": title, "url": url}
+    return {"type": "Action.OpenUrl", "title": label(title), "url": url}
 
 
 def show_card(title: str, body: list[Json], actions: list[Json]) -> Json:
-    return {"type": "Action.ShowCard", "title": title,
+    return {"type": "Action.ShowCard", "title": label(title),
             "card": {"type": "AdaptiveCard", "body": body, "actions": actions}}
 
 
@@ -91,14 +112,16 @@ def action_set(actions: list[Json]) -> Json:
     return {"type": "ActionSet", "actions": actions}
 
 
-def input_text(id_: str, label: str, *, value: str = "", required: bool = False, multiline: bool = False,
+def input_text(id_: str, title: str, *, value: str = "", required: bool = False, multiline: bool = False,
                placeholder: str = "", max_length: int | None = None) -> Json:
-    block: Json = {"type": "Input.Text", "id": id_, "label": label, "isMultiline": multiline}
+    """`value` is shown as typed (an input renders no Markdown), so a form shown again after an
+    error gives back exactly what was submitted."""
+    block: Json = {"type": "Input.Text", "id": id_, "label": title, "isMultiline": multiline}
     if value:
-        block["value"] = value
+        block["value"] = value if max_length is None else value[:max_length]
     if required:
         block["isRequired"] = True
-        block["errorMessage"] = f"{label} is required"
+        block["errorMessage"] = f"{title} is required"
     if placeholder:
         block["placeholder"] = placeholder
     if max_length:
@@ -106,38 +129,38 @@ def input_text(id_: str, label: str, *, value: str = "", required: bool = False,
     return block
 
 
-def choice_set(id_: str, label: str, choices: list[tuple[str, str]], *, value: str = "",
+def choice_set(id_: str, title: str, choices: list[tuple[str, str]], *, value: str = "",
                required: bool = False, compact: bool = True, multi: bool = False) -> Json:
-    block: Json = {"type": "Input.ChoiceSet", "id": id_, "label": label,
-                   "choices": [{"title": t, "value": v} for t, v in choices],
+    block: Json = {"type": "Input.ChoiceSet", "id": id_, "label": title,
+                   "choices": [{"title": label(t), "value": v} for t, v in choices],
                    "style": "compact" if compact else "expanded"}
     if value:
         block["value"] = value
     if required:
         block["isRequired"] = True
-        block["errorMessage"] = f"{label} is required"
+        block["errorMessage"] = f"{title} is required"
     if multi:
         block["isMultiSelect"] = True
     return block
 
 
 def toggle(id_: str, title: str, value: bool = False) -> Json:
-    return {"type": "Input.Toggle", "id": id_, "title": title, "value": "true" if value else "false",
+    return {"type": "Input.Toggle", "id": id_, "title": label(title), "value": "true" if value else "false",
             "valueOn": "true", "valueOff": "false"}
 
 
-def people_picker(id_: str, label: str, *, multi: bool = False, value: str = "",
+def people_picker(id_: str, title: str, *, multi: bool = False, value: str = "",
                   known: list[tuple[str, str]] | None = None) -> Json:
     """Teams people picker: a ChoiceSet whose choices are searched in the tenant's directory."""
-    block = choice_set(id_, label, known or [], value=value, multi=multi)
+    block = choice_set(id_, title, known or [], value=value, multi=multi)
     block["choices.data"] = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
     return block
 
 
 def mention(name: str, person_id: str) -> tuple[str, Json]:
     """Text and entity for an @mention that notifies the person (id: Teams MRI or AAD object id)."""
-    label = f"<at>{plain(name)}</at>"
-    return label, {"type": "mention", "text": label, "mentioned": {"id": person_id, "name": plain(name)}}
+    tag = f"<at>{plain(name)}</at>"
+    return tag, {"type": "mention", "text": tag, "mentioned": {"id": person_id, "name": label(name)}}
 
 
 def card(body: list[Json], actions: list[Json] | None = None, *, mentions: list[Json] | None = None,

@@ -41,9 +41,9 @@ def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Js
     if form.error:
         body.append(text(plain(form.error), color="attention", weight="Bolder"))
     body += [
-        input_text("title", "Title", value=plain(form.title), required=True, max_length=MAX_TITLE,
+        input_text("title", "Title", value=form.title, required=True, max_length=MAX_TITLE,
                    placeholder="What is broken, for whom?"),
-        input_text("description", "Description", value=plain(form.description), multiline=True,
+        input_text("description", "Description", value=form.description, multiline=True,
                    max_length=MAX_TEXT),
         choice_set("impact", "Impact", LEVEL_CHOICES, value=form.impact, required=True),
         choice_set("urgency", "Urgency", LEVEL_CHOICES, value=form.urgency, required=True),
@@ -52,7 +52,7 @@ def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Js
         services = [(s.name, s.name) for s in config.services]
         body.append(choice_set("service", "Affected service", services, value=form.service))
     else:
-        body.append(input_text("service", "Affected service", value=plain(form.service), max_length=200))
+        body.append(input_text("service", "Affected service", value=form.service, max_length=200))
     if config.directory.clients:
         clients = [("Internal (no client)", "")] + [(c.name, c.name) for c in config.directory.clients]
         body.append(choice_set("client", "Client (for customer-specific incidents)", clients,

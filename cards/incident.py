@@ -121,7 +121,7 @@ def _notice(view: IncidentView) -> list[Json]:
 def _actions(incident: Incident, extras: ViewExtras) -> tuple[list[Json], list[Json]]:
     """Quick buttons (in the body) and the forms behind the card's action bar."""
     data = {"incidentId": incident.id, "version": incident.version}
-    links = [open_url(plain(title), url) for title, url in extras.links]
+    links = [open_url(title, url) for title, url in extras.links]
     if incident.status is Status.CLOSED:
         return links, []
     if incident.status is Status.RESOLVED:
@@ -130,7 +130,7 @@ def _actions(incident: Incident, extras: ViewExtras) -> tuple[list[Json], list[J
     if incident.acknowledged_at is None:
         quick.append(execute("Acknowledge", Verb.ACKNOWLEDGE, data, style="positive"))
     quick.append(execute("Take command", Verb.TAKE_COMMAND, data))
-    quick += [execute(plain(title), verb, data) for title, verb in extras.buttons] + links
+    quick += [execute(title, verb, data) for title, verb in extras.buttons] + links
     statuses = [(s.value.capitalize(), s.value) for s in incident.allowed_next()]
     forms = [
         show_card("Change status", [choice_set("status", "New status", statuses,

@@ -15,6 +15,7 @@ from cards.elements import (
     input_text,
     open_url,
     plain,
+    short,
     show_card,
     text,
     when,
@@ -93,8 +94,8 @@ def _decision(report: Report) -> list[Json]:
 def _declare_inputs(view: ReportView, config: BeaconConfig) -> list[Json]:
     values = view.form or prefilled_form(view.report)
     inputs = [
-        input_text("title", "Title", value=plain(values.get("title", "")), required=True, max_length=MAX_TITLE),
-        input_text("description", "Description", value=plain(values.get("description", "")), multiline=True,
+        input_text("title", "Title", value=values.get("title", ""), required=True, max_length=MAX_TITLE),
+        input_text("description", "Description", value=values.get("description", ""), multiline=True,
                    max_length=MAX_TEXT),
         choice_set("impact", "Impact", LEVEL_CHOICES, value=values.get("impact", "medium"), required=True),
         choice_set("urgency", "Urgency", LEVEL_CHOICES, value=values.get("urgency", "medium"), required=True),
@@ -117,7 +118,7 @@ def _actions(view: ReportView, config: BeaconConfig) -> list[Json]:
     actions = [show_card(DECLARE, _declare_inputs(view, config),
                          [execute(DECLARE, Verb.REPORT_DECLARE, data, style="positive", inputs="auto")])]
     if view.open_incidents:
-        choices = [(plain(label)[:120], str(number)) for number, label in view.open_incidents]
+        choices = [(label[:120], str(number)) for number, label in view.open_incidents]
         actions.append(show_card(MERGE, [choice_set("incidentId", "Open incident", choices,
                                                     value=choices[0][1], required=True)],
                                  [execute(MERGE, Verb.REPORT_MERGE, data, inputs="auto")]))
@@ -144,7 +145,7 @@ def incident_extras(summary: IntakeSummary, *, is_open: bool) -> ViewExtras:
     if summary.origin:
         pairs.append(("Origin", summary.origin))
     for alert in summary.alerts[:MAX_SHOWN_ALERTS]:
-        pairs.append((f"Alert {alert.rule}"[:60], f"{alert.status} · fired ×{alert.count} · {alert.service}"))
+        pairs.append((short(f"Alert {alert.rule}", 60), f"{alert.status} · fired ×{alert.count} · {alert.service}"))
     hidden = summary.alerts[MAX_SHOWN_ALERTS:]
     if hidden:
         firing = sum(1 for a in hidden if a.status == "firing")

@@ -22,7 +22,7 @@ def _who(name: str, person_id: str, mentions: list[Json]) -> str:
 
 def post_update_inputs(*, audience: str = "responders", prefill: str = "") -> list[Json]:
     return [choice_set("audience", "Audience", AUDIENCE_CHOICES, value=audience, required=True),
-            input_text("update", "Update", value=plain(prefill), required=True, multiline=True,
+            input_text("update", "Update", value=prefill, required=True, multiline=True,
                        max_length=MAX_TEXT)]
 
 
@@ -65,4 +65,5 @@ def status_update_card(incident_number: str, payload: dict[str, Any], commander:
 
 
 def notice_card(heading: str, message: str, *, style: str = "good") -> Json:
-    return card([container([text(heading, weight="Bolder"), text(plain(message))], style=style)])
+    """`heading` and `message` are shown as given: both may hold outside text."""
+    return card([container([text(plain(heading), weight="Bolder"), text(plain(message))], style=style)])

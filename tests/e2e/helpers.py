@@ -6,13 +6,15 @@ import asyncio
 import json
 from typing import Any
 
+from tests.cardtext import shown
 from tests.e2e.conftest import Stack
 from tests.fakes._recording import Message
 from tests.teams_activities import CHANNEL_ID, Person, Users, card_action_invoke, channel_message
 
 
 def card_text(card: dict[str, Any]) -> str:
-    return json.dumps(card, ensure_ascii=False)
+    """The card's JSON, then what a reader sees on it (Markdown escapes taken out), to search in."""
+    return json.dumps(card, ensure_ascii=False) + "\n" + shown(card)
 
 
 def card_version(card: dict[str, Any]) -> int:

@@ -14,6 +14,7 @@ from services.incidents import Incident, Level, Person
 from services.ports import CallTarget, Meeting, Recipient
 from services.verbs import Verb
 from tests.cardschema import assert_valid_card
+from tests.cardtext import shown
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 ALICE = Person("aad-alice", "Alice")
@@ -64,8 +65,9 @@ def test_the_picker_ticks_the_sensible_people_and_lets_addresses_be_typed():
 
 def test_the_picker_warns_when_graph_is_missing_and_keeps_what_was_typed_after_an_error():
     setup = BridgeSetup(conferencing_problem="GRAPH_ORGANIZER_USER_ID is empty")
-    text = text_of(cards.picker_card(situation(), setup, form={"invite_extra": "x@"}, error="not an email"))
-    assert "Microsoft Graph is not configured" in text and "GRAPH_ORGANIZER_USER_ID is empty" in text
+    card = cards.picker_card(situation(), setup, form={"invite_extra": "x@"}, error="not an email")
+    text = text_of(card)
+    assert "Microsoft Graph is not configured" in shown(card) and "GRAPH_ORGANIZER_USER_ID is empty" in shown(card)
     assert "not an email" in text and '"value": "x@"' in text
 
 

@@ -16,6 +16,7 @@ from services.incidents import Incident, Level, Person, Status
 from services.intake.reports import Report
 from services.intake.summary import AlertLine, IntakeSummary, TicketLine
 from tests.cardschema import assert_valid_card
+from tests.cardtext import markdown_texts
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BOB = Person("aad-bob", "Bob Singh")
@@ -55,7 +56,8 @@ def test_a_new_report_offers_declare_merge_and_dismiss_with_the_triage_suggestio
     assert_valid_card(card)
     text = text_of(card)
     assert "Reported issue · Freshdesk #4711" in text and "Suggested **P1**" in text
-    assert "<at>" not in text and "{{DATE(x)}}" not in text  # reporter text is made safe
+    displayed = "\n".join(markdown_texts(card))
+    assert "<at>" not in displayed and "{{DATE(x)}}" not in displayed  # reporter text is made safe
     assert "keyword 'all users'" in text and "…" in text  # reasons shown; long text cut
     assert verbs(card) == ["report.declare", "report.merge", "report.dismiss"]
     assert '"value": "3"' in text and "Open ticket" in text

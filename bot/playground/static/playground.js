@@ -15,15 +15,21 @@ const state = { seq: 0, messages: new Map(), mine: [], shown: new Map(), dialog:
 let lastId = 0;
 const nextId = () => String(lastId = Math.max(lastId + 1, Date.now()));
 
-// Teams renders the card Markdown subset; this is enough of it for Beacon's cards.
+// Teams renders the card Markdown subset, honours CommonMark backslash escapes (so text Beacon
+// escaped shows as typed) and draws <at>name</at> as a highlighted name; this is enough of it.
 const renderer = typeof AdaptiveCards !== "undefined";
 if (renderer) AdaptiveCards.AdaptiveCard.onProcessMarkdown = (text, result) => {
-  const escaped = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  result.outputHtml = escaped
+  const kept = [];
+  const html = (value) => value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const hidden = text.replace(/\\([!-\/:-@\[-`{-~])/g, (match, char) => `\u0000${kept.push(html(char)) - 1}\u0000`);
+  result.outputHtml = html(hidden)
+    .replace(/&lt;at&gt;(.*?)&lt;\/at&gt;/g, '<strong class="mention">@$1</strong>')
     .replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
     .replace(/(^|[^*])\*([^*]+?)\*/g, "$1<em>$2</em>")
+    .replace(/(^|[^\w_])_([^_]+?)_(?![\w_])/g, "$1<em>$2</em>")
     .replace(/\[([^\]]+)\]\((https?:[^)\s]+)\)/g, '<a href="$2" target="_blank" rel="noopener">$1</a>')
-    .replace(/\n/g, "<br>");
+    .replace(/\n/g, "<br>")
+    .replace(/\u0000(\d+)\u0000/g, (match, index) => kept[Number(index)]);
   result.didProcess = true;
 };
 
