@@ -11,7 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from services.alerts.model import Alert, AlertFormatError, Timestamp, describe_validation_error, service_from_labels
+from services.alerts.azure_health import health_notice
+from services.alerts.model import (
+    Alert,
+    AlertFormatError,
+    UtcTimestamp,
+    describe_validation_error,
+    service_from_labels,
+)
 
 SCHEMA_ID = "azureMonitorCommonAlertSchema"
 
@@ -26,8 +33,8 @@ class Essentials(_Wire):
     alertRule: str
     severity: Literal["Sev0", "Sev1", "Sev2", "Sev3", "Sev4"]
     monitorCondition: Literal["Fired", "Resolved"]
-    firedDateTime: Timestamp
-    resolvedDateTime: Timestamp = None
+    firedDateTime: UtcTimestamp
+    resolvedDateTime: UtcTimestamp = None
     signalType: str | None = None
     monitoringService: str | None = None
     description: str | None = None
@@ -82,19 +89,28 @@ def _to_alert(data: AlertData, raw: dict[str, Any]) -> Alert:
     essentials = data.essentials
     labels = _labels(essentials, data.customProperties or {})
     resolved = essentials.monitorCondition == "Resolved"
-    condition = metric_condition(data.alertContext)
+    description = essentials.description or ""
+    details = metric_condition(data.alertContext)
+    key, summary, service = essentials.alertId, description or essentials.alertRule, ""
+    ended = essentials.resolvedDateTime
+    notice = health_notice(essentials.monitoringService, data.alertContext, alert_id=essentials.alertId,
+                           targets=essentials.alertTargetIDs or [], description=description)
+    if notice is not None:  # activity-log alerts say "Fired" even when the notice is a resolution
+        key, resolved, service, details = notice.key, notice.resolved, notice.service, notice.text
+        summary = notice.title or summary
+        ended = essentials.firedDateTime  # the resolution notice's own time
     return Alert(
         source="azure-monitor",
-        key=essentials.alertId,
+        key=key,
         status="resolved" if resolved else "firing",
         rule=essentials.alertRule,
         severity=essentials.severity,
-        summary=essentials.description or essentials.alertRule,
-        description="\n".join(part for part in (essentials.description, condition) if part),
-        service_hint=service_from_labels(labels) or _target_name(essentials),
+        summary=summary,
+        description="\n".join(part for part in (description, details) if part),
+        service_hint=service_from_labels(labels) or service or _target_name(essentials),
         labels=labels,
         started_at=essentials.firedDateTime,
-        ended_at=essentials.resolvedDateTime if resolved else None,
+        ended_at=ended if resolved else None,
         link=essentials.investigationLink or "",
         raw=raw,
     )

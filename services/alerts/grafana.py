@@ -3,10 +3,16 @@
 The extras Beacon uses are the links: a responder wants the panel or dashboard first, then the
 rule (generatorURL). values, silenceURL, imageURL and orgId stay in `raw` for the report.
 title/state/message at the top are deprecated by Grafana and not read.
+
+Two of Grafana's own alerts need reading: the contact point's "Test" button sends alertname
+TestAlert from instance Grafana (a test, never an incident), and a rule whose data source
+returns nothing or fails fires as alertname DatasourceNoData or DatasourceError with the rule's
+title in the `rulename` label (the incident is named after that rule).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import field_validator
@@ -39,10 +45,24 @@ class GrafanaWebhook(PrometheusGroup):
         return value
 
 
+DATASOURCE_ALERTS = {"DatasourceNoData": "no data", "DatasourceError": "data source error"}
+
+
 def parse_grafana(body: object) -> list[Alert]:
     """A decoded Grafana webhook body → its alerts, or AlertFormatError naming the field."""
     wire = validate_group(GrafanaWebhook, body)
-    return to_alerts("grafana", wire, body, _link)
+    return [_grafanas_own(alert) for alert in to_alerts("grafana", wire, body, _link)]
+
+
+def _grafanas_own(alert: Alert) -> Alert:
+    name = alert.labels.get("alertname", "")
+    if name == "TestAlert" and alert.labels.get("instance") == "Grafana":
+        return replace(alert, test=True)
+    rule = alert.labels.get("rulename", "").strip()
+    if name in DATASOURCE_ALERTS and rule:
+        titled = f"{rule} ({DATASOURCE_ALERTS[name]})"
+        return replace(alert, rule=titled, summary=titled if alert.summary == name else alert.summary)
+    return alert
 
 
 def _link(alert: PrometheusAlert) -> str:

@@ -68,6 +68,8 @@ class Alert:
     ended_at: datetime | None
     link: str
     raw: dict[str, Any] = field(hash=False, repr=False)
+    # A sender's "send a test notification" button: answered, recorded, never an incident.
+    test: bool = False
 
     @property
     def firing(self) -> bool:
@@ -149,7 +151,7 @@ def describe_validation_error(error: ValidationError, limit: int = _MAX_ERRORS) 
     return text
 
 
-def _timestamp(value: object) -> datetime | None:
+def _timestamp(value: object, *, naive_is_utc: bool = False) -> datetime | None:
     """RFC 3339 with an offset → aware UTC. Go's zero time (year 1) means "not set"."""
     if value is None or value == "":
         return None
@@ -160,6 +162,8 @@ def _timestamp(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"must be an RFC 3339 timestamp, got {shown(value)}") from None
+    if parsed.tzinfo is None and naive_is_utc:
+        parsed = parsed.replace(tzinfo=UTC)
     if parsed.tzinfo is None:
         raise ValueError(f"must include a time zone offset such as Z, got {shown(value)}")
     if parsed.year <= 1:
@@ -171,3 +175,6 @@ def _timestamp(value: object) -> datetime | None:
 
 
 Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
+# Azure Monitor's Service Health and Resource Health notices send firedDateTime with no offset
+# (2020-03-23T17:51:56.1274414); Azure means UTC.
+UtcTimestamp = Annotated[datetime | None, BeforeValidator(lambda value: _timestamp(value, naive_is_utc=True))]

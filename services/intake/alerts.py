@@ -140,6 +140,8 @@ class _AlertIntake:
         return AlertOutcome(alert.key, alert.status, outcome, incident_id)
 
     async def apply(self, alert: Alert) -> AlertOutcome:
+        if alert.test:  # the sender's "test" button: stored with the receipt, answered, nothing opened
+            return self._outcome(alert, "ignored: a test notification (it opens no incident)", None)
         key = (alert.source, alert_store.stored_key(alert.key))
         if key not in self.shared.links:
             self.shared.links[key] = await alert_store.open_link(self.uow, alert.source, alert.key)
