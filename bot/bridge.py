@@ -18,7 +18,7 @@ from bot.wiring import Wiring
 from cards import bridge as cards
 from cards.elements import Json
 from cards.incident import ViewExtras, incident_card
-from services.bridge import effects, store
+from services.bridge import effects
 from services.bridge.callauth import CallNotificationAuth
 from services.bridge.calls import NotificationRejected, apply_notifications, parse_notifications
 from services.bridge.delivery import BridgeDelivery, PeopleDirectory
@@ -52,10 +52,10 @@ def _incident_id(data: dict[str, Any]) -> int:
 async def bridge_extras(uow: UnitOfWork, incident: Incident) -> ViewExtras:
     if incident.id is None:
         return ViewExtras()
-    found = await store.bridge(uow, incident.id)
+    found = await uow.bridges.get(incident.id)
     if found is None and incident.drill:
         return ViewExtras()  # drills never reach outside parties
-    return cards.incident_extras(found, await store.latest_call(uow, incident.id))
+    return cards.incident_extras(found, await uow.bridges.latest_call(incident.id))
 
 
 class BridgeRoutes:
@@ -111,8 +111,8 @@ class BridgeRoutes:
     async def thread_card(self, effect: Effect) -> None:
         incident_id, payload = int(effect.payload["incident_id"]), effect.payload
         async with self.deps.uow() as uow:
-            incident = await uow.get_incident(incident_id)
-            found = await store.bridge(uow, incident_id)
+            incident = await uow.incidents.get(incident_id)
+            found = await uow.bridges.get(incident_id)
         if incident is None:
             raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
         kind = payload.get("card")

@@ -89,7 +89,7 @@ class BeaconBot(TeamsActivityHandler):
 
     async def _list_command(self, turn_context: TurnContext, command: Command) -> None:
         async with self.deps.uow() as uow:
-            incidents = await uow.open_incidents()
+            incidents = await uow.incidents.open()
         await turn_context.send_activity(_attachment_activity(incident_list_card(incidents)))
 
     async def _show_command(self, turn_context: TurnContext, command: Command) -> None:

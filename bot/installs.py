@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from sqlalchemy import update
 
 from bot import context as ctx
 from cards.messages import welcome_card
 from services.lifecycle import Deps
-from services.store.tables import InstallationRow
 
 
 async def record_install(turn_context: TurnContext, deps: Deps) -> None:
@@ -17,19 +15,14 @@ async def record_install(turn_context: TurnContext, deps: Deps) -> None:
     kind = "team" if team else (activity.conversation.conversation_type or "personal")
     reference = TurnContext.get_conversation_reference(activity).serialize()
     async with deps.uow() as uow:
-        await uow.save_installation(
+        await uow.installations.save(
             conversation_id=activity.conversation.id, kind=kind, team_id=team,
             channel_id=ctx.channel_id(activity) or (activity.conversation.id if team else ""),
             tenant_id=ctx.tenant_id(activity), service_url=activity.service_url, reference=reference,
             installed_at=deps.clock.now())
         # installationUpdate and conversationUpdate both announce an install, sometimes at the
         # same moment: only the one that flips `greeted` says hello.
-        result = await uow.session.execute(
-            update(InstallationRow)
-            .where(InstallationRow.conversation_id == activity.conversation.id,
-                   InstallationRow.greeted.is_(False))
-            .values(greeted=True))
-        first = result.rowcount == 1  # type: ignore[attr-defined]
+        first = await uow.installations.greet_once(activity.conversation.id)
         await uow.commit()
     if first:
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(welcome_card())))

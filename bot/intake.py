@@ -168,7 +168,7 @@ class IntakeHttp:
 async def report_view(deps: Deps, ticket_id: int, **extra: Any) -> ReportView:
     report = await load_report(deps, ticket_id)
     async with deps.uow() as uow:
-        incidents = await uow.open_incidents()
+        incidents = await uow.incidents.open()
     return ReportView(report, suggested_priority(report, deps.config), open_choices(incidents), **extra)
 
 
@@ -185,7 +185,7 @@ class ReportCards(TeamsPoster):
     async def deliver(self, effect: Effect) -> None:
         ticket_id = int(effect.payload["ticket_id"])
         async with self.deps.uow() as uow:
-            row = await uow.session.get(ReportRow, ticket_id)
+            row = await uow.reported_issues.get(ticket_id)
         if row is None:
             raise PermanentDeliveryError(f"reported issue #{ticket_id} is gone")
         card = reported_issue_card(await report_view(self.deps, ticket_id), self.deps.config)
@@ -209,7 +209,7 @@ class ReportCards(TeamsPoster):
                                          "waits for it (add Beacon to a team)")
         conversation_id, root_id = await self._new_channel_thread(target.to_dict(), activity)
         async with self.deps.uow() as uow:
-            row = await uow.session.get(ReportRow, ticket_id)
+            row = await uow.reported_issues.get(ticket_id)
             if row is not None:
                 row.conversation_id, row.activity_id = conversation_id, root_id
                 row.service_url, row.tenant_id = target.service_url, target.tenant_id

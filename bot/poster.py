@@ -99,7 +99,7 @@ class TeamsPoster:
     async def post_card(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
         async with self.deps.uow() as uow:
-            if await uow.thread(incident_id):
+            if await uow.threads.get(incident_id):
                 return  # posted by an earlier attempt whose completion was not recorded
         target = effect.payload["target"]
         activity = await self._card_activity(incident_id)
@@ -110,7 +110,7 @@ class TeamsPoster:
 
         async def record() -> None:  # Teams has the card now: keep trying to note where, or it is posted again
             async with self.deps.uow() as uow:
-                await uow.save_thread(incident_id=incident_id, conversation_id=conversation_id,
+                await uow.threads.save(incident_id=incident_id, conversation_id=conversation_id,
                                       root_activity_id=root_id, service_url=target["service_url"],
                                       tenant_id=target.get("tenant_id", ""),
                                       channel_id=target.get("channel_id", ""))
@@ -157,7 +157,7 @@ class TeamsPoster:
 
     async def _in_thread(self, incident_id: int, logic: Any, purpose: str = "incident") -> None:
         async with self.deps.uow() as uow:
-            thread = await uow.thread(incident_id, purpose)
+            thread = await uow.threads.get(incident_id, purpose)
         if thread is None:
             raise PermanentDeliveryError(f"INC-{incident_id} has no {purpose} thread in Teams")
         reference = _reference(thread.service_url, thread.conversation_id, thread.tenant_id,
@@ -192,9 +192,9 @@ class TeamsPoster:
         incident_id = int(effect.payload["incident_id"])
         activity = await self._plan_card(incident_id, effect.payload)
         async with self.deps.uow() as uow:
-            existing = await uow.thread(incident_id, "stakeholders")
-            own = await uow.thread(incident_id)
-            install = None if own else await uow.any_team_installation()
+            existing = await uow.threads.get(incident_id, "stakeholders")
+            own = await uow.threads.get(incident_id)
+            install = None if own else await uow.installations.any_team()
         if existing is not None:
             await self.reply_in_thread(incident_id, activity, "stakeholders")
             return
@@ -210,7 +210,7 @@ class TeamsPoster:
 
         async def record() -> None:
             async with self.deps.uow() as uow:
-                await uow.save_thread(incident_id=incident_id, purpose="stakeholders",
+                await uow.threads.save(incident_id=incident_id, purpose="stakeholders",
                                       conversation_id=conversation_id, root_activity_id=root_id, **target)
                 await uow.commit()
 
@@ -218,7 +218,7 @@ class TeamsPoster:
 
     async def _plan_card(self, incident_id: int, payload: dict[str, Any]) -> Activity:
         async with self.deps.uow() as uow:
-            incident = await uow.get_incident(incident_id)
+            incident = await uow.incidents.get(incident_id)
         if incident is None:
             raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
         kind = payload.get("card")
@@ -239,7 +239,7 @@ class TeamsPoster:
         """Learn names of people picked by AAD id from Teams' roster, then refresh the card."""
         incident_id = int(effect.payload["incident_id"])
         async with self.deps.uow() as uow:
-            thread = await uow.thread(incident_id)
+            thread = await uow.threads.get(incident_id)
         if thread is None:
             raise PermanentDeliveryError(f"INC-{incident_id} has no thread in Teams")
         roster = thread.channel_id or thread.conversation_id
@@ -260,7 +260,7 @@ class TeamsPoster:
 
         await self._proactive(reference, look_up)
         async with self.deps.uow() as uow:
-            await uow.remember_people(found, self.deps.clock.now())
+            await uow.people.remember(found, self.deps.clock.now())
             await uow.commit()
         if found:
             await self.update_card(effect)

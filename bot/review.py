@@ -32,7 +32,6 @@ from services.review.effects import CreateReviewEvent, ReviewThreadCard
 from services.review.followups import complete_action
 from services.review.links import ReportLinks
 from services.review.meeting import schedule_review
-from services.review.metrics import compute
 from services.review.report import human
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow
@@ -82,9 +81,9 @@ class ReviewSurface:
 
     async def _build(self, incident_id: int, p: dict[str, Any]) -> Json:
         async with self.deps.uow() as uow:
-            incident = await uow.get_incident(incident_id)
-            row = await store.report_row(uow, incident_id)
-            timeline = await uow.timeline(incident_id) if p.get("card") == "drill_report" else []
+            incident = await uow.incidents.get(incident_id)
+            row = await uow.reviews.report(incident_id)
+            timeline = await uow.timeline.of(incident_id) if p.get("card") == "drill_report" else []
         if incident is None:
             raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
         kind = p.get("card")
@@ -139,8 +138,8 @@ class ReviewSurface:
 
     async def _summary(self, incident_id: int, notice: str) -> Json:
         async with self.deps.uow() as uow:
-            incident = await uow.get_incident(incident_id)
-            row = await store.report_row(uow, incident_id)
+            incident = await uow.incidents.get(incident_id)
+            row = await uow.reviews.report(incident_id)
         assert incident is not None
         link = self.settings.links.url(incident_id, self.deps.clock.now())
         return cards.report_summary_card(incident.label, incident.title, incident_id, link, notice=notice,
@@ -168,7 +167,7 @@ class ReviewSurface:
 
     async def _actions_card(self, notice: str = "") -> Json:
         async with self.deps.uow() as uow:
-            rows: list[ActionItemRow] = await store.open_actions(uow)
+            rows: list[ActionItemRow] = await uow.reviews.open_actions()
             labels = {r.incident_id: f"INC-{r.incident_id}" for r in rows}
         return cards.actions_card([(r.id, labels[r.incident_id], r.title, r.owner_name, r.due_at, r.overdue)
                                    for r in rows], notice)
@@ -182,7 +181,7 @@ class ReviewSurface:
 
     async def metrics_card(self) -> Json:
         async with self.deps.uow() as uow:
-            m = await compute(uow.session)
+            m = await uow.reviews.metrics()
         priorities = sorted(set(m.acknowledge) | set(m.mitigate) | set(m.resolve)) or ["—"]
         series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
                   for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),
@@ -211,7 +210,7 @@ class ReviewSurface:
                                                                     signature, self.deps.clock.now()):
             return web.json_response({"error": "the report link is invalid or has expired"}, status=403)
         async with self.deps.uow() as uow:
-            incident = await uow.get_incident(incident_id)
+            incident = await uow.incidents.get(incident_id)
             if incident is None:
                 return web.json_response({"error": f"INC-{incident_id} does not exist"}, status=404)
             report = await store.load_report(uow, incident, self.deps.clock.now())

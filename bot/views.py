@@ -15,7 +15,7 @@ ExtrasProvider = Callable[[UnitOfWork, Incident], Awaitable[ViewExtras]]
 async def incident_view(uow: UnitOfWork, incident_id: int, providers: list[ExtrasProvider], *,
                         notice: str = "", notice_lines: tuple[str, ...] = (),
                         is_error: bool = False) -> IncidentView:
-    incident = await uow.get_incident(incident_id)
+    incident = await uow.incidents.get(incident_id)
     if incident is None:
         raise IncidentNotFound(f"INC-{incident_id} does not exist")
     return await view_of(uow, incident, providers, notice=notice, notice_lines=notice_lines,
@@ -25,7 +25,7 @@ async def incident_view(uow: UnitOfWork, incident_id: int, providers: list[Extra
 async def view_of(uow: UnitOfWork, incident: Incident, providers: list[ExtrasProvider], *,
                   notice: str = "", notice_lines: tuple[str, ...] = (), is_error: bool = False) -> IncidentView:
     ids = [p.aad_object_id for p in (incident.commander, *incident.responders) if p and not p.name]
-    people = await uow.people(ids)
+    people = await uow.people.named(ids)
     extras = ViewExtras()
     for provider in providers:
         extras = extras + await provider(uow, incident)

@@ -14,6 +14,7 @@ from services.clock import Clock
 from services.comms import hooks, notify
 from services.comms.plan import RESPONDERS
 from services.config import BeaconConfig
+from services.errors import ConcurrentUpdate
 from services.incidents import (
     DomainError,
     Incident,
@@ -25,7 +26,7 @@ from services.incidents import (
 )
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
 from services.scheduler import timers
-from services.store.uow import ConcurrentUpdate, UnitOfWork
+from services.store.uow import UnitOfWork
 from services.verbs import Verb
 
 
@@ -133,10 +134,10 @@ async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
         priority=deps.config.matrix.priority(fields["impact"], fields["urgency"]),
         declared_by=cmd.actor, source=cmd.source, now=now, **fields)
     async with deps.uow() as uow:
-        await uow.remember_people([cmd.actor], now)
-        await uow.add_incident(incident, config_version=deps.config.fingerprint())
+        await uow.people.remember([cmd.actor], now)
+        await uow.incidents.add(incident, config_version=deps.config.fingerprint())
         await timers.arm(uow, incident, deps.config, now)
-        await uow.save_incident(incident)
+        await uow.incidents.save(incident)
         await notify.incident_thread(uow, incident, cmd.target.to_dict(), now)
         await notify.resolve_names(uow, incident, now)
         await notify.initial_notification(uow, incident, deps.config, now, endpoint={
@@ -240,7 +241,7 @@ def refusal(cmd: IncidentAction, incident: Incident, config: BeaconConfig) -> st
 async def _refuse(uow: UnitOfWork, cmd: IncidentAction, incident: Incident, reason: str,
                   now: datetime) -> ActionOutcome:
     verb = cmd.verb.value.split(".", 1)[1].replace("_", " ")
-    await uow.record_event(incident.id or 0, TimelineEvent(
+    await uow.timeline.record(incident.id or 0, TimelineEvent(
         "refused", now, cmd.actor, f"refused: {cmd.actor.name or 'someone'} tried to {verb}: {reason}"),
         incident.version)
     await uow.commit()
@@ -271,10 +272,10 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     now = deps.clock.now()
     async with deps.uow() as uow:
         refresh = cmd.verb is Verb.REFRESH
-        replayed = not refresh and bool(cmd.activity_id) and await uow.was_processed(cmd.activity_id)
+        replayed = not refresh and bool(cmd.activity_id) and await uow.activities.was_processed(cmd.activity_id)
         if not refresh and not replayed:
             await uow.write_first()  # before the incident is read: on SQLite no one can change it meanwhile
-        incident = await uow.get_incident(cmd.incident_id)
+        incident = await uow.incidents.get(cmd.incident_id)
         if incident is None:
             raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
         if refresh:
@@ -287,7 +288,7 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
             return await _refuse(uow, cmd, incident, reason, now)
         meanwhile: list[str] = []
         if cmd.shown_version is not None and cmd.shown_version != incident.version:
-            events_since = await uow.events_after_version(incident.id or 0, cmd.shown_version)
+            events_since = await uow.timeline.after_version(incident.id or 0, cmd.shown_version)
             meanwhile = [e.summary for e in events_since if e.kind not in QUIET]
             if any(e.kind in spec.conflicts for e in events_since):
                 return ActionOutcome(incident, applied=False, changed_meanwhile=meanwhile,
@@ -297,13 +298,13 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
             spec.apply(incident, cmd.data, cmd.actor, now, deps.config)
         except DomainError as error:
             return ActionOutcome(incident, applied=False, notice=str(error), is_error=True)
-        await uow.remember_people([cmd.actor, *incident.responders], now)
+        await uow.people.remember([cmd.actor, *incident.responders], now)
         events = list(incident.pending_events)
         event_summaries = [e.summary for e in events if e.kind != "status_update"]
         sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
                                             events=events, config=deps.config, now=now)
-        await uow.save_incident(incident)
-        if cmd.activity_id and not await uow.mark_processed(cmd.activity_id, incident.id, now):
+        await uow.incidents.save(incident)
+        if cmd.activity_id and not await uow.activities.mark_processed(cmd.activity_id, incident.id, now):
             raise ConcurrentUpdate(incident.number)  # a replay of this click committed first: judge again
         await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config,
                                now=now)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.bridge import effects, store
+from services.bridge import effects
 from services.bridge.model import CALL_STATE_RANK, call_key
 from services.bridge.tables import BridgeCallRow
 from services.store.uow import UnitOfWork
@@ -109,7 +109,7 @@ async def apply_notifications(uow: UnitOfWork, notifications: list[CallNotificat
     for note in notifications:
         key = call_key(note.call_id)
         if key not in rows:
-            row = await store.call_row(uow, note.call_id)
+            row = await uow.bridges.call_row(note.call_id)
             if row is None:
                 raise NotificationRejected(404, f"unknown call {note.call_id[:100]}: Beacon did not place it")
             rows[key] = row

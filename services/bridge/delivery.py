@@ -60,8 +60,8 @@ class BridgeDelivery:
     async def create(self, effect: Effect) -> None:
         incident_id, attempt = int(effect.payload["incident_id"]), int(effect.payload["attempt"])
         async with self.deps.uow() as uow:
-            row = await store.bridge_row(uow, incident_id)
-            incident = await uow.get_incident(incident_id)
+            row = await uow.bridges.row(incident_id)
+            incident = await uow.incidents.get(incident_id)
         if row is None or incident is None or row.attempt != attempt or row.state != BridgeState.REQUESTED:
             return  # superseded by a later attempt, or done by an earlier delivery of this one
         if self.conferencing is None:
@@ -82,7 +82,7 @@ class BridgeDelivery:
                        missing: list[Invitee]) -> None:
         now = self.deps.clock.now()
         async with self.deps.uow() as uow:
-            row = await store.bridge_row(uow, incident_id)
+            row = await uow.bridges.row(incident_id)
             if row is None or row.attempt != attempt or row.state != BridgeState.REQUESTED:
                 return
             store.store_meeting(row, meeting, [i.recipient() for i in ready], now)
@@ -99,7 +99,7 @@ class BridgeDelivery:
     async def _failed(self, incident_id: int, attempt: int, error: DeliveryError) -> None:
         now = self.deps.clock.now()
         async with self.deps.uow() as uow:
-            row = await store.bridge_row(uow, incident_id)
+            row = await uow.bridges.row(incident_id)
             if row is None or row.attempt != attempt:
                 return
             row.state, row.error, row.updated_at = BridgeState.FAILED.value, str(error)[:4000], now
@@ -113,7 +113,7 @@ class BridgeDelivery:
     async def _not_configured(self, incident_id: int, attempt: int) -> None:
         now = self.deps.clock.now()
         async with self.deps.uow() as uow:
-            row = await store.bridge_row(uow, incident_id)
+            row = await uow.bridges.row(incident_id)
             if row is None or row.attempt != attempt:
                 return
             row.state, row.updated_at = BridgeState.NOT_CONFIGURED.value, now
@@ -127,7 +127,7 @@ class BridgeDelivery:
     async def invite(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
         async with self.deps.uow() as uow:
-            bridge = await store.bridge(uow, incident_id)
+            bridge = await uow.bridges.get(incident_id)
         if bridge is None or bridge.meeting is None:
             raise PermanentDeliveryError(f"INC-{incident_id} has no bridge meeting to invite to: it was not created")
         if self.conferencing is None:
@@ -151,7 +151,7 @@ class BridgeDelivery:
         if missing:
             summary += f"; no email address for {describe(missing)}"
         async with self.deps.uow() as uow:
-            row = await store.bridge_row(uow, incident_id)
+            row = await uow.bridges.row(incident_id)
             if row is not None:
                 store.add_invited(row, ready, [i.recipient() for i in ready], now)
             await effects.record(uow, incident_id, "bridge_invited", summary, now, actor=actor,
@@ -179,7 +179,7 @@ class BridgeDelivery:
         tenant = str(payload.get("tenant_id") or "")
         if not tenant:
             async with self.deps.uow() as uow:
-                thread = await uow.thread(incident_id)
+                thread = await uow.threads.get(incident_id)
             tenant = thread.tenant_id if thread else ""
         try:
             call_id = await self.calling.ring(subject=str(payload["subject"]), targets=tuple(targets),
@@ -192,7 +192,7 @@ class BridgeDelivery:
         actor = _actor(payload)
         names = ", ".join(t.name or t.aad_object_id for t in targets)
         async with self.deps.uow() as uow:
-            await store.add_call(uow, incident_id, call_id, targets, payload.get("actor"), now)
+            await uow.bridges.add_call(incident_id, call_id, targets, payload.get("actor"), now)
             await effects.record(uow, incident_id, "call_started",
                                  f"{actor.name if actor and actor.name else 'Beacon'} rang {names} (Teams call)",
                                  now, actor=actor, after={"call_id": call_id, "targets": payload["targets"]})

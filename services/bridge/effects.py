@@ -124,6 +124,6 @@ async def record(uow: UnitOfWork, incident_id: int, kind: str, summary: str, now
                  actor: Person | None = None, after: dict[str, Any] | None = None) -> None:
     """A timeline entry at the incident's current version: bridge steps change no incident field,
     so they never make someone's card stale."""
-    incident = await uow.get_incident(incident_id)
+    incident = await uow.incidents.get(incident_id)
     version = incident.version if incident else 0
-    await uow.record_event(incident_id, TimelineEvent(kind, now, actor, summary, after=after), version)
+    await uow.timeline.record(incident_id, TimelineEvent(kind, now, actor, summary, after=after), version)

@@ -1,9 +1,9 @@
-"""Reading and writing bridge rows inside the caller's unit of work."""
+"""Reading and writing bridge rows inside the caller's unit of work (`uow.bridges`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -11,7 +11,9 @@ from services.bridge.model import Bridge, BridgeCall, BridgeState, Invitee, call
 from services.bridge.tables import BridgeCallRow, BridgeRow
 from services.incidents import Person
 from services.ports import CallTarget, Meeting, Recipient
-from services.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
 
 
 def _person(data: dict[str, Any] | None) -> Person | None:
@@ -39,25 +41,46 @@ def call_from_row(row: BridgeCallRow) -> BridgeCall:
         started_at=row.started_at, updated_at=row.updated_at)
 
 
-async def bridge_row(uow: UnitOfWork, incident_id: int) -> BridgeRow | None:
-    return await uow.session.get(BridgeRow, incident_id, populate_existing=True)
+class BridgeStore:
+    """The bridge rows of the current unit of work (`uow.bridges`)."""
 
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
 
-async def bridge(uow: UnitOfWork, incident_id: int) -> Bridge | None:
-    row = await bridge_row(uow, incident_id)
-    return bridge_from_row(row) if row else None
+    async def row(self, incident_id: int) -> BridgeRow | None:
+        return await self._uow.session.get(BridgeRow, incident_id, populate_existing=True)
 
+    async def get(self, incident_id: int) -> Bridge | None:
+        row = await self.row(incident_id)
+        return bridge_from_row(row) if row else None
 
-async def add_bridge(uow: UnitOfWork, incident_id: int, requested_by: Person, invitees: list[Invitee],
-                     now: datetime) -> BridgeRow:
-    """Insert the incident's bridge; a concurrent first click makes the flush raise IntegrityError."""
-    row = BridgeRow(incident_id=incident_id, state=BridgeState.REQUESTED.value, attempt=1,
-                    requested_by=requested_by.to_dict(), requested_at=now,
-                    invitees=[i.to_dict() for i in invitees], invited=[], meeting_id="", join_url="",
-                    dial_in="", conference_id="", passcode="", error="", updated_at=now)
-    uow.session.add(row)
-    await uow.session.flush()
-    return row
+    async def add(self, incident_id: int, requested_by: Person, invitees: list[Invitee], now: datetime) -> BridgeRow:
+        """Insert the incident's bridge; a concurrent first click makes the flush raise IntegrityError."""
+        row = BridgeRow(incident_id=incident_id, state=BridgeState.REQUESTED.value, attempt=1,
+                        requested_by=requested_by.to_dict(), requested_at=now,
+                        invitees=[i.to_dict() for i in invitees], invited=[], meeting_id="", join_url="",
+                        dial_in="", conference_id="", passcode="", error="", updated_at=now)
+        self._uow.session.add(row)
+        await self._uow.session.flush()
+        return row
+
+    async def call_row(self, call_id: str) -> BridgeCallRow | None:
+        return await self._uow.session.get(BridgeCallRow, call_key(call_id), populate_existing=True)
+
+    async def latest_call(self, incident_id: int) -> BridgeCall | None:
+        row = await self._uow.session.scalar(
+            select(BridgeCallRow).where(BridgeCallRow.incident_id == incident_id)
+            .order_by(BridgeCallRow.started_at.desc()).limit(1))
+        return call_from_row(row) if row else None
+
+    async def add_call(self, incident_id: int, call_id: str, targets: list[CallTarget],
+                       requested_by: dict[str, Any] | None, now: datetime) -> None:
+        if await self.call_row(call_id) is not None:
+            return  # a retried delivery that got the same call back
+        self._uow.session.add(BridgeCallRow(
+            call_key=call_key(call_id), call_id=call_id, incident_id=incident_id, state="establishing",
+            targets=[{"aad_object_id": t.aad_object_id, "name": t.name} for t in targets], participants=[],
+            requested_by=requested_by, started_at=now, updated_at=now))
 
 
 def store_meeting(row: BridgeRow, meeting: Meeting, invited: list[Recipient], now: datetime) -> None:
@@ -76,24 +99,3 @@ def add_invited(row: BridgeRow, invitees: list[Invitee], invited: list[Recipient
     known = {email.lower() for email, _ in row.invited or []}
     row.invited = [*(row.invited or []), *([r.email, r.name] for r in invited if r.email.lower() not in known)]
     row.updated_at = now
-
-
-async def call_row(uow: UnitOfWork, call_id: str) -> BridgeCallRow | None:
-    return await uow.session.get(BridgeCallRow, call_key(call_id), populate_existing=True)
-
-
-async def latest_call(uow: UnitOfWork, incident_id: int) -> BridgeCall | None:
-    row = await uow.session.scalar(
-        select(BridgeCallRow).where(BridgeCallRow.incident_id == incident_id)
-        .order_by(BridgeCallRow.started_at.desc()).limit(1))
-    return call_from_row(row) if row else None
-
-
-async def add_call(uow: UnitOfWork, incident_id: int, call_id: str, targets: list[CallTarget],
-                   requested_by: dict[str, Any] | None, now: datetime) -> None:
-    if await call_row(uow, call_id) is not None:
-        return  # a retried delivery that got the same call back
-    uow.session.add(BridgeCallRow(
-        call_key=call_key(call_id), call_id=call_id, incident_id=incident_id, state="establishing",
-        targets=[{"aad_object_id": t.aad_object_id, "name": t.name} for t in targets], participants=[],
-        requested_by=requested_by, started_at=now, updated_at=now))

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from services.bridge import effects, store
+from services.bridge import effects
 from services.bridge.model import Bridge, BridgeCall, BridgeState, Invitee
 from services.bridge.plan import (
     chosen_invitees,
@@ -66,7 +66,7 @@ class BridgeSituation:
 
 
 async def _open_incident(uow: UnitOfWork, incident_id: int) -> Incident:
-    incident = await uow.get_incident(incident_id)
+    incident = await uow.incidents.get(incident_id)
     if incident is None:
         raise IncidentNotFound(f"INC-{incident_id} does not exist")
     if incident.drill:
@@ -80,12 +80,12 @@ async def _open_incident(uow: UnitOfWork, incident_id: int) -> Incident:
 async def _situation(uow: UnitOfWork, deps: Deps, incident: Incident, actor: Person, *, notice: str = "",
                      queued: bool = False) -> BridgeSituation:
     ids = [p.aad_object_id for p in (incident.commander, *incident.responders) if p and not p.name]
-    people = await uow.people(ids)
+    people = await uow.people.named(ids)
     assert incident.id is not None
-    return BridgeSituation(incident, await store.bridge(uow, incident.id),
+    return BridgeSituation(incident, await uow.bridges.get(incident.id),
                            invitee_plan(incident, deps.config, people),
                            ring_candidates(incident, deps.config, people, exclude=actor.aad_object_id),
-                           await store.latest_call(uow, incident.id), notice, queued)
+                           await uow.bridges.latest_call(incident.id), notice, queued)
 
 
 async def bridge_situation(incident_id: int, actor: Person, deps: Deps) -> BridgeSituation:
@@ -109,14 +109,14 @@ async def _start_once(cmd: BridgeCommand, deps: Deps) -> BridgeSituation:
     async with deps.uow() as uow:
         incident = await _open_incident(uow, cmd.incident_id)
         assert incident.id is not None
-        row = await store.bridge_row(uow, incident.id)
-        replayed = bool(cmd.activity_id) and await uow.was_processed(cmd.activity_id)
+        row = await uow.bridges.row(incident.id)
+        replayed = bool(cmd.activity_id) and await uow.activities.was_processed(cmd.activity_id)
         if replayed or (row is not None and BridgeState(row.state).is_live):
             return await _situation(uow, deps, incident, cmd.actor)
         situation = await _situation(uow, deps, incident, cmd.actor)
         invitees = chosen_invitees(situation.plan, cmd.form)
         if row is None:
-            row = await store.add_bridge(uow, incident.id, cmd.actor, invitees, now)
+            row = await uow.bridges.add(incident.id, cmd.actor, invitees, now)
         else:  # the last attempt failed or Graph was not configured: try again with this list
             row.attempt += 1
             row.state, row.error = BridgeState.REQUESTED.value, ""
@@ -129,10 +129,10 @@ async def _start_once(cmd: BridgeCommand, deps: Deps) -> BridgeSituation:
         await effects.queue(uow, effects.CreateMeeting(incident.id, row.attempt, f"{incident.number} bridge meeting"),
                             now)
         await effects.refresh_card(uow, incident.id, f"requested:{row.attempt}", now)
-        await uow.remember_people([cmd.actor], now)
+        await uow.people.remember([cmd.actor], now)
         if cmd.activity_id:
-            await uow.mark_processed(cmd.activity_id, incident.id, now)
-        await uow.session.flush()  # the situation below re-reads the bridge row
+            await uow.activities.mark_processed(cmd.activity_id, incident.id, now)
+        await uow.flush()  # the situation below re-reads the bridge row
         situation = await _situation(uow, deps, incident, cmd.actor, queued=True)
         await uow.commit()
     return situation
@@ -148,7 +148,7 @@ async def invite_more(cmd: BridgeCommand, deps: Deps) -> BridgeSituation:
         bridge = situation.bridge
         if bridge is None or not bridge.state.is_live:
             raise DomainError(f"{incident.number} has no bridge yet; start one first")
-        if cmd.activity_id and await uow.was_processed(cmd.activity_id):
+        if cmd.activity_id and await uow.activities.was_processed(cmd.activity_id):
             return situation
         invitees = [i for i in chosen_invitees(situation.plan, cmd.form) if not bridge.is_invited(i)]
         if not invitees:
@@ -158,7 +158,7 @@ async def invite_more(cmd: BridgeCommand, deps: Deps) -> BridgeSituation:
             incident.id, [i.to_dict() for i in invitees], cmd.actor.to_dict(),
             f"{incident.number} bridge invitation for {describe(invitees, 3)}", f"invite:{key}"), now)
         if cmd.activity_id:
-            await uow.mark_processed(cmd.activity_id, incident.id, now)
+            await uow.activities.mark_processed(cmd.activity_id, incident.id, now)
         await uow.commit()
     return BridgeSituation(incident, bridge, situation.plan, situation.ring, situation.call, queued=True,
                            notice=describe(invitees))
@@ -176,7 +176,7 @@ async def ring_responders(cmd: BridgeCommand, deps: Deps, setup: BridgeSetup) ->
         incident = await _open_incident(uow, cmd.incident_id)
         assert incident.id is not None
         situation = await _situation(uow, deps, incident, cmd.actor)
-        if cmd.activity_id and await uow.was_processed(cmd.activity_id):
+        if cmd.activity_id and await uow.activities.was_processed(cmd.activity_id):
             return situation
         call = situation.call
         if call is not None and call.is_active and now - call.updated_at < CALL_STILL_RINGING:
@@ -199,4 +199,4 @@ async def _queue_ring(uow: UnitOfWork, incident: Incident, cmd: BridgeCommand, t
         subject=f"{incident.label} bridge: {incident.title}"[:200],
         description=f"{incident.number} call ringing {len(targets)} responder(s)", tag=f"ring:{key}"), now)
     if cmd.activity_id:
-        await uow.mark_processed(cmd.activity_id, incident.id, now)
+        await uow.activities.mark_processed(cmd.activity_id, incident.id, now)

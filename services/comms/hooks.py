@@ -37,4 +37,4 @@ async def after_save(uow: UnitOfWork, incident: Incident, *, events: list[Timeli
             await notify.status_update(uow, incident, config, event, sequences.get(index, 0), now)
     if any(e.kind == "resolved" for e in events) and incident.status is Status.RESOLVED:
         assert incident.id is not None
-        await notify.resolution_notice(uow, incident, config, await uow.timeline(incident.id), now)
+        await notify.resolution_notice(uow, incident, config, await uow.timeline.of(incident.id), now)

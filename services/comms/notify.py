@@ -67,7 +67,7 @@ async def initial_notification(uow: UnitOfWork, incident: Incident, config: Beac
                       *_emails(incident, "initial", routes.stakeholder_emails + routes.team_emails,
                                plan.email(incident, "Incident declared", text)),
                       *_sms(incident, "initial", routes.sms_numbers, plan.sms(incident, text))], now)
-    await uow.record_event(incident.id or 0, TimelineEvent(
+    await uow.timeline.record(incident.id or 0, TimelineEvent(
         "notified", now, None, _describe_routes("initial notification", routes, config),
         after={"routes": routes.to_dict()}), incident.version)
 
@@ -145,7 +145,7 @@ def card_refresh_posts(incident: Incident, *, note: str) -> list[OutboxEffect]:
 async def resolve_names(uow: UnitOfWork, incident: Incident, now: datetime) -> None:
     """People chosen in the picker arrive as AAD ids only; ask Teams for their names."""
     unnamed = [p.aad_object_id for p in (incident.commander, *incident.responders) if p and not p.name]
-    known = await uow.people(unnamed)
+    known = await uow.people.named(unnamed)
     missing = [aad for aad in unnamed if aad not in known]
     if missing:
         await queue(uow, [ResolvePeople(_id(incident), missing, f"{incident.number} names of chosen people",

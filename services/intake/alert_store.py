@@ -1,17 +1,22 @@
-"""Queries on alert links inside the caller's unit of work: which open incident an alert belongs to."""
+"""Alert receipts and links inside the caller's unit of work (`uow.alerts`): which open incident an
+alert belongs to."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import false, select, text
+from sqlalchemy import false, select
 
 from services.incidents import OPEN_STATUSES, Incident, Status
-from services.intake.tables import AlertLinkRow
+from services.intake.tables import AlertLinkRow, AlertReceiptRow
+from services.store.dialect import advisory_lock
 from services.store.tables import IncidentRow
-from services.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
 
 _OPEN = [s.value for s in OPEN_STATUSES]
 _MAX_KEY = 500
@@ -27,69 +32,81 @@ def stored_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-async def serialise_alert_intake(uow: UnitOfWork) -> None:
-    """One alert transaction at a time, so two posts of one alert can never both find no incident
-    and declare two. PostgreSQL: a transaction-scoped advisory lock (across replicas). SQLite:
-    the caller's first statement is a write, which already holds the database's write lock, and
-    every read after it sees the last committed alert."""
-    if uow.session.get_bind().dialect.name == "postgresql":
-        await uow.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ALERT_LOCK})
+class AlertStore:
+    """Alert receipts and links of the current unit of work (`uow.alerts`)."""
 
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
 
-async def open_link(uow: UnitOfWork, source: str, key: str) -> AlertLinkRow | None:
-    """This alert's link on an open incident, if it has one."""
-    return await uow.session.scalar(
-        select(AlertLinkRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
-        .where(AlertLinkRow.source == source, AlertLinkRow.alert_key == stored_key(key),
-               IncidentRow.status.in_(_OPEN))
-        .order_by(AlertLinkRow.id.desc()).limit(1))
+    async def serialise(self) -> None:
+        """One alert transaction at a time, so two posts of one alert can never both find no incident
+        and declare two. PostgreSQL: a transaction-scoped advisory lock (across replicas). SQLite:
+        the caller's first statement is a write, which already holds the database's write lock, and
+        every read after it sees the last committed alert."""
+        await advisory_lock(self._uow.session, _ALERT_LOCK)
 
+    async def add_receipts(self, receipts: list[AlertReceiptRow]) -> None:
+        """Store the posts as received (their ids are read back for the outcomes)."""
+        self._uow.session.add_all(receipts)
+        await self._uow.session.flush()
 
-async def open_links(uow: UnitOfWork, alerts: Iterable[tuple[str, str]]
-                     ) -> tuple[dict[tuple[str, str], AlertLinkRow | None], dict[int, IncidentRow]]:
-    """open_link for many (source, key) pairs, keyed by (source, stored_key), in one query per 500
-    keys; with the rows of their incidents (the session holds rows only while someone does)."""
-    found: dict[tuple[str, str], AlertLinkRow | None] = {(source, stored_key(key)): None for source, key in alerts}
-    incidents: dict[int, IncidentRow] = {}
-    keys = sorted({key for _, key in found})
-    sources = {source for source, _ in found}
-    for start in range(0, len(keys), _KEYS_PER_QUERY):
-        rows = await uow.session.execute(
-            select(AlertLinkRow, IncidentRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
-            .where(AlertLinkRow.source.in_(sources), AlertLinkRow.alert_key.in_(keys[start:start + _KEYS_PER_QUERY]),
+    def add_link(self, link: AlertLinkRow) -> None:
+        self._uow.session.add(link)
+
+    async def open_link(self, source: str, key: str) -> AlertLinkRow | None:
+        """This alert's link on an open incident, if it has one."""
+        return await self._uow.session.scalar(
+            select(AlertLinkRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
+            .where(AlertLinkRow.source == source, AlertLinkRow.alert_key == stored_key(key),
                    IncidentRow.status.in_(_OPEN))
-            .order_by(AlertLinkRow.id))
-        for link, incident in rows:  # ascending ids: the newest link wins, as in open_link
-            found[(link.source, link.alert_key)] = link
-            incidents[incident.id] = incident
-    return found, incidents
+            .order_by(AlertLinkRow.id.desc()).limit(1))
 
+    async def open_links(self, alerts: Iterable[tuple[str, str]]
+                         ) -> tuple[dict[tuple[str, str], AlertLinkRow | None], dict[int, IncidentRow]]:
+        """open_link for many (source, key) pairs, keyed by (source, stored_key), in one query per 500
+        keys; with the rows of their incidents (the session holds rows only while someone does)."""
+        found: dict[tuple[str, str], AlertLinkRow | None] = {(source, stored_key(key)): None
+                                                             for source, key in alerts}
+        incidents: dict[int, IncidentRow] = {}
+        keys = sorted({key for _, key in found})
+        sources = {source for source, _ in found}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            rows = await self._uow.session.execute(
+                select(AlertLinkRow, IncidentRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
+                .where(AlertLinkRow.source.in_(sources),
+                       AlertLinkRow.alert_key.in_(keys[start:start + _KEYS_PER_QUERY]), IncidentRow.status.in_(_OPEN))
+                .order_by(AlertLinkRow.id))
+            for link, incident in rows:  # ascending ids: the newest link wins, as in open_link
+                found[(link.source, link.alert_key)] = link
+                incidents[incident.id] = incident
+        return found, incidents
 
-async def links_of(uow: UnitOfWork, incident_id: int) -> list[AlertLinkRow]:
-    rows = await uow.session.scalars(select(AlertLinkRow).where(AlertLinkRow.incident_id == incident_id)
-                                     .order_by(AlertLinkRow.id))
-    return list(rows)
+    async def links_of(self, incident_id: int) -> list[AlertLinkRow]:
+        rows = await self._uow.session.scalars(select(AlertLinkRow).where(AlertLinkRow.incident_id == incident_id)
+                                               .order_by(AlertLinkRow.id))
+        return list(rows)
 
-
-async def grouping_candidate(uow: UnitOfWork, service: str, since: datetime) -> Incident | None:
-    """The open incident a new alert on `service` joins, best first: one whose alerts on that
-    service fired within the grouping window; one on that service in monitoring (an alert during
-    the monitoring period reopens it, however long ago it began); one declared on that service
-    within the window. Drills never take real alerts."""
-    if not service:
-        return None  # no service, nothing to group by
-    live = (IncidentRow.status.in_(_OPEN), IncidentRow.drill == false())
-    found = await uow.session.scalar(
-        select(IncidentRow.id).join(AlertLinkRow, AlertLinkRow.incident_id == IncidentRow.id)
-        .where(*live, AlertLinkRow.service == service, AlertLinkRow.last_at >= since)
-        .order_by(AlertLinkRow.last_at.desc(), IncidentRow.id.desc()).limit(1))
-    if found is None:
-        found = await uow.session.scalar(
-            select(IncidentRow.id).where(*live, IncidentRow.service == service,
-                                         IncidentRow.status == Status.MONITORING.value)
-            .order_by(IncidentRow.id.desc()).limit(1))
-    if found is None:
-        found = await uow.session.scalar(
-            select(IncidentRow.id).where(*live, IncidentRow.service == service, IncidentRow.declared_at >= since)
-            .order_by(IncidentRow.id.desc()).limit(1))
-    return await uow.get_incident(found) if found is not None else None
+    async def grouping_candidate(self, service: str, since: datetime) -> Incident | None:
+        """The open incident a new alert on `service` joins, best first: one whose alerts on that
+        service fired within the grouping window; one on that service in monitoring (an alert during
+        the monitoring period reopens it, however long ago it began); one declared on that service
+        within the window. Drills never take real alerts."""
+        if not service:
+            return None  # no service, nothing to group by
+        live = (IncidentRow.status.in_(_OPEN), IncidentRow.drill == false())
+        session = self._uow.session
+        found = await session.scalar(
+            select(IncidentRow.id).join(AlertLinkRow, AlertLinkRow.incident_id == IncidentRow.id)
+            .where(*live, AlertLinkRow.service == service, AlertLinkRow.last_at >= since)
+            .order_by(AlertLinkRow.last_at.desc(), IncidentRow.id.desc()).limit(1))
+        if found is None:
+            found = await session.scalar(
+                select(IncidentRow.id).where(*live, IncidentRow.service == service,
+                                             IncidentRow.status == Status.MONITORING.value)
+                .order_by(IncidentRow.id.desc()).limit(1))
+        if found is None:
+            found = await session.scalar(
+                select(IncidentRow.id).where(*live, IncidentRow.service == service,
+                                             IncidentRow.declared_at >= since)
+                .order_by(IncidentRow.id.desc()).limit(1))
+        return await self._uow.incidents.get(found) if found is not None else None

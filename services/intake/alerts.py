@@ -3,7 +3,7 @@ reopen and follow resolution, all in the transaction that stores the receipt.
 
 A post is answered 2xx only after that transaction commits, so an accepted alert is never lost;
 a failure rolls everything back and the sender's retry starts afresh. Alert transactions run one
-at a time (alert_store.serialise_alert_intake), which is what keeps two posts of one alert from
+at a time (uow.alerts.serialise), which is what keeps two posts of one alert from
 declaring two incidents on SQLite and on PostgreSQL with several replicas. Within one process,
 posts that arrive while one runs are applied together in the next (group_commit.py): in a storm
 that is one transaction for many posts, each still with its own receipt and outcomes.
@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from services.alerts import Alert, Classification, classify_alert
+from services.errors import ConcurrentUpdate
 from services.incidents import DomainError, Incident, Status
 from services.intake import alert_store
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
@@ -36,7 +37,7 @@ from services.store.db import database_unavailable
 from services.store.group_commit import GroupCommit, group_commit_for
 from services.store.mapping import incident_from_row
 from services.store.tables import IncidentRow
-from services.store.uow import ConcurrentUpdate, UnitOfWork
+from services.store.uow import UnitOfWork
 
 MAX_TITLE = 200
 # Enough to absorb a storm's burst; small enough that one transaction stays short.
@@ -98,10 +99,9 @@ async def _receive_once(posts: list[AlertPost], deps: Deps) -> list[list[AlertOu
         # The receipts are the first statement on purpose: on SQLite this write takes the lock.
         receipts = [AlertReceiptRow(source=post.source, received_at=post.received_at, body=post.body,
                                     alert_count=len(post.alerts), outcome=[]) for post in posts]
-        uow.session.add_all(receipts)
-        await uow.session.flush()
-        await alert_store.serialise_alert_intake(uow)
-        shared = _Shared(*await alert_store.open_links(uow, [(a.source, a.key) for p in posts for a in p.alerts]))
+        await uow.alerts.add_receipts(receipts)
+        await uow.alerts.serialise()
+        shared = _Shared(*await uow.alerts.open_links([(a.source, a.key) for p in posts for a in p.alerts]))
         answers = []
         for post, receipt in zip(posts, receipts, strict=True):
             intake = _AlertIntake(uow, deps, now, receipt.id, shared)
@@ -144,7 +144,7 @@ class _AlertIntake:
             return self._outcome(alert, "ignored: a test notification (it opens no incident)", None)
         key = (alert.source, alert_store.stored_key(alert.key))
         if key not in self.shared.links:
-            self.shared.links[key] = await alert_store.open_link(self.uow, alert.source, alert.key)
+            self.shared.links[key] = await self.uow.alerts.open_link(alert.source, alert.key)
         link = self.shared.links[key]
         if not alert.firing:
             return await self._resolved(alert, link)
@@ -152,7 +152,7 @@ class _AlertIntake:
             return await self._fired_again(alert, link)
         routed = classify_alert(alert, self.routing, self.deps.config.services)
         since = self.now - self.routing.grouping_window
-        incident = await alert_store.grouping_candidate(self.uow, routed.service, since)
+        incident = await self.uow.alerts.grouping_candidate(routed.service, since)
         if incident is not None:
             return await self._join(alert, routed, incident)
         return await self._declare(alert, routed)
@@ -211,7 +211,7 @@ class _AlertIntake:
             incident_id=incident.id, source=alert.source, alert_key=alert_store.stored_key(alert.key),
             service=routed.service, rule=alert.rule[:300], severity=alert.severity[:30], summary=alert.summary,
             link=alert.link, status="firing", count=1, declared=declared, first_at=self.now, last_at=self.now)
-        self.uow.session.add(row)
+        self.uow.alerts.add_link(row)
         self.shared.links[(row.source, row.alert_key)] = row
 
     # -- resolved --------------------------------------------------------------------------
@@ -224,8 +224,8 @@ class _AlertIntake:
         incident = await self._incident(link.incident_id)
         await record(self.uow, incident, "alert_resolved", f"{alert.origin} resolved", self.now,
                      after={"source": alert.source, "key": alert.key})
-        await self.uow.session.flush()
-        links = await alert_store.links_of(self.uow, link.incident_id)
+        await self.uow.flush()
+        links = await self.uow.alerts.links_of(link.incident_id)
         if any(other.status == "firing" for other in links):
             await refresh_card(self.uow, link.incident_id, f"receipt{self.receipt_id}", self.now)
             return self._outcome(alert, "resolved", link.incident_id)
@@ -247,7 +247,7 @@ class _AlertIntake:
         return "resolved; all linked alerts resolved"
 
     async def _incident(self, incident_id: int) -> Incident:
-        row = self.shared.incidents.get(incident_id) or await self.uow.session.get(IncidentRow, incident_id)
+        row = self.shared.incidents.get(incident_id) or await self.uow.incidents.row(incident_id)
         assert row is not None, f"alert link to missing INC-{incident_id}"
         return incident_from_row(row)
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.config import BeaconConfig
@@ -76,14 +75,12 @@ async def receive_report(report: ReportedIssue, found: ReportClassification, url
     now = deps.clock.now()
     try:
         async with deps.uow() as uow:
-            row = await uow.session.get(ReportRow, report.ticket_id)
+            row = await uow.reported_issues.get(report.ticket_id)
             if row is not None:
                 return Report.from_row(row), "duplicate"
-            if await uow.session.scalar(select(TicketLinkRow.id).where(TicketLinkRow.ticket_id == report.ticket_id)):
+            if await uow.tickets.is_linked(report.ticket_id):
                 return None, "ignored"
-            row = _report_row(report, found, url, now)
-            uow.session.add(row)
-            await uow.session.flush()  # a concurrent post of the same ticket fails here
+            row = await uow.reported_issues.add(_report_row(report, found, url, now))
             await queue_report_card(uow, report.ticket_id, "post", now)
             await uow.commit()
             return Report.from_row(row), "new"
@@ -102,22 +99,10 @@ def _report_row(report: ReportedIssue, found: ReportClassification, url: str, no
 
 async def load_report(deps: Deps, ticket_id: int) -> Report:
     async with deps.uow() as uow:
-        row = await uow.session.get(ReportRow, ticket_id, populate_existing=True)
+        row = await uow.reported_issues.get(ticket_id, fresh=True)
     if row is None:
         raise DomainError(f"Freshdesk ticket #{ticket_id} is not a reported issue Beacon knows")
     return Report.from_row(row)
-
-
-async def _claim(uow: UnitOfWork, ticket_id: int, status: str, actor: Person, now: datetime,
-                 **values: Any) -> ReportRow | None:
-    """Move the report from new to `status`; None when someone decided it first."""
-    result = await uow.session.execute(
-        update(ReportRow).where(ReportRow.ticket_id == ticket_id, ReportRow.status == "new")
-        .values(status=status, decided_by=actor.to_dict(), decided_at=now, **values)
-        .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return await uow.session.get(ReportRow, ticket_id, populate_existing=True)
 
 
 def prefilled_form(report: Report) -> dict[str, str]:
@@ -135,17 +120,17 @@ async def declare_from_report(ticket_id: int, form: dict[str, Any], actor: Perso
     fields = parse_declaration(form, deps.config)
     now = deps.clock.now()
     async with deps.uow() as uow:
-        row = await _claim(uow, ticket_id, "declared", actor, now)
+        row = await uow.reported_issues.claim(ticket_id, "declared", actor, now)
         if row is None:
             return await _decided(uow, ticket_id), None
         incident = Incident.declare(priority=deps.config.matrix.priority(fields["impact"], fields["urgency"]),
                                     declared_by=actor, source="freshdesk", now=now, **fields)
-        await uow.remember_people([actor], now)
+        await uow.people.remember([actor], now)
 
         async def link_ticket(declared: Incident) -> None:
             assert declared.id is not None
-            uow.session.add(TicketLinkRow(incident_id=declared.id, ticket_id=ticket_id, url=row.url, role="reported",
-                                          state="linked", error="", created_at=now))
+            await uow.tickets.add(TicketLinkRow(incident_id=declared.id, ticket_id=ticket_id, url=row.url,
+                                                role="reported", state="linked", error="", created_at=now))
             await record(uow, declared, "ticket_linked", f"declared from Freshdesk ticket #{ticket_id}: "
                          f"{row.subject} (reported by {row.requester_email or 'unknown'})", now, actor=actor,
                          after={"ticket_id": ticket_id, "url": row.url})
@@ -162,16 +147,16 @@ async def merge_report(ticket_id: int, incident_id: int, actor: Person, deps: De
     """Add the report's ticket to an open incident: on its timeline, its card and the ticket."""
     now = deps.clock.now()
     async with deps.uow() as uow:
-        incident = await uow.get_incident(incident_id)
+        incident = await uow.incidents.get(incident_id)
         if incident is None:
             raise IncidentNotFound(f"INC-{incident_id} does not exist")
         if not incident.is_open:
             raise DomainError(f"{incident.number} is {incident.status}: merge into an open incident")
-        row = await _claim(uow, ticket_id, "merged", actor, now, incident_id=incident_id)
+        row = await uow.reported_issues.claim(ticket_id, "merged", actor, now, incident_id=incident_id)
         if row is None:
             return await _decided(uow, ticket_id)
-        uow.session.add(TicketLinkRow(incident_id=incident_id, ticket_id=ticket_id, url=row.url, role="merged",
-                                      state="linked", error="", created_at=now))
+        await uow.tickets.add(TicketLinkRow(incident_id=incident_id, ticket_id=ticket_id, url=row.url, role="merged",
+                                            state="linked", error="", created_at=now))
         summary = f"{actor.name} merged Freshdesk ticket #{ticket_id}: {row.subject}"
         await record(uow, incident, "ticket_merged", summary + f" (reported by {row.requester_email or 'unknown'})",
                      now, actor=actor, after={"ticket_id": ticket_id, "url": row.url})
@@ -191,7 +176,7 @@ async def dismiss_report(ticket_id: int, reason: object, actor: Person, deps: De
     text = clean_text(reason, "reason", limit=MAX_REASON, required=True)
     now = deps.clock.now()
     async with deps.uow() as uow:
-        row = await _claim(uow, ticket_id, "dismissed", actor, now, reason=text)
+        row = await uow.reported_issues.claim(ticket_id, "dismissed", actor, now, reason=text)
         if row is None:
             return await _decided(uow, ticket_id)
         await uow.outbox.add(TicketNote(
@@ -204,7 +189,7 @@ async def dismiss_report(ticket_id: int, reason: object, actor: Person, deps: De
 
 
 async def _decided(uow: UnitOfWork, ticket_id: int) -> Report:
-    row = await uow.session.get(ReportRow, ticket_id, populate_existing=True)
+    row = await uow.reported_issues.get(ticket_id, fresh=True)
     if row is None:
         raise DomainError(f"Freshdesk ticket #{ticket_id} is not a reported issue Beacon knows")
     return Report.from_row(row)

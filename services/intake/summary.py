@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.alerts.model import SOURCE_NAMES
-from services.intake import alert_store, tickets
 from services.store.uow import UnitOfWork
 
 
@@ -49,7 +48,7 @@ class IntakeSummary:
 
 async def intake_summary(uow: UnitOfWork, incident_id: int) -> IntakeSummary:
     alerts = tuple(AlertLine(r.source, r.rule, r.service, r.status, r.count, r.declared, r.link)
-                   for r in await alert_store.links_of(uow, incident_id))
+                   for r in await uow.alerts.links_of(incident_id))
     linked = tuple(TicketLine(r.ticket_id, r.url, r.role, r.state, r.error)
-                   for r in await tickets.links_of(uow, incident_id))
+                   for r in await uow.tickets.of(incident_id))
     return IntakeSummary(alerts, linked)

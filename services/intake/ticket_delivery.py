@@ -18,7 +18,6 @@ from services.incidents import Incident
 from services.intake.effects import CreateTicket, TicketNote, UpdateTicket
 from services.intake.freshdesk_client import IncidentTickets
 from services.intake.settings import IntakeSettings
-from services.intake.tables import TicketLinkRow
 from services.intake.tickets import teams_thread_url, ticket_request
 from services.intake.within import record, refresh_card
 from services.lifecycle import Deps
@@ -43,8 +42,8 @@ class TicketDelivery:
     async def create(self, effect: Effect) -> None:
         link_id = int(effect.payload["link_id"])
         async with self.deps.uow() as uow:
-            link = await uow.session.get(TicketLinkRow, link_id)
-            incident = await uow.get_incident(link.incident_id) if link else None
+            link = await uow.tickets.get(link_id)
+            incident = await uow.incidents.get(link.incident_id) if link else None
         if link is None or incident is None:
             raise PermanentDeliveryError(f"ticket link {link_id} or its incident is gone")
         if link.ticket_id is not None:
@@ -75,7 +74,7 @@ class TicketDelivery:
         deadline = loop.time() + (THREAD_WAIT_SECONDS if wait else 0.0)
         while True:
             async with self.deps.uow() as uow:
-                thread = await uow.thread(incident.id)
+                thread = await uow.threads.get(incident.id)
             if thread is not None:
                 return teams_thread_url(thread.channel_id, thread.conversation_id, thread.root_activity_id,
                                         thread.tenant_id)
@@ -86,10 +85,10 @@ class TicketDelivery:
     async def _created(self, link_id: int, incident: Incident, ticket: Ticket) -> None:
         now = self.deps.clock.now()
         async with self.deps.uow() as uow:
-            link = await uow.session.get(TicketLinkRow, link_id)
+            link = await uow.tickets.get(link_id)
             assert link is not None
             link.ticket_id, link.url, link.state, link.error = ticket.id, ticket.url, "linked", ""
-            current = await uow.get_incident(link.incident_id) or incident
+            current = await uow.incidents.get(link.incident_id) or incident
             await record(uow, current, "ticket_created", f"Freshdesk ticket #{ticket.id} created", now,
                          after={"ticket_id": ticket.id, "url": ticket.url})
             await refresh_card(uow, link.incident_id, f"ticket{ticket.id}", now)
@@ -99,7 +98,7 @@ class TicketDelivery:
     async def _mark(self, link_id: int, state: str, error: str) -> None:
         """Note why the incident has no ticket, and redraw its card, which said "creating…"."""
         async with self.deps.uow() as uow:
-            link = await uow.session.get(TicketLinkRow, link_id)
+            link = await uow.tickets.get(link_id)
             if link is not None and link.ticket_id is None:
                 link.state, link.error = state, error[:2000]
                 await refresh_card(uow, link.incident_id, f"link{link_id}:{state}", self.deps.clock.now())
@@ -121,7 +120,7 @@ class TicketDelivery:
         ticket_id = payload.get("ticket_id")
         if ticket_id is None and payload.get("link_id") is not None:
             async with self.deps.uow() as uow:
-                link = await uow.session.get(TicketLinkRow, int(payload["link_id"]))
+                link = await uow.tickets.get(int(payload["link_id"]))
                 ticket_id = link.ticket_id if link else None
         if ticket_id is None:
             number = f"INC-{payload.get('incident_id')}"

@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import select
-
 from services.config import BeaconConfig
 from services.freshdesk.mapping import FreshdeskStatus, freshdesk_priority
 from services.incidents import Incident, Status, TimelineEvent
@@ -150,12 +148,6 @@ def teams_thread_url(channel_id: str, conversation_id: str, root_id: str, tenant
 
 # -- the observer ------------------------------------------------------------------------------
 
-async def links_of(uow: UnitOfWork, incident_id: int) -> list[TicketLinkRow]:
-    rows = await uow.session.scalars(select(TicketLinkRow).where(TicketLinkRow.incident_id == incident_id)
-                                     .order_by(TicketLinkRow.id))
-    return list(rows)
-
-
 class TicketObserver:
     """A ticket for every incident (human or alert), then its priority, status and updates.
     Without Freshdesk settings nothing is queued: the declaration's own transaction records
@@ -166,7 +158,7 @@ class TicketObserver:
 
     async def on_declared(self, uow: UnitOfWork, incident: Incident, now: datetime) -> None:
         assert incident.id is not None
-        links = await links_of(uow, incident.id)
+        links = await uow.tickets.of(incident.id)
         if not self.configured:
             await self._not_sent(uow, incident, links, now)
         elif links:  # declared from a reported issue: that ticket is the incident's ticket
@@ -176,20 +168,18 @@ class TicketObserver:
                     notes=(f"<p>Declared as Beacon incident <b>{incident.number}</b> "
                            f"({incident.priority}): {html.escape(incident.title)}</p>",)), now)
         else:
-            link = TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created", state="creating",
-                                 error="", created_at=now)
-            uow.session.add(link)
-            await uow.session.flush()
+            link = await uow.tickets.add(TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created",
+                                                       state="creating", error="", created_at=now))
             await uow.outbox.add(CreateTicket(incident.id, link.id, f"{incident.number} Freshdesk ticket"), now=now)
 
     async def _not_sent(self, uow: UnitOfWork, incident: Incident, links: list[TicketLinkRow],
                         now: datetime) -> None:
         assert incident.id is not None
         if not links:
-            uow.session.add(TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created",
-                                          state="not_sent", error=NOT_CONFIGURED, created_at=now))
+            await uow.tickets.add(TicketLinkRow(incident_id=incident.id, ticket_id=None, url="", role="created",
+                                                state="not_sent", error=NOT_CONFIGURED, created_at=now))
         skipped = CreateTicket(incident.id, 0, "")
-        await uow.record_event(incident.id, TimelineEvent(
+        await uow.timeline.record(incident.id, TimelineEvent(
             "delivery_skipped", now, None, f"not sent: {NOT_CONFIGURED}",
             after={"effect": skipped.kind, "key": skipped.idempotency_key}), incident.version)
 
@@ -202,7 +192,7 @@ class TicketObserver:
         # Changes that bump the incident's version are keyed by it; a report completion does not
         # bump it, so it gets a key of its own (else it would collide with the resolution's note).
         tag = "report" if all(e.kind == "report_completed" for e in events) else f"v{incident.version}"
-        for link in await links_of(uow, incident.id):
+        for link in await uow.tickets.of(incident.id):
             if link.state in LIVE_STATES:
                 await self._send(uow, incident, link, changes, now, tag=tag)
 

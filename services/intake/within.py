@@ -29,9 +29,9 @@ BeforeObservers = Callable[[Incident], Awaitable[None]]
 async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarget, deps: Deps, now: datetime,
                          *, before_observers: BeforeObservers | None = None) -> Incident:
     """Store a new incident with its thread, timers, notifications and observers' effects."""
-    await uow.add_incident(incident, config_version=deps.config.fingerprint())
+    await uow.incidents.add(incident, config_version=deps.config.fingerprint())
     await timers.arm(uow, incident, deps.config, now)
-    await uow.save_incident(incident)
+    await uow.incidents.save(incident)
     await notify.incident_thread(uow, incident, target.to_dict(), now)
     await notify.resolve_names(uow, incident, now)
     await notify.initial_notification(uow, incident, deps.config, now, endpoint={
@@ -52,7 +52,7 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     summaries += [e.summary for e in events if e.kind != "status_update"]
     sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
                                         events=events, config=deps.config, now=now)
-    await uow.save_incident(incident)
+    await uow.incidents.save(incident)
     await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config, now=now)
     await notify.card_refresh(uow, incident, now, note="; ".join(summaries))
     for observer in deps.observers if not incident.drill else ():
@@ -64,7 +64,7 @@ async def record(uow: UnitOfWork, incident: Incident, kind: str, summary: str, n
                  actor: Person | None = None, after: dict[str, object] | None = None) -> None:
     """A timeline entry that changes no incident field, so no one's card becomes stale."""
     assert incident.id is not None
-    await uow.record_event(incident.id, TimelineEvent(kind, now, actor, summary, after=after), incident.version)
+    await uow.timeline.record(incident.id, TimelineEvent(kind, now, actor, summary, after=after), incident.version)
 
 
 async def refresh_card(uow: UnitOfWork, incident_id: int, key: str, now: datetime) -> None:
@@ -96,7 +96,7 @@ async def thread_target(uow: UnitOfWork, channel: str) -> ThreadTarget | None:
     """Where Beacon posts what nobody declared in Teams (an alert's incident, a report): `channel`
     (a configured channel id) or the channel of the first team Beacon was installed in, with that
     installation's service URL and tenant. None when Beacon is installed in no team yet."""
-    install = await uow.any_team_installation()
+    install = await uow.installations.any_team()
     if install is None:
         return None
     return ThreadTarget(install.service_url, install.tenant_id, channel_id=channel or install.channel_id)

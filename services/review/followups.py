@@ -6,9 +6,8 @@ from datetime import datetime
 
 from services.incidents import DomainError, Person
 from services.lifecycle import Deps
-from services.review import store
 from services.review.settings import ReviewSettings
-from services.review.tables import ActionItemRow, ReviewTimerRow
+from services.review.tables import ReviewTimerRow
 from services.review.usecases import record, thread_card
 from services.store.uow import UnitOfWork
 
@@ -17,15 +16,15 @@ async def complete_action(deps: Deps, action_id: int, actor: Person) -> bool:
     """Mark an action done and note it on its incident's timeline; False when it already was."""
     now = deps.clock.now()
     async with deps.uow() as uow:
-        item = await uow.session.get(ActionItemRow, action_id, populate_existing=True)
+        item = await uow.reviews.action(action_id)
         if item is None:
             raise DomainError(f"follow-up action {action_id} does not exist")
         if item.status == "done":
             return False
-        incident = await uow.get_incident(item.incident_id)
+        incident = await uow.incidents.get(item.incident_id)
         assert incident is not None
         item.status, item.completed_at, item.completed_by = "done", now, actor.to_dict()
-        await store.drop_timers(uow, f"action:{action_id}:due", f"action:{action_id}:overdue")
+        await uow.reviews.drop_timers(f"action:{action_id}:due", f"action:{action_id}:overdue")
         await record(uow, incident, "action_completed", actor,
                      f"{actor.name} completed follow-up action: {item.title}", now, after={"action_id": action_id})
         await uow.commit()
@@ -34,14 +33,14 @@ async def complete_action(deps: Deps, action_id: int, actor: Person) -> bool:
 
 async def fire(uow: UnitOfWork, timer: ReviewTimerRow, settings: ReviewSettings, now: datetime) -> None:
     """One due reminder, in the claiming transaction: the post and the timer's next step commit together."""
-    incident = await uow.get_incident(timer.incident_id)
+    incident = await uow.incidents.get(timer.incident_id)
     if incident is None:
-        await uow.session.delete(timer)
+        await uow.reviews.drop_timer(timer)
         return
     if timer.kind == "report":
-        row = await store.report_row(uow, timer.incident_id)
+        row = await uow.reviews.report(timer.incident_id)
         if row is None or row.completed_at is not None:
-            await uow.session.delete(timer)
+            await uow.reviews.drop_timer(timer)
             return
         row.reminders += 1
         await thread_card(uow, incident, f"report-reminder:{row.reminders}", {
@@ -51,8 +50,8 @@ async def fire(uow: UnitOfWork, timer: ReviewTimerRow, settings: ReviewSettings,
                      f"reminded {row.owner_name} to complete the report (reminder {row.reminders})", now)
         timer.due_at = now + settings.report_reminder_every
         return
-    item = await uow.session.get(ActionItemRow, timer.action_id)
-    await uow.session.delete(timer)
+    item = await uow.reviews.action(timer.action_id) if timer.action_id is not None else None
+    await uow.reviews.drop_timer(timer)
     if item is None or item.status != "open":
         return
     overdue = timer.kind == "action_overdue"

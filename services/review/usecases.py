@@ -22,7 +22,6 @@ from services.incidents import (
 )
 from services.incidents.model import MAX_TEXT, clean_text
 from services.lifecycle import Deps, IncidentAction, act_on_incident
-from services.review import store
 from services.review.effects import ReviewThreadCard
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow, ReportRow
@@ -43,7 +42,7 @@ async def thread_card(uow: UnitOfWork, incident: Incident, key: str, payload: di
 async def record(uow: UnitOfWork, incident: Incident, kind: str, actor: Person | None, summary: str,
                  now: datetime, after: dict[str, Any] | None = None) -> None:
     assert incident.id is not None
-    await uow.record_event(incident.id, TimelineEvent(kind, now, actor, summary, after=after), incident.version)
+    await uow.timeline.record(incident.id, TimelineEvent(kind, now, actor, summary, after=after), incident.version)
 
 
 class ReportObserver:
@@ -64,15 +63,15 @@ class ReportObserver:
 async def request_report(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
                          settings: ReviewSettings, now: datetime) -> None:
     assert incident.id is not None
-    if await store.report_row(uow, incident.id) is not None:
+    if await uow.reviews.report(incident.id) is not None:
         return  # resolved again after a reopen: the first request still stands
     owner, role = stakeholder_owner(incident, config)
     row = ReportRow(incident_id=incident.id, kind="full", owner_name=owner.name if owner else role,
                     owner_role=role, owner_email=owner.email if owner else "",
                     owner_aad=owner.aad_object_id if owner else "", requested_at=now, reminders=0,
                     root_cause="", lessons="", impact_narrative="")
-    uow.session.add(row)
-    await store.set_timer(uow, f"report:{incident.id}", "report", incident.id,
+    await uow.reviews.add_report(row)
+    await uow.reviews.set_timer(f"report:{incident.id}", "report", incident.id,
                           now + settings.report_reminder_every)
     await thread_card(uow, incident, "request", {"card": "report_request", "owner_name": row.owner_name,
                                                  "owner_id": row.owner_aad, "role": role}, now)
@@ -114,22 +113,21 @@ async def submit_report(deps: Deps, settings: ReviewSettings, incident_id: int, 
     now = deps.clock.now()
     async with deps.uow() as uow:
         incident, row = await _incident_and_report(uow, incident_id)
-        if row.completed_at is not None or (activity_id and not await uow.mark_processed(
+        if row.completed_at is not None or (activity_id and not await uow.activities.mark_processed(
                 activity_id, incident_id, now)):
             return incident, False
-        names = await uow.people([a[1] for a in actions if not a[2]])
+        names = await uow.people.named([a[1] for a in actions if not a[2]])
         row.root_cause, row.lessons, row.impact_narrative = root_cause, lessons, narrative
         row.completed_at, row.completed_by = now, actor.to_dict()
         for title, owner, name, due in actions:
             item = ActionItemRow(incident_id=incident_id, title=title, owner_aad=owner, status="open",
                                  owner_name=name or (names[owner].name if owner in names else ""),
                                  due_at=due, overdue=False, created_at=now)
-            uow.session.add(item)
-            await uow.session.flush()
-            await store.set_timer(uow, f"action:{item.id}:due", "action_due", incident_id, due, item.id)
-            await store.set_timer(uow, f"action:{item.id}:overdue", "action_overdue", incident_id,
+            await uow.reviews.add_action(item)
+            await uow.reviews.set_timer(f"action:{item.id}:due", "action_due", incident_id, due, item.id)
+            await uow.reviews.set_timer(f"action:{item.id}:overdue", "action_overdue", incident_id,
                                   due + settings.action_overdue_after, item.id)
-        await store.drop_timers(uow, f"report:{incident_id}")
+        await uow.reviews.drop_timers(f"report:{incident_id}")
         summary = f"{actor.name} completed the post-incident report ({len(actions)} follow-up actions)"
         link = settings.links.url(incident_id, now)
         await record(uow, incident, "report_completed", actor, summary, now,
@@ -145,10 +143,10 @@ async def submit_report(deps: Deps, settings: ReviewSettings, incident_id: int, 
 
 
 async def _incident_and_report(uow: UnitOfWork, incident_id: int) -> tuple[Incident, ReportRow]:
-    incident = await uow.get_incident(incident_id)
+    incident = await uow.incidents.get(incident_id)
     if incident is None:
         raise IncidentNotFound(f"INC-{incident_id} does not exist")
-    row = await store.report_row(uow, incident_id)
+    row = await uow.reviews.report(incident_id)
     if row is None or row.kind != "full":
         raise DomainError(f"{incident.label} has no report to complete: it is not resolved yet")
     return incident, row
@@ -165,7 +163,7 @@ async def _publish(uow: UnitOfWork, incident: Incident, settings: ReviewSettings
     page = (f"<p>The post-incident report for {html.escape(incident.number)} "
             f"({html.escape(incident.title)}) is complete.</p><p><a href='{html.escape(link)}'>Read the "
             f"report</a> (the link expires in {settings.links.ttl.days} days).</p>")
-    for email, name in await store.update_recipients(uow, incident.id, await uow.timeline(incident.id)):
+    for email, name in await uow.reviews.update_recipients(incident.id, await uow.timeline.of(incident.id)):
         await uow.outbox.add(SendEmail(incident.id, "report", email, name, subject, page,
                                        f"The post-incident report: {link}", f"report email to {email}"), now=now)
 
@@ -185,8 +183,8 @@ async def review_held(deps: Deps, incident_id: int, actor: Person) -> Incident:
 async def maybe_close(deps: Deps, incident_id: int, actor: Person) -> None:
     """Closed once the review is held and the report complete (open actions stay tracked)."""
     async with deps.uow() as uow:
-        row = await store.report_row(uow, incident_id)
-        incident = await uow.get_incident(incident_id)
+        row = await uow.reviews.report(incident_id)
+        incident = await uow.incidents.get(incident_id)
     if (row and incident and row.completed_at and row.review_held_at
             and incident.status is Status.RESOLVED):
         await act_on_incident(IncidentAction(Verb.CLOSE, incident_id, None, {}, actor), deps)

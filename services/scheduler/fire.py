@@ -45,14 +45,14 @@ class Batch:
     posts: list[OutboxEffect] = field(default_factory=list)
 
     async def write(self, uow: UnitOfWork) -> None:
-        await uow.move_timers(self.moves)
+        await uow.timers.move(self.moves)
         for timer in self.dropped:
-            await uow.session.delete(timer)
-        await uow.save_incidents(self.saves)
+            await uow.timers.drop(timer)
+        await uow.incidents.save_many(self.saves)
         for incident, event, sequence in self.updates:  # the card shows the version just saved
             self.posts += notify.status_update_posts(incident, self.config, event, sequence)
             self.posts += notify.card_refresh_posts(incident, note="")
-        await uow.record_events(self.events)
+        await uow.timeline.record_many(self.events)
         await uow.outbox.add_many(self.posts, now=self.now)
 
 
@@ -62,8 +62,8 @@ async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, n
     firing: dict[int, TimerRow] = {}
     for timer in due:
         firing.setdefault(timer.incident_id, timer)
-    incidents = await uow.incidents(list(firing), lock=True)
-    drafts = await uow.changes_since_last_update(list(firing), leave_out=plan.QUIET_KINDS | {"status_update"},
+    incidents = await uow.incidents.many(list(firing), lock=True)
+    drafts = await uow.timeline.changes_since_last_update(list(firing), leave_out=plan.QUIET_KINDS | {"status_update"},
                                                  limit=plan.CHANGES_SHOWN)
     late = await reminded_late(uow, [t for t in firing.values() if t.phase != "due"])
     batch = Batch(config, now)
@@ -79,7 +79,7 @@ async def reminded_late(uow: UnitOfWork, graced: list[TimerRow]) -> set[tuple[in
     if not graced:
         return set()
     wanted = {(t.incident_id, t.kind, t.sequence) for t in graced}
-    reminders = await uow.sequenced_events("update_reminder", {t.incident_id for t in graced},
+    reminders = await uow.timeline.sequenced("update_reminder", {t.incident_id for t in graced},
                                            {t.sequence for t in graced})
     return {key for incident_id, after in reminders
             if (key := (incident_id, after.get("audience"), after.get("sequence"))) in wanted and after.get("late")}

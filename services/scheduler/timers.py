@@ -26,7 +26,7 @@ async def arm(uow: UnitOfWork, incident: Incident, config: BeaconConfig, now: da
     used = {}
     for kind in kinds:
         due = now + cadence(config, incident, kind)
-        used[kind] = await uow.set_timer(incident.id, kind, due, advance_sequence=advance_sequence)
+        used[kind] = await uow.timers.arm(incident.id, kind, due, advance_sequence=advance_sequence)
         if kind == RESPONDERS:
             incident.next_update_due = due
     return used
@@ -34,5 +34,5 @@ async def arm(uow: UnitOfWork, incident: Incident, config: BeaconConfig, now: da
 
 async def stop(uow: UnitOfWork, incident: Incident) -> None:
     assert incident.id is not None
-    await uow.stop_timers(incident.id)
+    await uow.timers.stop(incident.id)
     incident.next_update_due = None

@@ -12,8 +12,9 @@ from datetime import datetime
 from services.background import BackgroundLoop
 from services.clock import Clock
 from services.config import BeaconConfig
+from services.errors import ConcurrentUpdate
 from services.scheduler.fire import fire_due
-from services.store.uow import ConcurrentUpdate, UnitOfWork
+from services.store.uow import UnitOfWork
 
 log = logging.getLogger("beacon.scheduler")
 
@@ -48,7 +49,7 @@ class Scheduler(BackgroundLoop):
         now = self._clock.now()
         try:
             async with self._uow() as uow:
-                due = await uow.claim_due_timers(now, self._size)
+                due = await uow.timers.claim_due(now, self._size)
                 if not due:
                     return 0
                 fired = await fire_due(uow, due, self._config, now)
@@ -64,4 +65,4 @@ class Scheduler(BackgroundLoop):
 
     async def next_due(self) -> datetime | None:
         async with self._uow() as uow:
-            return await uow.next_timer_due()
+            return await uow.timers.next_due()

@@ -59,4 +59,4 @@ async def test_a_grafana_no_data_alert_is_titled_with_its_rule(database_url):
         root = await incident_root(stack, 1)
         assert "Payments API p99 latency (no data)" in card_text(root.cards[0])
         async with stack.beacon.deps.uow() as uow:
-            assert (await uow.get_incident(1)).title == "Payments API p99 latency (no data)"
+            assert (await uow.incidents.get(1)).title == "Payments API p99 latency (no data)"

@@ -84,7 +84,7 @@ async def post(stack: Stack, source: str, body: Any, headers: dict[str, str] | N
 
 async def timeline(stack: Stack, incident_id: int = 1) -> list[Any]:
     async with stack.beacon.deps.uow() as uow:
-        return await uow.timeline(incident_id)
+        return await uow.timeline.of(incident_id)
 
 
 async def count(stack: Stack, table: Any) -> int:

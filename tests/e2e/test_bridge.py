@@ -122,7 +122,7 @@ async def wait_for_thread_card(stack: Stack, root: Message, words: str) -> dict[
 
 async def timeline(stack: Stack) -> list[Any]:
     async with stack.beacon.deps.uow() as uow:
-        return await uow.timeline(1)
+        return await uow.timeline.of(1)
 
 
 def attendees(request: Any) -> set[str]:

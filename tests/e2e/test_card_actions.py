@@ -19,7 +19,7 @@ from tests.teams_activities import (
 async def timeline_kinds(stack, incident_id: int = 1) -> list[str]:
     """What happened to the incident (delivery outcomes of effects arrive on their own time)."""
     async with stack.beacon.deps.uow() as uow:
-        return [e.kind for e in await uow.timeline(incident_id) if not e.kind.startswith("delivery_")]
+        return [e.kind for e in await uow.timeline.of(incident_id) if not e.kind.startswith("delivery_")]
 
 
 async def test_action_execute_answers_200_with_the_adaptive_card_envelope(stack):
@@ -81,7 +81,7 @@ async def test_two_responders_at_the_same_moment_lose_nothing(stack):
     assert kinds.count("note") == 1 and kinds.count("responders_assigned") == 1 and kinds.count("acknowledged") == 1
     # Two conflicting changes from the same (current) card: exactly one wins, the other is told.
     async with stack.beacon.deps.uow() as uow:
-        version = (await uow.get_incident(1)).version
+        version = (await uow.incidents.get(1)).version
     answers = await asyncio.gather(click("incident.status", Users.ALICE, status="investigating"),
                                    click("incident.status", Users.BOB, status="fixing"))
     kinds = await timeline_kinds(stack)
@@ -89,7 +89,7 @@ async def test_two_responders_at_the_same_moment_lose_nothing(stack):
     assert sum("out of date" in card_text(a) for a in answers) == 1
     await settled(stack)
     async with stack.beacon.deps.uow() as uow:
-        incident = await uow.get_incident(1)
+        incident = await uow.incidents.get(1)
     assert card_version(root.cards[0]) == incident.version
 
 
@@ -124,7 +124,7 @@ async def test_declaring_without_a_title_shows_the_form_again_with_the_error(sta
     assert "title is required" in card_text(answer)
     assert any(b.get("id") == "title" for b in answer["body"])
     async with stack.beacon.deps.uow() as uow:
-        assert await uow.open_incidents() == []
+        assert await uow.incidents.open() == []
 
 
 async def test_the_declare_button_opens_a_dialog_and_submitting_it_declares(stack):
@@ -165,7 +165,7 @@ async def test_declare_from_a_message_prefills_the_form(stack):
     await settled(stack)
     assert any("P2 · INC-1" in card_text(c) for c in stack.teams.cards())
     async with stack.beacon.deps.uow() as uow:
-        assert (await uow.get_incident(1)).source == "message"
+        assert (await uow.incidents.get(1)).source == "message"
 
 
 async def test_malformed_activities_get_a_4xx_with_a_json_error(stack):
@@ -183,7 +183,7 @@ async def test_malformed_activities_get_a_4xx_with_a_json_error(stack):
         assert status == expected, (raw[:40], body)
         assert isinstance(body, dict) and body.get("error"), body
     async with stack.beacon.deps.uow() as uow:
-        assert await uow.open_incidents() == []
+        assert await uow.incidents.open() == []
 
 
 async def test_a_token_without_an_app_id_gets_a_clear_401(stack):
@@ -204,8 +204,8 @@ async def test_only_the_commander_or_an_admin_resolves_and_a_refusal_is_recorded
     answer = await act(stack, root, "incident.resolve", from_user=Users.BOB, summary="I think it is fine")
     assert "Not allowed: only the commander" in card_text(answer)
     async with stack.beacon.deps.uow() as uow:
-        incident = await uow.get_incident(1)
-        timeline = await uow.timeline(1)
+        incident = await uow.incidents.get(1)
+        timeline = await uow.timeline.of(1)
     assert incident.status.value == "triage"
     assert timeline[-1].kind == "refused" and "Bob Singh tried to resolve" in timeline[-1].summary
     answer = await act(stack, root, "incident.resolve", from_user=Users.ALICE, summary="Cache flushed")

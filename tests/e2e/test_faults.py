@@ -302,7 +302,7 @@ async def failed_and_visible(faulty: Faulty, fault: str) -> None:
     status, metrics = await faulty.stack.beacon.get_text("/metrics")
     assert status == 200 and f'beacon_outbox_effects{{kind="{kind}",state="failed"}} 1.0' in metrics
     async with faulty.stack.beacon.deps.uow() as uow:
-        timeline = await uow.timeline(1)
+        timeline = await uow.timeline.of(1)
     [failure] = [e for e in timeline if e.kind == "delivery_failed" and (e.after or {}).get("effect") == kind]
     assert failure.summary.startswith("failed to deliver ")
     if faulty.target == "freshdesk":
@@ -368,7 +368,7 @@ async def test_a_reset_after_the_effect_took_place_is_delivered_at_least_once(sq
             assert len(faulty.arrivals()) == 2 and 1 <= faulty.delivered() <= 2, faulty.describe()
         if target == "teams.post_card":
             async with faulty.stack.beacon.deps.uow() as uow:
-                thread = await uow.thread(1)
+                thread = await uow.threads.get(1)
             *orphans, kept = incident_roots(faulty.stack)
             assert thread is not None and thread.root_activity_id == kept.id  # Beacon follows the last copy
             assert all(faulty.teams.updates(orphan.id) == [] for orphan in orphans)

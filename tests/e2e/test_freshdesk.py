@@ -222,7 +222,7 @@ async def test_reports_merge_into_an_open_incident_or_are_dismissed_with_a_reaso
         assert "A password reset, not an outage" in fd.notes(third)[0]["body"]
         assert f"#1, #{second} (merged)" in card_text(root.cards[0])
         async with stack.beacon.deps.uow() as uow:
-            summaries = [e.summary for e in await uow.timeline(1)]
+            summaries = [e.summary for e in await uow.timeline.of(1)]
         assert any(f"Bob Singh merged Freshdesk ticket #{second}: Cannot pay" in s for s in summaries)
 
         await act(stack, root, "incident.resolve", summary="Gateway restarted")

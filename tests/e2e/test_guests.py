@@ -21,12 +21,12 @@ def guest_member(person: Person) -> dict[str, str]:
 
 async def kinds(stack, incident_id: int = 1) -> list[str]:  # type: ignore[no-untyped-def]
     async with stack.beacon.deps.uow() as uow:
-        return [e.kind for e in await uow.timeline(incident_id) if not e.kind.startswith("delivery_")]
+        return [e.kind for e in await uow.timeline.of(incident_id) if not e.kind.startswith("delivery_")]
 
 
 async def status_of(stack, incident_id: int = 1) -> str:  # type: ignore[no-untyped-def]
     async with stack.beacon.deps.uow() as uow:
-        return (await uow.get_incident(incident_id)).status.value
+        return (await uow.incidents.get(incident_id)).status.value
 
 
 async def test_a_guest_reads_but_cannot_change_an_incident(database_url):
@@ -44,7 +44,7 @@ async def test_a_guest_reads_but_cannot_change_an_incident(database_url):
         after = await kinds(stack)
         assert after[len(before):] == ["refused", "refused"]
         async with stack.beacon.deps.uow() as uow:
-            refusals = [e.summary for e in await uow.timeline(1) if e.kind == "refused"]
+            refusals = [e.summary for e in await uow.timeline.of(1) if e.kind == "refused"]
         assert refusals[0] == "refused: Gina Guest tried to status: guests can only read INC-1"
         # reading is allowed: a refresh shows the current card without a refusal
         refreshed = await act(stack, root, "incident.refresh", from_user=GUEST)
@@ -95,7 +95,7 @@ async def test_guests_post_updates_when_the_config_allows_and_never_declare(data
         assert "Guests can follow incidents but cannot declare them" in card_text(answer)
         await settled(stack)
         async with stack.beacon.deps.uow() as uow:
-            assert await uow.get_incident(2) is None
+            assert await uow.incidents.get(2) is None
     finally:
         await stack.beacon.stop()
         await stack.teams.stop()

@@ -70,7 +70,7 @@ async def test_the_whole_lifecycle_through_teams(stack):
     assert len(stack.teams.updates(root.id)) >= len(steps)
 
     async with stack.beacon.deps.uow() as uow:
-        timeline = await uow.timeline(1)
+        timeline = await uow.timeline.of(1)
     kinds = [e.kind for e in timeline]
     for kind in ("declared", "commander_changed", "priority_changed", "responders_assigned", "status_changed",
                  "note", "resolved", "closed"):

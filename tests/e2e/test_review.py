@@ -161,7 +161,7 @@ async def test_review_event_reaches_graph_and_held_review_closes(database_url):
         await stack.invoke_card(card_action_invoke("review.held", {"incidentId": 1}, reply_to_id=root.id,
                                                    service_url=stack.url))
         async with stack.beacon.deps.uow() as uow:
-            assert (await uow.get_incident(1)).status.value == "closed"
+            assert (await uow.incidents.get(1)).status.value == "closed"
     finally:
         await _stop(stack, graph)
 
@@ -201,7 +201,7 @@ async def test_action_reminders_fire_on_time_and_completion_is_on_the_timeline(d
                                                           reply_to_id=root.id, service_url=stack.url))
         assert "No open follow-up actions" in card_text(done)
         async with stack.beacon.deps.uow() as uow:
-            assert any(e.kind == "action_completed" for e in await uow.timeline(1))
+            assert any(e.kind == "action_completed" for e in await uow.timeline.of(1))
         stack.every_card_is_valid()
     finally:
         await _stop(stack, graph)

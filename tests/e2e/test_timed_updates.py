@@ -171,7 +171,7 @@ async def test_throttled_mail_is_delivered_once_and_a_dead_route_ends_failed_and
             await stack.teams.wait_for(lambda t: len(t.calls("reply", failed=True)) >= 5, timeout=20)
             await settled(stack)
             async with stack.beacon.deps.uow() as uow:
-                timeline = await uow.timeline(1)
+                timeline = await uow.timeline.of(1)
             assert any(e.kind == "delivery_failed" and "thread note" in e.summary for e in timeline)
             status, text = await stack.beacon.get_text("/metrics")
             assert status == 200

@@ -101,7 +101,7 @@ async def test_due_update_reminds_owner_then_posts_automatically_after_grace(dep
     updates = [e for e in await effects(deps, "teams.thread_card") if e.payload["card"] == "status_update"]
     assert len(updates) == 1 and updates[0].payload["automatic"] is True
     async with deps.uow() as uow:
-        kinds = [e.kind for e in await uow.timeline(incident_id)]
+        kinds = [e.kind for e in await uow.timeline.of(incident_id)]
     assert "update_missed" in kinds and kinds.count("status_update") == 1
     assert (await timers(deps, incident_id))["responders"].due_at == clock.now() + timedelta(hours=1)
 

@@ -35,7 +35,7 @@ async def new_incident(sessions) -> int:
                                 priority="P5", service="", client="", declared_by=ALICE, commander=None,
                                 source="chat", now=datetime.now(UTC))
     async with UnitOfWork(sessions) as uow:
-        await uow.add_incident(incident, config_version="test")
+        await uow.incidents.add(incident, config_version="test")
         await uow.commit()
     assert incident.id
     return incident.id
@@ -107,7 +107,7 @@ async def test_transient_failures_end_as_failed_after_bounded_attempts_and_show_
     assert calls == 3
     assert (await statuses(sessions))["note-1"] == "failed"
     async with UnitOfWork(sessions) as uow:
-        timeline = await uow.timeline(incident_id)
+        timeline = await uow.timeline.of(incident_id)
     assert timeline[-1].kind == "delivery_failed" and "503" in timeline[-1].summary
 
 
@@ -136,7 +136,7 @@ async def test_unconfigured_system_is_recorded_as_not_sent(sessions):
     await worker(sessions, {"freshdesk.create": handler}).run_once()
     assert (await statuses(sessions))["fd-1"] == "skipped"
     async with UnitOfWork(sessions) as uow:
-        assert (await uow.timeline(incident_id))[-1].summary == "not sent: Freshdesk not configured"
+        assert (await uow.timeline.of(incident_id))[-1].summary == "not sent: Freshdesk not configured"
 
 
 async def test_two_workers_never_deliver_the_same_effect_twice(sessions):

@@ -34,7 +34,7 @@ async def sessions(database_url) -> AsyncIterator[async_sessionmaker[AsyncSessio
 
 async def remember(sessions: async_sessionmaker[AsyncSession], *people: Person, commit: bool = True) -> None:
     async with UnitOfWork(sessions) as uow:
-        await uow.remember_people(list(people), NOW)
+        await uow.people.remember(list(people), NOW)
         if commit:
             await uow.commit()
 

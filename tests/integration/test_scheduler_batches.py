@@ -387,9 +387,9 @@ async def test_each_automatic_update_lists_what_the_whole_timeline_says_changed_
     await act(deps, a, Verb.ACKNOWLEDGE)
     await act(deps, b, Verb.STATUS, status="investigating")
     async with deps.uow() as uow:  # what the outbox worker records: quiet, never listed
-        found = await uow.get_incident(b)
+        found = await uow.incidents.get(b)
         assert found is not None
-        await uow.record_event(b, TimelineEvent("delivery_failed", clock.now(), None, "email to desk failed"),
+        await uow.timeline.record(b, TimelineEvent("delivery_failed", clock.now(), None, "email to desk failed"),
                                found.version)
         await uow.commit()
     await at(60)
@@ -433,9 +433,9 @@ async def test_each_automatic_update_lists_what_the_whole_timeline_says_changed_
 
     await act(deps, a, Verb.NOTE, note="Rollback done")  # and the drafts the next updates would start from
     async with deps.uow() as uow:
-        drafts = await uow.changes_since_last_update([a, b, c], leave_out=plan.QUIET_KINDS | {"status_update"},
+        drafts = await uow.timeline.changes_since_last_update([a, b, c], leave_out=plan.QUIET_KINDS | {"status_update"},
                                                      limit=plan.CHANGES_SHOWN)
-        incidents = await uow.incidents([a, b, c])
+        incidents = await uow.incidents.many([a, b, c])
     for incident in (a, b, c):
         found, whole = incidents[incident], whole_timeline_draft(await timeline(deps, incident))
         expected = f"{found.number} is {found.status} at {found.priority}. {whole}"

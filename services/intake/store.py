@@ -1,0 +1,65 @@
+"""Intake's rows inside the caller's unit of work: the incidents' Freshdesk ticket links
+(`uow.tickets`) and the reported issues waiting for triage (`uow.reported_issues`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from services.incidents import Person
+from services.intake.tables import ReportRow, TicketLinkRow
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
+
+
+class TicketLinks:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def get(self, link_id: int) -> TicketLinkRow | None:
+        return await self._uow.session.get(TicketLinkRow, link_id)
+
+    async def of(self, incident_id: int) -> list[TicketLinkRow]:
+        rows = await self._uow.session.scalars(select(TicketLinkRow).where(TicketLinkRow.incident_id == incident_id)
+                                               .order_by(TicketLinkRow.id))
+        return list(rows)
+
+    async def add(self, link: TicketLinkRow) -> TicketLinkRow:
+        """Store a link now (its id names the ticket's creation in the outbox)."""
+        self._uow.session.add(link)
+        await self._uow.session.flush()
+        return link
+
+    async def is_linked(self, ticket_id: int) -> bool:
+        """Whether a Freshdesk ticket is already an incident's ticket."""
+        return await self._uow.session.scalar(
+            select(TicketLinkRow.id).where(TicketLinkRow.ticket_id == ticket_id).limit(1)) is not None
+
+
+class ReportedIssues:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def get(self, ticket_id: int, *, fresh: bool = False) -> ReportRow | None:
+        """The report of a ticket; `fresh` reads it again even if this session holds it."""
+        return await self._uow.session.get(ReportRow, ticket_id, populate_existing=fresh)
+
+    async def add(self, row: ReportRow) -> ReportRow:
+        """Store a new report; a concurrent post of the same ticket raises IntegrityError here."""
+        self._uow.session.add(row)
+        await self._uow.session.flush()
+        return row
+
+    async def claim(self, ticket_id: int, status: str, actor: Person, now: datetime,
+                    **values: Any) -> ReportRow | None:
+        """Move the report from new to `status`; None when someone decided it first."""
+        result = await self._uow.session.execute(
+            update(ReportRow).where(ReportRow.ticket_id == ticket_id, ReportRow.status == "new")
+            .values(status=status, decided_by=actor.to_dict(), decided_at=now, **values)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return await self.get(ticket_id, fresh=True)

@@ -1,0 +1,64 @@
+"""Where Beacon talks in Teams, inside a unit of work: the incident threads it started and the
+conversations it is installed in."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from services.store.tables import InstallationRow, ThreadRow
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
+
+
+class Threads:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def get(self, incident_id: int, purpose: str = "incident") -> ThreadRow | None:
+        return await self._uow.session.get(ThreadRow, (incident_id, purpose))
+
+    async def save(self, **values: Any) -> None:
+        """Note where a thread was started (kept as first recorded)."""
+        values.setdefault("purpose", "incident")
+        if await self.get(values["incident_id"], values["purpose"]) is None:
+            self._uow.session.add(ThreadRow(**values))
+
+
+class Installations:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def get(self, conversation_id: str) -> InstallationRow | None:
+        return await self._uow.session.get(InstallationRow, conversation_id)
+
+    async def save(self, **values: Any) -> InstallationRow:
+        session = self._uow.session
+        row = await self.get(values["conversation_id"])
+        if row is None:
+            row = InstallationRow(greeted=False, **values)
+            session.add(row)
+        else:
+            for key, value in values.items():
+                if key != "installed_at":
+                    setattr(row, key, value)
+        await session.flush()
+        return row
+
+    async def greet_once(self, conversation_id: str) -> bool:
+        """True for the one caller that gets to say hello: installationUpdate and conversationUpdate
+        both announce an install, sometimes at the same moment."""
+        result = await self._uow.session.execute(
+            update(InstallationRow)
+            .where(InstallationRow.conversation_id == conversation_id, InstallationRow.greeted.is_(False))
+            .values(greeted=True))
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def any_team(self, tenant_id: str = "") -> InstallationRow | None:
+        """The first team Beacon was installed in (of this tenant, when given)."""
+        query = select(InstallationRow).where(InstallationRow.kind == "team")
+        if tenant_id:
+            query = query.where(InstallationRow.tenant_id == tenant_id)
+        return await self._uow.session.scalar(query.order_by(InstallationRow.installed_at).limit(1))

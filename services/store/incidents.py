@@ -1,0 +1,176 @@
+"""Incidents and their timelines, read and written inside a unit of work.
+
+Every change of an incident is saved with optimistic locking (the version it was read at) and its
+timeline events are written in the same transaction; a lost race raises ConcurrentUpdate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Table, and_, bindparam, func, insert, select, tuple_, update
+
+from services.errors import ConcurrentUpdate
+from services.incidents import OPEN_STATUSES, Incident, TimelineEvent
+from services.store.dialect import lock_rows
+from services.store.mapping import event_from_row, event_row, event_values, incident_from_row, incident_values
+from services.store.tables import IncidentRow, TimelineRow
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
+
+
+# Statements of the click path, built once: building one with .values() per call cost more than
+# running it, and a click holds SQLite's writer lock from its first write to its commit. Core
+# tables, not ORM entities: these writes need no identity-map bookkeeping.
+def _table(entity: type[Any]) -> Table:
+    return cast(Table, entity.__table__)
+
+
+_SAVE_INCIDENT = update(_table(IncidentRow)).where(_table(IncidentRow).c.id == bindparam("_id"),
+                                                   _table(IncidentRow).c.version == bindparam("_read_version"))
+_INSERT_EVENTS = insert(_table(TimelineRow))
+
+
+class Incidents:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def get(self, incident_id: int) -> Incident | None:
+        row = await self._uow.session.get(IncidentRow, incident_id, populate_existing=True)
+        return incident_from_row(row) if row else None
+
+    async def row(self, incident_id: int) -> IncidentRow | None:
+        """The row as the session holds it (kept current by the saves of this unit of work)."""
+        return await self._uow.session.get(IncidentRow, incident_id)
+
+    async def add(self, incident: Incident, *, config_version: str) -> Incident:
+        session = self._uow.session
+        row = IncidentRow(version=1, config_version=config_version, **incident_values(incident))
+        session.add(row)
+        await session.flush()
+        incident.id, incident.version = row.id, 1
+        await self._uow.timeline.write_pending(incident)
+        return incident
+
+    async def save(self, incident: Incident) -> Incident:
+        """Write a changed incident if nobody else did since it was read (optimistic locking)."""
+        assert incident.id is not None
+        result = await self._uow.session.execute(_SAVE_INCIDENT, {
+            "_id": incident.id, "_read_version": incident.version, "version": incident.version + 1,
+            **incident_values(incident)})
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(incident.number)
+        incident.version += 1
+        await self._uow.timeline.write_pending(incident)
+        return incident
+
+    async def open(self, limit: int = 50) -> list[Incident]:
+        rows = await self._uow.session.scalars(
+            select(IncidentRow).where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
+            .order_by(IncidentRow.id.desc()).limit(limit))
+        return [incident_from_row(r) for r in rows]
+
+    async def many(self, incident_ids: Collection[int], *, lock: bool = False) -> dict[int, Incident]:
+        """Several incidents by id. With `lock`, on PostgreSQL they stay locked until the commit, taken
+        in id order so that two writers of the same incidents cannot deadlock."""
+        query = select(IncidentRow).where(IncidentRow.id.in_(incident_ids)).order_by(IncidentRow.id)
+        if lock:
+            query = lock_rows(query, self._uow.session)
+        return {row.id: incident_from_row(row) for row in await self._uow.session.scalars(query)}
+
+    async def save_many(self, changes: Sequence[tuple[Incident, Incident]]) -> None:
+        """save for several incidents, each given as read and as changed, with their pending events.
+        Incidents changed alike (the same columns to the same values) share one UPDATE. If anyone
+        changed one since it was read, raises ConcurrentUpdate: roll the transaction back."""
+        alike: dict[str, tuple[dict[str, Any], list[Incident]]] = {}
+        for read, changed in changes:
+            before, after = incident_values(read), incident_values(changed)
+            values = {column: value for column, value in after.items() if value != before[column]}
+            alike.setdefault(repr(sorted(values.items())), (values, []))[1].append(changed)
+        for values, incidents in alike.values():
+            keys = [(incident.id, incident.version) for incident in incidents]
+            saved = await self._uow.session.scalars(
+                update(IncidentRow).where(tuple_(IncidentRow.id, IncidentRow.version).in_(keys))
+                .values(version=IncidentRow.version + 1, **values).returning(IncidentRow.id)
+                .execution_options(synchronize_session=False))
+            if len(saved.all()) != len(keys):
+                raise ConcurrentUpdate(", ".join(incident.number for incident in incidents))
+        events = []
+        for _, incident in changes:
+            incident.version += 1
+            events += [(incident.id or 0, incident.version, event) for event in incident.pending_events]
+            incident.pending_events.clear()
+        await self._uow.timeline.record_many(events)
+
+    async def config_version(self, incident_id: int) -> str:
+        """The fingerprint of the process config the incident was declared under."""
+        return await self._uow.session.scalar(
+            select(IncidentRow.config_version).where(IncidentRow.id == incident_id)) or ""
+
+
+class Timeline:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def write_pending(self, incident: Incident) -> None:
+        """The events the domain appended to a just-saved incident, at its new version."""
+        assert incident.id is not None
+        if incident.pending_events:
+            await self._uow.session.execute(_INSERT_EVENTS, [event_values(incident.id, incident.version, event)
+                                                             for event in incident.pending_events])
+        incident.pending_events.clear()
+
+    async def record(self, incident_id: int, event: TimelineEvent, version: int) -> None:
+        """A timeline entry that changes no incident field (e.g. a delivery failure)."""
+        self._uow.session.add(event_row(incident_id, version, event))
+
+    async def record_many(self, events: Sequence[tuple[int, int, TimelineEvent]]) -> None:
+        """Several timeline entries, each (incident id, incident version, event), in one statement."""
+        if events:
+            await self._uow.session.execute(_INSERT_EVENTS, [event_values(incident_id, version, event)
+                                                             for incident_id, version, event in events])
+
+    async def of(self, incident_id: int) -> list[TimelineEvent]:
+        rows = await self._uow.session.scalars(
+            select(TimelineRow).where(TimelineRow.incident_id == incident_id).order_by(TimelineRow.id))
+        return [event_from_row(r) for r in rows]
+
+    async def after_version(self, incident_id: int, version: int) -> list[TimelineEvent]:
+        rows = await self._uow.session.scalars(
+            select(TimelineRow).where(TimelineRow.incident_id == incident_id,
+                                      TimelineRow.incident_version > version).order_by(TimelineRow.id))
+        return [event_from_row(r) for r in rows]
+
+    async def changes_since_last_update(self, incident_ids: Collection[int], *, leave_out: Collection[str],
+                                        limit: int) -> dict[int, list[TimelineEvent]]:
+        """For each incident, its latest `limit` timeline entries since its last status update,
+        oldest first, leaving out the kinds in `leave_out`: what a draft update summarises, read
+        without the rest of the timeline."""
+        last_update = (select(func.max(TimelineRow.id))
+                       .where(TimelineRow.incident_id == IncidentRow.id, TimelineRow.kind == "status_update")
+                       .scalar_subquery())
+        since = (select(IncidentRow.id, func.coalesce(last_update, 0).label("after"))
+                 .where(IncidentRow.id.in_(incident_ids)).subquery())
+        recent = (select(TimelineRow.id, func.row_number().over(partition_by=TimelineRow.incident_id,
+                                                                  order_by=TimelineRow.id.desc()).label("rank"))
+                  .join(since, and_(TimelineRow.incident_id == since.c.id, TimelineRow.id > since.c.after))
+                  .where(TimelineRow.kind.not_in(leave_out)).subquery())
+        rows = await self._uow.session.scalars(select(TimelineRow).join(recent, TimelineRow.id == recent.c.id)
+                                               .where(recent.c.rank <= limit).order_by(TimelineRow.id))
+        found: dict[int, list[TimelineEvent]] = defaultdict(list)
+        for row in rows:
+            found[row.incident_id].append(event_from_row(row))
+        return found
+
+    async def sequenced(self, kind: str, incident_ids: Collection[int],
+                        sequences: Collection[int]) -> list[tuple[int, dict[str, Any]]]:
+        """Timeline entries of one kind whose details carry one of these sequence numbers:
+        (incident id, details) each."""
+        rows = await self._uow.session.execute(
+            select(TimelineRow.incident_id, TimelineRow.after)
+            .where(TimelineRow.incident_id.in_(incident_ids), TimelineRow.kind == kind,
+                   TimelineRow.after["sequence"].as_integer().in_(sequences)))
+        return [(incident_id, after or {}) for incident_id, after in rows]
