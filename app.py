@@ -26,9 +26,9 @@ from bot.review import wire_review
 from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
 from services.config import BeaconConfig, ConfigError, load_config
+from services.deps import Deps
 from services.effects import Channel, OutboxEffect
 from services.event_loop import event_loop
-from services.lifecycle import Deps
 from services.logs import bind_incident_handlers, setup_logging
 from services.metrics import render as render_metrics
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker

@@ -32,9 +32,9 @@ from services.bridge.usecases import (
     start_bridge,
 )
 from services.delivery import PermanentDeliveryError
+from services.deps import Deps
 from services.graph import GraphSettings
 from services.incidents import DomainError, Incident, ValidationFailed
-from services.lifecycle import Deps
 from services.outbox import Effect
 from services.store.uow import UnitOfWork
 from services.verbs import Verb

@@ -20,15 +20,9 @@ from cards.elements import Json
 from cards.forms import DeclareForm, declare_form
 from cards.incident import incident_card
 from cards.messages import declared_card, error_card
+from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound
-from services.lifecycle import (
-    ActionOutcome,
-    DeclareIncident,
-    Deps,
-    IncidentAction,
-    act_on_incident,
-    declare_incident,
-)
+from services.lifecycle import ActionOutcome, DeclareIncident, IncidentAction, act_on_incident, declare_incident
 from services.verbs import INCIDENT_VERBS, Verb
 
 log = logging.getLogger("beacon.bot")

@@ -6,8 +6,8 @@ from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 from services.config import BeaconConfig
+from services.deps import ThreadTarget
 from services.incidents import Person
-from services.lifecycle import ThreadTarget
 
 
 def actor(activity: Activity) -> Person:

@@ -31,8 +31,8 @@ from cards.elements import Json
 from cards.forms import DeclareForm, declare_form
 from cards.incident import incident_card
 from cards.messages import help_card, incident_list_card, notice_card
+from services.deps import Deps
 from services.incidents import IncidentNotFound
-from services.lifecycle import Deps
 
 log = logging.getLogger("beacon.bot")
 

@@ -6,7 +6,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
 from bot import context as ctx
 from cards.messages import welcome_card
-from services.lifecycle import Deps
+from services.deps import Deps
 
 
 async def record_install(turn_context: TurnContext, deps: Deps) -> None:

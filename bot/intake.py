@@ -25,6 +25,7 @@ from cards.intake import ReportView, incident_extras, reported_issue_card
 from services.alerts import PARSERS, AlertFormatError
 from services.alerts.model import SOURCE_NAMES
 from services.delivery import PermanentDeliveryError, TransientDeliveryError
+from services.deps import Deps
 from services.freshdesk.inbound import ReportFormatError, classify_report, parse_ticket_webhook
 from services.freshdesk.settings import FreshdeskSettings
 from services.incidents import DomainError, Incident, ValidationFailed
@@ -47,7 +48,6 @@ from services.intake.tables import ReportRow
 from services.intake.ticket_delivery import TicketDelivery
 from services.intake.tickets import TicketObserver
 from services.intake.within import thread_target
-from services.lifecycle import Deps
 from services.outbox import Effect
 from services.store.db import database_unavailable
 from services.store.uow import UnitOfWork

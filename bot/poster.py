@@ -24,9 +24,9 @@ from cards.elements import label
 from cards.incident import incident_card
 from cards.updates import notice_card, reminder_card, status_update_card
 from services.delivery import PermanentDeliveryError, TransientDeliveryError, classify_status
+from services.deps import Deps
 from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
 from services.incidents import Person
-from services.lifecycle import Deps
 from services.outbox import Effect, EffectHandlers
 from services.store.db import while_unavailable_retry
 

@@ -23,8 +23,8 @@ from cards import review as cards
 from cards.elements import Json
 from cards.messages import error_card
 from services.delivery import NotConfigured, PermanentDeliveryError
+from services.deps import Deps
 from services.incidents import DomainError, ValidationFailed
-from services.lifecycle import Deps
 from services.outbox import Effect
 from services.ports import MeetingRequest, Recipient
 from services.review import store

@@ -13,10 +13,10 @@ from aiohttp import web
 from bot.adapter import BeaconAdapter
 from bot.card_actions import CardActions
 from services.comms.delivery import email_handler, sms_handler
+from services.deps import Deps
 from services.effects import OutboxEffect
 from services.effects.messages import SendEmail, SendSms
 from services.graph import GraphSettings
-from services.lifecycle import Deps
 from services.notify.sms.factory import build_sms_sender
 from services.notify.sms.settings import SmsSettings
 from services.outbox import EffectHandler

@@ -8,12 +8,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from services.clock import Clock
-from services.comms import hooks, notify
 from services.comms.plan import RESPONDERS
 from services.config import BeaconConfig
+from services.deps import Deps, ThreadTarget
 from services.errors import ConcurrentUpdate
 from services.incidents import (
     DomainError,
@@ -25,43 +24,9 @@ from services.incidents import (
     ValidationFailed,
 )
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
-from services.scheduler import timers
+from services.pipeline import change_within, declare_within
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
-
-
-@dataclass(frozen=True)
-class ThreadTarget:
-    """Where an incident's card goes: a team channel (new thread) or an existing chat."""
-
-    service_url: str
-    tenant_id: str = ""
-    channel_id: str = ""
-    conversation_id: str = ""
-
-    def to_dict(self) -> dict[str, str]:
-        return {"service_url": self.service_url, "tenant_id": self.tenant_id,
-                "channel_id": self.channel_id, "conversation_id": self.conversation_id}
-
-
-class IncidentObserver(Protocol):
-    """An integration that follows incidents (e.g. a ticketing system), writing outbox rows in the
-    same transaction as the change it reacts to."""
-
-    async def on_declared(self, uow: UnitOfWork, incident: Incident, now: datetime) -> None: ...
-
-    async def on_changed(self, uow: UnitOfWork, incident: Incident, events: list[TimelineEvent],
-                         now: datetime) -> None: ...
-
-
-@dataclass
-class Deps:
-    uow: Callable[[], UnitOfWork]
-    config: BeaconConfig
-    clock: Clock
-    observers: list[IncidentObserver] = field(default_factory=list)
-    # bot.views.ExtrasProvider callables: what integrations add to the incident card
-    view_extras: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -135,15 +100,7 @@ async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
         declared_by=cmd.actor, source=cmd.source, now=now, **fields)
     async with deps.uow() as uow:
         await uow.people.remember([cmd.actor], now)
-        await uow.incidents.add(incident, config_version=deps.config.fingerprint())
-        await timers.arm(uow, incident, deps.config, now)
-        await uow.incidents.save(incident)
-        await notify.incident_thread(uow, incident, cmd.target.to_dict(), now)
-        await notify.resolve_names(uow, incident, now)
-        await notify.initial_notification(uow, incident, deps.config, now, endpoint={
-            "service_url": cmd.target.service_url, "tenant_id": cmd.target.tenant_id})
-        for observer in deps.observers if not incident.drill else ():  # drills stay inside Teams
-            await observer.on_declared(uow, incident, now)
+        await declare_within(uow, incident, cmd.target, deps, now)
         await uow.commit()
     return incident
 
@@ -268,50 +225,51 @@ async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     raise DomainError("the incident is changing too fast; try again")
 
 
+async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
+                 now: datetime) -> tuple[Incident, ActionOutcome | None, list[str]]:
+    """Read the incident a click is about and judge the click: a refresh, a replay, a refusal or a
+    stale card whose change conflicts is answered here; otherwise it applies, and the summaries of
+    what changed since the clicker's card are shown with it."""
+    refresh = cmd.verb is Verb.REFRESH
+    replayed = not refresh and bool(cmd.activity_id) and await uow.activities.was_processed(cmd.activity_id)
+    if not refresh and not replayed:
+        await uow.write_first()  # before the incident is read: on SQLite no one can change it meanwhile
+    incident = await uow.incidents.get(cmd.incident_id)
+    if incident is None:
+        raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
+    if refresh:
+        return incident, ActionOutcome(incident, applied=False), []
+    if replayed:
+        return incident, ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED), []
+    reason = refusal(cmd, incident, deps.config)
+    if reason:
+        return incident, await _refuse(uow, cmd, incident, reason, now), []
+    if cmd.shown_version is None or cmd.shown_version == incident.version:
+        return incident, None, []
+    events_since = await uow.timeline.after_version(incident.id or 0, cmd.shown_version)
+    meanwhile = [e.summary for e in events_since if e.kind not in QUIET]
+    if any(e.kind in ACTIONS[cmd.verb].conflicts for e in events_since):
+        return incident, ActionOutcome(incident, applied=False, changed_meanwhile=meanwhile,
+                                       notice="Not applied: the incident changed since your card was shown."), meanwhile
+    return incident, None, meanwhile
+
+
 async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
+    """One attempt: open the unit of work, judge the click, apply one domain method, save it through
+    the pipeline, commit. A replay of this click that commits first raises ConcurrentUpdate there."""
     now = deps.clock.now()
     async with deps.uow() as uow:
-        refresh = cmd.verb is Verb.REFRESH
-        replayed = not refresh and bool(cmd.activity_id) and await uow.activities.was_processed(cmd.activity_id)
-        if not refresh and not replayed:
-            await uow.write_first()  # before the incident is read: on SQLite no one can change it meanwhile
-        incident = await uow.incidents.get(cmd.incident_id)
-        if incident is None:
-            raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
-        if refresh:
-            return ActionOutcome(incident, applied=False)
-        if replayed:
-            return ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED)
-        spec = ACTIONS[cmd.verb]
-        reason = refusal(cmd, incident, deps.config)
-        if reason:
-            return await _refuse(uow, cmd, incident, reason, now)
-        meanwhile: list[str] = []
-        if cmd.shown_version is not None and cmd.shown_version != incident.version:
-            events_since = await uow.timeline.after_version(incident.id or 0, cmd.shown_version)
-            meanwhile = [e.summary for e in events_since if e.kind not in QUIET]
-            if any(e.kind in spec.conflicts for e in events_since):
-                return ActionOutcome(incident, applied=False, changed_meanwhile=meanwhile,
-                                     notice="Not applied: the incident changed since your card was shown.")
+        incident, answer, meanwhile = await _judge(uow, cmd, deps, now)
+        if answer is not None:
+            return answer
         was_open, old_impact = incident.is_open, incident.impact
         try:
-            spec.apply(incident, cmd.data, cmd.actor, now, deps.config)
+            ACTIONS[cmd.verb].apply(incident, cmd.data, cmd.actor, now, deps.config)
         except DomainError as error:
             return ActionOutcome(incident, applied=False, notice=str(error), is_error=True)
         await uow.people.remember([cmd.actor, *incident.responders], now)
-        events = list(incident.pending_events)
-        event_summaries = [e.summary for e in events if e.kind != "status_update"]
-        sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
-                                            events=events, config=deps.config, now=now)
-        await uow.incidents.save(incident)
-        if cmd.activity_id and not await uow.activities.mark_processed(cmd.activity_id, incident.id, now):
-            raise ConcurrentUpdate(incident.number)  # a replay of this click committed first: judge again
-        await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config,
-                               now=now)
-        await notify.resolve_names(uow, incident, now)
-        await notify.card_refresh(uow, incident, now, note="; ".join(event_summaries))
-        for observer in deps.observers if not incident.drill else ():
-            await observer.on_changed(uow, incident, events, now)
+        await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact,
+                            activity_id=cmd.activity_id)
         await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile,
                          notice="Applied on top of newer changes." if meanwhile else "")

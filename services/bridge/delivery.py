@@ -16,8 +16,8 @@ from services.bridge.model import BridgeState, Invitee
 from services.bridge.plan import describe, meeting_request
 from services.bridge.usecases import BridgeSetup
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
+from services.deps import Deps
 from services.incidents import Person
-from services.lifecycle import Deps
 from services.outbox import Effect
 from services.ports import Calling, CallTarget, Conferencing, Meeting
 

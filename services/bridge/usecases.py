@@ -18,8 +18,8 @@ from services.bridge.plan import (
     invitee_plan,
     ring_candidates,
 )
+from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound, Person, ValidationFailed
-from services.lifecycle import Deps
 from services.ports import CallTarget
 from services.store.uow import UnitOfWork
 

@@ -18,21 +18,13 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from services.alerts import Alert, Classification, classify_alert
+from services.deps import Deps, ThreadTarget
 from services.errors import ConcurrentUpdate
 from services.incidents import DomainError, Incident, Status
 from services.intake import alert_store
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
-from services.intake.within import (
-    BEACON,
-    change_within,
-    declare_within,
-    record,
-    refresh_card,
-    refresh_cards,
-    thread_note,
-    thread_target,
-)
-from services.lifecycle import Deps, ThreadTarget
+from services.intake.within import BEACON, record, refresh_card, refresh_cards, thread_note, thread_target
+from services.pipeline import change_within, declare_within
 from services.store.db import database_unavailable
 from services.store.group_commit import GroupCommit, group_commit_for
 from services.store.mapping import incident_from_row

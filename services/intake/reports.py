@@ -17,13 +17,15 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from services.config import BeaconConfig
+from services.deps import Deps, ThreadTarget
 from services.freshdesk.inbound import ReportClassification, ReportedIssue
 from services.incidents import DomainError, Incident, IncidentNotFound, Level, Person
 from services.incidents.model import clean_text
 from services.intake.effects import ReportCard, TicketNote
 from services.intake.tables import ReportRow, TicketLinkRow
-from services.intake.within import declare_within, record, refresh_card, thread_note
-from services.lifecycle import Deps, ThreadTarget, parse_declaration
+from services.intake.within import record, refresh_card, thread_note
+from services.lifecycle import parse_declaration
+from services.pipeline import declare_within
 from services.store.uow import UnitOfWork
 
 MAX_REASON = 1000

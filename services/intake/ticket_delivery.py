@@ -14,13 +14,13 @@ import logging
 from typing import Any
 
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
+from services.deps import Deps
 from services.incidents import Incident
 from services.intake.effects import CreateTicket, TicketNote, UpdateTicket
 from services.intake.freshdesk_client import IncidentTickets
 from services.intake.settings import IntakeSettings
 from services.intake.tickets import teams_thread_url, ticket_request
 from services.intake.within import record, refresh_card
-from services.lifecycle import Deps
 from services.outbox import Effect, EffectHandlers
 from services.ports import Ticket
 

@@ -1,64 +1,26 @@
-"""The core's declare and change steps, inside a transaction the caller already holds.
+"""What intake writes beside the core's steps (services.pipeline), inside the transaction the
+caller holds: timeline entries that change no incident field, card redraws and thread notes that
+collapse a storm of repeats, and where an incident nobody declared in Teams is posted.
 
-An alert's receipt, its dedup row and the incident it opens must commit together (a 2xx means
-all of it is stored), and a reported issue is linked to the incident declared from it in the same
-transaction, before the ticket observer decides whether to create a ticket. So these mirror
-services.lifecycle.declare_incident and _act_once step for step, minus their own unit of work:
-a change to those steps belongs here too.
+An alert's receipt, its dedup row and the incident it opens commit together (a 2xx means all of
+it is stored), and a reported issue is linked to the incident declared from it in the same
+transaction, before the ticket observer decides whether to create a ticket: so intake calls the
+pipeline's declare_within and change_within inside its own unit of work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from services.comms import hooks, notify
+from services.deps import ThreadTarget
 from services.effects.teams import ThreadNote, UpdateCard
-from services.incidents import Incident, Level, Person, TimelineEvent
-from services.lifecycle import SYSTEM_ACTOR, Deps, ThreadTarget
-from services.scheduler import timers
+from services.incidents import Incident, Person, TimelineEvent
+from services.lifecycle import SYSTEM_ACTOR
 from services.store.uow import UnitOfWork
 
 # Who Beacon is on the timeline when it acts on its own (an alert declared or reopened it); the
 # core lets this actor do anything.
 BEACON = Person(SYSTEM_ACTOR, "Beacon")
-
-BeforeObservers = Callable[[Incident], Awaitable[None]]
-
-
-async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarget, deps: Deps, now: datetime,
-                         *, before_observers: BeforeObservers | None = None) -> Incident:
-    """Store a new incident with its thread, timers, notifications and observers' effects."""
-    await uow.incidents.add(incident, config_version=deps.config.fingerprint())
-    await timers.arm(uow, incident, deps.config, now)
-    await uow.incidents.save(incident)
-    await notify.incident_thread(uow, incident, target.to_dict(), now)
-    await notify.resolve_names(uow, incident, now)
-    await notify.initial_notification(uow, incident, deps.config, now, endpoint={
-        "service_url": target.service_url, "tenant_id": target.tenant_id})
-    if before_observers is not None:
-        await before_observers(incident)
-    for observer in deps.observers if not incident.drill else ():
-        await observer.on_declared(uow, incident, now)
-    return incident
-
-
-async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: datetime, *, was_open: bool,
-                        old_impact: Level, note: str = "") -> list[TimelineEvent]:
-    """Save a change already applied to `incident` (its pending events), with the communication
-    plan's hooks, the card refresh and thread note, and the observers' effects."""
-    events = list(incident.pending_events)
-    summaries = [note] if note else []
-    summaries += [e.summary for e in events if e.kind != "status_update"]
-    sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
-                                        events=events, config=deps.config, now=now)
-    await uow.incidents.save(incident)
-    await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config, now=now)
-    await notify.card_refresh(uow, incident, now, note="; ".join(summaries))
-    for observer in deps.observers if not incident.drill else ():
-        await observer.on_changed(uow, incident, events, now)
-    return events
-
 
 async def record(uow: UnitOfWork, incident: Incident, kind: str, summary: str, now: datetime, *,
                  actor: Person | None = None, after: dict[str, object] | None = None) -> None:

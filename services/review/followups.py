@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.deps import Deps
 from services.incidents import DomainError, Person
-from services.lifecycle import Deps
 from services.review.settings import ReviewSettings
 from services.review.tables import ReviewTimerRow
 from services.review.usecases import record, thread_card

@@ -9,8 +9,8 @@ from typing import Any
 
 from services.comms.plan import stakeholder_owner
 from services.config import BeaconConfig
+from services.deps import Deps
 from services.incidents import DomainError, Incident, Person, ValidationFailed
-from services.lifecycle import Deps
 from services.review.effects import CreateReviewEvent
 from services.review.settings import ReviewSettings
 from services.review.usecases import _incident_and_report, record

@@ -10,6 +10,7 @@ from typing import Any
 
 from services.comms.plan import stakeholder_owner
 from services.config import BeaconConfig
+from services.deps import Deps
 from services.effects.messages import SendEmail
 from services.incidents import (
     DomainError,
@@ -21,7 +22,7 @@ from services.incidents import (
     ValidationFailed,
 )
 from services.incidents.model import MAX_TEXT, clean_text
-from services.lifecycle import Deps, IncidentAction, act_on_incident
+from services.lifecycle import IncidentAction, act_on_incident
 from services.review.effects import ReviewThreadCard
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow, ReportRow

@@ -9,7 +9,8 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from services.clock import FakeClock
-from services.lifecycle import Deps, IncidentAction, act_on_incident
+from services.deps import Deps
+from services.lifecycle import IncidentAction, act_on_incident
 from services.scheduler.worker import Scheduler
 from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import OutboxRow, TimerRow

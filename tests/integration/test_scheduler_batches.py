@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.clock import FakeClock
 from services.comms import plan
+from services.deps import Deps
 from services.incidents import Person, TimelineEvent
 from services.incidents.model import MAX_TEXT
-from services.lifecycle import Deps, IncidentAction, act_on_incident
+from services.lifecycle import IncidentAction, act_on_incident
 from services.scheduler.worker import Scheduler
 from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import OutboxRow, TimelineRow, TimerRow

@@ -1,0 +1,64 @@
+"""The steps every incident goes through when it is declared or changed, inside a transaction the
+caller holds: store it with its timeline, follow the communication plan (timers, notifications,
+status updates, resolution notice), redraw its card with a note in its thread, learn the names of
+people picked by id, and let the observers (ticketing, the review) react.
+
+Every entry point calls these: the card use cases (services.lifecycle) open a unit of work around
+one domain method and these steps; intake calls them inside its own transaction, because an
+alert's receipt and the incident it opens (or a reported issue and the incident declared from it)
+must commit together. A step added here reaches every way an incident can change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from services.comms import hooks, notify
+from services.deps import Deps, ThreadTarget
+from services.errors import ConcurrentUpdate
+from services.incidents import Incident, Level, TimelineEvent
+from services.scheduler import timers
+from services.store.uow import UnitOfWork
+
+BeforeObservers = Callable[[Incident], Awaitable[None]]
+
+
+async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarget, deps: Deps, now: datetime,
+                         *, before_observers: BeforeObservers | None = None) -> Incident:
+    """Store a new incident with its thread, timers, notifications and observers' effects;
+    `before_observers` links what it was declared from before the observers see it."""
+    await uow.incidents.add(incident, config_version=deps.config.fingerprint())
+    await timers.arm(uow, incident, deps.config, now)
+    await uow.incidents.save(incident)
+    await notify.incident_thread(uow, incident, target.to_dict(), now)
+    await notify.resolve_names(uow, incident, now)
+    await notify.initial_notification(uow, incident, deps.config, now, endpoint={
+        "service_url": target.service_url, "tenant_id": target.tenant_id})
+    if before_observers is not None:
+        await before_observers(incident)
+    for observer in deps.observers if not incident.drill else ():  # drills stay inside Teams
+        await observer.on_declared(uow, incident, now)
+    return incident
+
+
+async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: datetime, *, was_open: bool,
+                        old_impact: Level, note: str = "", activity_id: str = "") -> list[TimelineEvent]:
+    """Save a change already applied to `incident` (its pending events), with the communication
+    plan's hooks, the card refresh and thread note, and the observers' effects. With the
+    `activity_id` of the click that made it, a replay of that click committed first raises
+    ConcurrentUpdate (the caller judges the click again)."""
+    events = list(incident.pending_events)
+    summaries = [note] if note else []
+    summaries += [e.summary for e in events if e.kind != "status_update"]
+    sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
+                                        events=events, config=deps.config, now=now)
+    await uow.incidents.save(incident)
+    if activity_id and not await uow.activities.mark_processed(activity_id, incident.id, now):
+        raise ConcurrentUpdate(incident.number)
+    await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config, now=now)
+    await notify.resolve_names(uow, incident, now)
+    await notify.card_refresh(uow, incident, now, note="; ".join(summaries))
+    for observer in deps.observers if not incident.drill else ():
+        await observer.on_changed(uow, incident, events, now)
+    return events
