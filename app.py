@@ -20,6 +20,7 @@ from bot.adapter import BeaconAdapter
 from bot.bridge import wire_bridge
 from bot.handler import BeaconBot
 from bot.intake import wire_intake
+from bot.paging import wire_paging
 from bot.playground import add_playground
 from bot.poster import TeamsPoster
 from bot.review import wire_review
@@ -58,7 +59,7 @@ class Overrides:
 
 
 # Each integration plugs itself in here (outbox handlers, card verbs, routes, observers).
-INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_bridge, wire_review, wire_intake]
+INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_bridge, wire_review, wire_intake]
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
@@ -77,9 +78,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_background), config=config, clock=clock)
     adapter = BeaconAdapter(settings)
     bot = BeaconBot(deps)
-    wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app,
-                    handlers=dict(TeamsPoster(adapter, deps).handlers()))
-    wiring.bot = bot
+    poster = TeamsPoster(adapter, deps)
+    wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app, handlers=dict(poster.handlers()))
+    wiring.bot, wiring.poster = bot, poster
     for wire in INTEGRATIONS:
         wire(wiring)
     handlers = bind_incident_handlers({**wiring.handlers, **overrides.handlers})
@@ -89,7 +90,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                           concurrency=settings.outbox_concurrency,
                           rate_limits={Channel.TEAMS: settings.teams_requests_per_second})
     worker = OutboxWorker(sessions, handlers, clock, policy)
-    scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds)
+    scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds,
+                          feeds=lambda schedule: deps.shift_feeds(schedule))
     background += [worker, scheduler]
     app[DEPS], app[WORKER], app[SCHEDULER] = deps, worker, scheduler
 

@@ -47,6 +47,8 @@ class Wiring:
     not_configured: list[str] = field(default_factory=list)
     graph: Any = None  # services.graph.adapters.GraphAdapters, loaded only when Graph is configured
     bot: Any = None  # bot.handler.BeaconBot: integrations register their text commands on it
+    poster: Any = None  # bot.poster.TeamsPoster: integrations reply in incident threads through it
+    sms: Any = None  # services.notify.sms.SmsAdapter, or None when SMS is not configured
 
     def report_not_configured(self) -> None:
         """Missing outside systems are reported once at start-up; their effects say "not sent"."""
@@ -77,4 +79,5 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.not_configured.append(f"SMS not configured: {reason}")
     else:
         wiring.closers.append(sender.aclose)
+    wiring.sms = sender
     wiring.handlers[SendSms] = sms_handler(sender)

@@ -23,7 +23,7 @@ from cards.elements import (
 )
 from cards.updates import post_update_inputs
 from services.incidents import Incident, Person, Status
-from services.incidents.model import MAX_TEXT
+from services.incidents.model import ACK_VIA, MAX_TEXT
 from services.verbs import Verb
 
 PRIORITY_STYLE = {"P1": ("attention", "attention"), "P2": ("warning", "warning"),
@@ -97,7 +97,7 @@ def _details(view: IncidentView, mentions: list[Json]) -> list[Json]:
     if incident.is_open:
         pairs.append(("Next update due", when(incident.next_update_due)))
     if incident.acknowledged_at:
-        pairs.append(("Acknowledged", when(incident.acknowledged_at)))
+        pairs.append(("Acknowledged", _acknowledged(incident)))
     if incident.resolved_at:
         pairs.append(("Resolved", when(incident.resolved_at)))
     pairs += [(plain(k), plain(v)) for k, v in view.extras.facts]
@@ -108,6 +108,14 @@ def _details(view: IncidentView, mentions: list[Json]) -> list[Json]:
     if incident.resolution_summary:
         body.append(text(f"**Resolution:** {plain(incident.resolution_summary)}"))
     return body
+
+
+def _acknowledged(incident: Incident) -> str:
+    """"by Ada Lovelace (SMS link) 03:04": who answered, how, and when."""
+    who = plain(incident.acknowledged_by.name) if incident.acknowledged_by else ""
+    how = ACK_VIA.get(incident.acknowledged_via, "")
+    by = f"by {who or 'someone'}" + (f" ({how})" if how else "")
+    return f"{by} {when(incident.acknowledged_at)}"
 
 
 def _notice(view: IncidentView) -> list[Json]:

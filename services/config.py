@@ -10,13 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import isodate
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from services.alerts.routing import AlertRoutingConfig, routing_problems
+from services.durations import duration
 from services.freshdesk.inbound import ReportTriageConfig
 from services.incidents.priority import DEFAULT_MATRIX, PriorityMatrix
+from services.paging.config import OncallConfig, oncall_problems
 
 LEVELS = ("high", "medium", "low")
 
@@ -25,19 +26,7 @@ class ConfigError(Exception):
     """The process configuration is unusable; the message names the key and the problem."""
 
 
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    try:
-        parsed = isodate.parse_duration(str(value))
-    except (isodate.ISO8601Error, ValueError):
-        raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT1H or PT30M") from None
-    if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
-        raise ValueError(f"{value!r} must be a positive duration in days, hours, minutes or seconds")
-    return parsed
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Duration = Annotated[timedelta, BeforeValidator(duration)]
 
 
 class Strict(BaseModel):
@@ -83,6 +72,7 @@ class ServiceEntry(Strict):
     name: str
     team: str = ""
     criticality: Literal["high", "medium", "low"] = "medium"
+    escalation_policy: str = ""  # a name in oncall.escalation_policies: its alerts page people
 
 
 class ChannelsConfig(Strict):
@@ -120,6 +110,7 @@ class BeaconConfig(Strict):
     communications: CommunicationsConfig = CommunicationsConfig()
     alert_routing: AlertRoutingConfig = AlertRoutingConfig()
     report_triage: ReportTriageConfig = ReportTriageConfig()
+    oncall: OncallConfig = OncallConfig()
 
     @model_validator(mode="after")
     def _check(self) -> BeaconConfig:
@@ -139,7 +130,21 @@ class BeaconConfig(Strict):
         for i, service in enumerate(self.services):
             if service.team and teams and service.team not in teams:
                 raise ValueError(f"services.{i}.team: {service.team!r} is not a team in directory.teams")
+        priorities = {p for row in self.priority_matrix.values() for p in row.values()}
+        problems = oncall_problems(self.oncall, self.directory_keys(), teams, priorities,
+                                   [(s.name, s.escalation_policy) for s in self.services])
+        if problems:  # all of them at once: a paging set-up is usually fixed in one sitting
+            raise ValueError("\n".join(problems))
         return self
+
+    def directory_people(self) -> list[PersonEntry]:
+        """The organisation's own people (teams, the Product Head, stakeholders): who can be paged."""
+        head = [self.directory.product_head] if self.directory.product_head else []
+        return [m for team in self.directory.teams for m in team.members] + head + self.directory.stakeholders
+
+    def directory_keys(self) -> set[str]:
+        """Emails and aad ids of the directory's people, lower case."""
+        return {key.lower() for p in self.directory_people() for key in (p.email, p.aad_object_id) if key}
 
     @property
     def matrix(self) -> PriorityMatrix:
@@ -160,9 +165,10 @@ class BeaconConfig(Strict):
 def _describe(error: ValidationError, source: str) -> str:
     lines = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        where = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {where}: {message}")
+        # A check across keys (the model's own) names its key at the start of its message.
+        lines += [f"{source}: {where}: {line}" if where else f"{source}: {line}" for line in message.splitlines()]
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from services.clock import Clock
 from services.config import BeaconConfig
 from services.incidents import Incident, TimelineEvent
+from services.paging.directory import FeedShifts, no_feeds
 from services.store.uow import UnitOfWork
 
 
@@ -47,3 +48,5 @@ class Deps:
     observers: list[IncidentObserver] = field(default_factory=list)
     # bot.views.ExtrasProvider callables: what integrations add to the incident card
     view_extras: list[Any] = field(default_factory=list)
+    # The cached shifts of schedules fed by an iCalendar URL (None: the rotation applies).
+    shift_feeds: FeedShifts = no_feeds

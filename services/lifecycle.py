@@ -156,7 +156,9 @@ QUIET = frozenset({"status_update", "update_missed", "update_reminder", "notifie
                    "delivery_failed", "delivery_skipped"})
 
 ACTIONS: dict[Verb, ActionSpec] = {
-    Verb.ACKNOWLEDGE: ActionSpec(lambda i, d, a, n, c: i.acknowledge(a, n)),
+    # From the incident card, or from the personal page card (its data says via "teams").
+    Verb.ACKNOWLEDGE: ActionSpec(lambda i, d, a, n, c: i.acknowledge(a, n, via="teams" if d.get("via") == "teams"
+                                                                      else "card")),
     Verb.TAKE_COMMAND: ActionSpec(lambda i, d, a, n, c: i.take_command(a, n), frozenset({"commander_changed"})),
     Verb.REASSESS: ActionSpec(_reassess, frozenset({"priority_changed"})),
     Verb.ASSIGN: ActionSpec(_assign),

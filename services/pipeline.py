@@ -1,7 +1,8 @@
 """The steps every incident goes through when it is declared or changed, inside a transaction the
 caller holds: store it with its timeline, follow the communication plan (timers, notifications,
-status updates, resolution notice), redraw its card with a note in its thread, learn the names of
-people picked by id, and let the observers (ticketing, the review) react.
+status updates, resolution notice), page the people on call and escalate until one acknowledges,
+redraw its card with a note in its thread, learn the names of people picked by id, and let the
+observers (ticketing, the review) react.
 
 Every entry point calls these: the card use cases (services.lifecycle) open a unit of work around
 one domain method and these steps; intake calls them inside its own transaction, because an
@@ -18,6 +19,7 @@ from services.comms import hooks, notify
 from services.deps import Deps, ThreadTarget
 from services.errors import ConcurrentUpdate
 from services.incidents import Incident, Level, TimelineEvent
+from services.paging import usecases as paging
 from services.scheduler import timers
 from services.store.uow import UnitOfWork
 
@@ -35,6 +37,7 @@ async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarg
     await notify.resolve_names(uow, incident, now)
     await notify.initial_notification(uow, incident, deps.config, now, endpoint={
         "service_url": target.service_url, "tenant_id": target.tenant_id})
+    await paging.start_paging(uow, incident, deps, now)  # never behind the thread: pages have keys of their own
     if before_observers is not None:
         await before_observers(incident)
     for observer in deps.observers if not incident.drill else ():  # drills stay inside Teams
@@ -48,6 +51,7 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     plan's hooks, the card refresh and thread note, and the observers' effects. With the
     `activity_id` of the click that made it, a replay of that click committed first raises
     ConcurrentUpdate (the caller judges the click again)."""
+    paging.acknowledge_by_change(incident, deps, now)
     events = list(incident.pending_events)
     summaries = [note] if note else []
     summaries += [e.summary for e in events if e.kind != "status_update"]
@@ -57,6 +61,7 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     if activity_id and not await uow.activities.mark_processed(activity_id, incident.id, now):
         raise ConcurrentUpdate(incident.number)
     await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config, now=now)
+    await paging.follow_change(uow, incident, events)
     await notify.resolve_names(uow, incident, now)
     await notify.card_refresh(uow, incident, now, note="; ".join(summaries))
     for observer in deps.observers if not incident.drill else ():

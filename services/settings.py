@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     report_reminder_every: str = Field("P1D", validation_alias="REPORT_REMINDER_EVERY")
     review_window_business_days: int = Field(5, validation_alias="REVIEW_WINDOW_BUSINESS_DAYS")
     action_overdue_after: str = Field("P1D", validation_alias="ACTION_OVERDUE_AFTER")
+    # Paging (services/paging): signed acknowledge links in SMS and email pages.
+    ack_link_secret: str = Field("", validation_alias="ACK_LINK_SECRET")
+    ack_link_ttl: str = Field("PT24H", validation_alias="ACK_LINK_TTL")
 
     @property
     def allowed_tenants(self) -> frozenset[str]:

@@ -10,6 +10,7 @@ from services.config import BeaconConfig, PersonEntry
 from services.dedupe import unique_by
 from services.incidents import Incident, Level, Person, TimelineEvent
 from services.incidents.model import MAX_TEXT
+from services.paging.escalation import declared_by_alert
 from services.ports import Recipient
 
 RESPONDERS, STAKEHOLDERS = "responders", "stakeholders"
@@ -54,7 +55,13 @@ def stakeholder_owner(incident: Incident, config: BeaconConfig) -> tuple[PersonE
 
 
 def responder_owner(incident: Incident) -> Person:
-    return incident.commander or incident.declared_by
+    """The commander; else, for an incident Beacon declared from an alert, whoever acknowledged its
+    page (Beacon cannot write updates); else the declarer."""
+    if incident.commander is not None:
+        return incident.commander
+    if declared_by_alert(incident) and incident.acknowledged_by is not None:
+        return incident.acknowledged_by
+    return incident.declared_by
 
 
 def routes_for(incident: Incident, config: BeaconConfig) -> Routes:

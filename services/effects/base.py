@@ -27,6 +27,7 @@ class Channel(StrEnum):
     TEAMS = "teams"
     EMAIL = "email"
     SMS = "sms"
+    VOICE = "voice"
     GRAPH = "graph"
     FRESHDESK = "freshdesk"
 

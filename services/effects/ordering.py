@@ -8,7 +8,9 @@ retry holds back the ones behind it. So a key is as narrow as the order that mat
 - Graph work on the bridge (create, then invite) shares one, calls another, and neither ever holds
   back the incident's Teams posts;
 - an incident's Freshdesk effects share one, so an update never overtakes the ticket's creation.
-A new channel (paging) takes keys of its own here, so it never waits behind Teams.
+- a page has a key per incident, person and method: a page never waits behind the incident's Teams
+  thread (paging works while Teams is down), nor one method behind another, nor one person behind
+  another.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ def incident_email(incident_id: int | None, address: str) -> str:
 
 def incident_sms(incident_id: int | None, number: str) -> str:
     return f"incident:{incident_id}:sms:{number}"
+
+
+def incident_page(incident_id: int, person: str, method: str) -> str:
+    return f"incident:{incident_id}:page:{method}:{person.lower()}"
 
 
 def incident_bridge(incident_id: int) -> str:

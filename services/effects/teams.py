@@ -111,3 +111,20 @@ class ResolvePeople(_InThread):
     ids: list[str]
     description: str
     tag: str = field(metadata=KEY_ONLY)
+
+
+@dataclass(frozen=True)
+class ThreadMention(_InThread):
+    """A new reply in the incident thread that @mentions people (`people`: [name, Teams or AAD id]),
+    because Teams notifies a mention only in a new message, never in an edited card. With
+    `personal_if_absent`, each mentioned person who is not a member of the channel also gets the
+    text as a personal message from Beacon."""
+
+    kind = "teams.thread_mention"
+    channel = Channel.TEAMS
+    incident_id: int
+    text: str
+    people: list[list[str]]
+    description: str
+    tag: str = field(metadata=KEY_ONLY)
+    personal_if_absent: bool = False

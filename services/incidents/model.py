@@ -44,6 +44,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 AUDIENCES = ("responders", "stakeholders")
+# How an acknowledgement came, as the card and the timeline say it.
+ACK_VIA = {"card": "incident card", "teams": "Teams page", "sms_link": "SMS link", "email_link": "email link",
+           "voice": "phone call", "change": "first change", "command": "took command"}
 OPEN_STATUSES = frozenset(s for s in Status if s not in (Status.RESOLVED, Status.CLOSED))
 
 
@@ -116,6 +119,7 @@ class Incident:
     responders: tuple[Person, ...] = ()
     acknowledged_at: datetime | None = None
     acknowledged_by: Person | None = None
+    acknowledged_via: str = ""  # how: card, teams (the personal page), sms_link, email_link, voice, change
     resolved_at: datetime | None = None
     resolution_summary: str = ""
     last_update_at: datetime | None = None
@@ -166,13 +170,16 @@ class Incident:
         }
 
     # -- roles -------------------------------------------------------------------------------
-    def acknowledge(self, actor: Person, now: datetime) -> None:
+    def acknowledge(self, actor: Person, now: datetime, via: str = "card", page: dict[str, Any] | None = None) -> None:
+        """`via` says how (ACK_VIA); `page` names the page answered (level, round), when one was."""
         if self.acknowledged_at is not None:
             raise InvalidTransition(f"{self.number} was already acknowledged by "
                                     f"{self.acknowledged_by.name if self.acknowledged_by else 'someone'}")
         self._require_open("acknowledge")
-        self.acknowledged_at, self.acknowledged_by = now, actor
-        self._record("acknowledged", now, actor, f"{actor.name} acknowledged")
+        self.acknowledged_at, self.acknowledged_by, self.acknowledged_via = now, actor, via
+        how = ACK_VIA.get(via, via)
+        self._record("acknowledged", now, actor, f"{actor.name} acknowledged ({how})",
+                     after={"via": via, **(page or {})})
 
     def take_command(self, actor: Person, now: datetime) -> None:
         self._require_open("take command of")
@@ -181,7 +188,7 @@ class Incident:
         before = self.commander.to_dict() if self.commander else None
         self.commander = actor
         if self.acknowledged_at is None:
-            self.acknowledged_at, self.acknowledged_by = now, actor
+            self.acknowledged_at, self.acknowledged_by, self.acknowledged_via = now, actor, "command"
         self._record("commander_changed", now, actor, f"{actor.name} took command",
                      before={"commander": before}, after={"commander": actor.to_dict()})
 

@@ -15,6 +15,10 @@ from services.comms.plan import RESPONDERS
 from services.config import BeaconConfig
 from services.effects import OutboxEffect
 from services.incidents import Incident, TimelineEvent
+from services.paging.directory import FeedShifts, no_feeds
+from services.paging.escalation import ESCALATION
+from services.paging.shifts import Override
+from services.paging.usecases import fire_escalation
 from services.scheduler import timers
 from services.store.tables import TimerRow
 from services.store.uow import UnitOfWork
@@ -43,6 +47,7 @@ class Batch:
     updates: list[tuple[Incident, TimelineEvent, int]] = field(default_factory=list)
     events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
     posts: list[OutboxEffect] = field(default_factory=list)
+    feeds: FeedShifts = no_feeds  # schedules' iCalendar shifts, for escalation steps
 
     async def write(self, uow: UnitOfWork) -> None:
         await uow.timers.move(self.moves)
@@ -56,18 +61,25 @@ class Batch:
         await uow.outbox.add_many(self.posts, now=self.now)
 
 
-async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, now: datetime) -> int:
+async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, now: datetime,
+                   feeds: FeedShifts = no_feeds) -> int:
     """Fire claimed timers in the caller's transaction; returns how many fired. A second timer of
     an incident waits for the next batch, so it sees what the first one changed."""
     firing: dict[int, TimerRow] = {}
     for timer in due:
         firing.setdefault(timer.incident_id, timer)
     incidents = await uow.incidents.many(list(firing), lock=True)
-    drafts = await uow.timeline.changes_since_last_update(list(firing), leave_out=plan.QUIET_KINDS | {"status_update"},
-                                                 limit=plan.CHANGES_SHOWN)
-    late = await reminded_late(uow, [t for t in firing.values() if t.phase != "due"])
-    batch = Batch(config, now)
+    updates = [t.incident_id for t in firing.values() if t.kind != ESCALATION]
+    drafts = await uow.timeline.changes_since_last_update(updates, leave_out=plan.QUIET_KINDS | {"status_update"},
+                                                          limit=plan.CHANGES_SHOWN) if updates else {}
+    late = await reminded_late(uow, [t for t in firing.values() if t.phase != "due" and t.kind != ESCALATION])
+    escalating = any(t.kind == ESCALATION for t in firing.values())
+    overrides: list[Override] = await uow.oncall_overrides.active(now) if escalating else []
+    batch = Batch(config, now, feeds=feeds)
     for incident_id, timer in firing.items():
+        if timer.kind == ESCALATION:
+            fire_escalation(batch, timer, incidents.get(incident_id), overrides)
+            continue
         fire(batch, timer, incidents.get(incident_id), drafts.get(incident_id, []),
              reminded_late=(incident_id, timer.kind, timer.sequence) in late)
     await batch.write(uow)

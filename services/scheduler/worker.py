@@ -13,6 +13,7 @@ from services.background import BackgroundLoop
 from services.clock import Clock
 from services.config import BeaconConfig
 from services.errors import ConcurrentUpdate
+from services.paging.directory import FeedShifts, no_feeds
 from services.scheduler.fire import fire_due
 from services.store.uow import UnitOfWork
 
@@ -23,10 +24,11 @@ class Scheduler(BackgroundLoop):
     name = "scheduler"
 
     def __init__(self, uow: Callable[[], UnitOfWork], config: BeaconConfig, clock: Clock, *,
-                 idle_poll: float = 5.0, batch: int = 1000):
+                 idle_poll: float = 5.0, batch: int = 1000, feeds: FeedShifts = no_feeds):
         super().__init__(clock, idle_poll)
         self._uow = uow
         self._config = config
+        self._feeds = feeds
         self._lock = asyncio.Lock()
         self._batch = batch
         self._size = batch
@@ -52,7 +54,7 @@ class Scheduler(BackgroundLoop):
                 due = await uow.timers.claim_due(now, self._size)
                 if not due:
                     return 0
-                fired = await fire_due(uow, due, self._config, now)
+                fired = await fire_due(uow, due, self._config, now, self._feeds)
                 await uow.commit()
         except ConcurrentUpdate as conflict:
             # Nothing of the batch was kept: its timers are tried again and read the change. Smaller

@@ -63,6 +63,7 @@ class IncidentRow(Base):
     responders: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     acknowledged_by: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    acknowledged_via: Mapped[str] = mapped_column(String(20), nullable=False, default="", server_default="")
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     resolution_summary: Mapped[str] = mapped_column(Text, nullable=False, default="")
     last_update_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

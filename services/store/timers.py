@@ -70,6 +70,12 @@ class Timers:
         """A fired timer whose incident is gone or closed."""
         await self._uow.session.delete(timer)
 
+    async def drop_kind(self, incident_id: int, kind: str) -> None:
+        """Stop one timer of an incident (an acknowledged page's escalation)."""
+        await self._uow.session.execute(delete(TimerRow).where(TimerRow.incident_id == incident_id,
+                                                               TimerRow.kind == kind))
+        self._uow.wake_on_commit()
+
     async def stop(self, incident_id: int) -> None:
         await self._uow.session.execute(delete(TimerRow).where(TimerRow.incident_id == incident_id))
 

@@ -4,7 +4,8 @@ together or not at all.
 The unit of work carries the repositories (as cosmicpython's does): `uow.incidents`,
 `uow.timeline`, `uow.outbox`, `uow.timers`, `uow.threads`, `uow.installations`, `uow.people` and
 `uow.activities` (invokes already applied) for the core, and the integrations' stores the same way
-(`uow.bridges`, `uow.alerts`, `uow.tickets`, `uow.reported_issues`, `uow.reviews`). Each is made on
+(`uow.bridges`, `uow.alerts`, `uow.tickets`, `uow.reported_issues`, `uow.reviews`,
+`uow.oncall_overrides`). Each is made on
 first use, for this transaction; nothing outside the store modules touches the session.
 """
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from services.bridge.store import BridgeStore
     from services.intake.alert_store import AlertStore
     from services.intake.store import ReportedIssues, TicketLinks
+    from services.paging.store import OncallOverrides
     from services.review.store import ReviewStore
 
 
@@ -143,3 +145,9 @@ class UnitOfWork:
         from services.review.store import ReviewStore
 
         return ReviewStore(self)
+
+    @cached_property
+    def oncall_overrides(self) -> OncallOverrides:
+        from services.paging.store import OncallOverrides
+
+        return OncallOverrides(self)

@@ -252,6 +252,9 @@ class FakeConnector(ConnectorRecord):
         members = body.get("members") or []
         if not members or not isinstance(members[0], dict) or not members[0].get("id"):
             return _error(400, "BadArgument", "give channelData.channel.id or members")
+        refused = self._personal_refusal(body, members)
+        if refused is not None:
+            return refused
         # Teams answers a 1:1 chat with the same "a:" id every time.
         conversation_id = "a:1" + hashlib.sha256(str(members[0]["id"]).encode()).hexdigest()[:40]
         answer: dict[str, Any] = {"id": conversation_id}
@@ -260,6 +263,24 @@ class FakeConnector(ConnectorRecord):
             self._store_post(answer["activityId"], conversation_id, "send", activity)
             record.delivered = True
         return web.json_response(answer, status=201)
+
+    def _personal_refusal(self, body: dict[str, Any], members: list[Any]) -> web.Response | None:
+        """A one-to-one chat, as Teams allows it: one member, by Teams user id (29:…), the tenant
+        named, and only with someone who has the app (known here through `add_member`: a member of
+        a team where the bot is installed). Otherwise Teams refuses, and so does this fake."""
+        tenant = (body.get("channelData") or {}).get("tenant", {}).get("id") or body.get("tenantId") \
+            or body.get("tenantID")
+        if not tenant:
+            return _error(400, "BadArgument", "a one-to-one conversation needs the tenant id (channelData.tenant.id)")
+        if body.get("isGroup") or len(members) != 1:
+            return _error(400, "BadArgument", "a bot can start a one-to-one chat with one member only")
+        user = str(members[0]["id"])
+        if not user.startswith("29:"):
+            return _error(400, "BadArgument", f"{user} is not a Teams user id (29:…)")
+        if not any(account.get("id") == user for _, account in self._members):
+            return _error(403, "BotNotInConversationRoster",
+                          f"the bot is not installed for {user} (not a personal app, nor in any team of theirs)")
+        return None
 
     async def _on_send(self, record: RecordedRequest) -> web.Response:
         if not isinstance(record.body, dict):

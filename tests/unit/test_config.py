@@ -57,3 +57,40 @@ def test_beacon_does_not_start_with_a_bad_config(tmp_path):
                                  "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"})
     assert result.returncode == 2
     assert "communications.grace" in result.stderr and "ISO 8601" in result.stderr
+
+
+ONCALL_DIRECTORY = {"teams": [{"name": "payments", "members": [{"name": "Ada", "email": "ada@contoso.com"}]}]}
+
+
+@pytest.mark.parametrize(("oncall", "services", "message"), [
+    ({"schedules": [{"name": "p", "people": ["ada@contoso.com", "nobody@contoso.com"]}]}, [],
+     "oncall.schedules[0].people[1]: 'nobody@contoso.com' is not in the directory"),
+    ({"schedules": [{"name": "p", "time_zone": "Europe/Londn", "people": ["ada@contoso.com"]}]}, [],
+     "'Europe/Londn' is not an IANA time zone"),
+    ({"schedules": [{"name": "p", "handoff": "25:00", "people": ["ada@contoso.com"]}]}, [], "is not a local time"),
+    ({"escalation_policies": [{"name": "pay", "levels": [{"notify": ["schedule:ghost"]}]}]}, [],
+     "oncall.escalation_policies[0].levels[0].notify[0]: 'ghost' is not in oncall.schedules"),
+    ({"escalation_policies": [{"name": "pay", "levels": [{"notify": ["team:payments"], "methods": ["pigeon"]}]}]},
+     [], "methods"),
+    ({"escalation_policies": [{"name": "pay", "levels": [{"notify": ["someone"]}]}]}, [],
+     "must be schedule:<name>, person:<email or aad id> or team:<directory team>"),
+    ({}, [{"name": "payments-api", "escalation_policy": "nope"}],
+     "services[0].escalation_policy: 'nope' is not in oncall.escalation_policies"),
+    ({"page_priorities": ["P9"]}, [], "oncall.page_priorities[0]: 'P9' is not a priority of priority_matrix"),
+])
+def test_a_paging_reference_to_nothing_stops_start_up_with_its_key(oncall, services, message):
+    with pytest.raises(ConfigError) as error:
+        parse_config({"directory": ONCALL_DIRECTORY, "oncall": oncall, "services": services}, "beacon.yaml")
+    assert message in str(error.value) and str(error.value).startswith("beacon.yaml: ")
+
+
+def test_every_paging_method_is_accepted_including_voice():
+    config = parse_config({"directory": ONCALL_DIRECTORY, "oncall": {
+        "schedules": [{"name": "p", "time_zone": "America/New_York", "shift": "PT12H", "handoff": "08:30",
+                       "start": "2026-11-30", "people": ["ADA@contoso.com"]}],
+        "escalation_policies": [{"name": "pay", "repeat": 2, "levels": [
+            {"notify": ["schedule:p", "team:payments", "person:ada@contoso.com"],
+             "methods": ["teams", "sms", "voice", "email"], "after": "PT3S"}]}],
+        "page_priorities": ["P1"]}, "services": [{"name": "payments-api", "escalation_policy": "pay"}]})
+    level = config.oncall.policy("pay").levels[0]
+    assert level.methods == ["teams", "sms", "voice", "email"] and level.after.total_seconds() == 3

@@ -13,6 +13,8 @@ from services.bridge.effects import BridgeThreadCard, CreateMeeting, Invite, Rin
 from services.effects import Channel, OutboxEffect, effect_types
 from services.effects.messages import SendEmail, SendSms
 from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
+from services.effects.teams import ThreadMention
+from services.paging.effects import PageEmail, PageSms, PageTeams, PageVoice
 from services.intake.effects import CreateTicket, ReportCard, TicketNote, UpdateTicket
 from services.review.effects import CreateReviewEvent, ReviewThreadCard
 from services.settings import Settings
@@ -82,6 +84,24 @@ ROWS: list[tuple[OutboxEffect, str, str, str, int | None, dict[str, Any]]] = [
      "incident:7:review-event", 7,
      {"incident_id": 7, "subject": "Review", "body_html": "<p>b</p>", "start": "2026-01-05T10:00:00+00:00",
       "end": "2026-01-05T11:00:00+00:00", "attendees": [["a@x", "A"]], "description": "INC-7 review meeting"}),
+    (ThreadMention(7, "Nobody acknowledged INC-7", [["Ada", "aad-ada"]], "INC-7 nobody acknowledged",
+                   "page-unanswered"), "teams.thread_mention", "incident:7:page-unanswered", "incident:7:teams", 7,
+     {"incident_id": 7, "text": "Nobody acknowledged INC-7", "people": [["Ada", "aad-ada"]],
+      "description": "INC-7 nobody acknowledged", "personal_if_absent": False}),
+]
+# Pages are new: their rows are the first of their kind. The key names incident, level, round,
+# person and method; the ordering key never joins the incident's Teams thread.
+PAGE = {"incident_id": 7, "level": 2, "round": 1, "person": "ada@x", "name": "Ada", "text": "INC-7 P1: Down",
+        "description": "page"}
+ROWS += [
+    (PageTeams(7, 2, 1, "ada@x", "Ada", "INC-7 P1: Down", "page", aad_object_id="aad-ada"), "page.teams",
+     "incident:7:page:2:1:ada@x:teams", "incident:7:page:teams:ada@x", 7, {**PAGE, "aad_object_id": "aad-ada"}),
+    (PageSms(7, 2, 1, "ada@x", "Ada", "INC-7 P1: Down", "page", phone="+15550100"), "page.sms",
+     "incident:7:page:2:1:ada@x:sms", "incident:7:page:sms:ada@x", 7, {**PAGE, "phone": "+15550100"}),
+    (PageVoice(7, 2, 1, "ada@x", "Ada", "INC-7 P1: Down", "page", phone="+15550100"), "page.voice",
+     "incident:7:page:2:1:ada@x:voice", "incident:7:page:voice:ada@x", 7, {**PAGE, "phone": "+15550100"}),
+    (PageEmail(7, 2, 1, "ada@x", "Ada", "INC-7 P1: Down", "page", email="ada@x"), "page.email",
+     "incident:7:page:2:1:ada@x:email", "incident:7:page:email:ada@x", 7, {**PAGE, "email": "ada@x"}),
 ]
 
 
