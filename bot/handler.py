@@ -42,6 +42,8 @@ def _attachment_activity(card: Json) -> Any:
 
 
 CommandHandler = Callable[[TurnContext, Command], Awaitable[None]]
+# A dialog's fetch or submit: the data the button or form sent in, the dialog's next step out.
+DialogRoute = Callable[[TurnContext, dict[str, Any]], Awaitable[TaskModuleResponse]]
 
 
 class BeaconBot(TeamsActivityHandler):
@@ -53,10 +55,16 @@ class BeaconBot(TeamsActivityHandler):
             "show": self._show_command, "help": self._help_command,
             "drill": self._drill_command, "actions": self._not_yet, "metrics": self._not_yet,
         }
+        self._dialogs: dict[str, DialogRoute] = {}  # by the verb in the data; the declare form otherwise
 
     def register_command(self, name: str, handler: CommandHandler) -> None:
         """Integrations answer their own words (e.g. actions, metrics)."""
         self._commands[name] = handler
+
+    def register_dialog(self, verb: str, route: DialogRoute) -> None:
+        """Integrations open and answer their own dialogs (task/fetch and task/submit whose data
+        carries `verb`), e.g. the post-incident report form."""
+        self._dialogs[verb] = route
 
     # -- installation ----------------------------------------------------------------------
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
@@ -128,11 +136,15 @@ class BeaconBot(TeamsActivityHandler):
     async def on_teams_task_module_fetch(self, turn_context: TurnContext,
                                          task_module_request: TaskModuleRequest) -> TaskModuleResponse:
         data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        if (route := self._dialogs.get(str(data.get("verb")))) is not None:
+            return await route(turn_context, data)
         return self._dialog(DeclareForm.from_values(data))
 
     async def on_teams_task_module_submit(self, turn_context: TurnContext,
                                           task_module_request: TaskModuleRequest) -> TaskModuleResponse:
         data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
+        if (route := self._dialogs.get(str(data.get("verb")))) is not None:
+            return await route(turn_context, data)
         result = await declare_from_form(turn_context, data, "card", self.deps, self.card_actions.guests)
         if isinstance(result, DeclareForm):
             return self._dialog(result)

@@ -18,13 +18,14 @@ from bot import context as ctx
 from bot.card_actions import _int
 from bot.commands import Command
 from bot.poster import TeamsPoster
+from bot.report_form import ReportForms
 from bot.wiring import Wiring
 from cards import review as cards
 from cards.elements import Json
 from cards.messages import error_card
 from services.delivery import NotConfigured, PermanentDeliveryError
 from services.deps import Deps
-from services.incidents import DomainError, ValidationFailed
+from services.incidents import DomainError
 from services.outbox import Effect
 from services.ports import MeetingRequest, Recipient
 from services.review import store
@@ -35,7 +36,7 @@ from services.review.meeting import schedule_review
 from services.review.report import human
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow
-from services.review.usecases import ReportObserver, review_held, submit_report
+from services.review.usecases import ReportObserver, review_held
 from services.review.worker import ReviewScheduler
 from services.settings import Settings
 from services.verbs import Verb
@@ -68,6 +69,7 @@ class ReviewSurface:
     def __init__(self, wiring: Wiring, settings: ReviewSettings):
         self.wiring, self.deps, self.settings = wiring, wiring.deps, settings
         self.poster = TeamsPoster(wiring.adapter, wiring.deps)
+        self.forms = ReportForms(wiring.deps, settings)
 
     @property
     def _d(self) -> Deps:
@@ -88,11 +90,9 @@ class ReviewSurface:
             raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
         kind = p.get("card")
         if kind in ("report_request", "report_reminder"):
-            known = [(m.name, m.aad_object_id) for t in self.deps.config.directory.teams for m in t.members
-                     if m.aad_object_id]
             return cards.report_request_card(incident.label, incident_id, str(p.get("owner_name", "")),
                                              str(p.get("owner_id", "")), str(p.get("role", "")),
-                                             reminder=int(p.get("count", 0)), people=known)
+                                             title=incident.title, reminder=int(p.get("count", 0)))
         if kind == "report_summary":
             return cards.report_summary_card(incident.label, incident.title, incident_id, str(p["link"]),
                                              review_start=row.review_start if row else None)
@@ -124,17 +124,12 @@ class ReviewSurface:
             attendees=tuple(Recipient(email, name) for email, name in p["attendees"])))
 
     # -- card actions ----------------------------------------------------------------------
-    async def submit(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        incident_id = _int(data.get("incidentId"), "incidentId")
-        assert incident_id is not None
-        actor = ctx.actor(turn_context.activity)
-        try:
-            incident, applied = await submit_report(self.deps, self.settings, incident_id, data, actor,
-                                                    turn_context.activity.id or "")
-        except ValidationFailed as error:
-            return cards.report_request_card(f"INC-{incident_id}", incident_id, "", "", "", error=str(error))
-        notice = "Report complete. Thank you." if applied else "The report was already complete."
-        return await self._summary(incident_id, notice)
+    async def form(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        """The report form as a card (Action.Execute): again with its problems, or the summary."""
+        form, message = await self.forms.answer(turn_context, verb, data, dialog=False)
+        if form is not None:
+            return form
+        return await self._summary(_int(data.get("incidentId"), "incidentId") or 0, message)
 
     async def _summary(self, incident_id: int, notice: str) -> Json:
         async with self.deps.uow() as uow:
@@ -243,10 +238,13 @@ def wire_review(wiring: Wiring) -> None:
     wiring.deps.observers.append(ReportObserver(wiring.deps.config, settings))
     wiring.handlers[ReviewThreadCard] = surface.thread_card
     wiring.handlers[CreateReviewEvent] = surface.create_event
-    for verb, route in ((Verb.REVIEW_REPORT_SUBMIT, surface.submit), (Verb.REVIEW_SCHEDULE, surface.schedule),
+    for verb, route in ((Verb.REVIEW_REPORT_SUBMIT, surface.form), (Verb.REVIEW_REPORT_ADD_ROW, surface.form),
+                        (Verb.REVIEW_SCHEDULE, surface.schedule),
                         (Verb.REVIEW_HELD, surface.held), (Verb.REVIEW_ACTION_COMPLETE, surface.complete)):
         wiring.card_actions.register(verb, _guard(route))
     if wiring.bot is not None:
+        for verb in (Verb.REVIEW_REPORT_FORM, Verb.REVIEW_REPORT_ADD_ROW, Verb.REVIEW_REPORT_SUBMIT):
+            wiring.bot.register_dialog(verb.value, surface.forms.dialog)
         wiring.bot.register_command("actions", surface.actions_command)
         wiring.bot.register_command("metrics", surface.metrics_command)
     wiring.app.router.add_get("/reports/{number}", surface.report_route)

@@ -11,19 +11,15 @@ from cards.elements import (
     container,
     execute,
     facts,
-    input_text,
     mention,
+    open_dialog,
     open_url,
-    people_picker,
     plain,
     text,
     toggle,
     when,
 )
-from services.incidents.model import MAX_TEXT
 from services.verbs import Verb
-
-ACTION_ROWS = 3
 
 
 def _who(name: str, person_id: str, mentions: list[Json]) -> str:
@@ -35,26 +31,24 @@ def _who(name: str, person_id: str, mentions: list[Json]) -> str:
 
 
 def report_request_card(label: str, incident_id: int, owner_name: str, owner_id: str, role: str, *,
-                        reminder: int = 0, people: list[tuple[str, str]] | None = None,
-                        error: str = "") -> Json:
+                        title: str = "", reminder: int = 0) -> Json:
+    """The request in the incident thread. The form itself opens in a dialog: there the people
+    picker searches the whole directory and mobile clients keep what was typed."""
     mentions: list[Json] = []
-    who = _who(owner_name, owner_id, mentions)
-    heading = (f"Reminder {reminder}: {who}, the post-incident report for {label} is not complete yet."
-               if reminder else f"{who} ({plain(role)}), please complete the post-incident report for {label}.")
+    who = _who(owner_name, owner_id, mentions) if owner_name or owner_id else ""
+    if reminder:
+        heading = f"Reminder {reminder}: the post-incident report for {label} is not complete yet."
+    else:
+        heading = f"The post-incident report for {label} is ready to write."
     body: list[Json] = [text(heading, weight="Bolder")]
-    if error:
-        body.append(text(plain(error), color="attention"))
-    body += [text("Beacon builds the report from the timeline; add what only people know.", subtle=True),
-             input_text("root_cause", "Root cause", required=True, multiline=True, max_length=MAX_TEXT),
-             input_text("impact", "Impact narrative (optional)", multiline=True, max_length=MAX_TEXT),
-             input_text("lessons", "Lessons learned", required=True, multiline=True, max_length=MAX_TEXT),
-             text("Corrective actions (each with an owner and a due date)", weight="Bolder")]
-    for index in range(1, ACTION_ROWS + 1):
-        body += [input_text(f"action{index}_title", f"Action {index}", max_length=300),
-                 people_picker(f"action{index}_owner", f"Owner of action {index}", known=people or []),
-                 {"type": "Input.Date", "id": f"action{index}_due", "label": f"Due date of action {index}"}]
-    return card(body, [execute("Submit report", Verb.REVIEW_REPORT_SUBMIT, {"incidentId": incident_id},
-                               style="positive", inputs="auto")], mentions=mentions)
+    if title:
+        body.append(text(plain(title), subtle=True, spacing="None"))
+    if who:
+        body.append(text(f"Requested from {who}" + (f" ({plain(role)})" if role else "") + "."))
+    body.append(text("Beacon builds the report from the timeline; the form asks only for what people know: "
+                     "the root cause, lessons learned and corrective actions.", subtle=True))
+    return card(body, [open_dialog("Write the report", Verb.REVIEW_REPORT_FORM, {"incidentId": incident_id})],
+                mentions=mentions)
 
 
 def report_summary_card(label: str, title: str, incident_id: int, link: str, *, notice: str = "",

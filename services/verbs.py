@@ -27,6 +27,8 @@ class Verb(StrEnum):
     REPORT_MERGE = "report.merge"
     REPORT_DISMISS = "report.dismiss"
     # after the incident (post-incident report, review, follow-up actions)
+    REVIEW_REPORT_FORM = "review.report_form"  # open the report form in a dialog
+    REVIEW_REPORT_ADD_ROW = "review.report_add_row"  # the form again with one more corrective action
     REVIEW_REPORT_SUBMIT = "review.report_submit"
     REVIEW_SCHEDULE = "review.schedule"
     REVIEW_HELD = "review.held"

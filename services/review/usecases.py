@@ -5,7 +5,7 @@ outbox effects in one transaction."""
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
 
 from services.comms.plan import stakeholder_owner
@@ -19,17 +19,14 @@ from services.incidents import (
     Person,
     Status,
     TimelineEvent,
-    ValidationFailed,
 )
-from services.incidents.model import MAX_TEXT, clean_text
 from services.lifecycle import IncidentAction, act_on_incident
 from services.review.effects import ReviewThreadCard
+from services.review.form import ReportDraft, check
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow, ReportRow
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
-
-MAX_ACTIONS = 5
 
 
 async def thread_card(uow: UnitOfWork, incident: Incident, key: str, payload: dict[str, Any],
@@ -80,62 +77,41 @@ async def request_report(uow: UnitOfWork, incident: Incident, config: BeaconConf
                  f"post-incident report requested from {row.owner_name} ({role})", now)
 
 
-def _due_date(value: object, field: str) -> datetime:
-    try:
-        day = datetime.strptime(str(value or "").strip()[:10], "%Y-%m-%d").date()
-    except ValueError:
-        raise ValidationFailed(field, "the due date must be a date such as 2026-02-01") from None
-    return datetime.combine(day, time(9, 0), tzinfo=UTC)
-
-
-def parse_actions(data: dict[str, Any], config: BeaconConfig) -> list[tuple[str, str, str, datetime]]:
-    """(title, owner AAD id, owner name, due) for each filled action row of the report card."""
-    names = {m.aad_object_id: m.name for t in config.directory.teams for m in t.members if m.aad_object_id}
-    actions = []
-    for index in range(1, MAX_ACTIONS + 1):
-        title = clean_text(data.get(f"action{index}_title"), f"action {index}", limit=300)
-        if not title:
-            continue
-        owner = clean_text(data.get(f"action{index}_owner"), f"action {index} owner", limit=100)
-        if not owner:
-            raise ValidationFailed(f"action{index}_owner", f"action {index} needs an owner")
-        actions.append((title, owner, names.get(owner, ""), _due_date(data.get(f"action{index}_due"),
-                                                                        f"action{index}_due")))
-    return actions
+def _names(config: BeaconConfig) -> dict[str, str]:
+    return {m.aad_object_id: m.name for t in config.directory.teams for m in t.members if m.aad_object_id}
 
 
 async def submit_report(deps: Deps, settings: ReviewSettings, incident_id: int, data: dict[str, Any],
                         actor: Person, activity_id: str = "") -> tuple[Incident, bool]:
-    """Store the owner's answers and follow-up actions; (incident, applied)."""
-    root_cause = clean_text(data.get("root_cause"), "root cause", limit=MAX_TEXT, required=True)
-    lessons = clean_text(data.get("lessons"), "lessons learned", limit=MAX_TEXT, required=True)
-    narrative = clean_text(data.get("impact"), "impact narrative", limit=MAX_TEXT)
-    actions = parse_actions(data, deps.config)
+    """Store the owner's answers and follow-up actions; (incident, applied). A form with fields
+    that need attention raises ReportIncomplete and stores nothing."""
     now = deps.clock.now()
+    answers = check(ReportDraft.from_values(data), now.date())
+    known = _names(deps.config)
     async with deps.uow() as uow:
         incident, row = await _incident_and_report(uow, incident_id)
         if row.completed_at is not None or (activity_id and not await uow.activities.mark_processed(
                 activity_id, incident_id, now)):
             return incident, False
-        names = await uow.people.named([a[1] for a in actions if not a[2]])
-        row.root_cause, row.lessons, row.impact_narrative = root_cause, lessons, narrative
+        names = await uow.people.named([a.owner for a in answers.actions if a.owner not in known])
+        row.root_cause, row.lessons, row.impact_narrative = answers.root_cause, answers.lessons, answers.impact
         row.completed_at, row.completed_by = now, actor.to_dict()
-        for title, owner, name, due in actions:
-            item = ActionItemRow(incident_id=incident_id, title=title, owner_aad=owner, status="open",
-                                 owner_name=name or (names[owner].name if owner in names else ""),
-                                 due_at=due, overdue=False, created_at=now)
+        for action in answers.actions:
+            owner_name = known.get(action.owner) or (names[action.owner].name if action.owner in names else "")
+            item = ActionItemRow(incident_id=incident_id, title=action.title, owner_aad=action.owner,
+                                 status="open", owner_name=owner_name, due_at=action.due_at, overdue=False,
+                                 created_at=now)
             await uow.reviews.add_action(item)
-            await uow.reviews.set_timer(f"action:{item.id}:due", "action_due", incident_id, due, item.id)
+            await uow.reviews.set_timer(f"action:{item.id}:due", "action_due", incident_id, action.due_at, item.id)
             await uow.reviews.set_timer(f"action:{item.id}:overdue", "action_overdue", incident_id,
-                                  due + settings.action_overdue_after, item.id)
+                                        action.due_at + settings.action_overdue_after, item.id)
         await uow.reviews.drop_timers(f"report:{incident_id}")
-        summary = f"{actor.name} completed the post-incident report ({len(actions)} follow-up actions)"
+        summary = f"{actor.name} completed the post-incident report ({len(answers.actions)} follow-up actions)"
         link = settings.links.url(incident_id, now)
-        await record(uow, incident, "report_completed", actor, summary, now,
-                     after={"root_cause": root_cause, "link": link})
+        after = {"root_cause": answers.root_cause, "link": link}
+        await record(uow, incident, "report_completed", actor, summary, now, after=after)
         await _publish(uow, incident, settings, now)
-        completed = TimelineEvent("report_completed", now, actor, summary,
-                                  after={"root_cause": root_cause, "link": link})
+        completed = TimelineEvent("report_completed", now, actor, summary, after=after)
         for observer in deps.observers if not incident.drill else ():  # e.g. a note on the ticket
             await observer.on_changed(uow, incident, [completed], now)
         await uow.commit()

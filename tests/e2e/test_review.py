@@ -105,7 +105,7 @@ async def test_report_is_requested_built_served_and_emailed(database_url):
     try:
         root = await _scripted(stack, clock)
         cards = thread_cards(stack, root.id)
-        assert any("please complete the post-incident report" in c and "Priya Head" in c for c in cards)
+        assert any("post-incident report for INC-1 is ready to write" in c and "Priya Head" in c for c in cards)
         answer = await _submit(stack, root)
         assert "Report complete" in card_text(answer)
         await settled(stack)
@@ -219,7 +219,7 @@ async def test_a_drill_sends_nothing_external_and_ends_with_a_drill_report(datab
         await settled(stack)
         cards = thread_cards(stack, root.id)
         assert any("Drill report: DRILL INC-1" in c for c in cards)
-        assert not any("please complete the post-incident report" in c for c in cards)
+        assert not any("post-incident report for" in c for c in cards)
         assert graph.sent_mail() == [] and graph.events == {}
         status, body = await stack.beacon.get_text("/metrics")
         assert "beacon_time_to_resolve_seconds{" not in body

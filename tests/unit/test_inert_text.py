@@ -21,12 +21,14 @@ import cards.forms
 import cards.incident
 import cards.intake
 import cards.messages
+import cards.report_form
 import cards.review
 import cards.updates
 from cards.elements import Json, plain
 from cards.forms import DeclareForm
 from cards.incident import IncidentView
 from cards.intake import ReportView
+from cards.report_form import ReportFormView
 from services.bridge.model import Bridge, BridgeCall, BridgeState, Group, Invitee
 from services.bridge.usecases import BridgeSetup, BridgeSituation
 from services.config import parse_config
@@ -34,6 +36,7 @@ from services.incidents import Incident, Level, Person, Status
 from services.intake.reports import Report
 from services.intake.summary import AlertLine, IntakeSummary, TicketLine
 from services.ports import CallTarget, Meeting, Recipient
+from services.review.form import ActionDraft, ReportDraft
 from tests.cardschema import assert_valid_card
 from tests.cardtext import live_hostile_markdown, markdown_texts, plain_texts, unescape
 
@@ -118,7 +121,10 @@ CORPUS: dict[str, Callable[[], Json]] = {
         ReportView(REPORT, "P1", [(3, HOSTILE)], notice=HOSTILE), CONFIG),
     "reported_issue_card/decided": lambda: cards.intake.reported_issue_card(ReportView(DISMISSED, "P1"), CONFIG),
     "report_request_card": lambda: cards.review.report_request_card(
-        "INC-7", 7, HOSTILE, "29:eve", HOSTILE, people=[(HOSTILE, "aad-eve")], error=HOSTILE),
+        "INC-7", 7, HOSTILE, "29:eve", HOSTILE, title=HOSTILE),
+    "report_form": lambda: cards.report_form.report_form(ReportFormView(
+        "INC-7", HOSTILE, 7, ReportDraft(HOSTILE, HOSTILE, HOSTILE, (ActionDraft(HOSTILE, "aad-eve", "2026-03-02"),)),
+        {"root_cause": HOSTILE}, [(HOSTILE, "aad-eve")]), dialog=False),
     "report_summary_card": lambda: cards.review.report_summary_card("INC-7", HOSTILE, 7, "https://b.example/r",
                                                                     notice=HOSTILE),
     "action_reminder_card": lambda: cards.review.action_reminder_card("INC-7", 1, HOSTILE, HOSTILE, "29:eve", T0,
@@ -129,8 +135,8 @@ CORPUS: dict[str, Callable[[], Json]] = {
                                                                 "https://b.example/r"),
 }
 WITHOUT_OUTSIDE_TEXT = {"welcome_card", "metrics_card"}
-CARD_MODULES = [cards.bridge, cards.forms, cards.incident, cards.intake, cards.messages, cards.review,
-                cards.updates]
+CARD_MODULES = [cards.bridge, cards.forms, cards.incident, cards.intake, cards.messages, cards.report_form,
+                cards.review, cards.updates]
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
