@@ -13,7 +13,7 @@ from typing import Any
 from botbuilder.core import InvokeResponse, TurnContext
 
 from bot import context as ctx
-from bot.guests import Guests
+from bot.gate import ConnectorMembership, Gate, Membership, Refusal
 from bot.views import view_of
 from cards import strings
 from cards.elements import Json
@@ -27,19 +27,30 @@ from services.verbs import INCIDENT_VERBS, Verb
 
 log = logging.getLogger("beacon.bot")
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+ERROR_TYPE = "application/vnd.microsoft.error"
 
 
 def adaptive_card_response(card: Json) -> InvokeResponse:
     return InvokeResponse(status=200, body={"statusCode": 200, "type": CARD_TYPE, "value": card})
 
 
+def error_response(message: str, code: str = "Forbidden") -> InvokeResponse:
+    """A Universal Action error: Teams tells the clicker and keeps the card as it was."""
+    return InvokeResponse(status=200, body={"statusCode": 400, "type": ERROR_TYPE,
+                                            "value": {"code": code, "message": message}})
+
+
 async def declare_from_form(turn_context: TurnContext, data: dict[str, Any], source: str,
-                            deps: Deps, guests: Guests) -> Incident | DeclareForm:
-    """Declare from submitted form values: the incident, or the form again with its error."""
+                            deps: Deps, gate: Gate | None) -> Incident | DeclareForm:
+    """Declare from submitted form values: the incident, or the form again with its error (a
+    dialog or a message action has no card to keep, so a refusal is shown on the form too). The
+    card-action router checked the policy already and passes no gate."""
     activity = turn_context.activity
+    refusal = await gate.check(turn_context, Verb.DECLARE_SUBMIT, data) if gate is not None else None
+    if refusal is not None:
+        return DeclareForm.from_values(data, error=refusal.message)
     command = DeclareIncident(form=data, actor=ctx.actor(activity), source=source,
-                              target=ctx.thread_target(activity, deps.config),
-                              actor_is_guest=await guests.is_guest(turn_context))
+                              target=ctx.thread_target(activity, deps.config))
     try:
         return await declare_incident(command, deps)
     except DomainError as error:
@@ -68,9 +79,9 @@ CardRoute = Callable[[TurnContext, Verb, dict[str, Any]], Awaitable[Json]]
 
 
 class CardActions:
-    def __init__(self, deps: Deps):
+    def __init__(self, deps: Deps, membership: Membership | None = None):
         self.deps = deps
-        self.guests = Guests()
+        self.gate = Gate(deps, membership or ConnectorMembership())
         self._routes: dict[Verb, CardRoute] = {
             Verb.DECLARE_FORM: self._declare_form,
             Verb.DECLARE_SUBMIT: self._declare_submit,
@@ -90,6 +101,12 @@ class CardActions:
         except ValueError:
             return adaptive_card_response(error_card(f"Unknown action “{str(action.get('verb'))[:60]}”."))
         try:
+            refusal: Refusal | None = await self.gate.check(turn_context, verb, data)
+        except ValueError as error:  # malformed card data, answered as the handlers answer it
+            return adaptive_card_response(error_card(str(error)))
+        if refusal is not None:
+            return error_response(refusal.message)
+        try:
             card = await self._routes[verb](turn_context, verb, data)
         except (DomainError, ValueError) as error:
             card = error_card(str(error))
@@ -102,7 +119,7 @@ class CardActions:
         return declare_form(DeclareForm.from_values(data), self.deps.config, dialog=False)
 
     async def _declare_submit(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        result = await declare_from_form(turn_context, data, "chat", self.deps, self.guests)
+        result = await declare_from_form(turn_context, data, "chat", self.deps, None)
         if isinstance(result, DeclareForm):
             return declare_form(result, self.deps.config, dialog=False)
         return declared_card(result)
@@ -114,8 +131,7 @@ class CardActions:
             verb=verb, incident_id=incident_id,
             shown_version=_int(data.get("version"), "version", optional=True),
             data=data, actor=ctx.actor(turn_context.activity),
-            activity_id=turn_context.activity.id or "",
-            actor_is_guest=verb is not Verb.REFRESH and await self.guests.is_guest(turn_context))
+            activity_id=turn_context.activity.id or "")
         try:
             outcome = await act_on_incident(command, self.deps)
         except IncidentNotFound as error:

@@ -33,6 +33,7 @@ from cards.incident import incident_card
 from cards.messages import help_card, incident_list_card, notice_card
 from services.deps import Deps
 from services.incidents import IncidentNotFound
+from services.verbs import Verb
 
 log = logging.getLogger("beacon.bot")
 
@@ -137,15 +138,15 @@ class BeaconBot(TeamsActivityHandler):
                                          task_module_request: TaskModuleRequest) -> TaskModuleResponse:
         data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
         if (route := self._dialogs.get(str(data.get("verb")))) is not None:
-            return await route(turn_context, data)
+            return await self._gated_dialog(turn_context, data, route)
         return self._dialog(DeclareForm.from_values(data))
 
     async def on_teams_task_module_submit(self, turn_context: TurnContext,
                                           task_module_request: TaskModuleRequest) -> TaskModuleResponse:
         data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
         if (route := self._dialogs.get(str(data.get("verb")))) is not None:
-            return await route(turn_context, data)
-        result = await declare_from_form(turn_context, data, "card", self.deps, self.card_actions.guests)
+            return await self._gated_dialog(turn_context, data, route)
+        result = await declare_from_form(turn_context, data, "card", self.deps, self.card_actions.gate)
         if isinstance(result, DeclareForm):
             return self._dialog(result)
         message = strings.DECLARED.format(number=result.number, title=result.title)
@@ -165,10 +166,22 @@ class BeaconBot(TeamsActivityHandler):
     async def on_teams_messaging_extension_submit_action(self, turn_context: TurnContext,
                                                          action: MessagingExtensionAction) -> Any:
         data = action.data if isinstance(action.data, dict) else {}
-        result = await declare_from_form(turn_context, data, "message", self.deps, self.card_actions.guests)
+        result = await declare_from_form(turn_context, data, "message", self.deps, self.card_actions.gate)
         if isinstance(result, DeclareForm):
             return MessagingExtensionActionResponse(task=self._dialog(result).task)
         return MessagingExtensionActionResponse()
+
+    async def _gated_dialog(self, turn_context: TurnContext, data: dict[str, Any],
+                            route: DialogRoute) -> TaskModuleResponse:
+        """An integration's dialog (opening or submitting), after the same policy check as a card
+        action: a refusal is the dialog's message."""
+        try:
+            refusal = await self.card_actions.gate.check(turn_context, Verb(str(data.get("verb"))), data)
+        except ValueError as error:
+            return TaskModuleResponse(task=TaskModuleMessageResponse(value=str(error)))
+        if refusal is not None:
+            return TaskModuleResponse(task=TaskModuleMessageResponse(value=refusal.message))
+        return await route(turn_context, data)
 
     def _dialog(self, form: DeclareForm) -> TaskModuleResponse:
         card = declare_form(form, self.deps.config, dialog=True)

@@ -89,6 +89,15 @@ class RolesConfig(Strict):
     # Guests (Teams guests, and people of another organisation in a shared channel, such as a
     # client's contacts) can read incidents; with "post_updates" they can also post status updates.
     guests: Literal["read", "post_updates"] = "read"
+    # People Beacon has not seen in a team roster yet (it looks them up in the background after
+    # their first click): "read" until then, or "member" to trust them as members meanwhile.
+    unknown_people: Literal["read", "member"] = "read"
+
+
+class BridgeConfig(Strict):
+    # When set, addresses typed into the bridge picker must be at one of these domains or at a
+    # domain of the directory's clients, vendors or teams. Empty: any address (responders only).
+    allowed_invite_domains: list[str] = []
 
 
 class CommunicationsConfig(Strict):
@@ -107,6 +116,7 @@ class BeaconConfig(Strict):
     services: list[ServiceEntry] = []
     directory: Directory = Directory()
     roles: RolesConfig = RolesConfig()
+    bridge: BridgeConfig = BridgeConfig()
     communications: CommunicationsConfig = CommunicationsConfig()
     alert_routing: AlertRoutingConfig = AlertRoutingConfig()
     report_triage: ReportTriageConfig = ReportTriageConfig()

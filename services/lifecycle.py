@@ -35,7 +35,6 @@ class DeclareIncident:
     actor: Person
     target: ThreadTarget
     source: str = "card"
-    actor_is_guest: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,6 @@ class IncidentAction:
     data: dict[str, Any]
     actor: Person
     activity_id: str = ""
-    actor_is_guest: bool = False  # from the authenticated sender's membership (bot.guests)
 
 
 @dataclass
@@ -91,8 +89,6 @@ def parse_declaration(form: dict[str, Any], config: BeaconConfig) -> dict[str, A
 
 
 async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
-    if cmd.actor_is_guest and cmd.actor.aad_object_id not in deps.config.roles.incident_admins:
-        raise DomainError("Guests can follow incidents but cannot declare them. Ask a responder to declare it.")
     fields = parse_declaration(cmd.form, deps.config)
     now = deps.clock.now()
     incident = Incident.declare(
@@ -171,42 +167,6 @@ ACTIONS: dict[Verb, ActionSpec] = {
 }
 
 
-SYSTEM_ACTOR = "beacon"  # Beacon itself (alerts, automatic updates) is always allowed
-GUEST_VERBS = {"read": frozenset({Verb.REFRESH}), "post_updates": frozenset({Verb.REFRESH, Verb.POST_UPDATE})}
-COMMANDER_ONLY = {Verb.RESOLVE: "resolve", Verb.CLOSE: "close", Verb.TAKE_COMMAND: "change the commander of"}
-
-
-def refusal(cmd: IncidentAction, incident: Incident, config: BeaconConfig) -> str:
-    """Why this person may not do this, decided from the authenticated sender, or ''."""
-    actor = cmd.actor.aad_object_id
-    admins = set(config.roles.incident_admins)
-    if actor == SYSTEM_ACTOR or actor in admins:
-        return ""
-    if cmd.actor_is_guest and cmd.verb not in GUEST_VERBS[config.roles.guests]:
-        allowed = "read and post updates on" if config.roles.guests == "post_updates" else "read"
-        return f"guests can only {allowed} {incident.label}"
-    if config.roles.restrict_to_responders:
-        involved = {p.aad_object_id for p in (incident.declared_by, incident.commander, *incident.responders) if p}
-        members = {m.aad_object_id for team in config.directory.teams for m in team.members}
-        if actor not in involved | members:
-            return f"only responders can act on {incident.label}"
-    what = COMMANDER_ONLY.get(cmd.verb)
-    commander = incident.commander
-    if what and commander and commander.aad_object_id != actor:
-        return f"only the commander ({commander.name or 'assigned'}) or an incident admin can {what} {incident.label}"
-    return ""
-
-
-async def _refuse(uow: UnitOfWork, cmd: IncidentAction, incident: Incident, reason: str,
-                  now: datetime) -> ActionOutcome:
-    verb = cmd.verb.value.split(".", 1)[1].replace("_", " ")
-    await uow.timeline.record(incident.id or 0, TimelineEvent(
-        "refused", now, cmd.actor, f"refused: {cmd.actor.name or 'someone'} tried to {verb}: {reason}"),
-        incident.version)
-    await uow.commit()
-    return ActionOutcome(incident, applied=False, notice=f"Not allowed: {reason}.", is_error=True)
-
-
 ALREADY_APPLIED = "That action was already applied."
 
 
@@ -243,9 +203,6 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
         return incident, ActionOutcome(incident, applied=False), []
     if replayed:
         return incident, ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED), []
-    reason = refusal(cmd, incident, deps.config)
-    if reason:
-        return incident, await _refuse(uow, cmd, incident, reason, now), []
     if cmd.shown_version is None or cmd.shown_version == incident.version:
         return incident, None, []
     events_since = await uow.timeline.after_version(incident.id or 0, cmd.shown_version)

@@ -107,13 +107,41 @@ def parse_extra_emails(raw: object) -> list[Invitee]:
     return [Invitee(email_key(a), Group.EXTRA, "", a) for a in addresses]
 
 
-def chosen_invitees(plan: list[Invitee], form: Mapping[str, object]) -> list[Invitee]:
+def _domain(email: str) -> str:
+    return email.rpartition("@")[2].strip().lower()
+
+
+def invite_domains(config: BeaconConfig) -> frozenset[str] | None:
+    """Where typed addresses may go: `bridge.allowed_invite_domains` and the domains of the
+    directory's clients, vendors and teams; None when the setting is empty (anywhere)."""
+    listed = config.bridge.allowed_invite_domains
+    if not listed:
+        return None
+    directory = config.directory
+    people = [*(c for client in directory.clients for c in client.contacts),
+              *(client.account_owner for client in directory.clients if client.account_owner),
+              *(c for vendor in directory.vendors for c in vendor.contacts),
+              *(m for team in directory.teams for m in team.members)]
+    domains = {d.strip().lower().lstrip("@") for d in listed}
+    domains |= {d.strip().lower() for client in directory.clients for d in client.email_domains}
+    domains |= {_domain(p.email) for p in people if p.email}
+    domains |= {_domain(t.email) for t in directory.teams if t.email}
+    return frozenset(d for d in domains if d)
+
+
+def chosen_invitees(plan: list[Invitee], form: Mapping[str, object],
+                    domains: frozenset[str] | None = None) -> list[Invitee]:
     """What the picker submitted: ticked entries of the plan (unknown values, e.g. from an older
-    card, are ignored) plus valid typed addresses."""
+    card, are ignored) plus valid typed addresses, each at one of `domains` when given."""
     ticked = {v.lower() for input_id in INPUT_IDS.values() for v in _values(form.get(input_id))}
     picked = [i for i in plan if i.key.lower() in ticked]
     keys = {i.key for i in picked}
-    return picked + [i for i in parse_extra_emails(form.get(EXTRA_INPUT)) if i.key not in keys]
+    typed = [i for i in parse_extra_emails(form.get(EXTRA_INPUT)) if i.key not in keys]
+    outside = [i.email for i in typed if domains is not None and _domain(i.email) not in domains]
+    if outside:
+        raise ValidationFailed(EXTRA_INPUT, f"Beacon invites only addresses at the directory's clients, vendors "
+                                            f"and bridge.allowed_invite_domains; not {', '.join(outside[:3])}")
+    return picked + typed
 
 
 def ring_candidates(incident: Incident, config: BeaconConfig, people: Mapping[str, Person],

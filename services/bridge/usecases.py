@@ -15,6 +15,7 @@ from services.bridge.plan import (
     chosen_invitees,
     chosen_ring_targets,
     describe,
+    invite_domains,
     invitee_plan,
     ring_candidates,
 )
@@ -114,7 +115,7 @@ async def _start_once(cmd: BridgeCommand, deps: Deps) -> BridgeSituation:
         if replayed or (row is not None and BridgeState(row.state).is_live):
             return await _situation(uow, deps, incident, cmd.actor)
         situation = await _situation(uow, deps, incident, cmd.actor)
-        invitees = chosen_invitees(situation.plan, cmd.form)
+        invitees = chosen_invitees(situation.plan, cmd.form, invite_domains(deps.config))
         if row is None:
             row = await uow.bridges.add(incident.id, cmd.actor, invitees, now)
         else:  # the last attempt failed or Graph was not configured: try again with this list
@@ -150,7 +151,8 @@ async def invite_more(cmd: BridgeCommand, deps: Deps) -> BridgeSituation:
             raise DomainError(f"{incident.number} has no bridge yet; start one first")
         if cmd.activity_id and await uow.activities.was_processed(cmd.activity_id):
             return situation
-        invitees = [i for i in chosen_invitees(situation.plan, cmd.form) if not bridge.is_invited(i)]
+        chosen = chosen_invitees(situation.plan, cmd.form, invite_domains(deps.config))
+        invitees = [i for i in chosen if not bridge.is_invited(i)]
         if not invitees:
             raise ValidationFailed("invitees", "tick someone not invited yet, or type an email address")
         key = cmd.activity_id or f"{now:%Y%m%d%H%M%S%f}"

@@ -15,12 +15,8 @@ from datetime import datetime, timedelta
 from services.deps import ThreadTarget
 from services.effects.teams import ThreadNote, UpdateCard
 from services.incidents import Incident, Person, TimelineEvent
-from services.lifecycle import SYSTEM_ACTOR
+from services.policy import BEACON as BEACON  # intake acts as Beacon
 from services.store.uow import UnitOfWork
-
-# Who Beacon is on the timeline when it acts on its own (an alert declared or reopened it); the
-# core lets this actor do anything.
-BEACON = Person(SYSTEM_ACTOR, "Beacon")
 
 async def record(uow: UnitOfWork, incident: Incident, kind: str, summary: str, now: datetime, *,
                  actor: Person | None = None, after: dict[str, object] | None = None) -> None:

@@ -21,6 +21,7 @@ from services.incidents import (
     TimelineEvent,
 )
 from services.lifecycle import IncidentAction, act_on_incident
+from services.policy import BEACON
 from services.review.effects import ReviewThreadCard
 from services.review.form import ReportDraft, check
 from services.review.settings import ReviewSettings
@@ -115,7 +116,7 @@ async def submit_report(deps: Deps, settings: ReviewSettings, incident_id: int, 
         for observer in deps.observers if not incident.drill else ():  # e.g. a note on the ticket
             await observer.on_changed(uow, incident, [completed], now)
         await uow.commit()
-    await maybe_close(deps, incident_id, actor)
+    await maybe_close(deps, incident_id)
     return incident, True
 
 
@@ -153,15 +154,16 @@ async def review_held(deps: Deps, incident_id: int, actor: Person) -> Incident:
             row.review_held_at = now
             await record(uow, incident, "review_held", actor, f"{actor.name} recorded the review as held", now)
             await uow.commit()
-    await maybe_close(deps, incident_id, actor)
+    await maybe_close(deps, incident_id)
     return incident
 
 
-async def maybe_close(deps: Deps, incident_id: int, actor: Person) -> None:
-    """Closed once the review is held and the report complete (open actions stay tracked)."""
+async def maybe_close(deps: Deps, incident_id: int) -> None:
+    """Closed once the review is held and the report complete (open actions stay tracked). Beacon
+    closes it, whoever made the last of the two happen: no one's rights can refuse it."""
     async with deps.uow() as uow:
         row = await uow.reviews.report(incident_id)
         incident = await uow.incidents.get(incident_id)
     if (row and incident and row.completed_at and row.review_held_at
             and incident.status is Status.RESOLVED):
-        await act_on_incident(IncidentAction(Verb.CLOSE, incident_id, None, {}, actor), deps)
+        await act_on_incident(IncidentAction(Verb.CLOSE, incident_id, None, {}, BEACON), deps)

@@ -63,6 +63,15 @@ class Stack:
         assert_valid_card(body["value"])
         return body["value"]
 
+    async def invoke_refused(self, activity: dict[str, Any]) -> str:
+        """Send an Action.Execute that Beacon should refuse; return the error message Teams shows
+        (a Universal Action error: the clicker's card stays as it was)."""
+        status, body = await self.send(activity)
+        assert status == 200, body
+        assert body["statusCode"] == 400 and body["type"] == "application/vnd.microsoft.error", body
+        assert set(body["value"]) == {"code", "message"}, body
+        return str(body["value"]["message"])
+
     def every_card_is_valid(self) -> None:
         for message in self.teams.messages():
             for version in message.versions:

@@ -55,14 +55,24 @@ async def declare(stack: Stack, title: str = "Payments API down", *, from_user: 
     return answer, await incident_root(stack, number)
 
 
-async def act(stack: Stack, root: Message, verb: str, *, from_user: Person = Users.ALICE,
-              version: int | None = None, **data: Any) -> dict[str, Any]:
-    """Click a button on the incident card as it currently shows in Teams."""
+def _click(stack: Stack, root: Message, verb: str, from_user: Person, version: int | None,
+           data: dict[str, Any]) -> dict[str, Any]:
     card = root.cards[0]
     incident_id = int(card_text(card).split('"incidentId": ')[1].split(",")[0])
     payload = {"incidentId": incident_id, "version": card_version(card) if version is None else version, **data}
-    return await stack.invoke_card(card_action_invoke(verb, payload, reply_to_id=root.id, service_url=stack.url,
-                                                      from_user=from_user))
+    return card_action_invoke(verb, payload, reply_to_id=root.id, service_url=stack.url, from_user=from_user)
+
+
+async def act(stack: Stack, root: Message, verb: str, *, from_user: Person = Users.ALICE,
+              version: int | None = None, **data: Any) -> dict[str, Any]:
+    """Click a button on the incident card as it currently shows in Teams."""
+    return await stack.invoke_card(_click(stack, root, verb, from_user, version, data))
+
+
+async def refused(stack: Stack, root: Message, verb: str, *, from_user: Person = Users.ALICE,
+                  version: int | None = None, **data: Any) -> str:
+    """Click a button Beacon should refuse; the error message Teams shows the clicker."""
+    return await stack.invoke_refused(_click(stack, root, verb, from_user, version, data))
 
 
 async def eventually(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:

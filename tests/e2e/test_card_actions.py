@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.cardschema import assert_valid_card
-from tests.e2e.helpers import act, card_text, card_version, declare, settled
+from tests.e2e.helpers import act, card_text, card_version, declare, refused, settled
 from tests.teams_activities import (
     Users,
     card_action_invoke,
@@ -201,8 +201,8 @@ async def test_health_and_readiness(stack):
 
 async def test_only_the_commander_or_an_admin_resolves_and_a_refusal_is_recorded(stack):
     _, root = await declare(stack, commander=Users.ALICE.aad_object_id)
-    answer = await act(stack, root, "incident.resolve", from_user=Users.BOB, summary="I think it is fine")
-    assert "Not allowed: only the commander" in card_text(answer)
+    message = await refused(stack, root, "incident.resolve", from_user=Users.BOB, summary="I think it is fine")
+    assert message == "Not allowed: only the commander (Alice Carter) or an incident admin can resolve INC-1."
     async with stack.beacon.deps.uow() as uow:
         incident = await uow.incidents.get(1)
         timeline = await uow.timeline.of(1)

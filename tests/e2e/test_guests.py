@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from services.config import parse_config
 from tests.e2e.conftest import E2E_CONFIG, start_stack
-from tests.e2e.helpers import act, card_text, declare, settled
+from tests.e2e.helpers import act, card_text, declare, refused, settled
 from tests.teams_activities import Person, Users, card_action_invoke, channel_message
 
 GUEST = Person.named("Gina Guest", tenant_id="0b7e6a52-2f4c-4d8e-9a11-c0ffee000001")
@@ -35,17 +35,17 @@ async def test_a_guest_reads_but_cannot_change_an_incident(database_url):
         stack.teams.add_member(guest_member(replace(GUEST, tenant_id=Users.ALICE.tenant_id)))
         _, root = await declare(stack)
         before = await kinds(stack)
-        answer = await act(stack, root, "incident.status", from_user=GUEST, status="investigating")
-        assert "Not allowed: guests can only read INC-1." in card_text(answer)
-        answer = await act(stack, root, "incident.post_update", from_user=GUEST, audience="stakeholders",
-                           update="All good from our side")
-        assert "Not allowed: guests can only read INC-1." in card_text(answer)
+        message = await refused(stack, root, "incident.status", from_user=GUEST, status="investigating")
+        assert message == "Not allowed: guests can only read INC-1."
+        message = await refused(stack, root, "incident.post_update", from_user=GUEST, audience="stakeholders",
+                                update="All good from our side")
+        assert message == "Not allowed: guests can only read INC-1."
         assert await status_of(stack) == "triage"
         after = await kinds(stack)
         assert after[len(before):] == ["refused", "refused"]
         async with stack.beacon.deps.uow() as uow:
             refusals = [e.summary for e in await uow.timeline.of(1) if e.kind == "refused"]
-        assert refusals[0] == "refused: Gina Guest tried to status: guests can only read INC-1"
+        assert refusals[0] == "refused: Gina Guest tried to change the status of INC-1: guests can only read INC-1"
         # reading is allowed: a refresh shows the current card without a refusal
         refreshed = await act(stack, root, "incident.refresh", from_user=GUEST)
         assert "P1 · INC-1" in card_text(refreshed) and "Not allowed" not in card_text(refreshed)
@@ -64,8 +64,8 @@ async def test_someone_from_another_organisation_in_a_shared_channel_is_a_guest(
     try:
         stack.teams.add_member(EXTERNAL)  # userRole "user", but a tenant other than the channel's
         _, root = await declare(stack)
-        answer = await act(stack, root, "incident.ack", from_user=EXTERNAL)
-        assert "Not allowed: guests can only read INC-1." in card_text(answer)
+        message = await refused(stack, root, "incident.ack", from_user=EXTERNAL)
+        assert message == "Not allowed: guests can only read INC-1."
         assert "acknowledged" not in await kinds(stack)
     finally:
         await stack.beacon.stop()
@@ -82,17 +82,17 @@ async def test_guests_post_updates_when_the_config_allows_and_never_declare(data
                            update="Contoso confirms checkout works again")
         assert "Not allowed" not in card_text(answer)
         assert "status_update" in await kinds(stack)
-        answer = await act(stack, root, "incident.resolve", from_user=GUEST, summary="fixed")
-        assert "Not allowed: guests can only read and post updates on INC-1." in card_text(answer)
+        message = await refused(stack, root, "incident.resolve", from_user=GUEST, summary="fixed")
+        assert message == "Not allowed: guests can only read and post updates on INC-1."
 
         # declaring is not reading: the form comes back with the reason, and no incident is made
         before = len(stack.teams.posted())
         await stack.send(channel_message("declare Our portal is down", service_url=stack.url, from_user=GUEST))
         form = (await stack.teams.wait_for_posts(before + 1))[-1]
         values = {"title": "Our portal is down", "impact": "high", "urgency": "high", "service": "web-portal"}
-        answer = await stack.invoke_card(card_action_invoke("declare.submit", values, reply_to_id=form.id,
-                                                            service_url=stack.url, from_user=GUEST))
-        assert "Guests can follow incidents but cannot declare them" in card_text(answer)
+        message = await stack.invoke_refused(card_action_invoke("declare.submit", values, reply_to_id=form.id,
+                                                                service_url=stack.url, from_user=GUEST))
+        assert message == "Not allowed: guests can follow incidents but cannot declare an incident."
         await settled(stack)
         async with stack.beacon.deps.uow() as uow:
             assert await uow.incidents.get(2) is None

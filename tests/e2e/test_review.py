@@ -18,7 +18,7 @@ from services.review.report import SECTIONS
 from tests.e2e.conftest import E2E_CONFIG, start_stack
 from tests.e2e.helpers import act, card_text, declare, settled
 from tests.fakes.graph import FakeGraph
-from tests.teams_activities import Users, card_action_invoke, channel_message
+from tests.teams_activities import Person, Users, card_action_invoke, channel_message
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -275,3 +275,28 @@ async def test_the_completed_report_is_noted_on_the_freshdesk_ticket(database_ur
             assert "A bad config push" in note["body"] and "/reports/INC-1?" in note["body"]
         finally:
             await _stop(stack, graph)
+
+
+async def test_the_report_owner_completes_the_review_and_beacon_closes_the_incident(database_url):
+    """Priya (the product head, owner of the report) is neither commander nor admin: the close that
+    follows her click is Beacon's, not hers, so nobody's rights can refuse it."""
+    clock = FakeClock(START)
+    stack, graph = await _stack(database_url, clock)
+    priya = Person("Priya Head", "29:priya", "aad-priya", "priya@example.com")
+    try:
+        root = await _scripted(stack, clock)
+        data = {"incidentId": 1, "root_cause": "A bad config push", "lessons": "Canary config changes"}
+        answer = await stack.invoke_card(card_action_invoke("review.report_submit", data, reply_to_id=root.id,
+                                                            service_url=stack.url, from_user=priya))
+        assert "Report complete" in card_text(answer)
+        await stack.invoke_card(card_action_invoke("review.held", {"incidentId": 1}, reply_to_id=root.id,
+                                                   service_url=stack.url, from_user=priya))
+        async with stack.beacon.deps.uow() as uow:
+            incident = await uow.incidents.get(1)
+            timeline = await uow.timeline.of(1)
+        assert incident.status.value == "closed"
+        assert not [e.summary for e in timeline if e.kind == "refused"]
+        closed = [e for e in timeline if e.kind == "closed"]
+        assert closed and closed[-1].actor is not None and closed[-1].actor.name == "Beacon"
+    finally:
+        await _stop(stack, graph)

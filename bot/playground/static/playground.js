@@ -118,6 +118,9 @@ function showInvokeAnswer(answer, message) {
     // Teams swaps the clicked card for the answer until Beacon updates the message itself.
     state.shown.set(message.id, { card: answer.value, seq: message.seq });
     render();
+  } else if (answer.type === "application/vnd.microsoft.error" && answer.value) {
+    // Teams shows a Universal Action error beside the card and leaves the card as it was.
+    notice(answer.value.message || "Beacon could not do that.");
   } else if (answer.value && typeof answer.value === "string") {
     notice(answer.value);
   }

@@ -1,0 +1,123 @@
+"""The one authorisation check of every card action, before any handler: who sent it (the
+authenticated sender, as the roster knows them), what it is about (read from the database, never
+trusted from card data), and the policy table's answer. A refusal is recorded on the incident's
+timeline and answered with the reason."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botbuilder.core import TurnContext
+
+from bot import context as ctx
+from services.bridge.plan import EXTRA_INPUT
+from services.deps import Deps
+from services.incidents import TimelineEvent
+from services.policy import POLICY, Sender, Standing, Subject, decide, may_invite_outside
+from services.store.uow import UnitOfWork
+from services.verbs import Verb
+
+log = logging.getLogger("beacon.bot")
+
+NO_SUBJECT = frozenset({Verb.DECLARE_FORM, Verb.DECLARE_SUBMIT, Verb.REPORT_DECLARE, Verb.REPORT_MERGE,
+                        Verb.REPORT_DISMISS})
+OUTSIDE_REFUSAL = "only responders can invite addresses outside the directory to a bridge"
+
+
+class Membership(Protocol):
+    """Tells a guest or an unknown person from a member of the organisation."""
+
+    async def sender(self, turn_context: TurnContext) -> Sender: ...
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"Not allowed: {self.reason}."
+
+
+def positive_id(value: object, field: str) -> int:
+    text = str(value if value is not None else "").strip()
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**31:
+        raise ValueError(f"{field} must be a number")
+    return int(text)
+
+
+class Gate:
+    def __init__(self, deps: Deps, membership: Membership):
+        self.deps, self.membership = deps, membership
+
+    async def check(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Refusal | None:
+        """None when the sender may do this; else the refusal (already on the timeline)."""
+        rule = POLICY[verb]
+        sender = await self.membership.sender(turn_context)
+        if verb in NO_SUBJECT:
+            reason = decide(verb, sender, Subject(), self.deps.config)
+            if reason:
+                log.info("refused %s to %s: %s", verb, sender.person.aad_object_id, reason)
+            return Refusal(reason) if reason else None
+        async with self.deps.uow() as uow:
+            subject = await self._subject(uow, verb, data)
+            reason = decide(verb, sender, subject, self.deps.config)
+            if not reason and rule.outside_addresses and str(data.get(EXTRA_INPUT) or "").strip() \
+                    and not may_invite_outside(sender, subject, self.deps.config):
+                reason = OUTSIDE_REFUSAL
+            if not reason:
+                return None
+            await self._record(uow, verb, sender, subject, reason, turn_context.activity.id or "")
+        return Refusal(reason)
+
+    async def _subject(self, uow: UnitOfWork, verb: Verb, data: dict[str, Any]) -> Subject:
+        owner_aad = owner_email = ""
+        if verb is Verb.REVIEW_ACTION_COMPLETE:
+            item = await uow.reviews.action(positive_id(data.get("actionId"), "actionId"))
+            if item is None:
+                return Subject()
+            incident_id, owner_aad = item.incident_id, item.owner_aad
+        else:
+            incident_id = positive_id(data.get("incidentId"), "incidentId")
+            if verb.value.startswith("review."):
+                report = await uow.reviews.report(incident_id)
+                if report is not None:
+                    owner_aad, owner_email = report.owner_aad, report.owner_email
+        incident = await uow.incidents.get(incident_id)
+        commander = incident.commander if incident else None
+        if commander is not None and not commander.name:  # picked by id: its name is learnt later
+            known = await uow.people.named([commander.aad_object_id])
+            commander = known.get(commander.aad_object_id, commander)
+        return Subject(incident, owner_aad, owner_email, commander.name if commander else "")
+
+    async def _record(self, uow: UnitOfWork, verb: Verb, sender: Sender, subject: Subject, reason: str,
+                      activity_id: str) -> None:
+        incident = subject.incident
+        log.info("refused %s to %s: %s", verb, sender.person.aad_object_id, reason)
+        if incident is None or incident.id is None:
+            return
+        if activity_id and await uow.activities.was_processed(activity_id):
+            return  # a replayed click was recorded the first time
+        now = self.deps.clock.now()
+        who = sender.person.name or "someone"
+        await uow.timeline.record(incident.id, TimelineEvent(
+            "refused", now, sender.person, f"refused: {who} tried to {POLICY[verb].what} {incident.label}: {reason}"),
+            incident.version)
+        if activity_id:
+            await uow.activities.mark_processed(activity_id, incident.id, now)
+        await uow.commit()
+
+
+class ConnectorMembership:
+    """Standing from the Bot Connector's member look-up (bot.guests)."""
+
+    def __init__(self) -> None:
+        from bot.guests import Guests
+
+        self._guests = Guests()
+
+    async def sender(self, turn_context: TurnContext) -> Sender:
+        guest = await self._guests.is_guest(turn_context)
+        return Sender(ctx.actor(turn_context.activity), Standing.GUEST if guest else Standing.MEMBER)
