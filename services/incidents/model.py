@@ -177,8 +177,8 @@ class Incident:
                                     f"{self.acknowledged_by.name if self.acknowledged_by else 'someone'}")
         self._require_open("acknowledge")
         self.acknowledged_at, self.acknowledged_by, self.acknowledged_via = now, actor, via
-        how = ACK_VIA.get(via, via)
-        self._record("acknowledged", now, actor, f"{actor.name} acknowledged ({how})",
+        how = f" ({ACK_VIA.get(via, via)})" if via != "card" else ""  # the card is the usual way: unsaid
+        self._record("acknowledged", now, actor, f"{actor.name} acknowledged{how}",
                      after={"via": via, **(page or {})})
 
     def take_command(self, actor: Person, now: datetime) -> None:
