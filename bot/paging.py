@@ -135,7 +135,7 @@ class PageDelivery:
         """A reply that @mentions people; the absent ones also get it as a personal message."""
         p = effect.payload
         incident_id = int(p["incident_id"])
-        people = [(str(name), str(person_id)) for name, person_id in p["people"]]
+        people = await self._named(incident_id, [(str(name), str(person_id)) for name, person_id in p["people"]])
         tags = " ".join(f"<at>{label(name)}</at>" for name, _ in people)
         activity = Activity(type="message", text=f"{tags} {plain(p['text'])}".strip(), entities=[
             Mention(mentioned=ChannelAccount(id=person_id, name=label(name)), text=f"<at>{label(name)}</at>",
@@ -147,6 +147,25 @@ class PageDelivery:
         for name, person_id in people:
             if not await self.personal.is_member(endpoint, endpoint.roster, person_id):
                 await self.personal.send(incident_id, person_id, name, MessageFactory.text(label(p["text"])))
+
+    async def _named(self, incident_id: int, people: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """People picked in Teams arrive as ids only: a mention shows a name, so learn it (from the
+        people Beacon knows, else the channel's roster)."""
+        unnamed = [person_id for name, person_id in people if not name]
+        if not unnamed:
+            return people
+        async with self.deps.uow() as uow:
+            known = await uow.people.named(unnamed)
+        named = []
+        for name, person_id in people:
+            if not name and person_id in known and known[person_id].name:
+                name = known[person_id].name
+            elif not name:
+                endpoint = await self.personal.endpoint(incident_id)
+                member = await self.personal.find(endpoint, person_id)
+                name = member.name if member is not None and member.name else "responder"
+            named.append((name, person_id))
+        return named
 
 
 def _esc(value: object) -> str:

@@ -15,6 +15,7 @@ from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters
 from msrest.exceptions import HttpOperationError
+from sqlalchemy.exc import IntegrityError
 
 from bot.poster import TeamsPoster, _connector_call, _raise, _reference
 from services.delivery import PermanentDeliveryError, TransientDeliveryError
@@ -50,9 +51,9 @@ class PersonalMessages:
         raise PermanentDeliveryError("Beacon is not installed in any team yet, so it cannot message anyone in Teams")
 
     async def is_member(self, endpoint: Endpoint, conversation: str, aad_object_id: str) -> bool:
-        return await self._member(endpoint, conversation, aad_object_id) is not None
+        return await self.member(endpoint, conversation, aad_object_id) is not None
 
-    async def _member(self, endpoint: Endpoint, conversation: str, aad_object_id: str) -> ChannelAccount | None:
+    async def member(self, endpoint: Endpoint, conversation: str, aad_object_id: str) -> ChannelAccount | None:
         reference = _reference(endpoint.service_url, conversation, endpoint.tenant_id, self.adapter.app_id)
         found: list[ChannelAccount] = []
 
@@ -67,20 +68,38 @@ class PersonalMessages:
         await self.poster._proactive(reference, look_up)
         return found[0] if found else None
 
+    async def find(self, endpoint: Endpoint, aad_object_id: str) -> ChannelAccount | None:
+        """Someone in the incident's channel, else in the team Beacon is installed in."""
+        member = await self.member(endpoint, endpoint.roster, aad_object_id)
+        if member is None:
+            async with self.deps.uow() as uow:
+                team = await uow.installations.any_team(endpoint.tenant_id)
+            if team is not None and team.conversation_id != endpoint.roster:
+                member = await self.member(endpoint, team.conversation_id, aad_object_id)
+        return member
+
     async def user_id(self, endpoint: Endpoint, aad_object_id: str, name: str) -> str:
         """The person's Teams user id (29:…), from the people Beacon knows, else the team's roster."""
         async with self.deps.uow() as uow:
             known = (await uow.people.named([aad_object_id])).get(aad_object_id)
         if known is not None and known.user_id:
             return known.user_id
-        member = await self._member(endpoint, endpoint.roster, aad_object_id)
+        member = await self.find(endpoint, aad_object_id)
         if member is None or not member.id:
             raise PermanentDeliveryError(f"{name or aad_object_id} is not in the roster of a team where Beacon is "
                                          f"installed, so Teams will not let Beacon message them")
-        async with self.deps.uow() as uow:
-            await uow.people.remember([Person(aad_object_id, member.name or name, member.id)], self.deps.clock.now())
-            await uow.commit()
+        await self._remember(Person(aad_object_id, member.name or name, member.id))
         return str(member.id)
+
+    async def _remember(self, person: Person) -> None:
+        """Keep the user id for next time; only a cache, so a concurrent writer of the same person
+        (the roster, another delivery) winning the insert is fine."""
+        try:
+            async with self.deps.uow() as uow:
+                await uow.people.remember([person], self.deps.clock.now())
+                await uow.commit()
+        except IntegrityError:
+            log.debug("%s was remembered concurrently", person.aad_object_id)
 
     async def send(self, incident_id: int | None, aad_object_id: str, name: str, activity: Activity) -> None:
         """Start (or reuse: Teams answers the same chat) the one-to-one chat, and post in it."""

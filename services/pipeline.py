@@ -30,11 +30,13 @@ async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarg
                          *, before_observers: BeforeObservers | None = None) -> Incident:
     """Store a new incident with its thread, timers, notifications and observers' effects;
     `before_observers` links what it was declared from before the observers see it."""
+    incident_events = list(incident.pending_events)
     await uow.incidents.add(incident, config_version=deps.config.fingerprint())
     await timers.arm(uow, incident, deps.config, now)
     await uow.incidents.save(incident)
     await notify.incident_thread(uow, incident, target.to_dict(), now)
     await notify.resolve_names(uow, incident, now)
+    await notify.assignments(uow, incident, incident_events, now)
     await notify.initial_notification(uow, incident, deps.config, now, endpoint={
         "service_url": target.service_url, "tenant_id": target.tenant_id})
     await paging.start_paging(uow, incident, deps, now)  # never behind the thread: pages have keys of their own
@@ -63,6 +65,7 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config, now=now)
     await paging.follow_change(uow, incident, events)
     await notify.resolve_names(uow, incident, now)
+    await notify.assignments(uow, incident, events, now)
     await notify.card_refresh(uow, incident, now, note="; ".join(summaries))
     for observer in deps.observers if not incident.drill else ():
         await observer.on_changed(uow, incident, events, now)

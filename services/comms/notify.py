@@ -16,7 +16,15 @@ from services.comms.plan import RESPONDERS, Routes
 from services.config import BeaconConfig
 from services.effects import OutboxEffect
 from services.effects.messages import SendEmail, SendSms
-from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
+from services.effects.teams import (
+    PostCard,
+    ResolvePeople,
+    StakeholderPost,
+    ThreadCard,
+    ThreadMention,
+    ThreadNote,
+    UpdateCard,
+)
 from services.incidents import Incident, TimelineEvent
 from services.store.uow import UnitOfWork
 
@@ -151,3 +159,34 @@ async def resolve_names(uow: UnitOfWork, incident: Incident, now: datetime) -> N
         await queue(uow, [ResolvePeople(_id(incident), missing, f"{incident.number} names of chosen people",
                                         f"people:v{incident.version}")], now)
 
+
+
+def _newly_assigned(event: TimelineEvent) -> tuple[str, list[dict[str, Any]]]:
+    """The role and the people an event gives it to (a declaration naming a commander, a new
+    commander, responders added)."""
+    after, before = event.after or {}, event.before or {}
+    if event.kind in ("declared", "commander_changed"):
+        return "the commander", [after["commander"]] if after.get("commander") else []
+    if event.kind == "responders_assigned":
+        known = {p.get("aad_object_id") for p in before.get("responders") or []}
+        return "a responder", [p for p in after.get("responders") or [] if p.get("aad_object_id") not in known]
+    return "", []
+
+
+async def assignments(uow: UnitOfWork, incident: Incident, events: list[TimelineEvent], now: datetime) -> None:
+    """Tell people they were made commander or responder as Teams notifies: a new reply in the
+    thread that @mentions them (an edited card notifies nobody), and a personal message for those
+    who are not in the channel. Nobody is told of what they did to themselves."""
+    effects: list[OutboxEffect] = []
+    for index, event in enumerate(events):
+        role, people = _newly_assigned(event)
+        actor = event.actor.aad_object_id if event.actor else ""
+        people = [p for p in people if p.get("aad_object_id") and p["aad_object_id"] != actor]
+        if not people:
+            continue
+        by = event.actor.name if event.actor and event.actor.name else "Beacon"
+        text = f"{by} made you {role} of {incident.label} {incident.priority}: {incident.title}"
+        effects.append(ThreadMention(_id(incident), text, [[p.get("name") or "", p["aad_object_id"]] for p in people],
+                                     f"{incident.number} {role.split()[-1]} assigned",
+                                     f"assigned:v{incident.version}:{index}", personal_if_absent=True))
+    await queue(uow, effects, now)

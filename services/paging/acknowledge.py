@@ -65,7 +65,6 @@ async def _acknowledge_once(deps: Deps, incident_id: int, person_key: str, via: 
             return AckOutcome(False, f"{incident.label} was already acknowledged by {who}.", incident)
         person = paged_person(deps, person_key)
         incident.acknowledge(person, now, via=via, page={"level": level, "round": round_} if level else None)
-        await uow.people.remember([person], now)
         await change_within(uow, incident, deps, now, was_open=True, old_impact=incident.impact)
         if use_key and not await uow.activities.mark_processed(use_key, incident_id, now):
             raise ConcurrentUpdate(incident.number)  # the same link, pressed twice at once: judge again

@@ -21,10 +21,12 @@ from services.notify.sms.settings import SmsSettings
 from services.paging.links import AckLinks
 from services.store.tables import IncidentRow, TimelineRow
 from tests.e2e.conftest import Stack, start_stack, unconfigured
-from tests.e2e.helpers import card_text, eventually, incident_root
+from tests.e2e.helpers import act, card_text, eventually, incident_root
 from tests.e2e.paging_helpers import ADA, ADA_PHONE, BEARER, GRACE, GRACE_PHONE, ALERTS_TOKEN, ack_token, alert, paging_config
 from tests.fakes.sms import FakeTwilio
-from tests.teams_activities import installation_update
+from tests.teams_activities import TEAM_ID, Person, card_action_invoke, installation_update
+
+CAROL = Person.named("Carol Jones")
 
 SECRET = "paging-ack-link-secret"
 HTML = {"Accept": "text/html"}
@@ -193,3 +195,40 @@ async def post_html(stack: Stack, path: str) -> tuple[int, str]:
     assert stack.beacon._session is not None
     async with stack.beacon._session.post(stack.beacon.url + path, headers=HTML) as response:
         return response.status, await response.text()
+
+
+async def test_acknowledge_on_the_personal_page_card_stops_the_escalation(database_url):
+    async with paging(database_url) as (stack, twilio):
+        await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
+        await eventually(lambda: personal_pages(stack, ADA), what="Ada's Teams page")
+        page = personal_pages(stack, ADA)[0]
+        [button] = [a for a in page.cards[0]["actions"] if a.get("title") == "Acknowledge"]
+        answer = await stack.invoke_card(card_action_invoke(
+            button["verb"], button["data"], reply_to_id=page.id, service_url=stack.url, from_user=ADA,
+            scope="personal"))
+        assert "by Ada Lovelace (Teams page)" in card_text(answer)
+        await asyncio.sleep(4.5)  # past level 1's PT3S
+        await stack.beacon.settle()
+        assert not personal_pages(stack, GRACE) and not sms_to(twilio, GRACE_PHONE)
+        assert (await kinds(stack)).count("escalated") == 0
+
+
+async def test_a_newly_assigned_responder_is_mentioned_in_a_new_reply_and_messaged_when_not_in_the_channel(
+        database_url):
+    async with paging(database_url) as (stack, twilio):
+        # Carol is in the team but not in the incidents channel: Teams lets Beacon chat with her.
+        stack.teams.add_member(CAROL, conversation_id=TEAM_ID)
+        await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
+        root = await incident_root(stack, 1)
+        await act(stack, root, "incident.assign", from_user=ADA,
+                  responders=f"{GRACE.aad_object_id},{CAROL.aad_object_id}")
+        reply = await stack.teams.wait_for(lambda r: next(
+            (m for m in r.thread(root.id) if "made you a responder" in (m.text or "")), None), timeout=10)
+        mentioned = {e["mentioned"]["id"]: e["text"] for e in reply.activity.get("entities", [])
+                     if e.get("type") == "mention"}
+        assert mentioned == {GRACE.aad_object_id: "<at>Grace Hopper</at>", CAROL.aad_object_id: "<at>Carol Jones</at>"}
+        assert reply.text.startswith("<at>Grace Hopper</at> <at>Carol Jones</at> Ada Lovelace made you a responder")
+        chat = await stack.teams.wait_for(lambda r: r.posted(personal_chat(CAROL)) or None, timeout=10)
+        assert "made you a responder of INC-1" in (chat[0].text or "")
+        await stack.beacon.settle()
+        assert not [m for m in stack.teams.posted(personal_chat(GRACE)) if "made you" in (m.text or "")]
