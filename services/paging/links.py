@@ -75,6 +75,9 @@ class AckLinks:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             raise LinkRefused("This acknowledge link is not valid.") from None
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+            # base64's last character carries spare bits: only the one spelling Beacon wrote is the link
+            raise LinkRefused("This acknowledge link is not valid: it was changed, or not made by this Beacon.")
         body, signature = raw[:_LAYOUT.size], raw[_LAYOUT.size:]
         if not hmac.compare_digest(self._sign(body), signature):
             raise LinkRefused("This acknowledge link is not valid: it was changed, or not made by this Beacon.")
