@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from services.alerts.routing import AlertRoutingConfig, routing_problems
-from services.durations import duration
+from services.durations import Duration
 from services.freshdesk.inbound import ReportTriageConfig
 from services.incidents.priority import DEFAULT_MATRIX, PriorityMatrix
 from services.paging.config import OncallConfig, oncall_problems
@@ -26,7 +26,6 @@ class ConfigError(Exception):
     """The process configuration is unusable; the message names the key and the problem."""
 
 
-Duration = Annotated[timedelta, BeforeValidator(duration)]
 
 
 class Strict(BaseModel):

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import isodate
+from pydantic import BeforeValidator
 
 
-def duration(value: Any) -> timedelta:
-    """A positive duration in weeks, days, hours, minutes or seconds; months and years are refused
-    (their length depends on the date)."""
+def duration(value: Any, *, allow_zero: bool = False) -> timedelta:
+    """A positive duration in weeks, days, hours, minutes or seconds (or zero, where `allow_zero`);
+    months and years are refused (their length depends on the date)."""
     if isinstance(value, timedelta):
         return value
     try:
         parsed = isodate.parse_duration(str(value))
     except (isodate.ISO8601Error, ValueError):
         raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT1H or PT30M") from None
-    if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
-        raise ValueError(f"{value!r} must be a positive duration in days, hours, minutes or seconds")
+    too_short = parsed < timedelta(0) if allow_zero else parsed <= timedelta(0)
+    if not isinstance(parsed, timedelta) or too_short:
+        least = "zero or a positive" if allow_zero else "a positive"
+        raise ValueError(f"{value!r} must be {least} duration in days, hours, minutes or seconds")
     return parsed
+
+
+# The pydantic field types of BEACON_CONFIG: a positive duration, and one that may be zero.
+Duration = Annotated[timedelta, BeforeValidator(duration)]
+Window = Annotated[timedelta, BeforeValidator(lambda value: duration(value, allow_zero=True))]

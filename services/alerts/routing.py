@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Protocol
 
-import isodate
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from services.alerts.model import Alert, AlertSource
+from services.durations import Window
 from services.incidents.model import Level
 
 DEFAULT_SEVERITY_URGENCY: dict[str, Level] = {
@@ -53,21 +53,8 @@ def _regex(value: Any) -> re.Pattern[str]:
         raise ValueError(f"{value!r} is not a valid regular expression: {error}") from None
 
 
-def _window(value: Any) -> timedelta:
-    # Its own parser, not services.config's, because services.config imports this module.
-    if isinstance(value, timedelta):
-        return value
-    try:
-        parsed = isodate.parse_duration(str(value))
-    except (isodate.ISO8601Error, ValueError):
-        raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT10M") from None
-    if not isinstance(parsed, timedelta) or parsed < timedelta(0):
-        raise ValueError(f"{value!r} must be zero or a positive duration in days, hours or minutes")
-    return parsed
-
 
 Regex = Annotated[re.Pattern[str], BeforeValidator(_regex)]
-Window = Annotated[timedelta, BeforeValidator(_window)]
 
 
 class _Config(BaseModel):

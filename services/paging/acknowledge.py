@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from datetime import datetime
 
 from services.deps import Deps
 from services.errors import ConcurrentUpdate

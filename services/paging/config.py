@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from services.durations import duration
+from services.durations import Duration
 
 Method = Literal["teams", "sms", "voice", "email"]
 METHODS: tuple[Method, ...] = ("teams", "sms", "voice", "email")
@@ -47,7 +47,6 @@ def _target(value: str) -> str:
     return f"{kind}:{name.strip()}"
 
 
-Duration = Annotated[timedelta, BeforeValidator(duration)]
 
 
 class _Strict(BaseModel):

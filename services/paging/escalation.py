@@ -24,7 +24,7 @@ from services.effects.teams import ThreadMention
 from services.incidents import Incident, TimelineEvent
 from services.paging.config import EscalationLevel, EscalationPolicy
 from services.paging.directory import FeedShifts, Pager, find_person, level_targets, no_feeds
-from services.paging.effects import PAGE_TYPES, Page
+from services.paging.effects import PAGE_TYPES
 from services.paging.shifts import Override
 
 ESCALATION = "escalation"  # the timer kind
