@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import secrets
 
 from aiohttp import web
 from botbuilder.core import CardFactory, MessageFactory
@@ -18,7 +17,7 @@ from botbuilder.schema import Activity, ChannelAccount, Mention
 
 from bot.personal import PersonalMessages
 from bot.poster import TeamsPoster
-from bot.wiring import Wiring
+from bot.wiring import Wiring, link_signing
 from cards.elements import label, plain
 from cards.paging import ack_message, ack_page, page_card
 from services.config import ConfigError
@@ -48,14 +47,7 @@ class PageNotNeeded(NotConfigured):
 
 
 def ack_links(settings: Settings, notes: list[str]) -> AckLinks:
-    secret = settings.ack_link_secret
-    if not secret:
-        secret = secrets.token_hex(32)
-        notes.append("ACK_LINK_SECRET not set: acknowledge links are signed with a random per-process secret, "
-                     "so they stop working when Beacon restarts and only the replica that made one accepts it")
-    base = settings.public_url or f"http://localhost:{settings.port}"
-    if not settings.public_url:
-        notes.append(f"BEACON_PUBLIC_URL not set: acknowledge links in SMS and email point at {base}")
+    secret, base = link_signing(settings, settings.ack_link_secret, "ACK_LINK_SECRET", "acknowledge links", notes)
     try:
         ttl = duration(settings.ack_link_ttl)
     except ValueError as error:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-import isodate
 from aiohttp import web
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
@@ -19,12 +17,13 @@ from bot.card_actions import _int
 from bot.commands import Command
 from bot.poster import TeamsPoster
 from bot.report_form import ReportForms
-from bot.wiring import Wiring
+from bot.wiring import Wiring, link_signing
 from cards import review as cards
 from cards.elements import Json
 from cards.messages import error_card
 from services.delivery import NotConfigured, PermanentDeliveryError
 from services.deps import Deps
+from services.durations import duration
 from services.incidents import DomainError
 from services.outbox import Effect
 from services.ports import MeetingRequest, Recipient
@@ -46,19 +45,12 @@ REVIEW_SCHEDULER = web.AppKey("review_scheduler", ReviewScheduler)
 
 
 def review_settings(settings: Settings, notes: list[str]) -> ReviewSettings:
-    secret = settings.report_link_secret
-    if not secret:
-        secret = secrets.token_hex(32)
-        notes.append("REPORT_LINK_SECRET not set: report links are signed with a random per-process "
-                     "secret and stop working when Beacon restarts")
-    base = settings.public_url or f"http://localhost:{settings.port}"
-    if not settings.public_url:
-        notes.append(f"BEACON_PUBLIC_URL not set: report links point at {base}")
+    secret, base = link_signing(settings, settings.report_link_secret, "REPORT_LINK_SECRET", "report links", notes)
     return ReviewSettings(
         links=ReportLinks(secret, base, timedelta(days=settings.report_link_ttl_days)),
-        report_reminder_every=isodate.parse_duration(settings.report_reminder_every),
+        report_reminder_every=duration(settings.report_reminder_every),
         review_window_business_days=settings.review_window_business_days,
-        action_overdue_after=isodate.parse_duration(settings.action_overdue_after))
+        action_overdue_after=duration(settings.action_overdue_after))
 
 
 def _attachment(card: Json) -> Any:

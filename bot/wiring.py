@@ -4,6 +4,7 @@ card verbs, HTTP routes, incident observers and card extras, plus start-up notes
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,21 @@ from services.outbox import EffectHandler
 from services.settings import Settings
 
 log = logging.getLogger("beacon")
+
+
+def link_signing(settings: Settings, secret: str, secret_name: str, what: str,
+                 notes: list[str]) -> tuple[str, str]:
+    """The secret and public address of Beacon's signed links (`what`: "report links", …).
+    Without a configured secret, a random per-process one: fine for one local process only, which
+    the start-up notes say."""
+    if not secret:
+        secret = secrets.token_hex(32)
+        notes.append(f"{secret_name} not set: {what} are signed with a random per-process secret, so they "
+                     "stop working when Beacon restarts and only the replica that made one accepts it")
+    base = settings.public_url or f"http://localhost:{settings.port}"
+    if not settings.public_url:
+        notes.append(f"BEACON_PUBLIC_URL not set: {what} point at {base}")
+    return secret, base
 
 
 @dataclass
