@@ -20,6 +20,7 @@ from bot.adapter import BeaconAdapter
 from bot.bridge import wire_bridge
 from bot.handler import BeaconBot
 from bot.intake import wire_intake
+from bot.oncall import wire_oncall
 from bot.paging import wire_paging
 from bot.playground import add_playground
 from bot.poster import TeamsPoster
@@ -59,7 +60,7 @@ class Overrides:
 
 
 # Each integration plugs itself in here (outbox handlers, card verbs, routes, observers).
-INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_bridge, wire_review, wire_intake]
+INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_oncall, wire_bridge, wire_review, wire_intake]
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:

@@ -22,7 +22,7 @@ from services.verbs import Verb
 log = logging.getLogger("beacon.bot")
 
 NO_SUBJECT = frozenset({Verb.DECLARE_FORM, Verb.DECLARE_SUBMIT, Verb.REPORT_DECLARE, Verb.REPORT_MERGE,
-                        Verb.REPORT_DISMISS})
+                        Verb.REPORT_DISMISS, *(v for v in Verb if v.value.startswith("oncall."))})
 OUTSIDE_REFUSAL = "only responders can invite addresses outside the directory to a bridge"
 
 

@@ -18,6 +18,8 @@ HELP_LINES = [
     ("show INC-7", "post the current card of an incident"),
     ("actions", "list open follow-up actions, with a Complete button"),
     ("metrics", "response metrics with a chart (drills excluded)"),
+    ("oncall", "who is on call now and next, with overrides; “oncall override <schedule> @person until <date "
+               "time>” covers a schedule, “oncall override <schedule> clear” removes it"),
     ("help", "this list"),
 ]
 UNKNOWN_COMMAND = "I did not understand “{text}”. Here is what I can do:"

@@ -97,6 +97,12 @@ POLICY: dict[Verb, Rule] = {
     Verb.REVIEW_SCHEDULE: Rule(OWNERS | RESPONDERS, "schedule the review of"),
     Verb.REVIEW_HELD: Rule(OWNERS, "record the review of"),
     Verb.REVIEW_ACTION_COMPLETE: Rule(OWNERS, "complete a follow-up action of"),
+    # Who is on call is for the organisation, not guests; changing it, for the people who take
+    # pages (directory teams) and admins, as ops teams expect of a rota.
+    Verb.ONCALL_SHOW: Rule(MEMBERS, "see who is on call", restrictable=False),
+    Verb.ONCALL_OVERRIDE_FORM: Rule(RESPONDERS, "override who is on call"),
+    Verb.ONCALL_OVERRIDE: Rule(RESPONDERS, "override who is on call"),
+    Verb.ONCALL_OVERRIDE_CLEAR: Rule(RESPONDERS, "remove an on-call override"),
 }
 
 

@@ -27,8 +27,10 @@ class OncallOverrides:
         self._uow = uow
 
     async def add(self, schedule: str, person: str, starts_at: datetime, ends_at: datetime, *,
-                  actor: Person | None, now: datetime, reason: str = "") -> Override:
-        """Store an override and its audit entry (the caller validated schedule and person)."""
+                  actor: Person | None, now: datetime, reason: str = "",
+                  details: dict[str, Any] | None = None) -> Override:
+        """Store an override and its audit entry (the caller validated schedule and person);
+        `details` adds to the audit entry (e.g. who was on call before and after)."""
         row = OverrideRow(schedule=schedule, person=person, starts_at=starts_at, ends_at=ends_at, created_at=now,
                           created_by=actor.to_dict() if actor else None, reason=reason)
         self._uow.session.add(row)
@@ -37,17 +39,18 @@ class OncallOverrides:
         await self.audit("override_added", schedule, f"{who} made {person} on call for {schedule} from "
                          f"{starts_at:%Y-%m-%d %H:%M} until {ends_at:%Y-%m-%d %H:%M} UTC", actor=actor, now=now,
                          details={"override": row.id, "person": person, "starts_at": starts_at.isoformat(),
-                                  "ends_at": ends_at.isoformat(), "reason": reason})
+                                  "ends_at": ends_at.isoformat(), "reason": reason, **(details or {})})
         return _override(row)
 
-    async def cancel(self, override_id: int, *, actor: Person | None, now: datetime) -> Override | None:
+    async def cancel(self, override_id: int, *, actor: Person | None, now: datetime,
+                     details: dict[str, Any] | None = None) -> Override | None:
         row = await self._uow.session.get(OverrideRow, override_id)
         if row is None or row.cancelled_at is not None:
             return None
         row.cancelled_at = now
         who = actor.name if actor and actor.name else "Beacon"
         await self.audit("override_cancelled", row.schedule, f"{who} cancelled {row.person}'s cover of "
-                         f"{row.schedule}", actor=actor, now=now, details={"override": row.id})
+                         f"{row.schedule}", actor=actor, now=now, details={"override": row.id, **(details or {})})
         return _override(row)
 
     async def active(self, at: datetime, schedules: Collection[str] | None = None) -> list[Override]:

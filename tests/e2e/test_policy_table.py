@@ -41,11 +41,15 @@ EXPECTED: dict[str, str] = {
     "report.declare": MEMBERS + " owner", "report.merge": MEMBERS + " owner", "report.dismiss": MEMBERS + " owner",
     "review.report_form": OWNERS, "review.report_add_row": OWNERS, "review.report_submit": OWNERS, "review.schedule": "owner responder commander admin",
     "review.held": OWNERS, "review.action_complete": OWNERS,
+    # who is on call is for the organisation; changing it is for the on-call teams and admins
+    "oncall.show": MEMBERS + " owner", "oncall.override_form": "responder admin",
+    "oncall.override": "responder admin", "oncall.override_clear": "responder admin",
 }
 # with roles.restrict_to_responders: true, plain members (the report owner included) only declare
 # and read; what owners may do for the review stays theirs
 RESTRICTED: dict[str, str] = {verb: " ".join(w for w in who.split() if w not in ("member", "owner"))
-                              if not verb.startswith(("declare.", "incident.refresh", "review.")) else who
+                              if not verb.startswith(("declare.", "incident.refresh", "review.", "oncall.show"))
+                              else who
                               for verb, who in EXPECTED.items()}
 # a reported issue has no incident yet: its responders are the directory's teams and the admins
 RESTRICTED.update({verb: "responder admin" for verb in ("report.declare", "report.merge", "report.dismiss")})
