@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from cards.elements import Json, card, choice_set, container, execute, input_text, mention, plain, text, when
@@ -26,16 +27,28 @@ def post_update_inputs(*, audience: str = "responders", prefill: str = "") -> li
                        max_length=MAX_TEXT)]
 
 
+def _moment(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def reminder_card(incident_number: str, incident_id: int, payload: dict[str, Any], next_due: Any) -> Json:
-    """@mentions the owner with a Post update form prefilled from the timeline."""
+    """@mentions the owner with a Post update form prefilled from the timeline, and says when the
+    update is due and when Beacon posts it by itself (each reader sees their own time zone).
+    `next_due` stands in for reminders queued before they carried their due time."""
     mentions: list[Json] = []
     who = _who(str(payload.get("owner_name") or "owner"), str(payload.get("owner_id") or ""), mentions)
     audience = str(payload.get("audience") or "responders")
     late = " (overdue: Beacon was not running when it fell due)" if payload.get("late") else ""
+    due, posts = _moment(payload.get("due_at")) or next_due, _moment(payload.get("posts_at"))
+    deadline = (f"If nobody posts it by {when(posts)}, Beacon posts it automatically." if posts else
+                "If nobody posts it within the grace period, Beacon posts it automatically.")
     body = [
         text(f"{who}, the {audience} update for {incident_number} is due{late}.", weight="Bolder", wrap=True),
-        text("Check the draft below, then post it. If nobody posts it within the grace period, "
-             "Beacon posts it automatically.", subtle=True),
+        text(f"Due: {when(due)}", subtle=True),
+        text(f"Check the draft below, then post it. {deadline}", subtle=True),
         *post_update_inputs(audience=audience, prefill=str(payload.get("text") or "")),
     ]
     data = {"incidentId": incident_id, "version": payload.get("version")}

@@ -115,12 +115,14 @@ def status_update_posts(incident: Incident, config: BeaconConfig, event: Timelin
 
 
 def reminder_post(incident: Incident, audience: str, owner_name: str, owner_id: str, sequence: int,
-                  prefill: str, late: bool) -> OutboxEffect:
-    """@mentions the owner of a due update with a draft to post."""
+                  prefill: str, late: bool, *, due_at: datetime, posts_at: datetime) -> OutboxEffect:
+    """@mentions the owner of a due update with a draft to post; says when the update fell due and
+    when Beacon posts it by itself."""
     return ThreadCard(_id(incident), "reminder", f"{incident.number} {audience} update reminder {sequence}",
                       f"reminder:{audience}:{sequence}", {
                           "audience": audience, "owner_name": owner_name, "owner_id": owner_id, "text": prefill,
-                          "late": late, "sequence": sequence, "version": incident.version})
+                          "late": late, "sequence": sequence, "version": incident.version,
+                          "due_at": due_at.isoformat(), "posts_at": posts_at.isoformat()})
 
 
 async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconConfig,

@@ -72,7 +72,7 @@ async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, n
     updates = [t.incident_id for t in firing.values() if t.kind != ESCALATION]
     drafts = await uow.timeline.changes_since_last_update(updates, leave_out=plan.QUIET_KINDS | {"status_update"},
                                                           limit=plan.CHANGES_SHOWN) if updates else {}
-    late = await reminded_late(uow, [t for t in firing.values() if t.phase != "due" and t.kind != ESCALATION])
+    reminded = await reminders(uow, [t for t in firing.values() if t.phase != "due" and t.kind != ESCALATION])
     escalating = any(t.kind == ESCALATION for t in firing.values())
     overrides: list[Override] = await uow.oncall_overrides.active(now) if escalating else []
     batch = Batch(config, now, feeds=feeds)
@@ -81,24 +81,40 @@ async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, n
             fire_escalation(batch, timer, incidents.get(incident_id), overrides)
             continue
         fire(batch, timer, incidents.get(incident_id), drafts.get(incident_id, []),
-             reminded_late=(incident_id, timer.kind, timer.sequence) in late)
+             reminded.get((incident_id, timer.kind, timer.sequence)))
     await batch.write(uow)
     return len(firing)
 
 
-async def reminded_late(uow: UnitOfWork, graced: list[TimerRow]) -> set[tuple[int, str, int]]:
-    """(incident, audience, sequence) of the updates among these whose reminder already went out late."""
+@dataclass(frozen=True)
+class Reminded:
+    """The reminder of an update whose grace period is ending: when the update fell due, and
+    whether the reminder already went out late."""
+
+    due_at: datetime | None
+    late: bool
+
+
+async def reminders(uow: UnitOfWork, graced: list[TimerRow]) -> dict[tuple[int, str, int], Reminded]:
+    """(incident, audience, sequence) → the reminder sent for that update, among these timers."""
     if not graced:
-        return set()
+        return {}
     wanted = {(t.incident_id, t.kind, t.sequence) for t in graced}
-    reminders = await uow.timeline.sequenced("update_reminder", {t.incident_id for t in graced},
-                                           {t.sequence for t in graced})
-    return {key for incident_id, after in reminders
-            if (key := (incident_id, after.get("audience"), after.get("sequence"))) in wanted and after.get("late")}
+    found = await uow.timeline.sequenced("update_reminder", {t.incident_id for t in graced},
+                                         {t.sequence for t in graced})
+    return {key: Reminded(_time(after.get("due_at")), bool(after.get("late"))) for incident_id, after in found
+            if (key := (incident_id, after.get("audience"), after.get("sequence"))) in wanted}
 
 
-def fire(batch: Batch, timer: TimerRow, incident: Incident | None, draft: list[TimelineEvent], *,
-         reminded_late: bool) -> None:
+def _time(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def fire(batch: Batch, timer: TimerRow, incident: Incident | None, draft: list[TimelineEvent],
+         reminded: Reminded | None = None) -> None:
     """One due timer: `draft` is what changed since the incident's last update."""
     config, now = batch.config, batch.now
     if incident is None or not incident.is_open:
@@ -106,13 +122,13 @@ def fire(batch: Batch, timer: TimerRow, incident: Incident | None, draft: list[T
         return
     assert incident.id is not None
     # A timer fired well after its due time was missed while Beacon was down: the update goes out
-    # once, marked late, and the next one is scheduled from now, never a burst of catch-ups.
+    # once, marked late, and the next one falls at the first due time after now, never a burst.
     late = now - timer.due_at > config.communications.late_after
     owner_name, owner_id = owner_of(incident, timer.kind, config)
     text = plan.automatic_update_text(incident, draft)
     if timer.phase == "due":
         batch.posts.append(notify.reminder_post(incident, timer.kind, owner_name, owner_id, timer.sequence, text,
-                                                late))
+                                                late, due_at=timer.due_at, posts_at=now + config.communications.grace))
         batch.events.append((incident.id, incident.version, TimelineEvent(
             "update_reminder", now, None,
             f"{timer.kind} update {'overdue' if late else 'due'}: reminded {owner_name}",
@@ -122,8 +138,12 @@ def fire(batch: Batch, timer: TimerRow, incident: Incident | None, draft: list[T
         return
     read = incident.copy()
     incident.note_missed_update(timer.kind, owner_name, now)
-    incident.post_update(text, timer.kind, None, now, automatic=True, late=late or reminded_late)
-    due = now + timers.cadence(config, incident, timer.kind)
+    incident.post_update(text, timer.kind, None, now, automatic=True, late=late or bool(reminded and reminded.late))
+    # The schedule keeps to the times updates fall due (1:00, 2:00, 3:00 for PT1H), not to when a
+    # miss was noticed: anchored to the due time this update stood for, else each cycle would
+    # drift by the grace period.
+    fell_due = reminded.due_at if reminded and reminded.due_at else timer.due_at - config.communications.grace
+    due = timers.next_anchored(fell_due, timers.cadence(config, incident, timer.kind), now)
     batch.moves.append((timer, "due", due, timer.sequence + 1))
     if timer.kind == RESPONDERS:
         incident.next_update_due = due

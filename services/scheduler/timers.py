@@ -19,6 +19,15 @@ def cadence(config: BeaconConfig, incident: Incident, kind: str) -> timedelta:
     return comms.responder_update_high if incident.impact is Level.HIGH else comms.responder_update_other
 
 
+def next_anchored(fell_due: datetime, cadence: timedelta, now: datetime) -> datetime:
+    """The first due time after now on the schedule through `fell_due`: one cadence later, or,
+    when Beacon was down through several, the next one still ahead (no burst of catch-ups)."""
+    due = fell_due + cadence
+    if due > now:
+        return due
+    return due + cadence * ((now - due) // cadence + 1)
+
+
 async def arm(uow: UnitOfWork, incident: Incident, config: BeaconConfig, now: datetime,
               kinds: tuple[str, ...] = KINDS, *, advance_sequence: bool = False) -> dict[str, int]:
     """Next update of each kind due one cadence from now; the card shows the responders' one."""

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest_asyncio
 from sqlalchemy import select
 
+from cards.updates import reminder_card
 from services.clock import FakeClock
 from services.deps import Deps
 from services.lifecycle import IncidentAction, act_on_incident
@@ -16,6 +17,7 @@ from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import OutboxRow, TimerRow
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
+from tests.cardtext import shown as shown_texts
 from tests.integration.helpers import ALICE, declare, payments_config
 
 CONFIG = payments_config(
@@ -97,6 +99,12 @@ async def test_due_update_reminds_owner_then_posts_automatically_after_grace(dep
     assert await scheduler.run_once() == 1
     [reminder] = [e for e in await effects(deps, "teams.thread_card") if e.payload["card"] == "reminder"]
     assert reminder.payload["owner_name"] == "Alice" and reminder.payload["audience"] == "responders"
+    # The card tells the owner when the update fell due and when Beacon posts it by itself, as
+    # Adaptive Card date functions that each reader's Teams shows in their own time zone.
+    shown = shown_texts(reminder_card("INC-1", incident_id, reminder.payload, None))
+    due, posts = clock.now(), clock.now() + timedelta(minutes=10)
+    assert f"Due: {{{{DATE({due:%Y-%m-%dT%H:%M:%SZ}, SHORT)}}}} {{{{TIME({due:%Y-%m-%dT%H:%M:%SZ})}}}}" in shown
+    assert f"by {{{{DATE({posts:%Y-%m-%dT%H:%M:%SZ}, SHORT)}}}} {{{{TIME({posts:%Y-%m-%dT%H:%M:%SZ})}}}}" in shown
     clock.advance(timedelta(minutes=10))
     await scheduler.run_once()
     updates = [e for e in await effects(deps, "teams.thread_card") if e.payload["card"] == "status_update"]
@@ -104,7 +112,31 @@ async def test_due_update_reminds_owner_then_posts_automatically_after_grace(dep
     async with deps.uow() as uow:
         kinds = [e.kind for e in await uow.timeline.of(incident_id)]
     assert "update_missed" in kinds and kinds.count("status_update") == 1
-    assert (await timers(deps, incident_id))["responders"].due_at == clock.now() + timedelta(hours=1)
+
+
+async def test_when_nobody_posts_updates_fall_due_on_the_hour_not_a_grace_period_later_each_time(deps):
+    """PT1H with a 10-minute grace: reminders at 1:00, 2:00, 3:00, 4:00 after the declaration, each
+    automatic update 10 minutes later, for responders (PT1H) and stakeholders (PT2H) alike."""
+    clock: FakeClock = deps.clock
+    scheduler = Scheduler(deps.uow, CONFIG, clock)
+    declared = clock.now()
+    incident_id = await declare(deps)
+    for hour in range(1, 5):
+        clock.advance(declared + timedelta(hours=hour) - clock.now())
+        await scheduler.run_once()
+        clock.advance(timedelta(minutes=10))
+        await scheduler.run_once()
+        due = await timers(deps, incident_id)
+        assert due["responders"].due_at == declared + timedelta(hours=hour + 1)
+        assert due["stakeholders"].due_at == declared + timedelta(hours=2 * (hour // 2 + 1))
+    reminders = [e for e in await effects(deps, "teams.thread_card") if e.payload["card"] == "reminder"]
+    responders = [e.created_at for e in reminders if e.payload["audience"] == "responders"]
+    assert responders == [declared + timedelta(hours=h) for h in range(1, 5)]
+    stakeholders = [e.created_at for e in reminders if e.payload["audience"] == "stakeholders"]
+    assert stakeholders == [declared + timedelta(hours=2), declared + timedelta(hours=4)]
+    async with deps.uow() as uow:
+        incident = await uow.incidents.get(incident_id)
+    assert incident.next_update_due == declared + timedelta(hours=5)  # what the card shows
 
 
 async def test_posting_early_resets_the_clock_and_no_automatic_update_follows(deps):
@@ -148,7 +180,8 @@ async def test_resolving_stops_every_schedule_and_notifies_initial_routes_and_re
 async def test_an_update_missed_while_down_is_sent_once_marked_late(deps):
     clock: FakeClock = deps.clock
     scheduler = Scheduler(deps.uow, CONFIG, clock)
-    await declare(deps)
+    declared = clock.now()
+    incident_id = await declare(deps)
     clock.advance(timedelta(hours=7))  # Beacon was down through several due times
     await scheduler.run_once()
     clock.advance(timedelta(minutes=10))
@@ -157,3 +190,5 @@ async def test_an_update_missed_while_down_is_sent_once_marked_late(deps):
     responders = [c for c in cards if c["audience"] == "responders"]
     assert [c["card"] for c in responders] == ["reminder", "status_update"]
     assert responders[0]["late"] is True
+    # The next update keeps to the hour the schedule fell due on: 8:00, the first after now.
+    assert (await timers(deps, incident_id))["responders"].due_at == declared + timedelta(hours=8)

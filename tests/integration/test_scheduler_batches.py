@@ -261,24 +261,26 @@ async def test_an_update_posted_while_a_batch_reminds_its_owner_counts_once(deps
     clock.advance(GRACE)
     assert await scheduler.run_once() == 3  # Beacon's updates for the others; the owner posted hers
     clock.advance(posted_at + timedelta(hours=1) - clock.now())
-    assert await scheduler.run_once() == 5  # her next update falls due, and everyone's first stakeholder one
+    # Her next update falls due, so do the others' (anchored to 1:00, not to their automatic
+    # update), and everyone's first stakeholder one.
+    assert await scheduler.run_once() == 8
 
     updates = await cards(deps, "status_update")
     assert sorted((c.incident_id, c.audience, c.sequence) for c in updates) == [
         (i, plan.RESPONDERS, 1) for i in incidents]
     assert [c.text for c in updates if c.incident_id == first] == ["Failover done"]
     reminded = [(c.incident_id, c.sequence) for c in await cards(deps, "reminder") if c.audience == plan.RESPONDERS]
-    expected = once_each(others) + Counter({(first, "reminder", plan.RESPONDERS, 2): 1}) + Counter(
+    expected = once_each(others) + Counter({(i, "reminder", plan.RESPONDERS, 2): 1 for i in incidents}) + Counter(
         {(i, "reminder", plan.STAKEHOLDERS, 1): 1 for i in incidents})  # her next one: reminded, not posted for
     if engine.dialect.name == "sqlite":
         # The post re-armed the timer between the batch's read and its write: the batch was void, and
         # was tried again at half the size without the owner who had just posted.
         assert fired == 3 and batches.sizes[:4] == [4, 2, 4, 4]
-        assert sorted(reminded) == [(first, 2)] + [(i, 1) for i in others]
+        assert sorted(reminded) == [(first, 2)] + sorted((i, n) for i in others for n in (1, 2))
     else:
         # The batch had the timer locked: its reminder went out, and the post re-armed the timer after.
         assert fired == 4 and batches.sizes[:2] == [4, 4]
-        assert sorted(reminded) == [(first, 1), (first, 2)] + [(i, 1) for i in others]
+        assert sorted(reminded) == [(first, 1), (first, 2)] + sorted((i, n) for i in others for n in (1, 2))
         expected[(first, "reminder", plan.RESPONDERS, 1)] = 1
     assert await firings(deps) == expected
 
@@ -409,11 +411,13 @@ async def test_each_automatic_update_lists_what_the_whole_timeline_says_changed_
     await act(deps, b, Verb.NOTE, note="Monitoring")
     await act(deps, c, Verb.POST_UPDATE, audience=plan.STAKEHOLDERS, update="Investigating login")
     await at(120)
-    assert await scheduler.run_once() == 2  # stakeholder reminders for a and b (c posted)
+    # Stakeholder reminders for a and b (c posted), and responder reminders for b and c: their
+    # updates fall due on the hour, two hours after the declaration, not after the grace period.
+    assert await scheduler.run_once() == 4
     await at(130)
-    assert await scheduler.run_once() == 4  # their automatic updates; responder reminders for b and c
+    assert await scheduler.run_once() == 4  # their automatic updates
     await at(140)
-    assert await scheduler.run_once() == 2  # automatic updates for b and c
+    assert await scheduler.run_once() == 1  # reminder for a (its cadence restarted when it posted at 20)
 
     posted = {card.text for card in await cards(deps, "status_update")}
     checked = []
@@ -429,7 +433,9 @@ async def test_each_automatic_update_lists_what_the_whole_timeline_says_changed_
     assert len(checked) == 7
     assert (a, plan.RESPONDERS, "Since the last update: Step 4; Step 5; Step 6; "
             "Alice moved it from investigating to fixing; Alice acknowledged; Rollback at 50%.") in checked
-    assert (b, plan.STAKEHOLDERS, "Since the last update: Monitoring.") in checked
+    # b's two updates at 130 fire one after the other: the first lists the note, the second nothing new.
+    assert sorted([draft for incident, _, draft in checked if incident == b][1:]) == [
+        "No change since the last update.", "Since the last update: Monitoring."]
     assert (c, plan.RESPONDERS, "No change since the last update.") in checked
 
     await act(deps, a, Verb.NOTE, note="Rollback done")  # and the drafts the next updates would start from
