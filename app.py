@@ -25,6 +25,7 @@ from bot.paging import wire_paging
 from bot.playground import add_playground
 from bot.poster import TeamsPoster
 from bot.review import wire_review
+from bot.voice import wire_voice
 from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
 from services.config import BeaconConfig, ConfigError, load_config
@@ -60,7 +61,8 @@ class Overrides:
 
 
 # Each integration plugs itself in here (outbox handlers, card verbs, routes, observers).
-INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_oncall, wire_bridge, wire_review, wire_intake]
+INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_voice, wire_oncall, wire_bridge, wire_review,
+                             wire_intake]
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:

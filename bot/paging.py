@@ -1,5 +1,5 @@
-"""Paging's outside edge: the page handlers (Teams personal message, SMS, email; voice until its
-integration registers one), the thread mention, and the signed acknowledge link's two routes.
+"""Paging's outside edge: the page handlers (Teams personal message, SMS, email; voice in
+bot/voice.py), the thread mention, and the signed acknowledge link's two routes.
 
 Each page handler first checks that the page is still wanted: a page that has waited (a retry, a
 slow provider) for an incident someone has acknowledged or resolved meanwhile is recorded as not
@@ -21,8 +21,8 @@ from bot.wiring import Wiring, link_signing
 from cards.elements import label, plain
 from cards.paging import ack_message, ack_page, page_card
 from services.config import ConfigError
-from services.deps import Deps
 from services.delivery import NotConfigured, PermanentDeliveryError
+from services.deps import Deps
 from services.durations import duration
 from services.effects.teams import ThreadMention
 from services.incidents import Incident
@@ -44,6 +44,21 @@ class PageNotNeeded(NotConfigured):
     def __init__(self, message: str):
         PermanentDeliveryError.__init__(self, message)
         self.system = "paging"
+
+
+async def page_wanted(deps: Deps, effect: Effect) -> Incident:
+    """The page's incident, when it still needs someone; else PageNotNeeded says why not."""
+    incident_id = int(effect.payload["incident_id"])
+    async with deps.uow() as uow:
+        incident = await uow.incidents.get(incident_id)
+    if incident is None:
+        raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
+    if incident.acknowledged_at is not None:
+        who = incident.acknowledged_by.name if incident.acknowledged_by else "someone"
+        raise PageNotNeeded(f"not sent: {who} acknowledged {incident.number} first")
+    if not incident.is_open:
+        raise PageNotNeeded(f"not sent: {incident.number} is {incident.status.value}")
+    return incident
 
 
 def ack_links(settings: Settings, notes: list[str]) -> AckLinks:
@@ -69,17 +84,7 @@ class PageDelivery:
         self.deps, self.links, self.personal, self.sms_sender, self.mailer = deps, links, personal, sms, mailer
 
     async def _wanted(self, effect: Effect) -> Incident:
-        incident_id = int(effect.payload["incident_id"])
-        async with self.deps.uow() as uow:
-            incident = await uow.incidents.get(incident_id)
-        if incident is None:
-            raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
-        if incident.acknowledged_at is not None:
-            who = incident.acknowledged_by.name if incident.acknowledged_by else "someone"
-            raise PageNotNeeded(f"not sent: {who} acknowledged {incident.number} first")
-        if not incident.is_open:
-            raise PageNotNeeded(f"not sent: {incident.number} is {incident.status.value}")
-        return incident
+        return await page_wanted(self.deps, effect)
 
     def _link(self, effect: Effect, via: str) -> str:
         p = effect.payload

@@ -27,6 +27,8 @@ from services.graph import GraphSettings, build_graph_adapters
 from services.graph.errors import PERMISSIONS_DOC
 from services.notify.sms.factory import build_sms_sender
 from services.notify.sms.settings import SmsSettings
+from services.notify.voice import build_voice_caller
+from services.notify.voice.settings import VoiceSettings
 from services.settings import Settings
 from services.store.db import create_engine, migrations_applied
 
@@ -68,6 +70,7 @@ class Subjects:
     freshdesk: FreshdeskSettings
     sms: SmsSettings
     bot_login_url: str = ""
+    voice: VoiceSettings | None = None  # None: from the environment
 
 
 TokenGetter = Callable[[Settings, str], str]
@@ -180,11 +183,31 @@ async def check_sms(settings: SmsSettings) -> Check:
         await sender.aclose()
 
 
+async def check_voice(settings: VoiceSettings, public_url: str) -> Check:
+    """Configured, not configured, or what is missing (BEACON_PUBLIC_URL included: Twilio posts the
+    key press there); when configured, the credentials work and the caller id is the account's."""
+    caller, reason = build_voice_caller(settings, public_url)
+    if caller is None:
+        outcome: Outcome = "fail" if settings.provider else "skip"
+        return Check("voice", outcome, reason, "see 'Paging by phone' in the README" if settings.provider
+                     else "optional; VOICE_PROVIDER=twilio pages by phone")
+    try:
+        detail = await asyncio.wait_for(caller.check(), TIMEOUT_SECONDS)
+    except Exception as error:
+        return Check("voice", "fail", str(error) or repr(error),
+                     "check TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and that VOICE_FROM is a voice-capable number "
+                     "or verified caller id of that account")
+    finally:
+        await caller.aclose()
+    return Check("voice", "ok", f"{detail} Key presses come back to {public_url.rstrip('/')}/voice/twilio/…")
+
+
 async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
     checks += await check_graph(subjects.graph)
-    checks += [await check_freshdesk(subjects.freshdesk), await check_sms(subjects.sms)]
+    checks += [await check_freshdesk(subjects.freshdesk), await check_sms(subjects.sms),
+               await check_voice(subjects.voice or VoiceSettings(), subjects.settings.public_url)]
     return checks
 
 

@@ -13,6 +13,7 @@ from services.config import BeaconConfig, parse_config
 from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
+from services.notify.voice.settings import VoiceSettings
 from services.settings import Settings
 from tests.cardschema import assert_valid_card
 from tests.fakes.connector import FakeConnector
@@ -40,7 +41,8 @@ def unconfigured() -> OutsideSettings:
     return OutsideSettings(graph=GraphSettings(base_url="https://graph.microsoft.com/v1.0", access_token="",
                                                tenant_id="", client_id="", client_secret=""),
                            sms=SmsSettings(provider=""),
-                           extra={"freshdesk": FreshdeskSettings(url="", api_key="")})
+                           extra={"freshdesk": FreshdeskSettings(url="", api_key=""),
+                                  "voice": VoiceSettings(provider="")})
 
 
 @dataclass

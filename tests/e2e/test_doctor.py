@@ -13,10 +13,12 @@ from services.doctor import Subjects, check_bot_credentials, doctor
 from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
+from services.notify.voice.settings import VoiceSettings
 from services.settings import Settings
 from services.store.db import create_engine, migrate
 from tests.fakes.freshdesk import FakeFreshdesk
 from tests.fakes.graph import FakeGraph
+from tests.fakes.twilio_voice import OWNED_NUMBER, FakeTwilioVoice
 
 ROOT = Path(__file__).parents[2]
 
@@ -33,7 +35,8 @@ def subjects(db: str, graph: FakeGraph, freshdesk: FakeFreshdesk, key: str = "fd
     return Subjects(Settings(database_url=db, app_id="", config_path=str(ROOT / "config/beacon.yaml")),
                     GraphSettings(base_url=graph.base_url, access_token="t", organizer_user_id="noc@contoso.com",
                                   mail_sender="noc@contoso.com", tenant_id="", client_id="", client_secret=""),
-                    FreshdeskSettings(url=freshdesk.url, api_key=key), SmsSettings(provider=""))
+                    FreshdeskSettings(url=freshdesk.url, api_key=key), SmsSettings(provider=""),
+                    voice=VoiceSettings(_env_file=None, provider=""))  # type: ignore[call-arg]
 
 
 async def run(subject: Subjects) -> tuple[int, str]:
@@ -49,6 +52,28 @@ async def test_all_good_is_exit_0_with_ok_lines(tmp_path: Path) -> None:
     for item in ("config", "database", "bot credentials", "Graph", "Freshdesk"):
         assert f"OK   {item}:" in text, text
     assert "local mode" in text and "--   SMS: " in text and "Beacon is ready." in text
+    assert "--   voice: not configured (optional): VOICE_PROVIDER is empty (twilio)" in text
+
+
+async def test_voice_is_checked_at_twilio_and_needs_a_public_address_for_key_presses(tmp_path: Path) -> None:
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk, FakeTwilioVoice() as twilio:
+        base = subjects(await migrated(tmp_path), graph, freshdesk)
+
+        def with_voice(public_url: str, caller_id: str = OWNED_NUMBER) -> Subjects:
+            voice = VoiceSettings(_env_file=None, VOICE_PROVIDER="twilio", VOICE_FROM=caller_id,  # type: ignore[call-arg]
+                                  TWILIO_ACCOUNT_SID=twilio.account_sid, TWILIO_AUTH_TOKEN=twilio.auth_token,
+                                  TWILIO_BASE_URL=twilio.url)
+            settings = base.settings.model_copy(update={"public_url": public_url})
+            return Subjects(settings, base.graph, base.freshdesk, base.sms, voice=voice)
+
+        code, text = await run(with_voice("https://beacon.contoso.com"))
+        assert code == 0, text
+        assert "OK   voice: Twilio account 'Beacon test account' (active) accepts the credentials; calls come " \
+               "from +15005550006. Key presses come back to https://beacon.contoso.com/voice/twilio/" in text
+        code, text = await run(with_voice(""))
+        assert code == 1 and "FAIL voice: BEACON_PUBLIC_URL is empty" in text and "Paging by phone" in text
+        code, text = await run(with_voice("https://beacon.contoso.com", caller_id="+15005550009"))
+        assert code == 1 and "FAIL voice: +15005550009 is neither a number nor a verified caller id" in text
 
 
 async def test_a_wrong_freshdesk_key_and_a_graph_403_fail_with_their_fix(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ class SmsSettings(BaseSettings):
         else:
             try:
                 endpoint, _ = self.acs_credentials()
-                problems.extend(_url_problems("ACS_SMS_ENDPOINT" if self.acs_endpoint else
+                problems.extend(url_problems("ACS_SMS_ENDPOINT" if self.acs_endpoint else
                                               "the endpoint in ACS_CONNECTION_STRING", endpoint))
             except ValueError as error:
                 problems.append(str(error))
@@ -104,14 +104,16 @@ class SmsSettings(BaseSettings):
             ("TWILIO_AUTH_TOKEN", self.twilio_auth_token.get_secret_value())) if not value]
         if not self.sender and not self.twilio_messaging_service_sid:
             problems.append("SMS_FROM (a Twilio number, E.164) or TWILIO_MESSAGING_SERVICE_SID is needed")
-        problems.extend(_url_problems("TWILIO_BASE_URL", self.twilio_base_url or TWILIO_DEFAULT_BASE_URL))
+        problems.extend(url_problems("TWILIO_BASE_URL", self.twilio_base_url or TWILIO_DEFAULT_BASE_URL))
         return problems
 
 
-def _url_problems(name: str, url: str) -> list[str]:
+def url_problems(name: str, url: str) -> list[str]:
+    """Why `url` cannot carry credentials: not http(s), or plain http to another machine."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return [f"{name} {url!r} is not an http(s) URL"]
     if parts.scheme == "http" and parts.hostname.lower() not in LOCAL_HOSTS:
         return [f"{name} {url} is plain http: credentials must not travel in clear text (use https)"]
     return []
+

@@ -1,0 +1,68 @@
+"""What Beacon knows about the calls it placed for voice pages, so a crash or a lost answer never
+rings a person twice for the same page.
+
+Twilio's Calls API takes no idempotency key. So each attempt to place a page's call is written
+down (and committed) before the request goes out, and the call is recorded as placed as soon as
+Twilio answers with its sid. An attempt still open when the page is tried again is one whose
+outcome Beacon never learnt (the process died, or the answer was lost): the caller then asks
+Twilio for a call to that number created while that attempt was in flight, and places none if it
+finds one. The marks live in processed_activities (keys already applied) under "voice-call:".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select
+
+from services.store.tables import ProcessedActivityRow
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
+
+PREFIX = "voice-call:"
+
+
+def _placed(effect_key: str) -> str:
+    # A digest: an effect key names a person by email, which can be longer than the column.
+    return PREFIX + hashlib.sha256(effect_key.encode()).hexdigest()[:40]
+
+
+def _attempts(effect_key: str) -> str:
+    return _placed(effect_key) + ":attempt:"
+
+
+def _attempt(effect_key: str, attempt: int) -> str:
+    return f"{_attempts(effect_key)}{attempt}"
+
+
+class VoiceCallMarks:
+    """The marks of one unit of work (`VoiceCallMarks(uow)`); the caller commits."""
+
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def was_placed(self, effect_key: str) -> bool:
+        return await self._uow.activities.was_processed(_placed(effect_key))
+
+    async def open_attempts(self, effect_key: str) -> list[datetime]:
+        """When each attempt whose outcome is unknown started."""
+        rows = await self._uow.session.scalars(select(ProcessedActivityRow.processed_at).where(
+            ProcessedActivityRow.activity_id.startswith(_attempts(effect_key), autoescape=True)))
+        return sorted(rows)
+
+    async def start_attempt(self, effect_key: str, attempt: int, incident_id: int, now: datetime) -> None:
+        await self._uow.activities.mark_processed(_attempt(effect_key, attempt), incident_id, now)
+
+    async def attempt_refused(self, effect_key: str, attempt: int) -> None:
+        """Twilio answered with a refusal: that attempt made no call."""
+        await self._uow.session.execute(delete(ProcessedActivityRow).where(
+            ProcessedActivityRow.activity_id == _attempt(effect_key, attempt)))
+
+    async def record_placed(self, effect_key: str, incident_id: int, now: datetime) -> None:
+        """The page's call exists: no attempt is open any more."""
+        await self._uow.activities.mark_processed(_placed(effect_key), incident_id, now)
+        await self._uow.session.execute(delete(ProcessedActivityRow).where(
+            ProcessedActivityRow.activity_id.startswith(_attempts(effect_key), autoescape=True)))
