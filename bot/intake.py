@@ -28,6 +28,7 @@ from services.delivery import PermanentDeliveryError, TransientDeliveryError
 from services.deps import Deps
 from services.freshdesk.inbound import ReportFormatError, classify_report, parse_ticket_webhook
 from services.freshdesk.settings import FreshdeskSettings
+from services.graph import GraphSettings
 from services.incidents import DomainError, Incident, ValidationFailed
 from services.intake.alerts import receive_alerts
 from services.intake.effects import ReportCard
@@ -42,6 +43,7 @@ from services.intake.reports import (
     receive_report,
     suggested_priority,
 )
+from services.intake.requester import Requesters
 from services.intake.settings import IntakeSettings
 from services.intake.summary import intake_summary
 from services.intake.tables import ReportRow
@@ -282,6 +284,17 @@ async def intake_extras(uow: UnitOfWork, incident: Incident) -> ViewExtras:
     return incident_extras(await intake_summary(uow, incident.id), is_open=incident.is_open)
 
 
+def ticket_requesters(wiring: Wiring, settings: IntakeSettings) -> Requesters:
+    """Who tickets are filed as: the declaring person is looked up in Graph when it is configured."""
+    graph = wiring.outside.graph or GraphSettings()
+    people = None
+    if wiring.graph is not None and wiring.graph.connection is not None:
+        from services.bridge.people import GraphPeople  # msgraph-sdk only when Graph is configured
+
+        people = GraphPeople(wiring.graph.connection.client)
+    return Requesters(wiring.deps.config, settings, mail_sender=graph.mail_sender, people=people)
+
+
 def wire_intake(wiring: Wiring) -> None:
     settings = wiring.outside.extra.get("intake") or IntakeSettings()
     freshdesk = wiring.outside.extra.get("freshdesk") or FreshdeskSettings()
@@ -299,7 +312,7 @@ def wire_intake(wiring: Wiring) -> None:
     deps = wiring.deps
     deps.observers.append(TicketObserver(settings, configured=client is not None))
     deps.view_extras.append(intake_extras)
-    wiring.handlers.update(TicketDelivery(deps, client, settings).handlers())
+    wiring.handlers.update(TicketDelivery(deps, client, settings, ticket_requesters(wiring, settings)).handlers())
     wiring.handlers[ReportCard] = ReportCards(wiring.adapter, deps).deliver
     actions = ReportActions(deps, settings)
     wiring.card_actions.register(Verb.REPORT_DECLARE, actions.declare)

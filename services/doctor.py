@@ -25,6 +25,8 @@ from services.freshdesk.client import build_ticketing
 from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings, build_graph_adapters
 from services.graph.errors import PERMISSIONS_DOC
+from services.intake.requester import describe as describe_requester
+from services.intake.settings import IntakeSettings
 from services.notify.sms.factory import build_sms_sender
 from services.notify.sms.settings import SmsSettings
 from services.notify.voice import build_voice_caller
@@ -71,6 +73,7 @@ class Subjects:
     sms: SmsSettings
     bot_login_url: str = ""
     voice: VoiceSettings | None = None  # None: from the environment
+    intake: IntakeSettings | None = None  # None: from the environment
 
 
 TokenGetter = Callable[[Settings, str], str]
@@ -170,6 +173,15 @@ async def check_freshdesk(settings: FreshdeskSettings) -> Check:
         await client.aclose()
 
 
+def check_ticket_requester(freshdesk: FreshdeskSettings, intake: IntakeSettings, graph: GraphSettings) -> Check:
+    """Freshdesk refuses a ticket without a requester: say who Beacon files tickets as."""
+    if freshdesk.missing():
+        return Check("Freshdesk requester", "skip", "Freshdesk is not configured")
+    every, words = describe_requester(intake, graph.mail_sender, graph_lookup=graph.configured)
+    return Check("Freshdesk requester", "ok" if every else "fail", words,
+                 "set FRESHDESK_REQUESTER_EMAIL (e.g. the service desk's address) or MAIL_SENDER")
+
+
 async def check_sms(settings: SmsSettings) -> Check:
     sender, reason = build_sms_sender(settings)
     if sender is None:
@@ -206,7 +218,9 @@ async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
     checks += await check_graph(subjects.graph)
-    checks += [await check_freshdesk(subjects.freshdesk), await check_sms(subjects.sms),
+    checks += [await check_freshdesk(subjects.freshdesk),
+               check_ticket_requester(subjects.freshdesk, subjects.intake or IntakeSettings(), subjects.graph),
+               await check_sms(subjects.sms),
                await check_voice(subjects.voice or VoiceSettings(), subjects.settings.public_url)]
     return checks
 

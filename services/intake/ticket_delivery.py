@@ -18,6 +18,7 @@ from services.deps import Deps
 from services.incidents import Incident
 from services.intake.effects import CreateTicket, TicketNote, UpdateTicket
 from services.intake.freshdesk_client import IncidentTickets
+from services.intake.requester import Requesters
 from services.intake.settings import IntakeSettings
 from services.intake.tickets import teams_thread_url, ticket_request
 from services.intake.within import record, refresh_card
@@ -33,8 +34,10 @@ THREAD_WAIT_SECONDS = 3.0
 
 
 class TicketDelivery:
-    def __init__(self, deps: Deps, client: IncidentTickets | None, settings: IntakeSettings):
+    def __init__(self, deps: Deps, client: IncidentTickets | None, settings: IntakeSettings,
+                 requesters: Requesters | None = None):
         self.deps, self.client, self.settings = deps, client, settings
+        self.requesters = requesters or Requesters(deps.config, settings)
 
     def handlers(self) -> EffectHandlers:
         return {CreateTicket: self.create, UpdateTicket: self.update, TicketNote: self.note}
@@ -53,7 +56,8 @@ class TicketDelivery:
             raise NotConfigured("Freshdesk")
         try:
             thread_url = await self._thread_url(incident, wait=effect.attempts == 1)
-            request = ticket_request(incident, self.deps.config, self.settings, thread_url)
+            request = ticket_request(incident, self.deps.config, self.settings, thread_url,
+                                     await self.requesters.of(incident))
         except ValueError as error:
             await self._mark(link_id, "failed", str(error))
             raise PermanentDeliveryError(str(error)) from None

@@ -79,16 +79,17 @@ def _html_text(text: str) -> str:
 
 
 def ticket_request(incident: Incident, config: BeaconConfig, settings: IntakeSettings,
-                   thread_url: str) -> TicketRequest:
-    """The ticket Beacon creates for a new incident. Raises ValueError when there is nobody to
-    put as its requester (Freshdesk needs one)."""
+                   thread_url: str, requester_email: str = "") -> TicketRequest:
+    """The ticket Beacon creates for a new incident, filed as `requester_email` (see
+    services.intake.requester); without one, as the configured requester or the client's contact.
+    Raises ValueError when there is nobody to put as its requester (Freshdesk needs one)."""
     return TicketRequest(
         subject=f"[{incident.number}] {incident.title}"[:255],
         description_html=ticket_description(incident, thread_url),
         priority=freshdesk_priority(incident.priority),
         status=int(FreshdeskStatus.OPEN),
         tags=("beacon", incident.number),
-        requester_email=requester(incident, config, settings),
+        requester_email=requester_email or requester(incident, config, settings),
         custom_fields=custom_fields(settings.custom_fields, incident),
     )
 
@@ -111,11 +112,16 @@ def ticket_description(incident: Incident, thread_url: str) -> str:
     return "".join(parts)
 
 
-def requester(incident: Incident, config: BeaconConfig, settings: IntakeSettings) -> str:
+def configured_requester(incident: Incident, config: BeaconConfig, settings: IntakeSettings) -> str:
+    """FRESHDESK_REQUESTER_EMAIL, else the incident's client's first contact with an email, else ''."""
     if settings.requester_email:
         return settings.requester_email
     client = config.client(incident.client) if incident.client else None
-    contact = next((c.email for c in client.contacts if c.email), "") if client else ""
+    return next((c.email for c in client.contacts if c.email), "") if client else ""
+
+
+def requester(incident: Incident, config: BeaconConfig, settings: IntakeSettings) -> str:
+    contact = configured_requester(incident, config, settings)
     if not contact:
         raise ValueError("nobody to file the Freshdesk ticket as: set FRESHDESK_REQUESTER_EMAIL "
                          "(or give the incident's client a contact with an email)")

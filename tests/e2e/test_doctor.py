@@ -12,6 +12,7 @@ from typing import Any
 from services.doctor import Subjects, check_bot_credentials, doctor
 from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings
+from services.intake.settings import IntakeSettings
 from services.notify.sms.settings import SmsSettings
 from services.notify.voice.settings import VoiceSettings
 from services.settings import Settings
@@ -84,6 +85,30 @@ async def test_a_wrong_freshdesk_key_and_a_graph_403_fail_with_their_fix(tmp_pat
     assert code == 1, text
     assert "FAIL Graph:" in text and "FAIL Freshdesk:" in text and "401" in text
     assert text.count("fix: ") >= 2 and "infra/graph-permissions.md" in text
+
+
+async def test_doctor_says_who_freshdesk_tickets_are_filed_as(tmp_path: Path) -> None:
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk:
+        db = await migrated(tmp_path)
+        nobody = subjects(db, graph, freshdesk)
+        nobody.graph = nobody.graph.model_copy(update={"mail_sender": ""})
+        nobody.intake = IntakeSettings(_env_file=None)  # type: ignore[call-arg]
+        code, text = await run(nobody)
+        assert code == 1, text
+        assert "FAIL Freshdesk requester:" in text and "incidents from alerts" in text
+        assert "fix: set FRESHDESK_REQUESTER_EMAIL" in text
+
+        sender = subjects(db, graph, freshdesk)
+        sender.intake = IntakeSettings(_env_file=None)  # type: ignore[call-arg]
+        code, text = await run(sender)
+        assert code == 0, text
+        assert ("OK   Freshdesk requester: tickets are filed as a client's contact, else the declaring person's "
+                "email from the directory or Microsoft Graph, else MAIL_SENDER (noc@contoso.com)") in text
+
+        desk = subjects(db, graph, freshdesk)
+        desk.intake = IntakeSettings(_env_file=None, FRESHDESK_REQUESTER_EMAIL="desk@contoso.com")  # type: ignore[call-arg]
+        code, text = await run(desk)
+        assert "OK   Freshdesk requester: tickets are filed as FRESHDESK_REQUESTER_EMAIL (desk@contoso.com)" in text
 
 
 async def test_an_unmigrated_database_says_how_to_migrate(tmp_path: Path) -> None:

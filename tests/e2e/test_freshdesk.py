@@ -52,11 +52,15 @@ def no_outside_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @asynccontextmanager
 async def helpdesk(database_url: str, *, secret: str = SECRET, fake: FakeFreshdesk | None = None,
+                   directory: dict[str, Any] | None = None, mail_sender: str = "",
                    **intake: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
     fd = fake or FakeFreshdesk()
     await fd.start()
-    config = parse_config({**E2E_CONFIG, "channels": {"incidents_channel": CHANNEL_ID, "triage_channel": TRIAGE}})
+    config = parse_config({**E2E_CONFIG, "directory": directory or E2E_CONFIG["directory"],
+                           "channels": {"incidents_channel": CHANNEL_ID, "triage_channel": TRIAGE}})
     outside = unconfigured()
+    assert outside.graph is not None
+    outside.graph = outside.graph.model_copy(update={"mail_sender": mail_sender})
     settings = {"FRESHDESK_REQUESTER_EMAIL": "noc@example.com", **intake}
     outside.extra = {
         "intake": IntakeSettings(_env_file=None, **settings),  # type: ignore[call-arg, arg-type]
@@ -107,6 +111,32 @@ async def test_a_declared_incident_gets_a_ticket_that_follows_it(database_url):
         assert "Rolling back 4.2" in notes[0]["body"] and "Release 4.2 rolled back" in notes[1]["body"]
         assert all(note["private"] for note in notes)
         stack.every_card_is_valid()
+
+
+async def test_without_a_requester_setting_tickets_are_filed_as_the_declarer_else_mail_sender(database_url):
+    """Freshdesk refuses a ticket without a requester: an internal incident is filed as whoever
+    declared it (their email in the directory), else as Beacon's own mailbox (MAIL_SENDER)."""
+    alice = {"name": Users.ALICE.name, "aad_object_id": Users.ALICE.aad_object_id, "email": "alice@contoso.example"}
+    directory = {**E2E_CONFIG["directory"], "stakeholders": [alice]}
+    async with helpdesk(database_url, directory=directory, mail_sender="beacon@contoso.example",
+                        FRESHDESK_REQUESTER_EMAIL="") as (stack, fd):
+        await declare(stack, "Payments API down", client="")
+        await eventually(lambda: len(fd.tickets) == 1, what="Alice's ticket")
+        await declare(stack, "Search slow", from_user=Users.CAROL, client="")
+        await eventually(lambda: len(fd.tickets) == 2, what="Carol's ticket")
+        assert [body["email"] for body in fd.created] == ["alice@contoso.example", "beacon@contoso.example"]
+        assert [t["requester_id"] for t in fd.tickets][0] != [t["requester_id"] for t in fd.tickets][1]
+
+
+async def test_a_ticket_without_a_requester_is_refused_as_freshdesk_refuses_it(database_url):
+    async with FakeFreshdesk() as fd, httpx.AsyncClient(base_url=fd.url, auth=(fd.api_key, "X")) as http:
+        answer = await http.post("/api/v2/tickets", json={"subject": "[INC-1] Down", "description": "<p>x</p>",
+                                                          "priority": 4, "status": 2})
+    assert answer.status_code == 400 and fd.tickets == []
+    assert answer.json() == {"description": "Validation failed", "errors": [{
+        "field": "requester_id", "code": "missing_field",
+        "message": "Please fill at least 1 of requester_id, phone, email, twitter_id, facebook_id, "
+                   "unique_external_id fields"}]}
 
 
 async def test_a_rate_limited_create_is_retried_after_retry_after_and_makes_one_ticket(database_url):
