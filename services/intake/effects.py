@@ -67,7 +67,7 @@ class TicketNote(OutboxEffect):
     incident_id: int | None
     ticket_id: int | None
     html: str
-    private: bool
+    private: bool | None  # None: FRESHDESK_PUBLIC_NOTES decides when it is delivered
     description: str
     tag: str = field(metadata=KEY_ONLY)
     link_id: int | None = None

@@ -115,7 +115,9 @@ class TicketDelivery:
 
     async def note(self, effect: Effect) -> None:
         client, ticket_id = await self._target(effect.payload)
-        await client.add_note(ticket_id, str(effect.payload["html"]), private=bool(effect.payload.get("private", True)))
+        private = effect.payload.get("private")
+        private = not self.settings.public_notes if private is None else bool(private)
+        await client.add_note(ticket_id, str(effect.payload["html"]), private=private)
 
     async def _target(self, payload: dict[str, Any]) -> tuple[IncidentTickets, int]:
         """The client and the ticket an effect is for: given, or the one created for its link."""

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from services.config import BeaconConfig
+from services.effects import OutboxEffect
 from services.freshdesk.mapping import FreshdeskStatus, freshdesk_priority
 from services.incidents import Incident, Status, TimelineEvent
 from services.intake.effects import CreateTicket, TicketNote, UpdateTicket
@@ -61,9 +62,7 @@ def ticket_changes(incident: Incident, events: list[TimelineEvent]) -> TicketCha
             old_status, new_status = STATUS[Status(before["status"])], STATUS[Status(after["status"])]
             status = int(new_status) if new_status != old_status else status
         if event.kind == "status_update":
-            who = event.actor.name if event.actor and not after.get("automatic") else "Beacon (automatic)"
-            notes.append(f"<p><b>{incident.number} {html.escape(str(after.get('audience', '')))} update</b> "
-                         f"by {html.escape(who)}</p><p>{_html_text(str(after.get('text', '')))}</p>")
+            notes.append(update_note(incident, event))
         elif event.kind == "resolved":
             notes.append(f"<p><b>{incident.number} resolved</b></p><p>{_html_text(incident.resolution_summary)}</p>")
         elif event.kind == "report_completed":
@@ -72,6 +71,32 @@ def ticket_changes(incident: Incident, events: list[TimelineEvent]) -> TicketCha
                          f"<p>Root cause: {_html_text(str(after.get('root_cause', '')))}</p>"
                          f"<p><a href=\"{link}\">Read the report</a></p>")
     return TicketChanges(priority, status, tuple(notes))
+
+
+def update_note(incident: Incident, event: TimelineEvent) -> str:
+    """A status update as a note on the ticket: whose, for which audience, and its text."""
+    after = event.after or {}
+    who = event.actor.name if event.actor and not after.get("automatic") else "Beacon (automatic)"
+    return (f"<p><b>{incident.number} {html.escape(str(after.get('audience', '')))} update</b> "
+            f"by {html.escape(who)}</p><p>{_html_text(str(after.get('text', '')))}</p>")
+
+
+async def automatic_update_notes(uow: UnitOfWork, updates: list[tuple[Incident, TimelineEvent, int]]
+                                 ) -> list[OutboxEffect]:
+    """Notes for the updates a scheduler batch posts (incident, its status_update event, the
+    update's sequence), on each incident's live tickets: written in the batch's own transaction
+    and keyed by audience and sequence, so each update reaches a ticket once, whatever retries."""
+    ids = [incident.id for incident, _, _ in updates if incident.id is not None and not incident.drill]
+    links: dict[int, list[TicketLinkRow]] = {}
+    for link in await uow.tickets.live_of(ids, LIVE_STATES):
+        links.setdefault(link.incident_id, []).append(link)
+    notes: list[OutboxEffect] = []
+    for incident, event, sequence in updates:
+        audience = str((event.after or {}).get("audience", ""))
+        notes += [TicketNote(link.incident_id, link.ticket_id, update_note(incident, event), None,
+                             f"{incident.number} Freshdesk note", f"update:{audience}:{sequence}", link_id=link.id)
+                  for link in links.get(incident.id or 0, [])]
+    return notes
 
 
 def _html_text(text: str) -> str:

@@ -15,6 +15,7 @@ from services.comms.plan import RESPONDERS
 from services.config import BeaconConfig
 from services.effects import OutboxEffect
 from services.incidents import Incident, TimelineEvent
+from services.intake.tickets import automatic_update_notes
 from services.paging.directory import FeedShifts, no_feeds
 from services.paging.escalation import ESCALATION
 from services.paging.shifts import Override
@@ -57,6 +58,7 @@ class Batch:
         for incident, event, sequence in self.updates:  # the card shows the version just saved
             self.posts += notify.status_update_posts(incident, self.config, event, sequence)
             self.posts += notify.card_refresh_posts(incident, note="")
+        self.posts += await automatic_update_notes(uow, self.updates)  # on the incidents' Freshdesk tickets
         await uow.timeline.record_many(self.events)
         await uow.outbox.add_many(self.posts, now=self.now)
 

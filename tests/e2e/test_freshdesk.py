@@ -53,10 +53,12 @@ def no_outside_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @asynccontextmanager
 async def helpdesk(database_url: str, *, secret: str = SECRET, fake: FakeFreshdesk | None = None,
                    directory: dict[str, Any] | None = None, mail_sender: str = "",
+                   communications: dict[str, str] | None = None,
                    **intake: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
     fd = fake or FakeFreshdesk()
     await fd.start()
     config = parse_config({**E2E_CONFIG, "directory": directory or E2E_CONFIG["directory"],
+                           "communications": communications or {},
                            "channels": {"incidents_channel": CHANNEL_ID, "triage_channel": TRIAGE}})
     outside = unconfigured()
     assert outside.graph is not None
@@ -137,6 +139,28 @@ async def test_a_ticket_without_a_requester_is_refused_as_freshdesk_refuses_it(d
         "field": "requester_id", "code": "missing_field",
         "message": "Please fill at least 1 of requester_id, phone, email, twitter_id, facebook_id, "
                    "unique_external_id fields"}]}
+
+
+async def test_every_automatic_update_reaches_the_ticket_as_one_private_note(database_url):
+    """Nobody posts: Beacon's automatic updates (the scheduler's batches) are notes on the ticket,
+    each once, as the updates people post are."""
+    cadence = {"responder_update_high": "PT2S", "stakeholder_update": "PT1H", "grace": "PT0.5S"}
+    async with helpdesk(database_url, communications=cadence) as (stack, fd):
+        _, root = await declare(stack, "Checkout failing")
+        await eventually(lambda: len(fd.tickets) == 1, what="the ticket")
+
+        def automatic() -> list[dict[str, Any]]:
+            return [n for n in fd.notes(1) if "Beacon (automatic)" in n["body"]]
+
+        await eventually(lambda: len(automatic()) >= 2, what="two automatic updates on the ticket", timeout=20)
+        await act(stack, root, "incident.resolve", summary="Rolled back")
+        await settled(stack)
+        posted = [card_text(m.cards[0]) for m in stack.teams.thread(root.id)
+                  if m.cards and "Automatic responders update" in card_text(m.cards[0])]
+        notes = automatic()
+        assert len(notes) == len(posted) >= 2  # one note per automatic update, none twice
+        assert all(n["private"] and "INC-1 responders update" in n["body"] for n in notes)
+        assert "INC-1 is triage at P1." in notes[0]["body_text"]
 
 
 async def test_a_rate_limited_create_is_retried_after_retry_after_and_makes_one_ticket(database_url):
