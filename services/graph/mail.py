@@ -1,39 +1,30 @@
 """The Mailer port through Graph: POST /users/{MAIL_SENDER}/sendMail (facts §9).
 
-Graph's sendMail takes one body, so the HTML goes out and EmailMessage.text is used only when
-there is no HTML. Copies are not kept in Sent Items: the incident timeline is the record.
+Every email goes in MIME format (services/graph/mime.py) so it carries plain text beside the
+HTML: Graph's JSON format takes one body, text or HTML, never both. Graph keeps a copy of a MIME
+message in the sender's Sent Items (the JSON format's saveToSentItems=false has no MIME
+equivalent); the incident timeline remains the record of what was sent.
 """
 
 from __future__ import annotations
 
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
 from msgraph import GraphServiceClient
-from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.email_address import EmailAddress
-from msgraph.generated.models.item_body import ItemBody
-from msgraph.generated.models.message import Message
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.recipient import Recipient as GraphRecipient
-from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 
 from services.delivery import PermanentDeliveryError
 from services.graph.errors import graph_errors, mailbox_access_fix
 from services.graph.meetings import unique_recipients
+from services.graph.mime import CONTENT_TYPE, send_mail_content
 from services.ports import EmailMessage, Recipient
 
 
 def graph_recipients(recipients: tuple[Recipient, ...]) -> list[GraphRecipient]:
     return [GraphRecipient(email_address=EmailAddress(address=r.email.strip(), name=r.name or None))
             for r in unique_recipients(recipients)]
-
-
-def send_mail_body(message: EmailMessage) -> SendMailPostRequestBody:
-    if message.html:
-        body = ItemBody(content_type=BodyType.Html, content=message.html)
-    else:
-        body = ItemBody(content_type=BodyType.Text, content=message.text)
-    cc = graph_recipients(message.cc)
-    graph_message = Message(subject=message.subject, body=body, to_recipients=graph_recipients(message.to),
-                            cc_recipients=cc or None)
-    return SendMailPostRequestBody(message=graph_message, save_to_sent_items=False)
 
 
 class GraphMailer:
@@ -49,5 +40,10 @@ class GraphMailer:
     async def send_mail(self, message: EmailMessage) -> None:
         if not unique_recipients(message.to + message.cc):
             raise PermanentDeliveryError(f"email {message.subject!r} has no recipients")
+        # The SDK's post() serialises JSON only; the same request with the MIME body instead.
+        builder = self._send_mail
+        request = RequestInformation(Method.POST, builder.url_template, builder.path_parameters)
+        request.headers.try_add("Accept", "application/json")
+        request.set_stream_content(send_mail_content(message, self._sender), CONTENT_TYPE)
         with graph_errors(f"sendMail as {self._sender}", access_denied_fix=self._denied_fix):
-            await self._send_mail.post(send_mail_body(message))
+            await builder.request_adapter.send_no_response_content_async(request, {"XXX": ODataError})

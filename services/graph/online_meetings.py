@@ -19,6 +19,7 @@ from msgraph.generated.users.item.online_meetings.create_or_get.create_or_get_po
 from services.delivery import TransientDeliveryError
 from services.graph.errors import graph_errors
 from services.graph.meetings import dial_in, unique_recipients
+from services.html_text import html_to_text
 from services.ports import EmailMessage, Mailer, Meeting, MeetingRequest, Recipient
 
 INVITE_SUBJECT = "Invitation: join the incident bridge (Microsoft Teams)"
@@ -53,7 +54,8 @@ def join_details_html(meeting: Meeting) -> str:
 
 
 def invitation(subject: str, intro_html: str, meeting: Meeting, to: tuple[Recipient, ...]) -> EmailMessage:
-    text = f"Join the Microsoft Teams meeting: {meeting.join_url}"
+    intro = html_to_text(intro_html)
+    text = (f"{intro}\n\n" if intro else "") + f"Join the Microsoft Teams meeting: {meeting.join_url}"
     if meeting.dial_in:
         text += f"\nDial in: {meeting.dial_in}"
     return EmailMessage(to=to, subject=subject, html=intro_html + join_details_html(meeting), text=text)

@@ -141,9 +141,11 @@ async def _publish(uow: UnitOfWork, incident: Incident, settings: ReviewSettings
     page = (f"<p>The post-incident report for {html.escape(incident.number)} "
             f"({html.escape(incident.title)}) is complete.</p><p><a href='{html.escape(link)}'>Read the "
             f"report</a> (the link expires in {settings.links.ttl.days} days).</p>")
+    text = (f"The post-incident report for {incident.number} ({incident.title}) is complete.\n\n"
+            f"Read the report: {link}\n(The link expires in {settings.links.ttl.days} days.)")
     for email, name in await uow.reviews.update_recipients(incident.id, await uow.timeline.of(incident.id)):
-        await uow.outbox.add(SendEmail(incident.id, "report", email, name, subject, page,
-                                       f"The post-incident report: {link}", f"report email to {email}"), now=now)
+        await uow.outbox.add(SendEmail(incident.id, "report", email, name, subject, page, text,
+                                       f"report email to {email}"), now=now)
 
 
 async def review_held(deps: Deps, incident_id: int, actor: Person) -> Incident:

@@ -147,21 +147,50 @@ async def test_online_meeting_invitations_go_out_by_mail(graph: FakeGraph, build
     assert second.to == ["dev@contoso.com"] and meeting.join_url in second.html
 
 
-async def test_send_mail_as_the_sender_with_html_and_copies(graph: FakeGraph, build: Any) -> None:
+async def test_send_mail_as_the_sender_with_plain_text_beside_html_and_copies(graph: FakeGraph, build: Any) -> None:
     message = EmailMessage(to=(CLIENT, VENDOR), cc=(Recipient("lead@contoso.com", "Lead"),),
-                           subject="INC-42 update", html="<p>Mitigated</p>", text="Mitigated")
+                           subject="INC-42 update · Zahlungen", html="<p>Mitigated &amp; <b>watching</b></p>",
+                           text="Mitigated & watching")
     await build().mailer.send_mail(message)
 
     [request] = graph.requests_to("/sendMail")
     assert request.path == f"/v1.0/users/{SENDER}/sendMail"
-    assert set(request.raw_body) == {"Message", "SaveToSentItems"}  # PascalCase on the wire
+    # Graph's MIME format: the base64 of the whole message, sent as text/plain.
+    assert request.headers["content-type"].startswith("text/plain") and isinstance(request.raw_body, str)
     assert request.authorization == f"Bearer {TOKEN}" and request.status == 202
     [mail] = graph.sent_mail()
-    assert (mail.sender, mail.subject, mail.content_type, mail.html) == (
-        SENDER, "INC-42 update", "html", "<p>Mitigated</p>")
+    assert mail.mime and mail.parts == ["text/plain", "text/html"]  # multipart/alternative, HTML last
+    assert (mail.sender, mail.subject, mail.html) == (SENDER, "INC-42 update · Zahlungen",
+                                                      "<p>Mitigated &amp; <b>watching</b></p>\n")
+    assert mail.text.strip() == "Mitigated & watching"
     assert mail.to == [CLIENT.email, VENDOR.email] and mail.cc == ["lead@contoso.com"]
-    assert mail.save_to_sent_items is False
     assert mail.message["toRecipients"][0]["emailAddress"]["name"] == "Client Ops"
+
+
+async def test_an_email_given_only_html_still_gets_a_readable_text_part(graph: FakeGraph, build: Any) -> None:
+    await build().mailer.send_mail(EmailMessage(to=(CLIENT,), subject="INC-42", text="",
+                                                html="<h2>INC-42 · Resolved</h2><p>Rolled back <b>4.2</b>"
+                                                     "</p><p><a href='https://x.example/r'>Report</a></p>"))
+    [mail] = graph.sent_mail()
+    assert mail.text.strip() == "INC-42 · Resolved\nRolled back 4.2\nReport"
+
+
+@pytest.mark.parametrize(("content_type", "body", "status", "code"), [
+    ("text/plain", "not base64 at all!", 400, "ErrorMimeContentInvalidBase64String"),
+    ("text/plain", "U3ViamVjdDogaGk=", 400, "ErrorMimeContentInvalidBase64String"),  # "Subject: hi": no MIME
+    ("text/plain", "TUlNRS1WZXJzaW9uOiAxLjANClN1YmplY3Q6IGhpDQoNCmhp", 400,  # MIME, but nobody to send to
+     "ErrorInvalidRecipients"),
+    ("text/html", "<p>hi</p>", 415, "UnsupportedMediaType"),
+])
+async def test_the_fake_refuses_send_mail_as_graph_does(graph: FakeGraph, content_type: str, body: str,
+                                                        status: int, code: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{graph.base_url}/users/{SENDER}/sendMail", content=body,
+                                 headers={"Content-Type": content_type, "Authorization": f"Bearer {TOKEN}"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+    assert graph.sent_mail() == []
 
 
 async def test_mail_without_recipients_is_refused_before_sending(graph: FakeGraph, build: Any) -> None:

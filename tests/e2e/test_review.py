@@ -131,6 +131,9 @@ async def test_report_is_requested_built_served_and_emailed(database_url):
         assert (await stack.beacon.get_text(link))[0] == 403  # expired
         mails = [m for m in graph.sent_mail() if "Post-incident report" in m.subject]
         assert {a for m in mails for a in m.to} == {"desk@example.com", "priya@example.com"}
+        assert mails[0].text.splitlines()[0].startswith("The post-incident report for INC-1 (")
+        assert any(line.startswith("Read the report: http") for line in mails[0].text.splitlines())
+        assert "<" not in mails[0].text and "&amp;" not in mails[0].text
         stack.every_card_is_valid()
     finally:
         await _stop(stack, graph)

@@ -147,6 +147,13 @@ async def test_emails_and_sms_reach_the_right_people(database_url):
             update_mails = [m for m in graph.sent_mail() if "Status update" in m.subject]
             assert {a for m in update_mails for a in m.to} == {"casey@contoso.example", "avery@example.com"}
             assert "failover under way" in update_mails[0].html
+            # Every email carries a plain-text part beside the HTML that reads as sentences, not markup.
+            for mail in graph.sent_mail():
+                assert mail.mime and mail.parts == ["text/plain", "text/html"], mail.subject
+                assert not re.search(r"</?[a-zA-Z][^>]*>|&(amp|lt|gt|#\d+);", mail.text), mail.text
+            assert update_mails[0].text.splitlines()[:3] == [
+                "INC-1 · Status update", "", "Card payments degraded, failover under way"]
+            assert "Client: Contoso" in update_mails[0].text.splitlines()
         finally:
             await stack.beacon.stop()
             await stack.teams.stop()

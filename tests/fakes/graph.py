@@ -31,6 +31,9 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 
 from tests.fakes._recording import reset_connection
+from tests.fakes.graph_mail import Refused, SentMail, from_json, from_mime
+
+__all__ = ["FakeGraph", "SentMail", "graph_error"]
 
 DATA = Path(__file__).parent.parent / "data" / "graph"
 ONLINE_MEETING_TEMPLATE = DATA / "online_meeting_create_response.json"
@@ -86,22 +89,6 @@ class RecordedRequest:
 
 
 @dataclass
-class SentMail:
-    sender: str
-    subject: str
-    content_type: str
-    content: str
-    to: list[str]
-    cc: list[str]
-    save_to_sent_items: bool | None
-    message: dict[str, Any]  # the normalised message as sent
-
-    @property
-    def html(self) -> str:
-        return self.content if self.content_type.lower() == "html" else ""
-
-
-@dataclass
 class Fault:
     remaining: int
     status: int
@@ -115,10 +102,6 @@ class Fault:
 
 
 Handler = Callable[..., Awaitable[web.Response]]
-
-
-def _addresses(recipients: list[dict[str, Any]] | None) -> list[str]:
-    return [str((r.get("emailAddress") or {}).get("address", "")) for r in recipients or []]
 
 
 class FakeGraph:
@@ -214,7 +197,13 @@ class FakeGraph:
     # --- dispatch --------------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        raw_body = json.loads(raw) if raw.strip() else None
+        raw_body: Any = raw.decode("utf-8", "replace") if raw.strip() else None  # e.g. sendMail's MIME
+        if raw.strip() and request.content_type == "application/json":
+            try:
+                raw_body = json.loads(raw)
+            except ValueError:
+                return web.json_response(graph_error("BadRequest", "Unable to read JSON request payload."),
+                                         status=400)
         record = RecordedRequest(request.method, unquote(request.raw_path.split("?")[0]), dict(request.query),
                                  {k.lower(): v for k, v in request.headers.items()}, raw_body,
                                  lower_camel(raw_body), time.monotonic())
@@ -342,18 +331,21 @@ class FakeGraph:
         return web.json_response(meeting, status=201)
 
     async def _send_mail(self, record: RecordedRequest, user: str) -> web.Response:
-        message = ci_get(record.raw_body or {}, "message")
-        if not isinstance(message, dict):
-            return web.json_response(graph_error("ErrorInvalidRequest", "message is required."), status=400)
-        message = lower_camel(message)
-        to, cc = _addresses(message.get("toRecipients")), _addresses(message.get("ccRecipients"))
-        if not to + cc + _addresses(message.get("bccRecipients")):
-            return web.json_response(graph_error("ErrorInvalidRecipients", "At least one recipient is not "
-                                                 "valid."), status=400)
-        body = message.get("body") or {}
-        self._sent.append(SentMail(user, message.get("subject", ""), body.get("contentType", "text"),
-                                   body.get("content", ""), to, cc,
-                                   ci_get(record.raw_body or {}, "saveToSentItems"), message))
+        kind = record.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            if kind == "text/plain":  # MIME format
+                sent = from_mime(user, (record.raw_body or "").encode())
+            elif kind == "application/json":
+                message = ci_get(record.raw_body if isinstance(record.raw_body, dict) else {}, "message")
+                if not isinstance(message, dict):
+                    raise Refused(400, "ErrorInvalidRequest", "message is required.")
+                sent = from_json(user, lower_camel(message), ci_get(record.raw_body, "saveToSentItems"))
+            else:
+                raise Refused(415, "UnsupportedMediaType", f"Content-Type {kind or '(none)'} is not supported: "
+                              "use application/json or text/plain (MIME).")
+        except Refused as refused:
+            return web.json_response(graph_error(refused.code, refused.message), status=refused.status)
+        self._sent.append(sent)
         return web.Response(status=202)
 
     async def _get_user(self, record: RecordedRequest, user: str) -> web.Response:
