@@ -21,7 +21,7 @@ from bot.wiring import Wiring, link_signing
 from cards import review as cards
 from cards.elements import Json
 from cards.messages import error_card
-from services.delivery import NotConfigured, PermanentDeliveryError
+from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
 from services.deps import Deps
 from services.durations import duration
 from services.incidents import DomainError
@@ -31,7 +31,7 @@ from services.review import store
 from services.review.effects import CreateReviewEvent, ReviewThreadCard
 from services.review.followups import complete_action
 from services.review.links import ReportLinks
-from services.review.meeting import schedule_review
+from services.review.meeting import review_event_failed, schedule_review
 from services.review.report import human
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow
@@ -87,7 +87,8 @@ class ReviewSurface:
                                              title=incident.title, reminder=int(p.get("count", 0)))
         if kind == "report_summary":
             return cards.report_summary_card(incident.label, incident.title, incident_id, str(p["link"]),
-                                             review_start=row.review_start if row else None)
+                                             review_start=row.review_start if row else None,
+                                             notice=str(p.get("notice") or ""), problem=bool(p.get("notice")))
         if kind == "action_reminder":
             return cards.action_reminder_card(incident.label, int(p["action_id"]), str(p["title"]),
                                               str(p["owner_name"]), str(p["owner_id"]),
@@ -104,16 +105,24 @@ class ReviewSurface:
         graph = self.wiring.graph
         if graph is None or graph.connection is None or graph.settings is None \
                 or not graph.settings.organizer_user_id:
-            raise NotConfigured("review meeting (Graph calendar)")
+            problem = NotConfigured("review meeting (Graph calendar)")
+            await review_event_failed(self.deps, self.settings, int(effect.payload["incident_id"]), str(problem))
+            raise problem
         p = effect.payload
         from services.graph.meetings import EventsConferencing  # the Graph SDK loads only when used
 
         calendar = EventsConferencing(graph.connection.client, graph.settings.organizer_user_id)
-        await calendar.create_meeting(MeetingRequest(
-            external_id=f"beacon-review-{p['incident_id']}", subject=str(p["subject"]),
-            body_html=str(p["body_html"]), start=datetime.fromisoformat(p["start"]),
-            end=datetime.fromisoformat(p["end"]),
-            attendees=tuple(Recipient(email, name) for email, name in p["attendees"])))
+        again = f"-{p['attempt']}" if int(p.get("attempt", 1)) > 1 else ""  # a new event once one failed
+        try:
+            await calendar.create_meeting(MeetingRequest(
+                external_id=f"beacon-review-{p['incident_id']}{again}", subject=str(p["subject"]),
+                body_html=str(p["body_html"]), start=datetime.fromisoformat(p["start"]),
+                end=datetime.fromisoformat(p["end"]),
+                attendees=tuple(Recipient(email, name) for email, name in p["attendees"])))
+        except DeliveryError as error:
+            if not error.transient or effect.last_attempt:  # the outbox gives up: the review can be rescheduled
+                await review_event_failed(self.deps, self.settings, int(p["incident_id"]), str(error))
+            raise
 
     # -- card actions ----------------------------------------------------------------------
     async def form(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:

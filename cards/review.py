@@ -52,10 +52,10 @@ def report_request_card(label: str, incident_id: int, owner_name: str, owner_id:
 
 
 def report_summary_card(label: str, title: str, incident_id: int, link: str, *, notice: str = "",
-                        review_start: datetime | None = None, held: bool = False) -> Json:
+                        review_start: datetime | None = None, held: bool = False, problem: bool = False) -> Json:
     body: list[Json] = []
     if notice:
-        body.append(text(plain(notice), color="good"))
+        body.append(text(plain(notice), color="attention" if problem else "good"))
     body += [container([text(f"Post-incident report: {label}", weight="Bolder"), text(plain(title))],
                        style="emphasis"),
              facts([("Review", "held" if held else when(review_start) if review_start else "not scheduled")])]

@@ -47,11 +47,20 @@ class CreateReviewEvent(OutboxEffect):
     end: str
     attendees: list[list[str]]
     description: str
+    attempt: int = 1  # scheduled again after an event that could not be created: a new event
 
     @property
     def idempotency_key(self) -> str:
-        return f"incident:{self.incident_id}:review:event"
+        again = f":{self.attempt}" if self.attempt > 1 else ""
+        return f"incident:{self.incident_id}:review:event{again}"
 
     @property
     def ordering_key(self) -> str:
         return ordering.review_event(self.incident_id)
+
+    def payload(self) -> dict[str, Any]:
+        """As earlier releases wrote it; `attempt` only once an event had to be made again."""
+        written = super().payload()
+        if self.attempt == 1:
+            written.pop("attempt")
+        return written

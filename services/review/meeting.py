@@ -13,7 +13,7 @@ from services.deps import Deps
 from services.incidents import DomainError, Incident, Person, ValidationFailed
 from services.review.effects import CreateReviewEvent
 from services.review.settings import ReviewSettings
-from services.review.usecases import _incident_and_report, record
+from services.review.usecases import _incident_and_report, record, thread_card
 
 
 def add_business_days(start: datetime, days: int) -> datetime:
@@ -87,13 +87,33 @@ async def schedule_review(deps: Deps, settings: ReviewSettings, incident_id: int
         body = (f"<p>Post-incident review of {html.escape(incident.label)}: {html.escape(incident.title)}.</p>"
                 f"<p><a href='{html.escape(link)}'>The report</a></p>")
         row.review_start = start
+        failed = sum(e.kind == "review_event_failed" for e in await uow.timeline.of(incident_id))
         await uow.outbox.add(CreateReviewEvent(
             incident_id, subject=f"Post-incident review: {incident.label} {incident.title}"[:250], body_html=body,
             start=start.isoformat(), end=(start + settings.review_length).isoformat(), attendees=invite,
-            description=f"{incident.number} review meeting"), now=now)
+            description=f"{incident.number} review meeting", attempt=failed + 1), now=now)
         note = f"; not invited (no email address): {', '.join(missing)}" if missing else ""
         await record(uow, incident, "review_scheduled", actor,
                      f"{actor.name} scheduled the review for {start:%Y-%m-%d %H:%M} UTC with "
                      f"{len(invite)} invitees{note}", now, after={"attendees": invite})
         await uow.commit()
     return incident, start
+
+
+async def review_event_failed(deps: Deps, settings: ReviewSettings, incident_id: int, reason: str) -> None:
+    """The calendar event of a scheduled review could not be created, for good: the review is
+    unscheduled again, the timeline says why, and the thread gets the summary card back with its
+    Schedule review form, so someone can pick a date once the cause is fixed."""
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        incident, row = await _incident_and_report(uow, incident_id)
+        if row.review_start is None or row.review_held_at is not None:
+            return  # already unscheduled by an earlier attempt, or held anyway
+        row.review_start = None
+        await record(uow, incident, "review_event_failed", None,
+                     f"the review meeting could not be created: {reason}"[:500], now, after={"reason": reason[:2000]})
+        await thread_card(uow, incident, f"review-failed:{now.isoformat()}", {
+            "card": "report_summary", "link": settings.links.url(incident_id, now),
+            "notice": f"The review meeting could not be created ({reason[:300]}). Choose a date to schedule it again."},
+            now)
+        await uow.commit()

@@ -169,6 +169,35 @@ async def test_review_event_reaches_graph_and_held_review_closes(database_url):
         await _stop(stack, graph)
 
 
+async def test_a_review_whose_calendar_event_failed_can_be_scheduled_again(database_url):
+    clock = FakeClock(START)
+    stack, graph = await _stack(database_url, clock)
+    try:
+        root = await _scripted(stack, clock)
+        await _submit(stack, root)
+        await settled(stack)
+        graph.fail_next(1, 403, path_contains="/events", code="ErrorAccessDenied",
+                        message="Access is denied. Check credentials and try again.")
+        await stack.invoke_card(card_action_invoke("review.schedule", {"incidentId": 1}, reply_to_id=root.id,
+                                                   service_url=stack.url))
+        await settled(stack)
+        assert graph.events == {}
+        [failed] = [c for c in thread_cards(stack, root.id) if "review meeting could not be created" in c]
+        assert "Access is denied" in failed and "Schedule review" in failed and "not scheduled" in failed
+        async with stack.beacon.deps.uow() as uow:
+            assert any(e.kind == "review_event_failed" for e in await uow.timeline.of(1))
+
+        answer = await stack.invoke_card(card_action_invoke("review.schedule", {"incidentId": 1},
+                                                            reply_to_id=root.id, service_url=stack.url))
+        assert "Review scheduled for 2026-01-06 10:00 UTC" in card_text(answer)
+        await settled(stack)
+        [event] = graph.events.values()
+        assert event["start"]["dateTime"].startswith("2026-01-06T10:00")
+        stack.every_card_is_valid()
+    finally:
+        await _stop(stack, graph)
+
+
 async def test_action_reminders_fire_on_time_and_completion_is_on_the_timeline(database_url):
     clock = FakeClock(START)
     stack, graph = await _stack(database_url, clock)
