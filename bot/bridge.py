@@ -4,6 +4,7 @@ lines. `wire_bridge` plugs it all in; it runs after wire_graph_and_sms, whose ad
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -49,13 +50,13 @@ def _incident_id(data: dict[str, Any]) -> int:
     return int(str(value))
 
 
-async def bridge_extras(uow: UnitOfWork, incident: Incident) -> ViewExtras:
+async def bridge_extras(uow: UnitOfWork, incident: Incident, setup_problem: str = "") -> ViewExtras:
     if incident.id is None:
         return ViewExtras()
     found = await uow.bridges.get(incident.id)
     if found is None and incident.drill:
         return ViewExtras()  # drills never reach outside parties
-    return cards.incident_extras(found, await uow.bridges.latest_call(incident.id))
+    return cards.incident_extras(found, await uow.bridges.latest_call(incident.id), setup_problem)
 
 
 class BridgeRoutes:
@@ -86,7 +87,9 @@ class BridgeRoutes:
         if not situation.queued:  # a second click, a replay, or someone else was first
             return cards.bridge_card(situation, self.setup, notice=cards.EXISTS)
         async with self.deps.uow() as uow:
-            view = await view_of(uow, situation.incident, self.deps.view_extras, notice=cards.CREATING)
+            view = await view_of(uow, situation.incident, self.deps.view_extras, notice=cards.CREATING,
+                                 now=self.deps.clock.now(), viewer=command.actor,
+                                 admins=self.deps.config.roles.incident_admins)
         return incident_card(view)
 
     async def invite(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
@@ -201,7 +204,7 @@ def wire_bridge(wiring: Wiring) -> None:
                         (Verb.BRIDGE_INVITE, routes.invite), (Verb.BRIDGE_RING, routes.ring)):
         wiring.card_actions.register(verb, route)
     wiring.app.router.add_post("/api/calls", routes.calls)
-    wiring.deps.view_extras.append(bridge_extras)
+    wiring.deps.view_extras.append(functools.partial(bridge_extras, setup_problem=setup.conferencing_problem))
     if not setup.calling_problem and not setup.callback_uri:
         wiring.not_configured.append("Ringing responders not configured: BEACON_PUBLIC_URL is empty, so Graph "
                                      "has nowhere to report calls (https://<BEACON_PUBLIC_URL>/api/calls)")

@@ -14,6 +14,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 
 from bot import context as ctx
 from bot.gate import ConnectorMembership, Gate, Membership, Refusal
+from bot.mentions import reader_zone_name
 from bot.views import view_of
 from cards import strings
 from cards.elements import Json
@@ -50,7 +51,7 @@ async def declare_from_form(turn_context: TurnContext, data: dict[str, Any], sou
     if refusal is not None:
         return DeclareForm.from_values(data, error=refusal.message)
     command = DeclareIncident(form=data, actor=ctx.actor(activity), source=source,
-                              target=ctx.thread_target(activity, deps.config))
+                              target=ctx.thread_target(activity, deps.config), zone=reader_zone_name(activity))
     try:
         return await declare_incident(command, deps)
     except DomainError as error:
@@ -139,7 +140,8 @@ class CardActions:
         notice, lines = _notice(outcome)
         async with self.deps.uow() as uow:
             view = await view_of(uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
-                                 is_error=outcome.is_error)
+                                 is_error=outcome.is_error, now=self.deps.clock.now(), viewer=command.actor,
+                                 admins=self.deps.config.roles.incident_admins)
         return incident_card(view)
 
 

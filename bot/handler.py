@@ -109,7 +109,8 @@ class BeaconBot(TeamsActivityHandler):
             return
         try:
             async with self.deps.uow() as uow:
-                view = await incident_view(uow, number, self.deps.view_extras)
+                view = await incident_view(uow, number, self.deps.view_extras, now=self.deps.clock.now(),
+                                           admins=self.deps.config.roles.incident_admins)
         except IncidentNotFound:
             await turn_context.send_activity(_attachment_activity(
                 notice_card(strings.NOT_FOUND.format(number=f"INC-{number}"))))

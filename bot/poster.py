@@ -93,7 +93,8 @@ class TeamsPoster:
 
     async def _card_activity(self, incident_id: int) -> Activity:
         async with self.deps.uow() as uow:
-            view = await incident_view(uow, incident_id, self.deps.view_extras)
+            view = await incident_view(uow, incident_id, self.deps.view_extras, now=self.deps.clock.now(),
+                                       admins=self.deps.config.roles.incident_admins)
         return MessageFactory.attachment(CardFactory.adaptive_card(incident_card(view)))
 
     async def post_card(self, effect: Effect) -> None:

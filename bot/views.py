@@ -1,32 +1,59 @@
-"""Read models for cards: the incident plus the names Beacon learned about its people, and what
-each integration adds (registered once at start-up by the composition root)."""
+"""Read models for cards: the incident plus the names Beacon learned about its people, its latest
+status update, and what each integration adds (registered once at start-up by the composition
+root). A view is either the card everyone sees, or one person's own (their click's answer, or
+Teams refreshing the card for them)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime
 
-from cards.incident import IncidentView, ViewExtras
-from services.incidents import Incident, IncidentNotFound
+from cards.incident import IncidentView, LatestUpdate, ViewExtras
+from services.incidents import Incident, IncidentNotFound, Person
 from services.store.uow import UnitOfWork
 
 ExtrasProvider = Callable[[UnitOfWork, Incident], Awaitable[ViewExtras]]
 
 
 async def incident_view(uow: UnitOfWork, incident_id: int, providers: list[ExtrasProvider], *,
-                        notice: str = "", notice_lines: tuple[str, ...] = (),
-                        is_error: bool = False) -> IncidentView:
+                        notice: str = "", notice_lines: tuple[str, ...] = (), is_error: bool = False,
+                        now: datetime | None = None, admins: Collection[str] = ()) -> IncidentView:
     incident = await uow.incidents.get(incident_id)
     if incident is None:
         raise IncidentNotFound(f"INC-{incident_id} does not exist")
     return await view_of(uow, incident, providers, notice=notice, notice_lines=notice_lines,
-                         is_error=is_error)
+                         is_error=is_error, now=now, admins=admins)
+
+
+async def _latest_update(uow: UnitOfWork, incident: Incident) -> LatestUpdate | None:
+    event = await uow.timeline.latest(incident.id or 0, "status_update") if incident.id else None
+    if event is None:
+        return None
+    after = event.after or {}
+    author = "" if after.get("automatic") else (event.actor.name if event.actor else "")
+    return LatestUpdate(event.at, str(after.get("text", "")), author, str(after.get("audience", "responders")))
 
 
 async def view_of(uow: UnitOfWork, incident: Incident, providers: list[ExtrasProvider], *,
-                  notice: str = "", notice_lines: tuple[str, ...] = (), is_error: bool = False) -> IncidentView:
-    ids = [p.aad_object_id for p in (incident.commander, *incident.responders) if p and not p.name]
-    people = await uow.people.named(ids)
+                  notice: str = "", notice_lines: tuple[str, ...] = (), is_error: bool = False,
+                  now: datetime | None = None, viewer: Person | None = None,
+                  admins: Collection[str] = ()) -> IncidentView:
+    """`admins` are the incident admins' Entra ids: an admin viewer sees setup problems, and the
+    card everyone sees asks Teams to refresh it for the commander and the admins it knows, so
+    each gets their own view (no "Take command" for the commander; problems for admins)."""
+    involved = [p.aad_object_id for p in (incident.acknowledged_by, *incident.responders) if p and not p.name]
+    lead = [incident.commander.aad_object_id] if incident.commander else []
+    people = await uow.people.named(list(dict.fromkeys([*lead, *involved, *admins])))
     extras = ViewExtras()
     for provider in providers:
         extras = extras + await provider(uow, incident)
-    return IncidentView(incident, people, notice, notice_lines, is_error, extras)
+    refresh: list[str] = []
+    if viewer is None:
+        commander = incident.commander
+        if commander is not None:
+            refresh.append(commander.user_id or people.get(commander.aad_object_id, commander).user_id or "")
+        refresh += [people[a].user_id or "" for a in admins if a in people]
+    return IncidentView(incident, people, notice, notice_lines, is_error, extras,
+                        latest_update=await _latest_update(uow, incident), now=now or datetime.now(UTC),
+                        viewer=viewer, viewer_is_admin=bool(viewer and viewer.aad_object_id in admins),
+                        refresh_for=tuple(r for r in refresh if r.startswith("29:")))

@@ -204,8 +204,11 @@ def not_configured_card(incident: Incident, reason: str) -> Json:
     return card(body)
 
 
-def incident_extras(bridge: Bridge | None, call: BridgeCall | None) -> ViewExtras:
-    """What the incident card shows of the bridge."""
+def incident_extras(bridge: Bridge | None, call: BridgeCall | None, setup_problem: str = "") -> ViewExtras:
+    """What the incident card shows of the bridge. Without Microsoft Graph no bridge can exist, so
+    responders are offered none and told nothing; incident admins see the problem and its fix."""
+    if setup_problem and (bridge is None or bridge.state is BridgeState.NOT_CONFIGURED):
+        return ViewExtras(problems=(f"{NOT_CONFIGURED_TITLE}: {setup_problem}. Fix: {HOW_TO_CONFIGURE}",))
     if bridge is None:
         return ViewExtras(buttons=((START, Verb.BRIDGE_FORM),))
     state = bridge.state
@@ -219,5 +222,7 @@ def incident_extras(bridge: Bridge | None, call: BridgeCall | None) -> ViewExtra
                           buttons=((SHOW, Verb.BRIDGE_FORM),))
     if state is BridgeState.REQUESTED:
         return ViewExtras(facts=(("Bridge", "being created…"),), buttons=((SHOW, Verb.BRIDGE_FORM),))
-    why = "Microsoft Graph not configured" if state is BridgeState.NOT_CONFIGURED else "Graph refused (see thread)"
-    return ViewExtras(facts=(("Bridge", f"not created: {why}"),), buttons=((START, Verb.BRIDGE_FORM),))
+    if state is BridgeState.NOT_CONFIGURED:  # Graph has been set up since: it can be started now
+        return ViewExtras(buttons=((START, Verb.BRIDGE_FORM),))
+    return ViewExtras(facts=(("Bridge", "could not be created (the thread says why)"),),
+                      buttons=((START, Verb.BRIDGE_FORM),))

@@ -69,13 +69,38 @@ def facts(pairs: list[tuple[str, str]]) -> Json:
     return {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in pairs]}
 
 
-def container(items: list[Json], *, style: str | None = None, bleed: bool = False) -> Json:
+def container(items: list[Json], *, style: str | None = None, bleed: bool = False, id_: str = "",
+              visible: bool = True, select_action: Json | None = None) -> Json:
     block: Json = {"type": "Container", "items": items}
     if style:
         block["style"] = style
     if bleed:
         block["bleed"] = True
+    if id_:
+        block["id"] = id_
+    if not visible:
+        block["isVisible"] = False
+    if select_action:
+        block["selectAction"] = select_action
     return block
+
+
+def column(items: list[Json], *, width: str = "stretch", style: str | None = None, align: str | None = None) -> Json:
+    block: Json = {"type": "Column", "items": items, "width": width}
+    if style:
+        block["style"] = style
+    if align:
+        block["verticalContentAlignment"] = align
+    return block
+
+
+def column_set(columns: list[Json]) -> Json:
+    return {"type": "ColumnSet", "columns": columns}
+
+
+def toggle_action(title: str, targets: list[str]) -> Json:
+    """Show or hide elements of the same card (no round trip to Beacon)."""
+    return {"type": "Action.ToggleVisibility", "title": label(title), "targetElements": targets}
 
 
 def execute(title: str, verb: Verb, data: Json | None = None, *, style: str | None = None,
@@ -126,6 +151,22 @@ def input_text(id_: str, title: str, *, value: str = "", required: bool = False,
         block["placeholder"] = placeholder
     if max_length:
         block["maxLength"] = max_length
+    return block
+
+
+def input_date(id_: str, title: str, *, value: str = "") -> Json:
+    """A date picker; its value is "YYYY-MM-DD" as the reader's calendar shows it."""
+    block: Json = {"type": "Input.Date", "id": id_, "label": title}
+    if value:
+        block["value"] = value
+    return block
+
+
+def input_time(id_: str, title: str, *, value: str = "") -> Json:
+    """A time picker; its value is "HH:MM" on the reader's clock (Teams sends their zone apart)."""
+    block: Json = {"type": "Input.Time", "id": id_, "label": title}
+    if value:
+        block["value"] = value
     return block
 
 

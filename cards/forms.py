@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cards import strings
-from cards.elements import Json, card, choice_set, execute, input_text, people_picker, plain, submit, text, toggle
+from cards.elements import (
+    Json,
+    card,
+    choice_set,
+    execute,
+    input_date,
+    input_text,
+    input_time,
+    people_picker,
+    plain,
+    submit,
+    text,
+    toggle,
+)
 from cards.incident import LEVEL_CHOICES
 from services.config import BeaconConfig
 from services.incidents.model import MAX_TEXT, MAX_TITLE
@@ -22,6 +36,8 @@ class DeclareForm:
     client: str = ""
     commander: str = ""
     drill: bool = False
+    impact_date: str = ""  # "impact started at", on the declarer's clock
+    impact_time: str = ""
     error: str = ""
 
     @classmethod
@@ -32,7 +48,17 @@ class DeclareForm:
         return cls(title=get("title"), description=get("description"), impact=get("impact", "medium"),
                    urgency=get("urgency", "medium"), service=get("service"), client=get("client"),
                    commander=get("commander"), error=error,
+                   impact_date=_picker(get("impact_date"), _DATE), impact_time=_picker(get("impact_time"), _TIME),
                    drill=get("drill").lower() in ("true", "1", "yes", "on"))
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+
+
+def _picker(value: str, shape: re.Pattern[str]) -> str:
+    """A picker value given back as typed, unless a picker could not show it."""
+    return value if shape.match(value) else ""
 
 
 def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Json:
@@ -57,6 +83,10 @@ def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Js
         clients = [("Internal (no client)", "")] + [(c.name, c.name) for c in config.directory.clients]
         body.append(choice_set("client", "Client (for customer-specific incidents)", clients,
                                value=form.client))
+    body += [text("Impact started at (optional: leave empty if it started when you declare)", size="Small",
+                  subtle=True, spacing="Medium"),
+             input_date("impact_date", "Date the impact started", value=form.impact_date),
+             input_time("impact_time", "Time, on your clock", value=form.impact_time)]
     body.append(people_picker("commander", "Commander", value=form.commander))
     body.append(toggle("drill", "This is a drill (training: nothing leaves Teams)", form.drill))
     action = (submit(strings.DECLARE, Verb.DECLARE_SUBMIT) if dialog

@@ -150,19 +150,28 @@ def incident_extras(summary: IntakeSummary, *, is_open: bool) -> ViewExtras:
     if hidden:
         firing = sum(1 for a in hidden if a.status == "firing")
         pairs.append(("More alerts", f"{len(hidden)} more ({firing} firing)"))
-    if summary.tickets:
-        pairs.append(("Freshdesk", ", ".join(_ticket(t.ticket_id, t.role, t.state, t.error) for t in summary.tickets)))
+    # Responders see tickets that exist or are on their way; a ticket Freshdesk could not take (or
+    # that was never sent, Freshdesk not being set up) is a setup problem for incident admins.
+    shown = [_ticket(t.ticket_id, t.role, t.state) for t in summary.tickets]
+    if any(shown):
+        pairs.append(("Freshdesk", ", ".join(s for s in shown if s)))
     links = tuple((f"Freshdesk #{t.ticket_id}", t.url) for t in summary.tickets
                   if t.ticket_id is not None and t.url.startswith(("https://", "http://")))[:2]
     notices = (ALL_RESOLVED,) if is_open and summary.all_alerts_resolved else ()
-    return ViewExtras(facts=tuple(pairs), links=links, notices=notices)
+    problems = tuple(_ticket_problem(t.state, t.error) for t in summary.tickets
+                     if t.ticket_id is None and t.state not in ("creating", ""))
+    return ViewExtras(facts=tuple(pairs), links=links, notices=notices, problems=problems)
 
 
-def _ticket(ticket_id: int | None, role: str, state: str, error: str) -> str:
+def _ticket(ticket_id: int | None, role: str, state: str) -> str:
     if ticket_id is not None:
         return f"#{ticket_id}" + ("" if role == "created" else f" ({role})")
-    if state == "creating":
-        return "creating the ticket…"
+    return "creating the ticket…" if state == "creating" else ""
+
+
+def _ticket_problem(state: str, error: str) -> str:
     if state == "not_sent":
-        return "no ticket: Freshdesk not configured"
-    return f"no ticket: {error[:120]}" if error else "no ticket"
+        return ("Freshdesk is not configured, so this incident has no ticket. Fix: set FRESHDESK_URL and "
+                "FRESHDESK_API_KEY (README, “Freshdesk”) and check with `python app.py doctor`.")
+    return (f"Freshdesk did not create a ticket: {short(error, 160) or 'no reason given'}. Fix: check the "
+            "Freshdesk settings with `python app.py doctor`; the ticket is not retried on its own.")

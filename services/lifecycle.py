@@ -14,13 +14,13 @@ from services.comms.plan import RESPONDERS
 from services.config import BeaconConfig
 from services.deps import Deps, ThreadTarget
 from services.errors import ConcurrentUpdate
+from services.impact_start import impact_started_at
 from services.incidents import (
     DomainError,
     Incident,
     IncidentNotFound,
     Person,
     Status,
-    TimelineEvent,
     ValidationFailed,
 )
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
@@ -35,6 +35,7 @@ class DeclareIncident:
     actor: Person
     target: ThreadTarget
     source: str = "card"
+    zone: str = ""  # the declarer's IANA time zone (clientInfo), for "impact started at"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def _person_choice(value: object, config: BeaconConfig) -> Person | None:
     return Person(aad, "")
 
 
-def parse_declaration(form: dict[str, Any], config: BeaconConfig) -> dict[str, Any]:
+def parse_declaration(form: dict[str, Any], config: BeaconConfig, *, now: datetime,
+                      zone: str = "") -> dict[str, Any]:
     """Validate the declare form; raises ValidationFailed naming the first bad field."""
     title = clean_text(form.get("title"), "title", limit=MAX_TITLE, required=True)
     client = clean_text(form.get("client"), "client", limit=200)
@@ -85,12 +87,13 @@ def parse_declaration(form: dict[str, Any], config: BeaconConfig) -> dict[str, A
         "service": service, "client": client,
         "commander": _person_choice(form.get("commander"), config),
         "drill": str(form.get("drill") or "").lower() in ("true", "1", "yes", "on"),
+        "impact_started_at": impact_started_at(form.get("impact_date"), form.get("impact_time"), now=now, zone=zone),
     }
 
 
 async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
-    fields = parse_declaration(cmd.form, deps.config)
     now = deps.clock.now()
+    fields = parse_declaration(cmd.form, deps.config, now=now, zone=cmd.zone)
     incident = Incident.declare(
         priority=deps.config.matrix.priority(fields["impact"], fields["urgency"]),
         declared_by=cmd.actor, source=cmd.source, now=now, **fields)

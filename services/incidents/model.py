@@ -124,6 +124,7 @@ class Incident:
     resolution_summary: str = ""
     last_update_at: datetime | None = None
     next_update_due: datetime | None = None
+    impact_started_at: datetime | None = None  # when people were first affected, if the declarer knew
     version: int = 1
     pending_events: list[TimelineEvent] = field(default_factory=list, repr=False)
 
@@ -148,11 +149,14 @@ class Incident:
     @classmethod
     def declare(cls, *, title: str, description: str, impact: Level, urgency: Level, priority: str,
                 service: str, client: str, declared_by: Person, commander: Person | None,
-                source: str, now: datetime, drill: bool = False) -> Incident:
+                source: str, now: datetime, drill: bool = False,
+                impact_started_at: datetime | None = None) -> Incident:
+        if impact_started_at is not None and impact_started_at > now:
+            raise ValidationFailed("impact_started_at", "the impact cannot start after the declaration")
         incident = cls(id=None, title=title, description=description, impact=impact, urgency=urgency,
                        priority=priority, status=Status.TRIAGE, service=service, client=client,
                        declared_by=declared_by, declared_at=now, source=source, commander=commander,
-                       drill=drill)
+                       drill=drill, impact_started_at=impact_started_at)
         what = "a DRILL" if drill else priority
         incident._record("declared", now, declared_by, f"declared {what}: {title}",
                          after=incident.snapshot())

@@ -119,8 +119,8 @@ def prefilled_form(report: Report) -> dict[str, str]:
 async def declare_from_report(ticket_id: int, form: dict[str, Any], actor: Person, target: ThreadTarget,
                               deps: Deps) -> tuple[Report, Incident | None]:
     """Declare an incident from the report's (edited) form, with the report's ticket as its ticket."""
-    fields = parse_declaration(form, deps.config)
     now = deps.clock.now()
+    fields = parse_declaration(form, deps.config, now=now)
     async with deps.uow() as uow:
         row = await uow.reported_issues.claim(ticket_id, "declared", actor, now)
         if row is None:

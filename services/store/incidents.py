@@ -138,6 +138,13 @@ class Timeline:
             select(TimelineRow).where(TimelineRow.incident_id == incident_id).order_by(TimelineRow.id))
         return [event_from_row(r) for r in rows]
 
+    async def latest(self, incident_id: int, kind: str) -> TimelineEvent | None:
+        """The newest entry of one kind (e.g. the last status update, for the card)."""
+        row = await self._uow.session.scalar(
+            select(TimelineRow).where(TimelineRow.incident_id == incident_id, TimelineRow.kind == kind)
+            .order_by(TimelineRow.id.desc()).limit(1))
+        return event_from_row(row) if row is not None else None
+
     async def after_version(self, incident_id: int, version: int) -> list[TimelineEvent]:
         rows = await self._uow.session.scalars(
             select(TimelineRow).where(TimelineRow.incident_id == incident_id,

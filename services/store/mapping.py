@@ -24,7 +24,7 @@ def incident_from_row(row: IncidentRow) -> Incident:
         acknowledged_via=row.acknowledged_via or "",
         resolved_at=row.resolved_at, resolution_summary=row.resolution_summary,
         last_update_at=row.last_update_at, next_update_due=row.next_update_due, version=row.version,
-        drill=row.drill,
+        drill=row.drill, impact_started_at=row.impact_started_at,
     )
 
 
@@ -43,7 +43,7 @@ def incident_values(incident: Incident) -> dict[str, Any]:
         "acknowledged_via": incident.acknowledged_via,
         "resolved_at": incident.resolved_at, "resolution_summary": incident.resolution_summary,
         "last_update_at": incident.last_update_at, "next_update_due": incident.next_update_due,
-        "drill": incident.drill,
+        "drill": incident.drill, "impact_started_at": incident.impact_started_at,
     }
 
 

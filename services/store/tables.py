@@ -70,6 +70,7 @@ class IncidentRow(Base):
     next_update_due: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     config_version: Mapped[str] = mapped_column(String(50), nullable=False, default="")
     drill: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    impact_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # migration 0015
 
     # Alert grouping looks up open incidents by service (migration 0006).
     __table_args__ = (Index("ix_incidents_service_status", "service", "status"),)

@@ -17,14 +17,40 @@ def card_text(card: dict[str, Any]) -> str:
     return json.dumps(card, ensure_ascii=False) + "\n" + shown(card)
 
 
+def heading(card: dict[str, Any]) -> str:
+    """"P1 · INC-1 · Triage": an incident card's severity badge and the line beside it, as read."""
+    def column_sets(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.get("type") == "ColumnSet":
+                yield node
+            for key in ("body", "items"):
+                yield from column_sets(node.get(key, []))
+        elif isinstance(node, list):
+            for value in node:
+                yield from column_sets(value)
+
+    for found in column_sets(card):
+        badge, beside = found["columns"][0]["items"][0]["text"], found["columns"][1]["items"][0]["text"]
+        return f"{badge} · {beside.replace('**', '')}"
+    return ""
+
+
 def card_version(card: dict[str, Any]) -> int:
-    """The version every action on an incident card carries."""
-    for action in card.get("actions", []):
-        inner = action.get("card", {}).get("actions", [action])
-        for candidate in inner:
-            data = candidate.get("data") or {}
-            if "version" in data:
-                return int(data["version"])
+    """The version every action on an incident card carries (wherever the action sits: the card's
+    buttons, its primary row, "More…" or a form)."""
+    def versions(node: Any) -> Any:
+        if isinstance(node, dict):
+            data = node.get("data") if str(node.get("type", "")).startswith("Action.") else None
+            if isinstance(data, dict) and "version" in data:
+                yield int(data["version"])
+            for value in node.values():
+                yield from versions(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from versions(value)
+
+    for version in versions({"body": card.get("body", []), "actions": card.get("actions", [])}):
+        return version
     raise AssertionError(f"no versioned action on the card: {card_text(card)[:400]}")
 
 

@@ -25,7 +25,7 @@ from services.intake.settings import IntakeSettings
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
 from services.store.tables import IncidentRow, OutboxRow
 from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack, unconfigured
-from tests.e2e.helpers import act, card_text, eventually, incident_root, settled
+from tests.e2e.helpers import act, card_text, eventually, heading, incident_root, settled
 from tests.fakes.freshdesk import FakeFreshdesk
 from tests.teams_activities import CHANNEL_ID, TEAM_ID, installation_update
 
@@ -111,7 +111,7 @@ async def test_azure_monitor_fires_then_resolves_with_a_ticket(database_url):
                                                       "incident": "INC-1"}
         root = await incident_root(stack, 1)
         text = card_text(root.cards[0])
-        assert "P1 · INC-1" in text and "from Azure Monitor: Payments API 5xx rate" in text
+        assert heading(root.cards[0]).startswith("P1 · INC-1") and "from Azure Monitor: Payments API 5xx rate" in text
         assert "fired ×1" in text and "by Beacon" in text
         await eventually(lambda: len(fd.tickets) == 1, what="the ticket")
         ticket = fd.created[0]
@@ -162,7 +162,7 @@ async def test_grafana_fires_then_resolves_and_beacon_resolves_when_configured(d
         await card_says(stack, root, "from Grafana: High memory usage", "Alert High CPU usage")
         status, answer = await post(stack, "grafana", load("grafana_docs_resolved"))
         assert [a["outcome"] for a in answer["alerts"]] == ["resolved", "resolved; incident resolved"]
-        await card_says(stack, root, "Status: **Resolved**", "all 2 linked alerts resolved")
+        await card_says(stack, root, "INC-1 · **Resolved**", "all 2 linked alerts resolved")
         await eventually(lambda: any(u.get("status") == 4 for u in fd.updates(1)), what="ticket resolved")
         resolved = next(e for e in await timeline(stack) if e.kind == "resolved")
         assert resolved.actor.name == "Beacon"
@@ -231,7 +231,7 @@ async def test_an_alert_during_monitoring_reopens_the_incident_and_tells_the_thr
             await settled(stack)
         _, answer = await post(stack, "alertmanager", first)  # the same alert fires again
         assert answer["alerts"][0]["outcome"] == "reopened"
-        await card_says(stack, root, "Status: **Investigating**", "fired ×2")
+        await card_says(stack, root, "INC-1 · **Investigating**", "fired ×2")
         await settled(stack)
         notes = [m.text or "" for m in stack.teams.thread(root.id)]
         assert any("fired during monitoring: back to investigating" in n for n in notes), notes

@@ -41,6 +41,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.views import incident_view
 from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings
 from services.intake.settings import IntakeSettings
@@ -307,8 +308,17 @@ async def failed_and_visible(faulty: Faulty, fault: str) -> None:
     assert failure.summary.startswith("failed to deliver ")
     if faulty.target == "freshdesk":
         root = await incident_root(faulty.stack)
-        await faulty.stack.teams.wait_for(lambda _: "no ticket: Freshdesk" in card_text(root.cards[0]) or None)
-        assert "creating the ticket" not in card_text(root.cards[0])
+        await faulty.stack.teams.wait_for(lambda _: "creating the ticket" not in card_text(root.cards[0]) or None)
+        await admins_are_told_the_ticket_failed(faulty, "Freshdesk did not create a ticket")
+
+
+async def admins_are_told_the_ticket_failed(faulty: Faulty, problem: str) -> None:
+    """Responders' card says nothing of the missing ticket; an incident admin's own view says why."""
+    root = await incident_root(faulty.stack)
+    assert "Freshdesk" not in card_text(root.cards[0])
+    async with faulty.stack.beacon.deps.uow() as uow:
+        view = await incident_view(uow, 1, faulty.stack.beacon.deps.view_extras)
+    assert any(p.startswith(problem) for p in view.extras.problems), view.extras.problems
 
 
 async def outbox_is(faulty: Faulty, status: str) -> bool:
@@ -341,7 +351,8 @@ async def test_a_refused_ticket_is_not_retried_and_the_card_says_why(sqlite_url:
         await declare(faulty.stack)
         await until(lambda: outbox_is(faulty, "failed"), "the ticket marked failed")
         root = await incident_root(faulty.stack)
-        await faulty.stack.teams.wait_for(lambda _: "no ticket: Freshdesk refused" in card_text(root.cards[0]) or None)
+        await faulty.stack.teams.wait_for(lambda _: "creating the ticket" not in card_text(root.cards[0]) or None)
+        await admins_are_told_the_ticket_failed(faulty, "Freshdesk did not create a ticket: Freshdesk refused")
         assert await faulty.outbox() == [("failed", 1)] and len(faulty.arrivals()) == 1
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from services.config import parse_config
 from tests.e2e.conftest import E2E_CONFIG, start_stack
-from tests.e2e.helpers import act, card_text, declare, refused, settled
+from tests.e2e.helpers import act, card_text, declare, heading, refused, settled
 from tests.teams_activities import Person, Users, card_action_invoke, channel_message
 
 GUEST = Person.named("Gina Guest", tenant_id="0b7e6a52-2f4c-4d8e-9a11-c0ffee000001")
@@ -48,7 +48,7 @@ async def test_a_guest_reads_but_cannot_change_an_incident(database_url):
         assert refusals[0] == "refused: Gina Guest tried to change the status of INC-1: guests can only read INC-1"
         # reading is allowed: a refresh shows the current card without a refusal
         refreshed = await act(stack, root, "incident.refresh", from_user=GUEST)
-        assert "P1 · INC-1" in card_text(refreshed) and "Not allowed" not in card_text(refreshed)
+        assert heading(refreshed).startswith("P1 · INC-1") and "Not allowed" not in card_text(refreshed)
         # a member's click still works, and the look-up was made once for the guest (cached)
         await act(stack, root, "incident.status", from_user=Users.BOB, status="investigating")
         assert await status_of(stack) == "investigating"

@@ -142,7 +142,7 @@ async def test_the_signed_link_acknowledges_only_on_post_and_stops_the_escalatio
         status, done = await post_html(stack, f"/ack/{token}")
         assert status == 200 and "Ada Lovelace acknowledged INC-1" in done
         root = await incident_root(stack, 1)
-        await stack.teams.wait_for(lambda _: "by Ada Lovelace (SMS link) {{DATE(" in card_text(root.cards[0])
+        await stack.teams.wait_for(lambda _: "by Ada Lovelace (SMS link) {{TIME(" in card_text(root.cards[0])
                                    or None, timeout=10)
         # Escalation stopped: well past level 1's PT3S, Grace was never paged.
         await asyncio.sleep(4.5)

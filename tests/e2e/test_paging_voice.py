@@ -91,7 +91,7 @@ async def test_level_2_calls_the_secondary_and_pressing_1_acknowledges_and_stops
         assert status == 200 and "Acknowledged. incident 1 is yours" in " ".join(call.spoken)
         assert "<Hangup" in body
         root = await incident_root(stack, 1)
-        await stack.teams.wait_for(lambda _: "by Grace Hopper (phone call) {{DATE(" in card_text(root.cards[0])
+        await stack.teams.wait_for(lambda _: "by Grace Hopper (phone call) {{TIME(" in card_text(root.cards[0])
                                    or None, timeout=10)
 
         # Twilio posts the same key press again: nothing doubles.

@@ -97,14 +97,14 @@ async def test_declare_change_status_and_resolve_in_a_real_browser(beacon: Beaco
             await expect(form).to_be_visible(timeout=10_000)
             await fill_declare_form(page, form)
             incident = page.locator("article.message", has_text="INC-1",
-                                    has=page.get_by_role("button", name="Change status")).first
+                                    has=page.get_by_role("button", name="More…")).first
             await expect(incident).to_be_visible(timeout=10_000)
             await change_status(page, incident)
-            await expect(incident).to_contain_text("Status: Investigating", timeout=10_000)
+            await expect(incident).to_contain_text("INC-1 · Investigating", timeout=10_000)
             root = page.locator(f'article.message[data-id="{await incident.get_attribute("data-id")}"]')
             await expect(root).to_contain_text("Edited", timeout=10_000)  # Beacon's in-place update came
             await resolve(root)
-            await expect(root).to_contain_text("Status: Resolved", timeout=10_000)
+            await expect(root).to_contain_text("INC-1 · Resolved", timeout=10_000)
             await expect(root).to_contain_text("Rolled back the release")
             assert not errors, errors
         finally:
@@ -117,7 +117,9 @@ async def fill_declare_form(page: Any, form: Any) -> None:
 
 
 async def change_status(page: Any, incident: Any) -> None:
-    """Open "Change status" (an Action.ShowCard), pick Investigating, press the button under it."""
+    """Open "More…", then "Change status" (an Action.ShowCard), pick Investigating, press the button
+    under it."""
+    await incident.get_by_role("button", name="More…").click()
     await incident.get_by_role("button", name="Change status").click()
     choice = incident.locator("select:visible").first
     await choice.select_option("investigating")
@@ -125,8 +127,96 @@ async def change_status(page: Any, incident: Any) -> None:
 
 
 async def resolve(incident: Any) -> None:
-    """Open "Resolve", say what fixed it, press "Resolve incident"."""
+    """Open "More…" and "Resolve", say what fixed it, press "Resolve incident"."""
+    await incident.get_by_role("button", name="More…").click()
     await incident.get_by_role("button", name="Resolve", exact=True).click()
     summary = incident.locator("textarea").last  # the Resolve form is the last action
     await summary.fill("Rolled back the release")
     await incident.get_by_role("button", name="Resolve incident").click()
+
+
+SCREENSHOTS = os.environ.get("BEACON_SCREENSHOTS", "")  # a folder to keep the PNGs in, to look at them
+
+
+async def redrawn_meanwhile(page: Any, step: Any) -> Any:
+    """Run a step on the card again when Beacon redrew the card meanwhile (its update, or Teams'
+    refresh for this user, arrived while the step ran)."""
+    from playwright.async_api import Error
+
+    for attempt in range(8):
+        try:
+            return await step()
+        except Error as error:
+            if "not attached" not in str(error) or attempt == 7:
+                raise
+            await page.wait_for_timeout(300)
+
+
+async def primary_is_visible(page: Any, card: Any, name: str, width: int) -> None:
+    await redrawn_meanwhile(page, lambda: _measure(page, card, name, width))
+
+
+async def _measure(page: Any, card: Any, name: str, width: int) -> None:
+    """Inside the viewport, not clipped by the card or the page, and no sideways scrolling."""
+    from playwright.async_api import expect
+
+    button = card.get_by_role("button", name=name, exact=True).first
+    await expect(button).to_be_visible(timeout=10_000)
+    await button.scroll_into_view_if_needed()
+    box = await button.bounding_box()
+    assert box is not None
+    assert 0 <= box["x"] and box["x"] + box["width"] <= width, (name, box, width)
+    assert box["width"] >= 60 and box["height"] >= 20, box  # a button, not a sliver
+    clipped = await button.evaluate("""b => {
+        const r = b.getBoundingClientRect();
+        for (let e = b.parentElement; e; e = e.parentElement) {
+            const p = e.getBoundingClientRect(), s = getComputedStyle(e);
+            if (s.overflow !== 'visible' && (r.left < p.left - 1 || r.right > p.right + 1)) return true;
+        }
+        return b.scrollWidth > b.clientWidth + 1;  // the title itself cut short
+    }""")
+    assert not clipped, f"{name} is clipped at {width} px"
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+async def test_the_card_at_desktop_and_phone_width_shows_its_primary_action(beacon: BeaconServer,
+                                                                           tmp_path: Any) -> None:
+    missing = browser_missing()
+    if missing:
+        pytest.skip(missing)
+    from playwright.async_api import async_playwright, expect
+
+    folder = SCREENSHOTS or str(tmp_path)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            await page.goto(beacon.url + "/playground")
+            await page.fill("#say", "@Beacon declare Payments API down")
+            await page.click("#compose button[type=submit]")
+            form = page.locator("article.message", has=page.locator("input, select")).first
+            await expect(form).to_be_visible(timeout=10_000)
+            await fill_declare_form(page, form)
+            card = page.locator("article.message.reply, article.message", has_text="INC-1",
+                                has=page.get_by_role("button", name="More…")).last
+            for step, primary in (("declared", "Acknowledge"), ("acknowledged", "Take command"),
+                                  ("commanded", "Post update")):
+                for width in (1400, 390):
+                    await page.set_viewport_size({"width": width, "height": 844 if width == 390 else 900})
+                    await primary_is_visible(page, card, primary, width)
+                    path = f"{folder}/incident-card-{step}-{width}.png"
+                    await redrawn_meanwhile(page, lambda path=path: card.screenshot(path=path))
+                if primary == "Post update":  # what is under More…, at phone width, to look at
+                    await beacon.settle()
+                    await page.wait_for_timeout(1500)  # the page's poll and the refresh for its user
+                    await card.get_by_role("button", name="More…").click()
+                    await card.get_by_role("button", name="Details").click()
+                    await card.screenshot(path=f"{folder}/incident-card-more-390.png")
+                    assert not await card.get_by_role("button", name="Take command").count()
+                else:
+                    await card.get_by_role("button", name=primary, exact=True).click()
+                    await beacon.settle()
+                    await expect(card.get_by_role("button", name=primary, exact=True)).to_have_count(
+                        0, timeout=10_000)
+        finally:
+            await browser.close()

@@ -113,4 +113,11 @@ def test_the_incident_card_shows_the_bridge():
     assert created.links == (("Join bridge", JOIN_URL),)
     assert ("Call", "established, 1 in the call") in created.facts
     failed = cards.incident_extras(bridge(BridgeState.FAILED), None)
-    assert failed.buttons == (("Start bridge", Verb.BRIDGE_FORM),) and "not created" in failed.facts[0][1]
+    assert failed.buttons == (("Start bridge", Verb.BRIDGE_FORM),) and "could not be created" in failed.facts[0][1]
+
+
+def test_without_graph_responders_are_offered_no_bridge_and_admins_are_told_the_fix():
+    for found in (None, bridge(BridgeState.NOT_CONFIGURED)):
+        extras = cards.incident_extras(found, None, "GRAPH_ACCESS_TOKEN is empty")
+        assert extras.buttons == () and extras.facts == () and extras.links == ()
+        assert "GRAPH_ACCESS_TOKEN is empty" in extras.problems[0] and "Fix:" in extras.problems[0]

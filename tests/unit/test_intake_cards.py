@@ -124,13 +124,24 @@ def test_the_incident_card_shows_origin_counts_tickets_and_their_links():
     assert "fired ×50" in text_of(card) and TICKETS[0].url in text_of(card)
 
 
-@pytest.mark.parametrize(("ticket", "shown"), [
-    (TicketLine(None, "", "created", "creating", ""), "creating the ticket…"),
-    (TicketLine(None, "", "created", "not_sent", "Freshdesk not configured"), "no ticket: Freshdesk not configured"),
-    (TicketLine(None, "", "created", "failed", "Freshdesk refused to create a ticket"), "no ticket: Freshdesk refused"),
+def test_a_ticket_on_its_way_is_shown_to_responders():
+    extras = incident_extras(IntakeSummary((), (TicketLine(None, "", "created", "creating", ""),)), is_open=True)
+    assert dict(extras.facts)["Freshdesk"] == "creating the ticket…" and extras.problems == ()
+
+
+@pytest.mark.parametrize(("ticket", "problem"), [
+    (TicketLine(None, "", "created", "not_sent", "Freshdesk not configured"), "Freshdesk is not configured"),
+    (TicketLine(None, "", "created", "failed", "Freshdesk refused to create a ticket"),
+     "Freshdesk did not create a ticket: Freshdesk refused"),
 ])
-def test_a_ticket_not_there_yet_says_why(ticket: TicketLine, shown: str):
-    assert dict(incident_extras(IntakeSummary((), (ticket,)), is_open=True).facts)["Freshdesk"].startswith(shown)
+def test_a_missing_ticket_is_a_problem_for_admins_not_responders(ticket: TicketLine, problem: str):
+    extras = incident_extras(IntakeSummary((), (ticket,)), is_open=True)
+    assert "Freshdesk" not in dict(extras.facts)
+    assert len(extras.problems) == 1 and extras.problems[0].startswith(problem) and "Fix:" in extras.problems[0]
+    responder = text_of(incident_card(IncidentView(incident(), extras=extras)))
+    admin = text_of(incident_card(IncidentView(incident(), extras=extras, viewer_is_admin=True)))
+    assert "Freshdesk" not in responder and "ticket" not in responder
+    assert problem in admin and "doctor" in admin
 
 
 def test_resolving_is_suggested_only_while_open_and_once_every_alert_resolved():

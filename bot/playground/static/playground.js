@@ -75,8 +75,11 @@ async function say(raw) {
 }
 
 // -- cards and their buttons -----------------------------------------------------------------
-// Teams shows up to six buttons in a card's action bar; the renderer's default is five.
-const TEAMS_HOST = new AdaptiveCards.HostConfig({ actions: { maxActions: 6 } });
+// Teams shows up to six buttons in a card's action bar; the renderer's default is five. The
+// renderer's default host config keeps its container colours (a bare HostConfig has none, so a
+// severity badge or an attention container would show white, unlike Teams).
+const TEAMS_HOST = renderer ? AdaptiveCards.defaultHostConfig : null;
+if (TEAMS_HOST) TEAMS_HOST.actions.maxActions = 6;
 
 function renderCard(content, onAction) {
   const card = new AdaptiveCards.AdaptiveCard();
@@ -110,6 +113,28 @@ async function cardAction(action, message) {
     await post(envelope("message", message.conversationId, { text, value: data, replyToId: message.id }));
   }
   poll();
+}
+
+// Teams runs a card's refresh action by itself for the users its `userIds` lists (Universal
+// Actions user-specific views) and shows each of them the card the bot answers.
+const refreshed = new Set();
+function refreshFor(message, content) {
+  const refresh = content && content.refresh;
+  if (!refresh || !refresh.action || !(refresh.userIds || []).includes(ME.id)) return;
+  const key = `${message.id}:${message.seq}`;
+  if (refreshed.has(key)) return;
+  refreshed.add(key);
+  post(envelope("invoke", message.conversationId, {
+    name: "adaptiveCard/action", replyToId: message.id,
+    value: { action: { type: "Action.Execute", verb: refresh.action.verb, data: refresh.action.data || {} },
+             trigger: "automatic" } }))
+    .then((answer) => {
+      const newest = state.messages.get(message.id);
+      if (answer && answer.type === CARD && answer.value && newest && newest.seq === message.seq) {
+        state.shown.set(message.id, { card: answer.value, seq: message.seq });
+        render();
+      }
+    });
 }
 
 function showInvokeAnswer(answer, message) {
@@ -194,6 +219,7 @@ function messageElement(message, mine) {
   (message.attachments || []).forEach((attachment, index) => {
     if (attachment.contentType !== CARD) return;
     const content = index === 0 && override ? override.card : attachment.content;
+    if (index === 0 && !override) refreshFor(message, attachment.content);
     element.append(renderCard(content, (action) => cardAction(action, message)));
   });
   return element;
