@@ -230,7 +230,8 @@ class TeamsPoster:
             backup = (commander.name, commander.user_id or commander.aad_object_id) if commander else None
             card = status_update_card(incident.label, payload, backup, incident.next_update_due)
         elif kind == "resolution":
-            card = notice_card(f"{incident.label} resolved", str(payload.get("text", "")))
+            by = f" by {payload['by']}" if payload.get("by") else ""
+            card = notice_card(f"{incident.label} resolved{by}", str(payload.get("text", "")))
         else:
             card = notice_card(f"{incident.label} · {incident.title}", str(payload.get("text", "")),
                                style="attention" if incident.priority in ("P1", "P2") else "emphasis")

@@ -57,7 +57,9 @@ class ActionOutcome:
     changed_meanwhile: list[str] = field(default_factory=list)
 
 
-def _person_choice(value: object, config: BeaconConfig) -> Person | None:
+def _person_choice(value: object, config: BeaconConfig, known: dict[str, Person] | None = None) -> Person | None:
+    """A person picked by Entra id, named from the directory or from the people Beacon has met
+    (`known`), so the timeline and the thread say a name, never the id."""
     aad = str(value or "").strip()
     if not aad:
         return None
@@ -66,7 +68,8 @@ def _person_choice(value: object, config: BeaconConfig) -> Person | None:
     for member in (m for team in config.directory.teams for m in team.members):
         if member.aad_object_id == aad:
             return Person(aad, member.name)
-    return Person(aad, "")
+    met = (known or {}).get(aad)
+    return Person(aad, met.name, met.user_id) if met and met.name else Person(aad, "")
 
 
 def parse_declaration(form: dict[str, Any], config: BeaconConfig, *, now: datetime,
@@ -118,7 +121,8 @@ def _reassess(incident: Incident, data: dict[str, Any], actor: Person, now: date
 def _assign(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
             config: BeaconConfig) -> None:
     raw = str(data.get("responders") or "")
-    people = tuple(p for p in (_person_choice(v, config) for v in raw.split(",")) if p)
+    known = data.get(KNOWN_PEOPLE) or {}
+    people = tuple(p for p in (_person_choice(v, config, known) for v in raw.split(",")) if p)
     if not people:
         raise ValidationFailed("responders", "choose at least one responder")
     if len(people) > 25:
@@ -171,6 +175,17 @@ ACTIONS: dict[Verb, ActionSpec] = {
 
 
 ALREADY_APPLIED = "That action was already applied."
+# Where an action's data carries the people Beacon has met among those it names (set by Beacon
+# after reading the database, never taken from the card).
+KNOWN_PEOPLE = "_known_people"
+
+
+async def _with_known_people(uow: UnitOfWork, cmd: IncidentAction) -> dict[str, Any]:
+    data = {k: v for k, v in cmd.data.items() if k != KNOWN_PEOPLE}
+    if cmd.verb is Verb.ASSIGN:
+        ids = [v.strip() for v in str(data.get("responders") or "").split(",") if v.strip()][:25]
+        data[KNOWN_PEOPLE] = await uow.people.named(ids)
+    return data
 
 
 async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
@@ -225,8 +240,9 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         if answer is not None:
             return answer
         was_open, old_impact = incident.is_open, incident.impact
+        data = await _with_known_people(uow, cmd)
         try:
-            ACTIONS[cmd.verb].apply(incident, cmd.data, cmd.actor, now, deps.config)
+            ACTIONS[cmd.verb].apply(incident, data, cmd.actor, now, deps.config)
         except DomainError as error:
             return ActionOutcome(incident, applied=False, notice=str(error), is_error=True)
         await uow.people.remember([cmd.actor, *incident.responders], now)

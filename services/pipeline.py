@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from services.comms import hooks, notify
+from services.comms.thread_lines import thread_lines
 from services.deps import Deps, ThreadTarget
 from services.errors import ConcurrentUpdate
 from services.incidents import Incident, Level, TimelineEvent
@@ -56,7 +57,7 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     paging.acknowledge_by_change(incident, deps, now)
     events = list(incident.pending_events)
     summaries = [note] if note else []
-    summaries += [e.summary for e in events if e.kind != "status_update"]
+    summaries += thread_lines(events, incident)
     sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
                                         events=events, config=deps.config, now=now)
     await uow.incidents.save(incident)

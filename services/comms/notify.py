@@ -132,8 +132,11 @@ async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconC
     routes = Routes.from_dict((notified.after or {}).get("routes", {})) if notified else Routes((), (), ())
     text = plan.resolution_text(incident)
     key = f"resolution:v{incident.version}"
+    resolved = next((e for e in reversed(timeline) if e.kind == "resolved"), None)
+    by = resolved.actor.name if resolved and resolved.actor else ""  # the thread's only word on who resolved it
     await queue(uow, [
-        ThreadCard(_id(incident), "resolution", f"{incident.number} resolution notice", key, {"text": text}),
+        ThreadCard(_id(incident), "resolution", f"{incident.number} resolution notice", key,
+                   {"text": text, "by": by}),
         *_stakeholder_channel(incident, config, key, "resolution", text),
         *_emails(incident, key, routes.stakeholder_emails + routes.team_emails, plan.email(incident, "Resolved", text)),
         *_sms(incident, key, routes.sms_numbers, plan.sms(incident, text))], now)

@@ -205,7 +205,9 @@ class Incident:
             raise ValidationFailed("responders", "everyone chosen is already a responder")
         before = [p.to_dict() for p in self.responders]
         self.responders = self.responders + added
-        names = ", ".join(p.name or p.aad_object_id for p in added)
+        unnamed = sum(1 for p in added if not p.name)  # picked by id, name not known yet: never show the id
+        names = ", ".join([p.name for p in added if p.name]
+                          + ([f"{unnamed} person(s) Beacon has not met yet"] if unnamed else []))
         self._record("responders_assigned", now, actor, f"{actor.name} assigned {names}",
                      before={"responders": before},
                      after={"responders": [p.to_dict() for p in self.responders]})

@@ -49,7 +49,7 @@ async def test_the_whole_lifecycle_through_teams(stack):
         ("incident.note", {"note": "Rolling back release 4.2"}, "Rolling back release 4.2"),
         ("incident.status", {"status": "verifying"}, "from fixing to verifying"),
         ("incident.status", {"status": "monitoring"}, "from verifying to monitoring"),
-        ("incident.resolve", {"summary": "Release 4.2 rolled back"}, "resolved it: Release 4.2 rolled back"),
+        ("incident.resolve", {"summary": "Release 4.2 rolled back"}, "INC-1 resolved by Alice Carter"),
         ("incident.close", {}, "from resolved to closed"),
     ]
     for verb, data, said in steps:
@@ -62,7 +62,8 @@ async def test_the_whole_lifecycle_through_teams(stack):
         if verb != "incident.close":
             assert card_version(root.cards[0]) == version_before + 1
         # ...and the thread says who did what.
-        assert any(said in text for text in [m.text or "" for m in stack.teams.thread(root.id)]), said
+        replies = [m.text or card_text(m.cards[0]) for m in stack.teams.thread(root.id)]
+        assert any(said in text for text in replies), said
 
     final = card_text(root.cards[0])
     assert "Closed" in final and "Release 4.2 rolled back" in final
