@@ -19,6 +19,7 @@ from botbuilder.schema.teams import (
 from bot import context as ctx
 from bot.commands import Command
 from bot.gate import Gate, positive_id
+from bot.manual_page import ManualPages
 from bot.mentions import directory_person, reader_zone_name, shown_as
 from cards.elements import Json
 from cards.oncall import FORM_TITLE, OncallCardView, OverrideFormView, oncall_card, override_form
@@ -143,11 +144,14 @@ class OncallSurface:
 
 
 def wire_oncall(wiring: Any) -> None:
-    """The `oncall` command, its card's buttons and the override dialog."""
+    """The `oncall` and `page` commands, the on-call card's buttons and the override dialog."""
     surface = OncallSurface(wiring.deps, wiring.card_actions.gate)
     for verb in (Verb.ONCALL_SHOW, Verb.ONCALL_OVERRIDE_FORM, Verb.ONCALL_OVERRIDE, Verb.ONCALL_OVERRIDE_CLEAR):
         wiring.card_actions.register(verb, surface.card_action)
+    pages = ManualPages(wiring.deps, wiring.card_actions.gate)
+    wiring.card_actions.register(Verb.PAGE, pages.card_action)
     if wiring.bot is not None:
         wiring.bot.register_command("oncall", surface.command)
+        wiring.bot.register_command("page", pages.command)
         for verb in (Verb.ONCALL_OVERRIDE_FORM, Verb.ONCALL_OVERRIDE):
             wiring.bot.register_dialog(verb.value, surface.dialog)

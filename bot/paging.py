@@ -53,7 +53,8 @@ async def page_wanted(deps: Deps, effect: Effect) -> Incident:
         incident = await uow.incidents.get(incident_id)
     if incident is None:
         raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
-    if incident.acknowledged_at is not None:
+    # A page by hand (level 0) asks for someone's help, acknowledged or not.
+    if incident.acknowledged_at is not None and int(effect.payload["level"]):
         who = incident.acknowledged_by.name if incident.acknowledged_by else "someone"
         raise PageNotNeeded(f"not sent: {who} acknowledged {incident.number} first")
     if not incident.is_open:
@@ -94,7 +95,7 @@ class PageDelivery:
     async def teams(self, effect: Effect) -> None:
         incident = await self._wanted(effect)
         p = effect.payload
-        card = page_card(incident, int(p["level"]), int(p["round"]))
+        card = page_card(incident, int(p["level"]), int(p["round"]), str(p["text"]))
         activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
         activity.summary = label(str(p["text"]))  # the notification's preview line
         await self.personal.send(incident.id, str(p["aad_object_id"]), str(p["name"]), activity)

@@ -10,10 +10,12 @@ from services.incidents import Incident
 from services.verbs import Verb
 
 
-def page_card(incident: Incident, level: int, round_: int) -> Json:
-    """What the person on call sees in their chat with Beacon: what is wrong, and Acknowledge."""
+def page_card(incident: Incident, level: int, round_: int, note: str = "") -> Json:
+    """What the person on call sees in their chat with Beacon: what is wrong, and Acknowledge.
+    Level 0 is a page by hand: `note` says who paged and why."""
     heading = f"{'DRILL · ' if incident.drill else ''}You are paged: {incident.number} {incident.priority}"
-    why = f"Level {level}" + (f", round {round_}" if round_ > 1 else "") + " of the escalation policy"
+    why = (f"Level {level}" + (f", round {round_}" if round_ > 1 else "") + " of the escalation policy") if level \
+        else f"Paged by hand: {note}"
     body = [
         container([text(plain(heading), size="Large", weight="Bolder", color="attention"),
                    text(plain(incident.title), size="Medium", weight="Bolder")], style="attention"),

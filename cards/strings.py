@@ -20,6 +20,7 @@ HELP_LINES = [
     ("metrics", "response metrics with a chart (drills excluded)"),
     ("oncall", "who is on call now and next, with overrides; “oncall override <schedule> @person until <date "
                "time>” covers a schedule, “oncall override <schedule> clear” removes it"),
+    ("page @person|team <text>", "page someone by hand for the incident of this thread (or name INC-7 in the text)"),
     ("help", "this list"),
 ]
 UNKNOWN_COMMAND = "I did not understand “{text}”. Here is what I can do:"

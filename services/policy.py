@@ -69,6 +69,7 @@ MEMBERS = _roles(Role.MEMBER, Role.RESPONDER, Role.COMMANDER, Role.ADMIN)
 RESPONDERS = _roles(Role.RESPONDER, Role.COMMANDER, Role.ADMIN)
 COMMAND = _roles(Role.COMMANDER, Role.ADMIN)
 OWNERS = _roles(Role.OWNER, Role.COMMANDER, Role.ADMIN)
+PAGERS = _roles(Role.RESPONDER, Role.ADMIN)  # an incident's commander is one of its responders
 
 POLICY: dict[Verb, Rule] = {
     Verb.DECLARE_FORM: Rule(MEMBERS, "declare an incident", restrictable=False),
@@ -100,9 +101,12 @@ POLICY: dict[Verb, Rule] = {
     # Who is on call is for the organisation, not guests; changing it, for the people who take
     # pages (directory teams) and admins, as ops teams expect of a rota.
     Verb.ONCALL_SHOW: Rule(MEMBERS, "see who is on call", restrictable=False),
-    Verb.ONCALL_OVERRIDE_FORM: Rule(RESPONDERS, "override who is on call"),
-    Verb.ONCALL_OVERRIDE: Rule(RESPONDERS, "override who is on call"),
-    Verb.ONCALL_OVERRIDE_CLEAR: Rule(RESPONDERS, "remove an on-call override"),
+    Verb.ONCALL_OVERRIDE_FORM: Rule(PAGERS, "override who is on call"),
+    Verb.ONCALL_OVERRIDE: Rule(PAGERS, "override who is on call"),
+    Verb.ONCALL_OVERRIDE_CLEAR: Rule(PAGERS, "remove an on-call override"),
+    # Paging wakes someone up: the incident's responders (its declarer and commander among them),
+    # the directory's teams and admins; not a member standing in while nobody commands.
+    Verb.PAGE: Rule(PAGERS, "page people for"),
 }
 
 

@@ -33,11 +33,12 @@ class Verb(StrEnum):
     REVIEW_SCHEDULE = "review.schedule"
     REVIEW_HELD = "review.held"
     REVIEW_ACTION_COMPLETE = "review.action_complete"
-    # on call (`@Beacon oncall`, its card and its override dialog)
+    # on call (`@Beacon oncall`, its card and its override dialog) and paging by hand
     ONCALL_SHOW = "oncall.show"  # the on-call card again, as it stands now
     ONCALL_OVERRIDE_FORM = "oncall.override_form"  # open the override form (dialog or card)
     ONCALL_OVERRIDE = "oncall.override"  # make someone on call for a schedule until a time
     ONCALL_OVERRIDE_CLEAR = "oncall.override_clear"  # remove an override
+    PAGE = "page.person"  # `@Beacon page @person|team <text>`: page by hand for an incident
 
 
 INCIDENT_VERBS = frozenset(v for v in Verb if v.value.startswith("incident."))

@@ -68,8 +68,9 @@ def page_text(incident: Incident) -> str:
 
 
 def page_effects(incident: Incident, people: Sequence[Pager], methods: Sequence[str], level: int,
-                 round_: int) -> tuple[list[OutboxEffect], list[str]]:
-    """One page per person and method; what a person lacks for a method is said, not skipped silently."""
+                 round_: int, *, text: str = "") -> tuple[list[OutboxEffect], list[str]]:
+    """One page per person and method; what a person lacks for a method is said, not skipped silently.
+    `text` replaces the usual line (a page by hand says who paged and why)."""
     assert incident.id is not None
     effects: list[OutboxEffect] = []
     missing: list[str] = []
@@ -83,7 +84,7 @@ def page_effects(incident: Incident, people: Sequence[Pager], methods: Sequence[
                 missing.append(f"no {what} for {person.name or person.key} ({method})")
                 continue
             field_name = {"teams": "aad_object_id", "sms": "phone", "voice": "phone", "email": "email"}[method]
-            effects.append(page_type(incident.id, level, round_, person.key, person.name, page_text(incident),
+            effects.append(page_type(incident.id, level, round_, person.key, person.name, text or page_text(incident),
                                      f"{method} page to {person.name or person.key}", **{field_name: address}))
     return effects, missing
 

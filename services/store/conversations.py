@@ -20,6 +20,13 @@ class Threads:
     async def get(self, incident_id: int, purpose: str = "incident") -> ThreadRow | None:
         return await self._uow.session.get(ThreadRow, (incident_id, purpose))
 
+    async def incident_at(self, root_activity_id: str) -> int | None:
+        """The incident whose own thread starts at this root message, if any."""
+        if not root_activity_id:
+            return None
+        return await self._uow.session.scalar(select(ThreadRow.incident_id).where(
+            ThreadRow.root_activity_id == root_activity_id, ThreadRow.purpose == "incident").limit(1))
+
     async def save(self, **values: Any) -> None:
         """Note where a thread was started (kept as first recorded)."""
         values.setdefault("purpose", "incident")

@@ -44,6 +44,7 @@ EXPECTED: dict[str, str] = {
     # who is on call is for the organisation; changing it is for the on-call teams and admins
     "oncall.show": MEMBERS + " owner", "oncall.override_form": "responder admin",
     "oncall.override": "responder admin", "oncall.override_clear": "responder admin",
+    "page.person": "responder commander admin",
 }
 # with roles.restrict_to_responders: true, plain members (the report owner included) only declare
 # and read; what owners may do for the review stays theirs

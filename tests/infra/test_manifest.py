@@ -24,7 +24,7 @@ HOST = "beacon.contoso.com"
 SITE = f"https://{HOST}/"
 VALUES = {"MICROSOFT_APP_ID": APP_ID, "BOT_HOST": HOST, "APP_VERSION": "1.2.3",
           "DEVELOPER_NAME": "Contoso IT", "DEVELOPER_URL": SITE, "PRIVACY_URL": SITE, "TERMS_URL": SITE}
-COMMANDS = {"declare", "drill", "list", "show", "actions", "metrics", "oncall", "help"}
+COMMANDS = {"declare", "drill", "list", "show", "actions", "metrics", "oncall", "page", "help"}
 SCHEMA_URL = "https://developer.microsoft.com/json-schemas/teams/v{version}/MicrosoftTeams.schema.json"
 
 

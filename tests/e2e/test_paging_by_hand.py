@@ -1,0 +1,115 @@
+"""`@Beacon page @person|team <text>` through /api/messages: in an incident's thread (or naming INC-n)
+it pages once through the normal page effects, with no escalation after it, and says so on the
+timeline; outside any incident it explains why it needs one; who may page is the policy's."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from services.paging.escalation import ESCALATION
+from tests.e2e.conftest import Stack
+from tests.e2e.helpers import act, card_text, eventually, incident_root
+from tests.e2e.paging_helpers import ADA, ADA_PHONE, BEARER, GRACE, GRACE_PHONE, alert
+from tests.e2e.test_paging import paging, personal_pages, sms_to
+from tests.teams_activities import Person, Users, channel_message, personal_message
+
+
+def in_thread(person: Person, text: str, root_id: str, *, mentioning: tuple[Person, ...] = ()) -> dict[str, Any]:
+    activity = channel_message(text, service_url="", from_user=person, reply_to_thread=root_id)
+    for other in mentioning:
+        activity["entities"].append({"type": "mention", "text": f"<at>{other.name}</at>",
+                                     "mentioned": {"id": other.id, "name": other.name}})
+    return activity
+
+
+async def answer(stack: Stack, activity: dict[str, Any]) -> str:
+    activity["serviceUrl"] = stack.url
+    before = len(stack.teams.posted())
+    status, _ = await stack.send(activity)
+    assert status in (200, 201)
+    return (await stack.teams.wait_for_posts(before + 1))[-1].text or ""
+
+
+async def paged_events(stack: Stack) -> list[Any]:
+    async with stack.beacon.deps.uow() as uow:
+        return [e for e in await uow.timeline.of(1) if e.kind == "paged" and (e.after or {}).get("manual")]
+
+
+async def acknowledged_alert(stack: Stack) -> Any:
+    """INC-1 from an alert, acknowledged by Ada on its card: its escalation is over."""
+    await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
+    root = await incident_root(stack, 1)
+    await act(stack, root, "incident.ack", from_user=ADA)
+    await eventually(lambda: personal_pages(stack, ADA), what="Ada's level 1 page")
+    await stack.beacon.settle()
+    return root
+
+
+async def test_a_page_by_hand_in_the_thread_pages_once_and_is_on_the_timeline(database_url):
+    async with paging(database_url) as (stack, twilio):
+        root = await acknowledged_alert(stack)
+        message = in_thread(ADA, "page <at>Grace Hopper</at> can you check the ledger database?", root.id,
+                            mentioning=(GRACE,))
+        reply = await answer(stack, message)
+        assert reply == "Paged Grace Hopper by teams, sms for INC-1."
+        # The incident is acknowledged, yet a page by hand asks for help: it goes out.
+        await eventually(lambda: personal_pages(stack, GRACE) and sms_to(twilio, GRACE_PHONE), what="Grace's pages")
+        page = personal_pages(stack, GRACE)[0].cards[0]
+        assert "Paged by hand" in card_text(page) and "can you check the ledger database?" in card_text(page)
+        [sms] = sms_to(twilio, GRACE_PHONE)
+        assert sms.startswith("INC-1 P1: Ada Lovelace: can you check the ledger database? - ") and "/ack/" in sms
+        [event] = await paged_events(stack)
+        assert event.summary == "Ada Lovelace paged Grace Hopper: can you check the ledger database?"
+        assert event.actor.name == ADA.name
+
+        # Teams delivers the message again: nothing more goes out; and no escalation follows.
+        status, _ = await stack.send({**message, "serviceUrl": stack.url})
+        assert status in (200, 201)
+        await asyncio.sleep(3.5)  # past a level's PT3S
+        await stack.beacon.settle()
+        assert len(sms_to(twilio, GRACE_PHONE)) == 1 and len(personal_pages(stack, GRACE)) == 1
+        assert len(await paged_events(stack)) == 1
+        async with stack.beacon.deps.uow() as uow:
+            assert await uow.timers.get(1, ESCALATION) is None
+
+
+async def test_naming_the_incident_pages_from_anywhere_and_a_team_goes_to_its_on_call(database_url):
+    async with paging(database_url) as (stack, twilio):
+        await acknowledged_alert(stack)
+        before = len(sms_to(twilio, ADA_PHONE))
+        # payments has no schedule of its own name: the first level of its service's policy pages
+        # schedule payments-primary, where Ada is on call; Grace, also in the team, is not paged.
+        reply = await answer(stack, personal_message("page payments the ledger is stuck INC-1", service_url="",
+                                                     from_user=GRACE))
+        assert reply == "Paged Ada Lovelace by teams, sms for INC-1."
+        await eventually(lambda: len(sms_to(twilio, ADA_PHONE)) == before + 1, what="Ada's page by hand")
+        assert "Grace Hopper: the ledger is stuck" in sms_to(twilio, ADA_PHONE)[-1]
+        assert not sms_to(twilio, GRACE_PHONE)
+
+
+async def test_outside_an_incident_a_page_is_refused_with_why(database_url):
+    async with paging(database_url) as (stack, twilio):
+        reply = await answer(stack, channel_message(f"page {GRACE.email} the ledger is stuck", service_url="",
+                                                    from_user=ADA))
+        assert reply.startswith("A page by hand belongs to an incident, so it can be acknowledged and tracked")
+        assert "INC-7" in reply
+        await stack.beacon.settle()
+        assert not sms_to(twilio, GRACE_PHONE) and not personal_pages(stack, GRACE)
+
+
+async def test_who_may_page_and_what_cannot_be_paged(database_url):
+    async with paging(database_url) as (stack, twilio):
+        root = await acknowledged_alert(stack)
+        # Dan is of the organisation but no responder: nobody commands INC-1, yet he may not page.
+        reply = await answer(stack, in_thread(Users.DAN, f"page {GRACE.email} wake up", root.id))
+        assert reply == "Not allowed: only responders can page people for INC-1."
+        reply = await answer(stack, in_thread(ADA, "page nobody@contoso.com wake up", root.id))
+        assert reply.startswith("Nobody was paged: nobody@contoso.com is not a person or team in the directory")
+        reply = await answer(stack, in_thread(ADA, f"page {GRACE.email}", root.id))
+        assert reply == "Nobody was paged: Say why you page: “@Beacon page @person <what you need>”."
+        await act(stack, root, "incident.resolve", from_user=ADA, summary="Restarted the ledger")
+        reply = await answer(stack, in_thread(ADA, f"page {GRACE.email} still broken?", root.id))
+        assert reply == "Nobody was paged: INC-1 is resolved: there is nobody to page for."
+        await stack.beacon.settle()
+        assert not sms_to(twilio, GRACE_PHONE) and await paged_events(stack) == []
