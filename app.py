@@ -117,7 +117,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
 
     async def metrics(request: web.Request) -> web.Response:
         async with deps.uow() as uow:
-            body = await render_metrics(uow)
+            body = await render_metrics(uow, deps.clock.now())
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

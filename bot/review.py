@@ -26,6 +26,7 @@ from services.deps import Deps
 from services.durations import duration
 from services.incidents import DomainError
 from services.outbox import Effect
+from services.paging.metrics import summary_rows as paging_rows
 from services.ports import MeetingRequest, Recipient
 from services.review import store
 from services.review.effects import CreateReviewEvent, ReviewThreadCard
@@ -178,6 +179,7 @@ class ReviewSurface:
     async def metrics_card(self) -> Json:
         async with self.deps.uow() as uow:
             m = await uow.reviews.metrics()
+            paging = await paging_rows(uow.session, self.deps.clock.now())
         priorities = sorted(set(m.acknowledge) | set(m.mitigate) | set(m.resolve)) or ["—"]
         series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
                   for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),
@@ -192,7 +194,7 @@ class ReviewSurface:
         rows += [("Incidents per week", ", ".join(f"{w}: {n}" for w, n in m.per_week.items()) or "none"),
                  ("Status updates", f"{m.updates.get('on_time', 0)} on time, {m.updates.get('late', 0)} late, "
                                     f"{m.updates.get('automatic', 0)} automatic"),
-                 ("Overdue actions", f"{m.overdue_actions} of {m.open_actions} open")]
+                 ("Overdue actions", f"{m.overdue_actions} of {m.open_actions} open"), *paging]
         return cards.metrics_card(base64.b64encode(png).decode(), rows)
 
     async def report_route(self, request: web.Request) -> web.StreamResponse:

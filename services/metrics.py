@@ -3,12 +3,15 @@ durable truth (a failed delivery stays visible until someone looks)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from services.incidents import OPEN_STATUSES
+from services.paging.metrics import families as paging_families
 from services.review.metrics import families as review_families
 from services.store.tables import IncidentRow, OutboxRow, TimerRow
 from services.store.uow import UnitOfWork
@@ -22,7 +25,7 @@ class _Snapshot(Collector):
         yield from self._families
 
 
-async def render(uow: UnitOfWork) -> bytes:
+async def render(uow: UnitOfWork, now: datetime | None = None) -> bytes:
     session = uow.session
     outbox = GaugeMetricFamily("beacon_outbox_effects", "Outbox effects by kind and state",
                                labels=["kind", "state"])
@@ -39,5 +42,6 @@ async def render(uow: UnitOfWork) -> bytes:
             select(TimerRow.kind, TimerRow.phase, func.count()).group_by(TimerRow.kind, TimerRow.phase)):
         timers.add_metric([kind, phase], count)
     registry = CollectorRegistry()
-    registry.register(_Snapshot([outbox, incidents, timers, *await review_families(session)]))
+    paging = await paging_families(session, now or datetime.now(UTC))  # windowed: last 90 days
+    registry.register(_Snapshot([outbox, incidents, timers, *await review_families(session), *paging]))
     return generate_latest(registry)

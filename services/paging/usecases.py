@@ -18,6 +18,7 @@ from services.paging.escalation import (
     policy_for,
     total_steps,
 )
+from services.paging.metrics import record_acknowledgement
 from services.paging.shifts import Override
 
 if TYPE_CHECKING:
@@ -62,10 +63,12 @@ def acknowledge_by_change(incident: Incident, deps: Deps, now: datetime) -> None
 
 
 async def follow_change(uow: UnitOfWork, incident: Incident, events: list[TimelineEvent]) -> None:
-    """An acknowledgement stops the escalation (resolving stops every timer in comms.hooks)."""
+    """An acknowledgement stops the escalation (resolving stops every timer in comms.hooks) and is
+    counted for the paging metrics in the same transaction."""
     assert incident.id is not None
     if incident.acknowledged_at and any(e.kind in ("acknowledged", "commander_changed") for e in events):
         await uow.timers.drop_kind(incident.id, ESCALATION)
+        await record_acknowledgement(uow.session, incident, events)
 
 
 def fire_escalation(batch: Batch, timer: TimerRow, incident: Incident | None, overrides: list[Override]) -> None:

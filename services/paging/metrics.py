@@ -1,0 +1,156 @@
+"""Paging metrics: time to acknowledge per service and priority, pages per method and outcome,
+escalations by the level reached, and acknowledgements by level and method.
+
+Each fact is written where it happens, in the transaction that makes it: an acknowledgement writes
+a `paging_acks` row (migration 0011) beside itself, a page is its outbox row (its outcome filled in
+by the worker), an escalation its timeline entry. The numbers are SQL aggregates over the last
+`WINDOW` of those rows (indexed by time), so they survive restarts, agree across replicas, and
+cost the same however many incidents Beacon has seen: nothing is loaded into Python row by row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.incidents import Incident, TimelineEvent
+from services.incidents.model import ACK_VIA
+from services.paging.effects import PAGE_TYPES
+from services.store.tables import Base, IncidentRow, OutboxRow, TimelineRow, UtcDateTime
+
+WINDOW = timedelta(days=90)
+# Upper bounds (seconds) of the time-to-acknowledge buckets: half a minute to four hours.
+BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
+PAGE_KINDS = tuple(t.kind for t in PAGE_TYPES.values())
+
+
+class PageAckRow(Base):
+    """How and how fast an incident was acknowledged; one row per incident, drills left out."""
+
+    __tablename__ = "paging_acks"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    service: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    priority: Mapped[str] = mapped_column(String(20), nullable=False, default="")
+    level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # 0: no page was being answered
+    via: Mapped[str] = mapped_column(String(20), nullable=False, default="")
+    seconds: Mapped[float] = mapped_column(Float, nullable=False)
+
+    __table_args__ = (Index("ix_paging_acks_at", "at"),)
+
+
+async def record_acknowledgement(session: AsyncSession, incident: Incident, events: Sequence[TimelineEvent]) -> None:
+    """In the acknowledging transaction: the level is the page answered (a link, a Teams page or a
+    call says which) or else the escalation's last level paged before it."""
+    if incident.drill or incident.id is None or incident.acknowledged_at is None:
+        return
+    if await session.get(PageAckRow, incident.id) is not None:
+        return
+    acked = next((e for e in events if e.kind == "acknowledged"), None)
+    level = int((acked.after or {}).get("level") or 0) if acked else 0
+    if not level:
+        level = await _last_level_paged(session, incident.id)
+    session.add(PageAckRow(incident_id=incident.id, at=incident.acknowledged_at, service=incident.service or "",
+                           priority=incident.priority, level=level, via=incident.acknowledged_via or "card",
+                           seconds=max(0.0, (incident.acknowledged_at - incident.declared_at).total_seconds())))
+
+
+async def _last_level_paged(session: AsyncSession, incident_id: int) -> int:
+    rows = await session.scalars(select(TimelineRow.after).where(
+        TimelineRow.incident_id == incident_id, TimelineRow.kind == "paged").order_by(TimelineRow.id.desc()).limit(20))
+    return next((int(a.get("level") or 0) for a in rows if a and not a.get("manual")), 0)
+
+
+@dataclass
+class PagingNumbers:
+    # (service, priority) -> (count, sum of seconds, cumulative count per bucket of BUCKETS)
+    time_to_ack: dict[tuple[str, str], tuple[int, float, list[int]]] = field(default_factory=dict)
+    pages: dict[tuple[str, str], int] = field(default_factory=dict)  # (method, outcome)
+    escalations: dict[int, int] = field(default_factory=dict)  # level reached
+    acknowledgements: dict[tuple[int, str], int] = field(default_factory=dict)  # (level, via)
+
+
+def _outcome() -> object:
+    """A page's outcome from its outbox row: sent, failed, pending, or why it was not sent."""
+    return case((OutboxRow.status != "skipped", OutboxRow.status),
+                (OutboxRow.last_error.like("%not configured"), "not_configured"), else_="not_needed")
+
+
+async def compute(session: AsyncSession, now: datetime) -> PagingNumbers:
+    since = now - WINDOW
+    numbers = PagingNumbers()
+    buckets = [func.sum(case((PageAckRow.seconds <= bound, 1), else_=0)) for bound in BUCKETS]
+    for service, priority, count, total, *cumulative in await session.execute(
+            select(PageAckRow.service, PageAckRow.priority, func.count(), func.sum(PageAckRow.seconds), *buckets)
+            .where(PageAckRow.at >= since).group_by(PageAckRow.service, PageAckRow.priority)):
+        numbers.time_to_ack[(service, priority)] = (count, float(total or 0), [int(c or 0) for c in cumulative])
+    outcome = _outcome().label("outcome")  # type: ignore[attr-defined]
+    for kind, result, count in await session.execute(
+            select(OutboxRow.kind, outcome, func.count()).join(IncidentRow, IncidentRow.id == OutboxRow.incident_id)
+            .where(OutboxRow.kind.in_(PAGE_KINDS), OutboxRow.created_at >= since, IncidentRow.drill.is_(False))
+            .group_by(OutboxRow.kind, outcome)):
+        numbers.pages[(kind.removeprefix("page."), result)] = count
+    level = TimelineRow.after["to_level"].as_integer().label("level")
+    for reached, count in await session.execute(
+            select(level, func.count()).where(TimelineRow.kind == "escalated", TimelineRow.at >= since)
+            .group_by(level)):
+        numbers.escalations[int(reached or 0)] = count
+    for ack_level, via, count in await session.execute(
+            select(PageAckRow.level, PageAckRow.via, func.count()).where(PageAckRow.at >= since)
+            .group_by(PageAckRow.level, PageAckRow.via)):
+        numbers.acknowledgements[(ack_level, via)] = count
+    return numbers
+
+
+def level_name(level: int) -> str:
+    return str(level) if level else "none"
+
+
+async def families(session: AsyncSession, now: datetime) -> list[GaugeMetricFamily | HistogramMetricFamily]:
+    n = await compute(session, now)
+    days = WINDOW.days
+    ttack = HistogramMetricFamily("beacon_paging_time_to_acknowledge_seconds",
+                                  f"Time from declaration to acknowledgement, last {days} days (drills excluded)",
+                                  labels=["service", "priority"])
+    for (service, priority), (count, total, cumulative) in sorted(n.time_to_ack.items()):
+        ttack.add_metric([service, priority], [(str(float(b)), c) for b, c in zip(BUCKETS, cumulative, strict=True)]
+                         + [("+Inf", count)], total)
+    pages = GaugeMetricFamily("beacon_paging_pages", f"Pages sent by method and outcome, last {days} days",
+                              labels=["method", "outcome"])
+    for (method, outcome), count in sorted(n.pages.items()):
+        pages.add_metric([method, outcome], count)
+    escalations = GaugeMetricFamily("beacon_paging_escalations", f"Escalations by the level reached, last {days} days",
+                                    labels=["level"])
+    for reached, count in sorted(n.escalations.items()):
+        escalations.add_metric([str(reached)], count)
+    acks = GaugeMetricFamily("beacon_paging_acknowledgements", f"Acknowledgements by the level paged and how, "
+                             f"last {days} days", labels=["level", "method"])
+    for (level, via), count in sorted(n.acknowledgements.items()):
+        acks.add_metric([level_name(level), via], count)
+    return [ttack, pages, escalations, acks]
+
+
+def _mean(count: int, total: float) -> str:
+    minutes, seconds = divmod(int(round(total / count)) if count else 0, 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+async def summary_rows(session: AsyncSession, now: datetime) -> list[tuple[str, str]]:
+    """The paging lines of `@Beacon metrics`."""
+    n = await compute(session, now)
+    days = WINDOW.days
+    ack = "; ".join(f"{service or 'no service'} {priority}: {count} acknowledged, mean {_mean(count, total)}"
+                    for (service, priority), (count, total, _) in sorted(n.time_to_ack.items()))
+    methods = sorted({m for m, _ in n.pages})
+    pages = "; ".join(f"{m}: " + ", ".join(f"{c} {o.replace('_', ' ')}" for (mm, o), c in sorted(n.pages.items())
+                                          if mm == m) for m in methods)
+    escalations = ", ".join(f"to level {level}: {count}" for level, count in sorted(n.escalations.items()))
+    acks = "; ".join(f"{'level ' + str(level) if level else 'no page'} by {ACK_VIA.get(via, via)}: {count}"
+                     for (level, via), count in sorted(n.acknowledgements.items()))
+    return [(f"Time to acknowledge (paging, {days} days)", ack or "none"), (f"Pages ({days} days)", pages or "none"),
+            (f"Escalations ({days} days)", escalations or "none"), (f"Acknowledged ({days} days)", acks or "none")]
