@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import card_text, eventually
-from tests.e2e.paging_helpers import BEARER, GRACE, GRACE_PHONE, ack_token, alert
+from tests.e2e.helpers import act, card_text, eventually, incident_root
+from tests.e2e.paging_helpers import ADA, ADA_PHONE, BEARER, GRACE, GRACE_PHONE, ack_token, alert
 from tests.e2e.test_paging import paging, sms_to
 from tests.teams_activities import channel_message
 
@@ -63,3 +63,15 @@ async def test_an_acknowledged_escalation_shows_on_metrics_and_in_the_metrics_co
         await stack.beacon.stop()
         await stack.beacon.start()
         check(await metrics(stack))
+
+
+async def test_an_acknowledgement_on_the_incident_card_counts_for_the_level_last_paged(database_url):
+    async with paging(database_url) as (stack, twilio):
+        await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
+        root = await incident_root(stack, 1)
+        await eventually(lambda: sms_to(twilio, ADA_PHONE), what="Ada's level 1 SMS")
+        await act(stack, root, "incident.ack", from_user=ADA)
+        body = await metrics(stack)
+        assert sample(body, 'beacon_paging_acknowledgements{level="1",method="card"}') == 1.0, body
+        assert sample(body, f"beacon_paging_time_to_acknowledge_seconds_count{{{LABELS}}}") == 1.0
+        assert "beacon_paging_escalations{" not in body
