@@ -26,7 +26,6 @@ from services.deps import Deps
 from services.durations import duration
 from services.incidents import DomainError
 from services.outbox import Effect
-from services.paging.metrics import summary_rows as paging_rows
 from services.ports import MeetingRequest, Recipient
 from services.review import store
 from services.review.effects import CreateReviewEvent, ReviewThreadCard
@@ -179,7 +178,7 @@ class ReviewSurface:
     async def metrics_card(self) -> Json:
         async with self.deps.uow() as uow:
             m = await uow.reviews.metrics()
-            paging = await paging_rows(uow.session, self.deps.clock.now())
+            paging = await uow.paging_metrics.summary_rows(self.deps.clock.now())
         priorities = sorted(set(m.acknowledge) | set(m.mitigate) | set(m.resolve)) or ["—"]
         series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
                   for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),

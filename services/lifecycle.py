@@ -158,10 +158,21 @@ LIFECYCLE = frozenset({"status_changed", "resolved", "reopened", "closed"})
 QUIET = frozenset({"status_update", "update_missed", "update_reminder", "notified", "delivery_sent",
                    "delivery_failed", "delivery_skipped"})
 
+
+def _acknowledge(incident: Incident, data: dict[str, Any], actor: Person, now: datetime) -> None:
+    """From the incident card, or from the personal page card (its data says via "teams"). A page
+    by hand (level 0) answered once someone acknowledged makes the person a responder instead."""
+    by_hand = data.get("via") == "teams" and str(data.get("level")) == "0" and incident.acknowledged_at is not None
+    if by_hand and actor.aad_object_id not in {p.aad_object_id for p in (incident.commander, *incident.responders)
+                                               if p}:
+        incident.assign_responders((actor,), actor, now)
+        return
+    incident.acknowledge(actor, now, via="teams" if data.get("via") == "teams" else "card")
+
+
 ACTIONS: dict[Verb, ActionSpec] = {
     # From the incident card, or from the personal page card (its data says via "teams").
-    Verb.ACKNOWLEDGE: ActionSpec(lambda i, d, a, n, c: i.acknowledge(a, n, via="teams" if d.get("via") == "teams"
-                                                                      else "card")),
+    Verb.ACKNOWLEDGE: ActionSpec(lambda i, d, a, n, c: _acknowledge(i, d, a, n)),
     Verb.TAKE_COMMAND: ActionSpec(lambda i, d, a, n, c: i.take_command(a, n), frozenset({"commander_changed"})),
     Verb.REASSESS: ActionSpec(_reassess, frozenset({"priority_changed"})),
     Verb.ASSIGN: ActionSpec(_assign),

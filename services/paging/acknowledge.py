@@ -11,12 +11,17 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from services.deps import Deps
 from services.errors import ConcurrentUpdate
 from services.incidents import Incident, Person
 from services.paging.directory import find_person
 from services.pipeline import change_within
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -59,13 +64,30 @@ async def _acknowledge_once(deps: Deps, incident_id: int, person_key: str, via: 
         if not incident.is_open:
             return AckOutcome(False, f"{incident.label} is {incident.status.value}: there is nothing to acknowledge.",
                               incident)
+        person = paged_person(deps, person_key)
+        if incident.acknowledged_at is not None and level == 0 and round_ > 0:
+            return await _join(uow, deps, incident, person, now, use_key)
         if incident.acknowledged_at is not None:
             who = incident.acknowledged_by.name if incident.acknowledged_by else "someone"
             return AckOutcome(False, f"{incident.label} was already acknowledged by {who}.", incident)
-        person = paged_person(deps, person_key)
         incident.acknowledge(person, now, via=via, page={"level": level, "round": round_} if level else None)
         await change_within(uow, incident, deps, now, was_open=True, old_impact=incident.impact)
         if use_key and not await uow.activities.mark_processed(use_key, incident_id, now):
             raise ConcurrentUpdate(incident.number)  # the same link, pressed twice at once: judge again
         await uow.commit()
     return AckOutcome(True, f"{person.name} acknowledged {incident.label}. Escalation stopped.", incident)
+
+
+async def _join(uow: UnitOfWork, deps: Deps, incident: Incident, person: Person, now: datetime,
+                use_key: str) -> AckOutcome:
+    """A page by hand (level 0) answered after someone acknowledged the incident: the person who
+    answers joins it as a responder, which is what they were asked for."""
+    involved = {p.aad_object_id for p in (incident.commander, *incident.responders) if p}
+    if person.aad_object_id in involved:
+        return AckOutcome(False, f"{person.name} is already working on {incident.label}.", incident)
+    incident.assign_responders((person,), person, now)
+    await change_within(uow, incident, deps, now, was_open=True, old_impact=incident.impact)
+    if use_key and not await uow.activities.mark_processed(use_key, incident.id, now):
+        raise ConcurrentUpdate(incident.number)
+    await uow.commit()
+    return AckOutcome(True, f"{person.name} answered the page and joined {incident.label} as a responder.", incident)

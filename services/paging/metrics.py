@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, case, func, select
@@ -22,6 +23,9 @@ from services.incidents import Incident, TimelineEvent
 from services.incidents.model import ACK_VIA
 from services.paging.effects import PAGE_TYPES
 from services.store.tables import Base, IncidentRow, OutboxRow, TimelineRow, UtcDateTime
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
 
 WINDOW = timedelta(days=90)
 # Upper bounds (seconds) of the time-to-acknowledge buckets: half a minute to four hours.
@@ -64,6 +68,19 @@ async def _last_level_paged(session: AsyncSession, incident_id: int) -> int:
     rows = await session.scalars(select(TimelineRow.after).where(
         TimelineRow.incident_id == incident_id, TimelineRow.kind == "paged").order_by(TimelineRow.id.desc()).limit(20))
     return next((int(a.get("level") or 0) for a in rows if a and not a.get("manual")), 0)
+
+
+class PagingMetrics:
+    """The paging metrics inside a unit of work (`uow.paging_metrics`)."""
+
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def record_acknowledgement(self, incident: Incident, events: Sequence[TimelineEvent]) -> None:
+        await record_acknowledgement(self._uow.session, incident, events)
+
+    async def summary_rows(self, now: datetime) -> list[tuple[str, str]]:
+        return await summary_rows(self._uow.session, now)
 
 
 @dataclass

@@ -18,7 +18,6 @@ from services.paging.escalation import (
     policy_for,
     total_steps,
 )
-from services.paging.metrics import record_acknowledgement
 from services.paging.shifts import Override
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ async def follow_change(uow: UnitOfWork, incident: Incident, events: list[Timeli
     assert incident.id is not None
     if incident.acknowledged_at and any(e.kind in ("acknowledged", "commander_changed") for e in events):
         await uow.timers.drop_kind(incident.id, ESCALATION)
-        await record_acknowledgement(uow.session, incident, events)
+        await uow.paging_metrics.record_acknowledgement(incident, events)
 
 
 def fire_escalation(batch: Batch, timer: TimerRow, incident: Incident | None, overrides: list[Override]) -> None:

@@ -5,7 +5,7 @@ The unit of work carries the repositories (as cosmicpython's does): `uow.inciden
 `uow.timeline`, `uow.outbox`, `uow.timers`, `uow.threads`, `uow.installations`, `uow.people` and
 `uow.activities` (invokes already applied) for the core, and the integrations' stores the same way
 (`uow.bridges`, `uow.alerts`, `uow.tickets`, `uow.reported_issues`, `uow.reviews`,
-`uow.oncall_overrides`). Each is made on
+`uow.oncall_overrides`, `uow.paging_metrics`). Each is made on
 first use, for this transaction; nothing outside the store modules touches the session.
 """
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from services.bridge.store import BridgeStore
     from services.intake.alert_store import AlertStore
     from services.intake.store import ReportedIssues, TicketLinks
+    from services.paging.metrics import PagingMetrics
     from services.paging.store import OncallOverrides
     from services.review.store import ReviewStore
 
@@ -151,3 +152,9 @@ class UnitOfWork:
         from services.paging.store import OncallOverrides
 
         return OncallOverrides(self)
+
+    @cached_property
+    def paging_metrics(self) -> PagingMetrics:
+        from services.paging.metrics import PagingMetrics
+
+        return PagingMetrics(self)

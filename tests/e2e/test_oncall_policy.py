@@ -34,8 +34,8 @@ async def said(stack: Stack, person: Person, text: str) -> str:
     message = channel_message(text, service_url=stack.url, from_user=person)
     status, _ = await stack.send(message)
     assert status in (200, 201)
-    reply = await stack.teams.wait_for(lambda r: next(
-        (m for m in r.posted() if m.conversation_id.endswith(f";messageid={message['id']}")), None))
+    reply = await stack.teams.wait_for(lambda r: next((m for m in r.posted() if m.reply_to_id == message["id"]),
+                                                      None), timeout=20)
     return reply.text or "(a card)"
 
 

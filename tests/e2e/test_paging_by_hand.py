@@ -10,9 +10,9 @@ from typing import Any
 from services.paging.escalation import ESCALATION
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import act, card_text, eventually, incident_root
-from tests.e2e.paging_helpers import ADA, ADA_PHONE, BEARER, GRACE, GRACE_PHONE, alert
+from tests.e2e.paging_helpers import ADA, ADA_PHONE, BEARER, GRACE, GRACE_PHONE, ack_token, alert
 from tests.e2e.test_paging import paging, personal_pages, sms_to
-from tests.teams_activities import Person, Users, channel_message, personal_message
+from tests.teams_activities import Person, Users, card_action_invoke, channel_message, personal_message
 
 
 def in_thread(person: Person, text: str, root_id: str, *, mentioning: tuple[Person, ...] = ()) -> dict[str, Any]:
@@ -24,11 +24,13 @@ def in_thread(person: Person, text: str, root_id: str, *, mentioning: tuple[Pers
 
 
 async def answer(stack: Stack, activity: dict[str, Any]) -> str:
+    """Beacon's reply to this message (not whatever else it posts meanwhile)."""
     activity["serviceUrl"] = stack.url
-    before = len(stack.teams.posted())
     status, _ = await stack.send(activity)
     assert status in (200, 201)
-    return (await stack.teams.wait_for_posts(before + 1))[-1].text or ""
+    reply = await stack.teams.wait_for(lambda r: next((m for m in r.posted() if m.reply_to_id == activity["id"]),
+                                                      None), timeout=20)
+    return reply.text or ""
 
 
 async def paged_events(stack: Stack) -> list[Any]:
@@ -41,7 +43,7 @@ async def acknowledged_alert(stack: Stack) -> Any:
     await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
     root = await incident_root(stack, 1)
     await act(stack, root, "incident.ack", from_user=ADA)
-    await eventually(lambda: personal_pages(stack, ADA), what="Ada's level 1 page")
+    await eventually(lambda: personal_pages(stack, ADA), what="Ada's level 1 page", timeout=20)
     await stack.beacon.settle()
     return root
 
@@ -54,7 +56,8 @@ async def test_a_page_by_hand_in_the_thread_pages_once_and_is_on_the_timeline(da
         reply = await answer(stack, message)
         assert reply == "Paged Grace Hopper by teams, sms for INC-1."
         # The incident is acknowledged, yet a page by hand asks for help: it goes out.
-        await eventually(lambda: personal_pages(stack, GRACE) and sms_to(twilio, GRACE_PHONE), what="Grace's pages")
+        await eventually(lambda: personal_pages(stack, GRACE) and sms_to(twilio, GRACE_PHONE), timeout=20,
+                         what="Grace's pages")
         page = personal_pages(stack, GRACE)[0].cards[0]
         assert "Paged by hand" in card_text(page) and "can you check the ledger database?" in card_text(page)
         [sms] = sms_to(twilio, GRACE_PHONE)
@@ -74,6 +77,42 @@ async def test_a_page_by_hand_in_the_thread_pages_once_and_is_on_the_timeline(da
             assert await uow.timers.get(1, ESCALATION) is None
 
 
+async def test_answering_a_page_by_hand_after_the_acknowledgement_joins_the_incident(database_url):
+    async with paging(database_url) as (stack, twilio):
+        root = await acknowledged_alert(stack)
+        await answer(stack, in_thread(ADA, f"page {GRACE.email} can you check the ledger database?", root.id))
+        await eventually(lambda: personal_pages(stack, GRACE) and sms_to(twilio, GRACE_PHONE), timeout=20,
+                         what="Grace's pages")
+        # Grace answers on the Teams page: INC-1 is acknowledged already, so she joins it as a responder.
+        page = personal_pages(stack, GRACE)[0]
+        [button] = [a for a in page.cards[0]["actions"] if a.get("title") == "Acknowledge"]
+        await stack.invoke_card(card_action_invoke(button["verb"], button["data"], reply_to_id=page.id,
+                                                   service_url=stack.url, from_user=GRACE, scope="personal"))
+        async with stack.beacon.deps.uow() as uow:
+            incident = await uow.incidents.get(1)
+        assert [p.name for p in incident.responders] == [GRACE.name]
+        assert incident.acknowledged_by.name == ADA.name
+        # Her SMS link then changes nothing more.
+        status, body = await stack.beacon.post(f"/ack/{ack_token(sms_to(twilio, GRACE_PHONE)[0])}")
+        assert status == 409 and body["error"] == "Grace Hopper is already working on INC-1."
+
+
+async def test_the_link_of_a_page_by_hand_joins_an_acknowledged_incident_once(database_url):
+    async with paging(database_url) as (stack, twilio):
+        root = await acknowledged_alert(stack)
+        await answer(stack, in_thread(ADA, f"page {GRACE.email} can you check the ledger database?", root.id))
+        await eventually(lambda: sms_to(twilio, GRACE_PHONE), what="Grace's SMS", timeout=20)
+        token = ack_token(sms_to(twilio, GRACE_PHONE)[0])
+        status, body = await stack.beacon.post(f"/ack/{token}")
+        assert status == 200 and body["message"] == "Grace Hopper answered the page and joined INC-1 as a responder."
+        status, body = await stack.beacon.post(f"/ack/{token}")
+        assert status == 409 and "already used" in body["error"]
+        async with stack.beacon.deps.uow() as uow:
+            incident = await uow.incidents.get(1)
+            joined = [e for e in await uow.timeline.of(1) if e.kind == "responders_assigned"]
+        assert [p.name for p in incident.responders] == [GRACE.name] and len(joined) == 1
+
+
 async def test_naming_the_incident_pages_from_anywhere_and_a_team_goes_to_its_on_call(database_url):
     async with paging(database_url) as (stack, twilio):
         await acknowledged_alert(stack)
@@ -83,7 +122,7 @@ async def test_naming_the_incident_pages_from_anywhere_and_a_team_goes_to_its_on
         reply = await answer(stack, personal_message("page payments the ledger is stuck INC-1", service_url="",
                                                      from_user=GRACE))
         assert reply == "Paged Ada Lovelace by teams, sms for INC-1."
-        await eventually(lambda: len(sms_to(twilio, ADA_PHONE)) == before + 1, what="Ada's page by hand")
+        await eventually(lambda: len(sms_to(twilio, ADA_PHONE)) == before + 1, what="Ada's page by hand", timeout=20)
         assert "Grace Hopper: the ledger is stuck" in sms_to(twilio, ADA_PHONE)[-1]
         assert not sms_to(twilio, GRACE_PHONE)
 

@@ -51,9 +51,10 @@ async def test_an_acknowledged_escalation_shows_on_metrics_and_in_the_metrics_co
         await stack.beacon.settle()
         check(await metrics(stack))
 
-        before = len(stack.teams.posted())
-        await stack.send(channel_message("metrics", service_url=stack.url, from_user=GRACE))
-        [answer] = (await stack.teams.wait_for_posts(before + 1))[before:]
+        message = channel_message("metrics", service_url=stack.url, from_user=GRACE)
+        await stack.send(message)
+        answer = await stack.teams.wait_for(lambda r: next((m for m in r.posted() if m.reply_to_id == message["id"]),
+                                                           None), timeout=20)
         text = card_text(answer.cards[0])
         assert "payments-api P1: 1 acknowledged, mean " in text
         assert "level 2 by SMS link: 1" in text and "to level 2: 1" in text
