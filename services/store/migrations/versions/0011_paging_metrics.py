@@ -2,14 +2,14 @@
 paging metrics and `@Beacon page` in a thread from reading whole tables
 
 Revision ID: 0011_paging_metrics
-Revises: 0009_paging
+Revises: 0015_impact_started
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_paging_metrics"
-down_revision = "0009_paging"
+down_revision = "0015_impact_started"
 branch_labels = None
 depends_on = None
 
