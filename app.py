@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from bot.adapter import BeaconAdapter
 from bot.bridge import wire_bridge
+from bot.feeds import wire_feeds
 from bot.handler import BeaconBot
 from bot.intake import wire_intake
 from bot.oncall import wire_oncall
@@ -61,8 +62,8 @@ class Overrides:
 
 
 # Each integration plugs itself in here (outbox handlers, card verbs, routes, observers).
-INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_voice, wire_oncall, wire_bridge, wire_review,
-                             wire_intake]
+INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_voice, wire_feeds, wire_oncall, wire_bridge,
+                             wire_review, wire_intake]
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:
@@ -123,13 +124,13 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await migrate(engine)
         wiring.report_not_configured()
-        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())
-                 ] if overrides.start_worker else []
+        runners = [worker, scheduler, *wiring.runners]
+        tasks = [asyncio.create_task(runner.run()) for runner in runners] if overrides.start_worker else []
         yield
         # Let deliveries in flight finish (a cancelled one would stay leased until its lease
         # expires, holding back that incident's later posts); then stop waiting.
-        worker.stop()
-        scheduler.stop()
+        for runner in runners:
+            runner.stop()
         _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds) if tasks else ((), ())
         for task in pending:
             task.cancel()

@@ -60,6 +60,9 @@ class Wiring:
     app: web.Application
     handlers: dict[type[OutboxEffect] | str, EffectHandler] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Background loops (services.background.BackgroundLoop) an integration runs while Beacon serves:
+    # started after the migrations, stopped before the closers run.
+    runners: list[Any] = field(default_factory=list)
     not_configured: list[str] = field(default_factory=list)
     graph: Any = None  # services.graph.adapters.GraphAdapters, loaded only when Graph is configured
     bot: Any = None  # bot.handler.BeaconBot: integrations register their text commands on it

@@ -31,6 +31,8 @@ from services.notify.sms.factory import build_sms_sender
 from services.notify.sms.settings import SmsSettings
 from services.notify.voice import build_voice_caller
 from services.notify.voice.settings import VoiceSettings
+from services.paging.feed_doctor import feed_checks
+from services.paging.feeds import FeedSettings
 from services.settings import Settings
 from services.store.db import create_engine, migrations_applied
 
@@ -74,6 +76,7 @@ class Subjects:
     bot_login_url: str = ""
     voice: VoiceSettings | None = None  # None: from the environment
     intake: IntakeSettings | None = None  # None: from the environment
+    feeds: FeedSettings | None = None
 
 
 TokenGetter = Callable[[Settings, str], str]
@@ -214,6 +217,20 @@ async def check_voice(settings: VoiceSettings, public_url: str) -> Check:
     return Check("voice", "ok", f"{detail} Key presses come back to {public_url.rstrip('/')}/voice/twilio/…")
 
 
+async def check_feeds(settings: Settings, feeds: FeedSettings | None = None) -> list[Check]:
+    """One line per schedule fed by an iCalendar URL (none when no schedule has ical_url)."""
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError:
+        return []  # the config line already says what is wrong
+    try:
+        lines = await asyncio.wait_for(feed_checks(config, feeds or FeedSettings()), TIMEOUT_SECONDS * 2)
+    except TimeoutError:
+        return [Check("on-call feeds", "fail", "the calendar servers did not answer in time",
+                      "check that Beacon can reach the ical_url hosts")]
+    return [Check("on-call feed", outcome, detail, fix) for outcome, detail, fix in lines]  # type: ignore[arg-type]
+
+
 async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
@@ -222,6 +239,7 @@ async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token
                check_ticket_requester(subjects.freshdesk, subjects.intake or IntakeSettings(), subjects.graph),
                await check_sms(subjects.sms),
                await check_voice(subjects.voice or VoiceSettings(), subjects.settings.public_url)]
+    checks += await check_feeds(subjects.settings, subjects.feeds)
     return checks
 
 

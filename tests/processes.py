@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Prefixes and names of the variables Beacon's settings read (README "Configuration").
 BEACON_VARIABLES = ("MicrosoftApp", "MICROSOFT_APP", "GRAPH_", "AZURE_", "MAIL_", "SMS_", "ACS_", "TWILIO_",
                     "FRESHDESK_", "ALERTS_", "DATABASE_URL", "BEACON_", "REPORT_", "REVIEW_", "ACTION_",
-                    "OUTBOX_", "SCHEDULER_", "ACK_", "VOICE_", "SHUTDOWN_", "LOG_", "ALLOWED_TENANT_IDS", "APPLICATIONINSIGHTS_",
+                    "OUTBOX_", "SCHEDULER_", "ACK_", "VOICE_", "ONCALL_FEED_", "SHUTDOWN_", "LOG_",
+                    "ALLOWED_TENANT_IDS", "APPLICATIONINSIGHTS_",
                     "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", "HOST", "PORT")
 
 
