@@ -13,6 +13,7 @@ only their host is ever shown or logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -134,23 +135,25 @@ class FeedRefresher(BackgroundLoop):
         for schedule in self.feeds.config.oncall.schedules:
             row = rows.get(schedule.name)
             if row is not None and schedule.ical_url and row.url == schedule.ical_url:
-                self._adopt(schedule, row)
+                await self._adopt(schedule, row)
 
-    def _adopt(self, schedule: ScheduleEntry, row: FeedRow) -> None:
+    async def _adopt(self, schedule: ScheduleEntry, row: FeedRow) -> None:
         """Take a stored row: its health, and its copy when there is one that reads."""
         state = self.feeds.states[schedule.name]
         state.checked_at, state.error, state.failures = row.checked_at, row.error, row.failures
         if row.body:
             try:
-                state.parsed = self._parse(schedule, row.body)
+                state.parsed = await self._parse(schedule, row.body)
             except FeedUnreadable as error:
                 log.warning("the stored copy of %s's feed cannot be read: %s", schedule.name, error)
                 return
             state.fetched_at, state.unknown = row.fetched_at, state.parsed.unknown
 
-    def _parse(self, schedule: ScheduleEntry, body: bytes) -> ParsedFeed:
+    async def _parse(self, schedule: ScheduleEntry, body: bytes) -> ParsedFeed:
+        """In a worker thread: expanding a large feed's recurrences must not stall the bot."""
         now = self._clock.now()
-        return parse_feed(body, schedule, self.feeds.config, now - LOOK_BACK, now + LOOK_AHEAD)
+        return await asyncio.to_thread(parse_feed, body, schedule, self.feeds.config, now - LOOK_BACK,
+                                       now + LOOK_AHEAD)
 
     async def refresh(self, schedule: ScheduleEntry) -> None:
         """Fetch (conditionally) and keep the copy when it reads; otherwise only record why not.
@@ -159,14 +162,14 @@ class FeedRefresher(BackgroundLoop):
         async with self._uow() as uow:
             row = await FeedCopies(uow).get(schedule.name)
         if row is not None and row.url == schedule.ical_url and row.checked_at and row.checked_at + self.every > now:
-            self._adopt(schedule, row)  # checked moments ago (by another replica, or before a restart)
+            await self._adopt(schedule, row)  # checked moments ago (by another replica, or before a restart)
             return
         if row is None or row.url != schedule.ical_url:  # a new feed, or its URL changed: start over
             row = FeedRow(schedule=schedule.name, url=schedule.ical_url, etag="", last_modified="", error="",
                           failures=0)
         try:
             body, etag, modified = await self._fetch(schedule.ical_url, row)
-            self._parse(schedule, body)
+            await self._parse(schedule, body)
         except (FeedUnreadable, FeedFetchFailed) as error:
             row.checked_at, row.error, row.failures = now, str(error)[:500], (row.failures or 0) + 1
             log.warning("on-call feed of %s (%s): %s", schedule.name, shown(schedule.ical_url), error)
@@ -177,7 +180,7 @@ class FeedRefresher(BackgroundLoop):
             await uow.write_first()
             await FeedCopies(uow).save(row)
             await uow.commit()
-        self._adopt(schedule, row)
+        await self._adopt(schedule, row)
 
     async def _fetch(self, url: str, row: FeedRow) -> tuple[bytes, str, str]:
         return await fetch_feed(self._http, url, row.body, row.etag, row.last_modified)
