@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.web_request import FileField
@@ -23,9 +24,9 @@ from multidict import MultiDictProxy
 
 from bot.paging import page_wanted
 from bot.wiring import Wiring
-from services.delivery import DeliveryError
+from services.delivery import DeliveryError, NotConfigured
 from services.deps import Deps
-from services.incidents import TimelineEvent
+from services.incidents import Incident, TimelineEvent
 from services.notify.sms import mask_phone
 from services.notify.voice import build_voice_caller
 from services.notify.voice.settings import VoiceSettings
@@ -42,7 +43,10 @@ from services.outbox import Effect
 from services.paging.acknowledge import acknowledge_page, paged_person
 from services.paging.effects import PageVoice
 from services.paging.links import AckClaim, AckLinks, LinkRefused
-from services.paging.voice_calls import VoiceCallMarks
+from services.paging.voice_calls import CancelCalls, VoiceCallMarks
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
 
 log = logging.getLogger("beacon.voice")
 CLOCK_SLACK = timedelta(seconds=5)  # Twilio's clock against ours, and its whole-second date_created
@@ -90,7 +94,7 @@ class VoicePages:
                 await VoiceCallMarks(uow).attempt_refused(key, effect.attempts)
                 await uow.commit()
             raise
-        await self._record_placed(key, incident.id)
+        await self._record_placed(key, incident.id, sid)
         log.info("paged %s by phone for %s (call %s)", mask_phone(phone), incident.number, sid)
 
     async def _placed_before(self, key: str, phone: str, incident_id: int) -> bool:
@@ -109,14 +113,39 @@ class VoicePages:
             return False
         log.warning("call %s to %s was made by an attempt whose answer was lost: not calling again",
                     found[0], mask_phone(phone))
-        await self._record_placed(key, incident_id)
+        await self._record_placed(key, incident_id, found[0])
         return True
 
-    async def _record_placed(self, key: str, incident_id: int) -> None:
+    async def _record_placed(self, key: str, incident_id: int, sid: str) -> None:
         async with self.deps.uow() as uow:
             await uow.write_first()
-            await VoiceCallMarks(uow).record_placed(key, incident_id, self.deps.clock.now())
+            await VoiceCallMarks(uow).record_placed(key, incident_id, self.deps.clock.now(), sid)
             await uow.commit()
+
+    async def cancel(self, effect: Effect) -> None:
+        """CancelCalls: hang up the incident's calls still ringing (answered ones finish)."""
+        incident_id = int(effect.payload["incident_id"])
+        async with self.deps.uow() as uow:
+            sids = await VoiceCallMarks(uow).call_sids(incident_id)
+        for sid in sids:
+            status = await self.caller.cancel_if_ringing(sid)
+            if status == "canceled":
+                log.info("call %s for INC-%s canceled: %s", sid, incident_id, effect.payload["reason"])
+
+
+class StopRingingCalls:
+    """An incident observer: once someone acknowledged (another way) or the incident is over, the
+    paging calls that still ring are stopped, so nobody is woken for a page already answered."""
+
+    async def on_declared(self, uow: UnitOfWork, incident: Incident, now: datetime) -> None:
+        return None
+
+    async def on_changed(self, uow: UnitOfWork, incident: Incident, events: list[TimelineEvent],
+                         now: datetime) -> None:
+        ended = next((e for e in events if e.kind in ("acknowledged", "resolved", "closed")), None)
+        if ended is None or incident.id is None or not await VoiceCallMarks(uow).call_sids(incident.id):
+            return
+        await uow.outbox.add_many([CancelCalls(incident.id, ended.summary)], now=now)
 
 
 def _forbidden(message: str) -> web.HTTPForbidden:
@@ -201,6 +230,10 @@ class VoiceCallbacks:
             await uow.commit()
 
 
+async def _not_configured(effect: Effect) -> None:
+    raise NotConfigured("voice")
+
+
 def wire_voice(wiring: Wiring) -> None:
     """Voice pages through Twilio when VOICE_PROVIDER says so; runs after wire_paging (its links)."""
     settings = wiring.outside.extra.get("voice") or VoiceSettings()
@@ -210,7 +243,11 @@ def wire_voice(wiring: Wiring) -> None:
         wiring.not_configured.append(f"Voice calls not configured: {reason}")
     else:
         wiring.closers.append(caller.aclose)
-        wiring.handlers[PageVoice] = VoicePages(wiring.deps, links, caller).call
+        pages = VoicePages(wiring.deps, links, caller)
+        wiring.handlers[PageVoice] = pages.call
+        wiring.handlers[CancelCalls] = pages.cancel
+        wiring.deps.observers.append(StopRingingCalls())
+    wiring.handlers.setdefault(CancelCalls, _not_configured)
     callbacks = VoiceCallbacks(wiring.deps, links, caller)
     wiring.app.router.add_post("/voice/twilio/{token}/gather", callbacks.gather)
     wiring.app.router.add_post("/voice/twilio/{token}/status", callbacks.status)

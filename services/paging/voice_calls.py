@@ -12,17 +12,20 @@ finds one. The marks live in processed_activities (keys already applied) under "
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 
+from services.effects.base import Channel, OutboxEffect
 from services.store.tables import ProcessedActivityRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
 
 PREFIX = "voice-call:"
+SID_PREFIX = "voice-sid:"  # voice-sid:<incident>:<call sid>, for stopping calls still ringing
 
 
 def _placed(effect_key: str) -> str:
@@ -61,8 +64,37 @@ class VoiceCallMarks:
         await self._uow.session.execute(delete(ProcessedActivityRow).where(
             ProcessedActivityRow.activity_id == _attempt(effect_key, attempt)))
 
-    async def record_placed(self, effect_key: str, incident_id: int, now: datetime) -> None:
-        """The page's call exists: no attempt is open any more."""
+    async def record_placed(self, effect_key: str, incident_id: int, now: datetime, sid: str = "") -> None:
+        """The page's call exists (its sid, when known): no attempt is open any more."""
         await self._uow.activities.mark_processed(_placed(effect_key), incident_id, now)
+        if sid:
+            await self._uow.activities.mark_processed(f"{SID_PREFIX}{incident_id}:{sid}", incident_id, now)
         await self._uow.session.execute(delete(ProcessedActivityRow).where(
             ProcessedActivityRow.activity_id.startswith(_attempts(effect_key), autoescape=True)))
+
+    async def call_sids(self, incident_id: int) -> list[str]:
+        """The calls placed for the incident's pages, oldest first."""
+        prefix = f"{SID_PREFIX}{incident_id}:"
+        rows = await self._uow.session.scalars(select(ProcessedActivityRow.activity_id).where(
+            ProcessedActivityRow.activity_id.startswith(prefix, autoescape=True)).order_by(
+            ProcessedActivityRow.processed_at))
+        return [row.removeprefix(prefix) for row in rows]
+
+
+@dataclass(frozen=True)
+class CancelCalls(OutboxEffect):
+    """Stop the incident's paging calls that still ring: someone answered the page another way, or
+    the incident is over. A call already answered is left to finish."""
+
+    kind = "page.voice.cancel"
+    channel = Channel.VOICE
+    incident_id: int
+    reason: str
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"incident:{self.incident_id}:page:voice:cancel"
+
+    @property
+    def ordering_key(self) -> str:
+        return f"incident:{self.incident_id}:page:voice:cancel"

@@ -20,7 +20,17 @@ from services.notify.sms.settings import SmsSettings
 from services.notify.voice.settings import VoiceSettings
 from tests.e2e.conftest import Stack, start_stack, unconfigured
 from tests.e2e.helpers import card_text, eventually, incident_root
-from tests.e2e.paging_helpers import ADA, ADA_PHONE, ALERTS_TOKEN, BEARER, GRACE, GRACE_PHONE, alert, paging_config
+from tests.e2e.paging_helpers import (
+    ADA,
+    ADA_PHONE,
+    ALERTS_TOKEN,
+    BEARER,
+    GRACE,
+    GRACE_PHONE,
+    ack_token,
+    alert,
+    paging_config,
+)
 from tests.e2e.test_paging import kinds, personal_pages, sms_to, snapshot
 from tests.fakes.twilio_voice import OWNED_NUMBER, FakeTwilioVoice
 from tests.teams_activities import installation_update
@@ -61,7 +71,7 @@ async def voice_paging(database_url: str, **config: Any) -> AsyncIterator[tuple[
 
 
 async def graces_call(stack: Stack, twilio: FakeTwilioVoice) -> str:
-    await eventually(lambda: twilio.calls_to(GRACE_PHONE), timeout=10, what="the call to Grace")
+    await eventually(lambda: twilio.calls_to(GRACE_PHONE), timeout=30, what="the call to Grace")
     return twilio.calls_to(GRACE_PHONE)[0].sid
 
 
@@ -175,10 +185,23 @@ async def test_an_invalid_number_is_a_permanent_failure_on_the_timeline(database
                          body={"code": 21211, "message": "Invalid 'To' Phone Number: +447700900002", "status": 400,
                                "more_info": "https://www.twilio.com/docs/errors/21211"})
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
-        await eventually(lambda: twilio.requests_to("/Calls.json", "POST"), timeout=10, what="the call request")
+        await eventually(lambda: twilio.requests_to("/Calls.json", "POST"), timeout=30, what="the call request")
         await stack.beacon.settle()
         async with stack.beacon.deps.uow() as uow:
             events = await uow.timeline.of(1)
         [failed] = [e for e in events if e.kind == "delivery_failed"]
         assert "21211" in failed.summary and "+447700900002" not in failed.summary
         assert len(twilio.requests_to("/Calls.json", "POST")) == 1 and twilio.calls == []
+
+
+async def test_a_call_still_ringing_stops_when_someone_acknowledges_another_way(database_url):
+    async with voice_paging(database_url) as (stack, twilio):
+        await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
+        sid = await graces_call(stack, twilio)
+        assert twilio.call(sid).status == "queued"  # Grace's phone rings
+        token = ack_token(sms_to(twilio, ADA_PHONE)[0])
+        status, body = await stack.beacon.post(f"/ack/{token}")  # Ada answers her SMS page meanwhile
+        assert status == 200, body
+        await eventually(lambda: twilio.call(sid).status == "canceled", timeout=10, what="Grace's call stopped")
+        await stack.beacon.settle()
+        assert len(twilio.calls) == 1 and "delivery_failed" not in await kinds(stack)

@@ -69,6 +69,7 @@ class PlacedCall:
     spoken: list[str] = field(default_factory=list)  # what the callee heard, in order
     answers: list[tuple[int, str]] = field(default_factory=list)  # Beacon's (status, body) to each callback
     current: str = ""  # the TwiML the call is running now
+    status: str = "queued"  # queued (ringing) → in-progress when answered → how it ended
     last: tuple[str, dict[str, str]] = ("", {})  # the latest callback: URL and fields
 
 
@@ -88,6 +89,8 @@ class FakeTwilioVoice(FakeTwilio):
         base = "/2010-04-01/Accounts/{sid}"
         app.router.add_post(f"{base}/Calls.json", self._create)
         app.router.add_get(f"{base}/Calls.json", self._list)
+        app.router.add_get(f"{base}/Calls/{{call}}.json", self._fetch)
+        app.router.add_post(f"{base}/Calls/{{call}}.json", self._update)
         app.router.add_get(f"{base}/IncomingPhoneNumbers.json", self._incoming)
         app.router.add_get(f"{base}/OutgoingCallerIds.json", self._verified_ids)
 
@@ -160,6 +163,26 @@ class FakeTwilioVoice(FakeTwilio):
                                   "previous_page_uri": None, "start": 0, "end": max(0, len(found[:size]) - 1),
                                   "uri": request.path_qs})
 
+    async def _fetch(self, request: web.Request) -> web.Response:
+        call = next((c for c in self.calls if c.sid == request.match_info["call"]), None)
+        if call is None:
+            return _twilio_error(404, 20404, "The requested resource was not found")
+        return web.json_response(self._resource(call))
+
+    async def _update(self, request: web.Request) -> web.Response:
+        """Status=canceled hangs up a queued or ringing call only; completed hangs up any live call."""
+        call = next((c for c in self.calls if c.sid == request.match_info["call"]), None)
+        if call is None:
+            return _twilio_error(404, 20404, "The requested resource was not found")
+        wanted = dict(parse_qsl(request[RECORDED].body.decode())).get("Status", "")
+        if wanted not in ("canceled", "completed"):
+            return _twilio_error(400, 21218, f"Invalid Status: {wanted}")
+        if wanted == "canceled" and call.status in ("queued", "ringing"):
+            call.status, call.current = "canceled", ""
+        elif wanted == "completed" and call.status in ("queued", "ringing", "in-progress"):
+            call.status, call.current = "completed", ""
+        return web.json_response(self._resource(call))
+
     async def _incoming(self, request: web.Request) -> web.Response:
         wanted = request.query.get("PhoneNumber")
         numbers = [{"phone_number": n, "capabilities": {"voice": True, "sms": True, "mms": False, "fax": False}}
@@ -175,7 +198,7 @@ class FakeTwilioVoice(FakeTwilio):
         stamp = format_datetime(call.created, usegmt=True)
         path = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{call.sid}"
         return {"sid": call.sid, "account_sid": self.account_sid, "to": call.to, "from": call.sender,
-                "status": "queued", "direction": "outbound-api", "date_created": stamp, "date_updated": stamp,
+                "status": call.status, "direction": "outbound-api", "date_created": stamp, "date_updated": stamp,
                 "start_time": None, "end_time": None, "duration": None, "price": None, "price_unit": "USD",
                 "api_version": "2010-04-01", "uri": f"{path}.json"}
 
@@ -186,6 +209,8 @@ class FakeTwilioVoice(FakeTwilio):
     async def answer(self, sid: str) -> PlacedCall:
         """The callee picks up: they hear the TwiML up to its <Gather>."""
         call = self.call(sid)
+        assert call.status == "queued", f"call {sid} is {call.status}: nobody can answer it"
+        call.status = "in-progress"
         call.spoken += says(call.current)
         return call
 
@@ -211,6 +236,7 @@ class FakeTwilioVoice(FakeTwilio):
                   auth_token: str | None = None) -> tuple[int, str]:
         """The call is over: Twilio posts its final status to StatusCallback."""
         call = self.call(sid)
+        call.status = status
         extra = {"CallDuration": str(duration)} if status == "completed" else {}
         return await self._post(call, call.status_callback, {"CallStatus": status, **extra}, auth_token)
 

@@ -12,10 +12,18 @@ from app import WORKER, Overrides, create_app
 from services.bridge.effects import BridgeThreadCard, CreateMeeting, Invite, Ring
 from services.effects import Channel, OutboxEffect, effect_types
 from services.effects.messages import SendEmail, SendSms
-from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
-from services.effects.teams import ThreadMention
-from services.paging.effects import PageEmail, PageSms, PageTeams, PageVoice
+from services.effects.teams import (
+    PostCard,
+    ResolvePeople,
+    StakeholderPost,
+    ThreadCard,
+    ThreadMention,
+    ThreadNote,
+    UpdateCard,
+)
 from services.intake.effects import CreateTicket, ReportCard, TicketNote, UpdateTicket
+from services.paging.effects import PageEmail, PageSms, PageTeams, PageVoice
+from services.paging.voice_calls import CancelCalls
 from services.review.effects import CreateReviewEvent, ReviewThreadCard
 from services.settings import Settings
 from tests.e2e.conftest import unconfigured
@@ -102,6 +110,9 @@ ROWS += [
      "incident:7:page:2:1:ada@x:voice", "incident:7:page:voice:ada@x", 7, {**PAGE, "phone": "+15550100"}),
     (PageEmail(7, 2, 1, "ada@x", "Ada", "INC-7 P1: Down", "page", email="ada@x"), "page.email",
      "incident:7:page:2:1:ada@x:email", "incident:7:page:email:ada@x", 7, {**PAGE, "email": "ada@x"}),
+    # Once per incident: its calls still ringing stop when someone acknowledged another way.
+    (CancelCalls(7, "Ada acknowledged"), "page.voice.cancel", "incident:7:page:voice:cancel",
+     "incident:7:page:voice:cancel", 7, {"incident_id": 7, "reason": "Ada acknowledged"}),
 ]
 
 

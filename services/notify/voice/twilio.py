@@ -77,6 +77,16 @@ class TwilioVoiceCaller:
         log.info("call to %s accepted by Twilio as %s (%s)", who, sid, data.get("status"))
         return sid
 
+    async def cancel_if_ringing(self, sid: str) -> str:
+        """Stop a call that has not been answered yet (Twilio's Status=canceled hangs up only queued
+        and ringing calls); an answered one is left to finish. The call's status afterwards."""
+        path = f"{self._account_path}/Calls/{sid}.json"
+        call = await self._call(f"read call {sid}", "GET", path)
+        if call.get("status") not in ("queued", "initiated", "ringing"):
+            return str(call.get("status"))
+        updated = await self._call(f"cancel call {sid}", "POST", path, data={"Status": "canceled"})
+        return str(updated.get("status"))
+
     async def calls_between(self, to: str, start: datetime, end: datetime) -> list[str]:
         """Sids of calls from Beacon's number to `to` that Twilio created between `start` and `end`."""
         data = await self._call(f"list the calls to {mask_phone(to)}", "GET", f"{self._account_path}/Calls.json",
