@@ -1,14 +1,14 @@
 """oncall feeds: the last good copy of each schedule's iCalendar feed and its health
 
 Revision ID: 0010_oncall_feeds
-Revises: 0015_impact_started
+Revises: 0011_paging_metrics
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_oncall_feeds"
-down_revision = "0015_impact_started"
+down_revision = "0011_paging_metrics"
 branch_labels = None
 depends_on = None
 
