@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import httpx
 
@@ -21,13 +20,12 @@ from services.delivery import (
     classify_status,
     parse_retry_after,
 )
-from services.notify.sms import mask_phone, redact_phones
-from services.notify.sms.settings import TWILIO_DEFAULT_BASE_URL
+from services.notify.sms import mask_phone
+from services.notify.twilio_rest import TwilioRest, bad_credentials, error_body
 from services.notify.voice.settings import VoiceSettings
 
 log = logging.getLogger("beacon.voice")
 
-API_VERSION = "2010-04-01"
 # Twilio error codes that name a setting to fix rather than a passing fault (https://www.twilio.com/docs/errors).
 HINTS = {
     21210: "VOICE_FROM is not a Twilio number or verified caller id of this account",
@@ -45,23 +43,16 @@ class TwilioVoiceCaller:
     provider = "twilio"
 
     def __init__(self, settings: VoiceSettings) -> None:
-        sid = settings.twilio_account_sid
-        self.account_sid = sid
+        self.account_sid = settings.twilio_account_sid
         self.auth_token = settings.twilio_auth_token.get_secret_value()  # also checks callbacks' signatures
         self.caller_id = settings.caller_id
-        self._account_path = f"/{API_VERSION}/Accounts/{sid}"
         self._ring = settings.ring_seconds
-        self._timeout = settings.timeout_seconds
-        self._http = httpx.AsyncClient(
-            base_url=settings.twilio_base_url or TWILIO_DEFAULT_BASE_URL,
-            auth=httpx.BasicAuth(sid, self.auth_token),
-            headers={"Accept": "application/json", "User-Agent": "Beacon"},
-            timeout=settings.timeout_seconds,
-        )
+        self._rest = TwilioRest(self.account_sid, self.auth_token, settings.twilio_base_url, settings.timeout_seconds,
+                                lost=CallOutcomeUnknown, refusal=delivery_error)
 
     @property
     def request_timeout(self) -> float:
-        return self._timeout
+        return self._rest.timeout
 
     async def place_call(self, to: str, twiml: str, status_callback: str) -> str:
         """The new call's sid. Twilio rings `to` and runs `twiml` when it is answered; it posts the
@@ -70,7 +61,7 @@ class TwilioVoiceCaller:
                 "StatusCallback": status_callback, "StatusCallbackMethod": "POST",
                 "StatusCallbackEvent": "completed"}
         who = mask_phone(to)
-        data = await self._call(f"call {who}", "POST", f"{self._account_path}/Calls.json", data=form)
+        data = await self._rest.call(f"call {who}", "POST", f"{self._rest.account_path}/Calls.json", data=form)
         sid = data.get("sid")
         if not isinstance(sid, str) or not sid:
             raise PermanentDeliveryError(f"Twilio accepted the call to {who} but its answer has no sid")
@@ -80,17 +71,18 @@ class TwilioVoiceCaller:
     async def cancel_if_ringing(self, sid: str) -> str:
         """Stop a call that has not been answered yet (Twilio's Status=canceled hangs up only queued
         and ringing calls); an answered one is left to finish. The call's status afterwards."""
-        path = f"{self._account_path}/Calls/{sid}.json"
-        call = await self._call(f"read call {sid}", "GET", path)
+        path = f"{self._rest.account_path}/Calls/{sid}.json"
+        call = await self._rest.call(f"read call {sid}", "GET", path)
         if call.get("status") not in ("queued", "initiated", "ringing"):
             return str(call.get("status"))
-        updated = await self._call(f"cancel call {sid}", "POST", path, data={"Status": "canceled"})
+        updated = await self._rest.call(f"cancel call {sid}", "POST", path, data={"Status": "canceled"})
         return str(updated.get("status"))
 
     async def calls_between(self, to: str, start: datetime, end: datetime) -> list[str]:
         """Sids of calls from Beacon's number to `to` that Twilio created between `start` and `end`."""
-        data = await self._call(f"list the calls to {mask_phone(to)}", "GET", f"{self._account_path}/Calls.json",
-                                params={"To": to, "From": self.caller_id, "PageSize": "50"})
+        query = {"To": to, "From": self.caller_id, "PageSize": "50"}
+        data = await self._rest.call(f"list the calls to {mask_phone(to)}", "GET",
+                                     f"{self._rest.account_path}/Calls.json", params=query)
         found = []
         for call in data.get("calls") or []:
             try:
@@ -103,16 +95,16 @@ class TwilioVoiceCaller:
 
     async def check(self) -> str:
         """Pre-flight for the doctor: the credentials work and the caller id belongs to the account."""
-        account = await self._call("read the account", "GET", f"{self._account_path}.json")
+        account = await self._rest.call("read the account", "GET", f"{self._rest.account_path}.json")
         number = {"PhoneNumber": self.caller_id}
-        owned = await self._call("look up VOICE_FROM", "GET", f"{self._account_path}/IncomingPhoneNumbers.json",
-                                 params=number)
+        owned = await self._rest.call("look up VOICE_FROM", "GET",
+                                      f"{self._rest.account_path}/IncomingPhoneNumbers.json", params=number)
         numbers = owned.get("incoming_phone_numbers") or []
         if numbers and not (numbers[0].get("capabilities") or {}).get("voice", True):
             raise PermanentDeliveryError(f"{self.caller_id} belongs to the account but cannot make calls")
         if not numbers:
-            verified = await self._call("look up VOICE_FROM", "GET",
-                                        f"{self._account_path}/OutgoingCallerIds.json", params=number)
+            verified = await self._rest.call("look up VOICE_FROM", "GET",
+                                             f"{self._rest.account_path}/OutgoingCallerIds.json", params=number)
             if not verified.get("outgoing_caller_ids"):
                 raise PermanentDeliveryError(f"{self.caller_id} is neither a number nor a verified caller id of "
                                              f"Twilio account {account.get('friendly_name') or self.account_sid}")
@@ -120,26 +112,7 @@ class TwilioVoiceCaller:
                 f"accepts the credentials; calls come from {self.caller_id}.")
 
     async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException as error:
-            raise CallOutcomeUnknown(f"Twilio did not answer within {self._timeout:g}s to {operation} "
-                                     f"({type(error).__name__})") from error
-        except httpx.TransportError as error:
-            raise CallOutcomeUnknown(f"Twilio could not be reached to {operation}: {error!r}") from error
-        if not response.is_success:
-            raise delivery_error(operation, response)
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise PermanentDeliveryError(f"Twilio's answer to {operation} is not JSON: is TWILIO_BASE_URL right?",
-                                         status=response.status_code)
-        return data
+        await self._rest.aclose()
 
 
 class CallOutcomeUnknown(TransientDeliveryError):
@@ -150,17 +123,10 @@ def delivery_error(operation: str, response: httpx.Response) -> DeliveryError:
     """Twilio's refusal as a permanent (4xx: wrong number, credentials, permissions) or transient
     (429, 5xx) delivery error, with the setting to fix when the code names one."""
     status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
+    body, said = error_body(response)
+    if (credentials := bad_credentials(operation, response, said)) is not None:
+        return credentials
     code = body.get("code")
-    message = redact_phones(str(body.get("message") or response.reason_phrase))
-    said = f"{status} (Twilio error {code}): {message}" if code else f"{status}: {message}"
-    if status in (401, 403):
-        return PermanentDeliveryError(f"Twilio refused the credentials trying to {operation}, {said}; check "
-                                      "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN", status=status)
     hint = HINTS.get(code) if isinstance(code, int) else None
     if hint:
         said += f"; {hint}"
