@@ -104,17 +104,16 @@ def _html_text(text: str) -> str:
 
 
 def ticket_request(incident: Incident, config: BeaconConfig, settings: IntakeSettings,
-                   thread_url: str, requester_email: str = "") -> TicketRequest:
-    """The ticket Beacon creates for a new incident, filed as `requester_email` (see
-    services.intake.requester); without one, as the configured requester or the client's contact.
-    Raises ValueError when there is nobody to put as its requester (Freshdesk needs one)."""
+                   thread_url: str, requester_email: str) -> TicketRequest:
+    """The ticket Beacon creates for a new incident, filed as `requester_email` (chosen by
+    services.intake.requester, which says why when there is nobody)."""
     return TicketRequest(
         subject=f"[{incident.number}] {incident.title}"[:255],
         description_html=ticket_description(incident, thread_url),
         priority=freshdesk_priority(incident.priority),
         status=int(FreshdeskStatus.OPEN),
         tags=("beacon", incident.number),
-        requester_email=requester_email or requester(incident, config, settings),
+        requester_email=requester_email,
         custom_fields=custom_fields(settings.custom_fields, incident),
     )
 
@@ -143,14 +142,6 @@ def configured_requester(incident: Incident, config: BeaconConfig, settings: Int
         return settings.requester_email
     client = config.client(incident.client) if incident.client else None
     return next((c.email for c in client.contacts if c.email), "") if client else ""
-
-
-def requester(incident: Incident, config: BeaconConfig, settings: IntakeSettings) -> str:
-    contact = configured_requester(incident, config, settings)
-    if not contact:
-        raise ValueError("nobody to file the Freshdesk ticket as: set FRESHDESK_REQUESTER_EMAIL "
-                         "(or give the incident's client a contact with an email)")
-    return contact
 
 
 def custom_fields(template: Mapping[str, Any], incident: Incident) -> dict[str, object]:

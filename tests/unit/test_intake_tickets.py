@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from services.config import parse_config
 from services.incidents import Incident, Level, Person, Status
 from services.intake.alert_store import stored_key
+from services.intake.requester import Requesters
 from services.intake.settings import IntakeSettings
 from services.intake.tickets import (
     TicketChanges,
@@ -56,31 +57,30 @@ def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_created_ticket_has_the_number_priority_tags_requester_and_a_link_back():
-    request = ticket_request(incident(), CONFIG, settings(FRESHDESK_REQUESTER_EMAIL="noc@example.com"),
-                             "https://teams.microsoft.com/l/message/x/1")
+    request = ticket_request(incident(), CONFIG, settings(), "https://teams.microsoft.com/l/message/x/1",
+                             "noc@example.com")
     assert request.subject == "[INC-7] Checkout <b>down</b>"
     assert (request.priority, request.status, request.tags) == (4, 2, ("beacon", "INC-7"))
     assert request.requester_email == "noc@example.com"
     assert "Checkout &lt;b&gt;down&lt;/b&gt;" in request.description_html  # the title is text, not markup
     assert "Line 1<br>Line &lt;2&gt;" in request.description_html
     assert 'href="https://teams.microsoft.com/l/message/x/1"' in request.description_html
-    assert "incidents channel" in ticket_request(incident(), CONFIG, settings(FRESHDESK_REQUESTER_EMAIL="a@b.c"),
-                                                 "").description_html
+    assert "incidents channel" in ticket_request(incident(), CONFIG, settings(), "", "a@b.c").description_html
 
 
 @pytest.mark.parametrize(("priority", "freshdesk"), [("P1", 4), ("P2", 3), ("P3", 2), ("P4", 1), ("P5", 1)])
 def test_priorities_map_p1_to_urgent_down_to_low(priority: str, freshdesk: int):
-    request = ticket_request(incident(priority), CONFIG, settings(FRESHDESK_REQUESTER_EMAIL="a@b.c"), "")
+    request = ticket_request(incident(priority), CONFIG, settings(), "", "a@b.c")
     assert request.priority == freshdesk
 
 
-def test_the_requester_is_the_configured_one_else_the_clients_first_contact_with_an_email():
-    assert ticket_request(incident(client="Contoso"), CONFIG, settings(), "").requester_email == "casey@contoso.example"
+async def test_the_requester_is_the_configured_one_else_the_clients_first_contact_with_an_email():
+    assert await Requesters(CONFIG, settings()).of(incident(client="Contoso")) == "casey@contoso.example"
     configured = settings(FRESHDESK_REQUESTER_EMAIL="noc@example.com")
-    assert ticket_request(incident(client="Contoso"), CONFIG, configured, "").requester_email == "noc@example.com"
-    for client in ("", "Fabrikam"):
+    assert await Requesters(CONFIG, configured).of(incident(client="Contoso")) == "noc@example.com"
+    for client in ("", "Fabrikam"):  # Alice, who declared, has no email in this directory; no MAIL_SENDER
         with pytest.raises(ValueError, match="FRESHDESK_REQUESTER_EMAIL"):
-            ticket_request(incident(client=client), CONFIG, settings(), "")
+            await Requesters(CONFIG, settings()).of(incident(client=client))
 
 
 def test_custom_fields_fill_in_incident_values_and_keep_everything_else():
