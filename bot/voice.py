@@ -40,18 +40,16 @@ from services.notify.voice.twiml import (
     valid_signature,
 )
 from services.outbox import Effect
-from services.paging.acknowledge import acknowledge_page, paged_person
+from services.paging.acknowledge import acknowledge_page
 from services.paging.effects import PageVoice
 from services.paging.links import AckClaim, AckLinks, LinkRefused
-from services.paging.voice_calls import CancelCalls, VoiceCallMarks
+from services.paging.voice_calls import FINAL_STATUSES, CancelCalls, VoiceCallMarks, record_call_outcome
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
 
 log = logging.getLogger("beacon.voice")
 CLOCK_SLACK = timedelta(seconds=5)  # Twilio's clock against ours, and its whole-second date_created
-FINAL_STATUSES = {"completed": "answered", "busy": "the line was busy", "no-answer": "no answer",
-                  "failed": "the call failed (the number could not be reached)", "canceled": "canceled"}
 PROMPTS = 2  # the first prompt and one more after a wrong key or silence
 
 
@@ -195,12 +193,10 @@ class VoiceCallbacks:
                 action = callback_url(self.links, request.match_info["token"], f"gather?attempt={attempt + 1}")
                 return _twiml(reprompt_twiml(incident, digits, action))
             return _twiml(goodbye_twiml(f"Not acknowledged: Beacon keeps paging for {incident}."))
-        async with self.deps.uow() as uow:
-            answered_before = await uow.activities.was_processed(claim.use_key)
-        if answered_before:  # Twilio posted the same key press again
-            return _twiml(goodbye_twiml(f"You acknowledged {incident}."))
         outcome = await acknowledge_page(self.deps, claim.incident_id, claim.person, "voice", level=claim.level,
                                          round_=claim.round, use_key=claim.use_key)
+        if outcome.already_used:  # Twilio posted the same key press again
+            return _twiml(goodbye_twiml(f"You acknowledged {incident}."))
         if outcome.acknowledged:
             return _twiml(goodbye_twiml(f"Acknowledged. {incident} is yours, and Beacon stopped the escalation."))
         return _twiml(goodbye_twiml(spoken(outcome.message)))
@@ -209,25 +205,9 @@ class VoiceCallbacks:
         form, claim = await self._verified(request)
         status, sid = str(form.get("CallStatus", "")), str(form.get("CallSid", ""))
         if claim is not None and status in FINAL_STATUSES and sid:
-            await self._record_outcome(claim, sid, status, str(form.get("CallDuration", "")))
+            await record_call_outcome(self.deps, claim, sid, status, str(form.get("CallDuration", "")))
         return web.Response(status=204)
 
-    async def _record_outcome(self, claim: AckClaim, sid: str, status: str, duration: str) -> None:
-        """One timeline entry per call and outcome, however often Twilio posts it."""
-        now = self.deps.clock.now()
-        person = paged_person(self.deps, claim.person)
-        how = FINAL_STATUSES[status] + (f", {duration} s" if status == "completed" and duration.isdigit() else "")
-        async with self.deps.uow() as uow:
-            await uow.write_first()
-            incident = await uow.incidents.get(claim.incident_id)
-            if incident is None or not await uow.activities.mark_processed(f"voice-status:{sid}:{status}",
-                                                                           claim.incident_id, now):
-                return
-            event = TimelineEvent("page_call", now, None, f"phone call to {person.name} (level {claim.level}): {how}",
-                                  after={"call": sid, "status": status, "person": claim.person,
-                                         "level": claim.level, "round": claim.round})
-            await uow.timeline.record(claim.incident_id, event, incident.version)
-            await uow.commit()
 
 
 async def _not_configured(effect: Effect) -> None:

@@ -29,6 +29,7 @@ class AckOutcome:
     acknowledged: bool
     message: str
     incident: Incident | None = None
+    already_used: bool = False  # the link or key press was answered before: nothing changed now
 
 
 def paged_person(deps: Deps, key: str) -> Person:
@@ -57,7 +58,7 @@ async def _acknowledge_once(deps: Deps, incident_id: int, person_key: str, via: 
     async with deps.uow() as uow:
         await uow.write_first()
         if use_key and await uow.activities.was_processed(use_key):
-            return AckOutcome(False, "This acknowledge link was already used.")
+            return AckOutcome(False, "This acknowledge link was already used.", already_used=True)
         incident = await uow.incidents.get(incident_id)
         if incident is None:
             return AckOutcome(False, f"INC-{incident_id} does not exist.")

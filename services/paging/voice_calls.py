@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
-
+from services.deps import Deps
 from services.effects.base import Channel, OutboxEffect
-from services.store.tables import ProcessedActivityRow
+from services.incidents import TimelineEvent
+from services.paging.acknowledge import paged_person
+from services.paging.links import AckClaim
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
 
+FINAL_STATUSES = {"completed": "answered", "busy": "the line was busy", "no-answer": "no answer",
+                  "failed": "the call failed (the number could not be reached)", "canceled": "canceled"}
 PREFIX = "voice-call:"
 SID_PREFIX = "voice-sid:"  # voice-sid:<incident>:<call sid>, for stopping calls still ringing
 
@@ -52,33 +55,26 @@ class VoiceCallMarks:
 
     async def open_attempts(self, effect_key: str) -> list[datetime]:
         """When each attempt whose outcome is unknown started."""
-        rows = await self._uow.session.scalars(select(ProcessedActivityRow.processed_at).where(
-            ProcessedActivityRow.activity_id.startswith(_attempts(effect_key), autoescape=True)))
-        return sorted(rows)
+        return [at for _, at in await self._uow.activities.keyed(_attempts(effect_key))]
 
     async def start_attempt(self, effect_key: str, attempt: int, incident_id: int, now: datetime) -> None:
         await self._uow.activities.mark_processed(_attempt(effect_key, attempt), incident_id, now)
 
     async def attempt_refused(self, effect_key: str, attempt: int) -> None:
         """Twilio answered with a refusal: that attempt made no call."""
-        await self._uow.session.execute(delete(ProcessedActivityRow).where(
-            ProcessedActivityRow.activity_id == _attempt(effect_key, attempt)))
+        await self._uow.activities.forget(_attempt(effect_key, attempt))
 
     async def record_placed(self, effect_key: str, incident_id: int, now: datetime, sid: str = "") -> None:
         """The page's call exists (its sid, when known): no attempt is open any more."""
         await self._uow.activities.mark_processed(_placed(effect_key), incident_id, now)
         if sid:
             await self._uow.activities.mark_processed(f"{SID_PREFIX}{incident_id}:{sid}", incident_id, now)
-        await self._uow.session.execute(delete(ProcessedActivityRow).where(
-            ProcessedActivityRow.activity_id.startswith(_attempts(effect_key), autoescape=True)))
+        await self._uow.activities.forget(prefix=_attempts(effect_key))
 
     async def call_sids(self, incident_id: int) -> list[str]:
         """The calls placed for the incident's pages, oldest first."""
         prefix = f"{SID_PREFIX}{incident_id}:"
-        rows = await self._uow.session.scalars(select(ProcessedActivityRow.activity_id).where(
-            ProcessedActivityRow.activity_id.startswith(prefix, autoescape=True)).order_by(
-            ProcessedActivityRow.processed_at))
-        return [row.removeprefix(prefix) for row in rows]
+        return [key.removeprefix(prefix) for key, _ in await self._uow.activities.keyed(prefix)]
 
 
 @dataclass(frozen=True)
@@ -98,3 +94,22 @@ class CancelCalls(OutboxEffect):
     @property
     def ordering_key(self) -> str:
         return f"incident:{self.incident_id}:page:voice:cancel"
+
+
+async def record_call_outcome(deps: Deps, claim: AckClaim, sid: str, status: str, duration: str) -> None:
+    """How a paging call ended (one of FINAL_STATUSES), on the timeline once per call and outcome
+    however often Twilio posts it. It never stops the escalation: only an acknowledgement does."""
+    now = deps.clock.now()
+    person = paged_person(deps, claim.person)
+    how = FINAL_STATUSES[status] + (f", {duration} s" if status == "completed" and duration.isdigit() else "")
+    async with deps.uow() as uow:
+        await uow.write_first()
+        incident = await uow.incidents.get(claim.incident_id)
+        if incident is None or not await uow.activities.mark_processed(f"voice-status:{sid}:{status}",
+                                                                       claim.incident_id, now):
+            return
+        event = TimelineEvent("page_call", now, None, f"phone call to {person.name} (level {claim.level}): {how}",
+                              after={"call": sid, "status": status, "person": claim.person,
+                                     "level": claim.level, "round": claim.round})
+        await uow.timeline.record(claim.incident_id, event, incident.version)
+        await uow.commit()

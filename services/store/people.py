@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from services.incidents import Person
 from services.store.dialect import insert_if_new
@@ -81,3 +81,18 @@ class Activities:
 
     async def was_processed(self, activity_id: str) -> bool:
         return await self._uow.session.get(ProcessedActivityRow, activity_id) is not None
+
+    async def keyed(self, prefix: str) -> list[tuple[str, datetime]]:
+        """(key, when) of the marks whose key starts with `prefix`, oldest first: a family of marks
+        one use case keeps under its own prefix (e.g. the attempts of a paging call)."""
+        rows = await self._uow.session.execute(
+            select(ProcessedActivityRow.activity_id, ProcessedActivityRow.processed_at)
+            .where(ProcessedActivityRow.activity_id.startswith(prefix, autoescape=True))
+            .order_by(ProcessedActivityRow.processed_at))
+        return [(key, at) for key, at in rows]
+
+    async def forget(self, activity_id: str = "", *, prefix: str = "") -> None:
+        """Drop one mark, or every mark under `prefix`."""
+        key = ProcessedActivityRow.activity_id
+        await self._uow.session.execute(delete(ProcessedActivityRow).where(
+            key.startswith(prefix, autoescape=True) if prefix else key == activity_id))
