@@ -41,11 +41,16 @@ def short(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[:limit - 1] + "…"
 
 
+def card_time(moment: datetime) -> str:
+    """The moment as the Adaptive Card DATE/TIME functions take it (RFC 3339, UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def when(moment: datetime | None) -> str:
     """A time each reader sees in their own time zone (Adaptive Card DATE/TIME functions)."""
     if moment is None:
         return "—"
-    stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = card_time(moment)
     return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
 
 

@@ -7,10 +7,22 @@ was drawn, else a short date and the time; Teams shows both in the reader's own 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
-from cards.elements import Json, column, column_set, container, facts, mention, plain, short, text, toggle_action
+from cards.elements import (
+    Json,
+    card_time,
+    column,
+    column_set,
+    container,
+    facts,
+    mention,
+    plain,
+    short,
+    text,
+    toggle_action,
+)
 from services.incidents import Incident, Person
 from services.incidents.model import ACK_VIA
 
@@ -37,7 +49,7 @@ def stamp(moment: datetime | None, now: datetime) -> str:
     """One timestamp style for the whole card, in the reader's time zone."""
     if moment is None:
         return "—"
-    iso = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    iso = card_time(moment)
     if abs(now - moment) < timedelta(hours=20):
         return f"{{{{TIME({iso})}}}}"
     return f"{{{{DATE({iso}, COMPACT)}}}} {{{{TIME({iso})}}}}"
