@@ -5,7 +5,6 @@ expected answers are written out here, not read from the policy module."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from services.config import parse_config
 from tests.e2e.conftest import Stack
@@ -39,12 +38,10 @@ async def said(stack: Stack, person: Person, text: str) -> str:
     return reply.text or "(a card)"
 
 
-async def test_every_oncall_command_for_every_role(database_url: str, monkeypatch: Any) -> None:
-    config = paging_config()
-    config["roles"] = {"incident_admins": [ADMIN.aad_object_id]}
-    monkeypatch.setattr("tests.e2e.test_paging.paging_config", lambda **_: config)
-    assert parse_config(config).roles.incident_admins == [ADMIN.aad_object_id]
-    async with paging(database_url) as (stack, twilio):
+async def test_every_oncall_command_for_every_role(database_url: str) -> None:
+    roles = {"roles": {"incident_admins": [ADMIN.aad_object_id]}}
+    assert parse_config(paging_config() | roles).roles.incident_admins == [ADMIN.aad_object_id]
+    async with paging(database_url, beside=roles) as (stack, twilio):
         stack.teams.add_member({**GINA.member(), "userRole": "guest"})
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         await act(stack, await incident_root(stack, 1), "incident.take_command", from_user=CORA)

@@ -22,7 +22,17 @@ from services.paging.links import AckLinks
 from services.store.tables import IncidentRow, TimelineRow
 from tests.e2e.conftest import Stack, start_stack, unconfigured
 from tests.e2e.helpers import act, card_text, eventually, incident_root
-from tests.e2e.paging_helpers import ADA, ADA_PHONE, BEARER, GRACE, GRACE_PHONE, ALERTS_TOKEN, ack_token, alert, paging_config
+from tests.e2e.paging_helpers import (
+    ADA,
+    ADA_PHONE,
+    ALERTS_TOKEN,
+    BEARER,
+    GRACE,
+    GRACE_PHONE,
+    ack_token,
+    alert,
+    paging_config,
+)
 from tests.fakes.sms import FakeTwilio
 from tests.teams_activities import TEAM_ID, Person, card_action_invoke, installation_update
 
@@ -39,7 +49,10 @@ def no_outside_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @asynccontextmanager
-async def paging(database_url: str, **config: Any) -> AsyncIterator[tuple[Stack, FakeTwilio]]:
+async def paging(database_url: str, *, beside: dict[str, Any] | None = None,
+                 **config: Any) -> AsyncIterator[tuple[Stack, FakeTwilio]]:
+    """Beacon paging through a fake Twilio; `config` tunes the oncall section, `beside` adds other
+    top-level sections (roles, …)."""
     twilio = FakeTwilio()
     await twilio.start()
     outside = unconfigured()
@@ -47,7 +60,7 @@ async def paging(database_url: str, **config: Any) -> AsyncIterator[tuple[Stack,
                               TWILIO_ACCOUNT_SID=twilio.account_sid, TWILIO_AUTH_TOKEN=twilio.auth_token,
                               TWILIO_BASE_URL=twilio.url)
     outside.extra["intake"] = IntakeSettings(_env_file=None, ALERTS_WEBHOOK_TOKEN=ALERTS_TOKEN)  # type: ignore[call-arg]
-    stack = await start_stack(database_url, parse_config(paging_config(**config)), outside=outside,
+    stack = await start_stack(database_url, parse_config(paging_config(**config) | (beside or {})), outside=outside,
                               ack_link_secret=SECRET, public_url="https://beacon.example")
     for person in (ADA, GRACE):  # members of the team Beacon is installed in: Teams lets it chat with them
         stack.teams.add_member(person)
