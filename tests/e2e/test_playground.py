@@ -158,13 +158,14 @@ async def primary_is_visible(page: Any, card: Any, name: str, width: int) -> Non
 
 async def _measure(page: Any, card: Any, name: str, width: int) -> None:
     """Inside the viewport, not clipped by the card or the page, and no sideways scrolling."""
-    from playwright.async_api import expect
+    from playwright.async_api import Error, expect
 
     button = card.get_by_role("button", name=name, exact=True).first
     await expect(button).to_be_visible(timeout=10_000)
     await button.scroll_into_view_if_needed()
     box = await button.bounding_box()
-    assert box is not None
+    if box is None:  # the card was redrawn between the two calls: the button we saw is gone
+        raise Error("button not attached: the card was redrawn")
     assert 0 <= box["x"] and box["x"] + box["width"] <= width, (name, box, width)
     assert box["width"] >= 60 and box["height"] >= 20, box  # a button, not a sliver
     clipped = await button.evaluate("""b => {
