@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.adapter import BeaconAdapter
 from bot.card_actions import CardActions
+from services.background import StartupTask
 from services.comms.delivery import email_handler, sms_handler
 from services.deps import Deps
 from services.effects import OutboxEffect
@@ -91,6 +92,8 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         graph = build_graph_adapters(settings)
         wiring.graph = graph
         wiring.closers.append(graph.aclose)
+        if graph.organizer is not None:
+            wiring.runners.append(StartupTask("graph organizer", graph.start))
         wiring.not_configured += graph.report()
         wiring.handlers[SendEmail] = email_handler(graph.mailer)
     sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())

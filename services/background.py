@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from services.clock import Clock
@@ -58,3 +59,23 @@ class BackgroundLoop:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+
+class StartupTask:
+    """Work done once after the migrations (e.g. a look-up the first request would otherwise wait
+    for), run beside the loops so a slow outside system never delays serving."""
+
+    def __init__(self, name: str, job: Callable[[], Awaitable[None]]) -> None:
+        self.name = name
+        self._job = job
+
+    async def run(self) -> None:
+        try:
+            await self._job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logging.getLogger(f"beacon.{self.name}").exception("%s failed", self.name)
+
+    def stop(self) -> None:
+        """Nothing to finish: a look-up cut short is done again when it is first needed."""

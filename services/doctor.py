@@ -151,12 +151,15 @@ async def check_graph(settings: GraphSettings) -> list[Check]:
         problems = [f"Graph did not answer: {error!r}"]
     finally:
         await adapters.aclose()
+    organizer = adapters.organizer.known if adapters.organizer is not None else ""
     fix = f"grant the application permission named above with admin consent ({PERMISSIONS_DOC})"
     checks = [Check("Graph", "fail", problem, fix) for problem in problems if "not configured" not in problem]
     checks += [Check("Graph", "skip", problem, "optional") for problem in problems if "not configured" in problem]
     if not any(check.outcome == "fail" for check in checks):
         mailboxes = [m for m in (settings.organizer_user_id, settings.mail_sender) if m]
         found = f"; mailboxes exist: {', '.join(mailboxes)}" if mailboxes else ""
+        if organizer and organizer != settings.organizer_user_id:
+            found += f"; onlineMeetings organizer {settings.organizer_user_id} is object id {organizer}"
         checks.insert(0, Check("Graph", "ok", f"{settings.base_url} accepts Beacon's credentials{found}"))
     return checks
 

@@ -7,7 +7,8 @@ Microsoft support), and needs no Teams application access policy (facts §1c/§1
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -23,13 +24,20 @@ from msgraph.generated.models.online_meeting_provider_type import OnlineMeetingP
 from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
 
 from services.dedupe import unique_by
-from services.delivery import PermanentDeliveryError
+from services.delivery import TransientDeliveryError
 from services.graph.errors import PERMISSIONS_DOC, graph_errors, mailbox_access_fix
 from services.ports import Meeting, MeetingRequest, Recipient
 
-NO_TEAMS_LINK = ("Graph created event {event_id} for {organizer} but it has no Teams meeting link: the "
-                 "organizer mailbox needs a Teams licence and teamsForBusiness among its allowed "
-                 f"online-meeting providers (see {PERMISSIONS_DOC})")
+NO_TEAMS_LINK = ("Graph created event {event_id} for {organizer} but it has no Teams meeting link yet; "
+                 "Beacon tries again. If it never gets one, the organizer mailbox needs a Teams licence and "
+                 f"teamsForBusiness among its allowed online-meeting providers (see {PERMISSIONS_DOC})")
+
+
+def link_waits(backoff_seconds: float) -> tuple[float, ...]:
+    """How long to wait before each re-read of a meeting that has no join link yet: Teams fills it in
+    a moment after the meeting exists, sometimes seconds later. Bounded (15 x the backoff in all), so
+    a delivery never blocks for long; past it the outbox tries again later."""
+    return tuple(backoff_seconds * 2 ** step for step in range(4))
 
 
 def dial_in(number: str | None, conference_id: str | None) -> str | None:
@@ -87,8 +95,9 @@ def _select(*fields: str) -> RequestConfiguration[EventQuery]:
 class EventsConferencing:
     """The Conferencing port as calendar events in the organizer's mailbox."""
 
-    def __init__(self, client: GraphServiceClient, organizer: str) -> None:
+    def __init__(self, client: GraphServiceClient, organizer: str, waits: Sequence[float] = link_waits(0.5)) -> None:
         self._organizer = organizer
+        self._waits = tuple(waits)
         self._events = client.users.by_user_id(organizer).events
         self._denied_fix = mailbox_access_fix("Calendars.ReadWrite", f"organizer ({organizer})")
 
@@ -96,13 +105,16 @@ class EventsConferencing:
         with graph_errors(f"create meeting event for {self._organizer}", access_denied_fix=self._denied_fix):
             event = await self._events.post(event_body(request))
             meeting = meeting_from_event(event)
-            if meeting is None and event is not None and event.id:
-                # Teams may fill the link in a moment after the event exists; look once more.
-                event = await self._events.by_event_id(event.id).get(_select("id", "onlineMeeting"))
-                meeting = meeting_from_event(event)
+            event_id = event.id if event is not None and event.id else ""
+            for wait in self._waits if event_id else ():
+                if meeting is not None:
+                    break
+                await asyncio.sleep(wait)
+                meeting = meeting_from_event(await self._events.by_event_id(event_id).get(
+                    _select("id", "onlineMeeting")))
         if meeting is None:
-            event_id = event.id if event else "?"
-            raise PermanentDeliveryError(NO_TEAMS_LINK.format(event_id=event_id, organizer=self._organizer))
+            # The retry posts the same transactionId, so it finds this event instead of a second one.
+            raise TransientDeliveryError(NO_TEAMS_LINK.format(event_id=event_id or "?", organizer=self._organizer))
         return meeting
 
     async def invite(self, meeting: Meeting, attendees: tuple[Recipient, ...]) -> None:

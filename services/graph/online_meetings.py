@@ -1,13 +1,16 @@
 """Conferencing through standalone Teams meetings (GRAPH_MEETING_MODE=onlineMeetings).
 
 POST /users/{organizer}/onlineMeetings/createOrGet with externalId = the incident makes a retry
-return the same meeting. Such a meeting is on no calendar and Graph sends no invitation, so
-Beacon mails the join link itself through the Mailer. Needs a Teams application access policy.
+return the same meeting; {organizer} is the object id (services.graph.organizer). Such a meeting
+is on no calendar and Graph sends no invitation, so Beacon mails the join link itself through the
+Mailer. Needs a Teams application access policy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from msgraph import GraphServiceClient
@@ -18,7 +21,8 @@ from msgraph.generated.users.item.online_meetings.create_or_get.create_or_get_po
 
 from services.delivery import TransientDeliveryError
 from services.graph.errors import graph_errors
-from services.graph.meetings import dial_in, unique_recipients
+from services.graph.meetings import dial_in, link_waits, unique_recipients
+from services.graph.organizer import OrganizerId
 from services.html_text import html_to_text
 from services.ports import EmailMessage, Mailer, Meeting, MeetingRequest, Recipient
 
@@ -29,9 +33,12 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+NO_JOIN_URL = "Graph createOrGet answered without a meeting id or join URL yet; Beacon tries again"
+
+
 def meeting_from_online_meeting(online: OnlineMeeting | None) -> Meeting:
     if online is None or not online.id or not online.join_web_url:
-        raise TransientDeliveryError("Graph createOrGet answered without a meeting id or join URL")
+        raise TransientDeliveryError(NO_JOIN_URL)
     audio = online.audio_conferencing
     conference_id = number = None
     if audio is not None:
@@ -64,17 +71,26 @@ def invitation(subject: str, intro_html: str, meeting: Meeting, to: tuple[Recipi
 class OnlineMeetingsConferencing:
     """The Conferencing port as createOrGet online meetings plus invitations by email."""
 
-    def __init__(self, client: GraphServiceClient, organizer: str, mailer: Mailer) -> None:
+    def __init__(self, client: GraphServiceClient, organizer: OrganizerId, mailer: Mailer,
+                 waits: Sequence[float] = link_waits(0.5)) -> None:
+        self._client = client
         self._organizer = organizer
-        self._meetings = client.users.by_user_id(organizer).online_meetings
         self._mailer = mailer
+        self._waits = tuple(waits)
 
     async def create_meeting(self, request: MeetingRequest) -> Meeting:
         body = CreateOrGetPostRequestBody(external_id=request.external_id, subject=request.subject,
                                           start_date_time=_utc(request.start),
                                           end_date_time=_utc(request.end))
-        with graph_errors(f"create online meeting for {self._organizer}"):
-            meeting = meeting_from_online_meeting(await self._meetings.create_or_get.post(body))
+        meetings = self._client.users.by_user_id(await self._organizer.resolve()).online_meetings
+        with graph_errors(f"create online meeting for {self._organizer.configured}"):
+            online = await meetings.create_or_get.post(body)
+            for wait in self._waits:  # a link not there yet: asking again with the same externalId re-reads it
+                if online is not None and online.id and online.join_web_url:
+                    break
+                await asyncio.sleep(wait)
+                online = await meetings.create_or_get.post(body)
+        meeting = meeting_from_online_meeting(online)
         recipients = tuple(unique_recipients(request.attendees))
         if recipients:
             await self._mailer.send_mail(invitation(request.subject, request.body_html, meeting, recipients))

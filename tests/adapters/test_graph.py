@@ -17,7 +17,7 @@ from services.graph import GraphAdapters, GraphSettings, build_graph_adapters
 from services.graph.calls import GraphCalling
 from services.graph.channels import channel_name
 from services.ports import CallTarget, EmailMessage, MeetingRequest, Recipient
-from tests.fakes.graph import FakeGraph
+from tests.fakes.graph import FakeGraph, object_id
 
 TOKEN = "dev-token"
 APP_ID = "dd3885da-f9ab-486b-bfae-85de3d445555"
@@ -113,10 +113,27 @@ async def test_invite_adds_only_people_not_yet_invited(graph: FakeGraph, build: 
     assert len(graph.requests_to(f"/events/{meeting.id}", "GET")) == 2
 
 
-async def test_an_event_without_a_teams_link_says_why(graph: FakeGraph, build: Any) -> None:
+async def test_an_event_without_a_teams_link_is_tried_again_and_says_why(graph: FakeGraph, build: Any) -> None:
     graph.omit_join_url = True
-    with pytest.raises(PermanentDeliveryError, match="Teams licence"):
+    with pytest.raises(TransientDeliveryError, match="Teams licence"):
         await build().conferencing.create_meeting(bridge_request(CLIENT))
+    assert len(graph.requests_to("/events/", "GET")) == 4  # re-read with backoff, then the outbox retries
+    with pytest.raises(TransientDeliveryError):
+        await build().conferencing.create_meeting(bridge_request(CLIENT))
+    assert len(graph.events) == 1  # the retry found the same event by its transactionId
+
+
+async def test_a_join_link_that_comes_late_is_waited_for(graph: FakeGraph, build: Any) -> None:
+    graph.join_link_after_reads = 3
+    meeting = await build().conferencing.create_meeting(bridge_request(CLIENT))
+    event = graph.events[meeting.id]
+    assert meeting.join_url == event["onlineMeeting"]["joinUrl"]
+    reads = graph.requests_to(f"/events/{meeting.id}", "GET")
+    assert len(reads) == 3 and reads[2].at - reads[0].at >= 0.01 * (2 + 4)  # backing off between reads
+
+    graph.join_link_after_reads = 2
+    online = await build(GRAPH_MEETING_MODE="onlineMeetings").conferencing.create_meeting(bridge_request())
+    assert online.join_url and [r.status for r in graph.requests_to("createOrGet", "POST")] == [201, 200, 200]
 
 
 async def test_create_or_get_twice_is_one_meeting(graph: FakeGraph, build: Any) -> None:
@@ -127,11 +144,14 @@ async def test_create_or_get_twice_is_one_meeting(graph: FakeGraph, build: Any) 
     assert again == first and len(graph.online_meetings) == 1
     posts = graph.requests_to("/onlineMeetings/createOrGet", "POST")
     assert [r.status for r in posts] == [201, 200]
-    assert posts[0].path == f"/v1.0/users/{ORGANIZER}/onlineMeetings/createOrGet"
+    # Application permissions take the organiser's object id: the UPN is looked up once.
+    assert posts[0].path == f"/v1.0/users/{object_id(ORGANIZER)}/onlineMeetings/createOrGet"
+    [look_up] = graph.requests_to(f"/users/{ORGANIZER}", "GET")
+    assert look_up.query == {"$select": "id"}
     assert posts[0].body["externalId"] == "INC-42" and posts[0].body["subject"] == "INC-42 Payments down"
     # The documented response spells audioConferencing.ConferenceId in PascalCase.
     assert first.dial_in == "+1252578,,24999#" and first.conference_id == "24999"
-    assert first.join_url == graph.online_meetings[ORGANIZER, "INC-42"]["joinWebUrl"]
+    assert first.join_url == graph.online_meetings[object_id(ORGANIZER), "INC-42"]["joinWebUrl"]
     assert graph.sent_mail() == []  # no attendees, no invitation
 
 
@@ -349,6 +369,34 @@ async def test_startup_check_finds_a_missing_mailbox() -> None:
     assert "MAIL_SENDER noc@contoso.com" in missing_mailbox and "ErrorInvalidUser" in missing_mailbox
     assert {r.path for r in fake.requests} == {"/v1.0/organization", f"/v1.0/users/{ORGANIZER}",
                                                f"/v1.0/users/{SENDER}"}
+
+
+async def test_online_meetings_organizer_is_resolved_at_start_and_a_wrong_one_is_named() -> None:
+    async with FakeGraph(token=TOKEN, known_users={ORGANIZER, SENDER}) as fake:
+        adapters = build_graph_adapters(settings_for(fake.base_url, GRAPH_MEETING_MODE="onlineMeetings"))
+        try:
+            assert await adapters.check() == []
+            assert adapters.organizer is not None and adapters.organizer.known == object_id(ORGANIZER)
+            await adapters.conferencing.create_meeting(bridge_request())  # type: ignore[union-attr]
+            assert len(fake.requests_to(f"/users/{ORGANIZER}", "GET")) == 2  # the mailbox check + the look-up
+        finally:
+            await adapters.aclose()
+        wrong = build_graph_adapters(settings_for(fake.base_url, GRAPH_MEETING_MODE="onlineMeetings",
+                                                  GRAPH_ORGANIZER_USER_ID="gone@contoso.com"))
+        try:
+            problems = await wrong.check()
+        finally:
+            await wrong.aclose()
+    assert any("GRAPH_ORGANIZER_USER_ID gone@contoso.com" in p and "object id" in p for p in problems), problems
+
+
+async def test_the_fake_refuses_a_upn_for_online_meetings(graph: FakeGraph) -> None:
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{graph.base_url}/users/{ORGANIZER}/onlineMeetings/createOrGet",
+                                 json={"externalId": "INC-1"}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 404 and "object id" in answer.json()["error"]["message"]
 
 
 def test_missing_settings_leave_adapters_out_with_reasons() -> None:

@@ -18,7 +18,7 @@ from services.notify.voice.settings import VoiceSettings
 from services.settings import Settings
 from services.store.db import create_engine, migrate
 from tests.fakes.freshdesk import FakeFreshdesk
-from tests.fakes.graph import FakeGraph
+from tests.fakes.graph import FakeGraph, object_id
 from tests.fakes.twilio_voice import OWNED_NUMBER, FakeTwilioVoice
 
 ROOT = Path(__file__).parents[2]
@@ -109,6 +109,21 @@ async def test_doctor_says_who_freshdesk_tickets_are_filed_as(tmp_path: Path) ->
         desk.intake = IntakeSettings(_env_file=None, FRESHDESK_REQUESTER_EMAIL="desk@contoso.com")  # type: ignore[call-arg]
         code, text = await run(desk)
         assert "OK   Freshdesk requester: tickets are filed as FRESHDESK_REQUESTER_EMAIL (desk@contoso.com)" in text
+
+
+async def test_doctor_names_the_online_meetings_organizer_by_object_id(tmp_path: Path) -> None:
+    async with FakeGraph(known_users={"noc@contoso.com"}) as graph, FakeFreshdesk() as freshdesk:
+        db = await migrated(tmp_path)
+        good = subjects(db, graph, freshdesk)
+        good.graph = good.graph.model_copy(update={"meeting_mode": "onlineMeetings"})
+        code, text = await run(good)
+        assert code == 0, text
+        assert f"onlineMeetings organizer noc@contoso.com is object id {object_id('noc@contoso.com')}" in text
+        gone = subjects(db, graph, freshdesk)
+        gone.graph = gone.graph.model_copy(update={"meeting_mode": "onlineMeetings",
+                                                   "organizer_user_id": "gone@contoso.com"})
+        code, text = await run(gone)
+    assert code == 1 and "FAIL Graph: Graph look up GRAPH_ORGANIZER_USER_ID gone@contoso.com" in text, text
 
 
 async def test_an_unmigrated_database_says_how_to_migrate(tmp_path: Path) -> None:

@@ -9,6 +9,13 @@ Bodies are recorded as sent (`raw_body`) and with every key in lower camel case 
 msgraph-sdk sends action parameters in PascalCase ("Message", "SaveToSentItems") and Graph itself
 matches keys case-insensitively. Path ids are percent-decoded ("/users/noc%40contoso.com/...").
 
+Users: GET /users/{upn or id} answers from a directory where each user's object id is derived from
+the address (`object_id`). onlineMeetings routes, like Graph's with application permissions, accept
+only that object id: a UPN there is a 404 (graph docs: onlinemeeting-createorget, facts §12.7).
+
+A meeting's join link can come late: `join_link_after_reads = n` creates events and online meetings
+without it, and only the n-th re-read (GET of the event, or createOrGet again) carries it.
+
 Faults: error answers with Graph's JSON and Retry-After (`fail_next`, `fail_with`, `throttle`…),
 slow answers (`slow_next`) and connections reset without an answer (`reset_next`), before the
 request takes effect or, with `after_handling`, after it.
@@ -47,6 +54,19 @@ PRESETS: dict[str, tuple[int, str, str]] = {
                                             "Create meeting on behalf of user organizer@contoso.com"),
     "tenant_mismatch": (403, "7505", "Request authorization tenant mismatch."),
 }
+
+
+def object_id(user: str) -> str:
+    """The fake directory's Entra object id of a user principal name (stable across runs)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, user.lower()))
+
+
+def is_object_id(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def lower_camel(value: Any) -> Any:
@@ -112,6 +132,8 @@ class FakeGraph:
         self.known_users = {u.lower() for u in known_users} if known_users is not None else None
         self.dial_in = dial_in
         self.omit_join_url = False  # events come back without onlineMeeting (unlicensed organizer)
+        self.join_link_after_reads = 0  # the link appears only on the n-th re-read (see the docstring)
+        self._link_pending: dict[str, int] = {}  # event or meeting id -> re-reads still without a link
         self.requests: list[RecordedRequest] = []
         self.events: dict[str, dict[str, Any]] = {}
         self.online_meetings: dict[tuple[str, str], dict[str, Any]] = {}
@@ -250,12 +272,23 @@ class FakeGraph:
             if match and route_method == method:
                 params = {name: unquote(value) for name, value in match.groupdict().items()}
                 user = params.get("user")
-                if user and self.known_users is not None and user.lower() not in self.known_users:
+                if user and not self._known(user):
                     return web.json_response(graph_error("ErrorInvalidUser", f"The requested user '{user}' "
                                                          "is invalid."), status=404)
                 return await handler(record, **params)
         return web.json_response(graph_error("BadRequest", f"Resource not found for the segment '{path}'."),
                                  status=400)
+
+    def _known(self, user: str) -> bool:
+        if self.known_users is None:
+            return True
+        return user.lower() in self.known_users or user.lower() in {object_id(u) for u in self.known_users}
+
+    def _upn(self, user: str) -> str:
+        """The address of a user named by address or by object id."""
+        if not is_object_id(user):
+            return user
+        return next((u for u in (self.known_users or ()) if object_id(u) == user.lower()), f"{user}@contoso.com")
 
     def _route_table(self) -> list[tuple[str, re.Pattern[str], Handler]]:
         table: list[tuple[str, str, Handler]] = [
@@ -293,8 +326,10 @@ class FakeGraph:
                  "webLink": f"https://outlook.office365.com/owa/?itemid={event_id}",
                  "attendees": [{**a, "status": {"response": "none"}} for a in body.get("attendees", [])]}
         online = body.get("isOnlineMeeting") and body.get("onlineMeetingProvider") == "teamsForBusiness"
-        with_link = online and not self.omit_join_url
+        with_link = online and not self.omit_join_url and not self.join_link_after_reads
         event["onlineMeeting"] = self._online_meeting_info(event_id) if with_link else None
+        if online and not self.omit_join_url and self.join_link_after_reads:
+            self._link_pending[event_id] = self.join_link_after_reads
         self.events[event_id] = event
         if transaction:
             self._transactions[user, transaction] = event_id
@@ -304,7 +339,19 @@ class FakeGraph:
         if event not in self.events:
             return web.json_response(graph_error("ErrorItemNotFound", "The specified object was not found in "
                                                  "the store."), status=404)
+        if self._link_arrives(event):
+            self.events[event]["onlineMeeting"] = self._online_meeting_info(event)
         return web.json_response(self.events[event])
+
+    def _link_arrives(self, item_id: str) -> bool:
+        """One more re-read of an item whose link is late: True when this one brings it."""
+        if item_id not in self._link_pending:
+            return False
+        self._link_pending[item_id] -= 1
+        if self._link_pending[item_id] > 0:
+            return False
+        del self._link_pending[item_id]
+        return True
 
     async def _patch_event(self, record: RecordedRequest, user: str, event: str) -> web.Response:
         if event not in self.events:
@@ -316,19 +363,31 @@ class FakeGraph:
     # --- online meetings, mail, users --------------------------------------------------------
     async def _create_or_get(self, record: RecordedRequest, user: str) -> web.Response:
         body = record.body or {}
+        if not is_object_id(user):  # application permissions: /users/{objectId} only
+            return web.json_response(graph_error("NotFound", f"User '{user}' was not found: onlineMeetings "
+                                                 "with application permissions take the user's object id."),
+                                     status=404)
         external_id = body.get("externalId")
         if not external_id:
             return web.json_response(graph_error("BadRequest", "externalId is required."), status=400)
         if (user, external_id) in self.online_meetings:
-            return web.json_response(self.online_meetings[user, external_id], status=200)
+            meeting = self.online_meetings[user, external_id]
+            if self._link_arrives(meeting["id"]):
+                meeting["joinWebUrl"] = self._join_web_url(meeting["id"])
+            return web.json_response(meeting, status=200)
         meeting = json.loads(ONLINE_MEETING_TEMPLATE.read_text())
         meeting_id = "MSp" + uuid.uuid4().hex
         meeting.update(id=meeting_id, externalId=external_id, subject=body.get("subject"),
                        startDateTime=body.get("startDateTime"), endDateTime=body.get("endDateTime"),
-                       joinWebUrl=f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{meeting_id}"
-                                  "%40thread.v2/0")
+                       joinWebUrl=None if self.join_link_after_reads else self._join_web_url(meeting_id))
+        if self.join_link_after_reads:
+            self._link_pending[meeting_id] = self.join_link_after_reads
         self.online_meetings[user, external_id] = meeting
         return web.json_response(meeting, status=201)
+
+    @staticmethod
+    def _join_web_url(meeting_id: str) -> str:
+        return f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{meeting_id}%40thread.v2/0"
 
     async def _send_mail(self, record: RecordedRequest, user: str) -> web.Response:
         kind = record.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -349,9 +408,14 @@ class FakeGraph:
         return web.Response(status=202)
 
     async def _get_user(self, record: RecordedRequest, user: str) -> web.Response:
-        mail = user if "@" in user else f"{user}@contoso.com"
-        return web.json_response({"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, user.lower())), "mail": mail,
-                                  "userPrincipalName": mail, "displayName": user.split("@")[0]})
+        mail = self._upn(user)
+        if "@" not in mail:
+            mail = f"{mail}@contoso.com"
+        by_id = is_object_id(user) and object_id(mail) != user.lower()  # someone not in known_users
+        found = {"id": user.lower() if by_id else object_id(mail), "mail": mail, "userPrincipalName": mail,
+                 "displayName": mail.split("@")[0]}
+        wanted = [name.strip() for name in record.query.get("$select", "").split(",") if name.strip()]
+        return web.json_response({k: v for k, v in found.items() if k in wanted} if wanted else found)
 
     async def _organization(self, record: RecordedRequest) -> web.Response:
         return web.json_response({"value": [{"id": TENANT_ID, "displayName": "Contoso"}]})
