@@ -21,8 +21,8 @@ from services.verbs import Verb
 
 log = logging.getLogger("beacon.bot")
 
-NO_SUBJECT = frozenset({Verb.DECLARE_FORM, Verb.DECLARE_SUBMIT, Verb.REPORT_DECLARE, Verb.REPORT_MERGE,
-                        Verb.REPORT_DISMISS, *(v for v in Verb if v.value.startswith("oncall."))})
+NO_SUBJECT = frozenset({Verb.DECLARE_FORM, Verb.DECLARE_SUBMIT,
+                        *(v for v in Verb if v.value.startswith(("oncall.", "report.")))})
 OUTSIDE_REFUSAL = "only responders can invite addresses outside the directory to a bridge"
 
 

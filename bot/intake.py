@@ -33,6 +33,7 @@ from services.incidents import DomainError, Incident, ValidationFailed
 from services.intake.alerts import receive_alerts
 from services.intake.effects import ReportCard
 from services.intake.freshdesk_client import IncidentTickets
+from services.intake.links import LINKABLE, match_incident, unlink_report
 from services.intake.reports import (
     Report,
     declare_from_report,
@@ -59,6 +60,7 @@ log = logging.getLogger("beacon.intake")
 
 MAX_BODY_BYTES = 1024 * 1024
 SECRET_HEADER = "X-Beacon-Secret"
+ALREADY_DECIDED = "Not applied: this report was already decided."
 FORM_FIELDS = ("title", "description", "impact", "urgency", "service", "client")
 
 
@@ -162,7 +164,7 @@ class IntakeHttp:
         stored, outcome = await receive_report(report, found, url, self.deps)
         return web.json_response({"ticket_id": report.ticket_id, "report": outcome,
                                   "status": stored.status if stored else None},
-                                 status=201 if outcome == "new" else 200)
+                                 status=201 if outcome in ("new", "linked") else 200)
 
 
 # -- the Reported issue card --------------------------------------------------------------------
@@ -171,7 +173,11 @@ async def report_view(deps: Deps, ticket_id: int, **extra: Any) -> ReportView:
     report = await load_report(deps, ticket_id)
     async with deps.uow() as uow:
         incidents = await uow.incidents.open()
-    return ReportView(report, suggested_priority(report, deps.config), open_choices(incidents), **extra)
+        row = await uow.reported_issues.get(ticket_id)
+    match = match_incident(row, incidents) if row is not None and report.status == "new" else None
+    unlinkable = report.status in LINKABLE and any(i.id == report.incident_id for i in incidents)
+    return ReportView(report, suggested_priority(report, deps.config), open_choices(incidents), match=match,
+                      unlinkable=unlinkable, **extra)
 
 
 def _reference(row: ReportRow, app_id: str) -> ConversationReference:
@@ -242,16 +248,27 @@ class ReportActions:
         return await self._card(ticket_id, notice=_declared(incident))
 
     async def merge(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        """Merge (the Merge form) or Link to INC-n (the card's first button): the same decision."""
+        how = "linked" if verb is Verb.REPORT_LINK else "merged"
         ticket_id = _ticket_id(data)
         raw = str(data.get("incidentId") or "").removeprefix("INC-")
         if not raw.isdigit() or not 0 < int(raw) < 2**31:
-            return await self._card(ticket_id, notice="Choose the open incident to merge into.", is_error=True)
+            return await self._card(ticket_id, notice=f"Choose the open incident to {how[:-1]} into.", is_error=True)
         try:
-            report = await merge_report(ticket_id, int(raw), ctx.actor(turn_context.activity), self.deps,
-                                        public_note=self.settings.public_notes)
+            _, applied = await merge_report(ticket_id, int(raw), ctx.actor(turn_context.activity), self.deps,
+                                            how=how)
         except DomainError as error:
             return await self._card(ticket_id, notice=str(error), is_error=True)
-        return await self._card(ticket_id, notice=_outcome(report, "merged"))
+        return await self._card(ticket_id, notice="Done." if applied else ALREADY_DECIDED)
+
+    async def unlink(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        ticket_id = _ticket_id(data)
+        try:
+            row = await unlink_report(ticket_id, ctx.actor(turn_context.activity), self.deps)
+        except DomainError as error:
+            return await self._card(ticket_id, notice=str(error), is_error=True)
+        return await self._card(ticket_id, notice="Unlinked: this report is back in triage." if row else
+                                "Not applied: this report is not linked to an incident.")
 
     async def dismiss(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
         ticket_id = _ticket_id(data)
@@ -273,7 +290,7 @@ def _declared(incident: Incident | None) -> str:
 
 
 def _outcome(report: Report, wanted: str) -> str:
-    return "Done." if report.status == wanted else "Not applied: this report was already decided."
+    return "Done." if report.status == wanted else ALREADY_DECIDED
 
 
 # -- the incident card, and wiring ---------------------------------------------------------------
@@ -318,6 +335,8 @@ def wire_intake(wiring: Wiring) -> None:
     wiring.card_actions.register(Verb.REPORT_DECLARE, actions.declare)
     wiring.card_actions.register(Verb.REPORT_MERGE, actions.merge)
     wiring.card_actions.register(Verb.REPORT_DISMISS, actions.dismiss)
+    wiring.card_actions.register(Verb.REPORT_LINK, actions.merge)
+    wiring.card_actions.register(Verb.REPORT_UNLINK, actions.unlink)
     http = IntakeHttp(deps, settings, freshdesk)
     for source in PARSERS:
         wiring.app.router.add_post(f"/api/alerts/{source}", http.alert_route(source))

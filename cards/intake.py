@@ -23,8 +23,10 @@ from cards.elements import (
 from cards.incident import LEVEL_CHOICES, PRIORITY_STYLE, ViewExtras
 from services.config import BeaconConfig
 from services.incidents.model import MAX_TEXT, MAX_TITLE
+from services.intake.links import CUSTOMER_ROLES, Match
 from services.intake.reports import MAX_REASON, Report, prefilled_form
 from services.intake.summary import IntakeSummary
+from services.policy import SYSTEM_ACTOR
 from services.verbs import Verb
 
 REPORT_HEADING = "Reported issue · Freshdesk #{ticket}"
@@ -32,11 +34,17 @@ SUGGESTED = "Suggested **{priority}**: impact {impact} × urgency {urgency}"
 DECLARE = "Declare incident"
 MERGE = "Merge into an incident"
 DISMISS = "Dismiss"
+LINK = "Link to INC-{incident}"
+LINK_HINT = "Looks like **INC-{incident}** ({why}): link it, and this customer hears its public updates."
+UNLINK = "Unlink"
 DECIDED = {
     "declared": "Declared as INC-{incident} by {who}",
     "merged": "Merged into INC-{incident} by {who}",
+    "linked": "Linked to INC-{incident} by {who}",
     "dismissed": "Dismissed by {who}: {reason}",
 }
+AUTO_LINKED = "Linked to INC-{incident} automatically ({reason}). Not this incident? Unlink it."
+REPORTED_BY = "Reported by {count} customer{s} (Freshdesk)"
 ALL_RESOLVED = "All linked alerts have resolved. Resolve the incident?"
 MAX_SHOWN_ALERTS = 4
 MAX_DESCRIPTION = 1200
@@ -50,6 +58,8 @@ class ReportView:
     notice: str = ""
     is_error: bool = False
     form: dict[str, str] | None = None  # the Declare form as last submitted (after an error)
+    match: Match | None = None  # the open incident this report is likely about
+    unlinkable: bool = False  # linked or merged into an incident that is still open
 
 
 def _header(view: ReportView) -> Json:
@@ -86,7 +96,10 @@ def _decision(report: Report) -> list[Json]:
     if report.status == "new":
         return []
     who = plain(report.decided_by.name if report.decided_by else "") or "someone"
-    line = DECIDED[report.status].format(incident=report.incident_id, who=who, reason=plain(report.reason))
+    automatic = report.status == "linked" and report.decided_by is not None and \
+        report.decided_by.aad_object_id == SYSTEM_ACTOR
+    line = (AUTO_LINKED if automatic else DECIDED[report.status]).format(
+        incident=report.incident_id, who=who, reason=plain(report.reason))
     return [container([text(line, weight="Bolder"), text(f"Decided {when(report.decided_at)}", subtle=True,
                                                          spacing="None")], style="good")]
 
@@ -114,8 +127,13 @@ def _actions(view: ReportView, config: BeaconConfig) -> list[Json]:
     data = {"ticketId": str(report.ticket_id)}
     link = [open_url("Open ticket", report.url)] if report.url.startswith(("https://", "http://")) else []
     if report.status != "new":
-        return link
-    actions = [show_card(DECLARE, _declare_inputs(view, config),
+        unlink = [execute(UNLINK, Verb.REPORT_UNLINK, data)] if view.unlinkable else []
+        return unlink + link
+    actions = []
+    if view.match is not None:
+        actions.append(execute(LINK.format(incident=view.match.incident_id), Verb.REPORT_LINK,
+                               {**data, "incidentId": str(view.match.incident_id)}, style="positive"))
+    actions += [show_card(DECLARE, _declare_inputs(view, config),
                          [execute(DECLARE, Verb.REPORT_DECLARE, data, style="positive", inputs="auto")])]
     if view.open_incidents:
         choices = [(label[:120], str(number)) for number, label in view.open_incidents]
@@ -134,6 +152,9 @@ def reported_issue_card(view: ReportView, config: BeaconConfig) -> Json:
         body.append(container([text(plain(view.notice), weight="Bolder",
                                     color="attention" if view.is_error else "accent")], style="emphasis"))
     body += [_header(view), *_details(view.report), *_decision(view.report)]
+    if view.match is not None and view.report.status == "new":
+        body.append(container([text(LINK_HINT.format(incident=view.match.incident_id, why=plain(view.match.why)))],
+                              style="accent"))
     return card(body, _actions(view, config))
 
 
@@ -155,9 +176,11 @@ def incident_extras(summary: IntakeSummary, *, is_open: bool) -> ViewExtras:
     shown = [_ticket(t.ticket_id, t.role, t.state) for t in summary.tickets]
     if any(shown):
         pairs.append(("Freshdesk", ", ".join(s for s in shown if s)))
+    reports = sum(1 for t in summary.tickets if t.role in CUSTOMER_ROLES and t.ticket_id is not None)
     links = tuple((f"Freshdesk #{t.ticket_id}", t.url) for t in summary.tickets
                   if t.ticket_id is not None and t.url.startswith(("https://", "http://")))[:2]
-    notices = (ALL_RESOLVED,) if is_open and summary.all_alerts_resolved else ()
+    notices = (REPORTED_BY.format(count=reports, s="" if reports == 1 else "s"),) if reports else ()
+    notices += (ALL_RESOLVED,) if is_open and summary.all_alerts_resolved else ()
     problems = tuple(_ticket_problem(t.state, t.error) for t in summary.tickets
                      if t.ticket_id is None and t.state not in ("creating", ""))
     return ViewExtras(facts=tuple(pairs), links=links, notices=notices, problems=problems)

@@ -92,6 +92,9 @@ POLICY: dict[Verb, Rule] = {
     Verb.REPORT_DECLARE: Rule(MEMBERS, "declare an incident from a reported issue"),
     Verb.REPORT_MERGE: Rule(MEMBERS, "merge a reported issue"),
     Verb.REPORT_DISMISS: Rule(MEMBERS, "dismiss a reported issue"),
+    # Linking decides which customers hear an incident's public updates: like merging, for members.
+    Verb.REPORT_LINK: Rule(MEMBERS, "link a reported issue to an incident"),
+    Verb.REPORT_UNLINK: Rule(MEMBERS, "unlink a reported issue"),
     Verb.REVIEW_REPORT_FORM: Rule(OWNERS, "complete the report of"),
     Verb.REVIEW_REPORT_ADD_ROW: Rule(OWNERS, "complete the report of"),
     Verb.REVIEW_REPORT_SUBMIT: Rule(OWNERS, "complete the report of"),

@@ -26,6 +26,8 @@ class Verb(StrEnum):
     REPORT_DECLARE = "report.declare"
     REPORT_MERGE = "report.merge"
     REPORT_DISMISS = "report.dismiss"
+    REPORT_LINK = "report.link"  # link a customer's report to the open incident it matches
+    REPORT_UNLINK = "report.unlink"  # take a link (automatic or not) back
     # after the incident (post-incident report, review, follow-up actions)
     REVIEW_REPORT_FORM = "review.report_form"  # open the report form in a dialog
     REVIEW_REPORT_ADD_ROW = "review.report_add_row"  # the form again with one more corrective action

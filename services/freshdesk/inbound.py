@@ -163,6 +163,9 @@ class ReportTriageConfig(BaseModel):
     service_keywords: dict[str, list[str]] = {}  # service name → words that point to it
     default_impact: Level = Level.LOW  # one person's report, until something says more
     default_urgency: Level = Level.MEDIUM
+    # Link a report that matches an open incident (same client, or service keywords, received
+    # while it lasts) on receipt, instead of offering "Link to INC-n" first on its card.
+    auto_link: bool = False
 
 
 class ClientLike(Protocol):

@@ -19,11 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from services.config import BeaconConfig
 from services.deps import Deps, ThreadTarget
 from services.freshdesk.inbound import ReportClassification, ReportedIssue
-from services.incidents import DomainError, Incident, IncidentNotFound, Level, Person
+from services.incidents import DomainError, Incident, Level, Person
 from services.incidents.model import clean_text
 from services.intake.effects import ReportCard, TicketNote
+from services.intake.links import auto_link, link_within, open_incident
 from services.intake.tables import ReportRow, TicketLinkRow
-from services.intake.within import record, refresh_card, thread_note
+from services.intake.within import record
 from services.lifecycle import parse_declaration
 from services.pipeline import declare_within
 from services.store.uow import UnitOfWork
@@ -46,7 +47,7 @@ class Report:
     client: str
     service: str
     reasons: tuple[str, ...]
-    status: str  # new | declared | merged | dismissed
+    status: str  # new | declared | merged | linked | dismissed
     incident_id: int | None
     decided_by: Person | None
     decided_at: datetime | None
@@ -84,8 +85,9 @@ async def receive_report(report: ReportedIssue, found: ReportClassification, url
                 return None, "ignored"
             row = await uow.reported_issues.add(_report_row(report, found, url, now))
             await queue_report_card(uow, report.ticket_id, "post", now)
+            linked = await auto_link(uow, row, deps, now)
             await uow.commit()
-            return Report.from_row(row), "new"
+            return Report.from_row(row), "linked" if linked else "new"
     except IntegrityError:
         return await load_report(deps, report.ticket_id), "duplicate"
 
@@ -145,32 +147,20 @@ async def declare_from_report(ticket_id: int, form: dict[str, Any], actor: Perso
 
 
 async def merge_report(ticket_id: int, incident_id: int, actor: Person, deps: Deps, *,
-                       public_note: bool) -> Report:
-    """Add the report's ticket to an open incident: on its timeline, its card and the ticket."""
+                       how: str = "merged") -> tuple[Report, bool]:
+    """Add the report's ticket to an open incident (`how`: "merged" from the Merge form, "linked"
+    from the card's Link to INC-n): on its timeline, its card and the ticket. False with the
+    decision that stands when the report was already decided (a replayed click)."""
     now = deps.clock.now()
     async with deps.uow() as uow:
-        incident = await uow.incidents.get(incident_id)
-        if incident is None:
-            raise IncidentNotFound(f"INC-{incident_id} does not exist")
-        if not incident.is_open:
-            raise DomainError(f"{incident.number} is {incident.status}: merge into an open incident")
-        row = await uow.reported_issues.claim(ticket_id, "merged", actor, now, incident_id=incident_id)
+        incident = await open_incident(uow, incident_id)
+        row = await uow.reported_issues.claim(ticket_id, how, actor, now, incident_id=incident_id)
         if row is None:
-            return await _decided(uow, ticket_id)
-        await uow.tickets.add(TicketLinkRow(incident_id=incident_id, ticket_id=ticket_id, url=row.url, role="merged",
-                                            state="linked", error="", created_at=now))
-        summary = f"{actor.name} merged Freshdesk ticket #{ticket_id}: {row.subject}"
-        await record(uow, incident, "ticket_merged", summary + f" (reported by {row.requester_email or 'unknown'})",
-                     now, actor=actor, after={"ticket_id": ticket_id, "url": row.url})
-        await refresh_card(uow, incident_id, f"merged{ticket_id}", now)
-        await thread_note(uow, incident_id, summary, f"merged{ticket_id}", now)
-        await uow.outbox.add(TicketNote(
-            incident_id, ticket_id, f"<p>Merged into Beacon incident <b>{incident.number}</b> ({incident.priority}): "
-                                    f"{html.escape(incident.title)}. Its updates follow on this ticket.</p>",
-            not public_note, f"Freshdesk note on #{ticket_id}", "merged:note"), now=now)
-        await queue_report_card(uow, ticket_id, "merged", now)
+            return await _decided(uow, ticket_id), False
+        await link_within(uow, row, incident, actor, now, how=how)
+        await queue_report_card(uow, ticket_id, f"{how}:{now.timestamp():.6f}", now)
         await uow.commit()
-        return Report.from_row(row)
+        return Report.from_row(row), True
 
 
 async def dismiss_report(ticket_id: int, reason: object, actor: Person, deps: Deps, *, public_note: bool) -> Report:

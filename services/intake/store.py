@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
 from services.incidents import Person
 from services.intake.tables import ReportRow, TicketLinkRow
@@ -41,6 +41,20 @@ class TicketLinks:
         await self._uow.session.flush()
         return link
 
+    async def remove(self, ticket_id: int) -> None:
+        """Forget a ticket's link (an unlinked report): it follows no incident any more."""
+        await self._uow.session.execute(delete(TicketLinkRow).where(TicketLinkRow.ticket_id == ticket_id))
+
+    async def customer_counts(self, incident_ids: list[int], roles: tuple[str, ...]) -> dict[int, int]:
+        """How many customers' tickets each incident has (links in these roles), with one query."""
+        if not incident_ids:
+            return {}
+        rows = await self._uow.session.execute(
+            select(TicketLinkRow.incident_id, func.count()).where(
+                TicketLinkRow.incident_id.in_(incident_ids), TicketLinkRow.role.in_(roles))
+            .group_by(TicketLinkRow.incident_id))
+        return {int(incident_id): int(count) for incident_id, count in rows}
+
     async def is_linked(self, ticket_id: int) -> bool:
         """Whether a Freshdesk ticket is already an incident's ticket."""
         return await self._uow.session.scalar(
@@ -67,6 +81,16 @@ class ReportedIssues:
         result = await self._uow.session.execute(
             update(ReportRow).where(ReportRow.ticket_id == ticket_id, ReportRow.status == "new")
             .values(status=status, decided_by=actor.to_dict(), decided_at=now, **values)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return await self.get(ticket_id, fresh=True)
+
+    async def reopen(self, ticket_id: int, statuses: tuple[str, ...]) -> ReportRow | None:
+        """Move a report decided as one of `statuses` back to new (Unlink); None when it was not."""
+        result = await self._uow.session.execute(
+            update(ReportRow).where(ReportRow.ticket_id == ticket_id, ReportRow.status.in_(statuses))
+            .values(status="new", incident_id=None, decided_by=None, decided_at=None, reason="")
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return None

@@ -118,7 +118,7 @@ def test_the_incident_card_shows_origin_counts_tickets_and_their_links():
     assert facts["More alerts"] == "2 more (1 firing)"
     assert facts["Freshdesk"] == "#12, #4711 (merged)"
     assert extras.links == (("Freshdesk #12", TICKETS[0].url), ("Freshdesk #4711", TICKETS[1].url))
-    assert extras.notices == ()
+    assert extras.notices == ("Reported by 1 customer (Freshdesk)",)  # the merged report; not Beacon's ticket
     card = incident_card(IncidentView(incident(), extras=extras))
     assert_valid_card(card)
     assert "fired ×50" in text_of(card) and TICKETS[0].url in text_of(card)
