@@ -28,7 +28,8 @@ CLIENTS = [{"name": "Contoso", "email_domains": ["contoso.example"],
 
 @asynccontextmanager
 async def helpdesk(database_url: str, *, fake: FakeFreshdesk | None = None, triage: dict[str, Any] | None = None,
-                   extra_config: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
+                   extra_config: dict[str, Any] | None = None,
+                   **settings: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
     fd = fake or FakeFreshdesk()
     await fd.start()
     config = parse_config({**E2E_CONFIG, "directory": {**E2E_CONFIG["directory"], "clients": CLIENTS},

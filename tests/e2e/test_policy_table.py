@@ -39,6 +39,7 @@ EXPECTED: dict[str, str] = {
     "bridge.form": MEMBERS + " owner", "bridge.start": MEMBERS + " owner", "bridge.invite": MEMBERS + " owner",
     "bridge.ring": "responder commander admin",
     "report.declare": MEMBERS + " owner", "report.merge": MEMBERS + " owner", "report.dismiss": MEMBERS + " owner",
+    "report.link": MEMBERS + " owner", "report.unlink": MEMBERS + " owner",
     "review.report_form": OWNERS, "review.report_add_row": OWNERS, "review.report_submit": OWNERS, "review.schedule": "owner responder commander admin",
     "review.held": OWNERS, "review.action_complete": OWNERS,
     # who is on call is for the organisation; changing it is for the on-call teams and admins
@@ -53,7 +54,8 @@ RESTRICTED: dict[str, str] = {verb: " ".join(w for w in who.split() if w not in 
                               else who
                               for verb, who in EXPECTED.items()}
 # a reported issue has no incident yet: its responders are the directory's teams and the admins
-RESTRICTED.update({verb: "responder admin" for verb in ("report.declare", "report.merge", "report.dismiss")})
+RESTRICTED.update({verb: "responder admin" for verb in ("report.declare", "report.merge", "report.dismiss",
+                                                         "report.link", "report.unlink")})
 
 # What each click carries. Clicks that get past the policy must change nothing that decides a role:
 # a stale version (0) for verbs that conflict with INC-1's history, invalid values elsewhere.
@@ -63,7 +65,8 @@ DATA: dict[str, dict[str, Any]] = {
     "incident.post_update": {"audience": "responders", "update": "still on it"},
     "incident.resolve": {"summary": "again"}, "declare.submit": {"title": ""},
     "report.declare": {"ticketId": "999"}, "report.merge": {"ticketId": "999", "incidentId": "1"},
-    "report.dismiss": {"ticketId": "999", "reason": "noise"}, "review.report_submit": {"root_cause": ""},
+    "report.dismiss": {"ticketId": "999", "reason": "noise"}, "report.link": {"ticketId": "999", "incidentId": "1"},
+    "report.unlink": {"ticketId": "999"}, "review.report_submit": {"root_cause": ""},
     "review.action_complete": {"actionId": 1},
 }
 
