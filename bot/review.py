@@ -23,7 +23,7 @@ from cards.elements import Json
 from cards.messages import error_card
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
 from services.deps import Deps
-from services.durations import duration
+from services.durations import duration, span
 from services.incidents import DomainError
 from services.outbox import Effect
 from services.ports import MeetingRequest, Recipient
@@ -32,7 +32,6 @@ from services.review.effects import CreateReviewEvent, ReviewThreadCard
 from services.review.followups import complete_action
 from services.review.links import ReportLinks
 from services.review.meeting import review_event_failed, schedule_review
-from services.review.report import human
 from services.review.settings import ReviewSettings
 from services.review.tables import ActionItemRow
 from services.review.usecases import ReportObserver, review_held
@@ -96,8 +95,8 @@ class ReviewSurface:
         end = incident.resolved_at or self.deps.clock.now()
         ack = incident.acknowledged_at
         return cards.drill_report_card(incident.label, incident.title, [
-            ("Duration", human(end - incident.declared_at)),
-            ("Time to acknowledge", human(ack - incident.declared_at) if ack else "not acknowledged"),
+            ("Duration", span(end - incident.declared_at)),
+            ("Time to acknowledge", span(ack - incident.declared_at) if ack else "not acknowledged"),
             ("Status updates", str(p.get("updates", 0))), ("Timeline entries", str(len(timeline))),
             ("Participants", str(len(incident.responders) + (1 if incident.commander else 0)))], str(p["link"]))
 
@@ -186,7 +185,7 @@ class ReviewSurface:
         from services.review.chart import bar_chart  # matplotlib loads on first use, not at start-up
 
         png = bar_chart("Mean minutes per priority", priorities, series, "minutes")
-        rows = [(f"{p} (mean)", " · ".join(f"{name} {human(timedelta(seconds=data[p][1]))}"
+        rows = [(f"{p} (mean)", " · ".join(f"{name} {span(timedelta(seconds=data[p][1]))}"
                                            for name, data in (("ack", m.acknowledge), ("mitigate", m.mitigate),
                                                               ("resolve", m.resolve)) if p in data))
                 for p in priorities if p != "—"]
@@ -211,6 +210,7 @@ class ReviewSurface:
             if incident is None:
                 return web.json_response({"error": f"INC-{incident_id} does not exist"}, status=404)
             report = await store.load_report(uow, incident, self.deps.clock.now())
+        report.forms = self.settings.links.forms(incident_id, query.get("expires", ""), signature)
         from services.review.render import html_page, markdown, pdf_document  # matplotlib/fpdf2 on first use
 
         fmt = query.get("format", "html")

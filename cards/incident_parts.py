@@ -23,6 +23,7 @@ from cards.elements import (
     text,
     toggle_action,
 )
+from services.durations import span
 from services.incidents import Incident, Person
 from services.incidents.model import ACK_VIA
 
@@ -53,18 +54,6 @@ def stamp(moment: datetime | None, now: datetime) -> str:
     if abs(now - moment) < timedelta(hours=20):
         return f"{{{{TIME({iso})}}}}"
     return f"{{{{DATE({iso}, COMPACT)}}}} {{{{TIME({iso})}}}}"
-
-
-def span(delta: timedelta) -> str:
-    """"2 h 05 min", "12 min", "3 d 4 h": how long, to the minute."""
-    minutes = max(0, int(delta.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {mins:02d} min"
-    return f"{mins} min" if mins else "under a minute"
 
 
 def impact_line(incident: Incident, now: datetime) -> str:

@@ -1,4 +1,5 @@
-"""ISO 8601 durations in BEACON_CONFIG (`PT1H`, `PT3S`, `P1W`), parsed one way everywhere."""
+"""Durations: ISO 8601 in BEACON_CONFIG (`PT1H`, `PT3S`, `P1W`), parsed one way everywhere, and said
+one way to people (`span`: the card, the thread and the report read alike)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,17 @@ def duration(value: Any, *, allow_zero: bool = False) -> timedelta:
 # The pydantic field types of BEACON_CONFIG: a positive duration, and one that may be zero.
 Duration = Annotated[timedelta, BeforeValidator(duration)]
 Window = Annotated[timedelta, BeforeValidator(lambda value: duration(value, allow_zero=True))]
+
+
+def span(delta: timedelta | None) -> str:
+    """"2 h 05 min", "12 min", "3 d 4 h": how long, to the minute; "—" when not known."""
+    if delta is None:
+        return "—"
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {mins:02d} min"
+    return f"{mins} min" if mins else "under a minute"

@@ -25,6 +25,13 @@ class ReportLinks:
             query["format"] = fmt
         return f"{self.base_url}/reports/INC-{incident_id}?{urlencode(query)}"
 
+    def forms(self, incident_id: int, expires: str, signature: str) -> dict[str, str]:
+        """The same signed link in each form (HTML, Markdown, PDF): each form links the others."""
+        query = {"expires": expires, "sig": signature}
+        base = f"{self.base_url}/reports/INC-{incident_id}"
+        return {fmt: f"{base}?{urlencode(query | ({'format': fmt} if fmt != 'html' else {}))}"
+                for fmt in ("html", "md", "pdf")}
+
     def valid(self, incident_id: int, expires: str, signature: str, now: datetime) -> bool:
         try:
             moment = int(expires)

@@ -11,10 +11,9 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.review.report import MITIGATED
 from services.review.tables import ActionItemRow
 from services.store.tables import IncidentRow, TimelineRow
-
-MITIGATED = ("verifying", "monitoring", "resolved")
 
 
 @dataclass

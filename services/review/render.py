@@ -13,6 +13,13 @@ from services.review.chart import timeline_chart
 from services.review.document import Block, Chart, Heading, Paragraph, Table, blocks
 from services.review.report import Report, stamp
 
+FORM_NAMES = {"html": "web page", "md": "Markdown", "pdf": "PDF"}
+
+
+def other_forms(report: Report, current: str) -> list[tuple[str, str]]:
+    """(name, link) of the report's other forms, for a line under its title."""
+    return [(FORM_NAMES[fmt], url) for fmt, url in report.forms.items() if fmt != current and fmt in FORM_NAMES]
+
 
 def _md_cell(value: str) -> str:
     return value.replace("|", "\\|").replace("\n", " ")
@@ -20,6 +27,8 @@ def _md_cell(value: str) -> str:
 
 def markdown(report: Report) -> str:
     lines = [f"# {report.title}", "", f"_Generated {stamp(report.generated_at)}_", ""]
+    if report.forms:
+        lines += ["Also as: " + " · ".join(f"[{name}]({url})" for name, url in other_forms(report, "md")), ""]
     for block in blocks(report):
         if isinstance(block, Heading):
             lines += ["#" * block.level + " " + block.text, ""]
@@ -42,11 +51,17 @@ _STYLE = ("body{font-family:Segoe UI,Arial,sans-serif;max-width:960px;margin:2em
           "img{max-width:100%}")
 
 
+def _html_forms(report: Report) -> str:
+    links = [f"<a href='{html.escape(url)}'>{html.escape(name)}</a>" for name, url in other_forms(report, "html")]
+    return f" · Also as {' or '.join(links)}" if links else ""
+
+
 def html_page(report: Report) -> str:
     chart = base64.b64encode(timeline_chart(report, "png")).decode()
     out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(report.title)}"
            f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(report.title)}</h1>",
-           f"<p><em>Generated {stamp(report.generated_at)}</em></p>"]
+           f"<p><em>Generated {stamp(report.generated_at)}</em>"
+           + _html_forms(report) + "</p>"]
     for block in blocks(report):
         if isinstance(block, Heading):
             out.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
@@ -101,6 +116,10 @@ def pdf_document(report: Report) -> bytes:
     pdf.multi_cell(pdf.epw, 8, _latin1(report.title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
     pdf.multi_cell(pdf.epw, 5, f"Generated {stamp(report.generated_at)}", new_x="LMARGIN", new_y="NEXT")
+    for name, url in other_forms(report, "pdf"):
+        pdf.set_text_color(47, 111, 176)
+        pdf.cell(0, 5, f"Open as {name}", link=url, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0, 0, 0)
     chart = timeline_chart(report, "png")
     for block in blocks(report):
         _pdf_block(pdf, block, chart)

@@ -11,10 +11,14 @@ from typing import Any
 
 from services.incidents import Incident, Status, TimelineEvent
 
-SECTIONS = ("Incident overview", "Impact analysis", "Root cause analysis", "Response timeline",
+SECTIONS = ("Executive summary", "Incident overview", "Impact analysis", "Root cause analysis", "Response timeline",
             "Corrective actions", "Lessons learned", "Appendices")
-APPENDICES = ("A. Alerts received", "B. Communications sent", "C. Bridge and call records",
+APPENDICES = ("A. Alerts received", "B. Messages and deliveries", "C. Bridge and call records",
               "D. Linked tickets")
+# How each delivery went, written once on its outbox row: the report lists it in the deliveries
+# appendix, so the timeline itself keeps to what people and the incident did.
+DELIVERY_KINDS = frozenset({"delivery_sent", "delivery_failed", "delivery_skipped"})
+MITIGATED = ("verifying", "monitoring", "resolved")  # the first of these ends the impact's worst
 NOT_YET = "Not completed yet."
 
 
@@ -35,6 +39,7 @@ class Communication:
     done_at: datetime | None
     status: str
     description: str
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Report:
     generated_at: datetime
     status_times: list[tuple[str, timedelta]] = field(default_factory=list)
     priority_changes: list[TimelineEvent] = field(default_factory=list)
+    forms: dict[str, str] = field(default_factory=dict)  # "html" | "md" | "pdf" → a link to that form
 
     @property
     def title(self) -> str:
@@ -67,15 +73,45 @@ class Report:
         return self.incident.declared_at
 
     @property
+    def impact_started_at(self) -> datetime:
+        """When people were first affected: as the declarer said, else the declaration."""
+        return self.incident.impact_started_at or self.incident.declared_at
+
+    @property
     def resolved_at(self) -> datetime | None:
         return self.incident.resolved_at
 
     @property
     def duration(self) -> timedelta | None:
-        return self.resolved_at - self.detected_at if self.resolved_at else None
+        """How long the impact lasted, from when it started."""
+        return self.resolved_at - self.impact_started_at if self.resolved_at else None
+
+    @property
+    def mitigated_at(self) -> datetime | None:
+        """The first move to verifying, monitoring or resolved."""
+        return next((e.at for e in self.timeline if e.kind in ("status_changed", "resolved")
+                     and (e.after or {}).get("status") in MITIGATED), None)
+
+    def since_impact(self, moment: datetime | None) -> timedelta | None:
+        return moment - self.impact_started_at if moment else None
+
+    @property
+    def updates(self) -> dict[str, int]:
+        """Status updates by punctuality: on_time, late, automatic (Beacon's, when none was written)."""
+        counts = {"on_time": 0, "late": 0, "automatic": 0}
+        for event in self.timeline:
+            if event.kind == "status_update":
+                after = event.after or {}
+                counts["automatic" if after.get("automatic") else "late" if after.get("late") else "on_time"] += 1
+        return counts
 
     def events_of(self, *prefixes: str) -> list[TimelineEvent]:
         return [e for e in self.timeline if e.kind.startswith(prefixes)]
+
+    @property
+    def response_events(self) -> list[TimelineEvent]:
+        """The timeline without delivery records (those are in the deliveries appendix)."""
+        return [e for e in self.timeline if e.kind not in DELIVERY_KINDS]
 
 
 def status_periods(incident: Incident, timeline: list[TimelineEvent],
@@ -123,16 +159,6 @@ def recipients_of(kind: str, payload: dict[str, Any]) -> str:
     if kind.startswith(("teams.", "review.thread")):
         return "incident thread"
     return str(payload.get("description", ""))[:80]
-
-
-def human(delta: timedelta | None) -> str:
-    if delta is None:
-        return "—"
-    minutes = int(delta.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else []) + [f"{minutes} min"]
-    return " ".join(parts)
 
 
 def stamp(moment: datetime | None) -> str:

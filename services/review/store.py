@@ -93,7 +93,7 @@ class ReviewStore:
     async def communications(self, incident_id: int) -> list[Communication]:
         rows = await self._uow.outbox.of_incident(incident_id)
         return [Communication(r.kind, recipients_of(r.kind, r.payload), r.created_at, r.done_at, r.status,
-                              str(r.payload.get("description", ""))) for r in rows]
+                              str(r.payload.get("description", "")), r.last_error) for r in rows]
 
     async def update_recipients(self, incident_id: int, timeline: list[TimelineEvent]) -> list[tuple[str, str]]:
         """The stakeholders who received status updates by email (and the initial notification)."""

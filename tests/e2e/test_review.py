@@ -3,6 +3,7 @@ the review meeting through a fake Graph, follow-up action reminders on a fake cl
 
 from __future__ import annotations
 
+import html
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -57,8 +58,8 @@ def thread_cards(stack: Any, root_id: str) -> list[str]:
     return [card_text(m.cards[0]) for m in stack.teams.thread(root_id) if m.cards]
 
 
-async def _scripted(stack: Any, clock: FakeClock) -> Any:
-    _, root = await declare(stack, "Checkout failing")
+async def _scripted(stack: Any, clock: FakeClock, **form: str) -> Any:
+    _, root = await declare(stack, "Checkout failing", **form)
     steps: list[tuple[int, str, dict[str, str]]] = [
         (5, "incident.take_command", {}), (0, "incident.assign", {"responders": Users.BOB.aad_object_id}),
         (10, "incident.status", {"status": "investigating"}),
@@ -103,7 +104,7 @@ async def test_report_is_requested_built_served_and_emailed(database_url):
     clock = FakeClock(START)
     stack, graph = await _stack(database_url, clock)
     try:
-        root = await _scripted(stack, clock)
+        root = await _scripted(stack, clock, impact_time="08:40")  # 20 minutes before the declaration
         cards = thread_cards(stack, root.id)
         assert any("post-incident report for INC-1 is ready to write" in c and "Priya Head" in c for c in cards)
         answer = await _submit(stack, root)
@@ -115,13 +116,29 @@ async def test_report_is_requested_built_served_and_emailed(database_url):
         positions = [page.index(f">{title}<") for title in SECTIONS]
         assert positions == sorted(positions)
         assert "2026-01-05 09:00 UTC" in page and "2026-01-05 11:00 UTC" in page  # detected, resolved
-        assert "2 h 0 min" in page  # duration
+        summary = html.unescape(page[page.index(">Executive summary<"):page.index(">Incident overview<")])
+        # counted from when the impact started (08:40), which the declarer gave, not the declaration
+        assert "From 2026-01-05 08:40 UTC to 2026-01-05 11:00 UTC (2 h 20 min), payments-api was affected" in summary
+        assert "Priority declared P1, P2 at the end" in summary and "Root cause: A bad config push." in summary
+        assert ("declared after 20 min; acknowledged after 25 min; mitigated after 1 h 20 min; "
+                "resolved after 2 h 20 min. Status updates: 1 written, 1 on time.") in summary
+        assert "Duration of impact</td><td>2 h 20 min" in page
+        # deliveries are one appendix table, alike ones on one row, not rows of the timeline
+        timeline = page[page.index(">Response timeline<"):page.index(">Corrective actions<")]
+        assert "Thread mention" not in timeline and "not in the roster" not in timeline
+        deliveries = page[page.index(">B. Messages and deliveries<"):page.index(">C. Bridge")]
+        assert "<td>Incident card refresh</td><td>incident thread</td><td>sent</td><td>7</td>" in deliveries
+        assert "failed: Bob Singh is not in the roster" in deliveries and "Error:" not in deliveries
+        forms = dict(re.findall(r"<a href='([^']+)'>(PDF|Markdown)</a>", page))
+        assert sorted(forms.values()) == ["Markdown", "PDF"]
+        assert all(html.unescape(url).startswith("https://beacon.example.com" + link.split("&")[0]) for url in forms)
         assert "P1 → P2" in page and "A bad config push" in page and "Add config canary" in page
         assert "triage</td><td>15 min" in page and "investigating</td><td>45 min" in page
-        assert "desk@example.com" in page and "email.send" in page  # communications appendix
+        assert "<td>Email</td><td>desk@example.com</td><td>sent</td>" in page  # deliveries appendix
         assert "Process version" in page and stack.beacon.deps.config.fingerprint() in page
         status, md = await stack.beacon.get_text(link + "&format=md")
         assert status == 200 and all(f"## {title}" in md for title in SECTIONS)
+        assert "[PDF](https://beacon.example.com/reports/INC-1?" in md and "[web page](" in md
         status, pdf = await _get_bytes(stack, link + "&format=pdf")
         assert status == 200 and pdf.startswith(b"%PDF")
         text = _pdf_text(pdf)
