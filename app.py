@@ -89,6 +89,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         wire(wiring)
     handlers = bind_incident_handlers({**wiring.handlers, **overrides.handlers})
     policy = OutboxPolicy(max_attempts=settings.outbox_max_attempts,
+                          horizons={Channel.TEAMS: settings.teams_retry_horizon},
                           base_backoff=settings.outbox_base_backoff_seconds,
                           idle_poll=settings.outbox_idle_poll_seconds,
                           concurrency=settings.outbox_concurrency,

@@ -86,7 +86,7 @@ def bounded(client: Any) -> Any:
     """One retry layer, and a bounded attempt. msrest retries an error status up to three times
     inside a call and sleeps whatever Retry-After Teams sends, uncapped, with a 100 s timeout: an
     outbox batch could hang for many minutes. Error statuses go back to the outbox instead, which
-    retries with backoff, honours Retry-After and gives up after OUTBOX_MAX_ATTEMPTS; msrest
+    retries with backoff, honours Retry-After and gives up after TEAMS_RETRY_HORIZON; msrest
     keeps retrying dropped connections (quick, bounded)."""
     config = getattr(client, "config", None)
     if config is None:

@@ -37,6 +37,12 @@ def team_id(activity: Activity) -> str:
     return str(team.get("id") or "")
 
 
+def team_name(activity: Activity) -> str:
+    """Teams names the team in conversationUpdate events, not in installationUpdate."""
+    team = channel_data(activity).get("team") or {}
+    return str(team.get("name") or "")[:300]
+
+
 def thread_target(activity: Activity, config: BeaconConfig) -> ThreadTarget:
     """The configured incidents channel, else the channel (or chat) the declaration came from."""
     service_url, tenant = activity.service_url, tenant_id(activity)

@@ -19,7 +19,7 @@ async def record_install(turn_context: TurnContext, deps: Deps) -> None:
             conversation_id=activity.conversation.id, kind=kind, team_id=team,
             channel_id=ctx.channel_id(activity) or (activity.conversation.id if team else ""),
             tenant_id=ctx.tenant_id(activity), service_url=activity.service_url, reference=reference,
-            installed_at=deps.clock.now())
+            installed_at=deps.clock.now(), team_name=ctx.team_name(activity))
         # installationUpdate and conversationUpdate both announce an install, sometimes at the
         # same moment: only the one that flips `greeted` says hello.
         first = await uow.installations.greet_once(activity.conversation.id)

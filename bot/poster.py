@@ -23,14 +23,19 @@ from bot.views import incident_view
 from cards.elements import label
 from cards.incident import incident_card
 from cards.updates import notice_card, reminder_card, status_update_card
-from services.delivery import PermanentDeliveryError, TransientDeliveryError, classify_status
+from services.comms.teams_problems import REFUSALS, Refusal, channel_of, teams_refused
+from services.delivery import NotYet, PermanentDeliveryError, TransientDeliveryError, classify_status
 from services.deps import Deps
 from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
 from services.incidents import Person
-from services.outbox import Effect, EffectHandlers
+from services.outbox import Effect, EffectHandler, EffectHandlers
 from services.store.db import while_unavailable_retry
 
 log = logging.getLogger("beacon.teams")
+
+# How often a post whose incident has no thread yet looks again. Posts behind a root card still
+# being retried wait by their ordering key instead; this is for a root that failed for good.
+THREAD_WAIT = 30.0
 
 
 def _reference(service_url: str, conversation_id: str, tenant_id: str, app_id: str) -> ConversationReference:
@@ -40,17 +45,20 @@ def _reference(service_url: str, conversation_id: str, tenant_id: str, app_id: s
         bot=ChannelAccount(id=f"28:{app_id}" if app_id else "beacon", name="Beacon"))
 
 
-async def _connector_call(coro: Any) -> Any:
-    """Run a Bot Connector call and turn its failures into delivery errors the outbox understands."""
+async def _connector_call(coro: Any, where: str = "") -> Any:
+    """Run a Bot Connector call and turn its failures into delivery errors the outbox understands;
+    `where` (the conversation) travels with the error, so a refusal can name it."""
     try:
         return await coro
     except HttpOperationError as error:
         response = getattr(error, "response", None)
         status = getattr(response, "status_code", 0) or 0
         retry_after = response.headers.get("Retry-After") if response is not None else None
-        raise classify_status(status, f"Bot Connector answered {status}: {error}", retry_after) from None
+        failure = classify_status(status, f"Bot Connector answered {status}: {error}", retry_after)
+        failure.where = where
+        raise failure from None
     except (TimeoutError, ClientRequestError, aiohttp.ClientError, ConnectionError) as error:
-        raise TransientDeliveryError(f"Bot Connector unreachable: {error}") from None
+        raise TransientDeliveryError(f"Bot Connector unreachable: {error}", where=where) from None
 
 
 def plain_text_message(text: str) -> Activity:
@@ -69,6 +77,8 @@ class TeamsPoster:
     def __init__(self, adapter: BeaconAdapter, deps: Deps):
         self.adapter = adapter
         self.deps = deps
+        # Channels refused for good by this process: a post that works there again clears the problem.
+        self._refused: set[str] = set()
 
     async def _proactive(self, reference: ConversationReference, logic: Any) -> None:
         """continue_conversation, but failures reach the outbox: the SDK's pipeline would hand
@@ -81,15 +91,55 @@ class TeamsPoster:
             except Exception as error:
                 failures.append(error)
 
+        where = reference.conversation.id
         await _connector_call(self.adapter.continue_conversation(reference, guarded,
-                                                                 bot_app_id=self.adapter.app_id))
+                                                                 bot_app_id=self.adapter.app_id), where)
         if failures:
-            await _connector_call(_raise(failures[0]))
+            await _connector_call(_raise(failures[0]), where)
+        await self._worked(where)
 
     def handlers(self) -> EffectHandlers:
-        return {PostCard: self.post_card, UpdateCard: self.update_card, ThreadNote: self.thread_note,
-                ThreadCard: self.thread_card, StakeholderPost: self.stakeholder_post,
-                ResolvePeople: self.resolve_people}
+        return {kind: self.telling_refusals(handler) for kind, handler in {
+            PostCard: self.post_card, UpdateCard: self.update_card, ThreadNote: self.thread_note,
+            ThreadCard: self.thread_card, StakeholderPost: self.stakeholder_post,
+            ResolvePeople: self.resolve_people}.items()}
+
+    def telling_refusals(self, handler: EffectHandler) -> EffectHandler:
+        """The handler, but when Teams refuses the post for good (403, 404, 400) the incident admins
+        hear of it by email and the doctor shows it (services/comms/teams_problems.py)."""
+
+        async def deliver(effect: Effect) -> None:
+            try:
+                await handler(effect)
+            except PermanentDeliveryError as error:
+                if error.status in REFUSALS and error.where:
+                    await self._tell_refusal(effect, error)
+                raise
+
+        return deliver
+
+    async def _tell_refusal(self, effect: Effect, error: PermanentDeliveryError) -> None:
+        channel = channel_of(error.where)
+        self._refused.add(channel)
+
+        async def tell() -> None:
+            async with self.deps.uow() as uow:
+                install = await uow.installations.of_channel(channel)
+                refusal = Refusal(channel, int(error.status or 0), str(error), install.team_name if install else "")
+                await teams_refused(uow, refusal, effect.incident_id, self.deps.config, self.deps.clock.now())
+                await uow.commit()
+
+        await while_unavailable_retry(tell, what=f"the Teams refusal of {channel}")
+
+    async def _worked(self, where: str) -> None:
+        """A post went through: a problem this process noted for the channel is over."""
+        channel = channel_of(where)
+        if channel not in self._refused:
+            return
+        self._refused.discard(channel)
+        async with self.deps.uow() as uow:
+            await uow.teams_problems.clear([channel])
+            await uow.commit()
 
     async def _card_activity(self, incident_id: int) -> Activity:
         async with self.deps.uow() as uow:
@@ -103,6 +153,8 @@ class TeamsPoster:
             if await uow.threads.get(incident_id):
                 return  # posted by an earlier attempt whose completion was not recorded
         target = effect.payload["target"]
+        if not target.get("service_url"):
+            raise PermanentDeliveryError("Beacon is not installed in any team yet: add Beacon to a team")
         activity = await self._card_activity(incident_id)
         if target.get("channel_id"):
             conversation_id, root_id = await self._new_channel_thread(target, activity)
@@ -115,6 +167,7 @@ class TeamsPoster:
                                       root_activity_id=root_id, service_url=target["service_url"],
                                       tenant_id=target.get("tenant_id", ""),
                                       channel_id=target.get("channel_id", ""))
+                await uow.teams_problems.clear([channel_of(conversation_id)])  # posting there works
                 await uow.commit()
 
         await while_unavailable_retry(record, what=f"the thread of INC-{incident_id}")
@@ -129,7 +182,7 @@ class TeamsPoster:
             created["root_id"] = turn_context.activity.id
 
         await _connector_call(self.adapter.create_conversation(
-            self.adapter.app_id, capture, params, "msteams", target["service_url"], None))
+            self.adapter.app_id, capture, params, "msteams", target["service_url"], None), target["channel_id"])
         root_id = created["root_id"]
         conversation_id = created["conversation_id"]
         if ";messageid=" not in conversation_id:
@@ -159,8 +212,8 @@ class TeamsPoster:
     async def _in_thread(self, incident_id: int, logic: Any, purpose: str = "incident") -> None:
         async with self.deps.uow() as uow:
             thread = await uow.threads.get(incident_id, purpose)
-        if thread is None:
-            raise PermanentDeliveryError(f"INC-{incident_id} has no {purpose} thread in Teams")
+        if thread is None:  # its root card has not gone out (yet): wait, do not fail
+            raise NotYet(f"INC-{incident_id} has no {purpose} thread in Teams yet", retry_after=THREAD_WAIT)
         reference = _reference(thread.service_url, thread.conversation_id, thread.tenant_id,
                                self.adapter.app_id)
 
@@ -243,7 +296,7 @@ class TeamsPoster:
         async with self.deps.uow() as uow:
             thread = await uow.threads.get(incident_id)
         if thread is None:
-            raise PermanentDeliveryError(f"INC-{incident_id} has no thread in Teams")
+            raise NotYet(f"INC-{incident_id} has no thread in Teams yet", retry_after=THREAD_WAIT)
         roster = thread.channel_id or thread.conversation_id
         reference = _reference(thread.service_url, roster, thread.tenant_id, self.adapter.app_id)
         found: list[Person] = []

@@ -12,16 +12,33 @@ class DeliveryError(Exception):
 
     transient = False
 
-    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None):
+    def __init__(self, message: str, *, retry_after: float | None = None, status: int | None = None,
+                 where: str = ""):
         super().__init__(message)
         self.retry_after = retry_after
         self.status = status
+        self.where = where  # the conversation, mailbox or resource that answered, when it matters
 
 
 class TransientDeliveryError(DeliveryError):
     """Worth retrying later: 429, 5xx, timeouts, connection resets."""
 
     transient = True
+
+    @property
+    def counts_as_attempt(self) -> bool:
+        """A 429 is the system asking Beacon to slow down, not a failure of the effect: it never
+        uses up an attempt (nor does waiting for something else, see NotYet)."""
+        return self.status != 429
+
+
+class NotYet(TransientDeliveryError):
+    """The effect waits for something else first (an incident's post waits for its thread's root
+    card); tried again after `retry_after` seconds, never counted as an attempt."""
+
+    @property
+    def counts_as_attempt(self) -> bool:
+        return False
 
 
 class PermanentDeliveryError(DeliveryError):

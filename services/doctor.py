@@ -34,7 +34,8 @@ from services.notify.voice.settings import VoiceSettings
 from services.paging.feed_doctor import feed_checks
 from services.paging.feeds import FeedSettings
 from services.settings import Settings
-from services.store.db import create_engine, migrations_applied
+from services.store.db import create_engine, migrations_applied, session_factory
+from services.store.uow import UnitOfWork
 
 Outcome = Literal["ok", "fail", "skip"]
 MARKS: dict[Outcome, str] = {"ok": "OK  ", "fail": "FAIL", "skip": "--  "}
@@ -234,9 +235,27 @@ async def check_feeds(settings: Settings, feeds: FeedSettings | None = None) -> 
     return [Check("on-call feed", outcome, detail, fix) for outcome, detail, fix in lines]  # type: ignore[arg-type]
 
 
+async def check_teams_delivery(settings: Settings) -> list[Check]:
+    """A line per Teams conversation that refused Beacon's posts for good (403, 404, 400), with
+    the fix, until a post there works again or Beacon is installed there again."""
+    engine = create_engine(settings.database_url)
+    try:
+        if not await migrations_applied(engine):
+            return []  # the database line says so
+        async with UnitOfWork(session_factory(engine)) as uow:
+            problems = await uow.teams_problems.all()
+    except Exception:
+        return []  # the database line says what is wrong
+    finally:
+        await engine.dispose()
+    return [Check("Teams delivery", "fail", f"{p.problem} (since {p.since:%Y-%m-%d %H:%M} UTC, "
+                  f"{p.failures} post(s) refused)", p.fix) for p in problems]
+
+
 async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
+    checks += await check_teams_delivery(subjects.settings)
     checks += await check_graph(subjects.graph)
     checks += [await check_freshdesk(subjects.freshdesk),
                check_ticket_requester(subjects.freshdesk, subjects.intake or IntakeSettings(), subjects.graph),

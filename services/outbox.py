@@ -3,8 +3,14 @@
 Rows are claimed with a lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so replicas never take
 the same row) that the worker renews while the delivery runs, so a killed process's claims lapse
 within seconds, delivered by the handler for their kind, then marked sent, rescheduled with
-exponential backoff and jitter (honouring Retry-After), or failed after a bounded number of
-tries. Effects that share an ordering key (one incident's Teams posts) go out in order.
+capped exponential backoff and jitter (honouring Retry-After), or failed. Effects that share an
+ordering key (one incident's Teams posts) go out in order.
+
+When to give up depends on what failed, not only on how often: a permanent failure (a 4xx such
+as 403 "bot not in the conversation") fails at once; a transient one retries up to
+`max_attempts`, except on a channel with a retry horizon (Teams: TEAMS_RETRY_HORIZON), where it
+retries until the effect is that old, because Teams outages are exactly when incidents happen.
+A 429, or an effect waiting for another (services.delivery.NotYet), never uses up an attempt.
 
 Up to `concurrency` deliveries run at once and the worker claims more as they end, so a slow
 answer delays only its own row; deliveries that end together are recorded in one transaction.
@@ -49,6 +55,7 @@ class Effect:
     incident_id: int | None
     attempts: int
     key: str
+    created_at: datetime | None = None
     # The outbox gives up if this attempt fails too: a handler that keeps state of its own (a
     # ticket link showing "creating…") records the failure then.
     last_attempt: bool = False
@@ -77,6 +84,9 @@ class _Outcome:
 @dataclass
 class OutboxPolicy:
     max_attempts: int = 6
+    # Channel → how long after it was queued a transiently failing effect keeps being retried, e.g.
+    # {Channel.TEAMS: 24 h}; channels without one give up after max_attempts.
+    horizons: dict[str, timedelta] = field(default_factory=dict)
     base_backoff: float = 1.0
     max_backoff: float = 300.0
     # How long a claim holds without renewal. A worker renews its claims every third of it while
@@ -243,8 +253,16 @@ class OutboxWorker(BackgroundLoop):
                     claim = _claim_statement(postgresql, lapsed=lapsed)
                     rows += (await session.execute(claim, {**values, "most": most - len(rows)})).all()
         return sorted((Effect(r.id, r.kind, dict(r.payload), r.incident_id, r.attempts, r.idempotency_key,
-                              last_attempt=r.attempts >= self.policy.max_attempts) for r in rows),
-                      key=lambda e: e.id)
+                              r.created_at, last_attempt=not self._may_retry(r.kind, r.attempts, r.created_at))
+                       for r in rows), key=lambda e: e.id)
+
+    def _may_retry(self, kind: str, attempts: int, created_at: datetime | None, *, counted: bool = True) -> bool:
+        """Whether a transient failure of this attempt would be tried again: within the channel's
+        horizon, else within max_attempts (an attempt that does not count always may)."""
+        horizon = self.policy.horizons.get(channel_of(kind))
+        if horizon is not None and created_at is not None:
+            return self._clock.now() < created_at + horizon
+        return not counted or attempts < self.policy.max_attempts
 
     async def _deliver(self, effect: Effect) -> None:
         handler = self._handlers.get(effect.kind)
@@ -269,13 +287,18 @@ class OutboxWorker(BackgroundLoop):
     async def _failed_attempt(self, effect: Effect, error: Exception, *, transient: bool,
                               retry_after: float | None) -> None:
         message = f"{type(error).__name__}: {error}"
-        if transient and effect.attempts < self.policy.max_attempts:
-            backoff = min(self.policy.max_backoff, self.policy.base_backoff * 2 ** (effect.attempts - 1))
-            delay = max(retry_after or 0.0, backoff * random.uniform(0.5, 1.0))
+        counted = getattr(error, "counts_as_attempt", True)
+        attempts = effect.attempts if counted else effect.attempts - 1
+        if transient and self._may_retry(effect.kind, effect.attempts, effect.created_at, counted=counted):
+            if retry_after is not None and not counted:
+                delay = retry_after  # asked to wait this long: no backoff of our own on top
+            else:
+                backoff = min(self.policy.max_backoff, self.policy.base_backoff * 2 ** max(0, attempts - 1))
+                delay = max(retry_after or 0.0, backoff * random.uniform(0.5, 1.0))
             log.warning("effect %s (%s) attempt %d failed, retry in %.1fs: %s", effect.id, effect.kind,
                         effect.attempts, delay, message)
             self.counts["retried"] += 1
-            await self._update(effect, status="pending", last_error=message,
+            await self._update(effect, status="pending", last_error=message, attempts=attempts,
                                next_attempt_at=self._clock.now() + timedelta(seconds=delay))
             return
         log.error("effect %s (%s) failed for good after %d attempts: %s", effect.id, effect.kind,
@@ -335,7 +358,7 @@ def _claim_statement(postgresql: bool, *, lapsed: bool) -> Any:
             .values(status="sending", lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),
                     attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.payload, OutboxRow.incident_id,
-                       OutboxRow.attempts, OutboxRow.idempotency_key))
+                       OutboxRow.attempts, OutboxRow.idempotency_key, OutboxRow.created_at))
 
 
 def _blocked(candidate: Any) -> Any:

@@ -6,8 +6,12 @@ this holds what the core needs.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.durations import Duration
 
 
 class Settings(BaseSettings):
@@ -38,6 +42,9 @@ class Settings(BaseSettings):
         50.0, ge=0, validation_alias="TEAMS_REQUESTS_PER_SECOND",
         description="most Teams posts started per second per process (Teams allows an app 50 per tenant; "
                     "split it between replicas); 0: unpaced")
+    teams_retry_horizon: Duration = Field(
+        timedelta(hours=24), validation_alias="TEAMS_RETRY_HORIZON",
+        description="how long a Teams post that fails transiently (429, 5xx, timeout) keeps being retried")
     scheduler_idle_poll_seconds: float = Field(5.0, validation_alias="SCHEDULER_IDLE_POLL_SECONDS")
     shutdown_grace_seconds: float = Field(10.0, validation_alias="SHUTDOWN_GRACE_SECONDS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

@@ -1,13 +1,16 @@
-"""Where Beacon talks in Teams, inside a unit of work: the incident threads it started and the
-conversations it is installed in."""
+"""Where Beacon talks in Teams, inside a unit of work: the incident threads it started, the
+conversations it is installed in, and those it cannot post to for good."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
-from services.store.tables import InstallationRow, ThreadRow
+from services.store.dialect import insert_if_new
+from services.store.tables import InstallationRow, TeamsProblemRow, ThreadRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
@@ -49,7 +52,7 @@ class Installations:
             session.add(row)
         else:
             for key, value in values.items():
-                if key != "installed_at":
+                if key != "installed_at" and not (key == "team_name" and not value):  # not every event names it
                     setattr(row, key, value)
         await session.flush()
         return row
@@ -63,9 +66,46 @@ class Installations:
             .values(greeted=True))
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    async def of_channel(self, channel_id: str) -> InstallationRow | None:
+        """The team installation that covers this channel, when Beacon knows it (installed from that
+        channel, or the channel is the team's General one, whose id is the team's)."""
+        query = select(InstallationRow).where(InstallationRow.kind == "team",
+                                              (InstallationRow.channel_id == channel_id)
+                                              | (InstallationRow.team_id == channel_id))
+        return await self._uow.session.scalar(query.order_by(InstallationRow.installed_at).limit(1))
+
     async def any_team(self, tenant_id: str = "") -> InstallationRow | None:
         """The first team Beacon was installed in (of this tenant, when given)."""
         query = select(InstallationRow).where(InstallationRow.kind == "team")
         if tenant_id:
             query = query.where(InstallationRow.tenant_id == tenant_id)
         return await self._uow.session.scalar(query.order_by(InstallationRow.installed_at).limit(1))
+
+
+class TeamsProblems:
+    """Conversations Teams refused for good (services/comms/teams_problems.py says what to do)."""
+
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def record(self, conversation_id: str, *, status: int, problem: str, fix: str,
+                     incident_id: int | None, now: datetime) -> bool:
+        """Note a refusal; True for the first one since the conversation last worked (the one to
+        tell people about), also when two replicas record it at the same moment."""
+        result = await self._uow.session.execute(insert_if_new(self._uow.session, TeamsProblemRow), dict(
+            conversation_id=conversation_id, status=status, problem=problem, fix=fix, incident_id=incident_id,
+            since=now, last_at=now, failures=1))
+        if result.rowcount:  # type: ignore[attr-defined]
+            return True
+        await self._uow.session.execute(
+            update(TeamsProblemRow).where(TeamsProblemRow.conversation_id == conversation_id)
+            .values(last_at=now, failures=TeamsProblemRow.failures + 1, status=status, problem=problem, fix=fix))
+        return False
+
+    async def clear(self, conversation_ids: Iterable[str]) -> None:
+        ids = list(conversation_ids)
+        if ids:
+            await self._uow.session.execute(delete(TeamsProblemRow).where(TeamsProblemRow.conversation_id.in_(ids)))
+
+    async def all(self) -> list[TeamsProblemRow]:
+        return list(await self._uow.session.scalars(select(TeamsProblemRow).order_by(TeamsProblemRow.since)))

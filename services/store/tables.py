@@ -105,6 +105,23 @@ class InstallationRow(Base):
     reference: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     greeted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     installed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    team_name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
+
+
+class TeamsProblemRow(Base):
+    """A Teams conversation Beacon cannot post to for good (403 removed from the team, 404 gone,
+    400 refused): what went wrong and the fix, told once by email and shown by the doctor until a
+    post there succeeds again or Beacon is installed there again."""
+
+    __tablename__ = "teams_problems"
+    conversation_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    problem: Mapped[str] = mapped_column(Text, nullable=False)
+    fix: Mapped[str] = mapped_column(Text, nullable=False)
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    since: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
 
 
 class ThreadRow(Base):

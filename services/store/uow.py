@@ -2,11 +2,11 @@
 together or not at all.
 
 The unit of work carries the repositories (as cosmicpython's does): `uow.incidents`,
-`uow.timeline`, `uow.outbox`, `uow.timers`, `uow.threads`, `uow.installations`, `uow.people` and
-`uow.activities` (invokes already applied) for the core, and the integrations' stores the same way
-(`uow.bridges`, `uow.alerts`, `uow.tickets`, `uow.reported_issues`, `uow.reviews`,
-`uow.oncall_overrides`, `uow.paging_metrics`). Each is made on
-first use, for this transaction; nothing outside the store modules touches the session.
+`uow.timeline`, `uow.outbox`, `uow.timers`, `uow.threads`, `uow.installations`,
+`uow.teams_problems`, `uow.people` and `uow.activities` (invokes already applied) for the core,
+and the integrations' stores the same way (`uow.bridges`, `uow.alerts`, `uow.tickets`,
+`uow.reported_issues`, `uow.reviews`, `uow.oncall_overrides`, `uow.paging_metrics`). Each is made
+on first use, for this transaction; nothing outside the store modules touches the session.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.store.conversations import Installations, Threads
+from services.store.conversations import Installations, TeamsProblems, Threads
 from services.store.db import take_the_writer_turn
 from services.store.incidents import Incidents, Timeline
 from services.store.outbox import Outbox
@@ -107,6 +107,10 @@ class UnitOfWork:
     @cached_property
     def installations(self) -> Installations:
         return Installations(self)
+
+    @cached_property
+    def teams_problems(self) -> TeamsProblems:
+        return TeamsProblems(self)
 
     @cached_property
     def people(self) -> People:

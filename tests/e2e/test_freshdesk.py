@@ -173,7 +173,8 @@ async def test_a_rate_limited_create_is_retried_after_retry_after_and_makes_one_
         async with stack.beacon.deps.uow() as uow:
             effect = await uow.session.scalar(select(OutboxRow).where(OutboxRow.kind == "freshdesk.create"))
             link = await uow.session.scalar(select(TicketLinkRow))
-        assert effect is not None and (effect.status, effect.attempts) == ("sent", 2)
+        # Freshdesk asked Beacon to slow down: that is not a failed attempt.
+        assert effect is not None and (effect.status, effect.attempts) == ("sent", 1)
         assert link is not None and (link.ticket_id, link.state) == (1, "linked")
 
 

@@ -75,8 +75,12 @@ class Fault:
     after_handling: bool = False  # the request takes effect, then the answer is an error (a lost answer)
     reset: bool = False  # drop the connection without an answer instead of answering
     operation: Operation | None = None
+    until: float | None = None  # an outage: every matching request fails until then (the fake's clock)
+    now: Callable[[], float] = time.monotonic
 
     def matches(self, request: RecordedRequest) -> bool:
+        if self.until is not None and self.now() >= self.until:
+            return False
         return (self.remaining > 0 and (self.method is None or self.method.upper() == request.method)
                 and (self.path_contains is None or self.path_contains in request.path)
                 and (self.operation is None or self.operation == request.operation))
@@ -93,9 +97,10 @@ class FakeConnector(ConnectorRecord):
     With `strict=True`, updating or deleting an activity this fake never posted answers 404 (by
     default it is accepted, since tests often invoke cards that were never posted here)."""
 
-    def __init__(self, *, strict: bool = False) -> None:
+    def __init__(self, *, strict: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.strict = strict
+        self.clock = clock  # seconds, for outages: a test may pass a clock it moves itself
         self.url = ""
         self._members: list[tuple[str | None, dict[str, Any]]] = []
         self._faults: list[Fault] = []
@@ -151,6 +156,13 @@ class FakeConnector(ConnectorRecord):
         self._faults.append(Fault(count, status, None if retry_after is None else str(retry_after),
                                   method, path_contains, delay or 0.0, code, message, after_handling,
                                   operation=operation))
+
+    def outage(self, seconds: float, status: int = 503, *, retry_after: float | str | None = None,
+               method: str | None = None, path_contains: str | None = None) -> None:
+        """Teams is down: every matching request answers `status` for the next `seconds` on the fake's
+        clock (a Bot Connector outage answers 503, or 502/504 from its gateway), posting nothing."""
+        self._faults.append(Fault(math.inf, status, None if retry_after is None else str(retry_after),
+                                  method, path_contains, until=self.clock() + seconds, now=self.clock))
 
     def reset_next(self, count: int = 1, *, method: str | None = None, path_contains: str | None = None,
                    delay: float | None = None, after_handling: bool = False,

@@ -173,6 +173,21 @@ async def test_throttling_reaches_the_caller_with_retry_after(fake: FakeConnecto
     assert fake.texts() == ["status update"]
 
 
+async def test_an_outage_answers_503_to_everything_until_its_window_ends(adapter: CloudAdapter) -> None:
+    now = [100.0]
+    async with FakeConnector(clock=lambda: now[0]) as fake:  # a clock the test moves
+        fake.outage(60)
+        for _ in range(3):
+            with pytest.raises(ErrorResponseException) as raised:
+                await new_thread(adapter, fake.url)
+            assert raised.value.response.status_code == 503
+            now[0] += 19.9
+        assert fake.posted() == [] and len(fake.calls("create_conversation", failed=True)) == 3
+        now[0] += 0.4  # 60.1 s after it began
+        conversation_id, root_id = await new_thread(adapter, fake.url)
+        assert [m.id for m in fake.posted(CHANNEL_ID)] == [root_id]
+
+
 async def test_sdk_silently_retries_a_5xx_on_put_but_not_on_post(fake: FakeConnector,
                                                                  adapter: CloudAdapter) -> None:
     """urllib3 under msrest retries 5xx for idempotent methods (PUT/GET/DELETE) up to 3 times;

@@ -111,6 +111,52 @@ async def test_transient_failures_end_as_failed_after_bounded_attempts_and_show_
     assert timeline[-1].kind == "delivery_failed" and "503" in timeline[-1].summary
 
 
+async def test_a_teams_effect_retries_past_max_attempts_until_its_horizon_then_fails(sessions):
+    """Teams outages last longer than a few attempts: a Teams effect keeps retrying until it is
+    TEAMS_RETRY_HORIZON old, while another channel's effect gives up after max_attempts."""
+    incident_id = await new_incident(sessions)
+    calls: dict[str, int] = {"teams.thread_note": 0, "email.send": 0}
+
+    async def handler(effect: Effect) -> None:
+        calls[effect.kind] += 1
+        raise TransientDeliveryError("503 from the connector", status=503)
+
+    await enqueue(sessions, "teams.thread_note", "note-1", incident_id=incident_id)
+    await enqueue(sessions, "email.send", "mail-1", incident_id=incident_id, order="mail")
+    w = worker(sessions, {"teams.thread_note": handler, "email.send": handler}, max_backoff=0.05,
+               horizons={Channel.TEAMS: timedelta(seconds=1)})
+    started = time.monotonic()
+    while (await statuses(sessions))["note-1"] != "failed":
+        assert time.monotonic() - started < 10
+        await w.run_once()
+        await asyncio.sleep(0.02)
+    assert time.monotonic() - started >= 1.0
+    assert calls["email.send"] == 3 and calls["teams.thread_note"] > 3
+    assert (await statuses(sessions)) == {"note-1": "failed", "mail-1": "failed"}
+
+
+async def test_a_429_honours_retry_after_and_is_never_counted_as_an_attempt(sessions):
+    throttled: list[float] = []
+
+    async def handler(effect: Effect) -> None:
+        if len(throttled) < 5:  # more 429s than max_attempts (3)
+            throttled.append(time.monotonic())
+            raise TransientDeliveryError("throttled", status=429, retry_after=0.2)
+
+    await enqueue(sessions, "x", "t1")
+    w = worker(sessions, {"x": handler}, base_backoff=5.0)  # Retry-After, not our own backoff, sets the pace
+    for _ in range(200):
+        await w.run_once()
+        if (await statuses(sessions))["t1"] == "sent":
+            break
+        await asyncio.sleep(0.02)
+    async with sessions() as session:
+        row = await session.scalar(select(OutboxRow).where(OutboxRow.idempotency_key == "t1"))
+    assert row is not None and (row.status, row.attempts) == ("sent", 1)
+    gaps = [later - earlier for earlier, later in zip(throttled, throttled[1:], strict=False)]
+    assert len(throttled) == 5 and all(0.19 <= gap < 2.0 for gap in gaps), gaps
+
+
 async def test_permanent_failure_is_not_retried(sessions):
     calls = 0
 
