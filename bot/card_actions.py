@@ -18,12 +18,22 @@ from bot.mentions import reader_zone_name
 from bot.views import view_of
 from cards import strings
 from cards.elements import Json
-from cards.forms import DeclareForm, declare_form
+from cards.forms import DeclareForm, SimilarOffer, declare_form
 from cards.incident import incident_card
+from cards.incident_parts import span
 from cards.messages import declared_card, error_card
+from services.declaring import (
+    Declared,
+    DeclareIncident,
+    FormMessage,
+    SimilarIncidentOpen,
+    declare_incident,
+    declared_text,
+    joined_text,
+)
 from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound
-from services.lifecycle import ActionOutcome, DeclareIncident, IncidentAction, act_on_incident, declare_incident
+from services.lifecycle import FORM_USED, ActionOutcome, IncidentAction, act_on_incident
 from services.verbs import INCIDENT_VERBS, Verb
 
 log = logging.getLogger("beacon.bot")
@@ -41,21 +51,48 @@ def error_response(message: str, code: str = "Forbidden") -> InvokeResponse:
                                             "value": {"code": code, "message": message}})
 
 
-async def declare_from_form(turn_context: TurnContext, data: dict[str, Any], source: str,
-                            deps: Deps, gate: Gate | None) -> Incident | DeclareForm:
+async def declare_from_form(turn_context: TurnContext, data: dict[str, Any], source: str, deps: Deps,
+                            gate: Gate | None, form_message: FormMessage | None = None) -> Declared | DeclareForm:
     """Declare from submitted form values: the incident, or the form again with its error (a
-    dialog or a message action has no card to keep, so a refusal is shown on the form too). The
-    card-action router checked the policy already and passes no gate."""
+    dialog or a message action has no card to keep, so a refusal is shown on the form too), or
+    with the open incident that looks like this one, offered first. The card-action router checked
+    the policy already and passes no gate."""
     activity = turn_context.activity
     refusal = await gate.check(turn_context, Verb.DECLARE_SUBMIT, data) if gate is not None else None
     if refusal is not None:
         return DeclareForm.from_values(data, error=refusal.message)
     command = DeclareIncident(form=data, actor=ctx.actor(activity), source=source,
-                              target=ctx.thread_target(activity, deps.config), zone=reader_zone_name(activity))
+                              target=ctx.thread_target(activity, deps.config), zone=reader_zone_name(activity),
+                              form_message=form_message, offer_similar=not _chosen(data.get("declareAnyway")))
     try:
         return await declare_incident(command, deps)
+    except SimilarIncidentOpen as similar:
+        return DeclareForm.from_values(data, similar=await _offer(deps, similar.incident))
     except DomainError as error:
         return DeclareForm.from_values(data, error=str(error))
+
+
+def _chosen(value: object) -> bool:
+    return value is True or str(value).lower() in ("true", "1", "yes", "on")
+
+
+async def _offer(deps: Deps, incident: Incident) -> SimilarOffer:
+    commander = incident.commander
+    if commander is not None and not commander.name:
+        async with deps.uow() as uow:
+            commander = (await uow.people.named([commander.aad_object_id])).get(commander.aad_object_id, commander)
+    assert incident.id is not None
+    return SimilarOffer(incident.id, incident.label, incident.title, incident.service,
+                        commander.name if commander else "", span(deps.clock.now() - incident.declared_at))
+
+
+def form_message(turn_context: TurnContext) -> FormMessage | None:
+    """The chat message an Action.Execute came from (the form), when Teams said which."""
+    activity = turn_context.activity
+    if not activity.reply_to_id or activity.conversation is None:
+        return None
+    return FormMessage(activity.service_url or "", activity.conversation.id, activity.reply_to_id,
+                       ctx.tenant_id(activity))
 
 
 def _mapping(value: object) -> dict[str, Any]:
@@ -86,6 +123,7 @@ class CardActions:
         self._routes: dict[Verb, CardRoute] = {
             Verb.DECLARE_FORM: self._declare_form,
             Verb.DECLARE_SUBMIT: self._declare_submit,
+            Verb.DECLARE_JOIN: self._declare_join,
             **{verb: self._incident_action for verb in INCIDENT_VERBS},
         }
 
@@ -120,10 +158,44 @@ class CardActions:
         return declare_form(DeclareForm.from_values(data), self.deps.config, dialog=False)
 
     async def _declare_submit(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        result = await declare_from_form(turn_context, data, "chat", self.deps, None)
+        result = await declare_from_form(turn_context, data, "chat", self.deps, None, form_message(turn_context))
         if isinstance(result, DeclareForm):
             return declare_form(result, self.deps.config, dialog=False)
-        return declared_card(result)
+        if result.again:
+            return declared_card(strings.FORM_ALREADY_USED.format(text=f"{result.incident.label} · "
+                                                                       f"{result.incident.title}"))
+        return declared_card(declared_text(result.incident))
+
+    async def _declare_join(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+        """"Join INC-3 instead" on a declare form in chat: the form is used, as if it had declared."""
+        outcome = await self._join(turn_context, data, form_message(turn_context))
+        if isinstance(outcome, DeclareForm):
+            return declare_form(outcome, self.deps.config, dialog=False)
+        return declared_card(outcome)
+
+    async def join_from_dialog(self, turn_context: TurnContext, data: dict[str, Any]) -> DeclareForm | str:
+        """The same from the declare dialog (no message to replace): what to tell the joiner."""
+        refusal = await self.gate.check(turn_context, Verb.DECLARE_JOIN, data)
+        if refusal is not None:
+            return DeclareForm.from_values(data, error=refusal.message)
+        return await self._join(turn_context, data, None)
+
+    async def _join(self, turn_context: TurnContext, data: dict[str, Any],
+                    form: FormMessage | None) -> DeclareForm | str:
+        incident_id = _int(data.get("incidentId"), "incidentId")
+        assert incident_id is not None
+        actor = ctx.actor(turn_context.activity)
+        command = IncidentAction(verb=Verb.DECLARE_JOIN, incident_id=incident_id, shown_version=None, data=data,
+                                 actor=actor, activity_id=turn_context.activity.id or "", form_message=form)
+        try:
+            outcome = await act_on_incident(command, self.deps)
+        except IncidentNotFound as error:
+            return DeclareForm.from_values(data, error=str(error))
+        if outcome.is_error:
+            return DeclareForm.from_values(data, error=outcome.notice)
+        if outcome.notice == FORM_USED:
+            return strings.FORM_ALREADY_USED.format(text=f"{outcome.incident.label} · {outcome.incident.title}")
+        return joined_text(outcome.incident, actor)
 
     async def _incident_action(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
         incident_id = _int(data.get("incidentId"), "incidentId")

@@ -25,7 +25,7 @@ from bot.card_actions import CardActions, declare_from_form
 from bot.commands import Command, parse_command, parse_incident_number
 from bot.installs import record_install
 from bot.text import html_to_text
-from bot.views import incident_view
+from bot.views import incident_view, listed_incidents
 from cards import strings
 from cards.elements import Json
 from cards.forms import DeclareForm, declare_form
@@ -98,8 +98,8 @@ class BeaconBot(TeamsActivityHandler):
 
     async def _list_command(self, turn_context: TurnContext, command: Command) -> None:
         async with self.deps.uow() as uow:
-            incidents = await uow.incidents.open()
-        await turn_context.send_activity(_attachment_activity(incident_list_card(incidents)))
+            listed = await listed_incidents(uow)
+        await turn_context.send_activity(_attachment_activity(incident_list_card(listed, self.deps.clock.now())))
 
     async def _show_command(self, turn_context: TurnContext, command: Command) -> None:
         number = parse_incident_number(command.argument)
@@ -147,10 +147,15 @@ class BeaconBot(TeamsActivityHandler):
         data = task_module_request.data if isinstance(task_module_request.data, dict) else {}
         if (route := self._dialogs.get(str(data.get("verb")))) is not None:
             return await self._gated_dialog(turn_context, data, route)
+        if data.get("verb") == Verb.DECLARE_JOIN.value:
+            joined = await self.card_actions.join_from_dialog(turn_context, data)
+            if isinstance(joined, DeclareForm):
+                return self._dialog(joined)
+            return TaskModuleResponse(task=TaskModuleMessageResponse(value=joined))
         result = await declare_from_form(turn_context, data, "card", self.deps, self.card_actions.gate)
         if isinstance(result, DeclareForm):
             return self._dialog(result)
-        message = strings.DECLARED.format(number=result.number, title=result.title)
+        message = strings.DECLARED.format(number=result.incident.number, title=result.incident.title)
         return TaskModuleResponse(task=TaskModuleMessageResponse(value=message))
 
     # -- "Declare incident" on a message -----------------------------------------------------
@@ -167,6 +172,11 @@ class BeaconBot(TeamsActivityHandler):
     async def on_teams_messaging_extension_submit_action(self, turn_context: TurnContext,
                                                          action: MessagingExtensionAction) -> Any:
         data = action.data if isinstance(action.data, dict) else {}
+        if data.get("verb") == Verb.DECLARE_JOIN.value:
+            joined = await self.card_actions.join_from_dialog(turn_context, data)
+            if isinstance(joined, DeclareForm):
+                return MessagingExtensionActionResponse(task=self._dialog(joined).task)
+            return MessagingExtensionActionResponse()
         result = await declare_from_form(turn_context, data, "message", self.deps, self.card_actions.gate)
         if isinstance(result, DeclareForm):
             return MessagingExtensionActionResponse(task=self._dialog(result).task)

@@ -19,14 +19,23 @@ from botbuilder.schema import (
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
 from bot.adapter import BeaconAdapter
-from bot.views import incident_view
+from bot.views import incident_view, thread_link
 from cards.elements import label
 from cards.incident import incident_card
+from cards.messages import declared_card
 from cards.updates import notice_card, reminder_card, status_update_card
 from services.comms.teams_problems import REFUSALS, Refusal, channel_of, teams_refused
 from services.delivery import NotYet, PermanentDeliveryError, TransientDeliveryError, classify_status
 from services.deps import Deps
-from services.effects.teams import PostCard, ResolvePeople, StakeholderPost, ThreadCard, ThreadNote, UpdateCard
+from services.effects.teams import (
+    PostCard,
+    ReplaceForm,
+    ResolvePeople,
+    StakeholderPost,
+    ThreadCard,
+    ThreadNote,
+    UpdateCard,
+)
 from services.incidents import Person
 from services.outbox import Effect, EffectHandler, EffectHandlers
 from services.store.db import while_unavailable_retry
@@ -102,7 +111,7 @@ class TeamsPoster:
         return {kind: self.telling_refusals(handler) for kind, handler in {
             PostCard: self.post_card, UpdateCard: self.update_card, ThreadNote: self.thread_note,
             ThreadCard: self.thread_card, StakeholderPost: self.stakeholder_post,
-            ResolvePeople: self.resolve_people}.items()}
+            ResolvePeople: self.resolve_people, ReplaceForm: self.replace_form}.items()}
 
     def telling_refusals(self, handler: EffectHandler) -> EffectHandler:
         """The handler, but when Teams refuses the post for good (403, 404, 400) the incident admins
@@ -323,3 +332,19 @@ class TeamsPoster:
     async def thread_note(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
         await self.reply_in_thread(incident_id, plain_text_message(str(effect.payload["text"])))
+
+    async def replace_form(self, effect: Effect) -> None:
+        """The used declare form, for everyone: what it became, with a link to the incident's thread
+        (posted before this, on the same ordering key)."""
+        payload = effect.payload
+        async with self.deps.uow() as uow:
+            link = thread_link(await uow.threads.get(int(payload["incident_id"])))
+        activity = MessageFactory.attachment(CardFactory.adaptive_card(declared_card(str(payload["text"]), link)))
+        reference = _reference(str(payload["service_url"]), str(payload["conversation_id"]),
+                               str(payload.get("tenant_id") or ""), self.adapter.app_id)
+
+        async def replace(turn_context: TurnContext) -> None:
+            activity.id = str(payload["activity_id"])
+            await turn_context.update_activity(activity)
+
+        await self._proactive(reference, replace)

@@ -9,7 +9,10 @@ from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 
 from cards.incident import IncidentView, LatestUpdate, ViewExtras
+from cards.messages import ListedIncident
 from services.incidents import Incident, IncidentNotFound, Person
+from services.intake.tickets import teams_thread_url
+from services.store.tables import ThreadRow
 from services.store.uow import UnitOfWork
 
 ExtrasProvider = Callable[[UnitOfWork, Incident], Awaitable[ViewExtras]]
@@ -57,3 +60,30 @@ async def view_of(uow: UnitOfWork, incident: Incident, providers: list[ExtrasPro
                         latest_update=await _latest_update(uow, incident), now=now or datetime.now(UTC),
                         viewer=viewer, viewer_is_admin=bool(viewer and viewer.aad_object_id in admins),
                         refresh_for=tuple(r for r in refresh if r.startswith("29:")))
+
+
+def thread_link(thread: ThreadRow | None) -> str:
+    """A deep link that opens an incident's thread in Teams ("" before it is posted)."""
+    if thread is None:
+        return ""
+    return teams_thread_url(thread.channel_id, thread.conversation_id, thread.root_activity_id, thread.tenant_id)
+
+
+async def listed_incidents(uow: UnitOfWork) -> list[ListedIncident]:
+    """The open incidents as `@Beacon list` shows them: commander, last update, thread."""
+    incidents = await uow.incidents.open()
+    unnamed = [i.commander.aad_object_id for i in incidents if i.commander and not i.commander.name]
+    people = await uow.people.named(unnamed)
+    listed = []
+    for incident in incidents:
+        assert incident.id is not None
+        commander = named_person(incident.commander, people) if incident.commander else None
+        update = await _latest_update(uow, incident)
+        listed.append(ListedIncident(
+            incident, commander.name if commander else "", thread_link(await uow.threads.get(incident.id)),
+            update.at if update else None, update.text if update else ""))
+    return listed
+
+
+def named_person(person: Person, people: dict[str, Person]) -> Person:
+    return person if person.name else people.get(person.aad_object_id, person)

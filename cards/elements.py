@@ -75,8 +75,10 @@ def facts(pairs: list[tuple[str, str]]) -> Json:
 
 
 def container(items: list[Json], *, style: str | None = None, bleed: bool = False, id_: str = "",
-              visible: bool = True, select_action: Json | None = None) -> Json:
+              visible: bool = True, select_action: Json | None = None, separator: bool = False) -> Json:
     block: Json = {"type": "Container", "items": items}
+    if separator:
+        block["separator"] = True
     if style:
         block["style"] = style
     if bleed:

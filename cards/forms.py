@@ -10,6 +10,7 @@ from cards.elements import (
     Json,
     card,
     choice_set,
+    container,
     execute,
     input_date,
     input_text,
@@ -27,6 +28,18 @@ from services.verbs import Verb
 
 
 @dataclass(frozen=True)
+class SimilarOffer:
+    """An open incident that looks like the one being declared, offered before a second is made."""
+
+    incident_id: int
+    label: str  # "INC-3"
+    title: str
+    service: str
+    commander: str  # a name, or "" while nobody commands
+    age: str  # "12 min", how long ago it was declared
+
+
+@dataclass(frozen=True)
 class DeclareForm:
     title: str = ""
     description: str = ""
@@ -39,15 +52,17 @@ class DeclareForm:
     impact_date: str = ""  # "impact started at", on the declarer's clock
     impact_time: str = ""
     error: str = ""
+    similar: SimilarOffer | None = None
 
     @classmethod
-    def from_values(cls, values: dict[str, object], error: str = "") -> DeclareForm:
+    def from_values(cls, values: dict[str, object], error: str = "",
+                    similar: SimilarOffer | None = None) -> DeclareForm:
         def get(key: str, default: str = "") -> str:
             return str(values.get(key) or default)[:MAX_TEXT]
 
         return cls(title=get("title"), description=get("description"), impact=get("impact", "medium"),
                    urgency=get("urgency", "medium"), service=get("service"), client=get("client"),
-                   commander=get("commander"), error=error,
+                   commander=get("commander"), error=error, similar=similar,
                    impact_date=_picker(get("impact_date"), _DATE), impact_time=_picker(get("impact_time"), _TIME),
                    drill=get("drill").lower() in ("true", "1", "yes", "on"))
 
@@ -64,6 +79,8 @@ def _picker(value: str, shape: re.Pattern[str]) -> str:
 def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Json:
     """Dialogs submit with Action.Submit (task/submit); cards in chat with Action.Execute."""
     body: list[Json] = [text(strings.DECLARE_FORM_TITLE, size="Medium", weight="Bolder")]
+    if form.similar is not None:
+        body.append(_similar_notice(form.similar))
     if form.error:
         body.append(text(plain(form.error), color="attention", weight="Bolder"))
     body += [
@@ -89,6 +106,26 @@ def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Js
              input_time("impact_time", "Time, on your clock", value=form.impact_time)]
     body.append(people_picker("commander", "Commander", value=form.commander))
     body.append(toggle("drill", "This is a drill (training: nothing leaves Teams)", form.drill))
-    action = (submit(strings.DECLARE, Verb.DECLARE_SUBMIT) if dialog
-              else execute(strings.DECLARE, Verb.DECLARE_SUBMIT, style="positive", inputs="auto"))
-    return card(body, [action])
+    return card(body, _actions(form, dialog))
+
+
+def _similar_notice(offer: SimilarOffer) -> Json:
+    where = f"On {plain(offer.service)} · " if offer.service else ""
+    lead = f"commander {plain(offer.commander)}" if offer.commander else "no commander yet"
+    return container([
+        text(strings.SIMILAR_OPEN.format(number=offer.label, title=plain(offer.title)), weight="Bolder"),
+        text(f"{where}{lead} · declared {offer.age} ago", size="Small"),
+        text(strings.SIMILAR_QUESTION.format(number=offer.label)),
+    ], style="warning")
+
+
+def _actions(form: DeclareForm, dialog: bool) -> list[Json]:
+    """Declare; or, when a similar incident is open, joining it first and declaring anyway second."""
+    def button(title: str, verb: Verb, data: Json, style: str | None) -> Json:
+        return submit(title, verb, data) if dialog else execute(title, verb, data, style=style, inputs="auto")
+
+    if form.similar is None:
+        return [button(strings.DECLARE, Verb.DECLARE_SUBMIT, {}, "positive")]
+    return [button(strings.JOIN.format(number=form.similar.label), Verb.DECLARE_JOIN,
+                   {"incidentId": form.similar.incident_id}, "positive"),
+            button(strings.DECLARE_ANYWAY, Verb.DECLARE_SUBMIT, {"declareAnyway": True}, None)]

@@ -10,6 +10,16 @@ WELCOME_TEXT = (
 DECLARE = "Declare incident"
 DECLARE_FORM_TITLE = "Declare an incident"
 DECLARED = "{number} declared: {title}. The incident card is in the incidents thread."
+SIMILAR_OPEN = "{number} is open: {title}"
+SIMILAR_QUESTION = ("Is this the same problem? Join {number} instead: you become one of its responders and what "
+                    "you typed here is added to it as your note. Or declare a new incident.")
+JOIN = "Join {number} instead"
+DECLARE_ANYWAY = "Declare a new incident"
+FORM_ALREADY_USED = "This form was already used: {text}."
+OPEN_THREAD = "Open the thread"
+OPEN_THREAD_OF = "Open {number}'s thread"
+CARD_IN_THREAD = "The incident card is in the incidents thread."
+MORE_OPEN = "… and {count} more open incidents."
 HELP_TITLE = "What Beacon can do"
 HELP_LINES = [
     ("declare [title]", "open the form to declare an incident"),

@@ -1,5 +1,6 @@
-"""Use cases: declare an incident and act on it. Each is one transaction that writes the change,
-its timeline events and the outbox rows for its effects; none calls an outside system."""
+"""Use cases: act on an incident (declaring is services.declaring). Each is one transaction that
+writes the change, its timeline events and the outbox rows for its effects; none calls an outside
+system."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from typing import Any
 
 from services.comms.plan import RESPONDERS
 from services.config import BeaconConfig
-from services.deps import Deps, ThreadTarget
+from services.declaring import FormMessage, claim_form, form_used, joined_text, person_choice
+from services.deps import Deps
 from services.errors import ConcurrentUpdate
-from services.impact_start import impact_started_at
 from services.incidents import (
     DomainError,
     Incident,
@@ -24,18 +25,9 @@ from services.incidents import (
     ValidationFailed,
 )
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
-from services.pipeline import change_within, declare_within
+from services.pipeline import change_within
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
-
-
-@dataclass(frozen=True)
-class DeclareIncident:
-    form: dict[str, Any]
-    actor: Person
-    target: ThreadTarget
-    source: str = "card"
-    zone: str = ""  # the declarer's IANA time zone (clientInfo), for "impact started at"
 
 
 @dataclass(frozen=True)
@@ -46,6 +38,7 @@ class IncidentAction:
     data: dict[str, Any]
     actor: Person
     activity_id: str = ""
+    form_message: FormMessage | None = None  # joining from a declare form: the form is used once
 
 
 @dataclass
@@ -55,56 +48,6 @@ class ActionOutcome:
     notice: str = ""
     is_error: bool = False
     changed_meanwhile: list[str] = field(default_factory=list)
-
-
-def _person_choice(value: object, config: BeaconConfig, known: dict[str, Person] | None = None) -> Person | None:
-    """A person picked by Entra id, named from the directory or from the people Beacon has met
-    (`known`), so the timeline and the thread say a name, never the id."""
-    aad = str(value or "").strip()
-    if not aad:
-        return None
-    if len(aad) > 100:
-        raise ValidationFailed("commander", "the chosen person is not a valid Teams user")
-    for member in (m for team in config.directory.teams for m in team.members):
-        if member.aad_object_id == aad:
-            return Person(aad, member.name)
-    met = (known or {}).get(aad)
-    return Person(aad, met.name, met.user_id) if met and met.name else Person(aad, "")
-
-
-def parse_declaration(form: dict[str, Any], config: BeaconConfig, *, now: datetime,
-                      zone: str = "") -> dict[str, Any]:
-    """Validate the declare form; raises ValidationFailed naming the first bad field."""
-    title = clean_text(form.get("title"), "title", limit=MAX_TITLE, required=True)
-    client = clean_text(form.get("client"), "client", limit=200)
-    if client and config.client(client) is None:
-        raise ValidationFailed("client", f"{client!r} is not a client in the directory")
-    service = clean_text(form.get("service"), "service", limit=200)
-    if service and config.services and config.service(service) is None:
-        raise ValidationFailed("service", f"{service!r} is not a configured service")
-    return {
-        "title": title,
-        "description": clean_text(form.get("description"), "description", limit=MAX_TEXT),
-        "impact": parse_level(form.get("impact") or "medium", "impact"),
-        "urgency": parse_level(form.get("urgency") or "medium", "urgency"),
-        "service": service, "client": client,
-        "commander": _person_choice(form.get("commander"), config),
-        "drill": str(form.get("drill") or "").lower() in ("true", "1", "yes", "on"),
-        "impact_started_at": impact_started_at(form.get("impact_date"), form.get("impact_time"), now=now, zone=zone),
-    }
-
-
-async def declare_incident(cmd: DeclareIncident, deps: Deps) -> Incident:
-    now = deps.clock.now()
-    fields = parse_declaration(cmd.form, deps.config, now=now, zone=cmd.zone)
-    incident = Incident.declare(
-        priority=deps.config.matrix.priority(fields["impact"], fields["urgency"]),
-        declared_by=cmd.actor, source=cmd.source, now=now, **fields)
-    async with deps.uow() as uow:
-        await uow.people.remember([cmd.actor], now)
-        await declare_within(uow, incident, cmd.target, deps, now)
-        await uow.commit()
-    return incident
 
 
 # -- acting on an incident -------------------------------------------------------------------
@@ -122,7 +65,7 @@ def _assign(incident: Incident, data: dict[str, Any], actor: Person, now: dateti
             config: BeaconConfig) -> None:
     raw = str(data.get("responders") or "")
     known = data.get(KNOWN_PEOPLE) or {}
-    people = tuple(p for p in (_person_choice(v, config, known) for v in raw.split(",")) if p)
+    people = tuple(p for p in (person_choice(v, config, known) for v in raw.split(",")) if p)
     if not people:
         raise ValidationFailed("responders", "choose at least one responder")
     if len(people) > 25:
@@ -137,6 +80,21 @@ def _status(incident: Incident, data: dict[str, Any], actor: Person, now: dateti
     except ValueError:
         raise ValidationFailed("status", f"unknown status {str(data.get('status'))[:40]!r}") from None
     incident.move_to(status, actor, now)
+
+
+def _join(incident: Incident, data: dict[str, Any], actor: Person, now: datetime, config: BeaconConfig) -> None:
+    """From a declare form about the same problem: the declarer becomes a responder, and what they
+    typed is kept as their note (nothing they wrote is lost)."""
+    title = clean_text(data.get("title"), "title", limit=MAX_TITLE)
+    involved = {p.aad_object_id for p in (incident.commander, incident.declared_by, *incident.responders) if p}
+    if actor.aad_object_id not in involved:
+        incident.assign_responders((actor,), actor, now)
+    description = str(data.get("description") or "").strip()
+    note = f"Joined from a new declaration: “{title}”" if title else "Joined from a new declaration"
+    if description:
+        room = MAX_TEXT - len(note) - 2
+        note += ". " + (description if len(description) <= room else description[:room - 1] + "…")
+    incident.add_note(note, actor, now)
 
 
 def _post_update(incident: Incident, data: dict[str, Any], actor: Person, now: datetime,
@@ -182,10 +140,12 @@ ACTIONS: dict[Verb, ActionSpec] = {
     Verb.REOPEN: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.INVESTIGATING, a, n), LIFECYCLE),
     Verb.POST_UPDATE: ActionSpec(_post_update),
     Verb.CLOSE: ActionSpec(lambda i, d, a, n, c: i.move_to(Status.CLOSED, a, n), LIFECYCLE),
+    Verb.DECLARE_JOIN: ActionSpec(_join),
 }
 
 
 ALREADY_APPLIED = "That action was already applied."
+FORM_USED = "This form was already used."
 # Where an action's data carries the people Beacon has met among those it names (set by Beacon
 # after reading the database, never taken from the card).
 KNOWN_PEOPLE = "_known_people"
@@ -250,6 +210,8 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         incident, answer, meanwhile = await _judge(uow, cmd, deps, now)
         if answer is not None:
             return answer
+        if cmd.form_message is not None and (used := await claim_form(uow, cmd.form_message, now)) is not None:
+            return ActionOutcome(used, applied=False, notice=FORM_USED)
         was_open, old_impact = incident.is_open, incident.impact
         data = await _with_known_people(uow, cmd)
         try:
@@ -259,6 +221,8 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         await uow.people.remember([cmd.actor, *incident.responders], now)
         await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact,
                             activity_id=cmd.activity_id)
+        if cmd.form_message is not None:
+            await form_used(uow, cmd.form_message, incident, joined_text(incident, cmd.actor), now)
         await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile,
                          notice="Applied on top of newer changes." if meanwhile else "")

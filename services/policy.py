@@ -74,6 +74,7 @@ PAGERS = _roles(Role.RESPONDER, Role.ADMIN)  # an incident's commander is one of
 POLICY: dict[Verb, Rule] = {
     Verb.DECLARE_FORM: Rule(MEMBERS, "declare an incident", restrictable=False),
     Verb.DECLARE_SUBMIT: Rule(MEMBERS, "declare an incident", restrictable=False),
+    Verb.DECLARE_JOIN: Rule(MEMBERS, "join", restrictable=False),  # instead of declaring
     Verb.REFRESH: Rule(ANYONE, "read", restrictable=False),
     Verb.ACKNOWLEDGE: Rule(MEMBERS, "acknowledge"),
     Verb.TAKE_COMMAND: Rule(COMMAND, "change the commander of"),

@@ -6,6 +6,7 @@ from enum import StrEnum
 class Verb(StrEnum):
     DECLARE_FORM = "declare.form"  # open the declare form (dialog or card)
     DECLARE_SUBMIT = "declare.submit"
+    DECLARE_JOIN = "declare.join"  # join the similar open incident the form offered instead
     ACKNOWLEDGE = "incident.ack"
     TAKE_COMMAND = "incident.take_command"
     REASSESS = "incident.reassess"

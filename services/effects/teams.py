@@ -128,3 +128,20 @@ class ThreadMention(_InThread):
     description: str
     tag: str = field(metadata=KEY_ONLY)
     personal_if_absent: bool = False
+
+
+@dataclass(frozen=True)
+class ReplaceForm(_InThread):
+    """Replace a used declare form for everyone with what became of it ("Declared as INC-4 by …");
+    after the incident's root card (same ordering key), so it can link to the thread."""
+
+    kind = "teams.replace_form"
+    channel = Channel.TEAMS
+    incident_id: int
+    service_url: str
+    conversation_id: str
+    activity_id: str
+    tenant_id: str
+    text: str
+    description: str
+    tag: str = field(metadata=KEY_ONLY)

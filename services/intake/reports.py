@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from services.config import BeaconConfig
+from services.declaring import parse_declaration
 from services.deps import Deps, ThreadTarget
 from services.freshdesk.inbound import ReportClassification, ReportedIssue
 from services.incidents import DomainError, Incident, Level, Person
@@ -25,7 +26,6 @@ from services.intake.effects import ReportCard, TicketNote
 from services.intake.links import auto_link, link_within, open_incident
 from services.intake.tables import ReportRow, TicketLinkRow
 from services.intake.within import record
-from services.lifecycle import parse_declaration
 from services.pipeline import declare_within
 from services.store.uow import UnitOfWork
 

@@ -82,6 +82,17 @@ class Activities:
     async def was_processed(self, activity_id: str) -> bool:
         return await self._uow.session.get(ProcessedActivityRow, activity_id) is not None
 
+    async def incident_of(self, activity_id: str) -> int | None:
+        """The incident a mark names, if any."""
+        row = await self._uow.session.get(ProcessedActivityRow, activity_id)
+        return row.incident_id if row is not None else None
+
+    async def point(self, activity_id: str, incident_id: int) -> None:
+        """Name the incident of a mark made before the incident existed."""
+        row = await self._uow.session.get(ProcessedActivityRow, activity_id)
+        if row is not None:
+            row.incident_id = incident_id
+
     async def keyed(self, prefix: str) -> list[tuple[str, datetime]]:
         """(key, when) of the marks whose key starts with `prefix`, oldest first: a family of marks
         one use case keeps under its own prefix (e.g. the attempts of a paging call)."""

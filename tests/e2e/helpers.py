@@ -74,9 +74,16 @@ async def declare(stack: Stack, title: str = "Payments API down", *, from_user: 
     assert status in (200, 201)
     form_message = (await stack.teams.wait_for_posts(before + 1))[-1]
     values = {"title": title, "impact": "high", "urgency": "high", "service": "payments-api", **form}
-    answer = await stack.invoke_card(card_action_invoke(
-        "declare.submit", values, reply_to_id=form_message.id, service_url=stack.url, from_user=from_user,
-        thread_root=form_message.conversation_id.partition(";messageid=")[2] or form_message.id))
+
+    def submit(data: dict[str, Any]) -> dict[str, Any]:
+        return card_action_invoke("declare.submit", data, reply_to_id=form_message.id, service_url=stack.url,
+                                  from_user=from_user,
+                                  thread_root=form_message.conversation_id.partition(";messageid=")[2]
+                                  or form_message.id)
+
+    answer = await stack.invoke_card(submit(values))
+    if '"declare.join"' in card_text(answer):  # a similar incident is open: this story wants a new one
+        answer = await stack.invoke_card(submit({**values, "declareAnyway": True}))
     number = int(card_text(answer).split("INC-")[1].split(" ")[0])
     return answer, await incident_root(stack, number)
 

@@ -35,7 +35,7 @@ async def test_installing_in_a_personal_chat_says_hello(stack):
 
 async def test_the_whole_lifecycle_through_teams(stack):
     answer, root = await declare(stack, "Payments API down")
-    assert "INC-1 declared" in card_text(answer)
+    assert "Declared as INC-1 by Alice Carter" in card_text(answer)
     card = root.cards[0]
     assert heading(card).startswith("P1 · INC-1 · Triage")
     assert root.conversation_id == f"{CHANNEL_ID};messageid={root.id}"
@@ -136,6 +136,6 @@ async def test_declaring_in_a_personal_chat_posts_the_card_there(stack):
     answer = await stack.invoke_card(card_action_invoke(
         "declare.submit", {"title": "Laptop fleet cannot VPN", "impact": "low", "urgency": "medium"},
         reply_to_id=form.id, service_url=stack.url, scope="personal"))
-    assert "INC-1 declared" in card_text(answer)
+    assert "Declared as INC-1 by Alice Carter" in card_text(answer)
     await settled(stack)
     assert any(heading(c).startswith("P4 · INC-1") for c in stack.teams.cards(form.conversation_id))

@@ -29,7 +29,7 @@ OWNERS = "owner commander admin"
 
 # verb -> who gets past the policy, with the default roles config
 EXPECTED: dict[str, str] = {
-    "declare.form": MEMBERS + " owner", "declare.submit": MEMBERS + " owner",
+    "declare.form": MEMBERS + " owner", "declare.submit": MEMBERS + " owner", "declare.join": MEMBERS + " owner",
     "incident.refresh": "guest " + MEMBERS + " owner",
     "incident.ack": MEMBERS + " owner", "incident.take_command": COMMAND,
     "incident.reassess": MEMBERS + " owner", "incident.assign": MEMBERS + " owner",

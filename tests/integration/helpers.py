@@ -10,9 +10,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.config import BeaconConfig, parse_config
+from services.declaring import DeclareIncident, declare_incident
 from services.deps import Deps, ThreadTarget
 from services.incidents import Person
-from services.lifecycle import DeclareIncident, declare_incident
 
 ALICE = Person("aad-alice", "Alice", "29:alice")
 TARGET = ThreadTarget("http://connector.invalid/", "tenant", channel_id="19:incidents@thread.tacv2")

@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cards.forms import DeclareForm, declare_form
+from cards.forms import DeclareForm, SimilarOffer, declare_form
 from cards.incident import IncidentView, incident_card
 from cards.messages import (
+    ListedIncident,
     declared_card,
     error_card,
     help_card,
@@ -48,9 +49,14 @@ ALL_CARDS = {
     "welcome": welcome_card(),
     "help": help_card(),
     "help-unknown": help_card("I did not understand “foo”."),
-    "list-empty": incident_list_card([]),
-    "list": incident_list_card([incident_in(Status.TRIAGE), incident_in(Status.FIXING)]),
-    "declared": declared_card(incident_in(Status.TRIAGE)),
+    "list-empty": incident_list_card([], T0),
+    "list": incident_list_card([ListedIncident(incident_in(Status.TRIAGE), "Alice", "https://teams.example/t/7",
+                                               T0, "Failover started"),
+                                ListedIncident(incident_in(Status.FIXING), "", "")], T0 + timedelta(hours=1)),
+    "declared": declared_card("Declared as INC-7 by Alice: x", "https://teams.example/t/7"),
+    "form-similar": declare_form(DeclareForm(title="x", similar=SimilarOffer(3, "INC-3", "Payments slow",
+                                                                             "payments-api", "Bob", "12 min")),
+                                 CONFIG, dialog=False),
     "error": error_card("INC-9 does not exist"),
     "notice": notice_card("nothing"),
     "form-card": declare_form(DeclareForm(title="x"), CONFIG, dialog=False),

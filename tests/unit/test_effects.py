@@ -14,6 +14,7 @@ from services.effects import Channel, OutboxEffect, effect_types
 from services.effects.messages import SendEmail, SendSms
 from services.effects.teams import (
     PostCard,
+    ReplaceForm,
     ResolvePeople,
     StakeholderPost,
     ThreadCard,
@@ -96,6 +97,12 @@ ROWS: list[tuple[OutboxEffect, str, str, str, int | None, dict[str, Any]]] = [
                    "page-unanswered"), "teams.thread_mention", "incident:7:page-unanswered", "incident:7:teams", 7,
      {"incident_id": 7, "text": "Nobody acknowledged INC-7", "people": [["Ada", "aad-ada"]],
       "description": "INC-7 nobody acknowledged", "personal_if_absent": False}),
+    (ReplaceForm(7, "https://smba.example/emea/", "19:c@thread.tacv2;messageid=1", "5", "t1",
+                 "Declared as INC-7 by Ada: x", "INC-7 declare form", "form:5"),
+     "teams.replace_form", "incident:7:form:5", "incident:7:teams", 7,
+     {"incident_id": 7, "service_url": "https://smba.example/emea/",
+      "conversation_id": "19:c@thread.tacv2;messageid=1", "activity_id": "5", "tenant_id": "t1",
+      "text": "Declared as INC-7 by Ada: x", "description": "INC-7 declare form"}),
 ]
 # Pages are new: their rows are the first of their kind. The key names incident, level, round,
 # person and method; the ordering key never joins the incident's Teams thread.

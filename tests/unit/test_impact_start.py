@@ -9,9 +9,9 @@ import pytest
 
 from cards.forms import DeclareForm, declare_form
 from services.config import parse_config
+from services.declaring import parse_declaration
 from services.impact_start import impact_started_at
 from services.incidents import Incident, Level, Person, ValidationFailed
-from services.lifecycle import parse_declaration
 from tests.cardschema import assert_valid_card
 
 NOW = datetime(2026, 3, 1, 0, 10, tzinfo=UTC)  # 01:10 in Berlin, 19:10 the day before in New York

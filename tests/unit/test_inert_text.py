@@ -95,8 +95,9 @@ def incident_view(status: Status, **values: Any) -> Json:
 CORPUS: dict[str, Callable[[], Json]] = {
     "incident_card": lambda: incident_view(Status.INVESTIGATING, notice=HOSTILE, notice_lines=(HOSTILE,)),
     "incident_card/resolved": lambda: incident_view(Status.RESOLVED),
-    "incident_list_card": lambda: cards.messages.incident_list_card([hostile_incident()]),
-    "declared_card": lambda: cards.messages.declared_card(hostile_incident()),
+    "incident_list_card": lambda: cards.messages.incident_list_card(
+        [cards.messages.ListedIncident(hostile_incident(), HOSTILE, "https://teams.example/t", T0, HOSTILE)], T0),
+    "declared_card": lambda: cards.messages.declared_card(HOSTILE),
     "error_card": lambda: cards.messages.error_card(HOSTILE),
     "notice_card": lambda: cards.messages.notice_card(HOSTILE),
     "help_card": lambda: cards.messages.help_card(HOSTILE),
@@ -104,6 +105,9 @@ CORPUS: dict[str, Callable[[], Json]] = {
     "declare_form": lambda: cards.forms.declare_form(
         DeclareForm(title=HOSTILE, description=HOSTILE, service=HOSTILE, error=HOSTILE), parse_config({}),
         dialog=True),
+    "declare_form/similar": lambda: cards.forms.declare_form(
+        DeclareForm(title=HOSTILE, similar=cards.forms.SimilarOffer(3, "INC-3", HOSTILE, HOSTILE, HOSTILE, "2 min")),
+        parse_config({}), dialog=False),
     "reminder_card": lambda: cards.updates.reminder_card("INC-7", 7, PAYLOAD, T0),
     "status_update_card": lambda: cards.updates.status_update_card("INC-7", PAYLOAD, (HOSTILE, "29:eve"), T0),
     "status_update_card/automatic": lambda: cards.updates.status_update_card(
