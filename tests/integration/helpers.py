@@ -36,7 +36,7 @@ def payments_config(communications: dict[str, str], **directory: Any) -> BeaconC
 async def declare(deps: Deps, title: str = "Checkout failing", **form: str) -> int:
     """A high-impact, high-urgency payments-api incident declared by Alice; its id."""
     values = {"title": title, "impact": "high", "urgency": "high", "service": "payments-api", **form}
-    incident = await declare_incident(DeclareIncident(values, ALICE, TARGET), deps)
+    incident = (await declare_incident(DeclareIncident(values, ALICE, TARGET), deps)).incident
     assert incident.id
     return incident.id
 
