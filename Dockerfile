@@ -15,6 +15,12 @@ RUN groupadd --system --gid 10001 beacon \
 
 WORKDIR /app
 
+# The PDF report draws Chinese, Japanese and Korean with Noto Sans CJK, found through fontconfig
+# (fc-match); Latin, Greek, Cyrillic and symbols use DejaVu Sans, which matplotlib ships.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fontconfig fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, so a code change does not reinstall them. Only the runtime ones: requirements.txt
 # includes requirements-dev.txt (tests, benchmarks) with a `-r` line, which is left out here.
 COPY requirements.txt .

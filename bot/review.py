@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
@@ -39,8 +41,20 @@ from services.review.worker import ReviewScheduler
 from services.settings import Settings
 from services.verbs import Verb
 
+if TYPE_CHECKING:
+    from services.review.fonts import PdfFonts
+
+T = TypeVar("T")
+
 log = logging.getLogger("beacon.review")
 REVIEW_SCHEDULER = web.AppKey("review_scheduler", ReviewScheduler)
+# Charts and PDFs are drawn here, never on the event loop (a PDF with CJK text takes seconds);
+# two threads, so a burst of report requests queues instead of taking every default worker.
+_DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="beacon-report")
+
+
+async def off_loop(draw: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_DRAWING, draw, *args)
 
 
 def review_settings(settings: Settings, notes: list[str]) -> ReviewSettings:
@@ -49,7 +63,8 @@ def review_settings(settings: Settings, notes: list[str]) -> ReviewSettings:
         links=ReportLinks(secret, base, timedelta(days=settings.report_link_ttl_days)),
         report_reminder_every=duration(settings.report_reminder_every),
         review_window_business_days=settings.review_window_business_days,
-        action_overdue_after=duration(settings.action_overdue_after))
+        action_overdue_after=duration(settings.action_overdue_after),
+        pdf_fonts=tuple(path.strip() for path in settings.report_pdf_fonts.split(",") if path.strip()))
 
 
 def _attachment(card: Json) -> Any:
@@ -61,6 +76,15 @@ class ReviewSurface:
         self.wiring, self.deps, self.settings = wiring, wiring.deps, settings
         self.poster = TeamsPoster(wiring.adapter, wiring.deps)
         self.forms = ReportForms(wiring.deps, settings)
+        self.fonts: PdfFonts | None = None
+
+    def _fonts(self) -> PdfFonts:
+        """Found once, on the first PDF (fontconfig is asked then, not at start-up)."""
+        if self.fonts is None:
+            from services.review.fonts import PdfFonts
+
+            self.fonts = PdfFonts(self.settings.pdf_fonts)
+        return self.fonts
 
     @property
     def _d(self) -> Deps:
@@ -184,7 +208,7 @@ class ReviewSurface:
                                      ("resolve", m.resolve))}
         from services.review.chart import bar_chart  # matplotlib loads on first use, not at start-up
 
-        png = bar_chart("Mean minutes per priority", priorities, series, "minutes")
+        png = await off_loop(bar_chart, "Mean minutes per priority", priorities, series, "minutes")
         rows = [(f"{p} (mean)", " · ".join(f"{name} {span(timedelta(seconds=data[p][1]))}"
                                            for name, data in (("ack", m.acknowledge), ("mitigate", m.mitigate),
                                                               ("resolve", m.resolve)) if p in data))
@@ -211,16 +235,17 @@ class ReviewSurface:
                 return web.json_response({"error": f"INC-{incident_id} does not exist"}, status=404)
             report = await store.load_report(uow, incident, self.deps.clock.now())
         report.forms = self.settings.links.forms(incident_id, query.get("expires", ""), signature)
-        from services.review.render import html_page, markdown, pdf_document  # matplotlib/fpdf2 on first use
+        from services.review.pdf import pdf_document  # matplotlib and fpdf2 load on first use
+        from services.review.render import html_page, markdown
 
         fmt = query.get("format", "html")
         if fmt == "md":
             return web.Response(text=markdown(report), content_type="text/markdown", charset="utf-8")
         if fmt == "pdf":
-            body = await asyncio.get_running_loop().run_in_executor(None, pdf_document, report)
+            body = await off_loop(pdf_document, report, self._fonts())
             return web.Response(body=body, content_type="application/pdf", headers={
                 "Content-Disposition": f"inline; filename=INC-{incident_id}-report.pdf"})
-        page = await asyncio.get_running_loop().run_in_executor(None, html_page, report)  # draws a chart
+        page = await off_loop(html_page, report)  # draws a chart
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 

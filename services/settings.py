@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     report_link_secret: str = Field("", validation_alias="REPORT_LINK_SECRET")
     report_link_ttl_days: int = Field(30, validation_alias="REPORT_LINK_TTL_DAYS")
     report_reminder_every: str = Field("P1D", validation_alias="REPORT_REMINDER_EVERY")
+    report_pdf_fonts: str = Field("", validation_alias="REPORT_PDF_FONTS",
+                                  description="comma-separated font files (TTF, OTF, TTC) the PDF report tries, "
+                                              "before fontconfig's CJK font, for scripts DejaVu Sans lacks")
     review_window_business_days: int = Field(5, validation_alias="REVIEW_WINDOW_BUSINESS_DAYS")
     action_overdue_after: str = Field("P1D", validation_alias="ACTION_OVERDUE_AFTER")
     # Paging (services/paging): signed acknowledge links in SMS and email pages.

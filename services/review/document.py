@@ -37,6 +37,14 @@ class Chart:
 Block = Heading | Paragraph | Table | Chart
 
 
+FORM_NAMES = {"html": "web page", "md": "Markdown", "pdf": "PDF"}
+
+
+def other_forms(report: Report, current: str) -> list[tuple[str, str]]:
+    """(name, link) of the report's other forms, for a line under its title."""
+    return [(FORM_NAMES[fmt], url) for fmt, url in report.forms.items() if fmt != current and fmt in FORM_NAMES]
+
+
 def _or_not_yet(value: str) -> str:
     return value.strip() or NOT_YET
 

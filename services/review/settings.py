@@ -15,3 +15,4 @@ class ReviewSettings:
     review_window_business_days: int = 5
     review_length: timedelta = timedelta(hours=1)
     action_overdue_after: timedelta = timedelta(days=1)
+    pdf_fonts: tuple[str, ...] = ()  # REPORT_PDF_FONTS: fonts for scripts DejaVu Sans lacks
