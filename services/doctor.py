@@ -13,7 +13,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,7 @@ from services.freshdesk.client import build_ticketing
 from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings, build_graph_adapters
 from services.graph.errors import PERMISSIONS_DOC
+from services.graph.permissions import admin_consent_url, missing_roles, needed_roles, token_app_id, token_claims
 from services.intake.requester import describe as describe_requester
 from services.intake.settings import IntakeSettings
 from services.notify.sms.factory import build_sms_sender
@@ -36,6 +37,9 @@ from services.paging.feeds import FeedSettings
 from services.settings import Settings
 from services.store.db import create_engine, migrations_applied, session_factory
 from services.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from services.graph.adapters import GraphAdapters
 
 Outcome = Literal["ok", "fail", "skip"]
 MARKS: dict[Outcome, str] = {"ok": "OK  ", "fail": "FAIL", "skip": "--  "}
@@ -141,15 +145,16 @@ async def check_bot_credentials(settings: Settings, login_url: str = "",
     return Check("bot credentials", "ok", f"MicrosoftAppId {settings.app_id} gets a Bot Framework token")
 
 
-async def check_graph(settings: GraphSettings) -> list[Check]:
+async def check_graph(settings: GraphSettings, public_url: str = "") -> list[Check]:
     if not settings.configured:
         return [Check("Graph", "skip", "; ".join(settings.missing()),
                       f"optional; for meetings, email and calls follow {PERMISSIONS_DOC}")]
     adapters = build_graph_adapters(settings)
     try:
         problems = await asyncio.wait_for(adapters.check(), TIMEOUT_SECONDS)
+        token = "" if problems_block_token(problems) else await _app_token(adapters)
     except Exception as error:
-        problems = [f"Graph did not answer: {error!r}"]
+        problems, token = [f"Graph did not answer: {error!r}"], ""
     finally:
         await adapters.aclose()
     organizer = adapters.organizer.known if adapters.organizer is not None else ""
@@ -162,6 +167,46 @@ async def check_graph(settings: GraphSettings) -> list[Check]:
         if organizer and organizer != settings.organizer_user_id:
             found += f"; onlineMeetings organizer {settings.organizer_user_id} is object id {organizer}"
         checks.insert(0, Check("Graph", "ok", f"{settings.base_url} accepts Beacon's credentials{found}"))
+    if token:
+        checks += permission_checks(settings, token, ringing=bool(settings.caller_app_id and public_url))
+    return checks
+
+
+def problems_block_token(problems: list[str]) -> bool:
+    return any("credentials" in problem or "did not answer" in problem for problem in problems)
+
+
+async def _app_token(adapters: GraphAdapters) -> str:
+    try:
+        return await asyncio.wait_for(adapters.app_token(), TIMEOUT_SECONDS)
+    except Exception:
+        return ""  # the credentials line above already says why Graph refused
+
+
+def permission_checks(settings: GraphSettings, token: str, *, ringing: bool) -> list[Check]:
+    """Each application permission the settings use, read from the `roles` of Beacon's own token;
+    and for ringing, that the token is the bot's own app (else Graph answers 7503)."""
+    claims = token_claims(token)
+    if claims is None:
+        return [Check("Graph permissions", "skip", "GRAPH_ACCESS_TOKEN is not a JWT, so its permissions cannot "
+                      "be read", "optional")]
+    needs = needed_roles(settings, ringing)
+    missing = missing_roles(claims, needs)
+    consent = admin_consent_url(settings, claims)
+    checks = [Check("Graph permission", "fail", f"{need.role} is not granted (needed for {need.why})",
+                    f"add the application permission {need.role} to the app registration and grant admin consent: "
+                    f"{consent} (see {PERMISSIONS_DOC}); Beacon sees it with its next token") for need in missing]
+    if not missing:
+        checks.append(Check("Graph permissions", "ok", "the token carries "
+                            + ", ".join(need.role for need in needs)))
+    app = token_app_id(claims)
+    if ringing and app != settings.caller_app_id:
+        checks.append(Check("calling", "fail", f"Graph's token is for app {app or '(unknown)'} but calls come from "
+                            f"the bot {settings.caller_app_id}: Graph refuses such calls with 7503",
+                            "give Graph the bot's own app registration: AZURE_CLIENT_ID = MicrosoftAppId with a "
+                            "secret of that app (or the bot's managed identity)"))
+    elif ringing:
+        checks.append(Check("calling", "ok", f"calls are placed by the bot's own app {app}"))
     return checks
 
 
@@ -256,7 +301,7 @@ async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
     checks += await check_teams_delivery(subjects.settings)
-    checks += await check_graph(subjects.graph)
+    checks += await check_graph(subjects.graph, subjects.settings.public_url)
     checks += [await check_freshdesk(subjects.freshdesk),
                check_ticket_requester(subjects.freshdesk, subjects.intake or IntakeSettings(), subjects.graph),
                await check_sms(subjects.sms),

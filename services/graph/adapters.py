@@ -65,6 +65,15 @@ class GraphAdapters:
         organizer = await self.resolve_organizer()
         return problems + ([organizer] if organizer else [])
 
+    async def app_token(self) -> str:
+        """Beacon's own app-only Graph token (for the doctor to read its claims)."""
+        if self.settings is None or self.connection is None:
+            return ""
+        static = self.settings.access_token.get_secret_value()
+        if static or self.connection.credential is None:
+            return static
+        return (await self.connection.credential.get_token(self.settings.scope)).token
+
     async def aclose(self) -> None:
         if self.connection is not None:
             await self.connection.aclose()

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jwt
+from pydantic import SecretStr
+
 from services.doctor import Subjects, check_bot_credentials, doctor
 from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings
@@ -22,6 +25,8 @@ from tests.fakes.graph import FakeGraph, object_id
 from tests.fakes.twilio_voice import OWNED_NUMBER, FakeTwilioVoice
 
 ROOT = Path(__file__).parents[2]
+BOT_APP_ID = "8e3b1f52-7c4d-4a9e-b6f0-2d1c3a5e7b90"
+TENANT = "72f988bf-0000-0000-0000-2d7cd011db47"
 
 
 async def migrated(tmp_path: Path) -> str:
@@ -124,6 +129,48 @@ async def test_doctor_names_the_online_meetings_organizer_by_object_id(tmp_path:
                                                    "organizer_user_id": "gone@contoso.com"})
         code, text = await run(gone)
     assert code == 1 and "FAIL Graph: Graph look up GRAPH_ORGANIZER_USER_ID gone@contoso.com" in text, text
+
+
+def graph_token(roles: list[str], app_id: str = BOT_APP_ID) -> str:
+    """An app-only Graph token as Entra ID issues it: roles and appid among its claims."""
+    claims = {"aud": "https://graph.microsoft.com", "iss": f"https://sts.windows.net/{TENANT}/", "tid": TENANT,
+              "appid": app_id, "idtyp": "app", "roles": roles, "exp": 4102444800}
+    return jwt.encode(claims, "not-checked-by-the-doctor-" * 2, algorithm="HS256")
+
+
+ALL_ROLES = ["User.Read.All", "Calendars.ReadWrite", "Mail.Send", "Calls.Initiate.All", "Calls.InitiateGroupCall.All"]
+
+
+async def test_doctor_reads_each_application_permission_from_beacons_own_token(tmp_path: Path) -> None:
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk:
+        db = await migrated(tmp_path)
+
+        def with_token(token: str, public_url: str = "https://beacon.contoso.com") -> Subjects:
+            base = subjects(db, graph, freshdesk)
+            base.settings = base.settings.model_copy(update={"public_url": public_url})
+            base.graph = base.graph.model_copy(update={"access_token": SecretStr(token), "bot_app_id": BOT_APP_ID,
+                                                       "tenant_id": TENANT})
+            return base
+
+        code, text = await run(with_token(graph_token(ALL_ROLES)))
+        assert code == 0, text
+        assert "OK   Graph permissions: the token carries " + ", ".join(ALL_ROLES) in text
+        assert f"OK   calling: calls are placed by the bot's own app {BOT_APP_ID}" in text
+
+        code, text = await run(with_token(graph_token(["User.Read.All", "Calendars.ReadWrite"])))
+        consent = f"https://login.microsoftonline.com/{TENANT}/adminconsent?client_id={BOT_APP_ID}"
+        assert code == 1, text
+        for role in ("Mail.Send", "Calls.Initiate.All", "Calls.InitiateGroupCall.All"):
+            assert f"FAIL Graph permission: {role} is not granted" in text
+        assert text.count(consent) == 3 and "OnlineMeetings" not in text
+        code, text = await run(with_token(graph_token(["User.Read.All", "Calendars.ReadWrite", "Mail.Send"]),
+                                          public_url=""))
+        assert code == 0 and "Calls." not in text, text  # no ringing without a public address
+
+        code, text = await run(with_token(graph_token(ALL_ROLES, app_id="0f0f0f0f-1111-2222-3333-444444444444")))
+        assert code == 1 and "FAIL calling: Graph's token is for app 0f0f0f0f-1111-2222-3333-444444444444" in text
+        assert "7503" in text and "AZURE_CLIENT_ID = MicrosoftAppId" in text
+    assert not [r for r in graph.requests if "/communications" in r.path or "sendMail" in r.path]
 
 
 async def test_an_unmigrated_database_says_how_to_migrate(tmp_path: Path) -> None:
