@@ -21,7 +21,7 @@ from cards.elements import Json
 from cards.incident import ViewExtras, incident_card
 from services.bridge import effects
 from services.bridge.callauth import CallNotificationAuth
-from services.bridge.calls import NotificationRejected, apply_notifications, parse_notifications
+from services.bridge.calls import NotificationRejected, apply_held, apply_notifications, parse_notifications
 from services.bridge.delivery import BridgeDelivery, PeopleDirectory
 from services.bridge.usecases import (
     BridgeCommand,
@@ -142,11 +142,18 @@ class BridgeRoutes:
         try:
             notifications = parse_notifications(body)
             async with self.deps.uow() as uow:
-                recorded = await apply_notifications(uow, notifications, self.deps.clock.now())
+                applied = await apply_notifications(uow, notifications, self.deps.clock.now())
                 await uow.commit()
         except NotificationRejected as error:
             return json_error(error.status, str(error))
-        return web.json_response({"accepted": len(notifications), "recorded": recorded}, status=202)
+        recorded = applied.recorded
+        for call_id in applied.held:
+            # The call may have been stored while these were held: its delivery then missed them.
+            async with self.deps.uow() as uow:
+                recorded += await apply_held(uow, call_id, self.deps.clock.now())
+                await uow.commit()
+        return web.json_response({"accepted": len(notifications), "recorded": recorded,
+                                  "held": len(applied.held)}, status=202)
 
 
 async def _read_json(request: web.Request) -> Any:

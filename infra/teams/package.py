@@ -9,6 +9,9 @@ The template beside this file (manifest.json) has {{PLACEHOLDERS}}; they are fil
   TEAMS_APP_VERSION         optional, default 1.0.0; raise it for every upload of a changed package
   TEAMS_DEVELOPER_NAME, TEAMS_DEVELOPER_URL, TEAMS_PRIVACY_URL, TEAMS_TERMS_URL
                             optional: who publishes the app in your tenant (default: Beacon, the public URL)
+  TEAMS_SUPPORTS_CALLING    optional true/false; empty: true when ringing responders is on (Graph
+                            credentials, MicrosoftAppId and BEACON_PUBLIC_URL are all set), since
+                            Teams lets a bot place calls only when its manifest says supportsCalling
 
 The filled manifest is checked against the official Teams schema for its manifestVersion before
 the zip is written, so an invalid package is never produced.
@@ -59,6 +62,17 @@ class PackageSettings(BaseSettings):
     developer_url: str = Field("", validation_alias="TEAMS_DEVELOPER_URL")
     privacy_url: str = Field("", validation_alias="TEAMS_PRIVACY_URL")
     terms_url: str = Field("", validation_alias="TEAMS_TERMS_URL")
+    supports_calling: bool | None = Field(None, validation_alias="TEAMS_SUPPORTS_CALLING")
+
+
+def ringing_enabled(settings: PackageSettings, graph: Any = None) -> bool:
+    """Whether Beacon will ring responders through Graph (bot/bridge: Graph calling + a public URL)."""
+    if settings.supports_calling is not None:
+        return settings.supports_calling
+    from services.graph.settings import GraphSettings  # pydantic only: no Graph SDK at packaging time
+
+    graph = graph or GraphSettings()
+    return bool(graph.configured and (graph.caller_app_id or settings.app_id) and settings.public_url.strip())
 
 
 def public_host(settings: PackageSettings) -> str:
@@ -153,9 +167,12 @@ def read_icons(directory: Path = HERE) -> dict[str, bytes]:
 
 
 def build_package(settings: PackageSettings, output: Path = DEFAULT_OUTPUT,
-                  schema_dir: Path = SCHEMA_DIR) -> Path:
+                  schema_dir: Path = SCHEMA_DIR, graph: Any = None) -> Path:
     """Fill, validate and zip; returns the path of the zip. Raises PackageError."""
     manifest = fill_manifest(TEMPLATE.read_text(encoding="utf-8"), placeholder_values(settings))
+    if ringing_enabled(settings, graph):
+        for bot in manifest["bots"]:
+            bot.update(supportsCalling=True, supportsVideo=False)  # audio calls only
     schema = json.loads(schema_path(manifest, schema_dir).read_text(encoding="utf-8"))
     validate_manifest(manifest, schema)
     icons = read_icons()

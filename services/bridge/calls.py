@@ -1,15 +1,18 @@
 """Graph's call notifications (commsNotifications posted to /api/calls) onto the timeline.
 
-The whole request is checked before anything is written: a malformed notification is a 400, one
-about a call Beacon did not place is a 404, and in both cases nothing changes. Graph notes that
-"establishing/established notifications may arrive out of order", so a state never moves back.
+The whole request is checked before anything is written: a malformed notification is a 400 and
+changes nothing. Graph notes that "establishing/established notifications may arrive out of
+order", so a state never moves back; and a notification can arrive before Beacon has stored the
+call it placed (the POST's answer is still on its way), so one about a call not stored yet is
+accepted and held, and applied when the call is stored (`apply_held`). Held ones nobody claims go
+after HOLD_FOR.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.bridge import effects
@@ -18,6 +21,7 @@ from services.bridge.tables import BridgeCallRow
 from services.store.uow import UnitOfWork
 
 MAX_NOTIFICATIONS = 100
+HOLD_FOR = timedelta(minutes=30)
 _RESOURCE = re.compile(r"^/?(?:(?:v1\.0|beta)/)?(?:communications|app)/calls/([^/?#\s]+)(/[^?#\s]*)?$")
 CHANGE_TYPES = frozenset({"created", "updated", "deleted"})
 STATE_SUMMARY = {"establishing": "Teams call is ringing the responders", "established": "Teams call established",
@@ -103,24 +107,58 @@ def parse_notifications(body: Any) -> list[CallNotification]:
     return [_one(item, f"value[{i}]") for i, item in enumerate(value)]
 
 
-async def apply_notifications(uow: UnitOfWork, notifications: list[CallNotification], now: datetime) -> int:
-    """Record what changed; returns how many timeline entries were written. The caller commits."""
-    rows: dict[str, BridgeCallRow] = {}
+@dataclass(frozen=True)
+class Applied:
+    recorded: int  # timeline entries written
+    held: frozenset[str]  # ids of calls not stored yet whose notifications were held
+
+
+def _stored(note: CallNotification) -> dict[str, Any]:
+    return asdict(note)
+
+
+def _restored(data: dict[str, Any]) -> CallNotification:
+    people = data.get("participants")
+    return CallNotification(str(data["call_id"]), str(data["change_type"]), data.get("state"),
+                            str(data.get("result") or ""),
+                            None if people is None else tuple((str(p[0]), str(p[1])) for p in people))
+
+
+async def apply_notifications(uow: UnitOfWork, notifications: list[CallNotification], now: datetime) -> Applied:
+    """Record what changed, holding what is about calls not stored yet. The caller commits."""
+    rows: dict[str, BridgeCallRow | None] = {}
     for note in notifications:
         key = call_key(note.call_id)
         if key not in rows:
-            row = await uow.bridges.call_row(note.call_id)
-            if row is None:
-                raise NotificationRejected(404, f"unknown call {note.call_id[:100]}: Beacon did not place it")
-            rows[key] = row
-    written = 0
+            rows[key] = await uow.bridges.call_row(note.call_id)
+    written, held = 0, set()
     for note in notifications:
         row = rows[call_key(note.call_id)]
-        if note.state:
-            written += await _state_change(uow, row, note, now)
-        elif note.participants is not None:
-            written += await _roster_change(uow, row, note.participants, now)
+        if row is None:
+            await uow.bridges.hold_notification(note.call_id, _stored(note), now, now - HOLD_FOR)
+            held.add(note.call_id)
+        else:
+            written += await _apply(uow, row, note, now)
+    return Applied(written, frozenset(held))
+
+
+async def apply_held(uow: UnitOfWork, call_id: str, now: datetime) -> int:
+    """Apply what arrived for this call before it was stored; 0 when the call is still unknown."""
+    row = await uow.bridges.call_row(call_id)
+    if row is None:
+        return 0
+    written = 0
+    for data in await uow.bridges.take_held(call_id):
+        written += await _apply(uow, row, _restored(data), now)
     return written
+
+
+async def _apply(uow: UnitOfWork, row: BridgeCallRow, note: CallNotification, now: datetime) -> int:
+    if note.state:
+        return await _state_change(uow, row, note, now)
+    if note.participants is not None:
+        return await _roster_change(uow, row, note.participants, now)
+    return 0
 
 
 async def _state_change(uow: UnitOfWork, row: BridgeCallRow, note: CallNotification, now: datetime) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from services.bridge import effects, store
+from services.bridge.calls import apply_held
 from services.bridge.model import BridgeState, Invitee
 from services.bridge.plan import describe, meeting_request
 from services.bridge.usecases import BridgeSetup
@@ -196,5 +197,7 @@ class BridgeDelivery:
             await effects.record(uow, incident_id, "call_started",
                                  f"{actor.name if actor and actor.name else 'Beacon'} rang {names} (Teams call)",
                                  now, actor=actor, after={"call_id": call_id, "targets": payload["targets"]})
+            await uow.flush()
+            await apply_held(uow, call_id, now)  # Graph's notifications that came before this answer
             await effects.refresh_card(uow, incident_id, f"call:{call_id}:started", now)
             await uow.commit()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from services.bridge.model import Bridge, BridgeCall, BridgeState, Invitee, call_key
-from services.bridge.tables import BridgeCallRow, BridgeRow
+from services.bridge.tables import BridgeCallRow, BridgeRow, HeldCallNotificationRow
 from services.incidents import Person
 from services.ports import CallTarget, Meeting, Recipient
 
@@ -66,6 +66,22 @@ class BridgeStore:
 
     async def call_row(self, call_id: str) -> BridgeCallRow | None:
         return await self._uow.session.get(BridgeCallRow, call_key(call_id), populate_existing=True)
+
+    async def hold_notification(self, call_id: str, notification: dict[str, Any], now: datetime,
+                                older_than: datetime) -> None:
+        """Keep a notification about a call not stored yet; unclaimed ones from before `older_than`
+        go (they were about a call Beacon never stored, or that it stored long ago)."""
+        session = self._uow.session
+        await session.execute(delete(HeldCallNotificationRow).where(HeldCallNotificationRow.received_at < older_than))
+        session.add(HeldCallNotificationRow(call_key=call_key(call_id), notification=notification, received_at=now))
+
+    async def take_held(self, call_id: str) -> list[dict[str, Any]]:
+        """The notifications held for this call, in arrival order, removed in the same statement so
+        two takers (the delivery that stored the call and a late notification) never both get one."""
+        taken = await self._uow.session.execute(
+            delete(HeldCallNotificationRow).where(HeldCallNotificationRow.call_key == call_key(call_id))
+            .returning(HeldCallNotificationRow.id, HeldCallNotificationRow.notification))
+        return [notification for _, notification in sorted(taken.all(), key=lambda row: row[0])]
 
     async def latest_call(self, incident_id: int) -> BridgeCall | None:
         row = await self._uow.session.scalar(

@@ -48,3 +48,18 @@ class BridgeCallRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (Index("ix_bridge_calls_incident", "incident_id", "started_at"),)
+
+
+class HeldCallNotificationRow(Base):
+    """A call notification about a call Beacon has not stored yet (migration 0018_tenant): Graph may
+    post it before the answer to the POST that placed the call is processed (facts §12.8). It is
+    applied when the call is stored, or dropped unclaimed after a while."""
+
+    __tablename__ = "held_call_notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    notification: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_held_call_notifications_call", "call_key", "id"),
+                      Index("ix_held_call_notifications_received", "received_at"))

@@ -300,15 +300,29 @@ async def test_ring_responders_places_a_service_hosted_group_call(bridged, graph
     assert events[0].kind == "call_started" and "rang Bob Singh" in events[0].summary
 
 
-async def test_unknown_or_malformed_call_notifications_get_4xx_and_change_nothing(bridged, graph):
+async def test_notifications_that_come_before_the_call_is_stored_are_applied_when_it_is(bridged, graph):
+    stack = await bridged()
+    root = await incident_with_people(stack)
+    graph.notify_before_answer(stack.beacon.url)  # Graph posts to /api/calls, then answers the POST
+    call_id = await ring_bob_and_carol(stack, root, graph)
+    assert graph.early_notification_statuses == [202, 202]
+    events = [e for e in await timeline(stack) if e.kind in ("call_started", "call_state")]
+    assert [e.kind for e in events] == ["call_started", "call_state"]
+    assert events[1].summary == "Teams call established" and events[1].after["call_id"] == call_id
+    status, answer = await stack.beacon.post("/api/calls", notification(call_id, "terminated"))
+    assert status == 202 and answer["held"] == 0
+    assert [e.summary for e in await timeline(stack) if e.kind == "call_state"][-1] == "Teams call ended"
+
+
+async def test_a_notification_about_a_call_not_stored_yet_is_held_and_malformed_ones_get_4xx(bridged, graph):
     stack = await bridged()
     root = await incident_with_people(stack)
     call_id = await ring_bob_and_carol(stack, root, graph)
     before = await timeline(stack)
     unknown = notification("2e1a0b00-2db4-4022-9570-243709c565ab", "established")
-    mixed = {"value": [notification(call_id, "established")["value"][0], unknown["value"][0]]}
+    got, answer = await stack.beacon.post("/api/calls", unknown)
+    assert (got, answer["held"], answer["recorded"]) == (202, 1, 0)
     cases: list[tuple[Any, int, str]] = [
-        (unknown, 404, "unknown call"), (mixed, 404, "unknown call"),
         ({"value": []}, 400, "non-empty list"), ([], 400, "JSON object"),
         ({"value": [{"changeType": "updated", "resourceUrl": "/users/x", "resourceData": {}}]}, 400, "resourceUrl"),
         ({"value": [{"changeType": "exploded", "resourceUrl": f"/communications/calls/{call_id}"}]}, 400,

@@ -581,9 +581,8 @@ def test_freshdesk_refuses_malformed_reports(beacon: LiveBeacon) -> None:
 
 
 # -- /api/calls ------------------------------------------------------------------------------
-
-CALL_IDS = st.text(alphabet="0123456789abcdefABCDEF-", min_size=1, max_size=40).filter(
-    lambda value: call_key(value) != call_key(CALL_ID))
+# A well-formed notification about a call Beacon has not stored yet is held, not refused
+# (tests/e2e/test_bridge.py), so it is no hostile request.
 
 
 def call_requests() -> st.SearchStrategy[Hostile]:
@@ -594,13 +593,11 @@ def call_requests() -> st.SearchStrategy[Hostile]:
         why, body = case
         return post(f"{why}, after a good one", "/api/calls", {"value": [notification(), *body["value"]]})
 
-    unknown = CALL_IDS.map(lambda call_id: post("an unknown call", "/api/calls", {
-        "value": [notification(), notification(call_id)]}, expect=frozenset({404})))
     return families(
         transport("/api/calls", {}, valid, NOTIFICATION_LIMIT),
         broken(valid, CALL_FIELDS).map(lambda case: post(case[0], "/api/calls", case[1]))
         | broken(participants, ROSTER_FIELDS).map(lambda case: post(case[0], "/api/calls", case[1])),
-        broken(valid, CALL_FIELDS[2:]).map(atomic) | unknown,
+        broken(valid, CALL_FIELDS[2:]).map(atomic),
         HEADER_TEXT.map(lambda token: post("a token while MicrosoftAppId is empty", "/api/calls", valid,
                                            {"Authorization": token}, expect=frozenset({401}))),
     )

@@ -16,6 +16,12 @@ only that object id: a UPN there is a 404 (graph docs: onlinemeeting-createorget
 A meeting's join link can come late: `join_link_after_reads = n` creates events and online meetings
 without it, and only the n-th re-read (GET of the event, or createOrGet again) carries it.
 
+Calls: Graph may post a call's first notifications to its callbackUri before the answer to the
+POST that placed it arrives (facts §12.8). `notify_before_answer(reachable_at)` does exactly that:
+it posts establishing and established to the callback's path at `reachable_at` (the callback host
+itself is a public address the test cannot serve) and answers only then; the statuses Beacon gave
+are in `early_notification_statuses`.
+
 Faults: error answers with Graph's JSON and Retry-After (`fail_next`, `fail_with`, `throttle`…),
 slow answers (`slow_next`) and connections reset without an answer (`reset_next`), before the
 request takes effect or, with `after_handling`, after it.
@@ -33,7 +39,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 
@@ -134,6 +140,8 @@ class FakeGraph:
         self.omit_join_url = False  # events come back without onlineMeeting (unlicensed organizer)
         self.join_link_after_reads = 0  # the link appears only on the n-th re-read (see the docstring)
         self._link_pending: dict[str, int] = {}  # event or meeting id -> re-reads still without a link
+        self._notify_at = ""  # see notify_before_answer
+        self.early_notification_statuses: list[int] = []
         self.requests: list[RecordedRequest] = []
         self.events: dict[str, dict[str, Any]] = {}
         self.online_meetings: dict[tuple[str, str], dict[str, Any]] = {}
@@ -207,6 +215,9 @@ class FakeGraph:
         carried out first (a mail is sent) and only the answer is lost."""
         self._faults.append(Fault(count, 0, None, None, path_contains, delay or 0.0, reset=True,
                                   after_handling=after_handling))
+
+    def notify_before_answer(self, reachable_at: str) -> None:
+        self._notify_at = reachable_at.rstrip("/")
 
     # --- queries ---------------------------------------------------------------------------
     def requests_to(self, fragment: str, method: str | None = None) -> list[RecordedRequest]:
@@ -426,8 +437,23 @@ class FakeGraph:
         call = {**copy.deepcopy(record.body or {}), "id": call_id, "state": "establishing",
                 "@odata.type": "#microsoft.graph.call"}
         self.calls[call_id] = call
+        if self._notify_at:
+            await self._notify_early(call_id, str(call.get("callbackUri") or ""))
         return web.json_response(call, status=201, headers={"Location": f"{self.base_url}/communications/"
                                                                         f"calls/{call_id}"})
+
+    async def _notify_early(self, call_id: str, callback: str) -> None:
+        import httpx  # only tests that ask for early notifications need a client
+
+        url = self._notify_at + (urlsplit(callback).path or "/")
+        async with httpx.AsyncClient(timeout=10) as http:
+            for state in ("establishing", "established"):
+                body = {"@odata.type": "#microsoft.graph.commsNotifications", "value": [{
+                    "@odata.type": "#microsoft.graph.commsNotification", "changeType": "updated",
+                    "resourceUrl": f"/communications/calls/{call_id}", "callbackUri": callback,
+                    "resourceData": {"@odata.type": "#microsoft.graph.call", "state": state, "id": call_id}}]}
+                answer = await http.post(url, json=body)
+                self.early_notification_statuses.append(answer.status_code)
 
     async def _invite_participants(self, record: RecordedRequest, call: str) -> web.Response:
         if call not in self.calls:

@@ -20,7 +20,9 @@ from infra.teams.package import PackageError, PackageSettings, build_package
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = "3f1c2a4e-1111-4222-8333-123456789abc"
 SETTING_NAMES = ("MicrosoftAppId", "MICROSOFT_APP_ID", "BOT_HOST", "BEACON_PUBLIC_URL", "TEAMS_APP_VERSION",
-                 "TEAMS_DEVELOPER_NAME", "TEAMS_DEVELOPER_URL", "TEAMS_PRIVACY_URL", "TEAMS_TERMS_URL")
+                 "TEAMS_DEVELOPER_NAME", "TEAMS_DEVELOPER_URL", "TEAMS_PRIVACY_URL", "TEAMS_TERMS_URL",
+                 "TEAMS_SUPPORTS_CALLING", "GRAPH_ACCESS_TOKEN", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+                 "AZURE_TENANT_ID", "GRAPH_USE_MANAGED_IDENTITY")
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +93,20 @@ def test_package_has_manifest_and_icons_at_the_root(tmp_path: Path) -> None:
     assert manifest["version"] == "1.0.0"
     assert (png_info(color)["width"], png_info(color)["height"]) == (192, 192)
     assert (png_info(outline)["width"], png_info(outline)["height"]) == (32, 32)
+
+
+def test_supports_calling_when_ringing_is_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def bots(**values: str) -> list[dict[str, Any]]:
+        out = build_package(settings(MicrosoftAppId=APP_ID, **values), tmp_path / "app.zip")
+        return list(json.loads(zipfile.ZipFile(out).read("manifest.json"))["bots"])
+
+    public = {"BEACON_PUBLIC_URL": "https://beacon.contoso.com"}
+    assert "supportsCalling" not in bots(**public)[0]  # no Graph credentials: Beacon rings nobody
+    monkeypatch.setenv("GRAPH_ACCESS_TOKEN", "a-token")
+    assert bots(**public)[0]["supportsCalling"] is True and bots(**public)[0]["supportsVideo"] is False
+    assert "supportsCalling" not in bots(**public, TEAMS_SUPPORTS_CALLING="false")[0]
+    monkeypatch.delenv("GRAPH_ACCESS_TOKEN")
+    assert bots(**public, TEAMS_SUPPORTS_CALLING="true")[0]["supportsCalling"] is True
 
 
 def test_bot_host_wins_and_version_is_configurable(tmp_path: Path) -> None:
