@@ -1,14 +1,14 @@
 """call notifications that arrive before Beacon stored the call they are about: kept until it is
 
 Revision ID: 0018_tenant
-Revises: 0010_oncall_feeds
+Revises: 0013_teams_delivery
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_tenant"
-down_revision = "0010_oncall_feeds"
+down_revision = "0013_teams_delivery"
 branch_labels = None
 depends_on = None
 
