@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from bot.adapter import BeaconAdapter
 from bot.bridge import wire_bridge
+from bot.card_ledger import CardLedger
 from bot.feeds import wire_feeds
 from bot.handler import BeaconBot
 from bot.intake import wire_intake
@@ -81,6 +82,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
 
     deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_background), config=config, clock=clock)
     adapter = BeaconAdapter(settings)
+    adapter.ledger = CardLedger(deps)
     bot = BeaconBot(deps)
     poster = TeamsPoster(adapter, deps)
     wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app, handlers=dict(poster.handlers()))

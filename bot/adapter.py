@@ -15,10 +15,11 @@ from typing import Any
 from aiohttp import web
 from botbuilder.core import Bot, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ResourceResponse
 from msrest.serialization import Model
 
 from bot.auth import CachingBotFrameworkAuthentication, activity_tenant, install_sdk_fixes, parameterized_settings
+from bot.card_ledger import CardLedger
 from services.logs import activity_var, incident_var
 from services.settings import Settings
 from services.store.db import DatabaseUnavailable, database_unavailable
@@ -51,6 +52,13 @@ class BeaconAdapter(CloudAdapter):
         self.app_id = settings.app_id
         self.allowed_tenants = settings.allowed_tenants
         self.on_turn_error = self._on_turn_error
+        self.ledger: CardLedger | None = None  # notes which incident each card message belongs to
+
+    async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        responses = await super().send_activities(context, activities)
+        if self.ledger is not None:
+            await self.ledger.sent(context, activities, list(responses or []))
+        return responses
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         if database_unavailable(error):

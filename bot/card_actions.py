@@ -144,7 +144,7 @@ class CardActions:
         except ValueError as error:  # malformed card data, answered as the handlers answer it
             return adaptive_card_response(error_card(str(error)))
         if refusal is not None:
-            return error_response(refusal.message)
+            return error_response(refusal.message, refusal.code)
         try:
             card = await self._routes[verb](turn_context, verb, data)
         except (DomainError, ValueError) as error:

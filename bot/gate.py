@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from botbuilder.core import TurnContext
 
 from bot import context as ctx
+from bot.card_ledger import BOUND
 from services.bridge.plan import EXTRA_INPUT
 from services.deps import Deps
 from services.incidents import TimelineEvent
@@ -35,10 +36,14 @@ class Membership(Protocol):
 @dataclass(frozen=True)
 class Refusal:
     reason: str
+    code: str = "Forbidden"  # the Universal Action error code Teams is answered with
 
     @property
     def message(self) -> str:
-        return f"Not allowed: {self.reason}."
+        return self.reason if self.code == MISMATCH else f"Not allowed: {self.reason}."
+
+
+MISMATCH = "BadRequest"
 
 
 def positive_id(value: object, field: str) -> int:
@@ -62,7 +67,9 @@ class Gate:
                 log.info("refused %s to %s: %s", verb, sender.person.aad_object_id, reason)
             return Refusal(reason) if reason else None
         async with self.deps.uow() as uow:
-            subject = await self._subject(uow, verb, data)
+            named, subject = await self._subject(uow, verb, data)
+            if subject.incident is not None and (mismatch := await self._unbound(uow, turn_context, named)):
+                return mismatch
             reason = decide(verb, sender, subject, self.deps.config)
             if not reason and rule.outside_addresses and str(data.get(EXTRA_INPUT) or "").strip() \
                     and not may_invite_outside(sender, subject, self.deps.config):
@@ -72,12 +79,29 @@ class Gate:
             await self._record(uow, verb, sender, subject, reason, turn_context.activity.id or "")
         return Refusal(reason)
 
-    async def _subject(self, uow: UnitOfWork, verb: Verb, data: dict[str, Any]) -> Subject:
+    async def _unbound(self, uow: UnitOfWork, turn_context: TurnContext, named: int | None) -> Refusal | None:
+        """A click (an invoke from a card) must name the incident whose card was clicked: the
+        message it came from, or the incident thread it sits in. Messages outside every incident
+        (a form, a chat with Beacon) bind nothing."""
+        activity = turn_context.activity
+        if activity.type != "invoke" or named is None:
+            return None
+        conversation = activity.conversation.id if activity.conversation else ""
+        bound = await uow.threads.incident_of_message(conversation or "", activity.reply_to_id or "")
+        turn_context.turn_state[BOUND] = bound
+        if bound is None or bound == named:
+            return None
+        log.warning("refused a click on INC-%s's card whose data names INC-%s", bound, named)
+        return Refusal(f"This card belongs to INC-{bound}, but its action names INC-{named}: nothing was "
+                       f"changed. Use INC-{named}'s own card.", MISMATCH)
+
+    async def _subject(self, uow: UnitOfWork, verb: Verb, data: dict[str, Any]) -> tuple[int | None, Subject]:
+        """The incident the card data names, and what the policy needs to know about it."""
         owner_aad = owner_email = ""
         if verb is Verb.REVIEW_ACTION_COMPLETE:
             item = await uow.reviews.action(positive_id(data.get("actionId"), "actionId"))
             if item is None:
-                return Subject()
+                return None, Subject()
             incident_id, owner_aad = item.incident_id, item.owner_aad
         else:
             incident_id = positive_id(data.get("incidentId"), "incidentId")
@@ -90,7 +114,7 @@ class Gate:
         if commander is not None and not commander.name:  # picked by id: its name is learnt later
             known = await uow.people.named([commander.aad_object_id])
             commander = known.get(commander.aad_object_id, commander)
-        return Subject(incident, owner_aad, owner_email, commander.name if commander else "")
+        return incident_id, Subject(incident, owner_aad, owner_email, commander.name if commander else "")
 
     async def _record(self, uow: UnitOfWork, verb: Verb, sender: Sender, subject: Subject, reason: str,
                       activity_id: str) -> None:

@@ -3,6 +3,7 @@ conversations it is installed in, and those it cannot post to for good."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select, update
 
 from services.store.dialect import insert_if_new
-from services.store.tables import InstallationRow, TeamsProblemRow, ThreadRow
+from services.store.tables import InstallationRow, ProcessedActivityRow, TeamsProblemRow, ThreadRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
@@ -30,11 +31,39 @@ class Threads:
         return await self._uow.session.scalar(select(ThreadRow.incident_id).where(
             ThreadRow.root_activity_id == root_activity_id, ThreadRow.purpose == "incident").limit(1))
 
+    async def note_card(self, conversation_id: str, message_id: str, incident_id: int, now: datetime) -> None:
+        """Note that Beacon's message `message_id` carries a card of this incident (kept as first
+        noted: a later answer cannot move a message to another incident)."""
+        if message_id:
+            await self._uow.activities.mark_processed(_card_key(conversation_id, message_id), incident_id, now)
+
+    async def incident_of_message(self, conversation_id: str, message_id: str) -> int | None:
+        """The incident a message belongs to: the one whose card Beacon posted in it, else the one
+        whose thread (root or reply) it is in. None for a message outside every incident."""
+        if message_id:
+            noted = await self._uow.session.get(ProcessedActivityRow, _card_key(conversation_id, message_id))
+            if noted is not None and noted.incident_id is not None:
+                return noted.incident_id
+        channel, _, root = conversation_id.partition(";messageid=")
+        root = root or message_id  # a chat has no threads: only the root card's own message
+        if not root:
+            return None
+        rows = await self._uow.session.execute(select(ThreadRow.incident_id, ThreadRow.conversation_id)
+                                               .where(ThreadRow.root_activity_id == root))
+        return next((incident_id for incident_id, conversation in rows
+                     if conversation.partition(";messageid=")[0] == channel), None)
+
     async def save(self, **values: Any) -> None:
         """Note where a thread was started (kept as first recorded)."""
         values.setdefault("purpose", "incident")
         if await self.get(values["incident_id"], values["purpose"]) is None:
             self._uow.session.add(ThreadRow(**values))
+
+
+def _card_key(conversation_id: str, message_id: str) -> str:
+    """A mark key (processed_activities) per message: message ids are unique within a channel or chat."""
+    channel = conversation_id.partition(";messageid=")[0]
+    return "card:" + hashlib.sha256(f"{channel}\n{message_id}".encode()).hexdigest()[:40]
 
 
 class Installations:
