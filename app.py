@@ -34,6 +34,7 @@ from services.config import BeaconConfig, ConfigError, load_config
 from services.deps import Deps
 from services.effects import Channel, OutboxEffect
 from services.event_loop import event_loop
+from services.installs import report_channels
 from services.logs import bind_incident_handlers, setup_logging
 from services.metrics import render as render_metrics
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
@@ -127,6 +128,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await migrate(engine)
         wiring.report_not_configured()
+        await report_channels(deps)
         runners = [worker, scheduler, *wiring.runners]
         tasks = [asyncio.create_task(runner.run()) for runner in runners] if overrides.start_worker else []
         yield

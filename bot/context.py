@@ -32,6 +32,13 @@ def channel_id(activity: Activity) -> str:
     return str(channel.get("id") or "")
 
 
+def selected_channel_id(activity: Activity) -> str:
+    """The channel an install names: the one picked in Teams' install dialog
+    (settings.selectedChannel), else the channel of the activity."""
+    selected = (channel_data(activity).get("settings") or {}).get("selectedChannel") or {}
+    return str(selected.get("id") or "") or channel_id(activity)
+
+
 def team_id(activity: Activity) -> str:
     team = channel_data(activity).get("team") or {}
     return str(team.get("id") or "")

@@ -10,6 +10,7 @@ from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnCon
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ChannelAccount
 from botbuilder.schema.teams import (
+    ChannelInfo,
     MessagingExtensionAction,
     MessagingExtensionActionResponse,
     TaskModuleContinueResponse,
@@ -23,7 +24,8 @@ from botbuilder.schema.teams import (
 from bot import context as ctx
 from bot.card_actions import CardActions, declare_from_form
 from bot.commands import Command, parse_command, parse_incident_number
-from bot.installs import record_install
+from bot import installs as teams_installs
+from bot.installs import is_beacon, record_install, record_removal
 from bot.text import html_to_text
 from bot.views import incident_view, listed_incidents
 from cards import strings
@@ -71,18 +73,51 @@ class BeaconBot(TeamsActivityHandler):
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await record_install(turn_context, self.deps)
 
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        await record_removal(turn_context, self.deps, "installationUpdate remove")
+
     async def on_teams_members_added(self, teams_members_added: list[Any], team_info: TeamInfo,
                                      turn_context: TurnContext) -> None:
-        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if any(getattr(m, "id", None) == bot_id for m in teams_members_added):
+        if is_beacon(turn_context, teams_members_added):
             await record_install(turn_context, self.deps)
 
     async def on_members_added_activity(self, members_added: list[ChannelAccount],
                                         turn_context: TurnContext) -> None:
         await self.on_teams_members_added(members_added, TeamInfo(), turn_context)
 
+    async def on_teams_members_removed(self, teams_members_removed: list[Any], team_info: TeamInfo,
+                                       turn_context: TurnContext) -> None:
+        if is_beacon(turn_context, teams_members_removed):
+            await record_removal(turn_context, self.deps, "Beacon removed from the team's members")
+
+    async def on_teams_team_deleted(self, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        await record_removal(turn_context, self.deps, "team deleted")
+
+    async def on_teams_team_hard_deleted(self, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        await record_removal(turn_context, self.deps, "team deleted for good")
+
+    async def on_teams_team_renamed(self, team_info: TeamInfo, turn_context: TurnContext) -> None:
+        await teams_installs.team_renamed(turn_context, self.deps)
+
+    async def on_teams_channel_created(self, channel_info: ChannelInfo, team_info: TeamInfo,
+                                       turn_context: TurnContext) -> None:
+        await teams_installs.channel_event(turn_context, self.deps)
+
+    async def on_teams_channel_renamed(self, channel_info: ChannelInfo, team_info: TeamInfo,
+                                       turn_context: TurnContext) -> None:
+        await teams_installs.channel_event(turn_context, self.deps)
+
+    async def on_teams_channel_restored(self, channel_info: ChannelInfo, team_info: TeamInfo,
+                                        turn_context: TurnContext) -> None:
+        await teams_installs.channel_event(turn_context, self.deps)
+
+    async def on_teams_channel_deleted(self, channel_info: ChannelInfo, team_info: TeamInfo,
+                                       turn_context: TurnContext) -> None:
+        await teams_installs.channel_event(turn_context, self.deps, deleted=True)
+
     # -- text commands -----------------------------------------------------------------------
     async def on_message_activity(self, turn_context: TurnContext) -> None:
+        await teams_installs.channel_used(turn_context, self.deps)
         command = parse_command(ctx.command_text(turn_context))
         handler = self._commands.get(command.name, self._unknown_command)
         await handler(turn_context, command)

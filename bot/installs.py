@@ -1,4 +1,5 @@
-"""Remembering where Beacon is installed, and saying hello there once."""
+"""Where Beacon is installed, as Teams announces it: installs (saying hello there once), removals,
+deleted and renamed teams, channel events. The use cases are in services/installs.py."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
 from bot import context as ctx
 from cards.messages import welcome_card
+from services import installs
 from services.deps import Deps
 
 
@@ -13,16 +15,43 @@ async def record_install(turn_context: TurnContext, deps: Deps) -> None:
     activity = turn_context.activity
     team = ctx.team_id(activity)
     kind = "team" if team else (activity.conversation.conversation_type or "personal")
-    reference = TurnContext.get_conversation_reference(activity).serialize()
-    async with deps.uow() as uow:
-        await uow.installations.save(
-            conversation_id=activity.conversation.id, kind=kind, team_id=team,
-            channel_id=ctx.channel_id(activity) or (activity.conversation.id if team else ""),
-            tenant_id=ctx.tenant_id(activity), service_url=activity.service_url, reference=reference,
-            installed_at=deps.clock.now(), team_name=ctx.team_name(activity))
-        # installationUpdate and conversationUpdate both announce an install, sometimes at the
-        # same moment: only the one that flips `greeted` says hello.
-        first = await uow.installations.greet_once(activity.conversation.id)
-        await uow.commit()
-    if first:
+    install = installs.Install(
+        conversation_id=activity.conversation.id, kind=kind, service_url=activity.service_url,
+        tenant_id=ctx.tenant_id(activity), team_id=team,
+        channel_id=ctx.selected_channel_id(activity) or (activity.conversation.id if team else ""),
+        team_name=ctx.team_name(activity), reference=TurnContext.get_conversation_reference(activity).serialize())
+    if await installs.installed(deps, install):
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(welcome_card())))
+
+
+async def record_removal(turn_context: TurnContext, deps: Deps, why: str) -> None:
+    """installationUpdate remove, the bot in membersRemoved, or the team deleted."""
+    activity = turn_context.activity
+    await installs.removed(deps, team_id=ctx.team_id(activity), conversation_id=activity.conversation.id, why=why)
+
+
+def is_beacon(turn_context: TurnContext, members: list[object]) -> bool:
+    bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+    return bool(bot_id) and any(getattr(m, "id", None) == bot_id for m in members)
+
+
+async def team_renamed(turn_context: TurnContext, deps: Deps) -> None:
+    activity = turn_context.activity
+    await installs.team_renamed(deps, ctx.team_id(activity), ctx.team_name(activity))
+
+
+async def channel_event(turn_context: TurnContext, deps: Deps, *, deleted: bool = False) -> None:
+    """channelCreated, channelRenamed, channelRestored or channelDeleted in a team Beacon is in."""
+    activity = turn_context.activity
+    channel = ctx.channel_data(activity).get("channel") or {}
+    if not channel.get("id") or not ctx.team_id(activity):
+        return
+    await installs.channel_seen(deps, team_id=ctx.team_id(activity), channel_id=str(channel["id"]),
+                                name=str(channel.get("name") or ""), team_name=ctx.team_name(activity),
+                                deleted=deleted)
+
+
+async def channel_used(turn_context: TurnContext, deps: Deps) -> None:
+    activity = turn_context.activity
+    await installs.channel_used(deps, team_id=ctx.team_id(activity), channel_id=ctx.channel_id(activity),
+                                team_name=ctx.team_name(activity))

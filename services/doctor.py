@@ -26,6 +26,7 @@ from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings, build_graph_adapters
 from services.graph.errors import PERMISSIONS_DOC
 from services.graph.permissions import admin_consent_url, missing_roles, needed_roles, token_app_id, token_claims
+from services.installs import check_channels
 from services.intake.requester import describe as describe_requester
 from services.intake.settings import IntakeSettings
 from services.notify.sms.factory import build_sms_sender
@@ -41,8 +42,8 @@ from services.store.uow import UnitOfWork
 if TYPE_CHECKING:
     from services.graph.adapters import GraphAdapters
 
-Outcome = Literal["ok", "fail", "skip"]
-MARKS: dict[Outcome, str] = {"ok": "OK  ", "fail": "FAIL", "skip": "--  "}
+Outcome = Literal["ok", "fail", "warn", "skip"]  # a warning says what to look at, and fails nothing
+MARKS: dict[Outcome, str] = {"ok": "OK  ", "fail": "FAIL", "warn": "WARN", "skip": "--  "}
 TIMEOUT_SECONDS = 20.0
 
 
@@ -57,7 +58,7 @@ class Check:
         detail = self.detail.removeprefix(f"{self.item} not configured: ")
         detail = f"not configured (optional): {detail}" if self.outcome == "skip" else detail
         text = f"{MARKS[self.outcome]} {self.item}: {detail}"
-        return f"{text}\n       fix: {self.fix}" if self.fix and self.outcome == "fail" else text
+        return f"{text}\n       fix: {self.fix}" if self.fix and self.outcome in ("fail", "warn") else text
 
 
 class DoctorSettings(BaseSettings):
@@ -297,9 +298,30 @@ async def check_teams_delivery(settings: Settings) -> list[Check]:
                   f"{p.failures} post(s) refused)", p.fix) for p in problems]
 
 
+async def check_teams_installs(settings: Settings) -> list[Check]:
+    """A line per configured channel: is it in a team where Beacon is installed (as far as Teams
+    told Beacon: installs, removals, deleted teams, channel events)."""
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError:
+        return []  # the config line already says what is wrong
+    engine = create_engine(settings.database_url)
+    try:
+        if not await migrations_applied(engine):
+            return []  # the database line says so
+        async with UnitOfWork(session_factory(engine)) as uow:
+            checks = await check_channels(uow, config)
+    except Exception:
+        return []  # the database line says what is wrong
+    finally:
+        await engine.dispose()
+    return [Check("Teams install", c.outcome, c.detail, c.fix) for c in checks]  # type: ignore[arg-type]
+
+
 async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
+    checks += await check_teams_installs(subjects.settings)
     checks += await check_teams_delivery(subjects.settings)
     checks += await check_graph(subjects.graph, subjects.settings.public_url)
     checks += [await check_freshdesk(subjects.freshdesk),

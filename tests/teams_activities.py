@@ -209,6 +209,33 @@ def conversation_update_bot_added(*, service_url: str, team_id: str = TEAM_ID, t
     return activity
 
 
+def team_event(event_type: str, *, service_url: str, team_id: str = TEAM_ID, team_name: str = "Operations",
+               channel: dict[str, str] | None = None, tenant_id: str = TENANT_ID, from_user: Person = Users.ALICE,
+               bot_app_id: str = BOT_APP_ID) -> ActivityJson:
+    """A conversationUpdate about the team itself, as Teams sends it to a bot installed there:
+    `teamDeleted`, `teamHardDeleted`, `teamRenamed` (the new name in channelData.team.name),
+    `channelCreated`, `channelRenamed`, `channelDeleted` (`channel`: {"id", "name"})."""
+    conversation = {"id": team_id, "isGroup": True, "conversationType": "channel", "tenantId": tenant_id}
+    channel_data: dict[str, Any] = {"team": {"id": team_id, "name": team_name,
+                                             "aadGroupId": str(uuid.uuid5(uuid.NAMESPACE_URL, team_id))},
+                                    "eventType": event_type, "tenant": {"id": tenant_id}}
+    if channel is not None:
+        channel_data["channel"] = dict(channel)
+    return _envelope("conversationUpdate", service_url=service_url, conversation=conversation,
+                     channel_data=channel_data, from_user=from_user, activity_id=f"f:{uuid.uuid4()}",
+                     timezone=TIMEZONE, bot_app_id=bot_app_id)
+
+
+def conversation_update_bot_removed(*, service_url: str, team_id: str = TEAM_ID, team_name: str = "Operations",
+                                    tenant_id: str = TENANT_ID, from_user: Person = Users.ALICE,
+                                    bot_app_id: str = BOT_APP_ID) -> ActivityJson:
+    """The conversationUpdate Teams sends when the bot is removed from a team: the bot in membersRemoved."""
+    activity = team_event("teamMemberRemoved", service_url=service_url, team_id=team_id, team_name=team_name,
+                          tenant_id=tenant_id, from_user=from_user, bot_app_id=bot_app_id)
+    activity["membersRemoved"] = [{"id": f"28:{bot_app_id}"}]
+    return activity
+
+
 def _install_place(team_id: str | None, channel_id: str | None, tenant_id: str,
                    from_user: Person) -> tuple[dict[str, Any], dict[str, Any]]:
     if team_id is None:

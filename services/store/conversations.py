@@ -103,6 +103,38 @@ class Installations:
                                               | (InstallationRow.team_id == channel_id))
         return await self._uow.session.scalar(query.order_by(InstallationRow.installed_at).limit(1))
 
+    async def of_team(self, team_id: str) -> list[InstallationRow]:
+        return list(await self._uow.session.scalars(
+            select(InstallationRow).where(InstallationRow.team_id == team_id, InstallationRow.kind == "team")
+            .order_by(InstallationRow.installed_at)))
+
+    async def teams(self) -> list[InstallationRow]:
+        """One installation per team Beacon is in (the first made there)."""
+        rows = await self._uow.session.scalars(select(InstallationRow).where(InstallationRow.kind == "team")
+                                               .order_by(InstallationRow.installed_at))
+        first: dict[str, InstallationRow] = {}
+        for row in rows:
+            first.setdefault(row.team_id, row)
+        return list(first.values())
+
+    async def forget_team(self, team_id: str) -> list[InstallationRow]:
+        """Beacon was removed from the team (or the team was deleted): nothing is posted there now.
+        Returns what was forgotten."""
+        rows = await self.of_team(team_id)
+        if rows:
+            await self._uow.session.execute(delete(InstallationRow).where(InstallationRow.team_id == team_id,
+                                                                          InstallationRow.kind == "team"))
+        return rows
+
+    async def forget(self, conversation_id: str) -> None:
+        await self._uow.session.execute(delete(InstallationRow).where(
+            InstallationRow.conversation_id == conversation_id))
+
+    async def rename_team(self, team_id: str, name: str) -> None:
+        if name:
+            await self._uow.session.execute(update(InstallationRow).where(InstallationRow.team_id == team_id)
+                                            .values(team_name=name[:300]))
+
     async def any_team(self, tenant_id: str = "") -> InstallationRow | None:
         """The first team Beacon was installed in (of this tenant, when given)."""
         query = select(InstallationRow).where(InstallationRow.kind == "team")

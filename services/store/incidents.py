@@ -16,7 +16,7 @@ from services.errors import ConcurrentUpdate
 from services.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from services.store.dialect import lock_rows
 from services.store.mapping import event_from_row, event_row, event_values, incident_from_row, incident_values
-from services.store.tables import IncidentRow, TimelineRow
+from services.store.tables import IncidentRow, ThreadRow, TimelineRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
@@ -71,6 +71,15 @@ class Incidents:
         rows = await self._uow.session.scalars(
             select(IncidentRow).where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]))
             .order_by(IncidentRow.id.desc()).limit(limit))
+        return [incident_from_row(r) for r in rows]
+
+    async def open_without_thread(self, limit: int = 500) -> list[Incident]:
+        """Open incidents whose card never reached Teams (no thread root yet), oldest first."""
+        threaded = select(ThreadRow.incident_id).where(ThreadRow.incident_id == IncidentRow.id,
+                                                       ThreadRow.purpose == "incident").exists()
+        rows = await self._uow.session.scalars(
+            select(IncidentRow).where(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]), ~threaded)
+            .order_by(IncidentRow.id).limit(limit))
         return [incident_from_row(r) for r in rows]
 
     async def many(self, incident_ids: Collection[int], *, lock: bool = False) -> dict[int, Incident]:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.effects import OutboxEffect, ordering
 from services.store.dialect import insert_if_new, lock_rows
@@ -60,6 +60,22 @@ class Outbox:
         if inserted:
             self._uow.wake_on_commit()
         return inserted
+
+    async def queue_again(self, effect: OutboxEffect, *, now: datetime) -> bool:
+        """Queue an effect whose earlier row ended without effect (failed or skipped) once more,
+        under its own key and in its old place in its ordering key, with a fresh payload, attempt
+        count and retry horizon; or queue it when it never was. False when it is still queued or
+        went out (nothing is sent twice)."""
+        values = _effect_values(effect, now)
+        result = await self._uow.session.execute(
+            update(OutboxRow).where(OutboxRow.idempotency_key == effect.idempotency_key,
+                                    OutboxRow.status.in_(("failed", "skipped")))
+            .values(payload=values["payload"], status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                    lease_until=None, last_error="", done_at=None))
+        if result.rowcount:  # type: ignore[attr-defined]
+            self._uow.wake_on_commit()
+            return True
+        return await self._insert(values)
 
     async def later_pending(self, effect_id: int, kind: str, incident_id: int) -> bool:
         """Whether a later effect of this kind waits for the incident (one card redraw renders the

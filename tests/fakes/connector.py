@@ -103,6 +103,7 @@ class FakeConnector(ConnectorRecord):
         self.clock = clock  # seconds, for outages: a test may pass a clock it moves itself
         self.url = ""
         self._members: list[tuple[str | None, dict[str, Any]]] = []
+        self._without_bot: dict[str, set[str]] = {}  # team id -> its channels, where the bot is not installed
         self._faults: list[Fault] = []
         self._slow: list[Fault] = []
         self._last_id = 0
@@ -144,6 +145,15 @@ class FakeConnector(ConnectorRecord):
         account = dict(member) if isinstance(member, Mapping) else member.member()
         self._members.append((None if conversation_id is None else _channel_of(conversation_id), account))
         return account
+
+    def remove_bot(self, team_id: str, *channel_ids: str) -> None:
+        """Beacon is not (or no longer) installed in this team: as Teams does, every post, reply,
+        update or member look-up in the team's channels (its General channel's id is the team's)
+        answers 403 BotNotInConversationRoster until `add_bot`."""
+        self._without_bot[team_id] = {team_id, *channel_ids}
+
+    def add_bot(self, team_id: str) -> None:
+        self._without_bot.pop(team_id, None)
 
     def fail_next(self, count: int = 1, status: int = 503, *, retry_after: float | str | None = None,
                   method: str | None = None, path_contains: str | None = None, delay: float | None = None,
@@ -204,7 +214,9 @@ class FakeConnector(ConnectorRecord):
             if delay:
                 await self._sleep(delay)
             failing = fault is not None and (fault.status is not None or fault.reset)
-            if fault and failing and not fault.after_handling:
+            if (refused := self._not_installed(record)) is not None:
+                response = refused
+            elif fault and failing and not fault.after_handling:
                 response = self._fault_response(fault, request, record)
             else:
                 response = await self._answer(record)
@@ -230,6 +242,20 @@ class FakeConnector(ConnectorRecord):
         if handler is None:
             return _error(404, "NotFound", f"the fake connector has no route for {record.method} {record.path}")
         return await handler(record)
+
+    def _not_installed(self, record: RecordedRequest) -> web.Response | None:
+        """403 for a conversation in a team the bot is not installed in (a new thread names its
+        channel in channelData)."""
+        if not self._without_bot:
+            return None
+        body = record.body if isinstance(record.body, dict) else {}
+        channel = ((body.get("channelData") or {}).get("channel") or {}).get("id") \
+            if record.operation == "create_conversation" else _channel_of(record.conversation_id or "")
+        for team, channels in self._without_bot.items():
+            if channel in channels:
+                return _error(403, "BotNotInConversationRoster",
+                              f"The bot is not part of the conversation roster (team {team}).")
+        return None
 
     def _fault_response(self, fault: Fault, request: web.Request, record: RecordedRequest) -> web.Response:
         if fault.reset:
