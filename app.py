@@ -27,6 +27,7 @@ from bot.paging import wire_paging
 from bot.playground import add_playground
 from bot.poster import TeamsPoster
 from bot.review import wire_review
+from bot.roster import TeamsRoster
 from bot.voice import wire_voice
 from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
@@ -86,7 +87,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     adapter.ledger = CardLedger(deps)
     bot = BeaconBot(deps)
     poster = TeamsPoster(adapter, deps)
-    wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app, handlers=dict(poster.handlers()))
+    wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app,
+                    handlers={**poster.handlers(), **TeamsRoster(poster).handlers()})
     wiring.bot, wiring.poster = bot, poster
     for wire in INTEGRATIONS:
         wire(wiring)

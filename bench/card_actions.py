@@ -21,20 +21,29 @@ import aiohttp
 
 from bench.common import fresh_database_outside_a_loop, latency_summary, latency_table, server, write_result
 from tests.fakes.connector import FakeConnector
-from tests.teams_activities import card_action_invoke
+from tests.teams_activities import Users, card_action_invoke, installation_update
 
 _click_ids = itertools.count()
 
 
-async def seed_incidents(url: str, connector_url: str, count: int) -> list[int]:
+async def seed_incidents(url: str, teams: FakeConnector, count: int) -> list[int]:
+    """Install Beacon in the team (whose roster, the clicking user, Beacon reads), then declare."""
     ids = []
+    teams.add_member(Users.ALICE)
     async with aiohttp.ClientSession() as session:
+        async with session.post(url + "/api/messages", json=installation_update(service_url=teams.url)) as response:
+            assert response.status < 300, await response.text()
+        deadline = time.perf_counter() + 30
         for i in range(count):
             activity = card_action_invoke("declare.submit", {"title": f"Bench incident {i}", "impact": "low",
                                                              "urgency": "low"},
-                                          reply_to_id=str(1_000 + i), service_url=connector_url)
-            async with session.post(url + "/api/messages", json=activity) as response:
-                text = await response.text()
+                                          reply_to_id=str(1_000 + i), service_url=teams.url)
+            while True:  # until the roster read at install has landed
+                async with session.post(url + "/api/messages", json=activity) as response:
+                    text = await response.text()
+                if "still checking your membership" not in text or time.perf_counter() > deadline:
+                    break
+                await asyncio.sleep(0.1)
             ids.append(int(re.search(r"INC-(\d+)", text).group(1)))  # type: ignore[union-attr]
     return ids
 
@@ -67,7 +76,7 @@ async def round_(url: str, connector_url: str, incidents: list[int], users: int,
 
 async def measure(beacon: str, baseline: str, users: int, seconds: float, rounds: int) -> dict[str, Any]:
     async with FakeConnector() as teams:
-        incidents = await seed_incidents(beacon, teams.url, max(users, 10))
+        incidents = await seed_incidents(beacon, teams, max(users, 10))
         results: dict[str, list[Any]] = {"beacon": [], "baseline": []}
         for _ in range(rounds):  # alternate, so both see the same machine conditions
             for name, url in (("baseline", baseline), ("beacon", beacon)):

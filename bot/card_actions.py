@@ -13,7 +13,7 @@ from typing import Any
 from botbuilder.core import InvokeResponse, TurnContext
 
 from bot import context as ctx
-from bot.gate import ConnectorMembership, Gate, Membership, Refusal
+from bot.gate import Gate, Membership, Refusal, RosterMembership
 from bot.mentions import reader_zone_name
 from bot.views import view_of
 from cards import strings
@@ -119,7 +119,7 @@ CardRoute = Callable[[TurnContext, Verb, dict[str, Any]], Awaitable[Json]]
 class CardActions:
     def __init__(self, deps: Deps, membership: Membership | None = None):
         self.deps = deps
-        self.gate = Gate(deps, membership or ConnectorMembership())
+        self.gate = Gate(deps, membership or RosterMembership(deps))
         self._routes: dict[Verb, CardRoute] = {
             Verb.DECLARE_FORM: self._declare_form,
             Verb.DECLARE_SUBMIT: self._declare_submit,

@@ -16,7 +16,9 @@ from bot.card_ledger import BOUND
 from services.bridge.plan import EXTRA_INPUT
 from services.deps import Deps
 from services.incidents import TimelineEvent
-from services.policy import POLICY, Sender, Standing, Subject, decide, may_invite_outside
+from services import roster
+from services.policy import POLICY, Sender, Subject, decide, may_invite_outside
+from services.roster import Where
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
 
@@ -134,14 +136,15 @@ class Gate:
         await uow.commit()
 
 
-class ConnectorMembership:
-    """Standing from the Bot Connector's member look-up (bot.guests)."""
+class RosterMembership:
+    """Standing from the team roster Beacon keeps (services/roster.py): a database read, never a
+    call to Teams; an unknown sender is looked up in the background."""
 
-    def __init__(self) -> None:
-        from bot.guests import Guests
-
-        self._guests = Guests()
+    def __init__(self, deps: Deps):
+        self.deps = deps
 
     async def sender(self, turn_context: TurnContext) -> Sender:
-        guest = await self._guests.is_guest(turn_context)
-        return Sender(ctx.actor(turn_context.activity), Standing.GUEST if guest else Standing.MEMBER)
+        activity = turn_context.activity
+        conversation = (activity.conversation.id if activity.conversation else "").partition(";messageid=")[0]
+        where = Where(ctx.team_id(activity), conversation, ctx.tenant_id(activity), activity.service_url or "")
+        return await roster.sender(self.deps, ctx.actor(activity), where)

@@ -80,6 +80,7 @@ class BeaconBot(TeamsActivityHandler):
                                      turn_context: TurnContext) -> None:
         if is_beacon(turn_context, teams_members_added):
             await record_install(turn_context, self.deps)
+        await teams_installs.members_added(turn_context, self.deps, teams_members_added)
 
     async def on_members_added_activity(self, members_added: list[ChannelAccount],
                                         turn_context: TurnContext) -> None:
@@ -89,6 +90,8 @@ class BeaconBot(TeamsActivityHandler):
                                        turn_context: TurnContext) -> None:
         if is_beacon(turn_context, teams_members_removed):
             await record_removal(turn_context, self.deps, "Beacon removed from the team's members")
+        else:
+            await teams_installs.members_removed(turn_context, self.deps, teams_members_removed)
 
     async def on_teams_team_deleted(self, team_info: TeamInfo, turn_context: TurnContext) -> None:
         await record_removal(turn_context, self.deps, "team deleted")
@@ -117,7 +120,6 @@ class BeaconBot(TeamsActivityHandler):
 
     # -- text commands -----------------------------------------------------------------------
     async def on_message_activity(self, turn_context: TurnContext) -> None:
-        await teams_installs.channel_used(turn_context, self.deps)
         command = parse_command(ctx.command_text(turn_context))
         handler = self._commands.get(command.name, self._unknown_command)
         await handler(turn_context, command)

@@ -7,7 +7,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
 from bot import context as ctx
 from cards.messages import welcome_card
-from services import installs
+from services import installs, roster
 from services.deps import Deps
 
 
@@ -51,7 +51,19 @@ async def channel_event(turn_context: TurnContext, deps: Deps, *, deleted: bool 
                                 deleted=deleted)
 
 
-async def channel_used(turn_context: TurnContext, deps: Deps) -> None:
+def _roster_key(turn_context: TurnContext) -> str:
     activity = turn_context.activity
-    await installs.channel_used(deps, team_id=ctx.team_id(activity), channel_id=ctx.channel_id(activity),
-                                team_name=ctx.team_name(activity))
+    return ctx.team_id(activity) or activity.conversation.id.partition(";messageid=")[0]
+
+
+async def members_added(turn_context: TurnContext, deps: Deps, members: list[object]) -> None:
+    """People added to the team (Teams gives each as a TeamsChannelAccount): into the roster."""
+    bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+    people = [roster.member_of(m) for m in members if getattr(m, "id", None) != bot_id]
+    await roster.members_seen(deps, _roster_key(turn_context), people)
+
+
+async def members_removed(turn_context: TurnContext, deps: Deps, members: list[object]) -> None:
+    await roster.members_left(deps, _roster_key(turn_context),
+                              [i for m in members for i in (roster.member_of(m)["aad_object_id"],
+                                                             roster.member_of(m)["user_id"])])

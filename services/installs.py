@@ -20,6 +20,7 @@ from services.config import BeaconConfig
 from services.deps import Deps, ThreadTarget
 from services.effects.teams import PostCard
 from services.incidents import TimelineEvent
+from services.roster import read_after_install
 from services.store.tables import InstallationRow
 from services.store.uow import UnitOfWork
 
@@ -53,6 +54,8 @@ async def installed(deps: Deps, install: Install) -> bool:
             for channel in {install.team_id, install.channel_id} - {""}:
                 await uow.team_channels.note(channel, install.team_id, now, team_name=row.team_name)
             await uow.teams_problems.clear(await uow.team_channels.of_team(install.team_id))
+            await read_after_install(uow, team_id=install.team_id, service_url=install.service_url,
+                                     tenant_id=install.tenant_id, installed_at=row.installed_at, now=now)
             await post_waiting(uow, row, deps.config, now)
         first = await uow.installations.greet_once(install.conversation_id)
         await uow.commit()
@@ -64,11 +67,13 @@ async def removed(deps: Deps, *, team_id: str, conversation_id: str, why: str) -
     async with deps.uow() as uow:
         if team_id:
             gone = await uow.installations.forget_team(team_id)
+            await uow.roster.forget_team(team_id)
             names = {row.team_name for row in gone if row.team_name}
             log.warning("%s: Beacon forgets team %s%s", why, ", ".join(names) or team_id,
                         "" if gone else " (it did not know it)")
         else:
             await uow.installations.forget(conversation_id)
+            await uow.roster.forget_team(conversation_id)
             log.info("%s: Beacon forgets the chat %s", why, conversation_id)
         await uow.commit()
 
@@ -172,25 +177,12 @@ async def check_channels(uow: UnitOfWork, config: BeaconConfig) -> list[ChannelC
     for setting, channel in unknown:
         checks.append(ChannelCheck(
             "warn", f"{setting} ({channel}) is not a channel Beacon has seen in {names}",
-            f"if it is in another team, add Beacon to that team; else @mention Beacon there once, or check "
-            f"{setting} (a channel id looks like 19:…@thread.tacv2)"))
+            f"if it is in another team, add Beacon to that team (choosing that channel when Teams asks where "
+            f"to set it up); else check {setting} (a channel id looks like 19:…@thread.tacv2)"))
     if not configured:
         checks.append(ChannelCheck("ok", f"Beacon is installed in {names}; incidents go to the channel chosen "
                                          "at install (channels.incidents_channel is not set)"))
     return checks
-
-
-async def channel_used(deps: Deps, *, team_id: str, channel_id: str, team_name: str = "") -> None:
-    """Someone talked to Beacon in a team's channel: now Beacon knows which team holds it (written
-    only the first time)."""
-    if not team_id or not channel_id:
-        return
-    async with deps.uow() as uow:
-        known = await uow.team_channels.of(channel_id)
-        if known is not None and known.team_id == team_id:
-            return
-        await uow.team_channels.note(channel_id, team_id, deps.clock.now(), team_name=team_name)
-        await uow.commit()
 
 
 async def report_channels(deps: Deps) -> None:

@@ -236,6 +236,19 @@ def conversation_update_bot_removed(*, service_url: str, team_id: str = TEAM_ID,
     return activity
 
 
+def conversation_update_members(people: list[Person], *, added: bool = True, service_url: str,
+                                team_id: str = TEAM_ID, team_name: str = "Operations", tenant_id: str = TENANT_ID,
+                                from_user: Person = Users.ALICE, bot_app_id: str = BOT_APP_ID) -> ActivityJson:
+    """People added to (or removed from) a team Beacon is in: Teams names each by id and
+    aadObjectId only (the bot looks the rest up)."""
+    activity = team_event("teamMemberAdded" if added else "teamMemberRemoved", service_url=service_url,
+                          team_id=team_id, team_name=team_name, tenant_id=tenant_id, from_user=from_user,
+                          bot_app_id=bot_app_id)
+    activity["membersAdded" if added else "membersRemoved"] = [
+        {"id": person.id, "aadObjectId": person.aad_object_id} for person in people]
+    return activity
+
+
 def _install_place(team_id: str | None, channel_id: str | None, tenant_id: str,
                    from_user: Person) -> tuple[dict[str, Any], dict[str, Any]]:
     if team_id is None:

@@ -15,6 +15,8 @@ retry holds back the ones behind it. So a key is as narrow as the order that mat
 
 from __future__ import annotations
 
+import hashlib
+
 
 def incident_teams(incident_id: int | None) -> str:
     return f"incident:{incident_id}:teams"
@@ -70,3 +72,17 @@ def unordered(kind: str, key: str) -> str:
 def incident_any(incident_id: int) -> str:
     """An incident's effects queued without a narrower key (raw rows): one after another."""
     return f"incident:{incident_id}"
+
+
+def team_roster(team_id: str) -> str:
+    """Reading a team's roster: one read at a time per team (ids are long: hashed to fit the column)."""
+    return f"roster:{_short(team_id)}"
+
+
+def roster_member(team_id: str, user_id: str) -> str:
+    """Looking one person up: never behind a whole team's read."""
+    return f"roster:{_short(team_id)}:member:{_short(user_id)}"
+
+
+def _short(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:20]

@@ -1,15 +1,17 @@
 """What Beacon knows of the teams it is in, inside a unit of work: which team holds a channel
-(uow.team_channels), kept after Beacon leaves a team so the doctor can still name it."""
+(uow.team_channels), kept after Beacon leaves a team so the doctor can still name it, and who is
+in each team (uow.roster), so a click is decided without asking Teams."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from services.store.dialect import insert_if_new
-from services.store.tables import TeamChannelRow
+from services.store.tables import TeamChannelRow, TeamMemberRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
@@ -54,3 +56,55 @@ class TeamChannels:
         if team_name:
             await self._uow.session.execute(update(TeamChannelRow).where(TeamChannelRow.team_id == team_id)
                                             .values(team_name=team_name[:300]))
+
+
+class Roster:
+    """Each team's members as Teams described them (uow.roster), keyed by team (or, for a chat
+    outside any team, by the chat's conversation id)."""
+
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def keep(self, team_id: str, members: Sequence[Mapping[str, str]], now: datetime) -> None:
+        """Add or refresh these members (aad_object_id, user_id, name, email, user_role, tenant_id)."""
+        session = self._uow.session
+        for member in members:
+            if not member.get("aad_object_id"):
+                continue
+            values = {key: str(member.get(key) or "")[:limit] for key, limit in _FIELDS.items()}
+            result = await session.execute(insert_if_new(session, TeamMemberRow),
+                                           dict(team_id=team_id, updated_at=now, **values))
+            if not result.rowcount:  # type: ignore[attr-defined]
+                await session.execute(update(TeamMemberRow).where(
+                    TeamMemberRow.team_id == team_id, TeamMemberRow.aad_object_id == values["aad_object_id"])
+                    .values(updated_at=now, **{k: v for k, v in values.items() if v}))
+
+    async def drop(self, team_id: str, ids: Collection[str]) -> None:
+        """Members who left, named by aadObjectId or by Teams user id (29:…), as Teams names them."""
+        ids = [i for i in ids if i]
+        if ids:
+            await self._uow.session.execute(delete(TeamMemberRow).where(
+                TeamMemberRow.team_id == team_id,
+                TeamMemberRow.aad_object_id.in_(ids) | TeamMemberRow.user_id.in_(ids)))
+
+    async def drop_older(self, team_id: str, than: datetime) -> None:
+        """After a full read of the roster: whoever it did not name has left."""
+        await self._uow.session.execute(delete(TeamMemberRow).where(TeamMemberRow.team_id == team_id,
+                                                                    TeamMemberRow.updated_at < than))
+
+    async def forget_team(self, team_id: str) -> None:
+        await self._uow.session.execute(delete(TeamMemberRow).where(TeamMemberRow.team_id == team_id))
+
+    async def of_person(self, aad_object_id: str) -> list[TeamMemberRow]:
+        """Where this person is in a roster Beacon keeps (one indexed read: the click path)."""
+        if not aad_object_id:
+            return []
+        return list(await self._uow.session.scalars(
+            select(TeamMemberRow).where(TeamMemberRow.aad_object_id == aad_object_id)))
+
+    async def count(self, team_id: str) -> int:
+        return int(await self._uow.session.scalar(
+            select(func.count()).where(TeamMemberRow.team_id == team_id)) or 0)
+
+
+_FIELDS = {"aad_object_id": 100, "user_id": 300, "name": 300, "email": 300, "user_role": 30, "tenant_id": 100}

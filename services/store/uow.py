@@ -3,7 +3,7 @@ together or not at all.
 
 The unit of work carries the repositories (as cosmicpython's does): `uow.incidents`,
 `uow.timeline`, `uow.outbox`, `uow.timers`, `uow.threads`, `uow.installations`,
-`uow.teams_problems`, `uow.team_channels`, `uow.people` and `uow.activities` (invokes already applied) for the core,
+`uow.teams_problems`, `uow.team_channels`, `uow.roster`, `uow.people` and `uow.activities` (invokes already applied) for the core,
 and the integrations' stores the same way (`uow.bridges`, `uow.alerts`, `uow.tickets`,
 `uow.reported_issues`, `uow.reviews`, `uow.oncall_overrides`, `uow.paging_metrics`). Each is made
 on first use, for this transaction; nothing outside the store modules touches the session.
@@ -23,7 +23,7 @@ from services.store.db import take_the_writer_turn
 from services.store.incidents import Incidents, Timeline
 from services.store.outbox import Outbox
 from services.store.people import Activities, People
-from services.store.teams import TeamChannels
+from services.store.teams import Roster, TeamChannels
 from services.store.timers import Timers
 
 if TYPE_CHECKING:
@@ -116,6 +116,10 @@ class UnitOfWork:
     @cached_property
     def team_channels(self) -> TeamChannels:
         return TeamChannels(self)
+
+    @cached_property
+    def roster(self) -> Roster:
+        return Roster(self)
 
     @cached_property
     def people(self) -> People:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest_asyncio
@@ -14,6 +14,7 @@ from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
 from services.notify.voice.settings import VoiceSettings
+from services.roster import member_of
 from services.settings import Settings
 from tests.cardschema import assert_valid_card
 from tests.fakes.connector import FakeConnector
@@ -47,15 +48,40 @@ def unconfigured() -> OutsideSettings:
 
 @dataclass
 class Stack:
+    """Beacon and the fake connector. Whoever a test sends a message or a click as is in the
+    team's roster first (as an install's roster read would have made them): as the fake connector
+    describes them when it knows them (a guest, another tenant), else as a member, whom the fake
+    then knows too. Tests of the roster itself turn `roster_autofill` off."""
+
     beacon: BeaconServer
     teams: FakeConnector
+    roster_autofill: bool = True
+    _in_roster: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def url(self) -> str:
         return self.teams.url
 
     async def send(self, activity: dict[str, Any]) -> tuple[int, Any]:
+        if self.roster_autofill and activity.get("type") in ("message", "invoke"):
+            await self._put_in_roster(activity)
         return await self.beacon.activity(activity)
+
+    async def _put_in_roster(self, activity: dict[str, Any]) -> None:
+        sender = activity.get("from") or {}
+        channel_data = activity.get("channelData") or {}
+        team = str((channel_data.get("team") or {}).get("id") or "") or \
+            str((activity.get("conversation") or {}).get("id") or "").partition(";messageid=")[0]
+        if not sender.get("aadObjectId") or (team, sender["aadObjectId"]) in self._in_roster:
+            return
+        tenant = str((channel_data.get("tenant") or {}).get("id") or "")
+        account = self.teams.member(str(sender.get("id") or ""))
+        if account is None:  # a member of the team, then, for Teams' roster reads and look-ups too
+            account = self.teams.add_member({**sender, "tenantId": tenant, "userRole": "user"})
+        async with self.beacon.deps.uow() as uow:
+            await uow.roster.keep(team, [member_of(account)], self.beacon.deps.clock.now())
+            await uow.commit()
+        self._in_roster.add((team, sender["aadObjectId"]))
 
     async def invoke_card(self, activity: dict[str, Any]) -> dict[str, Any]:
         """Send an Action.Execute and return the card Teams would show the clicker (validated)."""

@@ -24,7 +24,6 @@ from tests.e2e.test_alerts import BEARER, TOKEN, load
 from tests.teams_activities import (
     CHANNEL_ID,
     TEAM_ID,
-    channel_message,
     conversation_update_bot_added,
     conversation_update_bot_removed,
     installation_update,
@@ -149,7 +148,7 @@ async def test_beacon_removed_from_the_members_of_a_team_forgets_it(database_url
                                    f"{TEAM_ID}, where Beacon is not installed"), lines
 
 
-async def test_a_channel_of_another_team_is_named_with_its_fix_and_learnt_from_a_mention(
+async def test_a_channel_beacon_has_not_seen_is_named_with_its_fix_until_teams_names_its_team(
         database_url, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="beacon.teams")
     async with beacon(database_url, channel=OTHER_CHANNEL) as stack:
@@ -160,8 +159,12 @@ async def test_a_channel_of_another_team_is_named_with_its_fix_and_learnt_from_a
         assert lines[0].startswith(f"WARN Teams install: channels.incidents_channel ({OTHER_CHANNEL}) is not a "
                                    "channel Beacon has seen in"), lines
         assert "fix: if it is in another team, add Beacon to that team" in lines[0]
-        await stack.send(channel_message("help", service_url=stack.url, channel_id=OTHER_CHANNEL))
+        await stack.send(team_event("channelCreated", service_url=stack.url,
+                                    channel={"id": OTHER_CHANNEL, "name": "incidents"}))
         assert (await doctor_lines(database_url, tmp_path, OTHER_CHANNEL))[0].startswith("OK   Teams install")
+        await stack.send(team_event("channelDeleted", service_url=stack.url,
+                                    channel={"id": OTHER_CHANNEL, "name": "incidents"}))
+        assert (await doctor_lines(database_url, tmp_path, OTHER_CHANNEL))[0].startswith("WARN Teams install")
 
 
 async def test_the_doctor_passes_with_no_channel_configured_once_installed(database_url, tmp_path):

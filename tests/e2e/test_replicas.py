@@ -75,7 +75,11 @@ async def test_three_replicas_on_one_postgresql(tmp_path, database_url):
         run = Crashable(replicas[0], teams, engine)
         try:
             await asyncio.gather(*(r.start() for r in replicas))
+            for person in (Users.ALICE, Users.BOB, Users.CAROL):  # the team, as Beacon reads it at install
+                teams.add_member(person)
             await replicas[0].post("/api/messages", installation_update(service_url=teams.url))
+            await teams.wait_for(lambda f: [c for c in f.calls("get_paged_members") if c.status == 200] or None,
+                                 timeout=30)
             posts = [(n % INCIDENTS, n) for n in range(INCIDENTS * 4)]
             assert await spread_storm(replicas, posts) == len(posts)
             started = asyncio.get_running_loop().time()

@@ -130,7 +130,9 @@ async def test_a_teams_outage_delays_the_thread_but_loses_nothing(database_url: 
         assert replies and all(int(m.id) > int(root.id) for m in replies)
         rows = await outbox(stack)
         assert [r.kind for r in rows if r.status == "failed"] == []
-        assert all(r.status in ("sent", "skipped") for r in rows if r.kind.startswith("teams.")), \
+        # every post went out (the roster read after the install is no post: it retries on its own time)
+        assert all(r.status in ("sent", "skipped") for r in rows
+                   if r.kind.startswith("teams.") and r.kind != "teams.read_roster"), \
             [(r.kind, r.status, r.last_error) for r in rows]
         assert max(r.attempts for r in rows if r.kind == "teams.post_card") > 3  # it did retry through it
 

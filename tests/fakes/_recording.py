@@ -45,6 +45,7 @@ class RecordedRequest:
     status: int = 0  # stays 0 when the connection was reset instead of answered
     delivered: bool = False  # it changed what Teams would show (a post, an update, a delete)
     reset: bool = False  # the connection was dropped without an answer
+    query: dict[str, str] = field(default_factory=dict)  # the query string's parameters
 
     @property
     def failed(self) -> bool:

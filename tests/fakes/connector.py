@@ -49,6 +49,7 @@ ROUTES: dict[tuple[str, tuple[str, ...]], Operation] = {
     ("GET", ("conversations", "*", "pagedmembers")): "get_paged_members",
     ("GET", ("conversations", "*", "activities", "*", "members")): "get_activity_members",
 }
+MEMBER_LISTS_PER_MINUTE = 5  # Teams throttles the non-paged roster to five requests a minute
 # Codes for injected errors; a test can pass its own. 403/404/413 are the ones Teams documents.
 ERROR_CODES = {400: "BadArgument", 401: "Unauthorized", 403: "BotNotInConversationRoster",
                404: "ConversationNotFound", 412: "PreconditionFailed", 413: "MessageSizeTooBig",
@@ -104,6 +105,8 @@ class FakeConnector(ConnectorRecord):
         self.url = ""
         self._members: list[tuple[str | None, dict[str, Any]]] = []
         self._without_bot: dict[str, set[str]] = {}  # team id -> its channels, where the bot is not installed
+        self._member_lists: list[float] = []  # when the non-paged roster was asked for (throttled)
+        self._page_tokens: dict[str, tuple[str, int]] = {}  # continuationToken -> (conversation, next index)
         self._faults: list[Fault] = []
         self._slow: list[Fault] = []
         self._last_id = 0
@@ -145,6 +148,12 @@ class FakeConnector(ConnectorRecord):
         account = dict(member) if isinstance(member, Mapping) else member.member()
         self._members.append((None if conversation_id is None else _channel_of(conversation_id), account))
         return account
+
+    def member(self, user_id: str) -> dict[str, Any] | None:
+        """The member record of someone known to look-ups (by 29: id or aadObjectId), if any."""
+        wanted = user_id.lower()
+        return next((dict(account) for _, account in self._members
+                     if wanted in {str(account.get(k) or "").lower() for k in ("id", "aadObjectId")}), None)
 
     def remove_bot(self, team_id: str, *channel_ids: str) -> None:
         """Beacon is not (or no longer) installed in this team: as Teams does, every post, reply,
@@ -363,10 +372,41 @@ class FakeConnector(ConnectorRecord):
                       f"{record.member_id} is not a member of {record.conversation_id}")
 
     async def _on_member_list(self, record: RecordedRequest) -> web.Response:
+        """The non-paged roster: Teams throttles it hard (five requests a minute) and tells bots to
+        use pagedmembers instead; so does this fake."""
+        now = self.clock()
+        self._member_lists = [t for t in self._member_lists if t > now - 60] + [now]
+        if len(self._member_lists) > MEMBER_LISTS_PER_MINUTE:
+            return _error(429, "Throttled", "GetConversationMembers is throttled: use pagedmembers",
+                          {"Retry-After": "60"})
         return web.json_response(self._roster(record.conversation_id))
 
     async def _on_paged_members(self, record: RecordedRequest) -> web.Response:
-        return web.json_response({"members": self._roster(record.conversation_id), "continuationToken": None})
+        """One page of the roster, as Teams pages it: pageSize below 50 counts as 50, above 500 as
+        500, 200 when not given; the continuationToken must be one this fake handed out for that
+        conversation. A chat is not paged: its whole roster comes at once."""
+        members = self._roster(record.conversation_id)
+        conversation = _channel_of(record.conversation_id or "")
+        if not conversation.startswith("19:"):
+            return web.json_response({"members": members})
+        try:
+            size = min(500, max(50, int(record.query.get("pageSize") or 200)))
+        except ValueError:
+            return _error(400, "BadArgument", f"pageSize {record.query.get('pageSize')!r} is not a number")
+        token = record.query.get("continuationToken")
+        start = 0
+        if token:
+            issued = self._page_tokens.get(token)
+            if issued is None or issued[0] != conversation:
+                return _error(400, "BadArgument", "the continuationToken is not valid for this conversation")
+            start = issued[1]
+        page, end = members[start:start + size], start + size
+        answer: dict[str, Any] = {"members": page}
+        if end < len(members):
+            answer["continuationToken"] = next_token = hashlib.sha256(f"{conversation}:{end}:{len(self._page_tokens)}"
+                                                                      .encode()).hexdigest()
+            self._page_tokens[next_token] = (conversation, end)
+        return web.json_response(answer)
 
     def _roster(self, conversation_id: str | None) -> list[dict[str, Any]]:
         channel = _channel_of(conversation_id or "")
@@ -397,4 +437,4 @@ async def _record(request: web.Request) -> RecordedRequest:
     return RecordedRequest(
         request.method, "/" + "/".join(segments), request.raw_path, operation, ids.get("conversations"),
         ids.get("activities"), ids.get("members"), body, CIMultiDictProxy(CIMultiDict(request.headers)),
-        datetime.now(UTC))
+        datetime.now(UTC), query=dict(request.query))

@@ -269,11 +269,18 @@ async function poll() {
   return polling;
 }
 
-document.getElementById("compose").addEventListener("submit", (event) => {
+// Teams tells Beacon who is in its team (Beacon keeps the roster and decides clicks from it): the
+// person at the keyboard joins the playground's team as a member, as Teams would announce it.
+const joined = post(envelope("conversationUpdate", TEAM, {
+  channelData: { team: { id: TEAM, name: "Playground" }, eventType: "teamMemberAdded", tenant: { id: TENANT } },
+  membersAdded: [Object.assign({ userRole: "user", tenantId: TENANT }, ME)] }));
+
+document.getElementById("compose").addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = document.getElementById("say");
   const text = input.value;
   input.value = "@Beacon ";
+  await joined;
   say(text);
 });
 document.getElementById("dialog-close").addEventListener("click", closeDialog);

@@ -1,0 +1,100 @@
+"""Issue 16, membership without a network call in the click: Beacon keeps each team's roster in its
+database (read page by page at install, kept by Teams' membersAdded and membersRemoved), so a click
+is decided from the database while Teams takes 5 seconds to answer member look-ups. Someone the
+roster does not name yet is refused with the reason, looked up in the background, then allowed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tests.e2e.conftest import Stack, start_stack
+from tests.e2e.helpers import act, card_text, declare, refused, settled
+from tests.teams_activities import (
+    CHANNEL_ID,
+    TEAM_ID,
+    Person,
+    Users,
+    conversation_update_members,
+    installation_update,
+)
+
+SLOW = 5.0  # seconds Teams takes to answer a member look-up
+STILL_CHECKING = ("Not allowed: Beacon is still checking your membership of this team (a moment after your "
+                  "first click); until then you can only read. Try again in a minute.")
+
+
+@asynccontextmanager
+async def installed(database_url: str, *people: Any) -> AsyncIterator[Stack]:
+    """Beacon installed in a team whose members are `people`, its roster read."""
+    stack = await start_stack(database_url)
+    stack.roster_autofill = False
+    try:
+        for person in people:
+            stack.teams.add_member(person)
+        await stack.send(installation_update(service_url=stack.url, channel_id=CHANNEL_ID))
+        await stack.teams.wait_for(lambda f: [c for c in f.calls("get_paged_members") if c.status == 200] or None)
+        await settled(stack)
+        yield stack
+    finally:
+        await stack.beacon.stop()
+        await stack.teams.stop()
+
+
+async def roster_size(stack: Stack) -> int:
+    async with stack.beacon.deps.uow() as uow:
+        return await uow.roster.count(TEAM_ID)
+
+
+async def test_a_first_click_answers_from_the_roster_while_teams_takes_5_s(database_url):
+    async with installed(database_url, Users.ALICE, Users.BOB) as stack:
+        _, root = await declare(stack)
+        stack.teams.slow_down(SLOW, path_contains="/members")
+        stack.teams.add_member(Users.CAROL)  # in the team, but joined after the roster was read
+        looked_up = len(stack.teams.calls("get_member"))
+
+        teams_answers = asyncio.get_running_loop().create_task(asyncio.sleep(SLOW))
+        card = await act(stack, root, "incident.ack", from_user=Users.BOB)  # Bob's first click
+        assert not teams_answers.done(), "the click waited for Teams"
+        assert "Bob Singh" in card_text(card) and "Acknowledged" in card_text(card)
+
+        # Carol is unknown: refused at once with the reason, and looked up in the background
+        message = await refused(stack, root, "incident.note", from_user=Users.CAROL, note="DB failover started")
+        assert not teams_answers.done(), "the refusal waited for Teams"
+        assert message == STILL_CHECKING
+        assert not [c for c in stack.teams.calls("get_member")[looked_up:] if Users.BOB.id in c.path]
+
+        await stack.teams.wait_for(lambda f: [c for c in f.calls("get_member")
+                                              if Users.CAROL.id in c.path and c.status == 200] or None,
+                                   timeout=SLOW + 10)
+        await settled(stack)
+        card = await act(stack, root, "incident.note", from_user=Users.CAROL, note="DB failover started")
+        assert "Not allowed" not in card_text(card)
+        async with stack.beacon.deps.uow() as uow:
+            summaries = [e.summary for e in await uow.timeline.of(1)]
+        assert any("DB failover started" in s for s in summaries)
+        assert any(s.startswith("refused: Carol Jones tried to add a note to INC-1") for s in summaries)
+
+
+async def test_the_roster_is_read_page_by_page_and_kept_by_teams_events(database_url):
+    team = [Person.named(f"Member {n}") for n in range(520)]  # more than Teams' largest page (500)
+    guest = Person.named("Gina Guest")
+    async with installed(database_url, Users.ALICE, *team) as stack:
+        pages = [c for c in stack.teams.calls("get_paged_members") if c.status == 200]
+        assert [bool(c.query.get("continuationToken")) for c in pages] == [False, True]
+        assert await roster_size(stack) == 521
+        _, root = await declare(stack)
+        await act(stack, root, "incident.ack", from_user=team[519])  # known from the second page
+
+        stack.teams.add_member({**guest.member(), "userRole": "guest"})
+        await stack.send(conversation_update_members([guest], service_url=stack.url))
+        assert await refused(stack, root, "incident.status", from_user=guest,
+                             status="investigating") == "Not allowed: guests can only read INC-1."
+
+        await stack.send(conversation_update_members([team[3]], added=False, service_url=stack.url))
+        assert await roster_size(stack) == 521  # the guest came, Member 3 left
+        assert await refused(stack, root, "incident.status", from_user=team[3],
+                             status="investigating") == STILL_CHECKING
+        assert not [c for c in stack.teams.calls("get_members")]  # never the throttled non-paged roster
