@@ -2,8 +2,9 @@
 
 Teams lets a bot start a one-to-one chat only with someone in a tenant where it is installed (as a
 personal app, or in a team they belong to), by their Teams user id (29:…), with the tenant named.
-The user id comes from the people Beacon has seen; otherwise it is looked up once in the roster of
-the team Beacon is installed in, and remembered. Runs in the outbox worker, never in a click.
+The user id comes from the people Beacon has seen, or the team rosters Beacon keeps (services/
+roster.py); otherwise it is looked up once in the roster of the team Beacon is installed in, and
+remembered. Runs in the outbox worker, never in a click.
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ class PersonalMessages:
         """The person's Teams user id (29:…), from the people Beacon knows, else the team's roster."""
         async with self.deps.uow() as uow:
             known = (await uow.people.named([aad_object_id])).get(aad_object_id)
+            rostered = "" if known is not None and known.user_id else await uow.roster.user_id_of(aad_object_id)
         if known is not None and known.user_id:
             return known.user_id
+        if rostered:
+            return rostered
         member = await self.find(endpoint, aad_object_id)
         if member is None or not member.id:
             raise PermanentDeliveryError(f"{name or aad_object_id} is not in the roster of a team where Beacon is "

@@ -102,6 +102,14 @@ class Roster:
         return list(await self._uow.session.scalars(
             select(TeamMemberRow).where(TeamMemberRow.aad_object_id == aad_object_id)))
 
+    async def user_id_of(self, aad_object_id: str) -> str:
+        """The person's Teams user id (29:…) as a roster names them, or ''."""
+        if not aad_object_id:
+            return ""
+        return str(await self._uow.session.scalar(
+            select(TeamMemberRow.user_id).where(TeamMemberRow.aad_object_id == aad_object_id,
+                                                TeamMemberRow.user_id != "").limit(1)) or "")
+
     async def count(self, team_id: str) -> int:
         return int(await self._uow.session.scalar(
             select(func.count()).where(TeamMemberRow.team_id == team_id)) or 0)

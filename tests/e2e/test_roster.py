@@ -11,7 +11,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tests.e2e.conftest import Stack, start_stack
-from tests.e2e.helpers import act, card_text, declare, refused, settled
+from tests.e2e.helpers import act, card_text, declare, eventually, refused, settled
+from tests.e2e.paging_helpers import ADA, BEARER, alert
+from tests.e2e.test_paging import paging, personal_pages
 from tests.teams_activities import (
     CHANNEL_ID,
     TEAM_ID,
@@ -98,3 +100,14 @@ async def test_the_roster_is_read_page_by_page_and_kept_by_teams_events(database
         assert await refused(stack, root, "incident.status", from_user=team[3],
                              status="investigating") == STILL_CHECKING
         assert not [c for c in stack.teams.calls("get_members")]  # never the throttled non-paged roster
+
+
+async def test_a_page_reaches_someone_by_the_teams_id_the_roster_holds_while_member_look_ups_fail(database_url):
+    async with paging(database_url) as (stack, _):
+        await stack.teams.wait_for(lambda f: [c for c in f.calls("get_paged_members") if c.status == 200] or None)
+        await settled(stack)
+        stack.teams.outage(60, 503, path_contains="/members/")  # Teams cannot answer who someone is
+        status, answer = await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
+        assert status == 200, answer
+        await eventually(lambda: personal_pages(stack, ADA), timeout=5, what="Ada's page in Teams")
+        assert not [c for c in stack.teams.calls("get_member") if ADA.aad_object_id in c.path]
