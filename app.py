@@ -21,13 +21,13 @@ from bot.bridge import wire_bridge
 from bot.card_ledger import CardLedger
 from bot.feeds import wire_feeds
 from bot.handler import BeaconBot
+from bot.installs import wire_installs
 from bot.intake import wire_intake
 from bot.oncall import wire_oncall
 from bot.paging import wire_paging
 from bot.playground import add_playground
 from bot.poster import TeamsPoster
 from bot.review import wire_review
-from bot.roster import TeamsRoster
 from bot.voice import wire_voice
 from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
@@ -87,9 +87,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     adapter.ledger = CardLedger(deps)
     bot = BeaconBot(deps)
     poster = TeamsPoster(adapter, deps)
-    wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app,
-                    handlers={**poster.handlers(), **TeamsRoster(poster).handlers()})
+    wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app, handlers=dict(poster.handlers()))
     wiring.bot, wiring.poster = bot, poster
+    wire_installs(wiring)
     for wire in INTEGRATIONS:
         wire(wiring)
     handlers = bind_incident_handlers({**wiring.handlers, **overrides.handlers})

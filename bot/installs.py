@@ -3,12 +3,24 @@ deleted and renamed teams, channel events. The use cases are in services/install
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
 from bot import context as ctx
 from cards.messages import welcome_card
 from services import installs, roster
 from services.deps import Deps
+
+if TYPE_CHECKING:
+    from bot.wiring import Wiring
+
+
+def wire_installs(wiring: Wiring) -> None:
+    """The core's Teams roster: its reads and look-ups are outbox effects (bot/roster.py)."""
+    from bot.roster import TeamsRoster
+
+    wiring.handlers.update(TeamsRoster(wiring.poster).handlers())
 
 
 async def record_install(turn_context: TurnContext, deps: Deps) -> None:

@@ -14,7 +14,7 @@ from msrest.exceptions import HttpOperationError
 
 from bot.poster import TeamsPoster, _reference
 from services import roster
-from services.effects.teams import LookUpMember, ReadRoster
+from services.effects.roster import LookUpMember, ReadRoster
 from services.outbox import Effect, EffectHandlers
 
 log = logging.getLogger("beacon.teams")

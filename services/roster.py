@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.deps import Deps
-from services.effects.teams import LookUpMember, ReadRoster
+from services.effects.roster import LookUpMember, ReadRoster
 from services.incidents import Person
 from services.policy import Sender, Standing
-from services.store.tables import TeamMemberRow
+from services.store.teams import TeamMemberRow
 from services.store.uow import UnitOfWork
 
 log = logging.getLogger("beacon.teams")

@@ -108,38 +108,6 @@ class InstallationRow(Base):
     team_name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
 
 
-class TeamChannelRow(Base):
-    """A channel Beacon knows the team of (from installs and Teams' channel events), kept when
-    Beacon is removed from the team, so the doctor can say which team a configured channel is in."""
-
-    __tablename__ = "team_channels"
-    channel_id: Mapped[str] = mapped_column(String(300), primary_key=True)
-    team_id: Mapped[str] = mapped_column(String(300), nullable=False)
-    name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
-    team_name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
-    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
-
-    __table_args__ = (Index("ix_team_channels_team", "team_id"),)
-
-
-class TeamMemberRow(Base):
-    """One person of a team's roster as Teams describes them (userRole: user, guest, anonymous):
-    read when Beacon is installed, kept by membersAdded/membersRemoved, so a click needs no
-    look-up (migration 0020_roster)."""
-
-    __tablename__ = "team_members"
-    team_id: Mapped[str] = mapped_column(String(300), primary_key=True)
-    aad_object_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
-    name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
-    email: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
-    user_role: Mapped[str] = mapped_column(String(30), nullable=False, default="", server_default="")
-    tenant_id: Mapped[str] = mapped_column(String(100), nullable=False, default="", server_default="")
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
-
-    __table_args__ = (Index("ix_team_members_person", "aad_object_id"), Index("ix_team_members_user", "user_id"))
-
-
 class TeamsProblemRow(Base):
     """A Teams conversation Beacon cannot post to for good (403 removed from the team, 404 gone,
     400 refused): what went wrong and the fix, told once by email and shown by the doctor until a

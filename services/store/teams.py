@@ -8,13 +8,46 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Index, String, delete, func, select, update
+from sqlalchemy.orm import Mapped, mapped_column
 
 from services.store.dialect import insert_if_new
-from services.store.tables import TeamChannelRow, TeamMemberRow
+from services.store.tables import Base, UtcDateTime
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
+
+
+class TeamChannelRow(Base):
+    """A channel Beacon knows the team of (from installs and Teams' channel events), kept when
+    Beacon is removed from the team, so the doctor can say which team a configured channel is in."""
+
+    __tablename__ = "team_channels"
+    channel_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(300), nullable=False)
+    name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
+    team_name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_team_channels_team", "team_id"),)
+
+
+class TeamMemberRow(Base):
+    """One person of a team's roster as Teams describes them (userRole: user, guest, anonymous):
+    read when Beacon is installed, kept by membersAdded/membersRemoved, so a click needs no
+    look-up (migration 0020_roster)."""
+
+    __tablename__ = "team_members"
+    team_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    aad_object_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
+    name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
+    email: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
+    user_role: Mapped[str] = mapped_column(String(30), nullable=False, default="", server_default="")
+    tenant_id: Mapped[str] = mapped_column(String(100), nullable=False, default="", server_default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_team_members_person", "aad_object_id"), Index("ix_team_members_user", "user_id"))
 
 
 class TeamChannels:

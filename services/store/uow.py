@@ -3,7 +3,7 @@ together or not at all.
 
 The unit of work carries the repositories (as cosmicpython's does): `uow.incidents`,
 `uow.timeline`, `uow.outbox`, `uow.timers`, `uow.threads`, `uow.installations`,
-`uow.teams_problems`, `uow.team_channels`, `uow.roster`, `uow.people` and `uow.activities` (invokes already applied) for the core,
+`uow.teams_problems`, `uow.people` and `uow.activities` (invokes already applied) for the core,
 and the integrations' stores the same way (`uow.bridges`, `uow.alerts`, `uow.tickets`,
 `uow.reported_issues`, `uow.reviews`, `uow.oncall_overrides`, `uow.paging_metrics`). Each is made
 on first use, for this transaction; nothing outside the store modules touches the session.
@@ -114,20 +114,21 @@ class UnitOfWork:
         return TeamsProblems(self)
 
     @cached_property
-    def team_channels(self) -> TeamChannels:
-        return TeamChannels(self)
-
-    @cached_property
-    def roster(self) -> Roster:
-        return Roster(self)
-
-    @cached_property
     def people(self) -> People:
         return People(self)
 
     @cached_property
     def activities(self) -> Activities:
         return Activities(self)
+
+    # -- what Teams told Beacon about the teams it is in: their channels, and who is in them ------
+    @cached_property
+    def team_channels(self) -> TeamChannels:
+        return TeamChannels(self)
+
+    @cached_property
+    def roster(self) -> Roster:
+        return Roster(self)
 
     # -- the integrations' stores (imported on first use: the store does not depend on them) ---
     @cached_property

@@ -223,9 +223,7 @@ class FakeConnector(ConnectorRecord):
             if delay:
                 await self._sleep(delay)
             failing = fault is not None and (fault.status is not None or fault.reset)
-            if (refused := self._not_installed(record)) is not None:
-                response = refused
-            elif fault and failing and not fault.after_handling:
+            if fault and failing and not fault.after_handling:
                 response = self._fault_response(fault, request, record)
             else:
                 response = await self._answer(record)
@@ -241,6 +239,8 @@ class FakeConnector(ConnectorRecord):
             await self._notify()
 
     async def _answer(self, record: RecordedRequest) -> web.Response:
+        if (refused := self._not_installed(record)) is not None:
+            return refused
         handlers: dict[Operation, Callable[[RecordedRequest], Awaitable[web.Response]]] = {
             "create_conversation": self._on_create, "send": self._on_send, "reply": self._on_send,
             "update": self._on_update, "delete": self._on_delete, "get_member": self._on_member,

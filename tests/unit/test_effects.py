@@ -12,10 +12,9 @@ from app import WORKER, Overrides, create_app
 from services.bridge.effects import BridgeThreadCard, CreateMeeting, Invite, Ring
 from services.effects import Channel, OutboxEffect, effect_types
 from services.effects.messages import SendEmail, SendSms
+from services.effects.roster import LookUpMember, ReadRoster
 from services.effects.teams import (
-    LookUpMember,
     PostCard,
-    ReadRoster,
     ReplaceForm,
     ResolvePeople,
     StakeholderPost,
@@ -106,19 +105,6 @@ ROWS: list[tuple[OutboxEffect, str, str, str, int | None, dict[str, Any]]] = [
       "conversation_id": "19:c@thread.tacv2;messageid=1", "activity_id": "5", "tenant_id": "t1",
       "text": "Declared as INC-7 by Ada: x", "description": "INC-7 declare form"}),
 ]
-# Rosters are new: read once per install (the key names it), one person once an hour at most.
-ROWS += [
-    (ReadRoster("19:team", "https://smba.example/", "t", "read the members of team 19:team", "20261204T031500.000000"),
-     "teams.read_roster", "roster:19:team:read:20261204T031500.000000", "roster:8364fae2085ffa91fe2b", None,
-     {"team_id": "19:team", "service_url": "https://smba.example/", "tenant_id": "t",
-      "description": "read the members of team 19:team"}),
-    (LookUpMember("19:team", "19:c@thread.tacv2", "29:1ada", "aad-ada", "https://smba.example/", "t",
-                  "look up Ada in Teams", "20261204T03"),
-     "teams.look_up_member", "roster:19:team:member:29:1ada:20261204T03",
-     "roster:8364fae2085ffa91fe2b:member:eb7edd5093d5b108d870", None,
-     {"team_id": "19:team", "conversation_id": "19:c@thread.tacv2", "user_id": "29:1ada", "aad_object_id": "aad-ada",
-      "service_url": "https://smba.example/", "tenant_id": "t", "description": "look up Ada in Teams"}),
-]
 # Pages are new: their rows are the first of their kind. The key names incident, level, round,
 # person and method; the ordering key never joins the incident's Teams thread.
 PAGE = {"incident_id": 7, "level": 2, "round": 1, "person": "ada@x", "name": "Ada", "text": "INC-7 P1: Down",
@@ -135,6 +121,20 @@ ROWS += [
     # Once per incident: its calls still ringing stop when someone acknowledged another way.
     (CancelCalls(7, "Ada acknowledged"), "page.voice.cancel", "incident:7:page:voice:cancel",
      "incident:7:page:voice:cancel", 7, {"incident_id": 7, "reason": "Ada acknowledged"}),
+]
+
+# Rosters are new: read once per install (the key names it), one person once an hour at most.
+ROWS += [
+    (ReadRoster("19:team", "https://smba.example/", "t", "read the members of team 19:team", "20261204T031500.000000"),
+     "teams.read_roster", "roster:19:team:read:20261204T031500.000000", "roster:8364fae2085ffa91fe2b", None,
+     {"team_id": "19:team", "service_url": "https://smba.example/", "tenant_id": "t",
+      "description": "read the members of team 19:team"}),
+    (LookUpMember("19:team", "19:c@thread.tacv2", "29:1ada", "aad-ada", "https://smba.example/", "t",
+                  "look up Ada in Teams", "20261204T03"),
+     "teams.look_up_member", "roster:19:team:member:29:1ada:20261204T03",
+     "roster:8364fae2085ffa91fe2b:member:eb7edd5093d5b108d870", None,
+     {"team_id": "19:team", "conversation_id": "19:c@thread.tacv2", "user_id": "29:1ada", "aad_object_id": "aad-ada",
+      "service_url": "https://smba.example/", "tenant_id": "t", "description": "look up Ada in Teams"}),
 ]
 
 

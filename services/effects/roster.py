@@ -1,0 +1,57 @@
+"""The Teams effects that keep the team roster (services/roster.py): reading a team's members
+after an install, and looking up one person who acted before the roster named them. Neither is a
+post: they share no ordering key with any incident's thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services.effects import ordering
+from services.effects.base import KEY_ONLY, Channel, OutboxEffect
+
+
+@dataclass(frozen=True)
+class ReadRoster(OutboxEffect):
+    """Read a team's members from Teams, page by page, into the roster Beacon keeps (after an
+    install; `since` names the install, so each install reads once)."""
+
+    kind = "teams.read_roster"
+    channel = Channel.TEAMS
+    team_id: str
+    service_url: str
+    tenant_id: str
+    description: str
+    since: str = field(metadata=KEY_ONLY)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"roster:{self.team_id}:read:{self.since}"
+
+    @property
+    def ordering_key(self) -> str:
+        return ordering.team_roster(self.team_id)
+
+
+@dataclass(frozen=True)
+class LookUpMember(OutboxEffect):
+    """Ask Teams about one person who acted before the roster named them: in `conversation_id`
+    (where they acted), kept under `team_id` (the team, or the chat outside any team)."""
+
+    kind = "teams.look_up_member"
+    channel = Channel.TEAMS
+    team_id: str
+    conversation_id: str
+    user_id: str
+    aad_object_id: str
+    service_url: str
+    tenant_id: str
+    description: str
+    hour: str = field(metadata=KEY_ONLY)  # asked again at most once an hour while they stay unknown
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"roster:{self.team_id}:member:{self.user_id}:{self.hour}"
+
+    @property
+    def ordering_key(self) -> str:
+        return ordering.roster_member(self.team_id, self.user_id)
