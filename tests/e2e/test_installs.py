@@ -110,7 +110,8 @@ async def test_removed_from_the_team_beacon_forgets_it_the_doctor_says_so_and_a_
             "       fix: add Beacon to team Operations again, or change channels.incidents_channel"]
         # a new incident is not sent into the team Beacon left: it waits for an install
         requests = len(stack.teams.requests)
-        assert await alert(stack, alertRule="Portal 5xx rate", alertId="/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/portal-1") == "INC-2"  # another service: a new incident
+        portal = "/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/portal-1"
+        assert await alert(stack, alertRule="Portal 5xx rate", alertId=portal) == "INC-2"  # another service
         await settled(stack)
         assert not [r for r in stack.teams.requests[requests:] if r.operation == "create_conversation"]
         assert any("not installed in any team" in s for s in await summaries(stack, 2))
