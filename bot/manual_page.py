@@ -55,7 +55,7 @@ class ManualPages:
         team = next((t for t in self.deps.config.directory.teams if t.name.lower() == name.lower()), None)
         if team is not None:
             return PageTarget(team=team), rest
-        person = await directory_person(turn_context, self.deps.config, typed)
+        person = await directory_person(turn_context, self.deps, typed)
         if person is None:
             raise PageRefused("person", f"{shown_as(typed)[:80] or 'Nobody'} is not a person or team in the "
                                         f"directory (directory.teams), so Beacon cannot page them. {USAGE}")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity
 
-from services.config import BeaconConfig
+from services import roster
+from services.deps import Deps
 from services.paging.directory import Pager, find_person
 
 log = logging.getLogger("beacon.bot")
@@ -49,25 +51,32 @@ def reader_zone_name(activity: Activity) -> str:
     return str(getattr(activity, "local_timezone", "") or "")
 
 
-async def directory_person(turn_context: TurnContext, config: BeaconConfig, typed: str) -> Pager | None:
-    """The directory person `typed` names: an @mention in this message (its Teams id looked up in
-    the roster for the Entra id and email), or an email or Entra id typed out."""
+async def directory_person(turn_context: TurnContext, deps: Deps, typed: str) -> Pager | None:
+    """The directory person `typed` names: an @mention in this message (its Teams id found in the
+    team roster Beacon keeps, else asked of Teams, for the Entra id and email), or an email or
+    Entra id typed out."""
+    config = deps.config
     typed = " ".join(typed.split())
     mention = next((m for m in mentions(turn_context.activity) if m.text == typed), None)
     if mention is None:
         return find_person(config, typed) if typed and "<at>" not in typed else None
     if mention.aad_object_id and (found := find_person(config, mention.aad_object_id)):
         return found
-    try:
-        member = await TeamsInfo.get_member(turn_context, mention.user_id)
-    except Exception as error:  # not in this team or chat's roster, or Teams unreachable
-        log.info("roster look-up of %s failed: %s", mention.user_id, error)
-        member = None
-    for key in (getattr(member, "aad_object_id", ""), getattr(member, "email", ""),
-                getattr(member, "user_principal_name", "")):
+    member: Any = await roster.by_user_id(deps, mention.user_id)
+    if member is None:
+        try:
+            member = await TeamsInfo.get_member(turn_context, mention.user_id)
+        except Exception as error:  # not in this team or chat's roster, or Teams unreachable
+            log.info("roster look-up of %s failed: %s", mention.user_id, error)
+    for key in (_field(member, "aad_object_id"), _field(member, "email"), _field(member, "user_principal_name")):
         if key and (found := find_person(config, key)):
             return found
     return None
+
+
+def _field(member: Any, name: str) -> str:
+    value = member.get(name) if isinstance(member, dict) else getattr(member, name, "")
+    return str(value or "")
 
 
 def shown_as(typed: str) -> str:

@@ -86,7 +86,7 @@ class OncallSurface:
         if match is None:
             raise OverrideRefused("command", f"“{words[:80]}” is not an on-call command.")
         schedule, typed, until = match[1], match[2], match[3]
-        person = await directory_person(turn_context, self.deps.config, typed)
+        person = await directory_person(turn_context, self.deps, typed)
         done = await add_override(self.deps, schedule, person.key if person else "", until, actor,
                                   activity_id=activity_id, person_shown=shown_as(typed))
         return saved_notice(done, self._zone(done.override.schedule)) if done.applied else ""

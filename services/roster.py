@@ -98,6 +98,16 @@ async def roster_read(deps: Deps, team_id: str, started: datetime) -> None:
     log.info("read the roster of team %s", team_id)
 
 
+async def by_user_id(deps: Deps, user_id: str) -> dict[str, str] | None:
+    """Someone a message @mentions (Teams names them by user id only), as a roster knows them."""
+    async with deps.uow() as uow:
+        row = await uow.roster.of_user(user_id)
+    if row is None:
+        return None
+    return {"aad_object_id": row.aad_object_id, "user_id": row.user_id, "name": row.name, "email": row.email,
+            "user_role": row.user_role, "tenant_id": row.tenant_id}
+
+
 def member_of(account: object) -> dict[str, str]:
     """A TeamsChannelAccount (as botbuilder gives it, or as JSON) as the roster keeps it."""
     def field(*names: str) -> str:

@@ -135,6 +135,12 @@ class Roster:
         return list(await self._uow.session.scalars(
             select(TeamMemberRow).where(TeamMemberRow.aad_object_id == aad_object_id)))
 
+    async def of_user(self, user_id: str) -> TeamMemberRow | None:
+        """Someone by their Teams user id (29:…), as a roster names them."""
+        if not user_id:
+            return None
+        return await self._uow.session.scalar(select(TeamMemberRow).where(TeamMemberRow.user_id == user_id).limit(1))
+
     async def user_id_of(self, aad_object_id: str) -> str:
         """The person's Teams user id (29:…) as a roster names them, or ''."""
         if not aad_object_id:

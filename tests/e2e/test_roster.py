@@ -12,8 +12,9 @@ from typing import Any
 
 from tests.e2e.conftest import Stack, start_stack
 from tests.e2e.helpers import act, card_text, declare, eventually, refused, settled
-from tests.e2e.paging_helpers import ADA, BEARER, alert
+from tests.e2e.paging_helpers import ADA, BEARER, GRACE, alert
 from tests.e2e.test_paging import paging, personal_pages
+from tests.e2e.test_paging_by_hand import acknowledged_alert, answer, in_thread
 from tests.teams_activities import (
     CHANNEL_ID,
     TEAM_ID,
@@ -111,3 +112,15 @@ async def test_a_page_reaches_someone_by_the_teams_id_the_roster_holds_while_mem
         assert status == 200, answer
         await eventually(lambda: personal_pages(stack, ADA), timeout=5, what="Ada's page in Teams")
         assert not [c for c in stack.teams.calls("get_member") if ADA.aad_object_id in c.path]
+
+
+async def test_a_page_by_hand_finds_the_mentioned_person_in_the_roster_while_teams_takes_5_s(database_url):
+    async with paging(database_url) as (stack, _):
+        await stack.teams.wait_for(lambda f: [c for c in f.calls("get_paged_members") if c.status == 200] or None)
+        root = await acknowledged_alert(stack)
+        stack.teams.slow_down(SLOW, path_contains="/members/")
+        teams_answers = asyncio.get_running_loop().create_task(asyncio.sleep(SLOW))
+        reply = await answer(stack, in_thread(ADA, "page <at>Grace Hopper</at> can you check the ledger?", root.id,
+                                              mentioning=(GRACE,)))
+        assert reply == "Paged Grace Hopper by teams, sms for INC-1."
+        assert not teams_answers.done(), "the command waited for Teams"
