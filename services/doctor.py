@@ -34,6 +34,7 @@ from services.notify.sms.settings import SmsSettings
 from services.notify.voice import build_voice_caller
 from services.notify.voice.settings import VoiceSettings
 from services.paging.feed_doctor import feed_checks
+from services.roster import check_rosters
 from services.paging.feeds import FeedSettings
 from services.settings import Settings
 from services.store.db import create_engine, migrations_applied, session_factory
@@ -318,10 +319,26 @@ async def check_teams_installs(settings: Settings) -> list[Check]:
     return [Check("Teams install", c.outcome, c.detail, c.fix) for c in checks]  # type: ignore[arg-type]
 
 
+async def check_teams_roster(settings: Settings) -> list[Check]:
+    """A line per team Beacon is installed in: how many of its people Beacon knows."""
+    engine = create_engine(settings.database_url)
+    try:
+        if not await migrations_applied(engine):
+            return []
+        async with UnitOfWork(session_factory(engine)) as uow:
+            checks = await check_rosters(uow)
+    except Exception:
+        return []  # the database line says what is wrong
+    finally:
+        await engine.dispose()
+    return [Check("Teams roster", c.outcome, c.detail, c.fix) for c in checks]  # type: ignore[arg-type]
+
+
 async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
     checks += await check_teams_installs(subjects.settings)
+    checks += await check_teams_roster(subjects.settings)
     checks += await check_teams_delivery(subjects.settings)
     checks += await check_graph(subjects.graph, subjects.settings.public_url)
     checks += [await check_freshdesk(subjects.freshdesk),

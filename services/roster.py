@@ -120,3 +120,27 @@ def member_of(account: object) -> dict[str, str]:
     return {"aad_object_id": field("aad_object_id", "aadObjectId"), "user_id": field("id"),
             "name": field("name"), "email": field("email", "user_principal_name", "userPrincipalName"),
             "user_role": field("user_role", "userRole"), "tenant_id": field("tenant_id", "tenantId")}
+
+
+@dataclass(frozen=True)
+class RosterCheck:
+    outcome: str  # "ok" or "warn"
+    detail: str
+    fix: str = ""
+
+
+async def check_rosters(uow: UnitOfWork) -> list[RosterCheck]:
+    """How many people Beacon knows in each team it is installed in (for the doctor)."""
+    checks = []
+    for team in await uow.installations.teams():
+        name = team.team_name or team.team_id
+        known = await uow.roster.count(team.team_id)
+        if known:
+            checks.append(RosterCheck("ok", f"{known} people known in team {name}"))
+        else:
+            checks.append(RosterCheck(
+                "warn", f"the roster of team {name} is not read yet: until it is, people Beacon does not know "
+                "are treated as roles.unknown_people says (read-only by default) and looked up one by one",
+                "it is read in the background after the install; if this stays, check that Beacon reaches Teams "
+                "(teams.read_roster effects failing on /metrics) and reinstall Beacon in the team"))
+    return checks

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from services.doctor import check_teams_roster
+from services.settings import Settings
 from tests.e2e.conftest import Stack, start_stack
 from tests.e2e.helpers import act, card_text, declare, eventually, refused, settled
 from tests.e2e.paging_helpers import ADA, BEARER, GRACE, alert
@@ -44,6 +46,10 @@ async def installed(database_url: str, *people: Any) -> AsyncIterator[Stack]:
     finally:
         await stack.beacon.stop()
         await stack.teams.stop()
+
+
+async def roster_lines(database_url: str) -> list[str]:
+    return [check.line() for check in await check_teams_roster(Settings(database_url=database_url))]
 
 
 async def roster_size(stack: Stack) -> int:
@@ -88,6 +94,7 @@ async def test_the_roster_is_read_page_by_page_and_kept_by_teams_events(database
         pages = [c for c in stack.teams.calls("get_paged_members") if c.status == 200]
         assert [bool(c.query.get("continuationToken")) for c in pages] == [False, True]
         assert await roster_size(stack) == 521
+        assert await roster_lines(database_url) == [f"OK   Teams roster: 521 people known in team {TEAM_ID}"]
         _, root = await declare(stack)
         await act(stack, root, "incident.ack", from_user=team[519])  # known from the second page
 
@@ -124,3 +131,18 @@ async def test_a_page_by_hand_finds_the_mentioned_person_in_the_roster_while_tea
                                               mentioning=(GRACE,)))
         assert reply == "Paged Grace Hopper by teams, sms for INC-1."
         assert not teams_answers.done(), "the command waited for Teams"
+
+
+async def test_the_doctor_says_when_a_teams_roster_could_not_be_read(database_url):
+    stack = await start_stack(database_url)
+    try:
+        stack.teams.outage(60, 503, path_contains="/pagedmembers")
+        await stack.send(installation_update(service_url=stack.url, channel_id=CHANNEL_ID))
+        await stack.teams.wait_for(lambda f: f.calls("get_paged_members") or None)
+        [line] = await roster_lines(database_url)
+        assert line.startswith(f"WARN Teams roster: the roster of team {TEAM_ID} is not read yet: until it is, "
+                               "people Beacon does not know are treated as roles.unknown_people says"), line
+        assert "fix: it is read in the background after the install" in line
+    finally:
+        await stack.beacon.stop()
+        await stack.teams.stop()
