@@ -3,9 +3,11 @@ deleted and renamed teams, channel events. The use cases are in services/install
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.schema import Activity
 
 from bot import context as ctx
 from cards.messages import welcome_card
@@ -14,6 +16,8 @@ from services.deps import Deps
 
 if TYPE_CHECKING:
     from bot.wiring import Wiring
+
+log = logging.getLogger("beacon.teams")
 
 
 def wire_installs(wiring: Wiring) -> None:
@@ -33,7 +37,15 @@ async def record_install(turn_context: TurnContext, deps: Deps) -> None:
         channel_id=ctx.selected_channel_id(activity) or (activity.conversation.id if team else ""),
         team_name=ctx.team_name(activity), reference=TurnContext.get_conversation_reference(activity).serialize())
     if await installs.installed(deps, install):
-        await turn_context.send_activity(MessageFactory.attachment(CardFactory.adaptive_card(welcome_card())))
+        try:
+            await turn_context.send_activity(welcome_activity())
+        except Exception as error:  # Teams failed it: the outbox retries it, as any other post
+            log.warning("the hello after an install failed, it is retried: %s", error)
+            await installs.welcome_later(deps, install)
+
+
+def welcome_activity() -> Activity:
+    return MessageFactory.attachment(CardFactory.adaptive_card(welcome_card()))
 
 
 async def record_removal(turn_context: TurnContext, deps: Deps, why: str) -> None:

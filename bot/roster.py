@@ -14,7 +14,7 @@ from msrest.exceptions import HttpOperationError
 
 from bot.poster import TeamsPoster, _reference
 from services import roster
-from services.effects.roster import LookUpMember, ReadRoster
+from services.effects.roster import LookUpMember, ReadRoster, Welcome
 from services.outbox import Effect, EffectHandlers
 
 log = logging.getLogger("beacon.teams")
@@ -28,7 +28,7 @@ class TeamsRoster:
         self.adapter = poster.adapter
 
     def handlers(self) -> EffectHandlers:
-        return {ReadRoster: self.read_roster, LookUpMember: self.look_up_member}
+        return {ReadRoster: self.read_roster, LookUpMember: self.look_up_member, Welcome: self.welcome}
 
     async def read_roster(self, effect: Effect) -> None:
         payload = effect.payload
@@ -70,3 +70,16 @@ class TeamsRoster:
                         payload["conversation_id"])
             return
         await roster.members_seen(self.deps, str(payload["team_id"]), [roster.member_of(found[0])])
+
+    async def welcome(self, effect: Effect) -> None:
+        """The hello Teams failed during the install's turn."""
+        from bot.installs import welcome_activity
+
+        payload = effect.payload
+        reference = _reference(str(payload["service_url"]), str(payload["conversation_id"]),
+                               str(payload.get("tenant_id") or ""), self.adapter.app_id)
+
+        async def send(turn_context: TurnContext) -> None:
+            await turn_context.send_activity(welcome_activity())
+
+        await self.poster._proactive(reference, send)

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.config import BeaconConfig
 from services.deps import Deps, ThreadTarget
+from services.effects.roster import Welcome
 from services.effects.teams import PostCard
 from services.incidents import TimelineEvent
 from services.roster import read_after_install
@@ -60,6 +61,17 @@ async def installed(deps: Deps, install: Install) -> bool:
         first = await uow.installations.greet_once(install.conversation_id)
         await uow.commit()
     return first
+
+
+async def welcome_later(deps: Deps, install: Install) -> None:
+    """Teams failed the hello during the install's turn: send it from the outbox, retried as posts are."""
+    async with deps.uow() as uow:
+        row = await uow.installations.get(install.conversation_id)
+        since = (row.installed_at if row is not None else deps.clock.now()).strftime("%Y%m%dT%H%M%S.%f")
+        await uow.outbox.add(Welcome(install.conversation_id, install.service_url, install.tenant_id,
+                                     f"hello in {install.team_name or install.conversation_id}", since),
+                             now=deps.clock.now())
+        await uow.commit()
 
 
 async def removed(deps: Deps, *, team_id: str, conversation_id: str, why: str) -> None:

@@ -86,3 +86,8 @@ def roster_member(team_id: str, user_id: str) -> str:
 
 def _short(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:20]
+
+
+def install(conversation_id: str) -> str:
+    """What Beacon sends where it was installed (its hello)."""
+    return f"install:{_short(conversation_id)}"

@@ -1,6 +1,7 @@
-"""The Teams effects that keep the team roster (services/roster.py): reading a team's members
-after an install, and looking up one person who acted before the roster named them. Neither is a
-post: they share no ordering key with any incident's thread."""
+"""The Teams effects of installs and the team roster (services/installs.py, services/roster.py):
+reading a team's members after an install, looking up one person who acted before the roster
+named them, and a hello Teams failed during the install. None shares an ordering key with an
+incident's thread."""
 
 from __future__ import annotations
 
@@ -55,3 +56,25 @@ class LookUpMember(OutboxEffect):
     @property
     def ordering_key(self) -> str:
         return ordering.roster_member(self.team_id, self.user_id)
+
+
+@dataclass(frozen=True)
+class Welcome(OutboxEffect):
+    """Beacon's hello where it was installed, when Teams failed it during the install's own turn:
+    retried like any other post, once per install (`since` names the install)."""
+
+    kind = "teams.welcome"
+    channel = Channel.TEAMS
+    conversation_id: str
+    service_url: str
+    tenant_id: str
+    description: str
+    since: str = field(metadata=KEY_ONLY)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"install:{self.conversation_id}:welcome:{self.since}"
+
+    @property
+    def ordering_key(self) -> str:
+        return ordering.install(self.conversation_id)

@@ -174,3 +174,14 @@ async def test_the_doctor_passes_with_no_channel_configured_once_installed(datab
         lines = await doctor_lines(database_url, tmp_path, "")
         assert lines == ["OK   Teams install: Beacon is installed in Operations; incidents go to the channel "
                          "chosen at install (channels.incidents_channel is not set)"]
+
+
+async def test_a_hello_teams_fails_during_the_install_is_retried_and_said_once(database_url):
+    async with beacon(database_url) as stack:
+        stack.teams.fail_next(1, 503, operation="reply")  # the hello, answered in the install's own turn
+        await stack.send(installation_update(service_url=stack.url, channel_id=CHANNEL_ID))
+        await stack.send(conversation_update_bot_added(service_url=stack.url, channel_id=CHANNEL_ID))
+        [hello] = await stack.teams.wait_for_posts(1, TEAM_ID)
+        assert "Declare incident" in card_text(hello.cards[0])
+        await settled(stack)
+        assert len(stack.teams.posted(TEAM_ID)) == 1

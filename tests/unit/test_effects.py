@@ -12,7 +12,7 @@ from app import WORKER, Overrides, create_app
 from services.bridge.effects import BridgeThreadCard, CreateMeeting, Invite, Ring
 from services.effects import Channel, OutboxEffect, effect_types
 from services.effects.messages import SendEmail, SendSms
-from services.effects.roster import LookUpMember, ReadRoster
+from services.effects.roster import LookUpMember, ReadRoster, Welcome
 from services.effects.teams import (
     PostCard,
     ReplaceForm,
@@ -135,6 +135,10 @@ ROWS += [
      "roster:8364fae2085ffa91fe2b:member:eb7edd5093d5b108d870", None,
      {"team_id": "19:team", "conversation_id": "19:c@thread.tacv2", "user_id": "29:1ada", "aad_object_id": "aad-ada",
       "service_url": "https://smba.example/", "tenant_id": "t", "description": "look up Ada in Teams"}),
+    (Welcome("19:team", "https://smba.example/", "t", "hello in Ops", "20261204T031500.000000"), "teams.welcome",
+     "install:19:team:welcome:20261204T031500.000000", "install:8364fae2085ffa91fe2b", None,
+     {"conversation_id": "19:team", "service_url": "https://smba.example/", "tenant_id": "t",
+      "description": "hello in Ops"}),
 ]
 
 
