@@ -4,6 +4,7 @@ and the one-line notes in the thread. Runs in the outbox worker, never inside a 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,7 @@ from cards.elements import label
 from cards.incident import incident_card
 from cards.messages import declared_card
 from cards.updates import notice_card, reminder_card, status_update_card
+from services.comms.catch_up import FOLDED, fold_catch_up
 from services.comms.teams_problems import REFUSALS, Refusal, channel_of, teams_refused
 from services.delivery import NotYet, PermanentDeliveryError, TransientDeliveryError, classify_status
 from services.deps import Deps
@@ -33,6 +35,7 @@ from services.effects.teams import (
     ResolvePeople,
     StakeholderPost,
     ThreadCard,
+    ThreadCatchUp,
     ThreadNote,
     UpdateCard,
 )
@@ -83,9 +86,11 @@ async def _raise(error: BaseException) -> None:
 
 
 class TeamsPoster:
-    def __init__(self, adapter: BeaconAdapter, deps: Deps):
+    def __init__(self, adapter: BeaconAdapter, deps: Deps, *, catch_up_after: timedelta | None = None):
         self.adapter = adapter
         self.deps = deps
+        # A thread post that waited longer than this for Teams becomes a catch-up (comms/catch_up.py).
+        self.catch_up_after = catch_up_after or timedelta(minutes=15)
         # Channels refused for good by this process: a post that works there again clears the problem.
         self._refused: set[str] = set()
 
@@ -109,9 +114,32 @@ class TeamsPoster:
 
     def handlers(self) -> EffectHandlers:
         return {kind: self.telling_refusals(handler) for kind, handler in {
-            PostCard: self.post_card, UpdateCard: self.update_card, ThreadNote: self.thread_note,
-            ThreadCard: self.thread_card, StakeholderPost: self.stakeholder_post,
+            PostCard: self.post_card, UpdateCard: self.update_card,
+            ThreadNote: self.catching_up(self.thread_note), ThreadCard: self.catching_up(self.thread_card),
+            ThreadCatchUp: self.catch_up, StakeholderPost: self.stakeholder_post,
             ResolvePeople: self.resolve_people, ReplaceForm: self.replace_form}.items()}
+
+    def catching_up(self, handler: EffectHandler) -> EffectHandler:
+        """The handler, unless the post waited longer than TEAMS_CATCH_UP_AFTER for Teams: then it
+        and the posts piled up behind it become one catch-up reply instead of a stale burst."""
+
+        async def deliver(effect: Effect) -> None:
+            stale = (effect.kind in FOLDED and effect.created_at is not None
+                     and self.deps.clock.now() - effect.created_at > self.catch_up_after)
+            await (self.catch_up(effect) if stale else handler(effect))
+
+        return deliver
+
+    async def catch_up(self, effect: Effect) -> None:
+        """What changed since the first stale post was queued, as one plain reply in the thread.
+        Folded again on each attempt, so posts queued while Teams stays away join it."""
+        incident_id = int(effect.payload["incident_id"])
+        since = (datetime.fromisoformat(effect.payload["since"]) if effect.payload.get("since")
+                 else effect.created_at or self.deps.clock.now())
+        async with self.deps.uow() as uow:
+            text = await fold_catch_up(uow, effect.id, incident_id, since, self.deps.clock.now())
+            await uow.commit()
+        await self.reply_in_thread(incident_id, plain_text_message(text))
 
     def telling_refusals(self, handler: EffectHandler) -> EffectHandler:
         """The handler, but when Teams refuses the post for good (403, 404, 400) the incident admins

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     teams_retry_horizon: Duration = Field(
         timedelta(hours=24), validation_alias="TEAMS_RETRY_HORIZON",
         description="how long a Teams post that fails transiently (429, 5xx, timeout) keeps being retried")
+    teams_catch_up_after: Duration = Field(
+        timedelta(minutes=15), validation_alias="TEAMS_CATCH_UP_AFTER",
+        description="a thread post that waited longer than this for Teams is folded, with the posts piled up "
+                    "behind it, into one 'While Teams was unreachable' catch-up post")
     scheduler_idle_poll_seconds: float = Field(5.0, validation_alias="SCHEDULER_IDLE_POLL_SECONDS")
     shutdown_grace_seconds: float = Field(10.0, validation_alias="SHUTDOWN_GRACE_SECONDS")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")

@@ -145,3 +145,17 @@ class ReplaceForm(_InThread):
     text: str
     description: str
     tag: str = field(metadata=KEY_ONLY)
+
+
+@dataclass(frozen=True)
+class ThreadCatchUp(_InThread):
+    """One reply saying what changed since `since` while Teams was unreachable. Never queued by a
+    use case: the first stale thread post becomes this (services/comms/catch_up.py), keeping its
+    row, its keys and its place in the incident's order."""
+
+    kind = "teams.thread_catch_up"
+    channel = Channel.TEAMS
+    incident_id: int
+    since: str  # ISO 8601: when the first post it replaces was queued
+    description: str
+    tag: str = field(default="catch-up", metadata=KEY_ONLY)

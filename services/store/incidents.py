@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, insert, select, tuple_, update
@@ -145,6 +146,13 @@ class Timeline:
     async def of(self, incident_id: int) -> list[TimelineEvent]:
         rows = await self._uow.session.scalars(
             select(TimelineRow).where(TimelineRow.incident_id == incident_id).order_by(TimelineRow.id))
+        return [event_from_row(r) for r in rows]
+
+    async def since(self, incident_id: int, at: datetime) -> list[TimelineEvent]:
+        """The entries recorded at or after `at`, oldest first."""
+        rows = await self._uow.session.scalars(
+            select(TimelineRow).where(TimelineRow.incident_id == incident_id, TimelineRow.at >= at)
+            .order_by(TimelineRow.id))
         return [event_from_row(r) for r in rows]
 
     async def latest(self, incident_id: int, kind: str) -> TimelineEvent | None:

@@ -84,6 +84,23 @@ class Outbox:
             select(func.count()).where(OutboxRow.kind == kind, OutboxRow.incident_id == incident_id,
                                        OutboxRow.id > effect_id, OutboxRow.status == "pending")))
 
+    async def fold_into(self, effect_id: int, effect: OutboxEffect, *, kinds: Collection[str],
+                        now: datetime, why: str) -> list[OutboxRow]:
+        """Turn row `effect_id` into `effect`, and mark the pending rows of the same ordering key
+        queued after it whose kind is one of `kinds` skipped (`why`): one post in place of many.
+        Returns the rows skipped; both happen in the caller's transaction or neither does."""
+        query = lock_rows(select(OutboxRow).where(
+            OutboxRow.ordering_key == effect.ordering_key, OutboxRow.id > effect_id,
+            OutboxRow.status == "pending", OutboxRow.kind.in_(list(kinds))).order_by(OutboxRow.id), self._uow.session)
+        skipped = list(await self._uow.session.scalars(query))
+        if skipped:
+            await self._uow.session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in skipped]))
+                                            .values(status="skipped", last_error=why, done_at=now,
+                                                    lease_until=None))
+        await self._uow.session.execute(update(OutboxRow).where(OutboxRow.id == effect_id)
+                                        .values(kind=effect.kind, payload=effect.payload()))
+        return skipped
+
     async def incidents_waiting(self, kind: type[OutboxEffect], incident_ids: Collection[int]) -> set[int]:
         """Which of these incidents have an effect of this kind pending, locked (PostgreSQL) until the
         commit so it cannot be delivered meanwhile; SQLite's writer already holds the database."""

@@ -63,9 +63,10 @@ def load(name: str) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def beacon(database_url: str, **settings: Any) -> AsyncIterator[tuple[Stack, FakeGraph, FakeTwilio]]:
+async def beacon(database_url: str, config: dict[str, Any] | None = None,
+                 **settings: Any) -> AsyncIterator[tuple[Stack, FakeGraph, FakeTwilio]]:
     """Beacon installed in team Operations, with email through a fake Graph and SMS through a fake
-    Twilio; alerts declare incidents into the incidents channel."""
+    Twilio; alerts declare incidents into the incidents channel (CONFIG unless `config`)."""
     async with FakeGraph() as graph:
         twilio = FakeTwilio()
         await twilio.start()
@@ -75,7 +76,7 @@ async def beacon(database_url: str, **settings: Any) -> AsyncIterator[tuple[Stac
                                   TWILIO_ACCOUNT_SID=twilio.account_sid, TWILIO_AUTH_TOKEN=twilio.auth_token,
                                   TWILIO_BASE_URL=twilio.url)
         outside.extra["intake"] = IntakeSettings(_env_file=None, ALERTS_WEBHOOK_TOKEN=TOKEN)  # type: ignore[call-arg]
-        stack = await start_stack(database_url, parse_config(CONFIG), outside=outside, **settings)
+        stack = await start_stack(database_url, parse_config(config or CONFIG), outside=outside, **settings)
         try:
             status, _ = await stack.send(conversation_update_bot_added(service_url=stack.url))
             assert status in (200, 201)
