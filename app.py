@@ -86,7 +86,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     adapter = BeaconAdapter(settings)
     adapter.ledger = CardLedger(deps)
     bot = BeaconBot(deps)
-    poster = TeamsPoster(adapter, deps, catch_up_after=settings.teams_catch_up_after)
+    poster = TeamsPoster(adapter, deps, catch_up_after=settings.teams_catch_up_after,
+                         limits=settings.teams_conversation_limits)
     wiring = Wiring(settings, overrides.outside, deps, adapter, bot.card_actions, app, handlers=dict(poster.handlers()))
     wiring.bot, wiring.poster = bot, poster
     wire_installs(wiring)

@@ -203,7 +203,7 @@ def wire_bridge(wiring: Wiring) -> None:
     graph = wiring.graph
     delivery = BridgeDelivery(wiring.deps, graph.conferencing if graph else None, graph.calling if graph else None,
                               _people(wiring), setup, wiring.settings.outbox_max_attempts)
-    routes = BridgeRoutes(wiring.deps, setup, TeamsPoster(wiring.adapter, wiring.deps),
+    routes = BridgeRoutes(wiring.deps, setup, wiring.poster or TeamsPoster(wiring.adapter, wiring.deps),
                           CallNotificationAuth(wiring.settings.app_id))
     wiring.handlers.update({effects.CreateMeeting: delivery.create, effects.Invite: delivery.invite,
                             effects.Ring: delivery.ring, effects.BridgeThreadCard: routes.thread_card})

@@ -4,6 +4,7 @@ and the one-line notes in the thread. Runs in the outbox worker, never inside a 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from cards.messages import declared_card
 from cards.updates import notice_card, reminder_card, status_update_card
 from services.comms.catch_up import FOLDED, fold_catch_up
 from services.comms.teams_problems import REFUSALS, Refusal, channel_of, teams_refused
+from services.comms.teams_turns import wait_for_turn
 from services.delivery import NotYet, PermanentDeliveryError, TransientDeliveryError, classify_status
 from services.deps import Deps
 from services.effects.teams import (
@@ -41,6 +43,7 @@ from services.effects.teams import (
 )
 from services.incidents import Person
 from services.outbox import Effect, EffectHandler, EffectHandlers
+from services.pacing import Limit
 from services.store.db import while_unavailable_retry
 
 log = logging.getLogger("beacon.teams")
@@ -86,17 +89,26 @@ async def _raise(error: BaseException) -> None:
 
 
 class TeamsPoster:
-    def __init__(self, adapter: BeaconAdapter, deps: Deps, *, catch_up_after: timedelta | None = None):
+    def __init__(self, adapter: BeaconAdapter, deps: Deps, *, catch_up_after: timedelta | None = None,
+                 limits: Sequence[Limit] = ()):
         self.adapter = adapter
         self.deps = deps
+        self.limits = tuple(limits)  # Teams' per-conversation limits (TEAMS_CONVERSATION_LIMITS)
         # A thread post that waited longer than this for Teams becomes a catch-up (comms/catch_up.py).
         self.catch_up_after = catch_up_after or timedelta(minutes=15)
         # Channels refused for good by this process: a post that works there again clears the problem.
         self._refused: set[str] = set()
 
-    async def _proactive(self, reference: ConversationReference, logic: Any) -> None:
+    async def _turn(self, where: str) -> None:
+        """Wait for the conversation's turn under Teams' limits (a channel and its threads are one)."""
+        await wait_for_turn(self.deps.uow, self.deps.clock, channel_of(where), self.limits)
+
+    async def _proactive(self, reference: ConversationReference, logic: Any, *, sends: bool = True) -> None:
         """continue_conversation, but failures reach the outbox: the SDK's pipeline would hand
-        them to on_turn_error and return as if the post had been delivered."""
+        them to on_turn_error and return as if the post had been delivered. `sends`: the logic
+        posts or edits (paced), rather than only reading members."""
+        if sends:
+            await self._turn(reference.conversation.id)
         failures: list[BaseException] = []
 
         async def guarded(turn_context: TurnContext) -> None:
@@ -218,6 +230,7 @@ class TeamsPoster:
             created["conversation_id"] = turn_context.activity.conversation.id
             created["root_id"] = turn_context.activity.id
 
+        await self._turn(target["channel_id"])
         await _connector_call(self.adapter.create_conversation(
             self.adapter.app_id, capture, params, "msteams", target["service_url"], None), target["channel_id"])
         root_id = created["root_id"]
@@ -350,7 +363,7 @@ class TeamsPoster:
                     raise
                 found.append(Person(aad, member.name or "", member.id))
 
-        await self._proactive(reference, look_up)
+        await self._proactive(reference, look_up, sends=False)
         async with self.deps.uow() as uow:
             await uow.people.remember(found, self.deps.clock.now())
             await uow.commit()

@@ -74,7 +74,7 @@ def _attachment(card: Json) -> Any:
 class ReviewSurface:
     def __init__(self, wiring: Wiring, settings: ReviewSettings):
         self.wiring, self.deps, self.settings = wiring, wiring.deps, settings
-        self.poster = TeamsPoster(wiring.adapter, wiring.deps)
+        self.poster = wiring.poster or TeamsPoster(wiring.adapter, wiring.deps)
         self.forms = ReportForms(wiring.deps, settings)
         self.fonts: PdfFonts | None = None
 

@@ -41,6 +41,11 @@ class NotYet(TransientDeliveryError):
         return False
 
 
+class Paced(NotYet):
+    """Teams' per-conversation limits leave no turn now: the effect keeps its place in the
+    conversation's queue and comes back at its turn (services/pacing.py), never counted."""
+
+
 class PermanentDeliveryError(DeliveryError):
     """Retrying will not help: 4xx other than 408/429, bad configuration, refused by policy."""
 

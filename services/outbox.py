@@ -23,6 +23,7 @@ import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from sqlalchemy.orm import aliased
 
 from services.background import BackgroundLoop
 from services.clock import Clock
-from services.delivery import DeliveryError, NotConfigured
+from services.delivery import DeliveryError, NotConfigured, NotYet
 from services.effects import OutboxEffect, channel_of
 from services.incidents import TimelineEvent
 from services.store.db import database_unavailable, while_unavailable_retry
@@ -64,6 +65,10 @@ class Effect:
     def channel(self) -> str:
         return channel_of(self.kind)
 
+
+# The effect this task is delivering (each delivery runs in a task of its own), for what an
+# adapter does on its behalf without being handed it: pacing keeps a Teams turn per effect.
+delivering: ContextVar[Effect | None] = ContextVar("beacon_delivering", default=None)
 
 EffectHandler = Callable[[Effect], Awaitable[None]]
 # Handlers by effect type (or, for rows without one, by kind): the worker finds them by the row's kind.
@@ -266,6 +271,7 @@ class OutboxWorker(BackgroundLoop):
 
     async def _deliver(self, effect: Effect) -> None:
         handler = self._handlers.get(effect.kind)
+        delivering.set(effect)
         try:
             if handler is None:
                 raise DeliveryError(f"no handler for {effect.kind}")
@@ -295,8 +301,10 @@ class OutboxWorker(BackgroundLoop):
             else:
                 backoff = min(self.policy.max_backoff, self.policy.base_backoff * 2 ** max(0, attempts - 1))
                 delay = max(retry_after or 0.0, backoff * random.uniform(0.5, 1.0))
-            log.warning("effect %s (%s) attempt %d failed, retry in %.1fs: %s", effect.id, effect.kind,
-                        effect.attempts, delay, message)
+            # Waiting for a turn or for another effect is the plan, not a failure: no warning.
+            log.log(logging.INFO if isinstance(error, NotYet) else logging.WARNING,
+                    "effect %s (%s) attempt %d failed, retry in %.1fs: %s", effect.id, effect.kind,
+                    effect.attempts, delay, message)
             self.counts["retried"] += 1
             await self._update(effect, status="pending", last_error=message, attempts=attempts,
                                next_attempt_at=self._clock.now() + timedelta(seconds=delay))

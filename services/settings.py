@@ -7,11 +7,17 @@ this holds what the core needs.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.durations import Duration
+from services.pacing import TEAMS_PER_CONVERSATION, Limit, parse_limits
+
+# Teams' per-conversation limits as `7/PT1S,8/PT2S,…` (services/pacing.py); empty: unpaced.
+ConversationLimits = Annotated[tuple[Limit, ...],
+                               BeforeValidator(lambda v: parse_limits(v) if isinstance(v, str) else v)]
 
 
 class Settings(BaseSettings):
@@ -45,6 +51,11 @@ class Settings(BaseSettings):
     teams_retry_horizon: Duration = Field(
         timedelta(hours=24), validation_alias="TEAMS_RETRY_HORIZON",
         description="how long a Teams post that fails transiently (429, 5xx, timeout) keeps being retried")
+    teams_conversation_limits: ConversationLimits = Field(
+        TEAMS_PER_CONVERSATION, validation_alias="TEAMS_CONVERSATION_LIMITS",
+        description="Teams' per-bot limits in one conversation (a channel and its threads), as sends per "
+                    "ISO 8601 duration; Beacon paces each conversation under them, shared by all replicas; "
+                    "empty: unpaced")
     teams_catch_up_after: Duration = Field(
         timedelta(minutes=15), validation_alias="TEAMS_CATCH_UP_AFTER",
         description="a thread post that waited longer than this for Teams is folded, with the posts piled up "

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BEACON_VARIABLES = ("MicrosoftApp", "MICROSOFT_APP", "GRAPH_", "AZURE_", "MAIL_", "SMS_", "ACS_", "TWILIO_",
                     "FRESHDESK_", "ALERTS_", "DATABASE_URL", "BEACON_", "REPORT_", "REVIEW_", "ACTION_",
                     "OUTBOX_", "SCHEDULER_", "ACK_", "VOICE_", "ONCALL_FEED_", "SHUTDOWN_", "LOG_",
-                    "ALLOWED_TENANT_IDS", "APPLICATIONINSIGHTS_",
+                    "ALLOWED_TENANT_IDS", "APPLICATIONINSIGHTS_", "TEAMS_",
                     "TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL", "HOST", "PORT")
 
 
@@ -57,7 +57,9 @@ class BeaconProcess:
         self.environment = {
             "DATABASE_URL": database_url, "BEACON_CONFIG": str(config_path), "HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING", "OUTBOX_BASE_BACKOFF_SECONDS": "0.05", "OUTBOX_IDLE_POLL_SECONDS": "0.2",
-            "SCHEDULER_IDLE_POLL_SECONDS": "0.5", "SHUTDOWN_GRACE_SECONDS": "5", **environment}
+            "SCHEDULER_IDLE_POLL_SECONDS": "0.5", "SHUTDOWN_GRACE_SECONDS": "5",
+            "TEAMS_CONVERSATION_LIMITS": "",  # storms faster than Teams allows: see tests/e2e/conftest.py
+            **environment}
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.starts = 0

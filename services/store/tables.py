@@ -108,6 +108,20 @@ class InstallationRow(Base):
     team_name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
 
 
+class TeamsPacingRow(Base):
+    """A send Beacon made to a Teams conversation (`sent`, at when), or a turn an outbox effect
+    waits for (at when it was told to come back), ranked: services/store/pacing.py."""
+
+    __tablename__ = "teams_pacing"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(300), nullable=False)
+    effect_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rank: Mapped[int] = mapped_column(Integer, nullable=False)
+    sent: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    __table_args__ = (Index("ix_teams_pacing_conversation", "conversation_id", "sent", "at"),)  # migration 0021
+
+
 class TeamsProblemRow(Base):
     """A Teams conversation Beacon cannot post to for good (403 removed from the team, 404 gone,
     400 refused): what went wrong and the fix, told once by email and shown by the doctor until a

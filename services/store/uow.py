@@ -3,7 +3,8 @@ together or not at all.
 
 The unit of work carries the repositories (as cosmicpython's does): `uow.incidents`,
 `uow.timeline`, `uow.outbox`, `uow.timers`, `uow.threads`, `uow.installations`,
-`uow.teams_problems`, `uow.people` and `uow.activities` (invokes already applied) for the core,
+`uow.teams_problems`, `uow.teams_pacing`, `uow.people` and `uow.activities` (invokes already
+applied) for the core,
 and the integrations' stores the same way (`uow.bridges`, `uow.alerts`, `uow.tickets`,
 `uow.reported_issues`, `uow.reviews`, `uow.oncall_overrides`, `uow.paging_metrics`). Each is made
 on first use, for this transaction; nothing outside the store modules touches the session.
@@ -22,6 +23,7 @@ from services.store.conversations import Installations, TeamsProblems, Threads
 from services.store.db import take_the_writer_turn
 from services.store.incidents import Incidents, Timeline
 from services.store.outbox import Outbox
+from services.store.pacing import TeamsPacing
 from services.store.people import Activities, People
 from services.store.teams import Roster, TeamChannels
 from services.store.timers import Timers
@@ -112,6 +114,10 @@ class UnitOfWork:
     @cached_property
     def teams_problems(self) -> TeamsProblems:
         return TeamsProblems(self)
+
+    @cached_property
+    def teams_pacing(self) -> TeamsPacing:
+        return TeamsPacing(self)
 
     @cached_property
     def people(self) -> People:

@@ -33,8 +33,12 @@ E2E_CONFIG: dict[str, Any] = {
 
 
 def fast_settings(database_url: str, **values: Any) -> Settings:
-    return Settings(database_url=database_url, outbox_base_backoff_seconds=0.05,
-                    outbox_idle_poll_seconds=0.2, scheduler_idle_poll_seconds=0.5, **values)
+    """Fast polling and backoff. Pacing per Teams conversation is off unless a test turns it on
+    (teams_conversation_limits=…): many tests post faster into one channel than Teams would allow,
+    to test other things in seconds (tests/e2e/test_teams_pacing.py holds Beacon to the limits)."""
+    return Settings(**{"database_url": database_url, "outbox_base_backoff_seconds": 0.05,
+                       "outbox_idle_poll_seconds": 0.2, "scheduler_idle_poll_seconds": 0.5,
+                       "teams_conversation_limits": "", **values})
 
 
 def unconfigured() -> OutsideSettings:

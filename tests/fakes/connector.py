@@ -56,6 +56,13 @@ ERROR_CODES = {400: "BadArgument", 401: "Unauthorized", 403: "BotNotInConversati
                429: "Throttled", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
                504: "GatewayTimeout"}
 
+# Teams' limits per bot per conversation, a channel and its threads being one conversation
+# (msteams-docs bots/how-to/rate-limit): (most requests, per seconds), over sliding windows.
+SEND_LIMITS = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))  # send, reply, create, update, delete
+READ_LIMITS = ((14, 1.0), (16, 2.0), (120, 30.0), (3600, 3600.0))  # member and conversation reads
+SENDS = frozenset({"create_conversation", "send", "reply", "update", "delete"})
+READS = frozenset({"get_members", "get_member", "get_paged_members", "get_activity_members"})
+
 
 class SupportsMember(Protocol):
     """Anything that can describe itself as a TeamsChannelAccount (tests.teams_activities.Person)."""
@@ -96,11 +103,16 @@ class FakeConnector(ConnectorRecord):
     """`async with FakeConnector() as fake:`; put `fake.url` in activities' serviceUrl.
 
     With `strict=True`, updating or deleting an activity this fake never posted answers 404 (by
-    default it is accepted, since tests often invoke cards that were never posted here)."""
+    default it is accepted, since tests often invoke cards that were never posted here). With
+    `rate_limits=True` it counts each conversation's requests as Teams does (SEND_LIMITS,
+    READ_LIMITS, on `clock`) and answers 429 with Retry-After beyond them, taking no effect."""
 
-    def __init__(self, *, strict: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, strict: bool = False, clock: Callable[[], float] = time.monotonic,
+                 rate_limits: bool = False) -> None:
         super().__init__()
         self.strict = strict
+        self.rate_limits = rate_limits
+        self._counted: dict[tuple[str, str], list[float]] = {}  # (sends|reads, conversation) → times
         self.clock = clock  # seconds, for outages: a test may pass a clock it moves itself
         self.url = ""
         self._members: list[tuple[str | None, dict[str, Any]]] = []
@@ -223,7 +235,11 @@ class FakeConnector(ConnectorRecord):
             if delay:
                 await self._sleep(delay)
             failing = fault is not None and (fault.status is not None or fault.reset)
-            if fault and failing and not fault.after_handling:
+            throttled = None if failing else self._throttled(record)
+            if throttled is not None:
+                response = _error(429, "Throttled", "too many requests to this conversation",
+                                  {"Retry-After": str(max(1, math.ceil(throttled)))})
+            elif fault and failing and not fault.after_handling:
                 response = self._fault_response(fault, request, record)
             else:
                 response = await self._answer(record)
@@ -275,6 +291,36 @@ class FakeConnector(ConnectorRecord):
         code = fault.code or ERROR_CODES.get(fault.status, "ServiceError")
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
         return _error(fault.status, code, fault.message or f"injected {fault.status}", headers)
+
+    def _throttled(self, record: RecordedRequest) -> float | None:
+        """With rate limits on: seconds until this conversation may take the request, or None
+        (then it is counted)."""
+        if not self.rate_limits:
+            return None
+        if record.operation in SENDS:
+            family, limits = "sends", SEND_LIMITS
+        elif record.operation in READS:
+            family, limits = "reads", READ_LIMITS
+        else:
+            return None
+        body = record.body if isinstance(record.body, dict) else {}
+        conversation = (((body.get("channelData") or {}).get("channel") or {}).get("id")
+                        if record.operation == "create_conversation" else _channel_of(record.conversation_id or ""))
+        if not conversation:
+            return None  # a new one-to-one chat: no conversation to count yet
+        now = self.clock()
+        times = self._counted.setdefault((family, conversation), [])
+        times[:] = [t for t in times if t > now - limits[-1][1]]
+        waits = [min(t for t in times if t > now - per) + per - now for most, per in limits
+                 if sum(t > now - per for t in times) >= most]
+        if waits:
+            return max(waits)
+        times.append(now)
+        return None
+
+    def throttled(self) -> list[RecordedRequest]:
+        """The requests answered 429 because of the rate limits (or an injected 429)."""
+        return [r for r in self.requests if r.status == 429]
 
     async def _sleep(self, seconds: float) -> None:
         try:

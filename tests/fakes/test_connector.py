@@ -188,6 +188,43 @@ async def test_an_outage_answers_503_to_everything_until_its_window_ends(adapter
         assert [m.id for m in fake.posted(CHANNEL_ID)] == [root_id]
 
 
+async def test_rate_limits_count_a_channel_and_its_threads_as_one_conversation(adapter: CloudAdapter) -> None:
+    """Teams' per-bot limits: 7 a second, 8 in 2 s, 60 in 30 s; beyond them 429 with Retry-After,
+    and the refused request takes no effect."""
+    now = [100.0]
+    async with FakeConnector(clock=lambda: now[0], rate_limits=True) as fake:
+        conversation_id, _ = await new_thread(adapter, fake.url)
+
+        async def reply(turn_context: TurnContext) -> None:
+            await turn_context.send_activity(MessageFactory.text("update"))
+
+        for _ in range(6):  # replies in the thread count against the channel
+            await in_conversation(adapter, fake.url, conversation_id, reply)
+        with pytest.raises(ErrorResponseException) as raised:
+            await new_thread(adapter, fake.url)  # the 8th request within one second
+        assert raised.value.response.status_code == 429
+        assert raised.value.response.headers["Retry-After"] == "1"
+        assert len(fake.posted(CHANNEL_ID)) == 7 and len(fake.throttled()) == 1
+        other = f"19:other@thread.tacv2;messageid={fake.new_activity_id()}"
+        await in_conversation(adapter, fake.url, other, reply)  # another conversation has its own count
+
+        now[0] += 1.01  # the last second is free again, and 8 in 2 s allows one more
+        await in_conversation(adapter, fake.url, conversation_id, reply)
+        with pytest.raises(ErrorResponseException):
+            await in_conversation(adapter, fake.url, conversation_id, reply)
+        sent = 8
+        while sent < 60:  # 7 every 2 s: within the shorter limits, up to 60 in 30 s
+            now[0] += 2.01
+            for _ in range(min(7, 60 - sent)):
+                await in_conversation(adapter, fake.url, conversation_id, reply)
+                sent += 1
+        now[0] += 2.01
+        with pytest.raises(ErrorResponseException) as raised:
+            await in_conversation(adapter, fake.url, conversation_id, reply)
+        assert raised.value.response.headers["Retry-After"] == "11"  # when the first of the 60 is 30 s old
+        assert len(fake.posted(CHANNEL_ID)) == 60 and len(fake.throttled()) == 3
+
+
 async def test_sdk_silently_retries_a_5xx_on_put_but_not_on_post(fake: FakeConnector,
                                                                  adapter: CloudAdapter) -> None:
     """urllib3 under msrest retries 5xx for idempotent methods (PUT/GET/DELETE) up to 3 times;

@@ -1,0 +1,67 @@
+"""Pacing per Teams conversation: when the next send may go without Teams answering 429.
+
+Teams limits each bot per conversation (a channel and all its threads are one): 7 sends a second,
+8 per 2 s, 60 per 30 s and 1,800 an hour, counted over sliding windows (msteams-docs,
+bots/how-to/rate-limit). A token bucket refilled at each limit's average rate lets up to twice a
+limit through in one window, so the turns here are computed from the sends themselves: a send may
+go at `t` when, for every limit, fewer than `most` sends fall in the window ending at `t`.
+
+Turns are handed out in order of rank (a new incident's root card before notes and updates), then
+of asking. The arithmetic is pure; services/store/pacing.py keeps the sends and the queue in the
+database, so replicas share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.durations import duration
+
+# Sends a little later than the limits allow, so a request that travels a few milliseconds faster
+# than the one before it is still inside the limit when Teams counts it.
+MARGIN = timedelta(milliseconds=50)
+TEAMS_PER_CONVERSATION = "7/PT1S,8/PT2S,60/PT30S,1800/PT1H"
+
+
+@dataclass(frozen=True)
+class Limit:
+    most: int
+    per: timedelta
+
+
+def parse_limits(text: str) -> tuple[Limit, ...]:
+    """`7/PT1S,8/PT2S`: at most 7 sends in any second and 8 in any two; empty: no pacing."""
+    limits = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        most, slash, per = part.partition("/")
+        if not slash or not most.strip().isdigit() or int(most) < 1:
+            raise ValueError(f"{part!r} is not a limit such as 7/PT1S (sends per ISO 8601 duration)")
+        limits.append(Limit(int(most), duration(per.strip())))
+    return tuple(sorted(limits, key=lambda limit: limit.per))
+
+
+def longest(limits: Sequence[Limit]) -> timedelta:
+    return max((limit.per for limit in limits), default=timedelta(0))
+
+
+def next_turn(sends: Sequence[datetime], after: datetime, limits: Sequence[Limit]) -> datetime:
+    """The first moment from `after` on (and not before the last send) when one more send keeps
+    every window within its limit; `sends` are in ascending order."""
+    turn = max(after, sends[-1]) if sends else after
+    for limit in limits:
+        if len(sends) >= limit.most:
+            turn = max(turn, sends[-limit.most] + limit.per + MARGIN)
+    return turn
+
+
+def turns(sends: Sequence[datetime], waiting: int, now: datetime, limits: Sequence[Limit]) -> list[datetime]:
+    """When each of `waiting` queued sends may go, in queue order, after the `sends` already made."""
+    booked = list(sends)
+    times = []
+    for _ in range(waiting):
+        turn = next_turn(booked, now, limits)
+        booked.append(turn)
+        times.append(turn)
+    return times
