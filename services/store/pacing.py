@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
 
 GRACE = timedelta(seconds=60)
+# Conversations that fall quiet (a resolved incident's thread) are cleared by the next turn asked
+# anywhere, at most this often per process: their rows say nothing once the longest window is past.
+PURGE_EVERY = timedelta(minutes=10)
+_purged_at: dict[str, datetime] = {}
 
 
 def _lock_key(conversation_id: str) -> int:
@@ -50,6 +54,7 @@ class TeamsPacing:
         await session.execute(delete(TeamsPacingRow).where(mine, or_(
             and_(TeamsPacingRow.sent.is_(True), TeamsPacingRow.at <= now - longest(limits)),
             and_(TeamsPacingRow.sent.is_(False), TeamsPacingRow.at < now - GRACE))))
+        await self._purge_quiet(now, limits)
         sends = list(await session.scalars(select(TeamsPacingRow.at).where(mine, TeamsPacingRow.sent.is_(True))
                                            .order_by(TeamsPacingRow.at)))
         queue = list(await session.scalars(select(TeamsPacingRow).where(mine, TeamsPacingRow.sent.is_(False))
@@ -68,3 +73,13 @@ class TeamsPacing:
             return now
         await session.execute(update(TeamsPacingRow).where(TeamsPacingRow.id == place.id).values(at=due))
         return due
+
+    async def _purge_quiet(self, now: datetime, limits: Sequence[Limit]) -> None:
+        """Drop every conversation's rows older than the longest window (and a waiting turn's grace)."""
+        where = str(self._uow.session.get_bind().url)
+        last = _purged_at.get(where)
+        if last is not None and last <= now < last + PURGE_EVERY:
+            return
+        _purged_at[where] = now
+        quiet = TeamsPacingRow.at < now - longest(limits) - GRACE
+        await self._uow.session.execute(delete(TeamsPacingRow).where(quiet))

@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from services.clock import FakeClock
 from services.pacing import TEAMS_PER_CONVERSATION, parse_limits
 from services.store.db import create_engine, migrate, session_factory
 from services.store.dialect import is_postgresql
+from services.store.tables import TeamsPacingRow
 from services.store.uow import UnitOfWork
 
 LIMITS = parse_limits(TEAMS_PER_CONVERSATION)
@@ -60,3 +63,26 @@ async def test_replicas_share_the_turns_of_a_conversation(database_url: str) -> 
         assert most_in_a_window(sent, limit.per) <= limit.most, limit
     took = sent[-1] - sent[0]
     assert timedelta(seconds=30) < took < timedelta(seconds=36)  # 60, then the rest once the first are 30 s old
+
+
+async def test_a_conversation_that_fell_quiet_leaves_no_rows_behind(database_url: str) -> None:
+    engine = create_engine(database_url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    clock = FakeClock()
+    try:
+        async def ask(conversation: str, effect_id: int) -> datetime:
+            async with UnitOfWork(sessions) as uow:
+                turn = await uow.teams_pacing.turn(conversation, effect_id, 1, clock.now(), LIMITS)
+                await uow.commit()
+            return turn
+
+        for effect_id in range(10):  # 7 sent, 3 told to wait, then never back (skipped, say)
+            await ask("19:resolved@thread.tacv2", effect_id)
+        clock.advance(timedelta(hours=1, minutes=5))
+        await ask(CHANNEL, 99)  # another conversation, an hour later
+        async with sessions() as session:
+            left = list(await session.scalars(select(TeamsPacingRow.conversation_id)))
+        assert left == [CHANNEL]
+    finally:
+        await engine.dispose()
