@@ -330,7 +330,8 @@ def wire_intake(wiring: Wiring) -> None:
     deps.observers.append(TicketObserver(settings, configured=client is not None))
     deps.view_extras.append(intake_extras)
     wiring.handlers.update(TicketDelivery(deps, client, settings, ticket_requesters(wiring, settings)).handlers())
-    wiring.handlers[ReportCard] = ReportCards(wiring.adapter, deps).deliver
+    limits = wiring.poster.limits if wiring.poster else ()  # the triage channel is paced like the others
+    wiring.handlers[ReportCard] = ReportCards(wiring.adapter, deps, limits=limits).deliver
     actions = ReportActions(deps, settings)
     wiring.card_actions.register(Verb.REPORT_DECLARE, actions.declare)
     wiring.card_actions.register(Verb.REPORT_MERGE, actions.merge)

@@ -53,7 +53,7 @@ def no_outside_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @asynccontextmanager
 async def helpdesk(database_url: str, *, secret: str = SECRET, fake: FakeFreshdesk | None = None,
                    directory: dict[str, Any] | None = None, mail_sender: str = "",
-                   communications: dict[str, str] | None = None,
+                   communications: dict[str, str] | None = None, stack_settings: dict[str, Any] | None = None,
                    **intake: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
     fd = fake or FakeFreshdesk()
     await fd.start()
@@ -69,7 +69,7 @@ async def helpdesk(database_url: str, *, secret: str = SECRET, fake: FakeFreshde
         "freshdesk": FreshdeskSettings(_env_file=None, FRESHDESK_URL=fd.url,  # type: ignore[call-arg]
                                        FRESHDESK_API_KEY=fd.api_key, FRESHDESK_WEBHOOK_SECRET=secret),
     }
-    stack = await start_stack(database_url, config, outside=outside)
+    stack = await start_stack(database_url, config, outside=outside, **(stack_settings or {}))
     try:
         await stack.send(installation_update(service_url=stack.url))
         yield stack, fd

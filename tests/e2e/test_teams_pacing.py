@@ -24,6 +24,7 @@ from tests.e2e.helpers import card_text
 from tests.e2e.test_crash import alert as alertmanager_alert
 from tests.e2e.test_crash import storm_config
 from tests.e2e.test_teams_catch_up import settle
+from tests.e2e.test_freshdesk import HOOK, TRIAGE, helpdesk, user_ticket, webhook
 from tests.e2e.test_teams_outage import TOKEN, beacon, outbox
 from tests.teams_activities import CHANNEL_ID
 
@@ -97,3 +98,23 @@ async def test_forty_incidents_at_once_into_one_channel_arrive_paced_without_a_4
         assert len(made) == 3 * INCIDENTS  # a root, a note and one redraw (coalesced) each
         assert (clock.now() - started).total_seconds() > 30  # 120 sends: the 61st waited for the 30 s window
         assert moves > 10  # Beacon waited for its turns instead of sending at once
+
+
+async def test_reported_issues_into_the_triage_channel_are_paced_too(database_url: str) -> None:
+    clock = FakeClock()
+    paced = {"clock": clock, "teams_conversation_limits": TEAMS_PER_CONVERSATION}
+    async with helpdesk(database_url, stack_settings=paced) as (stack, fd):
+        stack.teams.clock = lambda: clock.now().timestamp()
+        stack.teams.rate_limits = True
+        subjects = [f"Report {n}: page {n} is blank" for n in range(12)]
+        tickets = [await user_ticket(fd, subject) for subject in subjects]
+
+        async def report(ticket: int, n: int) -> None:
+            status, answer = await stack.beacon.post("/api/freshdesk", webhook(ticket, subjects[n]), headers=HOOK)
+            assert status == 201, answer
+
+        await asyncio.gather(*(report(ticket, n) for n, ticket in enumerate(tickets)))
+        await until_delivered(stack, clock)
+        assert stack.teams.throttled() == []
+        cards = [m for m in stack.teams.posted(TRIAGE) if m.kind == "root"]
+        assert len(cards) == len(tickets)
