@@ -2,7 +2,9 @@
 
 There is no retry loop here on purpose: every call is one outbox delivery, and the outbox worker
 retries transient failures with backoff (honouring Retry-After). Retrying here as well would
-multiply the waits and hold the worker. Failures become services.delivery errors whose text says
+multiply the waits and hold the worker. Calls are paced under Freshdesk's rate limit with a
+reserve for new incidents' tickets (budget.py): a call held back raises a transient 429 that the
+outbox does not count as an attempt. Failures become services.delivery errors whose text says
 what an admin should fix. The API key is only ever in the Authorization header, never in a
 message or a log line.
 """
@@ -10,7 +12,6 @@ message or a log line.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,7 +22,9 @@ from services.delivery import (
     PermanentDeliveryError,
     TransientDeliveryError,
     classify_status,
+    parse_retry_after,
 )
+from services.freshdesk.budget import ApiBudget, RateLimit
 from services.freshdesk.settings import FreshdeskSettings
 from services.ports import Ticket, TicketRequest
 
@@ -30,12 +33,7 @@ log = logging.getLogger("beacon.freshdesk")
 API_KEY_HINT = "check FRESHDESK_API_KEY (Freshdesk → Profile settings → View API key)"
 
 
-@dataclass(frozen=True)
-class RateLimit:
-    """Freshdesk's per-minute budget, from the X-Ratelimit-* headers of the last answer."""
-
-    total: int
-    remaining: int
+__all__ = ["FreshdeskClient", "RateLimit", "build_ticketing"]
 
 
 class FreshdeskClient:
@@ -45,7 +43,7 @@ class FreshdeskClient:
         if not settings.configured:
             raise NotConfigured("Freshdesk")
         self._settings = settings
-        self.rate_limit: RateLimit | None = None
+        self.budget = ApiBudget(settings.reserve_for_tickets, settings.rate_limit_window_seconds)
         self._http = httpx.AsyncClient(
             base_url=settings.api_base,
             # Freshdesk's documented scheme: the key as user name and any dummy password.
@@ -64,6 +62,11 @@ class FreshdeskClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """Freshdesk's budget as its last answer told it."""
+        return self.budget.last
+
     def ticket_url(self, ticket_id: int) -> str:
         return self._settings.ticket_url(ticket_id)
 
@@ -79,7 +82,7 @@ class FreshdeskClient:
         }
         if request.custom_fields:  # Freshdesk rejects an unknown custom field, so send none unasked
             body["custom_fields"] = dict(request.custom_fields)
-        response = await self._call("create a ticket", "POST", "/tickets", json=body)
+        response = await self._call("create a ticket", "POST", "/tickets", json=body, urgent=True)
         data = _json_object(response, "create a ticket")
         ticket_id = data.get("id")
         if not isinstance(ticket_id, int):
@@ -105,7 +108,7 @@ class FreshdeskClient:
     async def check(self) -> str:
         """Pre-flight for the doctor: one cheap authenticated read. Raises DeliveryError on failure,
         whose text is the sentence to show."""
-        response = await self._call("list tickets", "GET", "/tickets", params={"per_page": 1})
+        response = await self._call("list tickets", "GET", "/tickets", params={"per_page": 1}, urgent=True)
         if not isinstance(_json(response), list):
             raise PermanentDeliveryError(f"{self._settings.url} answered, but not like Freshdesk's API: "
                                          "is FRESHDESK_URL the https://<domain>.freshdesk.com address?")
@@ -114,7 +117,16 @@ class FreshdeskClient:
             budget = f"; {self.rate_limit.remaining} of {self.rate_limit.total} API calls left this minute"
         return f"Freshdesk at {self._settings.url} accepts the API key and can read tickets{budget}."
 
-    async def _call(self, operation: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _call(self, operation: str, method: str, path: str, *, urgent: bool = False,
+                    **kwargs: Any) -> httpx.Response:
+        """One API call. `urgent`: creating a new incident's ticket (or finding it), which may use
+        the reserve of the budget; anything else waits while only the reserve is left."""
+        wait = self.budget.wait(urgent=urgent)
+        if wait > 0:
+            raise TransientDeliveryError(f"Freshdesk's API budget is {self._budget_words()}: waiting "
+                                         f"{wait:.1f}s to {operation}", retry_after=wait, status=429)
+        self.budget.started()
+        response: httpx.Response | None = None
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as error:
@@ -127,21 +139,25 @@ class FreshdeskClient:
             raise PermanentDeliveryError(f"FRESHDESK_URL {self._settings.url} is not usable: {error}") from error
         except httpx.TransportError as error:
             raise TransientDeliveryError(f"Freshdesk could not be reached to {operation}: {error!r}") from error
-        self._note_rate_limit(response)
+        finally:
+            self._note_rate_limit(response)
         if response.is_success:
             return response
         raise self._error(operation, response)
 
-    def _note_rate_limit(self, response: httpx.Response) -> None:
-        try:
-            total = int(response.headers["X-Ratelimit-Total"])
-            remaining = int(response.headers["X-Ratelimit-Remaining"])
-        except (KeyError, ValueError):
-            return
-        self.rate_limit = RateLimit(total, remaining)
+    def _budget_words(self) -> str:
+        last = self.budget.last
+        if last is None:
+            return "used up (429)"
+        return f"at {last.remaining} of {last.total} calls this window (the reserve for new incidents' tickets)"
+
+    def _note_rate_limit(self, response: httpx.Response | None) -> None:
+        limit = self.budget.answered(response.headers if response is not None else None)
+        if response is not None and response.status_code == 429:
+            self.budget.refused(parse_retry_after(response.headers.get("Retry-After")))
         # Invalid requests count too, so a low budget is worth a line before it turns into 429s.
-        if remaining * 10 < total:
-            log.warning("Freshdesk API budget low: %s of %s calls left this minute", remaining, total)
+        if limit is not None and limit.remaining * 10 < limit.total:
+            log.warning("Freshdesk API budget low: %s of %s calls left this window", limit.remaining, limit.total)
 
     def _error(self, operation: str, response: httpx.Response) -> DeliveryError:
         status = response.status_code

@@ -26,6 +26,11 @@ class FreshdeskSettings(BaseSettings):
     timeout_seconds: float = Field(15.0, gt=0, validation_alias="FRESHDESK_TIMEOUT_SECONDS")
     # 2 = Portal. Email (1) would make Freshdesk treat the ticket as an inbound customer email.
     ticket_source: int = Field(2, ge=1, validation_alias="FRESHDESK_TICKET_SOURCE")
+    # The share of Freshdesk's per-window API budget that only new incidents' tickets may use:
+    # updates, notes and replies to customers wait while no more than this is left (budget.py).
+    reserve_for_tickets: float = Field(0.2, ge=0, lt=1, validation_alias="FRESHDESK_RESERVE_FOR_TICKETS")
+    # The window Freshdesk's limit counts in: a minute on most plans, an hour on some newer ones.
+    rate_limit_window_seconds: float = Field(60.0, gt=0, validation_alias="FRESHDESK_RATE_LIMIT_WINDOW_SECONDS")
 
     @field_validator("url")
     @classmethod

@@ -27,7 +27,7 @@ class IncidentTickets(FreshdeskClient):
         query = f"\"tag:'{number}'\""
         try:
             response = await self._call(f"look for the ticket of {number}", "GET", "/search/tickets",
-                                        params={"query": query})
+                                        params={"query": query}, urgent=True)
         except PermanentDeliveryError:
             return None
         try:

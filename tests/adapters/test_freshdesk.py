@@ -111,7 +111,10 @@ async def test_rate_limit_is_transient_and_carries_retry_after(fd: FakeFreshdesk
 
     assert caught.value.retry_after == 34 and caught.value.status == 429
     assert fd.tickets == []
-    assert (await client.create_ticket(ticket_request())).id == 1  # the outbox's retry goes through
+    with pytest.raises(TransientDeliveryError) as held:  # asked to wait: no call until then
+        await client.create_ticket(ticket_request())
+    assert held.value.status == 429 and 33 < (held.value.retry_after or 0) <= 34
+    assert len(fd.requests) == 1 and fd.tickets == []
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

@@ -28,8 +28,8 @@ CLIENTS = [{"name": "Contoso", "email_domains": ["contoso.example"],
 
 @asynccontextmanager
 async def helpdesk(database_url: str, *, fake: FakeFreshdesk | None = None, triage: dict[str, Any] | None = None,
-                   extra_config: dict[str, Any] | None = None,
-                   **settings: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
+                   extra_config: dict[str, Any] | None = None, freshdesk: dict[str, Any] | None = None,
+                   intake: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
     fd = fake or FakeFreshdesk()
     await fd.start()
     config = parse_config({**E2E_CONFIG, "directory": {**E2E_CONFIG["directory"], "clients": CLIENTS},
@@ -38,9 +38,11 @@ async def helpdesk(database_url: str, *, fake: FakeFreshdesk | None = None, tria
                            **(extra_config or {})})
     outside = unconfigured()
     outside.extra = {
-        "intake": IntakeSettings(_env_file=None, FRESHDESK_REQUESTER_EMAIL="noc@example.com"),  # type: ignore[call-arg]
-        "freshdesk": FreshdeskSettings(_env_file=None, FRESHDESK_URL=fd.url,  # type: ignore[call-arg]
-                                       FRESHDESK_API_KEY=fd.api_key, FRESHDESK_WEBHOOK_SECRET=SECRET),
+        "intake": IntakeSettings(_env_file=None, **{  # type: ignore[call-arg, arg-type]
+            "FRESHDESK_REQUESTER_EMAIL": "noc@example.com", **(intake or {})}),
+        "freshdesk": FreshdeskSettings(_env_file=None, **{  # type: ignore[call-arg, arg-type]
+            "FRESHDESK_URL": fd.url, "FRESHDESK_API_KEY": fd.api_key, "FRESHDESK_WEBHOOK_SECRET": SECRET,
+            **(freshdesk or {})}),
     }
     stack = await start_stack(database_url, config, outside=outside, **settings)
     try:

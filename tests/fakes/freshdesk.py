@@ -13,6 +13,7 @@ import base64
 import copy
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -104,6 +105,11 @@ class FakeHttpServer:
         """An error response when the request's credentials are wrong, else None."""
         return None
 
+    def throttle(self, request: web.Request) -> web.Response | None:
+        """The answer to a request over the service's rate limit (counted first, as services count
+        every request, valid or not), else None."""
+        return None
+
     def fault_body(self, status: int) -> Any:
         return {"error": f"injected {status}"}
 
@@ -142,6 +148,9 @@ class FakeHttpServer:
         recorded = await _record(request)
         self.requests.append(recorded)
         request[RECORDED] = recorded
+        refused = self.throttle(request)
+        if refused is not None:
+            return refused
         fault = self._take_fault(request)
         if fault and fault.delay:
             await self._sleep(fault.delay)
@@ -229,12 +238,18 @@ class FakeFreshdesk(FakeHttpServer):
     """`async with FakeFreshdesk() as fd:`; point FRESHDESK_URL at `fd.url`, FRESHDESK_API_KEY at
     `fd.api_key`. Ticket ids increase from `first_ticket_id`. With `searchable`, the ticket search
     by tag (`GET /api/v2/search/tickets?query="tag:'INC-1'"`) answers too; else it is a 404, as on
-    a helpdesk whose plan or key cannot search."""
+    a helpdesk whose plan or key cannot search.
+
+    The rate limit is enforced as Freshdesk documents it: `rate_limit_total` calls per window of
+    `rate_limit_window` seconds (a minute) for the whole account, every request counted (invalid
+    ones too); each answer says X-Ratelimit-Total, -Remaining and -Used-CurrentRequest, and a
+    request over the limit is answered 429 with Retry-After (whole seconds to the window's end)
+    and nothing else done. `throttled` lists those requests."""
 
     def __init__(self, api_key: str = "fd-test-api-key", *, first_ticket_id: int = 1,
                  required_custom_fields: tuple[str, ...] = (),
                  custom_fields: tuple[str, ...] | None = None, rate_limit_total: int = 700,
-                 searchable: bool = False) -> None:
+                 rate_limit_window: float = 60.0, searchable: bool = False) -> None:
         super().__init__()
         self.api_key = api_key
         self.searchable = searchable
@@ -243,6 +258,9 @@ class FakeFreshdesk(FakeHttpServer):
         self.custom_fields = custom_fields
         self.rate_limit_total = rate_limit_total
         self.rate_limit_remaining = rate_limit_total
+        self.rate_limit_window = rate_limit_window
+        self._window_ends = 0.0
+        self.throttled: list[RecordedRequest] = []
         self._tickets: dict[int, dict[str, Any]] = {}
         self._notes: dict[int, list[dict[str, Any]]] = {}
         self._updates: dict[int, list[dict[str, Any]]] = {}
@@ -309,8 +327,19 @@ class FakeFreshdesk(FakeHttpServer):
             return {"code": "rate_limit_exceeded", "message": "You have exceeded the limit of requests per minute"}
         return {"code": "internal_error", "message": "We're sorry, but something went wrong."}
 
+    def throttle(self, request: web.Request) -> web.Response | None:
+        now = time.monotonic()
+        if now >= self._window_ends:
+            self._window_ends, self.rate_limit_remaining = now + self.rate_limit_window, self.rate_limit_total
+        if self.rate_limit_remaining > 0:
+            self.rate_limit_remaining -= 1
+            return None
+        self.throttled.append(request[RECORDED])
+        # Freshdesk's documented 429 carries Retry-After only, not the X-Ratelimit-* counters.
+        return web.json_response(self.fault_body(429), status=429,
+                                 headers={"Retry-After": str(max(1, math.ceil(self._window_ends - now)))})
+
     def decorate(self, response: web.StreamResponse) -> None:
-        self.rate_limit_remaining = max(0, self.rate_limit_remaining - 1)
         response.headers["X-Ratelimit-Total"] = str(self.rate_limit_total)
         response.headers["X-Ratelimit-Remaining"] = str(self.rate_limit_remaining)
         response.headers["X-Ratelimit-Used-CurrentRequest"] = "1"
