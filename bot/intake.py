@@ -327,7 +327,7 @@ def wire_intake(wiring: Wiring) -> None:
     if not freshdesk.webhook_secret.get_secret_value():
         wiring.not_configured.append("FRESHDESK_WEBHOOK_SECRET is empty: Freshdesk reports are refused (503) until set")
     deps = wiring.deps
-    deps.observers.append(TicketObserver(settings, configured=client is not None))
+    deps.observers.append(TicketObserver(settings, deps.config, configured=client is not None))
     deps.view_extras.append(intake_extras)
     wiring.handlers.update(TicketDelivery(deps, client, settings, ticket_requesters(wiring, settings)).handlers())
     limits = wiring.poster.limits if wiring.poster else ()  # the triage channel is paced like the others

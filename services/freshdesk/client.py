@@ -12,6 +12,7 @@ message or a log line.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ from services.ports import Ticket, TicketRequest
 
 log = logging.getLogger("beacon.freshdesk")
 
+MAX_CONVERSATION_PAGES = 10  # a ticket with more than 1,000 conversations: Beacon's replies are not old ones
 API_KEY_HINT = "check FRESHDESK_API_KEY (Freshdesk → Profile settings → View API key)"
 
 
@@ -104,6 +106,30 @@ class FreshdeskClient:
         await self._call(f"add a note to ticket {ticket_id}", "POST", f"/tickets/{ticket_id}/notes",
                          json={"body": body_html, "private": private})
         log.info("Freshdesk ticket %s: %s note added", ticket_id, "private" if private else "public")
+
+    async def reply(self, ticket_id: int, body_html: str) -> None:
+        """A public reply: Freshdesk emails it to the ticket's requester."""
+        await self._call(f"reply to ticket {ticket_id}", "POST", f"/tickets/{ticket_id}/reply",
+                         json={"body": body_html})
+        log.info("Freshdesk ticket %s: public reply sent", ticket_id)
+
+    async def has_reply(self, ticket_id: int, reference: str) -> bool:
+        """Whether an outgoing public reply on the ticket carries `reference` (an earlier attempt's
+        reply whose answer was lost). Freshdesk lists conversations oldest first, 100 a page."""
+        mark = re.compile(rf"(?<![\w-]){re.escape(reference)}(?![\w-])")  # INC-7-U3 is not INC-7-U31
+        for page in range(1, MAX_CONVERSATION_PAGES + 1):
+            response = await self._call(f"read the replies on ticket {ticket_id}", "GET",
+                                        f"/tickets/{ticket_id}/conversations",
+                                        params={"per_page": 100, "page": page})
+            found = _json(response)
+            if not isinstance(found, list):
+                return False
+            if any(isinstance(c, dict) and not c.get("private") and not c.get("incoming")
+                   and mark.search(f"{c.get('body_text') or ''} {c.get('body') or ''}") for c in found):
+                return True
+            if len(found) < 100:
+                return False
+        return False
 
     async def check(self) -> str:
         """Pre-flight for the doctor: one cheap authenticated read. Raises DeliveryError on failure,

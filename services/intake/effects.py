@@ -1,5 +1,5 @@
-"""Intake's outbox effects: the incident's Freshdesk ticket (create, update, notes) and the
-Reported issue card in the triage channel.
+"""Intake's outbox effects: the incident's Freshdesk ticket (create, update, notes), public
+replies to customers' tickets, and the Reported issue card in the triage channel.
 
 All of one incident's Freshdesk effects share its Freshdesk ordering key, so an update never
 overtakes the creation of the ticket it updates; a ticket that belongs to no incident (a dismissed
@@ -88,6 +88,33 @@ class TicketNote(OutboxEffect):
         target: dict[str, Any] = {"link_id": self.link_id} if self.link_id is not None else {}
         return {"incident_id": self.incident_id, **target, "ticket_id": self.ticket_id, "html": self.html,
                 "private": self.private, "description": self.description}
+
+
+@dataclass(frozen=True)
+class CustomerReply(OutboxEffect):
+    """A public reply to a customer's ticket linked to the incident: a stakeholder update or the
+    resolution notice, in client-facing words. One per ticket and message (`message`: "update3",
+    "resolved:v9"), so a retried transaction or delivery never answers a customer twice; the
+    `reference` it carries lets a retry see whether an earlier attempt's reply went out."""
+
+    kind = "freshdesk.reply"
+    channel = Channel.FRESHDESK
+    incident_id: int
+    ticket_id: int
+    html: str
+    reference: str
+    description: str
+    message: str = field(metadata=KEY_ONLY)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"incident:{self.incident_id}:freshdesk:ticket{self.ticket_id}:reply:{self.message}"
+
+    @property
+    def ordering_key(self) -> str:
+        # Behind the incident's other Freshdesk effects: the resolution reply goes before the PUT
+        # that resolves the ticket, as a person would answer and then close it.
+        return ordering.incident_freshdesk(self.incident_id)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ async def link_within(uow: UnitOfWork, row: ReportRow, incident: Incident, actor
         incident.id, row.ticket_id, f"<p>{'Merged into' if how == 'merged' else 'Linked to'} Beacon incident "
                                     f"<b>{incident.number}</b> ({incident.priority}): {html.escape(incident.title)}. "
                                     f"Its updates follow on this ticket.</p>",
-        None, f"Freshdesk note on #{row.ticket_id}", f"{how}:note:{stamp}"), now=now)
+        True, f"Freshdesk note on #{row.ticket_id}", f"{how}:note:{stamp}"), now=now)  # for agents only
 
 
 async def open_incident(uow: UnitOfWork, incident_id: int) -> Incident:
@@ -134,7 +134,7 @@ async def unlink_report(ticket_id: int, actor: Person, deps: Deps) -> ReportRow 
             await uow.outbox.add(TicketNote(
                 None, ticket_id, f"<p>Unlinked from Beacon incident <b>{incident.number}</b> by "
                                  f"{html.escape(actor.name)}: its updates no longer follow on this ticket.</p>",
-                None, f"Freshdesk note on #{ticket_id}", f"unlinked:note:{stamp}"), now=now)
+                True, f"Freshdesk note on #{ticket_id}", f"unlinked:note:{stamp}"), now=now)
         await queue_report_card(uow, ticket_id, f"unlinked:{now.timestamp():.6f}", now)
         await uow.commit()
         return row

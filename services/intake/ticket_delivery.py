@@ -1,4 +1,5 @@
-"""Outbox handlers for Freshdesk effects: create the incident's ticket, PUT its changes, add notes.
+"""Outbox handlers for Freshdesk effects: create the incident's ticket, PUT its changes, add notes,
+reply to customers.
 
 At-least-once, like every outbox delivery; what keeps a retry from making a second ticket:
 the link row records the ticket id as soon as Freshdesk answers, a retry after a timeout or 5xx
@@ -16,7 +17,7 @@ from typing import Any
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
 from services.deps import Deps
 from services.incidents import Incident
-from services.intake.effects import CreateTicket, TicketNote, UpdateTicket
+from services.intake.effects import CreateTicket, CustomerReply, TicketNote, UpdateTicket
 from services.intake.freshdesk_client import IncidentTickets
 from services.intake.requester import Requesters
 from services.intake.settings import IntakeSettings
@@ -40,7 +41,8 @@ class TicketDelivery:
         self.requesters = requesters or Requesters(deps.config, settings)
 
     def handlers(self) -> EffectHandlers:
-        return {CreateTicket: self.create, UpdateTicket: self.update, TicketNote: self.note}
+        return {CreateTicket: self.create, UpdateTicket: self.update, TicketNote: self.note,
+                CustomerReply: self.reply}
 
     async def create(self, effect: Effect) -> None:
         link_id = int(effect.payload["link_id"])
@@ -117,7 +119,24 @@ class TicketDelivery:
         client, ticket_id = await self._target(effect.payload)
         private = effect.payload.get("private")
         private = not self.settings.public_notes if private is None else bool(private)
+        if not private and await self._customers(ticket_id):
+            private = True  # internal notes never reach a customer (rows queued before this rule too)
         await client.add_note(ticket_id, str(effect.payload["html"]), private=private)
+
+    async def _customers(self, ticket_id: int) -> bool:
+        """Whether a customer opened the ticket (it came in as a reported issue)."""
+        async with self.deps.uow() as uow:
+            return await uow.reported_issues.get(ticket_id) is not None
+
+    async def reply(self, effect: Effect) -> None:
+        client, ticket_id = await self._target(effect.payload)
+        reference = str(effect.payload["reference"])
+        # Only an attempt that may have reached Freshdesk can have replied: a 429 or a wait for the
+        # budget is not counted, so attempts > 1 means one was sent (or the process died sending it).
+        if effect.attempts > 1 and await client.has_reply(ticket_id, reference):
+            log.info("ticket %s already has reply %s: not sent again", ticket_id, reference)
+            return
+        await client.reply(ticket_id, str(effect.payload["html"]))
 
     async def _target(self, payload: dict[str, Any]) -> tuple[IncidentTickets, int]:
         """The client and the ticket an effect is for: given, or the one created for its link."""

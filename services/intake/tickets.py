@@ -8,7 +8,7 @@ so an update never overtakes the creation of the ticket it updates. The builders
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,12 +19,20 @@ from services.effects import OutboxEffect
 from services.freshdesk.mapping import FreshdeskStatus, freshdesk_priority
 from services.incidents import Incident, Status, TimelineEvent
 from services.intake.effects import CreateTicket, TicketNote, UpdateTicket
+from services.intake.replies import (
+    CUSTOMER_ROLES,
+    LIVE_STATES,
+    is_customer_ticket,
+    queue_reply,
+    replied,
+    replies_for,
+    stakeholder_sequence,
+)
 from services.intake.settings import IntakeSettings
 from services.intake.tables import TicketLinkRow
 from services.ports import TicketRequest
 from services.store.uow import UnitOfWork
 
-LIVE_STATES = ("creating", "linked")  # links worth sending changes to
 NOT_CONFIGURED = "Freshdesk not configured"
 
 # Freshdesk has open, pending, resolved and closed. Monitoring is "pending": the fix is in and the
@@ -50,7 +58,10 @@ class TicketChanges:
         return self.priority is not None or self.status is not None or bool(self.notes)
 
 
-def ticket_changes(incident: Incident, events: list[TimelineEvent]) -> TicketChanges:
+def ticket_changes(incident: Incident, events: list[TimelineEvent],
+                   noted: Callable[[TimelineEvent], bool] = lambda _: True) -> TicketChanges:
+    """The PUT and the notes for a change; `noted` says which events become notes (on a
+    customer's ticket, what a public reply says already is not noted again)."""
     priority = status = None
     notes: list[str] = []
     for event in events:
@@ -61,6 +72,8 @@ def ticket_changes(incident: Incident, events: list[TimelineEvent]) -> TicketCha
         elif event.kind in _LIFECYCLE and "status" in before and "status" in after:
             old_status, new_status = STATUS[Status(before["status"])], STATUS[Status(after["status"])]
             status = int(new_status) if new_status != old_status else status
+        if not noted(event):
+            continue
         if event.kind == "status_update":
             notes.append(update_note(incident, event))
         elif event.kind == "resolved":
@@ -93,7 +106,9 @@ async def automatic_update_notes(uow: UnitOfWork, updates: list[tuple[Incident, 
     notes: list[OutboxEffect] = []
     for incident, event, sequence in updates:
         audience = str((event.after or {}).get("audience", ""))
-        notes += [TicketNote(link.incident_id, link.ticket_id, update_note(incident, event), None,
+        # A customer's ticket only ever gets private notes: what customers read are replies.
+        notes += [TicketNote(link.incident_id, link.ticket_id, update_note(incident, event),
+                             True if link.role in CUSTOMER_ROLES else None,
                              f"{incident.number} Freshdesk note", f"update:{audience}:{sequence}", link_id=link.id)
                   for link in links.get(incident.id or 0, [])]
     return notes
@@ -173,10 +188,15 @@ def teams_thread_url(channel_id: str, conversation_id: str, root_id: str, tenant
 class TicketObserver:
     """A ticket for every incident (human or alert), then its priority, status and updates.
     Without Freshdesk settings nothing is queued: the declaration's own transaction records
-    "not sent", so the timeline says it at once and no change later queues anything."""
+    "not sent", so the timeline says it at once and no change later queues anything.
 
-    def __init__(self, settings: IntakeSettings, *, configured: bool):
-        self.settings, self.configured = settings, configured
+    Customers' tickets (the report an incident was declared from, reports merged or linked into
+    it) follow the status too, get only private notes, and hear the stakeholder updates and the
+    resolution as public replies (services.intake.replies), each reply before the PUT that
+    follows it."""
+
+    def __init__(self, settings: IntakeSettings, config: BeaconConfig, *, configured: bool):
+        self.settings, self.config, self.configured = settings, config, configured
 
     async def on_declared(self, uow: UnitOfWork, incident: Incident, now: datetime) -> None:
         assert incident.id is not None
@@ -208,14 +228,26 @@ class TicketObserver:
     async def on_changed(self, uow: UnitOfWork, incident: Incident, events: list[TimelineEvent],
                          now: datetime) -> None:
         assert incident.id is not None
-        changes = ticket_changes(incident, events) if self.configured else TicketChanges()
-        if not changes:
+        if not self.configured:
+            return
+        changes = ticket_changes(incident, events)
+        links = [link for link in await uow.tickets.of(incident.id) if link.state in LIVE_STATES]
+        customers = [link for link in links if is_customer_ticket(link)]
+        replies = []
+        if customers and any(replied(e) for e in events):
+            replies = replies_for(incident, events, self.config, await stakeholder_sequence(uow, incident))
+        if not changes and not replies:
             return
         # Changes that bump the incident's version are keyed by it; a report completion does not
         # bump it, so it gets a key of its own (else it would collide with the resolution's note).
         tag = "report" if all(e.kind == "report_completed" for e in events) else f"v{incident.version}"
-        for link in await uow.tickets.of(incident.id):
-            if link.state in LIVE_STATES:
+        customer_changes = ticket_changes(incident, events, noted=lambda e: not replied(e))
+        for link in links:
+            if link in customers:
+                for reply in replies:
+                    await queue_reply(uow, incident, link, reply, now)
+                await self._send(uow, incident, link, customer_changes, now, tag=tag)
+            else:
                 await self._send(uow, incident, link, changes, now, tag=tag)
 
     async def _send(self, uow: UnitOfWork, incident: Incident, link: TicketLinkRow, changes: TicketChanges,
@@ -225,7 +257,10 @@ class TicketObserver:
         if changes.priority is not None or changes.status is not None:
             await uow.outbox.add(UpdateTicket(incident.id, link.id, link.ticket_id, changes.priority, changes.status,
                                               f"{incident.number} Freshdesk ticket update", f"{tag}:update"), now=now)
+        # Internal notes never reach a customer: on their tickets every note is private, whatever
+        # FRESHDESK_PUBLIC_NOTES says (it is for Beacon's own tickets).
+        private = True if link.role in CUSTOMER_ROLES else not self.settings.public_notes
         for index, note in enumerate(changes.notes):
-            await uow.outbox.add(TicketNote(incident.id, link.ticket_id, note, not self.settings.public_notes,
+            await uow.outbox.add(TicketNote(incident.id, link.ticket_id, note, private,
                                             f"{incident.number} Freshdesk note", f"{tag}:note{index}", link_id=link.id),
                                  now=now)

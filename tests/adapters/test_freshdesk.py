@@ -216,3 +216,24 @@ def test_unconfigured_freshdesk_is_reported_not_built() -> None:
 def test_beacon_priorities_map_to_freshdesk(beacon: str, freshdesk: int) -> None:
     assert freshdesk_priority(beacon) == freshdesk
     assert freshdesk_priority("unknown", default=FreshdeskPriority.LOW) == 1
+
+
+async def test_a_reply_is_public_to_the_requester_and_found_again_by_its_reference(
+        fd: FakeFreshdesk, client: FreshdeskClient) -> None:
+    ticket = await client.create_ticket(ticket_request(requester_email="dana@contoso.example"))
+    await client.add_note(ticket.id, "<p>Reference: INC-7-U3 (internal)</p>", private=True)
+    await client.reply(ticket.id, "<p>Reference: INC-7-U31</p>")
+    assert not await client.has_reply(ticket.id, "INC-7-U3")  # a private note is no reply
+
+    await client.reply(ticket.id, "<p>We are on it.</p><p>Reference: INC-7-U3</p>")
+
+    reply = fd.replies(ticket.id)[-1]
+    assert fd.requests_to(f"/tickets/{ticket.id}/reply", "POST")[-1].json == {
+        "body": "<p>We are on it.</p><p>Reference: INC-7-U3</p>"}
+    assert (reply["private"], reply["incoming"], reply["to_emails"]) == (False, False, ["dana@contoso.example"])
+    assert await client.has_reply(ticket.id, "INC-7-U3")
+    assert not await client.has_reply(ticket.id, "INC-7-U4")
+    with pytest.raises(PermanentDeliveryError, match="body"):
+        await client.reply(ticket.id, "  ")
+    with pytest.raises(PermanentDeliveryError, match="404"):
+        await client.reply(999, "<p>x</p>")

@@ -216,6 +216,7 @@ CREATE_FIELDS = frozenset({
     "custom_fields", "due_by", "email_config_id", "fr_due_by", "group_id", "parent_id", "product_id",
     "source", "tags", "company_id", "internal_agent_id", "internal_group_id", "lookup_parameter",
 })
+REPLY_FIELDS = frozenset({"body", "from_email", "user_id", "cc_emails", "bcc_emails"})
 REQUESTER_FIELDS = ("requester_id", "phone", "email", "twitter_id", "facebook_id", "unique_external_id")
 CHOICES = {"priority": (1, 2, 3, 4), "status": (2, 3, 4, 5), "source": (1, 2, 3, 5, 6, 7, 9, 10)}
 INVALID_CREDENTIALS = {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."}
@@ -263,6 +264,7 @@ class FakeFreshdesk(FakeHttpServer):
         self.throttled: list[RecordedRequest] = []
         self._tickets: dict[int, dict[str, Any]] = {}
         self._notes: dict[int, list[dict[str, Any]]] = {}
+        self._replies: dict[int, list[dict[str, Any]]] = {}
         self._updates: dict[int, list[dict[str, Any]]] = {}
         self._created: list[dict[str, Any]] = []
         self._ticket_ids = itertools.count(first_ticket_id)
@@ -288,6 +290,14 @@ class FakeFreshdesk(FakeHttpServer):
     def notes(self, ticket_id: int) -> list[dict[str, Any]]:
         return copy.deepcopy(self._notes.get(ticket_id, []))
 
+    def replies(self, ticket_id: int) -> list[dict[str, Any]]:
+        """Public replies on the ticket (emailed to its requester), oldest first."""
+        return copy.deepcopy(self._replies.get(ticket_id, []))
+
+    def conversations(self, ticket_id: int) -> list[dict[str, Any]]:
+        """Notes and replies, oldest first, as GET /tickets/{id}/conversations lists them."""
+        return sorted(self.notes(ticket_id) + self.replies(ticket_id), key=lambda c: c["id"])
+
     def updates(self, ticket_id: int) -> list[dict[str, Any]]:
         """The JSON bodies of accepted PUTs to this ticket, in order."""
         return copy.deepcopy(self._updates.get(ticket_id, []))
@@ -299,6 +309,8 @@ class FakeFreshdesk(FakeHttpServer):
         app.router.add_get(r"/api/v2/tickets/{id:\d+}", self._view)
         app.router.add_put(r"/api/v2/tickets/{id:\d+}", self._update)
         app.router.add_post(r"/api/v2/tickets/{id:\d+}/notes", self._add_note)
+        app.router.add_post(r"/api/v2/tickets/{id:\d+}/reply", self._reply)
+        app.router.add_get(r"/api/v2/tickets/{id:\d+}/conversations", self._conversations)
         app.router.add_get("/api/v2/ticket_fields", self._ticket_fields)
         if self.searchable:
             app.router.add_get("/api/v2/search/tickets", self._search)
@@ -409,6 +421,50 @@ class FakeFreshdesk(FakeHttpServer):
         })
         self._notes.setdefault(ticket_id, []).append(note)
         return web.json_response(note, status=201)
+
+    async def _reply(self, request: web.Request) -> web.Response:
+        """A public reply: emailed to the requester (and cc), so not private and not incoming."""
+        ticket_id = int(request.match_info["id"])
+        if ticket_id not in self._tickets:
+            return web.Response(status=404)
+        body: dict[str, Any] = request[RECORDED].json
+        errors = [_field_error(name, "Unexpected/invalid field in request", "invalid_field")
+                  for name in body if name not in REPLY_FIELDS]
+        if not isinstance(body.get("body"), str) or not body["body"].strip():
+            errors.append(_field_error("body", "It should be a/an String", "missing_field"))
+        for name in ("cc_emails", "bcc_emails"):
+            if name in body and not (isinstance(body[name], list) and all(EMAIL.match(str(e)) for e in body[name])):
+                errors.append(_field_error(name, "It should contain elements that are in the 'valid email address' "
+                                                 "format", "invalid_value"))
+        if errors:
+            return validation_failed(errors)
+        now = _iso(datetime.now(UTC))
+        text = re.sub(r"<[^>]+>", "", body["body"]).strip()
+        requester = self._tickets[ticket_id]["requester_id"]
+        reply = {
+            "id": next(self._note_ids), "ticket_id": ticket_id, "body": body["body"], "body_text": text,
+            "incoming": False, "private": False, "source": 0, "user_id": body.get("user_id", 1),
+            "support_email": "support@example.freshdesk.com", "from_email": body.get("from_email"),
+            "to_emails": [e for e, i in self._requesters.items() if i == requester],
+            "cc_emails": list(body.get("cc_emails", [])), "bcc_emails": list(body.get("bcc_emails", [])),
+            "attachments": [], "created_at": now, "updated_at": now,
+        }
+        self._replies.setdefault(ticket_id, []).append(reply)
+        return web.json_response(reply, status=201)
+
+    async def _conversations(self, request: web.Request) -> web.Response:
+        ticket_id = int(request.match_info["id"])
+        if ticket_id not in self._tickets:
+            return web.Response(status=404)
+        try:
+            page, per_page = int(request.query.get("page", "1")), int(request.query.get("per_page", "30"))
+        except ValueError:
+            return validation_failed([_field_error("page", "It should be a/an Positive Integer", "invalid_value")])
+        if not (page >= 1 and 1 <= per_page <= 100):
+            return validation_failed([_field_error("per_page", "It should be a Positive Integer less than or equal "
+                                                               "to 100", "invalid_value")])
+        found = self.conversations(ticket_id)[(page - 1) * per_page: page * per_page]
+        return web.json_response(found)
 
     async def _search(self, request: web.Request) -> web.Response:
         match = re.fullmatch(r"\"tag:'([^']+)'\"", request.query.get("query", ""))

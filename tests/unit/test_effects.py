@@ -24,7 +24,7 @@ from services.effects.teams import (
     ThreadNote,
     UpdateCard,
 )
-from services.intake.effects import CreateTicket, ReportCard, TicketNote, UpdateTicket
+from services.intake.effects import CreateTicket, CustomerReply, ReportCard, TicketNote, UpdateTicket
 from services.paging.effects import PageEmail, PageSms, PageTeams, PageVoice
 from services.paging.voice_calls import CancelCalls
 from services.review.effects import CreateReviewEvent, ReviewThreadCard
@@ -109,6 +109,14 @@ ROWS: list[tuple[OutboxEffect, str, str, str, int | None, dict[str, Any]]] = [
      {"incident_id": 7, "service_url": "https://smba.example/emea/",
       "conversation_id": "19:c@thread.tacv2;messageid=1", "activity_id": "5", "tenant_id": "t1",
       "text": "Declared as INC-7 by Ada: x", "description": "INC-7 declare form"}),
+]
+# Replies to customers are new: one per ticket and message (update sequence, or the resolution of a
+# version), behind the incident's other Freshdesk effects.
+ROWS += [
+    (CustomerReply(7, 42, "<p>r</p>", "INC-7 update 3", "reply to #42", "update3"), "freshdesk.reply",
+     "incident:7:freshdesk:ticket42:reply:update3", "incident:7:freshdesk", 7,
+     {"incident_id": 7, "ticket_id": 42, "html": "<p>r</p>", "reference": "INC-7 update 3",
+      "description": "reply to #42"}),
 ]
 # Pages are new: their rows are the first of their kind. The key names incident, level, round,
 # person and method; the ordering key never joins the incident's Teams thread.

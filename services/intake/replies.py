@@ -1,0 +1,145 @@
+"""Public replies to customers' tickets: what the people who reported a problem read.
+
+Every stakeholder update a person wrote, and the resolution notice, goes as a public reply
+(Freshdesk emails it to the requester) to every customer ticket linked to the incident: the report
+it was declared from, and the reports merged or linked into it. In client-facing words only: what
+is affected and since when, what is being done (the stakeholder update's own text), when the next
+update comes, and who to contact. Never internal notes, responder updates, the names of responders
+or the commander, nor Beacon's automatic updates (they are built from the timeline).
+
+Each reply is its own outbox row keyed by ticket and message (the stakeholder update's sequence,
+or the resolution of one incident version), queued in the transaction of the update. Its visible
+reference ("INC-7-U3") lets a retry whose earlier attempt may have reached Freshdesk see whether
+the reply is already on the ticket before sending it (Freshdesk has no idempotency key).
+The builders here are pure.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.comms.plan import STAKEHOLDERS, elapsed
+from services.config import BeaconConfig
+from services.incidents import Incident, TimelineEvent
+from services.intake.effects import CustomerReply
+from services.intake.links import CUSTOMER_ROLES
+from services.intake.tables import TicketLinkRow
+from services.scheduler.timers import cadence
+from services.store.uow import UnitOfWork
+
+LIVE_STATES = ("creating", "linked")  # links worth sending changes to
+
+
+@dataclass(frozen=True)
+class Reply:
+    message: str  # what the idempotency key names: "update3", "resolved:v9"
+    reference: str  # shown to the customer, and how a retry recognises the reply
+    html: str
+
+
+def is_customer_ticket(link: TicketLinkRow) -> bool:
+    return link.role in CUSTOMER_ROLES and link.ticket_id is not None and link.state in LIVE_STATES
+
+
+def replied(event: TimelineEvent) -> bool:
+    """Whether an event reaches customers as a public reply: a stakeholder update written by a
+    person, or the resolution."""
+    after = event.after or {}
+    if event.kind == "status_update":
+        return after.get("audience") == STAKEHOLDERS and not after.get("automatic")
+    return event.kind == "resolved"
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%d %b %Y, %H:%M} UTC"
+
+
+def _paragraphs(text: str) -> str:
+    return html.escape(text.strip()).replace("\n", "<br>")
+
+
+def _affected(incident: Incident) -> str:
+    service = f" ({incident.service})" if incident.service else ""
+    started = incident.impact_started_at or incident.declared_at
+    return f"{html.escape(incident.title)}{html.escape(service)}, since {_when(started)}"
+
+
+def contact_line(incident: Incident, config: BeaconConfig, *, ask: str = "Reply to this email with any question") -> str:
+    """Who the customer can ask: a reply to the ticket, and the client's account owner."""
+    client = config.client(incident.client) if incident.client else None
+    owner = client.account_owner if client else None
+    if owner is None or not owner.name:
+        return f"{ask}."
+    email = f" ({html.escape(owner.email)})" if owner.email else ""
+    return f"{ask}, or contact {html.escape(owner.name)}{email}, your account manager."
+
+
+def _lasted(start: datetime, end: datetime) -> str:
+    return "less than a minute" if end - start < timedelta(minutes=1) else elapsed(start, end)
+
+
+def _letter(greeting: str, rows: list[tuple[str, str]], closing: str, reference: str) -> str:
+    body = "".join(f"<p><b>{label}</b> {value}</p>" for label, value in rows)
+    return (f"<p>Hello,</p><p>{greeting}</p>{body}<p>{closing}</p>"
+            f"<p style=\"color:#555\">Reference: {html.escape(reference)}</p>")
+
+
+def update_reply(incident: Incident, text: str, sequence: int, next_update: datetime | None,
+                 contact: str) -> Reply:
+    reference = f"{incident.number}-U{sequence}"
+    rows = [("What is affected:", _affected(incident)), ("What we are doing:", _paragraphs(text))]
+    if next_update is not None:
+        rows.append(("Next update:", f"by {_when(next_update)}"))
+    return Reply(f"update{sequence}", reference, _letter(
+        "Thank you for reporting this problem. We know about it and are working on it; here is where we are.",
+        rows, contact, reference))
+
+
+def resolution_reply(incident: Incident, config: BeaconConfig) -> Reply:
+    reference = f"{incident.number}-R{incident.version}"
+    started = incident.impact_started_at or incident.declared_at
+    ended = incident.resolved_at or started
+    rows = [("What was affected:", html.escape(incident.title)),
+            ("When:", f"from {_when(started)} to {_when(ended)} ({_lasted(started, ended)})")]
+    if incident.resolution_summary.strip():
+        rows.append(("What fixed it:", _paragraphs(incident.resolution_summary)))
+    return Reply(f"resolved:v{incident.version}", reference, _letter(
+        "The problem you reported is resolved, and we are marking your ticket as resolved.", rows,
+        contact_line(incident, config, ask="If you still see it, reply to this email and we will look again"),
+        reference))
+
+
+def replies_for(incident: Incident, events: Sequence[TimelineEvent], config: BeaconConfig,
+                stakeholder_sequence: int) -> list[Reply]:
+    """The replies one change of the incident sends to each of its customers' tickets."""
+    contact = contact_line(incident, config)
+    found: list[Reply] = []
+    for event in events:
+        if not replied(event):
+            continue
+        if event.kind == "resolved":
+            found.append(resolution_reply(incident, config))
+            continue
+        next_update = event.at + cadence(config, incident, STAKEHOLDERS) if incident.is_open else None
+        found.append(update_reply(incident, str((event.after or {}).get("text", "")), stakeholder_sequence,
+                                  next_update, contact))
+    return found
+
+
+async def stakeholder_sequence(uow: UnitOfWork, incident: Incident) -> int:
+    """The sequence of the stakeholder update this change posted: the communication plan advanced
+    the stakeholders' timer past it earlier in the same transaction (services.comms.hooks)."""
+    assert incident.id is not None
+    timer = await uow.timers.get(incident.id, STAKEHOLDERS)
+    return max(1, timer.sequence - 1) if timer is not None else 1
+
+
+async def queue_reply(uow: UnitOfWork, incident: Incident, link: TicketLinkRow, reply: Reply,
+                      now: datetime) -> None:
+    assert incident.id is not None and link.ticket_id is not None
+    await uow.outbox.add(CustomerReply(incident.id, link.ticket_id, reply.html, reply.reference,
+                                       f"{incident.number} reply to Freshdesk #{link.ticket_id}", reply.message),
+                         now=now)
