@@ -27,6 +27,8 @@ from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryErr
 from services.deps import Deps
 from services.durations import duration, span
 from services.incidents import DomainError
+from services.intake.links import CUSTOMER_ROLES
+from services.intake.summary import customer_metric_rows
 from services.outbox import Effect
 from services.ports import MeetingRequest, Recipient
 from services.review import store
@@ -202,6 +204,7 @@ class ReviewSurface:
         async with self.deps.uow() as uow:
             m = await uow.reviews.metrics()
             paging = await uow.paging_metrics.summary_rows(self.deps.clock.now())
+            customers = customer_metric_rows(await uow.tickets.customer_metrics(CUSTOMER_ROLES, most=10))
         priorities = sorted(set(m.acknowledge) | set(m.mitigate) | set(m.resolve)) or ["—"]
         series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
                   for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),
@@ -216,7 +219,7 @@ class ReviewSurface:
         rows += [("Incidents per week", ", ".join(f"{w}: {n}" for w, n in m.per_week.items()) or "none"),
                  ("Status updates", f"{m.updates.get('on_time', 0)} on time, {m.updates.get('late', 0)} late, "
                                     f"{m.updates.get('automatic', 0)} automatic"),
-                 ("Overdue actions", f"{m.overdue_actions} of {m.open_actions} open"), *paging]
+                 ("Overdue actions", f"{m.overdue_actions} of {m.open_actions} open"), *paging, *customers]
         return cards.metrics_card(base64.b64encode(png).decode(), rows)
 
     async def report_route(self, request: web.Request) -> web.StreamResponse:

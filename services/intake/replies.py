@@ -19,10 +19,11 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from services.comms.plan import STAKEHOLDERS, elapsed
+from services.comms.plan import STAKEHOLDERS
 from services.config import BeaconConfig
+from services.durations import span
 from services.incidents import Incident, TimelineEvent
 from services.intake.effects import CustomerReply
 from services.intake.links import CUSTOMER_ROLES
@@ -77,10 +78,6 @@ def contact_line(incident: Incident, config: BeaconConfig, *, ask: str = "Reply 
     return f"{ask}, or contact {html.escape(owner.name)}{email}, your account manager."
 
 
-def _lasted(start: datetime, end: datetime) -> str:
-    return "less than a minute" if end - start < timedelta(minutes=1) else elapsed(start, end)
-
-
 def _letter(greeting: str, rows: list[tuple[str, str]], closing: str, reference: str) -> str:
     body = "".join(f"<p><b>{label}</b> {value}</p>" for label, value in rows)
     return (f"<p>Hello,</p><p>{greeting}</p>{body}<p>{closing}</p>"
@@ -103,7 +100,7 @@ def resolution_reply(incident: Incident, config: BeaconConfig) -> Reply:
     started = incident.impact_started_at or incident.declared_at
     ended = incident.resolved_at or started
     rows = [("What was affected:", html.escape(incident.title)),
-            ("When:", f"from {_when(started)} to {_when(ended)} ({_lasted(started, ended)})")]
+            ("When:", f"from {_when(started)} to {_when(ended)} ({span(ended - started)})")]
     if incident.resolution_summary.strip():
         rows.append(("What fixed it:", _paragraphs(incident.resolution_summary)))
     return Reply(f"resolved:v{incident.version}", reference, _letter(

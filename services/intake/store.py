@@ -3,16 +3,50 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 
 from services.incidents import Person
 from services.intake.tables import ReportRow, TicketLinkRow
+from services.store.tables import IncidentRow, TimelineRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
+
+
+FIRST_REPLY = "customer_replied"  # the timeline entry of an incident's first public reply to a customer
+
+
+@dataclass(frozen=True)
+class IncidentCustomers:
+    incident_id: int
+    reports: int  # customers' tickets linked
+    first_report_at: datetime | None
+    first_reply_at: datetime | None  # Beacon's first public reply on any of them
+
+    @property
+    def time_to_first_reply(self) -> timedelta | None:
+        if self.first_report_at is None or self.first_reply_at is None:
+            return None
+        return max(timedelta(0), self.first_reply_at - self.first_report_at)
+
+
+@dataclass(frozen=True)
+class CustomerMetrics:
+    reports: int
+    incidents: int
+    latest: tuple[IncidentCustomers, ...]
+
+
+def _utc(value: object) -> datetime | None:
+    """An aggregate's timestamp: SQLite hands MIN() back as text, without the column's type."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class TicketLinks:
@@ -54,6 +88,30 @@ class TicketLinks:
                 TicketLinkRow.incident_id.in_(incident_ids), TicketLinkRow.role.in_(roles))
             .group_by(TicketLinkRow.incident_id))
         return {int(incident_id): int(count) for incident_id, count in rows}
+
+    async def customer_metrics(self, roles: tuple[str, ...], most: int) -> CustomerMetrics:
+        """Customers' reports linked to incidents (drills excluded): in all, and for the `most`
+        latest incidents that have any, how many, the first report's arrival and Beacon's first
+        public reply (its `customer_replied` timeline entry). Aggregates in the database, whatever
+        the number of incidents."""
+        customers = (select(TicketLinkRow.incident_id, TicketLinkRow.ticket_id)
+                     .join(IncidentRow, IncidentRow.id == TicketLinkRow.incident_id)
+                     .where(TicketLinkRow.role.in_(roles), IncidentRow.drill.is_(False)).subquery())
+        totals = (await self._uow.session.execute(
+            select(func.count(), func.count(func.distinct(customers.c.incident_id))))).one()
+        latest = list(await self._uow.session.execute(
+            select(customers.c.incident_id, func.count(), func.min(ReportRow.received_at))
+            .outerjoin(ReportRow, ReportRow.ticket_id == customers.c.ticket_id)
+            .group_by(customers.c.incident_id).order_by(customers.c.incident_id.desc()).limit(most)))
+        replied: dict[int, datetime | None] = {}
+        if latest:
+            replied = {int(incident_id): _utc(at) for incident_id, at in await self._uow.session.execute(
+                select(TimelineRow.incident_id, func.min(TimelineRow.at))
+                .where(TimelineRow.incident_id.in_([row[0] for row in latest]), TimelineRow.kind == FIRST_REPLY)
+                .group_by(TimelineRow.incident_id))}
+        return CustomerMetrics(int(totals[0]), int(totals[1]), tuple(
+            IncidentCustomers(int(incident_id), int(count), _utc(first_report), replied.get(int(incident_id)))
+            for incident_id, count, first_report in latest))
 
     async def is_linked(self, ticket_id: int) -> bool:
         """Whether a Freshdesk ticket is already an incident's ticket."""

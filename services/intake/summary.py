@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.alerts.model import SOURCE_NAMES
+from services.durations import span
+from services.intake.store import CustomerMetrics
 from services.store.uow import UnitOfWork
 
 
@@ -52,3 +54,18 @@ async def intake_summary(uow: UnitOfWork, incident_id: int) -> IntakeSummary:
     linked = tuple(TicketLine(r.ticket_id, r.url, r.role, r.state, r.error)
                    for r in await uow.tickets.of(incident_id))
     return IntakeSummary(alerts, linked)
+
+
+def customer_metric_rows(metrics: CustomerMetrics) -> list[tuple[str, str]]:
+    """`@Beacon metrics` lines: customers' reports linked, and how soon they first heard back
+    (from the first report to Beacon's first public reply), per incident."""
+    if not metrics.reports:
+        return [("Customer reports linked", "none")]
+    rows = [("Customer reports linked", f"{metrics.reports} to {metrics.incidents} incident"
+                                        f"{'' if metrics.incidents == 1 else 's'}")]
+    for line in metrics.latest:
+        waited = line.time_to_first_reply
+        reply = f"first public reply after {span(waited)}" if waited is not None else "no public reply yet"
+        rows.append((f"INC-{line.incident_id} customers",
+                     f"{line.reports} report{'' if line.reports == 1 else 's'} linked · {reply}"))
+    return rows

@@ -66,7 +66,7 @@ class TicketLinkRow(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), nullable=False)
     ticket_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
     url: Mapped[str] = mapped_column(String(500), nullable=False, default="")
-    role: Mapped[str] = mapped_column(String(20), nullable=False)  # created | reported | merged
+    role: Mapped[str] = mapped_column(String(20), nullable=False)  # created | reported | merged | linked
     state: Mapped[str] = mapped_column(String(20), nullable=False)  # creating | linked | not_sent | failed
     error: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -16,11 +16,12 @@ from typing import Any
 
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
 from services.deps import Deps
-from services.incidents import Incident
+from services.incidents import Incident, TimelineEvent
 from services.intake.effects import CreateTicket, CustomerReply, TicketNote, UpdateTicket
 from services.intake.freshdesk_client import IncidentTickets
 from services.intake.requester import Requesters
 from services.intake.settings import IntakeSettings
+from services.intake.store import FIRST_REPLY
 from services.intake.tickets import teams_thread_url, ticket_request
 from services.intake.within import record, refresh_card
 from services.outbox import Effect, EffectHandlers
@@ -135,8 +136,23 @@ class TicketDelivery:
         # budget is not counted, so attempts > 1 means one was sent (or the process died sending it).
         if effect.attempts > 1 and await client.has_reply(ticket_id, reference):
             log.info("ticket %s already has reply %s: not sent again", ticket_id, reference)
-            return
-        await client.reply(ticket_id, str(effect.payload["html"]))
+        else:
+            await client.reply(ticket_id, str(effect.payload["html"]))
+        await self._first_reply(int(effect.payload["incident_id"]), ticket_id)
+
+    async def _first_reply(self, incident_id: int, ticket_id: int) -> None:
+        """The incident's timeline says when customers first heard back (the metrics read it). Its
+        replies go out one after another (one ordering key), so two cannot both be first."""
+        async with self.deps.uow() as uow:
+            if await uow.timeline.latest(incident_id, FIRST_REPLY) is not None:
+                return
+            incident = await uow.incidents.get(incident_id)
+            if incident is None:
+                return
+            await uow.timeline.record(incident_id, TimelineEvent(
+                FIRST_REPLY, self.deps.clock.now(), None, f"First public reply to a customer, on Freshdesk ticket #{ticket_id}",
+                after={"ticket_id": ticket_id}), incident.version)
+            await uow.commit()
 
     async def _target(self, payload: dict[str, Any]) -> tuple[IncidentTickets, int]:
         """The client and the ticket an effect is for: given, or the one created for its link."""

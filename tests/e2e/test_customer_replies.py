@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from services.store.tables import OutboxRow
 from tests.e2e.customer_helpers import helpdesk, report
-from tests.e2e.helpers import act, declare, eventually, settled
+from tests.e2e.helpers import act, card_text, declare, eventually, settled
 from tests.fakes.freshdesk import FakeFreshdesk
+from tests.teams_activities import channel_message
 
 CANARY = "CANARY-7731 db failover by hand, blame the vendor"
 UPDATE = "Card payments fail for some customers. We are switching to our backup payment provider."
@@ -76,7 +77,19 @@ async def test_five_reporters_each_get_the_update_and_the_resolution_once_and_no
         assert fd.throttled == []
         async with stack.beacon.deps.uow() as uow:
             rows = list(await uow.session.scalars(select(OutboxRow).where(OutboxRow.kind == "freshdesk.reply")))
+            timeline = await uow.timeline.of(1)
         assert len(rows) == 10 and {r.status for r in rows} == {"sent"}
+        first = [e for e in timeline if e.kind == "customer_replied"]
+        assert len(first) == 1 and "First public reply to a customer, on Freshdesk ticket #" in first[0].summary
+
+        # `@Beacon metrics`: how many customers reported it, and how soon they first heard back.
+        message = channel_message("metrics", service_url=stack.url)
+        await stack.send(message)
+        answer = await stack.teams.wait_for(lambda r: next((m for m in r.posted() if m.reply_to_id == message["id"]),
+                                                           None), timeout=20)
+        text = card_text(answer.cards[0])
+        assert "Customer reports linked" in text and "5 to 1 incident" in text
+        assert "INC-1 customers" in text and "5 reports linked · first public reply after under a minute" in text
 
 
 async def test_automatic_stakeholder_updates_reach_no_customer(database_url):
