@@ -231,13 +231,14 @@ class TicketObserver:
         if not self.configured:
             return
         changes = ticket_changes(incident, events)
+        answered = any(replied(e) for e in events)
+        if not changes and not answered:
+            return  # most changes (a click on the card) touch no ticket: no query either
         links = [link for link in await uow.tickets.of(incident.id) if link.state in LIVE_STATES]
         customers = [link for link in links if is_customer_ticket(link)]
         replies = []
-        if customers and any(replied(e) for e in events):
+        if customers and answered:
             replies = replies_for(incident, events, self.config, await stakeholder_sequence(uow, incident))
-        if not changes and not replies:
-            return
         # Changes that bump the incident's version are keyed by it; a report completion does not
         # bump it, so it gets a key of its own (else it would collide with the resolution's note).
         tag = "report" if all(e.kind == "report_completed" for e in events) else f"v{incident.version}"
