@@ -23,11 +23,14 @@ async def test_a_new_incidents_ticket_goes_before_a_backlog_of_notes_and_nothing
             await act(stack, root, "incident.post_update", audience="responders", update=f"Progress {n}")
         await eventually(lambda: len(fd.notes(1)) >= 3, what="the first notes")
         await declare(stack, "Search slow", service="web-portal")
-        await eventually(lambda: len(fd.tickets) == 2, timeout=1.5, what="INC-2's ticket, ahead of the notes")
-        assert len(fd.notes(1)) < 8  # the backlog was still waiting for the reserve to be free
-
-        await eventually(lambda: len(fd.notes(1)) == 8, timeout=20, what="every note")
+        await eventually(lambda: len(fd.tickets) == 2 and len(fd.notes(1)) == 8, timeout=30,
+                         what="INC-2's ticket and every note")
         await settled(stack)
+        # INC-2's ticket went ahead of the backlog, which was waiting for the reserve to be free.
+        calls = [r.path for r in fd.requests]
+        created = [i for i, path in enumerate(calls) if path == "/api/v2/tickets"]
+        notes = [i for i, path in enumerate(calls) if path == "/api/v2/tickets/1/notes"]
+        assert len(created) == 2 and created[1] < notes[-1], calls
         bodies = [n["body_text"] for n in fd.notes(1)]
         assert len(set(bodies)) == 8  # each update once
         assert fd.throttled == []  # paced under the limit: Freshdesk never had to refuse a call
