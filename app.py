@@ -28,6 +28,7 @@ from bot.paging import wire_paging
 from bot.playground import add_playground
 from bot.poster import TeamsPoster
 from bot.review import wire_review
+from bot.status_page import wire_status_page
 from bot.voice import wire_voice
 from bot.wiring import OutsideSettings, Wire, Wiring, wire_graph_and_sms
 from services.clock import Clock, SystemClock
@@ -66,7 +67,7 @@ class Overrides:
 
 # Each integration plugs itself in here (outbox handlers, card verbs, routes, observers).
 INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_voice, wire_feeds, wire_oncall, wire_bridge,
-                             wire_review, wire_intake]
+                             wire_review, wire_intake, wire_status_page]
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-COMMAND_NAMES = ("declare", "drill", "list", "show", "actions", "metrics", "oncall", "page", "help")
+COMMAND_NAMES = ("declare", "drill", "list", "show", "actions", "metrics", "oncall", "page", "status", "help")
 _INCIDENT_NUMBER = re.compile(r"^(?:INC-?)?(\d{1,9})$", re.IGNORECASE)
 
 

@@ -31,6 +31,8 @@ HELP_LINES = [
     ("oncall", "who is on call now and next, with overrides; “oncall override <schedule> @person until <date "
                "time>” covers a schedule, “oncall override <schedule> clear” removes it"),
     ("page @person|team <text>", "page someone by hand for the incident of this thread (or name INC-7 in the text)"),
+    ("status <client>", "the link to the client's status page, for its account owner to share; "
+                        "“status <client> revoke” makes every earlier link stop working"),
     ("help", "this list"),
 ]
 UNKNOWN_COMMAND = "I did not understand “{text}”. Here is what I can do:"

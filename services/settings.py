@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # After the incident (services/review): signed report links and reminder cadences.
     report_link_secret: str = Field("", validation_alias="REPORT_LINK_SECRET")
     report_link_ttl_days: int = Field(30, validation_alias="REPORT_LINK_TTL_DAYS")
+    # Clients' status pages (GET /status/<client>): the links' secret and how long one lasts.
+    status_link_secret: str = Field("", validation_alias="STATUS_LINK_SECRET")
+    status_link_ttl_days: int = Field(90, ge=1, validation_alias="STATUS_LINK_TTL_DAYS")
     report_reminder_every: str = Field("P1D", validation_alias="REPORT_REMINDER_EVERY")
     report_pdf_fonts: str = Field("", validation_alias="REPORT_PDF_FONTS",
                                   description="comma-separated font files (TTF, OTF, TTC) the PDF report tries, "

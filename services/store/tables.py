@@ -73,7 +73,8 @@ class IncidentRow(Base):
     impact_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # migration 0015
 
     # Alert grouping looks up open incidents by service (migration 0006).
-    __table_args__ = (Index("ix_incidents_service_status", "service", "status"),)
+    __table_args__ = (Index("ix_incidents_service_status", "service", "status"),
+                      Index("ix_incidents_client", "client", "declared_at"))  # migration 0022_status_links
 
 
 class TimelineRow(Base):

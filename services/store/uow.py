@@ -6,7 +6,8 @@ The unit of work carries the repositories (as cosmicpython's does): `uow.inciden
 `uow.teams_problems`, `uow.teams_pacing`, `uow.people` and `uow.activities` (invokes already
 applied) for the core,
 and the integrations' stores the same way (`uow.bridges`, `uow.alerts`, `uow.tickets`,
-`uow.reported_issues`, `uow.reviews`, `uow.oncall_overrides`, `uow.paging_metrics`). Each is made
+`uow.reported_issues`, `uow.reviews`, `uow.oncall_overrides`, `uow.paging_metrics`,
+`uow.status_pages`). Each is made
 on first use, for this transaction; nothing outside the store modules touches the session.
 """
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from services.paging.metrics import PagingMetrics
     from services.paging.store import OncallOverrides
     from services.review.store import ReviewStore
+    from services.status_page.store import StatusPages
 
 
 class UnitOfWork:
@@ -172,6 +174,12 @@ class UnitOfWork:
         from services.paging.store import OncallOverrides
 
         return OncallOverrides(self)
+
+    @cached_property
+    def status_pages(self) -> StatusPages:
+        from services.status_page.store import StatusPages
+
+        return StatusPages(self)
 
     @cached_property
     def paging_metrics(self) -> PagingMetrics:

@@ -1,0 +1,100 @@
+"""Clients' status pages: GET /status/<client> behind a signed, revocable link, and
+`@Beacon status <client>` (or `… revoke`), which gives the client's account owner or an incident
+admin the link to share."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+
+from bot import context as ctx
+from bot.commands import Command
+from bot.wiring import Wiring, link_signing
+from services.config import ClientEntry
+from services.deps import Deps
+from services.status_page.links import StatusLinks
+from services.status_page.page import status_page
+
+DAYS = 30  # how far back the page shows ended incidents
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+REFUSED = "the status link is invalid, has expired or was revoked: ask your account manager for a new one"
+
+
+class StatusPages:
+    def __init__(self, deps: Deps, links: StatusLinks):
+        self.deps, self.links = deps, links
+
+    def _client(self, name: str) -> ClientEntry | None:
+        wanted = " ".join(name.split()).casefold()
+        return next((c for c in self.deps.config.directory.clients
+                     if wanted in {n.casefold() for n in (c.name, *c.aliases)}), None)
+
+    async def page_route(self, request: web.Request) -> web.Response:
+        name = request.match_info["client"]
+        now = self.deps.clock.now()
+        query = dict(request.query)
+        # The signature first: a forged link cannot tell which clients exist.
+        generation = self.links.signed_generation(name, query, now)
+        if generation is None:
+            return web.json_response({"error": REFUSED}, status=403)
+        async with self.deps.uow() as uow:
+            if await uow.status_pages.generation(name) != generation:
+                return web.json_response({"error": REFUSED}, status=403)
+            client = self.deps.config.client(name)
+            if client is None:
+                return web.json_response({"error": f"{name} is no longer a client in BEACON_CONFIG"}, status=404)
+            incidents = await uow.status_pages.incidents(client.name, now - timedelta(days=DAYS))
+        signed = {k: query[k] for k in ("g", "expires", "sig")}
+        here = request.path
+        page = status_page(client.name, incidents, now, days=DAYS, refreshing=query.get("refresh") == "1",
+                           refresh_url=f"{here}?{urlencode({**signed, 'refresh': '1'})}",
+                           still_url=f"{here}?{urlencode(signed)}")
+        return web.Response(text=page, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
+
+    async def status_command(self, turn_context: TurnContext, command: Command) -> None:
+        await turn_context.send_activity(await self.answer(turn_context, command))
+
+    async def answer(self, turn_context: TurnContext, command: Command) -> str:
+        words = command.argument.split()
+        revoke = bool(words) and words[-1].casefold() == "revoke"
+        name = " ".join(words[:-1] if revoke else words)
+        client = self._client(name) if name else None
+        config = self.deps.config
+        if client is None:
+            known = ", ".join(c.name for c in config.directory.clients) or "none in BEACON_CONFIG"
+            return f"Which client? Try “status Contoso” or “status Contoso revoke” (clients: {known})."
+        person = ctx.actor(turn_context.activity)
+        owner = client.account_owner
+        is_owner = owner is not None and bool(owner.aad_object_id) and owner.aad_object_id == person.aad_object_id
+        if not is_owner and person.aad_object_id not in config.roles.incident_admins:
+            who = f" ({owner.name})" if owner else ""
+            return f"Only {client.name}'s account owner{who} or an incident admin can share its status page."
+        now = self.deps.clock.now()
+        async with self.deps.uow() as uow:
+            pages = uow.status_pages
+            generation = await (pages.revoke if revoke else pages.current)(client.name, now, person.name)
+            await uow.commit()
+        url = self.links.url(client.name, generation, now)
+        until = f"{now + self.links.ttl:%d %b %Y}"
+        first = (f"Every earlier status link for {client.name} stops working now. The new one"
+                 if revoke else f"{client.name}'s status page")
+        return (f"{first}, valid until {until}: {url}\n\nIt shows {client.name}'s current incidents and those of "
+                f"the past {DAYS} days with the stakeholder updates only. Share it with {client.name}'s people; "
+                f"“status {client.name} revoke” makes every link handed out so far stop working.")
+
+
+def wire_status_page(wiring: Wiring) -> None:
+    settings = wiring.settings
+    secret, base = link_signing(settings, settings.status_link_secret, "STATUS_LINK_SECRET", "status page links",
+                                wiring.not_configured)
+    pages = StatusPages(wiring.deps, StatusLinks(secret, base, timedelta(days=settings.status_link_ttl_days)))
+    wiring.app.router.add_get("/status/{client}", pages.page_route)
+    if wiring.bot is not None:
+        wiring.bot.register_command("status", pages.status_command)

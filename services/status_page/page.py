@@ -1,0 +1,103 @@
+"""A client's status page as plain server-rendered HTML. Pure.
+
+Readable on a phone (one column, system font, no fixed widths), accessible (headings in order, a
+language, text with at least 7:1 contrast, times in <time> elements, no script needed), and
+optionally refreshing itself once a minute through a link (a <meta> refresh, no script). It shows
+only what was written for stakeholders: each incident's title, impact window, state in plain
+words, the stakeholder updates people posted (never responder updates, notes, Beacon's
+automatic updates or anyone's name), and what fixed it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.comms.plan import STAKEHOLDERS
+from services.durations import span
+from services.incidents import Incident, Status, TimelineEvent
+
+REFRESH_SECONDS = 60
+STATE = {Status.TRIAGE: "Investigating", Status.INVESTIGATING: "Investigating", Status.FIXING: "Fix in progress",
+         Status.VERIFYING: "Checking the fix", Status.MONITORING: "Fixed, being monitored",
+         Status.RESOLVED: "Resolved", Status.CLOSED: "Resolved"}
+STYLE = """
+body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1b1b1b;background:#fff}
+main,header,footer{max-width:46rem;margin:0 auto;padding:0 1rem}
+h1{font-size:1.6rem;margin:1.5rem 0 .25rem}h2{font-size:1.3rem;margin:2rem 0 .5rem}h3{font-size:1.1rem;margin:0}
+article{border:1px solid #767676;border-radius:.4rem;padding:.75rem 1rem;margin:.75rem 0}
+.state{font-weight:600}.open{color:#8a1c00}.resolved{color:#0b5a1e}
+ol{padding-left:1.25rem}li{margin:.5rem 0}time{font-weight:600}
+a{color:#0b4f9c}p{margin:.4rem 0}.quiet{color:#4a4a4a}
+"""
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    at: datetime
+    text: str
+
+
+def stakeholder_updates(events: Sequence[TimelineEvent]) -> list[StatusUpdate]:
+    """What people wrote for stakeholders, in order: no responder or automatic updates."""
+    return [StatusUpdate(e.at, str((e.after or {}).get("text", ""))) for e in events
+            if e.kind == "status_update" and (e.after or {}).get("audience") == STAKEHOLDERS
+            and not (e.after or {}).get("automatic")]
+
+
+def _when(moment: datetime) -> str:
+    return (f'<time datetime="{moment.isoformat(timespec="minutes")}">'
+            f"{moment:%d %b %Y, %H:%M} UTC</time>")
+
+
+def _text(value: str) -> str:
+    return html.escape(value.strip()).replace("\n", "<br>")
+
+
+def _incident(incident: Incident, events: Sequence[TimelineEvent]) -> str:
+    started = incident.impact_started_at or incident.declared_at
+    state = STATE[incident.status]
+    if incident.is_open:
+        window = f"Since {_when(started)}"
+    else:
+        ended = incident.resolved_at or started
+        window = f"From {_when(started)} to {_when(ended)} ({span(ended - started)})"
+    updates = stakeholder_updates(events)
+    parts = [f"<article aria-labelledby=\"inc-{incident.id}\"><h3 id=\"inc-{incident.id}\">"
+             f"{html.escape(incident.title)}</h3>",
+             f"<p><span class=\"state {'open' if incident.is_open else 'resolved'}\">{state}</span> · {window}</p>"]
+    if updates:
+        items = "".join(f"<li>{_when(u.at)}: {_text(u.text)}</li>" for u in updates)
+        parts.append(f"<p>Updates:</p><ol>{items}</ol>")
+    elif incident.is_open:
+        parts.append("<p class=\"quiet\">We are looking into it; the first update follows shortly.</p>")
+    if not incident.is_open and incident.resolution_summary.strip():
+        parts.append(f"<p>What fixed it: {_text(incident.resolution_summary)}</p>")
+    parts.append(f"<p class=\"quiet\">Reference {html.escape(incident.number)}</p></article>")
+    return "".join(parts)
+
+
+def status_page(client: str, incidents: Sequence[tuple[Incident, Sequence[TimelineEvent]]], now: datetime, *,
+                days: int, refresh_url: str, still_url: str, refreshing: bool) -> str:
+    """The whole page. `refresh_url` is this page refreshing itself, `still_url` without."""
+    name = html.escape(client)
+    current = [pair for pair in incidents if pair[0].is_open]
+    recent = [pair for pair in incidents if not pair[0].is_open]
+    sections = ["<h2>Current incidents</h2>",
+                "".join(_incident(i, e) for i, e in current) or "<p>No current incidents.</p>",
+                f"<h2>Past {days} days</h2>",
+                "".join(_incident(i, e) for i, e in recent) or f"<p>No incidents in the past {days} days.</p>"]
+    meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refreshing else ""
+    toggle = (f'<a href="{html.escape(still_url)}">Stop refreshing</a>' if refreshing else
+              f'<a href="{html.escape(refresh_url)}">Refresh this page every minute</a>')
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<meta name=\"robots\" content=\"noindex\">{meta}<title>{name}: service status</title>"
+            f"<style>{STYLE}</style></head><body>"
+            f"<header><h1>Service status for {name}</h1><p class=\"quiet\">As of {_when(now)}. {toggle}</p></header>"
+            f"<main>{''.join(sections)}</main>"
+            "<footer><p class=\"quiet\">Questions? Reply to any of our emails about an incident, or contact your "
+            "account manager. This page is for your organisation: please do not share its address.</p></footer>"
+            "</body></html>")

@@ -1,0 +1,69 @@
+"""The status page's rows inside the caller's unit of work (`uow.status_pages`): each client's
+link generation, and the client's incidents with the updates written for stakeholders."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select, update
+
+from services.incidents import OPEN_STATUSES, Incident, TimelineEvent
+from services.status_page.tables import StatusLinkRow
+from services.store.mapping import event_from_row, incident_from_row
+from services.store.tables import IncidentRow, TimelineRow
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
+
+MOST_INCIDENTS = 50  # a page, not an archive
+
+
+class StatusPages:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def generation(self, client: str) -> int | None:
+        """The client's current link generation; None before any link was handed out."""
+        row = await self._uow.session.get(StatusLinkRow, client)
+        return row.generation if row is not None else None
+
+    async def current(self, client: str, now: datetime, by: str) -> int:
+        """The generation to sign a link with: the current one, or the first."""
+        found = await self.generation(client)
+        if found is not None:
+            return found
+        self._uow.session.add(StatusLinkRow(client=client, generation=1, changed_at=now, changed_by=by))
+        await self._uow.session.flush()
+        return 1
+
+    async def revoke(self, client: str, now: datetime, by: str) -> int:
+        """Make every link handed out so far stop working; returns the new generation."""
+        result = await self._uow.session.execute(
+            update(StatusLinkRow).where(StatusLinkRow.client == client)
+            .values(generation=StatusLinkRow.generation + 1, changed_at=now, changed_by=by)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            self._uow.session.add(StatusLinkRow(client=client, generation=2, changed_at=now, changed_by=by))
+            await self._uow.session.flush()
+            return 2
+        row = await self._uow.session.get(StatusLinkRow, client, populate_existing=True)
+        assert row is not None
+        return row.generation
+
+    async def incidents(self, client: str, since: datetime) -> list[tuple[Incident, list[TimelineEvent]]]:
+        """The client's incidents that are open or ended since `since` (drills left out), newest
+        first, each with its status updates, oldest first."""
+        rows = list(await self._uow.session.scalars(
+            select(IncidentRow).where(
+                IncidentRow.client == client, IncidentRow.drill.is_(False),
+                or_(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]), IncidentRow.resolved_at >= since))
+            .order_by(IncidentRow.declared_at.desc()).limit(MOST_INCIDENTS)))
+        updates: dict[int, list[TimelineEvent]] = defaultdict(list)
+        if rows:
+            for event in await self._uow.session.scalars(
+                    select(TimelineRow).where(TimelineRow.incident_id.in_([r.id for r in rows]),
+                                              TimelineRow.kind == "status_update").order_by(TimelineRow.id)):
+                updates[event.incident_id].append(event_from_row(event))
+        return [(incident_from_row(row), updates[row.id]) for row in rows]

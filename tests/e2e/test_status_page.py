@@ -1,0 +1,145 @@
+"""A client's status page, tried as a client would: the account owner asks Beacon for the link in
+Teams and shares it; the page shows the client's incidents with the stakeholder updates only; a
+tampered, expired, revoked or other client's link shows nothing of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest_asyncio
+
+from services.config import parse_config
+from services.status_page.links import StatusLinks
+from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack
+from tests.e2e.helpers import act, declare, settled
+from tests.teams_activities import CHANNEL_ID, Person, Users, channel_message, installation_update
+
+SECRET = "status-link-secret-for-tests"
+CANARY = "CANARY-5521 internal: db primary fenced by hand"
+UPDATE = "Card payments fail for some customers. We are switching to our backup payment provider."
+OTHER = "FABRIKAM-ONLY invoices are delayed by an hour."
+OWNER = Users.CAROL  # Contoso's account owner
+CLIENTS = [{"name": "Contoso", "aliases": ["Contoso Ltd"],
+            "account_owner": {"name": "Carol Jones", "email": "carol@example.com",
+                              "aad_object_id": OWNER.aad_object_id}},
+           {"name": "Fabrikam"}]
+
+
+@pytest_asyncio.fixture
+async def stack(database_url: str) -> Any:
+    config = parse_config({**E2E_CONFIG, "directory": {**E2E_CONFIG["directory"], "clients": CLIENTS},
+                           "roles": {"incident_admins": [Users.DAN.aad_object_id]},
+                           "channels": {"incidents_channel": CHANNEL_ID}})
+    started = await start_stack(database_url, config, status_link_secret=SECRET)
+    await started.send(installation_update(service_url=started.url))
+    yield started
+    await started.beacon.stop()
+    await started.teams.stop()
+
+
+async def ask(stack: Stack, text: str, person: Person) -> str:
+    message = channel_message(text, service_url=stack.url, from_user=person)
+    await stack.send(message)
+    answer = await stack.teams.wait_for(lambda r: next((m for m in r.posted() if m.reply_to_id == message["id"]),
+                                                       None), timeout=20)
+    return str(answer.text)
+
+
+def link_in(answer: str) -> str:
+    url = next(word for word in answer.split() if "/status/" in word).rstrip(".,")
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+class Outline(HTMLParser):
+    """The page's headings and language, as a screen reader would list them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headings: list[tuple[str, str]] = []
+        self.lang = ""
+        self._open: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "html":
+            self.lang = dict(attrs).get("lang") or ""
+        if tag in ("h1", "h2", "h3"):
+            self._open = tag
+            self.headings.append((tag, ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            tag, text = self.headings[-1]
+            self.headings[-1] = (tag, text + data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._open:
+            self._open = None
+
+
+async def test_the_account_owner_shares_a_page_that_shows_stakeholder_updates_only(stack: Stack) -> None:
+    _, contoso = await declare(stack, "Payments API down", client="Contoso")
+    await act(stack, contoso, "incident.note", note=CANARY)
+    await act(stack, contoso, "incident.post_update", audience="responders", update=CANARY)
+    await act(stack, contoso, "incident.post_update", audience="stakeholders", update=UPDATE)
+    _, fabrikam = await declare(stack, "Invoices delayed", client="Fabrikam", service="web-portal",
+                                impact="low", urgency="low")
+    await act(stack, fabrikam, "incident.post_update", audience="stakeholders", update=OTHER)
+    await settled(stack)
+
+    refused = await ask(stack, "status Contoso", Users.BOB)
+    assert "Only Contoso's account owner (Carol Jones) or an incident admin" in refused and "/status/" not in refused
+    answer = await ask(stack, "status contoso ltd", OWNER)
+    assert "Contoso's status page, valid until" in answer
+    link = link_in(answer)
+
+    status, page = await stack.beacon.get_text(link)
+    assert status == 200
+    outline = Outline()
+    outline.feed(page)
+    assert outline.lang == "en"
+    assert outline.headings == [("h1", "Service status for Contoso"), ("h2", "Current incidents"),
+                                ("h3", "Payments API down"), ("h2", "Past 30 days")]
+    assert UPDATE in page and "Investigating" in page and "Reference INC-1" in page
+    assert 'name="viewport"' in page and "<script" not in page
+    for hidden in ("CANARY-5521", "Alice", "Bob", "Invoices delayed", "FABRIKAM-ONLY"):
+        assert hidden not in page, hidden
+    assert 'http-equiv="refresh"' not in page
+    status, refreshing = await stack.beacon.get_text(link + "&refresh=1")
+    assert status == 200 and 'http-equiv="refresh" content="60"' in refreshing
+
+    # Another client's link shows that client's incidents only, and never opens Contoso's page.
+    other = link_in(await ask(stack, "status Fabrikam", Users.DAN))
+    status, fabrikam_page = await stack.beacon.get_text(other)
+    assert status == 200 and OTHER in fabrikam_page and "Payments API down" not in fabrikam_page
+    status, _ = await stack.beacon.get_text(other.replace("/status/Fabrikam", "/status/Contoso"))
+    assert status == 403
+
+    # Tampered and expired links get 403 and show nothing.
+    sig = link.split("sig=")[1][:64]
+    tampered = link.replace(sig, ("0" if sig[0] != "0" else "1") + sig[1:])
+    expired = StatusLinks(SECRET, "", timedelta(days=-1)).url("Contoso", 1, datetime.now(UTC))
+    for bad in (tampered, expired, link.split("&sig=")[0], "/status/Contoso"):
+        status, body = await stack.beacon.get_text(bad)
+        assert status == 403 and "Payments API down" not in body, bad
+
+    # Revoking: every link handed out so far stops working; the new one works.
+    renewed = await ask(stack, "status Contoso revoke", OWNER)
+    assert "Every earlier status link for Contoso stops working now" in renewed
+    status, _ = await stack.beacon.get_text(link)
+    assert status == 403
+    new_link = link_in(renewed)
+    status, page = await stack.beacon.get_text(new_link)
+    assert status == 200 and UPDATE in page
+
+    await act(stack, contoso, "incident.resolve", summary="Switched to the backup payment provider")
+    await settled(stack)
+    status, page = await stack.beacon.get_text(new_link)
+    outline = Outline()
+    outline.feed(page)
+    assert [h for h in outline.headings if h[0] == "h3"] == [("h3", "Payments API down")]
+    assert "No current incidents" in page and "Resolved" in page
+    assert "What fixed it: Switched to the backup payment provider" in page
