@@ -24,7 +24,7 @@ STATE = {Status.TRIAGE: "Investigating", Status.INVESTIGATING: "Investigating", 
          Status.VERIFYING: "Checking the fix", Status.MONITORING: "Fixed, being monitored",
          Status.RESOLVED: "Resolved", Status.CLOSED: "Resolved"}
 STYLE = """
-body{margin:0;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1b1b1b;background:#fff}
+body{margin:0;overflow-wrap:anywhere;font:1rem/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1b1b1b;background:#fff}
 main,header,footer{max-width:46rem;margin:0 auto;padding:0 1rem}
 h1{font-size:1.6rem;margin:1.5rem 0 .25rem}h2{font-size:1.3rem;margin:2rem 0 .5rem}h3{font-size:1.1rem;margin:0}
 article{border:1px solid #767676;border-radius:.4rem;padding:.75rem 1rem;margin:.75rem 0}

@@ -4,17 +4,20 @@ tampered, expired, revoked or other client's link shows nothing of it."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import pytest_asyncio
 
 from services.config import parse_config
 from services.status_page.links import StatusLinks
 from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack
 from tests.e2e.helpers import act, declare, settled
+from tests.e2e.test_playground import CHROMIUM, CHROMIUM_FLAGS
 from tests.teams_activities import CHANNEL_ID, Person, Users, channel_message, installation_update
 
 SECRET = "status-link-secret-for-tests"
@@ -52,6 +55,16 @@ def link_in(answer: str) -> str:
     url = next(word for word in answer.split() if "/status/" in word).rstrip(".,")
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}"
+
+
+def browser_missing() -> str | None:
+    if not os.path.isfile(CHROMIUM):
+        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -r requirements.txt)"
+    return None
 
 
 class Outline(HTMLParser):
@@ -143,3 +156,39 @@ async def test_the_account_owner_shares_a_page_that_shows_stakeholder_updates_on
     assert [h for h in outline.headings if h[0] == "h3"] == [("h3", "Payments API down")]
     assert "No current incidents" in page and "Resolved" in page
     assert "What fixed it: Switched to the backup payment provider" in page
+
+
+LONG_WORD = "https://status.example.com/" + "x" * 120  # an unbroken line must not widen a phone's page
+
+
+async def test_the_page_reads_well_in_chromium_on_a_desktop_and_a_phone(stack: Stack) -> None:
+    missing = browser_missing()
+    if missing:
+        pytest.skip(missing)
+    from playwright.async_api import async_playwright
+
+    _, contoso = await declare(stack, "Payments API down", client="Contoso")
+    await act(stack, contoso, "incident.note", note=CANARY)
+    await act(stack, contoso, "incident.post_update", audience="stakeholders", update=f"{UPDATE} See {LONG_WORD}")
+    await settled(stack)
+    link = link_in(await ask(stack, "status Contoso", OWNER))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            for width in (1400, 390):
+                context = await browser.new_context(viewport={"width": width, "height": 900})
+                page = await context.new_page()
+                answer = await page.goto(stack.beacon.url + link)
+                assert answer is not None and answer.status == 200
+                shown = await page.inner_text("body")
+                assert UPDATE in shown and "Payments API down" in shown and "CANARY-5521" not in shown
+                assert await page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scroll
+                size = await page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+                assert size >= 16
+                headings = await page.evaluate(
+                    "[...document.querySelectorAll('h1,h2,h3')].map(h => h.tagName + ' ' + h.innerText)")
+                assert headings[:3] == ["H1 Service status for Contoso", "H2 Current incidents",
+                                        "H3 Payments API down"]
+                await context.close()
+        finally:
+            await browser.close()
