@@ -1,11 +1,13 @@
-"""Clients' status pages: GET /status/<client> behind a signed, revocable link, and
+"""Clients' status pages: GET /status/<client> (and its Atom feed, /status/<client>/feed) behind a
+signed, revocable link, and
 `@Beacon status <client>` (or `… revoke`), which gives the client's account owner or an incident
 admin the link to share."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlencode
+from typing import Any
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from botbuilder.core import TurnContext
@@ -16,7 +18,7 @@ from bot.wiring import Wiring, link_signing
 from services.config import ClientEntry
 from services.deps import Deps
 from services.status_page.links import StatusLinks
-from services.status_page.page import status_page
+from services.status_page.page import atom_feed, status_page
 
 DAYS = 30  # how far back the page shows ended incidents
 SECURITY_HEADERS = {
@@ -36,7 +38,8 @@ class StatusPages:
         return next((c for c in self.deps.config.directory.clients
                      if wanted in {n.casefold() for n in (c.name, *c.aliases)}), None)
 
-    async def page_route(self, request: web.Request) -> web.Response:
+    async def _read(self, request: web.Request) -> web.Response | tuple[str, list[Any], dict[str, str]]:
+        """The client, its incidents and the link's signed query; or the refusal to answer."""
         name = request.match_info["client"]
         now = self.deps.clock.now()
         query = dict(request.query)
@@ -51,12 +54,34 @@ class StatusPages:
             if client is None:
                 return web.json_response({"error": f"{name} is no longer a client in BEACON_CONFIG"}, status=404)
             incidents = await uow.status_pages.incidents(client.name, now - timedelta(days=DAYS))
-        signed = {k: query[k] for k in ("g", "expires", "sig")}
+        return client.name, list(incidents), {k: query[k] for k in ("g", "expires", "sig")}
+
+    def _urls(self, client: str, signed: dict[str, str]) -> tuple[str, str]:
+        """The page's and the feed's signed addresses."""
+        page = f"{self.links.base_url}/status/{quote(client, safe='')}"
+        return f"{page}?{urlencode(signed)}", f"{page}/feed?{urlencode(signed)}"
+
+    async def page_route(self, request: web.Request) -> web.Response:
+        found = await self._read(request)
+        if isinstance(found, web.Response):
+            return found
+        client, incidents, signed = found
         here = request.path
-        page = status_page(client.name, incidents, now, days=DAYS, refreshing=query.get("refresh") == "1",
+        page = status_page(client, incidents, self.deps.clock.now(), days=DAYS,
+                           refreshing=request.query.get("refresh") == "1",
                            refresh_url=f"{here}?{urlencode({**signed, 'refresh': '1'})}",
-                           still_url=f"{here}?{urlencode(signed)}")
+                           still_url=f"{here}?{urlencode(signed)}", feed_url=self._urls(client, signed)[1])
         return web.Response(text=page, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
+
+    async def feed_route(self, request: web.Request) -> web.Response:
+        found = await self._read(request)
+        if isinstance(found, web.Response):
+            return found
+        client, incidents, signed = found
+        page_url, feed_url = self._urls(client, signed)
+        feed = atom_feed(client, incidents, self.deps.clock.now(), page_url=page_url, feed_url=feed_url)
+        return web.Response(text=feed, content_type="application/atom+xml", charset="utf-8",
+                            headers=SECURITY_HEADERS)
 
     async def status_command(self, turn_context: TurnContext, command: Command) -> None:
         await turn_context.send_activity(await self.answer(turn_context, command))
@@ -96,5 +121,6 @@ def wire_status_page(wiring: Wiring) -> None:
                                 wiring.not_configured)
     pages = StatusPages(wiring.deps, StatusLinks(secret, base, timedelta(days=settings.status_link_ttl_days)))
     wiring.app.router.add_get("/status/{client}", pages.page_route)
+    wiring.app.router.add_get("/status/{client}/feed", pages.feed_route)
     if wiring.bot is not None:
         wiring.bot.register_command("status", pages.status_command)

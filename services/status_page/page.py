@@ -14,6 +14,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from services.comms.plan import STAKEHOLDERS
 from services.durations import span
@@ -80,8 +81,9 @@ def _incident(incident: Incident, events: Sequence[TimelineEvent]) -> str:
 
 
 def status_page(client: str, incidents: Sequence[tuple[Incident, Sequence[TimelineEvent]]], now: datetime, *,
-                days: int, refresh_url: str, still_url: str, refreshing: bool) -> str:
-    """The whole page. `refresh_url` is this page refreshing itself, `still_url` without."""
+                days: int, refresh_url: str, still_url: str, feed_url: str, refreshing: bool) -> str:
+    """The whole page. `refresh_url` is this page refreshing itself, `still_url` without,
+    `feed_url` its Atom feed."""
     name = html.escape(client)
     current = [pair for pair in incidents if pair[0].is_open]
     recent = [pair for pair in incidents if not pair[0].is_open]
@@ -95,9 +97,38 @@ def status_page(client: str, incidents: Sequence[tuple[Incident, Sequence[Timeli
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<meta name=\"robots\" content=\"noindex\">{meta}<title>{name}: service status</title>"
+            f"<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{name}: service status\" "
+            f"href=\"{html.escape(feed_url)}\">"
             f"<style>{STYLE}</style></head><body>"
-            f"<header><h1>Service status for {name}</h1><p class=\"quiet\">As of {_when(now)}. {toggle}</p></header>"
+            f"<header><h1>Service status for {name}</h1><p class=\"quiet\">As of {_when(now)}. {toggle} · "
+            f"<a href=\"{html.escape(feed_url)}\">Follow in a feed reader (Atom)</a></p></header>"
             f"<main>{''.join(sections)}</main>"
             "<footer><p class=\"quiet\">Questions? Reply to any of our emails about an incident, or contact your "
             "account manager. This page is for your organisation: please do not share its address.</p></footer>"
             "</body></html>")
+
+
+def atom_feed(client: str, incidents: Sequence[tuple[Incident, Sequence[TimelineEvent]]], now: datetime, *,
+              page_url: str, feed_url: str) -> str:
+    """The same news as an Atom feed (RFC 4287) for a feed reader: an entry per stakeholder update
+    and per resolution, newest first."""
+    entries: list[tuple[datetime, str, str, str]] = []  # (updated, id, title, text)
+    for incident, events in incidents:
+        for number, update in enumerate(stakeholder_updates(events), start=1):
+            entries.append((update.at, f"{incident.number}/update/{number}", f"{incident.title}: update", update.text))
+        if not incident.is_open and incident.resolved_at is not None:
+            fixed = incident.resolution_summary.strip()
+            entries.append((incident.resolved_at, f"{incident.number}/resolved/{incident.resolved_at:%Y%m%dT%H%M%S}",
+                            f"{incident.title}: resolved", f"Resolved. What fixed it: {fixed}" if fixed else "Resolved."))
+    entries.sort(key=lambda entry: entry[0], reverse=True)
+    tag = f"tag:beacon,2026:status/{quote(client, safe='')}"
+    updated = max((entry[0] for entry in entries), default=now)
+    body = "".join(
+        f"<entry><id>{html.escape(f'{tag}/{key}')}</id><title>{html.escape(title)}</title>"
+        f"<updated>{at.isoformat()}</updated><link rel=\"alternate\" href=\"{html.escape(page_url)}\"/>"
+        f"<content type=\"text\">{html.escape(text)}</content></entry>" for at, key, title, text in entries)
+    return ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
+            f"<id>{html.escape(tag)}</id><title>{html.escape(client)}: service status</title>"
+            f"<updated>{updated.isoformat()}</updated><author><name>{html.escape(client)} status</name></author>"
+            f"<link rel=\"self\" href=\"{html.escape(feed_url)}\"/><link rel=\"alternate\" type=\"text/html\" "
+            f"href=\"{html.escape(page_url)}\"/>{body}</feed>")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import pytest
 import pytest_asyncio
@@ -24,6 +25,7 @@ SECRET = "status-link-secret-for-tests"
 CANARY = "CANARY-5521 internal: db primary fenced by hand"
 UPDATE = "Card payments fail for some customers. We are switching to our backup payment provider."
 OTHER = "FABRIKAM-ONLY invoices are delayed by an hour."
+ATOM = "{http://www.w3.org/2005/Atom}"
 OWNER = Users.CAROL  # Contoso's account owner
 CLIENTS = [{"name": "Contoso", "aliases": ["Contoso Ltd"],
             "account_owner": {"name": "Carol Jones", "email": "carol@example.com",
@@ -55,6 +57,23 @@ def link_in(answer: str) -> str:
     url = next(word for word in answer.split() if "/status/" in word).rstrip(".,")
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}"
+
+
+def feed_of(link: str) -> str:
+    path, _, query = link.partition("?")
+    return f"{path}/feed?{query}"
+
+
+async def feed(stack: Stack, link: str) -> list[tuple[str, str]]:
+    """The page's Atom feed, checked for what RFC 4287 requires: (title, text) of each entry."""
+    status, body = await stack.beacon.get_text(feed_of(link))
+    assert status == 200, body
+    root = ElementTree.fromstring(body)
+    assert root.tag == f"{ATOM}feed"
+    for element in (root, *root.iter(f"{ATOM}entry")):
+        assert all(element.find(f"{ATOM}{name}") is not None for name in ("id", "title", "updated")), body
+    assert "CANARY-5521" not in body and "FABRIKAM" not in body
+    return [(str(e.findtext(f"{ATOM}title")), str(e.findtext(f"{ATOM}content"))) for e in root.iter(f"{ATOM}entry")]
 
 
 def browser_missing() -> str | None:
@@ -123,6 +142,9 @@ async def test_the_account_owner_shares_a_page_that_shows_stakeholder_updates_on
     assert 'http-equiv="refresh"' not in page
     status, refreshing = await stack.beacon.get_text(link + "&refresh=1")
     assert status == 200 and 'http-equiv="refresh" content="60"' in refreshing
+    assert 'type="application/atom+xml"' in page
+    entries = await feed(stack, link)
+    assert entries == [("Payments API down: update", UPDATE)]
 
     # Another client's link shows that client's incidents only, and never opens Contoso's page.
     other = link_in(await ask(stack, "status Fabrikam", Users.DAN))
@@ -135,7 +157,7 @@ async def test_the_account_owner_shares_a_page_that_shows_stakeholder_updates_on
     sig = link.split("sig=")[1][:64]
     tampered = link.replace(sig, ("0" if sig[0] != "0" else "1") + sig[1:])
     expired = StatusLinks(SECRET, "", timedelta(days=-1)).url("Contoso", 1, datetime.now(UTC))
-    for bad in (tampered, expired, link.split("&sig=")[0], "/status/Contoso"):
+    for bad in (tampered, expired, link.split("&sig=")[0], "/status/Contoso", feed_of(tampered)):
         status, body = await stack.beacon.get_text(bad)
         assert status == 403 and "Payments API down" not in body, bad
 
@@ -156,6 +178,8 @@ async def test_the_account_owner_shares_a_page_that_shows_stakeholder_updates_on
     assert [h for h in outline.headings if h[0] == "h3"] == [("h3", "Payments API down")]
     assert "No current incidents" in page and "Resolved" in page
     assert "What fixed it: Switched to the backup payment provider" in page
+    assert [title for title, _ in await feed(stack, new_link)] == ["Payments API down: resolved",
+                                                                   "Payments API down: update"]
 
 
 LONG_WORD = "https://status.example.com/" + "x" * 120  # an unbroken line must not widen a phone's page
