@@ -18,7 +18,7 @@ from bot.wiring import Wiring, link_signing
 from services.config import ClientEntry
 from services.deps import Deps
 from services.status_page.links import StatusLinks
-from services.status_page.page import atom_feed, status_page
+from services.status_page.page import atom_feed, status_page, without_names
 
 DAYS = 30  # how far back the page shows ended incidents
 SECURITY_HEADERS = {
@@ -83,6 +83,22 @@ class StatusPages:
         return web.Response(text=feed, content_type="application/atom+xml", charset="utf-8",
                             headers=SECURITY_HEADERS)
 
+    async def public_route(self, request: web.Request) -> web.Response:
+        """GET /status with `status.public`: every current and recent incident, no client names."""
+        config = self.deps.config
+        if not config.status.public:
+            return web.json_response({"error": "there is no public status page (status.public in BEACON_CONFIG)"},
+                                     status=404)
+        now = self.deps.clock.now()
+        async with self.deps.uow() as uow:
+            incidents = await uow.status_pages.incidents(None, now - timedelta(days=DAYS))
+        names = [name for client in config.directory.clients for name in (client.name, *client.aliases)]
+        page = status_page(None, incidents, now, days=DAYS, refreshing=request.query.get("refresh") == "1",
+                           refresh_url="/status?refresh=1", still_url="/status", feed_url="",
+                           said=without_names(names))
+        headers = {k: v for k, v in SECURITY_HEADERS.items() if k != "X-Robots-Tag"} | {"Cache-Control": "no-cache"}
+        return web.Response(text=page, content_type="text/html", charset="utf-8", headers=headers)
+
     async def status_command(self, turn_context: TurnContext, command: Command) -> None:
         await turn_context.send_activity(await self.answer(turn_context, command))
 
@@ -120,6 +136,7 @@ def wire_status_page(wiring: Wiring) -> None:
     secret, base = link_signing(settings, settings.status_link_secret, "STATUS_LINK_SECRET", "status page links",
                                 wiring.not_configured)
     pages = StatusPages(wiring.deps, StatusLinks(secret, base, timedelta(days=settings.status_link_ttl_days)))
+    wiring.app.router.add_get("/status", pages.public_route)
     wiring.app.router.add_get("/status/{client}", pages.page_route)
     wiring.app.router.add_get("/status/{client}/feed", pages.feed_route)
     if wiring.bot is not None:

@@ -108,6 +108,12 @@ class CommunicationsConfig(Strict):
     late_after: Duration = timedelta(seconds=30)
 
 
+class StatusConfig(Strict):
+    # GET /status: a page anyone can read listing current and recent incidents, with no client
+    # names (clients' own pages, behind signed links, are always on).
+    public: bool = False
+
+
 class BeaconConfig(Strict):
     version: str = "1"
     priority_matrix: dict[str, dict[str, str]] = Field(default_factory=lambda: DEFAULT_MATRIX)
@@ -119,6 +125,7 @@ class BeaconConfig(Strict):
     communications: CommunicationsConfig = CommunicationsConfig()
     alert_routing: AlertRoutingConfig = AlertRoutingConfig()
     report_triage: ReportTriageConfig = ReportTriageConfig()
+    status: StatusConfig = StatusConfig()
     oncall: OncallConfig = OncallConfig()
 
     @model_validator(mode="after")

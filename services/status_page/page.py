@@ -11,7 +11,8 @@ automatic updates or anyone's name), and what fixed it.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -57,7 +58,17 @@ def _text(value: str) -> str:
     return html.escape(value.strip()).replace("\n", "<br>")
 
 
-def _incident(incident: Incident, events: Sequence[TimelineEvent]) -> str:
+def without_names(names: Sequence[str]) -> Callable[[str], str]:
+    """For the public page: each of these client names (and aliases), as a whole word in any case,
+    becomes "a client"."""
+    words = sorted({n.strip() for n in names if n.strip()}, key=len, reverse=True)
+    if not words:
+        return lambda text: text
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE)
+    return lambda text: pattern.sub("a client", text)
+
+
+def _incident(incident: Incident, events: Sequence[TimelineEvent], said: Callable[[str], str]) -> str:
     started = incident.impact_started_at or incident.declared_at
     state = STATE[incident.status]
     if incident.is_open:
@@ -67,45 +78,51 @@ def _incident(incident: Incident, events: Sequence[TimelineEvent]) -> str:
         window = f"From {_when(started)} to {_when(ended)} ({span(ended - started)})"
     updates = stakeholder_updates(events)
     parts = [f"<article aria-labelledby=\"inc-{incident.id}\"><h3 id=\"inc-{incident.id}\">"
-             f"{html.escape(incident.title)}</h3>",
+             f"{html.escape(said(incident.title))}</h3>",
              f"<p><span class=\"state {'open' if incident.is_open else 'resolved'}\">{state}</span> · {window}</p>"]
     if updates:
-        items = "".join(f"<li>{_when(u.at)}: {_text(u.text)}</li>" for u in updates)
+        items = "".join(f"<li>{_when(u.at)}: {_text(said(u.text))}</li>" for u in updates)
         parts.append(f"<p>Updates:</p><ol>{items}</ol>")
     elif incident.is_open:
         parts.append("<p class=\"quiet\">We are looking into it; the first update follows shortly.</p>")
     if not incident.is_open and incident.resolution_summary.strip():
-        parts.append(f"<p>What fixed it: {_text(incident.resolution_summary)}</p>")
+        parts.append(f"<p>What fixed it: {_text(said(incident.resolution_summary))}</p>")
     parts.append(f"<p class=\"quiet\">Reference {html.escape(incident.number)}</p></article>")
     return "".join(parts)
 
 
-def status_page(client: str, incidents: Sequence[tuple[Incident, Sequence[TimelineEvent]]], now: datetime, *,
-                days: int, refresh_url: str, still_url: str, feed_url: str, refreshing: bool) -> str:
-    """The whole page. `refresh_url` is this page refreshing itself, `still_url` without,
-    `feed_url` its Atom feed."""
-    name = html.escape(client)
+def status_page(client: str | None, incidents: Sequence[tuple[Incident, Sequence[TimelineEvent]]], now: datetime,
+                *, days: int, refresh_url: str, still_url: str, feed_url: str, refreshing: bool,
+                said: Callable[[str], str] = lambda text: text) -> str:
+    """The whole page: one client's, or (`client` None) the public one, whose text goes through
+    `said` (without_names). `refresh_url` is this page refreshing itself, `still_url` without,
+    `feed_url` its Atom feed ("": none)."""
+    name = html.escape(client or "")
     current = [pair for pair in incidents if pair[0].is_open]
     recent = [pair for pair in incidents if not pair[0].is_open]
     sections = ["<h2>Current incidents</h2>",
-                "".join(_incident(i, e) for i, e in current) or "<p>No current incidents.</p>",
+                "".join(_incident(i, e, said) for i, e in current) or "<p>No current incidents.</p>",
                 f"<h2>Past {days} days</h2>",
-                "".join(_incident(i, e) for i, e in recent) or f"<p>No incidents in the past {days} days.</p>"]
+                "".join(_incident(i, e, said) for i, e in recent) or f"<p>No incidents in the past {days} days.</p>"]
+    title = f"{name}: service status" if client else "Service status"
+    heading = f"Service status for {name}" if client else "Service status"
+    follow = f' · <a href="{html.escape(feed_url)}">Follow in a feed reader (Atom)</a>' if feed_url else ""
+    alternate = (f'<link rel="alternate" type="application/atom+xml" title="{title}" href="{html.escape(feed_url)}">'
+                 if feed_url else "")
+    closing = ("Questions? Reply to any of our emails about an incident, or contact your account manager. This "
+               "page is for your organisation: please do not share its address." if client else
+               "Questions? Contact our support team.")
     meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refreshing else ""
+    robots = '<meta name="robots" content="noindex">' if client else ""  # a client's page is not for search engines
     toggle = (f'<a href="{html.escape(still_url)}">Stop refreshing</a>' if refreshing else
               f'<a href="{html.escape(refresh_url)}">Refresh this page every minute</a>')
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<meta name=\"robots\" content=\"noindex\">{meta}<title>{name}: service status</title>"
-            f"<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{name}: service status\" "
-            f"href=\"{html.escape(feed_url)}\">"
+            f"{robots}{meta}<title>{title}</title>{alternate}"
             f"<style>{STYLE}</style></head><body>"
-            f"<header><h1>Service status for {name}</h1><p class=\"quiet\">As of {_when(now)}. {toggle} · "
-            f"<a href=\"{html.escape(feed_url)}\">Follow in a feed reader (Atom)</a></p></header>"
+            f"<header><h1>{heading}</h1><p class=\"quiet\">As of {_when(now)}. {toggle}{follow}</p></header>"
             f"<main>{''.join(sections)}</main>"
-            "<footer><p class=\"quiet\">Questions? Reply to any of our emails about an incident, or contact your "
-            "account manager. This page is for your organisation: please do not share its address.</p></footer>"
-            "</body></html>")
+            f"<footer><p class=\"quiet\">{closing}</p></footer></body></html>")
 
 
 def atom_feed(client: str, incidents: Sequence[tuple[Incident, Sequence[TimelineEvent]]], now: datetime, *,

@@ -52,14 +52,16 @@ class StatusPages:
         assert row is not None
         return row.generation
 
-    async def incidents(self, client: str, since: datetime) -> list[tuple[Incident, list[TimelineEvent]]]:
-        """The client's incidents that are open or ended since `since` (drills left out), newest
-        first, each with its status updates, oldest first."""
+    async def incidents(self, client: str | None, since: datetime) -> list[tuple[Incident, list[TimelineEvent]]]:
+        """The client's incidents (every client's, for None) that are open or ended since `since`
+        (drills left out), newest first, each with its status updates, oldest first."""
+        query = select(IncidentRow).where(
+            IncidentRow.drill.is_(False),
+            or_(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]), IncidentRow.resolved_at >= since))
+        if client is not None:
+            query = query.where(IncidentRow.client == client)
         rows = list(await self._uow.session.scalars(
-            select(IncidentRow).where(
-                IncidentRow.client == client, IncidentRow.drill.is_(False),
-                or_(IncidentRow.status.in_([s.value for s in OPEN_STATUSES]), IncidentRow.resolved_at >= since))
-            .order_by(IncidentRow.declared_at.desc()).limit(MOST_INCIDENTS)))
+            query.order_by(IncidentRow.declared_at.desc()).limit(MOST_INCIDENTS)))
         updates: dict[int, list[TimelineEvent]] = defaultdict(list)
         if rows:
             for event in await self._uow.session.scalars(

@@ -216,3 +216,28 @@ async def test_the_page_reads_well_in_chromium_on_a_desktop_and_a_phone(stack: S
                 await context.close()
         finally:
             await browser.close()
+
+
+async def test_the_public_page_is_off_unless_configured_and_names_no_client(database_url: str,
+                                                                             stack: Stack) -> None:
+    status, _ = await stack.beacon.get_text("/status")
+    assert status == 404  # status.public is off by default
+
+    config = parse_config({**E2E_CONFIG, "directory": {**E2E_CONFIG["directory"], "clients": CLIENTS},
+                           "channels": {"incidents_channel": CHANNEL_ID}, "status": {"public": True}})
+    public = await start_stack(database_url.replace("beacon.db", "public.db") if "sqlite" in database_url
+                               else database_url, config, status_link_secret=SECRET)
+    try:
+        await public.send(installation_update(service_url=public.url))
+        _, root = await declare(public, "Contoso checkout down", client="Contoso")
+        await act(public, root, "incident.note", note=CANARY)
+        await act(public, root, "incident.post_update", audience="stakeholders",
+                  update="Checkout fails for contoso ltd users; a fix is rolling out.")
+        await settled(public)
+        status, page = await public.beacon.get_text("/status")
+        assert status == 200
+        assert "a client checkout down" in page and "Checkout fails for a client users" in page
+        assert "contoso" not in page.lower() and "CANARY-5521" not in page
+    finally:
+        await public.beacon.stop()
+        await public.teams.stop()
