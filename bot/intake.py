@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -312,6 +313,14 @@ def ticket_requesters(wiring: Wiring, settings: IntakeSettings) -> Requesters:
     return Requesters(wiring.deps.config, settings, mail_sender=graph.mail_sender, people=people)
 
 
+def _client_status_link(deps: Deps) -> Any:
+    """The client's status-page link as replies carry it; status pages are wired after intake, so
+    it is looked up when a reply is written."""
+    async def link(uow: UnitOfWork, client: str, now: datetime) -> str:
+        return await deps.client_status_link(uow, client, now) if deps.client_status_link else ""
+    return link
+
+
 def wire_intake(wiring: Wiring) -> None:
     settings = wiring.outside.extra.get("intake") or IntakeSettings()
     freshdesk = wiring.outside.extra.get("freshdesk") or FreshdeskSettings()
@@ -327,7 +336,8 @@ def wire_intake(wiring: Wiring) -> None:
     if not freshdesk.webhook_secret.get_secret_value():
         wiring.not_configured.append("FRESHDESK_WEBHOOK_SECRET is empty: Freshdesk reports are refused (503) until set")
     deps = wiring.deps
-    deps.observers.append(TicketObserver(settings, deps.config, configured=client is not None))
+    deps.observers.append(TicketObserver(settings, deps.config, configured=client is not None,
+                                         status_link=_client_status_link(deps)))
     deps.view_extras.append(intake_extras)
     wiring.handlers.update(TicketDelivery(deps, client, settings, ticket_requesters(wiring, settings)).handlers())
     limits = wiring.poster.limits if wiring.poster else ()  # the triage channel is paced like the others

@@ -5,7 +5,7 @@ admin the link to share."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,8 +19,9 @@ from services.config import ClientEntry
 from services.deps import Deps
 from services.status_page.links import StatusLinks
 from services.status_page.page import atom_feed, status_page, without_names
+from services.status_page.usecases import DAYS, LinkRefused, client_page, public_page, share_link
+from services.store.uow import UnitOfWork
 
-DAYS = 30  # how far back the page shows ended incidents
 SECURITY_HEADERS = {
     "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
@@ -47,14 +48,13 @@ class StatusPages:
         generation = self.links.signed_generation(name, query, now)
         if generation is None:
             return web.json_response({"error": REFUSED}, status=403)
-        async with self.deps.uow() as uow:
-            if await uow.status_pages.generation(name) != generation:
-                return web.json_response({"error": REFUSED}, status=403)
-            client = self.deps.config.client(name)
-            if client is None:
-                return web.json_response({"error": f"{name} is no longer a client in BEACON_CONFIG"}, status=404)
-            incidents = await uow.status_pages.incidents(client.name, now - timedelta(days=DAYS))
-        return client.name, list(incidents), {k: query[k] for k in ("g", "expires", "sig")}
+        try:
+            incidents = await client_page(self.deps, name, generation, now)
+        except LinkRefused:
+            return web.json_response({"error": REFUSED}, status=403)
+        if self.deps.config.client(name) is None:
+            return web.json_response({"error": f"{name} is no longer a client in BEACON_CONFIG"}, status=404)
+        return name, list(incidents), {k: query[k] for k in ("g", "expires", "sig")}
 
     def _urls(self, client: str, signed: dict[str, str]) -> tuple[str, str]:
         """The page's and the feed's signed addresses."""
@@ -90,14 +90,17 @@ class StatusPages:
             return web.json_response({"error": "there is no public status page (status.public in BEACON_CONFIG)"},
                                      status=404)
         now = self.deps.clock.now()
-        async with self.deps.uow() as uow:
-            incidents = await uow.status_pages.incidents(None, now - timedelta(days=DAYS))
+        incidents = await public_page(self.deps, now)
         names = [name for client in config.directory.clients for name in (client.name, *client.aliases)]
         page = status_page(None, incidents, now, days=DAYS, refreshing=request.query.get("refresh") == "1",
                            refresh_url="/status?refresh=1", still_url="/status", feed_url="",
                            said=without_names(names))
         headers = {k: v for k, v in SECURITY_HEADERS.items() if k != "X-Robots-Tag"} | {"Cache-Control": "no-cache"}
         return web.Response(text=page, content_type="text/html", charset="utf-8", headers=headers)
+
+    async def link_for(self, uow: UnitOfWork, client: str, now: datetime) -> str:
+        """The client's link as Beacon hands it out itself (in replies to the client's people)."""
+        return self.links.url(client, await uow.status_pages.current(client, now, "Beacon"), now)
 
     async def status_command(self, turn_context: TurnContext, command: Command) -> None:
         await turn_context.send_activity(await self.answer(turn_context, command))
@@ -118,10 +121,7 @@ class StatusPages:
             who = f" ({owner.name})" if owner else ""
             return f"Only {client.name}'s account owner{who} or an incident admin can share its status page."
         now = self.deps.clock.now()
-        async with self.deps.uow() as uow:
-            pages = uow.status_pages
-            generation = await (pages.revoke if revoke else pages.current)(client.name, now, person.name)
-            await uow.commit()
+        generation = await share_link(self.deps, client.name, person.name, now, revoke=revoke)
         url = self.links.url(client.name, generation, now)
         until = f"{now + self.links.ttl:%d %b %Y}"
         first = (f"Every earlier status link for {client.name} stops working now. The new one"
@@ -136,6 +136,7 @@ def wire_status_page(wiring: Wiring) -> None:
     secret, base = link_signing(settings, settings.status_link_secret, "STATUS_LINK_SECRET", "status page links",
                                 wiring.not_configured)
     pages = StatusPages(wiring.deps, StatusLinks(secret, base, timedelta(days=settings.status_link_ttl_days)))
+    wiring.deps.client_status_link = pages.link_for
     wiring.app.router.add_get("/status", pages.public_route)
     wiring.app.router.add_get("/status/{client}", pages.page_route)
     wiring.app.router.add_get("/status/{client}/feed", pages.feed_route)

@@ -4,7 +4,7 @@ Built once by the composition root (app.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,3 +50,6 @@ class Deps:
     view_extras: list[Any] = field(default_factory=list)
     # The cached shifts of schedules fed by an iCalendar URL (None: the rotation applies).
     shift_feeds: FeedShifts = no_feeds
+    # A client's status-page link, signed for its current generation (bot.status_page), for what
+    # Beacon writes to the client's people; None while status pages are not wired.
+    client_status_link: Callable[[UnitOfWork, str, datetime], Awaitable[str]] | None = None

@@ -78,24 +78,26 @@ def contact_line(incident: Incident, config: BeaconConfig, *, ask: str = "Reply 
     return f"{ask}, or contact {html.escape(owner.name)}{email}, your account manager."
 
 
-def _letter(greeting: str, rows: list[tuple[str, str]], closing: str, reference: str) -> str:
+def _letter(greeting: str, rows: list[tuple[str, str]], closing: str, reference: str, status_url: str) -> str:
     body = "".join(f"<p><b>{label}</b> {value}</p>" for label, value in rows)
-    return (f"<p>Hello,</p><p>{greeting}</p>{body}<p>{closing}</p>"
+    follow = (f"<p>Follow this and any other incident affecting you on <a href=\"{html.escape(status_url, quote=True)}\">"
+              f"your status page</a>.</p>" if status_url else "")
+    return (f"<p>Hello,</p><p>{greeting}</p>{body}<p>{closing}</p>{follow}"
             f"<p style=\"color:#555\">Reference: {html.escape(reference)}</p>")
 
 
 def update_reply(incident: Incident, text: str, sequence: int, next_update: datetime | None,
-                 contact: str) -> Reply:
+                 contact: str, status_url: str = "") -> Reply:
     reference = f"{incident.number}-U{sequence}"
     rows = [("What is affected:", _affected(incident)), ("What we are doing:", _paragraphs(text))]
     if next_update is not None:
         rows.append(("Next update:", f"by {_when(next_update)}"))
     return Reply(f"update{sequence}", reference, _letter(
         "Thank you for reporting this problem. We know about it and are working on it; here is where we are.",
-        rows, contact, reference))
+        rows, contact, reference, status_url))
 
 
-def resolution_reply(incident: Incident, config: BeaconConfig) -> Reply:
+def resolution_reply(incident: Incident, config: BeaconConfig, status_url: str = "") -> Reply:
     reference = f"{incident.number}-R{incident.version}"
     started = incident.impact_started_at or incident.declared_at
     ended = incident.resolved_at or started
@@ -106,23 +108,24 @@ def resolution_reply(incident: Incident, config: BeaconConfig) -> Reply:
     return Reply(f"resolved:v{incident.version}", reference, _letter(
         "The problem you reported is resolved, and we are marking your ticket as resolved.", rows,
         contact_line(incident, config, ask="If you still see it, reply to this email and we will look again"),
-        reference))
+        reference, status_url))
 
 
 def replies_for(incident: Incident, events: Sequence[TimelineEvent], config: BeaconConfig,
-                stakeholder_sequence: int) -> list[Reply]:
-    """The replies one change of the incident sends to each of its customers' tickets."""
+                stakeholder_sequence: int, status_url: str = "") -> list[Reply]:
+    """The replies one change of the incident sends to each of its customers' tickets;
+    `status_url`: the client's status page, for an incident of one client."""
     contact = contact_line(incident, config)
     found: list[Reply] = []
     for event in events:
         if not replied(event):
             continue
         if event.kind == "resolved":
-            found.append(resolution_reply(incident, config))
+            found.append(resolution_reply(incident, config, status_url))
             continue
         next_update = event.at + cadence(config, incident, STAKEHOLDERS) if incident.is_open else None
         found.append(update_reply(incident, str((event.after or {}).get("text", "")), stakeholder_sequence,
-                                  next_update, contact))
+                                  next_update, contact, status_url))
     return found
 
 

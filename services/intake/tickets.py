@@ -8,7 +8,7 @@ so an update never overtakes the creation of the ticket it updates. The builders
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -195,8 +195,10 @@ class TicketObserver:
     resolution as public replies (services.intake.replies), each reply before the PUT that
     follows it."""
 
-    def __init__(self, settings: IntakeSettings, config: BeaconConfig, *, configured: bool):
+    def __init__(self, settings: IntakeSettings, config: BeaconConfig, *, configured: bool,
+                 status_link: Callable[[UnitOfWork, str, datetime], Awaitable[str]] | None = None):
         self.settings, self.config, self.configured = settings, config, configured
+        self.status_link = status_link  # the client's status page, linked from its replies
 
     async def on_declared(self, uow: UnitOfWork, incident: Incident, now: datetime) -> None:
         assert incident.id is not None
@@ -238,7 +240,10 @@ class TicketObserver:
         customers = [link for link in links if is_customer_ticket(link)]
         replies = []
         if customers and answered:
-            replies = replies_for(incident, events, self.config, await stakeholder_sequence(uow, incident))
+            status_url = ""
+            if incident.client and self.config.client(incident.client) and self.status_link is not None:
+                status_url = await self.status_link(uow, incident.client, now)
+            replies = replies_for(incident, events, self.config, await stakeholder_sequence(uow, incident), status_url)
         # Changes that bump the incident's version are keyed by it; a report completion does not
         # bump it, so it gets a key of its own (else it would collide with the resolution's note).
         tag = "report" if all(e.kind == "report_completed" for e in events) else f"v{incident.version}"

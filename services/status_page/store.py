@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 
 from services.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from services.status_page.tables import StatusLinkRow
+from services.store.dialect import insert_if_new
 from services.store.mapping import event_from_row, incident_from_row
 from services.store.tables import IncidentRow, TimelineRow
 
@@ -30,24 +31,24 @@ class StatusPages:
         return row.generation if row is not None else None
 
     async def current(self, client: str, now: datetime, by: str) -> int:
-        """The generation to sign a link with: the current one, or the first."""
+        """The generation to sign a link with: the current one, or the first. Two transactions
+        handing out the first link at once both get generation 1 (the insert is if-new)."""
         found = await self.generation(client)
         if found is not None:
             return found
-        self._uow.session.add(StatusLinkRow(client=client, generation=1, changed_at=now, changed_by=by))
-        await self._uow.session.flush()
-        return 1
+        await self._uow.session.execute(insert_if_new(self._uow.session, StatusLinkRow), {
+            "client": client, "generation": 1, "changed_at": now, "changed_by": by})
+        row = await self._uow.session.get(StatusLinkRow, client, populate_existing=True)
+        assert row is not None
+        return row.generation
 
     async def revoke(self, client: str, now: datetime, by: str) -> int:
         """Make every link handed out so far stop working; returns the new generation."""
-        result = await self._uow.session.execute(
+        await self.current(client, now, by)
+        await self._uow.session.execute(
             update(StatusLinkRow).where(StatusLinkRow.client == client)
             .values(generation=StatusLinkRow.generation + 1, changed_at=now, changed_by=by)
             .execution_options(synchronize_session=False))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            self._uow.session.add(StatusLinkRow(client=client, generation=2, changed_at=now, changed_by=by))
-            await self._uow.session.flush()
-            return 2
         row = await self._uow.session.get(StatusLinkRow, client, populate_existing=True)
         assert row is not None
         return row.generation

@@ -6,6 +6,9 @@ and their tickets are resolved with the incident. Internal notes never reach the
 from __future__ import annotations
 
 import asyncio
+import html
+import re
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -45,8 +48,15 @@ async def test_five_reporters_each_get_the_update_and_the_resolution_once_and_no
             assert UPDATE in text and "Payments API down" in text
             assert "Next update: by" in text and "Reference: INC-1-U1" in text
             assert "Avery (avery@example.com), your account manager" in text
+            assert "Follow this and any other incident affecting you on your status page" in text
             assert reply["to_emails"] == [requesters[ticket]] and not reply["private"]
         assert fd.replies(1) == []  # Beacon's own ticket is not a customer's
+        # The client's status page is linked, signed for its current link generation: it opens.
+        status_link = re.search(r'href="([^"]*/status/Contoso\?[^"]*)"', fd.replies(tickets[0])[0]["body"])
+        assert status_link is not None
+        parts = urlsplit(html.unescape(status_link.group(1)))
+        status, page = await stack.beacon.get_text(f"{parts.path}?{parts.query}")
+        assert status == 200 and UPDATE in page
 
         await act(stack, root, "incident.resolve", summary="Switched to the backup payment provider")
         await settled(stack)
