@@ -16,6 +16,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
 from bot import context as ctx
 from bot.card_actions import _int
+from bot.client_summary import ClientSummaries
 from bot.commands import Command
 from bot.poster import TeamsPoster
 from bot.report_form import ReportForms
@@ -78,6 +79,7 @@ class ReviewSurface:
         self.wiring, self.deps, self.settings = wiring, wiring.deps, settings
         self.poster = wiring.poster or TeamsPoster(wiring.adapter, wiring.deps)
         self.forms = ReportForms(wiring.deps, settings)
+        self.client = ClientSummaries(wiring.deps)
         self.fonts: PdfFonts | None = None
 
     def _fonts(self) -> PdfFonts:
@@ -99,6 +101,8 @@ class ReviewSurface:
         await self.poster.reply_in_thread(incident_id, _attachment(card))
 
     async def _build(self, incident_id: int, p: dict[str, Any]) -> Json:
+        if p.get("card") == "client_summary":
+            return await self.client.card(incident_id)
         async with self.deps.uow() as uow:
             incident = await uow.incidents.get(incident_id)
             row = await uow.reviews.report(incident_id)
@@ -270,11 +274,16 @@ def wire_review(wiring: Wiring) -> None:
     wiring.handlers[CreateReviewEvent] = surface.create_event
     for verb, route in ((Verb.REVIEW_REPORT_SUBMIT, surface.form), (Verb.REVIEW_REPORT_ADD_ROW, surface.form),
                         (Verb.REVIEW_SCHEDULE, surface.schedule),
-                        (Verb.REVIEW_HELD, surface.held), (Verb.REVIEW_ACTION_COMPLETE, surface.complete)):
+                        (Verb.REVIEW_HELD, surface.held), (Verb.REVIEW_ACTION_COMPLETE, surface.complete),
+                        (Verb.REVIEW_CLIENT_APPROVE, surface.client.approve_on_card),
+                        (Verb.REVIEW_CLIENT_EDIT, surface.client.edit_on_card),
+                        (Verb.REVIEW_CLIENT_SAVE, surface.client.edit_on_card)):
         wiring.card_actions.register(verb, _guard(route))
     if wiring.bot is not None:
         for verb in (Verb.REVIEW_REPORT_FORM, Verb.REVIEW_REPORT_ADD_ROW, Verb.REVIEW_REPORT_SUBMIT):
             wiring.bot.register_dialog(verb.value, surface.forms.dialog)
+        for verb in (Verb.REVIEW_CLIENT_EDIT, Verb.REVIEW_CLIENT_SAVE, Verb.REVIEW_CLIENT_APPROVE):
+            wiring.bot.register_dialog(verb.value, surface.client.dialog)
         wiring.bot.register_command("actions", surface.actions_command)
         wiring.bot.register_command("metrics", surface.metrics_command)
     wiring.app.router.add_get("/reports/{number}", surface.report_route)

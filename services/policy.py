@@ -69,6 +69,7 @@ MEMBERS = _roles(Role.MEMBER, Role.RESPONDER, Role.COMMANDER, Role.ADMIN)
 RESPONDERS = _roles(Role.RESPONDER, Role.COMMANDER, Role.ADMIN)
 COMMAND = _roles(Role.COMMANDER, Role.ADMIN)
 OWNERS = _roles(Role.OWNER, Role.COMMANDER, Role.ADMIN)
+REPORT_OWNERS = _roles(Role.OWNER, Role.ADMIN)
 PAGERS = _roles(Role.RESPONDER, Role.ADMIN)  # an incident's commander is one of its responders
 
 POLICY: dict[Verb, Rule] = {
@@ -102,6 +103,11 @@ POLICY: dict[Verb, Rule] = {
     Verb.REVIEW_SCHEDULE: Rule(OWNERS | RESPONDERS, "schedule the review of"),
     Verb.REVIEW_HELD: Rule(OWNERS, "record the review of"),
     Verb.REVIEW_ACTION_COMPLETE: Rule(OWNERS, "complete a follow-up action of"),
+    # What the client reads is the report owner's word (the Account Owner for a client's incident):
+    # not the commander's, who may not know what was promised to the client.
+    Verb.REVIEW_CLIENT_APPROVE: Rule(REPORT_OWNERS, "approve the customer summary of"),
+    Verb.REVIEW_CLIENT_EDIT: Rule(REPORT_OWNERS, "edit the customer summary of"),
+    Verb.REVIEW_CLIENT_SAVE: Rule(REPORT_OWNERS, "edit the customer summary of"),
     # Who is on call is for the organisation, not guests; changing it, for the people who take
     # pages (directory teams) and admins, as ops teams expect of a rota.
     Verb.ONCALL_SHOW: Rule(MEMBERS, "see who is on call", restrictable=False),

@@ -36,6 +36,9 @@ class Verb(StrEnum):
     REVIEW_SCHEDULE = "review.schedule"
     REVIEW_HELD = "review.held"
     REVIEW_ACTION_COMPLETE = "review.action_complete"
+    REVIEW_CLIENT_APPROVE = "review.client_approve"  # send the customer summary the approver read
+    REVIEW_CLIENT_EDIT = "review.client_edit"  # open the customer summary in a dialog to change it
+    REVIEW_CLIENT_SAVE = "review.client_save"  # the changed wording, from that dialog
     # on call (`@Beacon oncall`, its card and its override dialog) and paging by hand
     ONCALL_SHOW = "oncall.show"  # the on-call card again, as it stands now
     ONCALL_OVERRIDE_FORM = "oncall.override_form"  # open the override form (dialog or card)

@@ -4,9 +4,9 @@ actions and their reminders; and the report as read from them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from services.effects.messages import SendEmail
 from services.incidents import Incident, Status, TimelineEvent
@@ -19,7 +19,7 @@ from services.review.report import (
     build_report,
     recipients_of,
 )
-from services.review.tables import ActionItemRow, ReportRow, ReviewTimerRow
+from services.review.tables import ActionItemRow, ClientSummaryRow, ReportRow, ReviewTimerRow
 from services.store.dialect import lock_rows
 from services.store.tables import IncidentRow
 
@@ -94,6 +94,23 @@ class ReviewStore:
         rows = await self._uow.outbox.of_incident(incident_id)
         return [Communication(r.kind, recipients_of(r.kind, r.payload), r.created_at, r.done_at, r.status,
                               str(r.payload.get("description", "")), r.last_error) for r in rows]
+
+    async def client_summary(self, incident_id: int) -> ClientSummaryRow | None:
+        return await self._uow.session.get(ClientSummaryRow, incident_id, populate_existing=True)
+
+    async def add_client_summary(self, row: ClientSummaryRow) -> None:
+        self._uow.session.add(row)
+        await self._uow.session.flush()
+
+    async def claim_client_summary(self, incident_id: int, revision: int, values: dict[str, Any]) -> bool:
+        """Change the summary only while it is unsent and still at `revision` (one statement, so
+        of two approvals or edits at once exactly one wins, on either database)."""
+        done = await self._uow.session.execute(
+            update(ClientSummaryRow).where(ClientSummaryRow.incident_id == incident_id,
+                                           ClientSummaryRow.revision == revision,
+                                           ClientSummaryRow.approved_at.is_(None)).values(**values)
+            .execution_options(synchronize_session=False))
+        return bool(getattr(done, "rowcount", 0) == 1)
 
     async def update_recipients(self, incident_id: int, timeline: list[TimelineEvent]) -> list[tuple[str, str]]:
         """The stakeholders who received status updates by email (and the initial notification)."""

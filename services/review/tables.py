@@ -61,3 +61,22 @@ class ReviewTimerRow(Base):
     due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (Index("ix_review_timers_due", "due_at"),)
+
+
+class ClientSummaryRow(Base):
+    """What the client's contacts read after an incident, instead of the internal report: drafted
+    from the report when it is completed, edited and approved by the report owner, sent once."""
+
+    __tablename__ = "review_client_summaries"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    client: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    happened: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    impact_window: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    done: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    prevention: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    recipients: Mapped[list[list[str]]] = mapped_column(JSON, nullable=False)  # [[email, name], …]
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)  # +1 on each edit
+    drafted_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    edited_by: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    approved_by: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

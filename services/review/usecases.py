@@ -22,6 +22,8 @@ from services.incidents import (
 )
 from services.lifecycle import IncidentAction, act_on_incident
 from services.policy import BEACON
+from services.review.client_flow import draft_for_clients
+from services.review.client_summary import internal_addresses
 from services.review.effects import ReviewThreadCard
 from services.review.form import ReportDraft, check
 from services.review.settings import ReviewSettings
@@ -111,7 +113,9 @@ async def submit_report(deps: Deps, settings: ReviewSettings, incident_id: int, 
         link = settings.links.url(incident_id, now)
         after = {"root_cause": answers.root_cause, "link": link}
         await record(uow, incident, "report_completed", actor, summary, now, after=after)
-        await _publish(uow, incident, settings, now)
+        await _publish(uow, incident, deps.config, settings, now)
+        await draft_for_clients(uow, incident, row, await _client_recipients(uow, incident, deps.config),
+                                [a.title for a in answers.actions], now)
         completed = TimelineEvent("report_completed", now, actor, summary, after=after)
         for observer in deps.observers if not incident.drill else ():  # e.g. a note on the ticket
             await observer.on_changed(uow, incident, [completed], now)
@@ -130,8 +134,25 @@ async def _incident_and_report(uow: UnitOfWork, incident_id: int) -> tuple[Incid
     return incident, row
 
 
-async def _publish(uow: UnitOfWork, incident: Incident, settings: ReviewSettings, now: datetime) -> None:
-    """The summary card in the thread, and the report by email to who got the status updates."""
+async def _recipients(uow: UnitOfWork, incident: Incident, config: BeaconConfig) -> tuple[list[tuple[str, str]],
+                                                                                           list[tuple[str, str]]]:
+    """Who got the status updates by email: (the organisation's own people, everyone else)."""
+    assert incident.id is not None
+    if incident.drill:
+        return [], []
+    internal = internal_addresses(config)
+    everyone = await uow.reviews.update_recipients(incident.id, await uow.timeline.of(incident.id))
+    return ([r for r in everyone if r[0].lower() in internal], [r for r in everyone if r[0].lower() not in internal])
+
+
+async def _client_recipients(uow: UnitOfWork, incident: Incident, config: BeaconConfig) -> list[tuple[str, str]]:
+    return (await _recipients(uow, incident, config))[1]
+
+
+async def _publish(uow: UnitOfWork, incident: Incident, config: BeaconConfig, settings: ReviewSettings,
+                   now: datetime) -> None:
+    """The summary card in the thread, and the report by email to the organisation's people who got
+    the status updates. The client's contacts get the summary their owner approves instead."""
     assert incident.id is not None
     link = settings.links.url(incident.id, now)
     await thread_card(uow, incident, "summary", {"card": "report_summary", "link": link}, now)
@@ -143,7 +164,7 @@ async def _publish(uow: UnitOfWork, incident: Incident, settings: ReviewSettings
             f"report</a> (the link expires in {settings.links.ttl.days} days).</p>")
     text = (f"The post-incident report for {incident.number} ({incident.title}) is complete.\n\n"
             f"Read the report: {link}\n(The link expires in {settings.links.ttl.days} days.)")
-    for email, name in await uow.reviews.update_recipients(incident.id, await uow.timeline.of(incident.id)):
+    for email, name in (await _recipients(uow, incident, config))[0]:
         await uow.outbox.add(SendEmail(incident.id, "report", email, name, subject, page, text,
                                        f"report email to {email}"), now=now)
 

@@ -42,6 +42,8 @@ EXPECTED: dict[str, str] = {
     "report.link": MEMBERS + " owner", "report.unlink": MEMBERS + " owner",
     "review.report_form": OWNERS, "review.report_add_row": OWNERS, "review.report_submit": OWNERS, "review.schedule": "owner responder commander admin",
     "review.held": OWNERS, "review.action_complete": OWNERS,
+    # what a client reads is the report owner's word, not the commander's
+    "review.client_approve": "owner admin", "review.client_edit": "owner admin", "review.client_save": "owner admin",
     # who is on call is for the organisation; changing it is for the on-call teams and admins
     "oncall.show": MEMBERS + " owner", "oncall.override_form": "responder admin",
     "oncall.override": "responder admin", "oncall.override_clear": "responder admin",

@@ -43,11 +43,15 @@ def review_config() -> Any:
 
 
 async def _stack(database_url: str, clock: FakeClock) -> tuple[Any, FakeGraph]:
+    return await _stack_with(database_url, clock, review_config())
+
+
+async def _stack_with(database_url: str, clock: FakeClock, config: Any) -> tuple[Any, FakeGraph]:
     graph = await FakeGraph().start()
     outside = OutsideSettings(graph=GraphSettings(base_url=graph.base_url, access_token="t",
                                                   organizer_user_id="bridge@example.com",
                                                   mail_sender="noc@example.com"), sms=SmsSettings(provider=""))
-    stack = await start_stack(database_url, review_config(), outside=outside, clock=clock,
+    stack = await start_stack(database_url, config, outside=outside, clock=clock,
                               report_link_secret="s3cret", public_url="https://beacon.example.com")
     return stack, graph
 
