@@ -41,7 +41,7 @@ from services.logs import bind_incident_handlers, setup_logging
 from services.metrics import render as render_metrics
 from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
 from services.scheduler.worker import Scheduler
-from services.settings import Settings
+from services.settings import Settings, SettingsError
 from services.store.db import create_engine, database_unavailable, migrate, migrations_applied, session_factory
 from services.store.uow import UnitOfWork
 from services.telemetry import configure_telemetry
@@ -178,6 +178,9 @@ async def database_outage(request: web.Request, handler: Any) -> web.StreamRespo
 def report_unconfigured(settings: Settings) -> None:
     if not settings.app_id:
         log.warning("MicrosoftAppId is empty: accepting unauthenticated requests only (Emulator mode)")
+    elif settings.bot_app_type == "MultiTenant":
+        log.warning("MicrosoftAppType is MultiTenant: Azure no longer creates multi-tenant bots; a new "
+                    "registration is SingleTenant (with MicrosoftAppTenantId) or UserAssignedMSI")
 
 
 def main(argv: list[str]) -> int:
@@ -192,6 +195,9 @@ def main(argv: list[str]) -> int:
         app = create_app(settings)
     except ConfigError as error:
         print(f"Beacon cannot start: the configuration is invalid.\n{error}", file=sys.stderr)
+        return 2
+    except SettingsError as error:
+        print(f"Beacon cannot start: {error}.", file=sys.stderr)
         return 2
     report_unconfigured(settings)
     loop = event_loop()

@@ -34,7 +34,7 @@ class BotConfiguration:
     def __init__(self, settings: Settings):
         self.APP_ID = settings.app_id
         self.APP_PASSWORD = settings.app_password
-        self.APP_TYPE = settings.app_type
+        self.APP_TYPE = settings.bot_app_type
         self.APP_TENANTID = settings.app_tenant_id
         if settings.openid_metadata_url:
             for name, value in parameterized_settings(settings.openid_metadata_url).items():
@@ -47,6 +47,7 @@ def json_error(status: int, message: str) -> web.Response:
 
 class BeaconAdapter(CloudAdapter):
     def __init__(self, settings: Settings):
+        settings.check_registration()  # the SDK's own errors do not say which setting to fix
         install_sdk_fixes()
         super().__init__(CachingBotFrameworkAuthentication(BotConfiguration(settings)))
         self.app_id = settings.app_id

@@ -117,10 +117,16 @@ async def check_database(settings: Settings) -> Check:
 
 
 def msal_bot_token(settings: Settings, login_url: str) -> str:
-    """A client-credentials token for the bot, as the Bot Framework SDK gets it (MSAL)."""
+    """A token for the bot, as the Bot Framework SDK gets it (MSAL): from the user-assigned
+    managed identity (UserAssignedMSI), else with the client secret."""
+    kind = settings.bot_app_type
+    if kind == "UserAssignedMSI":
+        from botframework.connector.auth import ManagedIdentityAppCredentials
+
+        return str(ManagedIdentityAppCredentials(settings.app_id).get_access_token())
     from botframework.connector.auth import MicrosoftAppCredentials
 
-    tenant = settings.app_tenant_id if settings.app_type.lower() == "singletenant" else None
+    tenant = settings.app_tenant_id if kind == "SingleTenant" else None
     credentials = MicrosoftAppCredentials(settings.app_id, settings.app_password, channel_auth_tenant=tenant)
     if login_url:
         credentials.oauth_endpoint = login_url.rstrip("/")
@@ -132,19 +138,29 @@ async def check_bot_credentials(settings: Settings, login_url: str = "",
     if not settings.app_id:
         return Check("bot credentials", "ok", "local mode: MicrosoftAppId is empty, so Beacon accepts only "
                      "unauthenticated requests (Emulator, the playground at /playground)")
-    if not settings.app_password:
+    if problem := settings.registration_problem():
+        detail, _, fix = problem.partition(": ")
+        return Check("bot credentials", "fail", detail, fix)
+    kind = settings.bot_app_type
+    if kind == "MultiTenant" and not settings.app_password:
         return Check("bot credentials", "fail", f"MicrosoftAppId {settings.app_id} has no MicrosoftAppPassword",
                      "set MicrosoftAppPassword to a client secret of the Azure Bot's app registration")
+    source = "its managed identity" if kind == "UserAssignedMSI" else "its client secret"
     try:
         token = await asyncio.wait_for(asyncio.to_thread(get_token, settings, login_url), TIMEOUT_SECONDS)
     except Exception as error:
-        return Check("bot credentials", "fail", f"no token for MicrosoftAppId {settings.app_id}: {error}",
-                     "check MicrosoftAppPassword (a secret that has not expired), MicrosoftAppType and "
-                     "MicrosoftAppTenantId against the app registration")
+        fix = ("check that the user-assigned managed identity whose client id is MicrosoftAppId is assigned to "
+               "this app (container app → Identity) and that MicrosoftAppTenantId is its tenant"
+               if kind == "UserAssignedMSI" else
+               "check MicrosoftAppPassword (a secret that has not expired), MicrosoftAppType and "
+               "MicrosoftAppTenantId against the app registration")
+        return Check("bot credentials", "fail", f"no token for MicrosoftAppId {settings.app_id} ({kind}, from "
+                     f"{source}): {error!r}"[:400], fix)
     if not token:
         return Check("bot credentials", "fail", "the token endpoint answered without a token",
                      "check BOT_LOGIN_URL")
-    return Check("bot credentials", "ok", f"MicrosoftAppId {settings.app_id} gets a Bot Framework token")
+    return Check("bot credentials", "ok", f"MicrosoftAppId {settings.app_id} ({kind}) gets a Bot Framework "
+                 f"token from {source}")
 
 
 async def check_graph(settings: GraphSettings, public_url: str = "") -> list[Check]:

@@ -20,6 +20,13 @@ ConversationLimits = Annotated[tuple[Limit, ...],
                                BeforeValidator(lambda v: parse_limits(v) if isinstance(v, str) else v)]
 
 
+APP_TYPES = {"singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI", "multitenant": "MultiTenant"}
+
+
+class SettingsError(ValueError):
+    """Settings Beacon cannot start with; the message names each setting and its fix."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -28,8 +35,10 @@ class Settings(BaseSettings):
     app_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppId", "MICROSOFT_APP_ID"))
     app_password: str = Field("", validation_alias=AliasChoices("MicrosoftAppPassword",
                                                                 "MICROSOFT_APP_PASSWORD"))
-    app_type: str = Field("MultiTenant", validation_alias=AliasChoices("MicrosoftAppType",
-                                                                       "MICROSOFT_APP_TYPE"))
+    # Azure creates new bots as SingleTenant or UserAssignedMSI only (multi-tenant creation is
+    # deprecated); MultiTenant stays for registrations made before.
+    app_type: str = Field("SingleTenant", validation_alias=AliasChoices("MicrosoftAppType",
+                                                                        "MICROSOFT_APP_TYPE"))
     app_tenant_id: str = Field("", validation_alias=AliasChoices("MicrosoftAppTenantId",
                                                                  "MICROSOFT_APP_TENANT_ID"))
     openid_metadata_url: str = Field("", validation_alias="TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL")
@@ -86,3 +95,36 @@ class Settings(BaseSettings):
     @property
     def auth_enabled(self) -> bool:
         return bool(self.app_id)
+
+    @property
+    def bot_app_type(self) -> str:
+        """MicrosoftAppType as botbuilder spells it; MultiTenant (its unauthenticated mode) while
+        MicrosoftAppId is empty, so `python app.py` starts with no registration at all."""
+        if not self.app_id:
+            return "MultiTenant"
+        return APP_TYPES.get(self.app_type.strip().lower(), self.app_type)
+
+    def registration_problem(self) -> str:
+        """Why the bot registration settings cannot work, with the fix; '' when they can."""
+        if not self.app_id:
+            return ""
+        kind = self.app_type.strip().lower()
+        if kind not in APP_TYPES:
+            return (f"MicrosoftAppType is {self.app_type!r}: use SingleTenant (an app registration and its client "
+                    "secret), UserAssignedMSI (a user-assigned managed identity, no secret) or MultiTenant (only "
+                    "for a registration created as multi-tenant)")
+        name = APP_TYPES[kind]
+        if kind != "multitenant" and not self.app_tenant_id.strip():
+            default = " (the default)" if kind == "singletenant" else ""
+            return (f"MicrosoftAppType is {name}{default}, which needs MicrosoftAppTenantId: set it to the "
+                    "Directory (tenant) id of the bot's app registration (Azure portal → the Azure Bot → "
+                    "Configuration → App Tenant ID)")
+        if kind == "singletenant" and not self.app_password:
+            return ("MicrosoftAppType is SingleTenant, which needs MicrosoftAppPassword: set it to a client secret of the "
+                    f"app registration {self.app_id} (or MicrosoftAppType=UserAssignedMSI when "
+                    "MicrosoftAppId is a user-assigned managed identity)")
+        return ""
+
+    def check_registration(self) -> None:
+        if problem := self.registration_problem():
+            raise SettingsError(problem)

@@ -69,7 +69,7 @@ async def secured(database_url):  # type: ignore[no-untyped-def]
     from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 
     JwtTokenExtractor.metadataCache.clear()  # each test has its own keys
-    stack = await start_stack(database_url, app_id=APP_ID, app_password="not-used-here",
+    stack = await start_stack(database_url, app_id=APP_ID, app_password="not-used-here", app_tenant_id=TENANT_ID,
                               openid_metadata_url=f"{openid.url}/v1/.well-known/openidconfiguration",
                               allowed_tenant_ids=f"{TENANT_ID}, other-tenant")
     yield stack, openid

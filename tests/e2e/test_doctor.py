@@ -184,7 +184,7 @@ async def test_bot_credentials_that_get_no_token_fail_with_the_fix() -> None:
         raise PermissionError("AADSTS7000215: Invalid client secret provided.")
 
     check = await check_bot_credentials(Settings(app_id="11111111-2222-3333-4444-555555555555",
-                                                 app_password="wrong"), get_token=refuse)
+                                                 app_tenant_id=TENANT, app_password="wrong"), get_token=refuse)
     assert check.outcome == "fail" and "AADSTS7000215" in check.line() and "MicrosoftAppPassword" in check.fix
 
 

@@ -60,7 +60,7 @@ async def test_the_playground_is_served_only_without_an_app_id(beacon: BeaconSer
     status, page = await get(beacon.url + "/playground")
     assert status == 200 and "Beacon playground" in page
     registered = await start_beacon(tmp_path / "..", app_id="11111111-2222-3333-4444-555555555555",
-                                    app_password="secret")
+                                    app_password="secret", app_tenant_id="72f988bf-86f1-41af-91ab-2d7cd011db47")
     try:
         assert (await get(registered.url + "/playground"))[0] == 404
         assert (await get(registered.url + "/playground/feed"))[0] == 404

@@ -48,7 +48,8 @@ def app_routes(tmp_path: Path, app_id: str) -> tuple[set[tuple[str, str]], set[s
     """(method, path) of every route, and the paths of routes that take any method. HEAD is left out:
     aiohttp adds it to every GET."""
     settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path / 'routes.db'}",  # type: ignore[call-arg]
-                        app_id=app_id)
+                        app_id=app_id, app_password="secret" if app_id else "",
+                        app_tenant_id="72f988bf-86f1-41af-91ab-2d7cd011db47" if app_id else "")
     app = create_app(settings, Overrides(outside=unconfigured(), start_worker=False))
     exact, any_method = set(), set()
     for route in app.router.routes():
