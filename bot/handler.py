@@ -35,6 +35,7 @@ from cards.incident import incident_card
 from cards.messages import help_card, incident_list_card, notice_card
 from services.deps import Deps
 from services.incidents import IncidentNotFound
+from services.placement import placement
 from services.verbs import Verb
 
 log = logging.getLogger("beacon.bot")
@@ -214,10 +215,18 @@ class BeaconBot(TeamsActivityHandler):
             if isinstance(joined, DeclareForm):
                 return MessagingExtensionActionResponse(task=self._dialog(joined).task)
             return MessagingExtensionActionResponse()
+        activity = turn_context.activity
+        where = await placement(self.deps, ctx.thread_target(activity, self.deps.config),
+                                activity.conversation.id, ctx.channel_id(activity))
+        if where.problem:  # nothing is declared: the form stays open with the reason and the fix
+            return MessagingExtensionActionResponse(task=self._dialog(DeclareForm.from_values(
+                data, error=where.problem)).task)
         result = await declare_from_form(turn_context, data, "message", self.deps, self.card_actions.gate)
         if isinstance(result, DeclareForm):
             return MessagingExtensionActionResponse(task=self._dialog(result).task)
-        return MessagingExtensionActionResponse()
+        incident = result.incident
+        told = strings.DECLARED_AT.format(number=incident.number, title=incident.title, where=where.where)
+        return MessagingExtensionActionResponse(task=TaskModuleMessageResponse(value=told))
 
     async def _gated_dialog(self, turn_context: TurnContext, data: dict[str, Any],
                             route: DialogRoute) -> TaskModuleResponse:

@@ -10,6 +10,7 @@ WELCOME_TEXT = (
 DECLARE = "Declare incident"
 DECLARE_FORM_TITLE = "Declare an incident"
 DECLARED = "{number} declared: {title}. The incident card is in the incidents thread."
+DECLARED_AT = "{number} declared: {title}. Its card is in {where}, where responders follow it."
 SIMILAR_OPEN = "{number} is open: {title}"
 SIMILAR_QUESTION = ("Is this the same problem? Join {number} instead: you become one of its responders and what "
                     "you typed here is added to it as your note. Or declare a new incident.")

@@ -161,7 +161,9 @@ async def test_declare_from_a_message_prefills_the_form(stack):
     status, body = await stack.send(message_action_submit(
         {"title": "Checkout 500s", "impact": "high", "urgency": "medium", "service": "payments-api"},
         service_url=stack.url))
-    assert status == 200 and body == {}
+    assert status == 200  # the declarer is told where the incident went
+    assert body["task"] == {"type": "message", "value": "INC-1 declared: Checkout 500s. Its card is in this "
+                                                        "channel, where responders follow it."}
     await settled(stack)
     assert any(heading(c).startswith("P2 · INC-1") for c in stack.teams.cards())
     async with stack.beacon.deps.uow() as uow:
