@@ -67,7 +67,8 @@ def client_summary_card(view: ClientSummaryView) -> Json:
         body.append(text(plain(view.notice), color="good" if view.sent_at else "attention"))
     if view.sent_at is not None:
         heading = f"Customer summary of {view.label} sent to {client}"
-        status = f"Approved by {plain(view.sent_by) or 'the report owner'} and sent {when(view.sent_at)} to {_to(view)}."
+        approver = plain(view.sent_by) or "the report owner"
+        status = f"Approved by {approver} and sent {when(view.sent_at)} to {_to(view)}."
         return card([*body, container([text(heading, weight="Bolder"), text(plain(view.title), spacing="None")],
                                       style="good"), text(status, subtle=True), *_sections(view)])
     mentions: list[Json] = []

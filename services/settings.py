@@ -120,8 +120,8 @@ class Settings(BaseSettings):
                     "Directory (tenant) id of the bot's app registration (Azure portal → the Azure Bot → "
                     "Configuration → App Tenant ID)")
         if kind == "singletenant" and not self.app_password:
-            return ("MicrosoftAppType is SingleTenant, which needs MicrosoftAppPassword: set it to a client secret of the "
-                    f"app registration {self.app_id} (or MicrosoftAppType=UserAssignedMSI when "
+            return ("MicrosoftAppType is SingleTenant, which needs MicrosoftAppPassword: set it to a client secret "
+                    f"of the app registration {self.app_id} (or MicrosoftAppType=UserAssignedMSI when "
                     "MicrosoftAppId is a user-assigned managed identity)")
         return ""
 
