@@ -11,6 +11,7 @@ from services.comms.plan import stakeholder_owner
 from services.config import BeaconConfig
 from services.deps import Deps
 from services.incidents import DomainError, Incident, Person, ValidationFailed
+from services.review.client_summary import internal_addresses
 from services.review.effects import CreateReviewEvent
 from services.review.settings import ReviewSettings
 from services.review.usecases import _incident_and_report, record, thread_card
@@ -71,6 +72,17 @@ def attendees(incident: Incident, config: BeaconConfig, include_client: bool) ->
     return list(invite.values()), missing
 
 
+def _invitation(incident: Incident, link: str, invite: list[list[str]], config: BeaconConfig) -> str:
+    """Every attendee reads the same invitation: the internal report is linked only when all of them
+    are the organisation's own people (a client's contacts get the approved customer summary)."""
+    about = f"<p>Post-incident review of {html.escape(incident.label)}: {html.escape(incident.title)}.</p>"
+    internal = internal_addresses(config)
+    if all(email.lower() in internal for email, _ in invite):
+        return about + f"<p><a href='{html.escape(link)}'>The report</a></p>"
+    return about + ("<p>Attendees from the team: the post-incident report is linked in the incident's thread in "
+                    "Teams.</p>")
+
+
 async def schedule_review(deps: Deps, settings: ReviewSettings, incident_id: int, data: dict[str, Any],
                           actor: Person) -> tuple[Incident, datetime]:
     now = deps.clock.now()
@@ -83,9 +95,7 @@ async def schedule_review(deps: Deps, settings: ReviewSettings, incident_id: int
         invite, missing = attendees(incident, deps.config, include_client)
         if not invite:
             raise DomainError("nobody to invite: no commander, responder or report owner has an email address")
-        link = settings.links.url(incident_id, now)
-        body = (f"<p>Post-incident review of {html.escape(incident.label)}: {html.escape(incident.title)}.</p>"
-                f"<p><a href='{html.escape(link)}'>The report</a></p>")
+        body = _invitation(incident, settings.links.url(incident_id, now), invite, deps.config)
         row.review_start = start
         failed = sum(e.kind == "review_event_failed" for e in await uow.timeline.of(incident_id))
         await uow.outbox.add(CreateReviewEvent(

@@ -181,3 +181,23 @@ async def test_an_internal_incident_has_no_client_summary(database_url):
                                        for a in m.to}
     finally:
         await _stop(stack, graph)
+
+
+async def test_a_review_invitation_the_client_gets_does_not_link_the_internal_report(database_url):
+    clock = FakeClock(START)
+    stack, graph = await _stack_with(database_url, clock, client_config())
+    try:
+        root = await _resolved_with_report(stack, clock)
+        answer = await stack.invoke_card(card_action_invoke(
+            "review.schedule", {"incidentId": 1, "include_client": "true"}, reply_to_id=root.id,
+            service_url=stack.url, from_user=OWNER))
+        assert "Review scheduled" in card_text(answer)
+        await settled(stack)
+        [event] = graph.events.values()
+        invited = {a["emailAddress"]["address"] for a in event["attendees"]}
+        assert CONTACTS <= invited  # the client is invited, as asked
+        body = event["body"]["content"]
+        assert "/reports/INC-1" not in body and "CANARY" not in body
+        assert "the post-incident report is linked in the incident's thread" in body
+    finally:
+        await _stop(stack, graph)
