@@ -16,6 +16,9 @@ from services.ports import Recipient
 RESPONDERS, STAKEHOLDERS = "responders", "stakeholders"
 QUIET_KINDS = {"update_reminder", "delivery_sent", "delivery_failed", "delivery_skipped", "notified"}
 CHANGES_SHOWN = 6  # the latest changes an automatic update lists
+# What only the team reads (notes are guesses and working thoughts): never in an automatic update
+# for stakeholders, who include a client's contacts.
+INTERNAL_KINDS = frozenset({"note", "refused"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,9 @@ def changes_since_last_update(timeline: list[TimelineEvent]) -> list[str]:
     return [e.summary for e in timeline[last + 1:] if e.kind not in QUIET_KINDS | {"status_update"}]
 
 
-def automatic_update_text(incident: Incident, timeline: list[TimelineEvent]) -> str:
+def automatic_update_text(incident: Incident, timeline: list[TimelineEvent], audience: str = RESPONDERS) -> str:
+    if audience != RESPONDERS:
+        timeline = [e for e in timeline if e.kind not in INTERNAL_KINDS]
     changes = changes_since_last_update(timeline)
     lines = [f"{incident.number} is {incident.status.value} at {incident.priority}."]
     lines += [f"Since the last update: {'; '.join(changes[-CHANGES_SHOWN:])}."] if changes else [

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.comms import notify, plan
-from services.comms.plan import RESPONDERS
+from services.comms.plan import RESPONDERS, STAKEHOLDERS
 from services.config import BeaconConfig
 from services.effects import OutboxEffect
 from services.incidents import Incident, TimelineEvent
@@ -74,6 +74,10 @@ async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, n
     updates = [t.incident_id for t in firing.values() if t.kind != ESCALATION]
     drafts = await uow.timeline.changes_since_last_update(updates, leave_out=plan.QUIET_KINDS | {"status_update"},
                                                           limit=plan.CHANGES_SHOWN) if updates else {}
+    told = [t.incident_id for t in firing.values() if t.kind == STAKEHOLDERS]  # never the team's own notes
+    public = await uow.timeline.changes_since_last_update(
+        told, leave_out=plan.QUIET_KINDS | {"status_update"} | plan.INTERNAL_KINDS,
+        limit=plan.CHANGES_SHOWN) if told else {}
     reminded = await reminders(uow, [t for t in firing.values() if t.phase != "due" and t.kind != ESCALATION])
     escalating = any(t.kind == ESCALATION for t in firing.values())
     overrides: list[Override] = await uow.oncall_overrides.active(now) if escalating else []
@@ -82,7 +86,8 @@ async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, n
         if timer.kind == ESCALATION:
             fire_escalation(batch, timer, incidents.get(incident_id), overrides)
             continue
-        fire(batch, timer, incidents.get(incident_id), drafts.get(incident_id, []),
+        fire(batch, timer, incidents.get(incident_id), (public if timer.kind == STAKEHOLDERS else drafts).get(
+            incident_id, []),
              reminded.get((incident_id, timer.kind, timer.sequence)))
     await batch.write(uow)
     return len(firing)
@@ -127,7 +132,7 @@ def fire(batch: Batch, timer: TimerRow, incident: Incident | None, draft: list[T
     # once, marked late, and the next one falls at the first due time after now, never a burst.
     late = now - timer.due_at > config.communications.late_after
     owner_name, owner_id = owner_of(incident, timer.kind, config)
-    text = plan.automatic_update_text(incident, draft)
+    text = plan.automatic_update_text(incident, draft, timer.kind)
     if timer.phase == "due":
         batch.posts.append(notify.reminder_post(incident, timer.kind, owner_name, owner_id, timer.sequence, text,
                                                 late, due_at=timer.due_at, posts_at=now + config.communications.grace))

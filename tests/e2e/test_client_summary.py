@@ -16,7 +16,7 @@ from services.clock import FakeClock
 from services.config import parse_config
 from tests.cardschema import assert_valid_card
 from tests.e2e.conftest import E2E_CONFIG
-from tests.e2e.helpers import act, card_text, declare, settled
+from tests.e2e.helpers import act, card_text, declare, eventually, settled
 from tests.e2e.test_review import _stack_with, _stop
 from tests.teams_activities import Users, card_action_invoke, task_fetch, task_submit
 
@@ -199,5 +199,31 @@ async def test_a_review_invitation_the_client_gets_does_not_link_the_internal_re
         body = event["body"]["content"]
         assert "/reports/INC-1" not in body and "CANARY" not in body
         assert "the post-incident report is linked in the incident's thread" in body
+    finally:
+        await _stop(stack, graph)
+
+
+async def test_automatic_updates_the_client_gets_leave_internal_notes_out(database_url):
+    """Nobody posts for stakeholders: Beacon's automatic update reaches the client's contacts by
+    email with what changed, but not what a responder only noted for the team."""
+    data = client_config().model_dump()
+    data["communications"] = {"responder_update_high": "PT1H", "stakeholder_update": "PT2S", "grace": "PT0.5S"}
+    stack, graph = await _stack_with(database_url, None, parse_config(data))  # type: ignore[arg-type]
+    try:
+        _, root = await declare(stack, "Checkout failing", client="Contoso")
+        await settled(stack)
+        await act(stack, root, "incident.note", note=CANARY)
+        await settled(stack)
+        await act(stack, root, "incident.status", status="investigating")
+
+        def automatic() -> list[Any]:
+            return [m for m in _to_contacts(graph) if "investigating" in m.text]
+
+        await eventually(lambda: automatic(), what="an automatic stakeholder update to the client", timeout=20)
+        assert all("CANARY" not in m.text + m.html for m in _to_contacts(graph))
+        async with stack.beacon.deps.uow() as uow:
+            updates = [e for e in await uow.timeline.of(1) if e.kind == "status_update"]
+        assert updates and all("CANARY" not in e.summary for e in updates
+                               if (e.after or {}).get("audience") == "stakeholders")
     finally:
         await _stop(stack, graph)

@@ -360,11 +360,13 @@ async def test_two_timers_of_one_incident_due_at_once_fire_in_successive_batches
     assert await timers(deps) == {(incident, plan.RESPONDERS): ("due", 2), (incident, plan.STAKEHOLDERS): ("due", 2)}
 
 
-def whole_timeline_draft(events: list[TimelineRow]) -> str:
+def whole_timeline_draft(events: list[TimelineRow], audience: str = plan.RESPONDERS) -> str:
     """What an automatic update lists, computed the straightforward way from the whole timeline: the
-    changes after the last status update, leaving out the quiet kinds, the latest few."""
+    changes after the last status update, leaving out the quiet kinds (and, for stakeholders, the
+    team's own notes), the latest few."""
     last = max((index for index, e in enumerate(events) if e.kind == "status_update"), default=-1)
-    changes = [e.summary for e in events[last + 1:] if e.kind not in plan.QUIET_KINDS][-plan.CHANGES_SHOWN:]
+    hidden = plan.QUIET_KINDS | (plan.INTERNAL_KINDS if audience != plan.RESPONDERS else set())
+    changes = [e.summary for e in events[last + 1:] if e.kind not in hidden][-plan.CHANGES_SHOWN:]
     return f"Since the last update: {'; '.join(changes)}." if changes else "No change since the last update."
 
 
@@ -427,15 +429,18 @@ async def test_each_automatic_update_lists_what_the_whole_timeline_says_changed_
             if update.kind == "status_update" and update.after["automatic"]:
                 assert events[index - 1].kind == "update_missed"  # the firing's own entries
                 draft = update.after["text"].split(". ", 1)[1]  # after "INC-n is <status> at <priority>."
-                assert draft == whole_timeline_draft(events[:index - 1]), (incident, update.after)
+                assert draft == whole_timeline_draft(events[:index - 1], update.after["audience"]), (
+                    incident, update.after)
                 assert update.after["text"] in posted
                 checked.append((incident, update.after["audience"], draft))
     assert len(checked) == 7
     assert (a, plan.RESPONDERS, "Since the last update: Step 4; Step 5; Step 6; "
             "Alice moved it from investigating to fixing; Alice acknowledged; Rollback at 50%.") in checked
-    # b's two updates at 130 fire one after the other: the first lists the note, the second nothing new.
-    assert sorted([draft for incident, _, draft in checked if incident == b][1:]) == [
-        "No change since the last update.", "Since the last update: Monitoring."]
+    # b's two updates at 130 fire one after the other, the second with nothing new since the first;
+    # the stakeholders' one never lists the team's note (whole_timeline_draft above checks each).
+    b_updates = [(audience, draft) for incident, audience, draft in checked if incident == b][1:]
+    assert (plan.STAKEHOLDERS, "No change since the last update.") in b_updates
+    assert all("Monitoring" not in draft for audience, draft in b_updates if audience == plan.STAKEHOLDERS)
     assert (c, plan.RESPONDERS, "No change since the last update.") in checked
 
     await act(deps, a, Verb.NOTE, note="Rollback done")  # and the drafts the next updates would start from
