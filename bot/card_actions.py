@@ -33,7 +33,7 @@ from services.declaring import (
 )
 from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound
-from services.lifecycle import FORM_USED, ActionOutcome, IncidentAction, act_on_incident
+from services.lifecycle import COUNTED_CHANGES, FORM_USED, ActionOutcome, IncidentAction, act_on_incident
 from services.verbs import INCIDENT_VERBS, Verb
 
 log = logging.getLogger("beacon.bot")
@@ -222,5 +222,10 @@ def _notice(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
         return outcome.notice, ()
     if outcome.changed_meanwhile:
         heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
-        return heading, tuple(outcome.changed_meanwhile)
+        earlier = outcome.earlier_changes
+        if not earlier:
+            return heading, tuple(outcome.changed_meanwhile)
+        counted_all = earlier + len(outcome.changed_meanwhile) < COUNTED_CHANGES
+        more = (strings.EARLIER_CHANGES if counted_all else strings.EARLIER_CHANGES_AT_LEAST).format(count=earlier)
+        return heading, (*outcome.changed_meanwhile, more)
     return outcome.notice, ()

@@ -47,7 +47,8 @@ class ActionOutcome:
     applied: bool
     notice: str = ""
     is_error: bool = False
-    changed_meanwhile: list[str] = field(default_factory=list)
+    changed_meanwhile: list[str] = field(default_factory=list)  # the latest few, oldest first
+    earlier_changes: int = 0  # how many more changed before those (COUNTED_CHANGES at most)
 
 
 # -- acting on an incident -------------------------------------------------------------------
@@ -115,6 +116,10 @@ LIFECYCLE = frozenset({"status_changed", "resolved", "reopened", "closed"})
 # Timeline entries that never make a card stale in a way worth telling the clicker about.
 QUIET = frozenset({"status_update", "update_missed", "update_reminder", "notified", "delivery_sent",
                    "delivery_failed", "delivery_skipped"})
+# What a stale card's clicker is shown: the latest few changes, and how many came before them,
+# counted up to a bound, so a click costs the same however long the incident has been running.
+SHOWN_CHANGES = 5
+COUNTED_CHANGES = 10_000
 
 
 def _acknowledge(incident: Incident, data: dict[str, Any], actor: Person, now: datetime) -> None:
@@ -168,38 +173,40 @@ async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         except ConcurrentUpdate:
             if attempt == attempts:
                 break
-            # Someone saved first: reload and judge again against their change. Wait a moment,
-            # longer each time and at random, so that writers racing for one busy incident (other
-            # clicks, replicas' scheduler batches, alerts) stop meeting head-on: three immediate
-            # retries were not enough with three replicas under load. At most ~0.45 s in all.
+            # Clicks on one incident queue on its lock (incidents.get_to_change), so this is rare: a
+            # replay of this click committed first, or a lock wait was given up. Wait a moment,
+            # longer each time and at random, so that the retries do not meet head-on again.
             await asyncio.sleep(random.uniform(0, 0.03 * attempt))
     raise DomainError("the incident is changing too fast; try again")
 
 
 async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
-                 now: datetime) -> tuple[Incident, ActionOutcome | None, list[str]]:
+                 now: datetime) -> tuple[Incident, ActionOutcome | None, tuple[list[str], int]]:
     """Read the incident a click is about and judge the click: a refresh, a replay, a refusal or a
-    stale card whose change conflicts is answered here; otherwise it applies, and the summaries of
-    what changed since the clicker's card are shown with it."""
+    stale card whose change conflicts is answered here; otherwise it applies, and what changed since
+    the clicker's card is shown with it: the latest summaries and how many changes came before."""
     refresh = cmd.verb is Verb.REFRESH
     replayed = not refresh and bool(cmd.activity_id) and await uow.activities.was_processed(cmd.activity_id)
-    if not refresh and not replayed:
-        await uow.write_first()  # before the incident is read: on SQLite no one can change it meanwhile
-    incident = await uow.incidents.get(cmd.incident_id)
+    if refresh or replayed:
+        incident = await uow.incidents.get(cmd.incident_id)
+    else:  # locked until the commit: other clicks on it wait for this one instead of racing it
+        incident = await uow.incidents.get_to_change(cmd.incident_id)
     if incident is None:
         raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
     if refresh:
-        return incident, ActionOutcome(incident, applied=False), []
+        return incident, ActionOutcome(incident, applied=False), ([], 0)
     if replayed:
-        return incident, ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED), []
+        return incident, ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED), ([], 0)
     if cmd.shown_version is None or cmd.shown_version == incident.version:
-        return incident, None, []
-    events_since = await uow.timeline.after_version(incident.id or 0, cmd.shown_version)
-    meanwhile = [e.summary for e in events_since if e.kind not in QUIET]
-    if any(e.kind in ACTIONS[cmd.verb].conflicts for e in events_since):
-        return incident, ActionOutcome(incident, applied=False, changed_meanwhile=meanwhile,
-                                       notice="Not applied: the incident changed since your card was shown."), meanwhile
-    return incident, None, meanwhile
+        return incident, None, ([], 0)
+    assert incident.id is not None
+    latest, total = await uow.timeline.latest_after_version(incident.id, cmd.shown_version, leave_out=QUIET,
+                                                            limit=SHOWN_CHANGES, count_up_to=COUNTED_CHANGES)
+    missed = [e.summary for e in latest], total - len(latest)
+    if await uow.timeline.any_after_version(incident.id, cmd.shown_version, ACTIONS[cmd.verb].conflicts):
+        return incident, ActionOutcome(incident, applied=False, changed_meanwhile=missed[0], earlier_changes=missed[1],
+                                       notice="Not applied: the incident changed since your card was shown."), missed
+    return incident, None, missed
 
 
 async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
@@ -207,7 +214,7 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     the pipeline, commit. A replay of this click that commits first raises ConcurrentUpdate there."""
     now = deps.clock.now()
     async with deps.uow() as uow:
-        incident, answer, meanwhile = await _judge(uow, cmd, deps, now)
+        incident, answer, (meanwhile, earlier) = await _judge(uow, cmd, deps, now)
         if answer is not None:
             return answer
         if cmd.form_message is not None and (used := await claim_form(uow, cmd.form_message, now)) is not None:
@@ -224,5 +231,5 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         if cmd.form_message is not None:
             await form_used(uow, cmd.form_message, incident, joined_text(incident, cmd.actor), now)
         await uow.commit()
-    return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile,
+    return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile, earlier_changes=earlier,
                          notice="Applied on top of newer changes." if meanwhile else "")

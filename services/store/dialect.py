@@ -1,4 +1,5 @@
-"""Where SQLite and PostgreSQL differ, in one place: row locks, advisory locks and insert-if-new.
+"""Where SQLite and PostgreSQL differ, in one place: row locks, advisory locks, lock waits and
+insert-if-new.
 
 PostgreSQL runs several replicas against one database: rows are claimed FOR UPDATE SKIP LOCKED,
 read for a write FOR UPDATE, and whole intakes serialised by advisory locks. SQLite serves one
@@ -33,6 +34,32 @@ def lock_rows(query: Q, session: AsyncSession, *, skip_locked: bool = False) -> 
     if is_postgresql(session):
         return cast(Q, query.with_for_update(skip_locked=skip_locked))
     return query
+
+
+async def lock_what_it_reads(session: AsyncSession, query: Select[Any]) -> None:
+    """Lock the rows a query reads until the commit, reading nothing back (PostgreSQL; on SQLite
+    the writer's turn already excludes every other writer, so no statement is sent)."""
+    if is_postgresql(session):
+        await session.execute(query.with_for_update())
+
+
+async def wait_for_locks_at_most(session: AsyncSession, seconds: float) -> None:
+    """Until the commit, a statement that waits longer than `seconds` for a lock fails instead
+    (PostgreSQL): a writer stuck behind a replica that stopped answering gives its connection back
+    rather than keep it while others queue for the pool."""
+    if is_postgresql(session):
+        await session.execute(text(f"SET LOCAL lock_timeout = {int(seconds * 1000)}"))
+
+
+# PostgreSQL's SQLSTATEs for a transaction that lost a wait for a lock: deadlock_detected and
+# lock_not_available (lock_timeout or NOWAIT). Retrying the transaction is the remedy for both.
+_LOST_LOCK_WAIT = frozenset({"40P01", "55P03"})
+
+
+def lost_a_lock_wait(error: BaseException) -> bool:
+    """Whether a database error means the transaction gave up waiting for a lock (PostgreSQL)."""
+    original = getattr(error, "orig", None)
+    return str(getattr(original, "sqlstate", "") or getattr(original, "pgcode", "")) in _LOST_LOCK_WAIT
 
 
 async def advisory_lock(session: AsyncSession, key: int) -> None:

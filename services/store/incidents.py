@@ -11,11 +11,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, select, tuple_, update
 
 from services.errors import ConcurrentUpdate
 from services.incidents import OPEN_STATUSES, Incident, TimelineEvent
-from services.store.dialect import lock_rows
+from services.store.db import take_the_writer_turn
+from services.store.dialect import lock_rows, wait_for_locks_at_most
 from services.store.mapping import event_from_row, event_row, event_values, incident_from_row, incident_values
 from services.store.tables import IncidentRow, ThreadRow, TimelineRow
 
@@ -33,6 +34,8 @@ def _table(entity: type[Any]) -> Table:
 _SAVE_INCIDENT = update(_table(IncidentRow)).where(_table(IncidentRow).c.id == bindparam("_id"),
                                                    _table(IncidentRow).c.version == bindparam("_read_version"))
 _INSERT_EVENTS = insert(_table(TimelineRow))
+# How long a change waits for the incident it changes before it gives up and tries again.
+LOCK_WAIT_SECONDS = 5.0
 
 
 class Incidents:
@@ -41,6 +44,21 @@ class Incidents:
 
     async def get(self, incident_id: int) -> Incident | None:
         row = await self._uow.session.get(IncidentRow, incident_id, populate_existing=True)
+        return incident_from_row(row) if row else None
+
+    async def get_to_change(self, incident_id: int) -> Incident | None:
+        """The incident, read to be changed by this unit of work: no one changes it before the
+        commit, so concurrent writers queue rather than race and retry. SQLite: this process's
+        writer turn, taken before the read. PostgreSQL: the incident's timers, then its row, locked
+        until the commit, in that order because the scheduler locks due timers before their
+        incidents. A lock wait over LOCK_WAIT_SECONDS fails (dialect.lost_a_lock_wait): the caller
+        rolls back and tries again, so no one keeps a pooled connection waiting long."""
+        session = self._uow.session
+        await take_the_writer_turn(session)
+        await wait_for_locks_at_most(session, LOCK_WAIT_SECONDS)
+        await self._uow.timers.lock_of(incident_id)
+        row = await session.scalar(lock_rows(select(IncidentRow).where(IncidentRow.id == incident_id), session)
+                                   .execution_options(populate_existing=True))
         return incident_from_row(row) if row else None
 
     async def row(self, incident_id: int) -> IncidentRow | None:
@@ -162,11 +180,30 @@ class Timeline:
             .order_by(TimelineRow.id.desc()).limit(1))
         return event_from_row(row) if row is not None else None
 
-    async def after_version(self, incident_id: int, version: int) -> list[TimelineEvent]:
-        rows = await self._uow.session.scalars(
-            select(TimelineRow).where(TimelineRow.incident_id == incident_id,
-                                      TimelineRow.incident_version > version).order_by(TimelineRow.id))
-        return [event_from_row(r) for r in rows]
+    async def any_after_version(self, incident_id: int, version: int, kinds: Collection[str]) -> bool:
+        """Whether an entry of one of these kinds was written after `version`: one indexed
+        existence query, however long the incident's history."""
+        if not kinds:
+            return False
+        return bool(await self._uow.session.scalar(select(exists().where(
+            TimelineRow.incident_id == incident_id, TimelineRow.incident_version > version,
+            TimelineRow.kind.in_(kinds)))))
+
+    async def latest_after_version(self, incident_id: int, version: int, *, leave_out: Collection[str],
+                                   limit: int, count_up_to: int) -> tuple[list[TimelineEvent], int]:
+        """The latest `limit` entries written after `version` (oldest first) leaving out the kinds
+        in `leave_out`, and how many such entries there are, counted from the index up to
+        `count_up_to`: what a stale card missed, read in the same time on day 300 as on day 1."""
+        since = (TimelineRow.incident_id == incident_id, TimelineRow.incident_version > version,
+                 TimelineRow.kind.not_in(leave_out))
+        rows = list(await self._uow.session.scalars(
+            select(TimelineRow).where(*since)
+            .order_by(TimelineRow.incident_version.desc(), TimelineRow.id.desc()).limit(limit)))
+        total = len(rows)
+        if total == limit:
+            counted = select(TimelineRow.incident_version).where(*since).limit(count_up_to).subquery()
+            total = await self._uow.session.scalar(select(func.count()).select_from(counted)) or 0
+        return [event_from_row(r) for r in reversed(rows)], total
 
     async def changes_since_last_update(self, incident_ids: Collection[int], *, leave_out: Collection[str],
                                         limit: int) -> dict[int, list[TimelineEvent]]:

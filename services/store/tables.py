@@ -72,9 +72,11 @@ class IncidentRow(Base):
     drill: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     impact_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # migration 0015
 
-    # Alert grouping looks up open incidents by service (migration 0006).
+    # Alert grouping looks up open incidents by service (migration 0006); metrics read a window of
+    # recent incidents (migration 0024).
     __table_args__ = (Index("ix_incidents_service_status", "service", "status"),
-                      Index("ix_incidents_client", "client", "declared_at"))  # migration 0022_status_links
+                      Index("ix_incidents_client", "client", "declared_at"),  # migration 0022_status_links
+                      Index("ix_incidents_declared_at", "declared_at"))
 
 
 class TimelineRow(Base):
@@ -90,7 +92,9 @@ class TimelineRow(Base):
     incident_version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __table_args__ = (Index("ix_timeline_incident", "incident_id", "id"),
-                      Index("ix_timeline_incident_kind", "incident_id", "kind", "id"))  # migration 0007
+                      Index("ix_timeline_incident_kind", "incident_id", "kind", "id"),  # migration 0007
+                      # What changed since a card's version, counted from the index alone (0024).
+                      Index("ix_timeline_incident_version", "incident_id", "incident_version", "kind"))
 
 
 class InstallationRow(Base):

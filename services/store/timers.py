@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm.attributes import flag_modified
 
 from services.errors import ConcurrentUpdate
-from services.store.dialect import lock_rows
+from services.store.dialect import lock_rows, lock_what_it_reads
 from services.store.tables import TimerRow
 
 if TYPE_CHECKING:
@@ -78,6 +78,12 @@ class Timers:
 
     async def stop(self, incident_id: int) -> None:
         await self._uow.session.execute(delete(TimerRow).where(TimerRow.incident_id == incident_id))
+
+    async def lock_of(self, incident_id: int) -> None:
+        """Lock an incident's timers until the commit (PostgreSQL), before the incident itself: the
+        order the scheduler takes them in (due timers, then their incidents), so neither waits
+        for the other in a circle."""
+        await lock_what_it_reads(self._uow.session, select(TimerRow.kind).where(TimerRow.incident_id == incident_id))
 
     async def claim_due(self, now: datetime, limit: int) -> list[TimerRow]:
         """The timers due now, earliest first, locked for this transaction (other replicas skip them)."""

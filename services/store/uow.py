@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.store.conversations import Installations, TeamsProblems, Threads
+from services.errors import ConcurrentUpdate
 from services.store.db import take_the_writer_turn
+from services.store.dialect import lost_a_lock_wait
 from services.store.incidents import Incidents, Timeline
 from services.store.outbox import Outbox
 from services.store.pacing import TeamsPacing
@@ -60,10 +62,14 @@ class UnitOfWork:
             self.session.expunge_all()
             await self.session.rollback()
         await self.session.close()
+        if exc is not None and lost_a_lock_wait(exc):
+            # PostgreSQL broke a deadlock or a lock wait ran out: like a lost race, judge again.
+            raise ConcurrentUpdate(f"gave up waiting for a lock ({exc.__class__.__name__})") from exc
 
     async def write_first(self) -> None:
         """On SQLite, take the writer's turn now, before reading: what is read cannot change before
-        this unit of work commits. PostgreSQL keeps optimistic locking (ConcurrentUpdate)."""
+        this unit of work commits. PostgreSQL keeps optimistic locking (ConcurrentUpdate), unless
+        the incident is read with `incidents.get_to_change`."""
         await take_the_writer_turn(self.session)
 
     def wake_on_commit(self) -> None:
