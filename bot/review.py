@@ -206,7 +206,7 @@ class ReviewSurface:
 
     async def metrics_card(self) -> Json:
         async with self.deps.uow() as uow:
-            m = await uow.reviews.metrics()
+            m = await uow.reviews.metrics(self.deps.clock.now())
             paging = await uow.paging_metrics.summary_rows(self.deps.clock.now())
             customers = customer_metric_rows(await uow.tickets.customer_metrics(CUSTOMER_ROLES, most=10))
         priorities = sorted(set(m.acknowledge) | set(m.mitigate) | set(m.resolve)) or ["—"]
@@ -220,8 +220,8 @@ class ReviewSurface:
                                            for name, data in (("ack", m.acknowledge), ("mitigate", m.mitigate),
                                                               ("resolve", m.resolve)) if p in data))
                 for p in priorities if p != "—"]
-        rows += [("Incidents per week", ", ".join(f"{w}: {n}" for w, n in m.per_week.items()) or "none"),
-                 ("Status updates", f"{m.updates.get('on_time', 0)} on time, {m.updates.get('late', 0)} late, "
+        rows += [("Incidents per week, last 90 days", ", ".join(f"{w}: {n}" for w, n in m.per_week.items()) or "none"),
+                 ("Status updates, last 90 days", f"{m.updates.get('on_time', 0)} on time, {m.updates.get('late', 0)} late, "
                                     f"{m.updates.get('automatic', 0)} automatic"),
                  ("Overdue actions", f"{m.overdue_actions} of {m.open_actions} open"), *paging, *customers]
         return cards.metrics_card(base64.b64encode(png).decode(), rows)

@@ -42,6 +42,7 @@ async def render(uow: UnitOfWork, now: datetime | None = None) -> bytes:
             select(TimerRow.kind, TimerRow.phase, func.count()).group_by(TimerRow.kind, TimerRow.phase)):
         timers.add_metric([kind, phase], count)
     registry = CollectorRegistry()
-    paging = await paging_families(session, now or datetime.now(UTC))  # windowed: last 90 days
-    registry.register(_Snapshot([outbox, incidents, timers, *await review_families(session), *paging]))
+    now = now or datetime.now(UTC)
+    paging = await paging_families(session, now)  # both windowed: the last 90 days
+    registry.register(_Snapshot([outbox, incidents, timers, *await review_families(session, now), *paging]))
     return generate_latest(registry)

@@ -86,9 +86,9 @@ class ReviewStore:
     async def next_due(self) -> datetime | None:
         return await self._uow.session.scalar(select(func.min(ReviewTimerRow.due_at)))
 
-    async def metrics(self) -> Metrics:
-        """Response metrics over every incident (services.review.metrics reads them)."""
-        return await compute(self._uow.session)
+    async def metrics(self, now: datetime) -> Metrics:
+        """Response metrics over the incidents of the last 90 days (services.review.metrics)."""
+        return await compute(self._uow.session, now)
 
     async def communications(self, incident_id: int) -> list[Communication]:
         rows = await self._uow.outbox.of_incident(incident_id)

@@ -1,5 +1,5 @@
-"""Where SQLite and PostgreSQL differ, in one place: row locks, advisory locks, lock waits and
-insert-if-new.
+"""Where SQLite and PostgreSQL differ, in one place: row locks, advisory locks, lock waits,
+insert-if-new, and time arithmetic in SQL (for the metrics' aggregates).
 
 PostgreSQL runs several replicas against one database: rows are claimed FOR UPDATE SKIP LOCKED,
 read for a write FOR UPDATE, and whole intakes serialised by advisory locks. SQLite serves one
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, text
+from sqlalchemy import ColumnElement, Select, Table, extract, func, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -76,3 +76,18 @@ def insert_if_new(session: AsyncSession, entity: type[Any]) -> Any:
     if statement is None:
         statement = _INSERT_IF_NEW[name, table] = _BUILDERS[name](table).on_conflict_do_nothing()
     return statement
+
+
+def seconds_between(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[float]:
+    """SQL for the seconds from `earlier` to `later` (two timestamp columns). SQLite's is a
+    difference of julianday() doubles: exact to about a millisecond."""
+    if is_postgresql(session):
+        return cast(ColumnElement[float], extract("epoch", later - earlier))
+    return cast(ColumnElement[float], (func.julianday(later) - func.julianday(earlier)) * 86400.0)
+
+
+def utc_day(session: AsyncSession, at: Any) -> ColumnElement[str]:
+    """SQL for the UTC calendar day of a timestamp column, as YYYY-MM-DD text."""
+    if is_postgresql(session):
+        return cast(ColumnElement[str], func.to_char(func.timezone("UTC", at), "YYYY-MM-DD"))
+    return cast(ColumnElement[str], func.date(at))

@@ -58,3 +58,10 @@ def test_scaling_benchmark_compares_two_sizes():
     for metrics in result["results"].values():
         for metric in metrics.values():
             assert metric["verdict"] in ("flat", "linear", "worse than linear") and metric["growth"] > 0
+
+
+def test_metrics_benchmark_asks_metrics_while_probing_healthz():
+    out = run("bench.metrics", "--incidents", "50", "--requests", "3", "--name", "metrics-smoke")
+    result = json.loads((ROOT / "bench" / "results" / "metrics-smoke.json").read_text())
+    assert result["results"]["50"]["metrics"]["requests"] == 3, out
+    assert result["results"]["50"]["healthz"]["requests"] > 0, out
