@@ -49,8 +49,9 @@ def run_alert_storm(incidents: int, args: argparse.Namespace) -> Metrics:
 def run_card_actions(incidents: int, args: argparse.Namespace) -> Metrics:
     with tempfile.TemporaryDirectory() as tmp, alert_storm.databases(args.database, tmp) as (database, _):
         asyncio.run(footprint.seed(database, incidents))
-        with server("beacon", database) as beacon, server("baseline") as baseline:
-            summary = asyncio.run(card_actions.measure(beacon, baseline, 20, args.seconds, 2))
+        with server("connector") as connector, server("beacon", database) as beacon, server("baseline") as baseline:
+            summary = asyncio.run(card_actions.measure(beacon, baseline, 20, args.seconds, 2,
+                                                       connector=connector + "/", database=database))
     b, base = summary["beacon"], summary["baseline"]
     if b["errors"]:
         raise SystemExit(f"card actions with {incidents} incidents: {b['errors']} errors")

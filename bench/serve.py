@@ -1,9 +1,11 @@
-"""Servers the benchmarks measure, each in its own process: Beacon, the baseline bot, or the
-alert intake floor.
+"""Servers the benchmarks measure, each in its own process: Beacon, the baseline bot, the alert
+intake floor, or the fake Bot Connector Beacon posts to (kept out of the load generator's process,
+so that its work is not counted against either bot).
 
-    python -m bench.serve beacon   --port 3981 --database sqlite+aiosqlite:///tmp/b.db
-    python -m bench.serve baseline --port 3982
-    python -m bench.serve floor    --port 3983 --database sqlite+aiosqlite:///tmp/f.db
+    python -m bench.serve beacon    --port 3981 --database sqlite+aiosqlite:///tmp/b.db
+    python -m bench.serve baseline  --port 3982
+    python -m bench.serve floor     --port 3983 --database sqlite+aiosqlite:///tmp/f.db
+    python -m bench.serve connector --port 3984
 
 The baseline is the smallest bot on the same stack (botbuilder CloudAdapter on aiohttp and the
 same event loop, on loopback) that answers an Action.Execute invoke with a static card. It carries only the
@@ -114,6 +116,21 @@ def floor_app(database: str) -> web.Application:
     return app
 
 
+def connector_app() -> web.Application:
+    """The tests' fake Bot Connector (tests/fakes/connector.py), served on a fixed port."""
+    from tests.fakes.connector import FakeConnector
+
+    fake = FakeConnector()
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_route("*", "/{tail:.*}", fake._handle)
+    return app
+
+
 def beacon_app(database: str) -> web.Application:
     from app import create_app
     from services.settings import Settings
@@ -123,13 +140,13 @@ def beacon_app(database: str) -> web.Application:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["beacon", "baseline", "floor"])
+    parser.add_argument("which", choices=["beacon", "baseline", "floor", "connector"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database", default="sqlite+aiosqlite:///bench-beacon.db")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     apps = {"beacon": lambda: beacon_app(args.database), "baseline": baseline_app,
-            "floor": lambda: floor_app(args.database)}
+            "floor": lambda: floor_app(args.database), "connector": connector_app}
     app = apps[args.which]()
     # Every server runs on the loop Beacon's own main() picks (uvloop where installed): the same stack.
     from services.event_loop import event_loop
