@@ -36,7 +36,7 @@ async def seed(database: str, count: int) -> None:
     person: dict[str, Any] = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
     async with engine.begin() as connection:
         for start in range(0, count, 1000):
-            rows = []
+            rows: list[dict[str, Any]] = []
             for n in range(start, min(count, start + 1000)):
                 declared = now - timedelta(days=89) * (n / count)
                 rows.append(dict(version=3, title=f"Bench incident {n}", description="", impact="high", urgency="high",

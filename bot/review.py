@@ -220,9 +220,11 @@ class ReviewSurface:
                                            for name, data in (("ack", m.acknowledge), ("mitigate", m.mitigate),
                                                               ("resolve", m.resolve)) if p in data))
                 for p in priorities if p != "—"]
-        rows += [("Incidents per week, last 90 days", ", ".join(f"{w}: {n}" for w, n in m.per_week.items()) or "none"),
-                 ("Status updates, last 90 days", f"{m.updates.get('on_time', 0)} on time, {m.updates.get('late', 0)} late, "
-                                    f"{m.updates.get('automatic', 0)} automatic"),
+        weeks = ", ".join(f"{w}: {n}" for w, n in m.per_week.items()) or "none"
+        rows += [("Incidents per week, last 90 days", weeks),
+                 ("Status updates, last 90 days", f"{m.updates.get('on_time', 0)} on time, "
+                                                  f"{m.updates.get('late', 0)} late, "
+                                                  f"{m.updates.get('automatic', 0)} automatic"),
                  ("Overdue actions", f"{m.overdue_actions} of {m.open_actions} open"), *paging, *customers]
         return cards.metrics_card(base64.b64encode(png).decode(), rows)
 

@@ -98,7 +98,8 @@ def actions_card(lines: list[tuple[int, str, str, str, datetime, bool]], notice:
 
 
 def metrics_card(chart_png_b64: str, rows: list[tuple[str, str]]) -> Json:
-    return card([text("Response metrics, incidents of the last 90 days (drills excluded)", size="Medium", weight="Bolder"),
+    return card([text("Response metrics, incidents of the last 90 days (drills excluded)", size="Medium",
+                      weight="Bolder"),
                  {"type": "Image", "url": f"data:image/png;base64,{chart_png_b64}",
                   "altText": "Mean time to acknowledge, mitigate and resolve per priority"},
                  facts(rows)])

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.review.report import MITIGATED
 from services.review.tables import ActionItemRow
@@ -36,7 +38,7 @@ class Metrics:
     open_actions: int = 0
 
 
-async def _means(session: AsyncSession, query: Select[tuple[str, int, float]]) -> dict[str, tuple[int, float]]:
+async def _means(session: AsyncSession, query: Select[Any]) -> dict[str, tuple[int, float]]:
     # Rounded to the millisecond: SQLite measures with julianday(), a double.
     return {priority: (count, round(float(mean), 3)) for priority, count, mean in await session.execute(query)
             if count}
@@ -47,9 +49,10 @@ async def compute(session: AsyncSession, now: datetime) -> Metrics:
     recent = and_(IncidentRow.drill.is_(False), IncidentRow.declared_at >= since)
     window = select(IncidentRow.id).where(recent).subquery()
 
-    def mean_per_priority(at: ColumnElement[datetime]) -> Select[tuple[str, int, float]]:
+    def mean_per_priority(at: ColumnElement[Any] | InstrumentedAttribute[Any]) -> Select[Any]:
         seconds = seconds_between(session, at, IncidentRow.declared_at)
-        return select(IncidentRow.priority, func.count(), func.avg(seconds)).where(recent).group_by(IncidentRow.priority)
+        return (select(IncidentRow.priority, func.count(), func.avg(seconds))
+                .where(recent).group_by(IncidentRow.priority))
 
     acknowledged = mean_per_priority(IncidentRow.acknowledged_at).where(IncidentRow.acknowledged_at.is_not(None))
     resolved = mean_per_priority(IncidentRow.resolved_at).where(IncidentRow.resolved_at.is_not(None))

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.store.conversations import Installations, TeamsProblems, Threads
 from services.errors import ConcurrentUpdate
+from services.store.conversations import Installations, TeamsProblems, Threads
 from services.store.db import take_the_writer_turn
 from services.store.dialect import lost_a_lock_wait
 from services.store.incidents import Incidents, Timeline
