@@ -1,14 +1,14 @@
 """teams pacing: the sends made and the turns waiting, per Teams conversation, shared by replicas
 
 Revision ID: 0021_teams_pacing
-Revises: 0018_tenant
+Revises: 0020_roster
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_teams_pacing"
-down_revision = "0018_tenant"
+down_revision = "0020_roster"
 branch_labels = None
 depends_on = None
 

@@ -2,14 +2,14 @@
 are found by client for the page
 
 Revision ID: 0022_status_links
-Revises: 0018_tenant
+Revises: 0021_teams_pacing
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_status_links"
-down_revision = "0018_tenant"
+down_revision = "0021_teams_pacing"
 branch_labels = None
 depends_on = None
 

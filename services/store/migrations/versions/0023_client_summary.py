@@ -2,14 +2,14 @@
 client's contacts get it (they no longer get the internal report)
 
 Revision ID: 0023_client_summary
-Revises: 0018_tenant
+Revises: 0022_status_links
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_client_summary"
-down_revision = "0018_tenant"
+down_revision = "0022_status_links"
 branch_labels = None
 depends_on = None
 

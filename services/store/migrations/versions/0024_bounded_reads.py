@@ -2,13 +2,13 @@
 the version it showed), and incidents by declaration time (metrics read a window of recent ones)
 
 Revision ID: 0024_bounded_reads
-Revises: 0018_tenant
+Revises: 0023_client_summary
 """
 
 from alembic import op
 
 revision = "0024_bounded_reads"
-down_revision = "0018_tenant"
+down_revision = "0023_client_summary"
 branch_labels = None
 depends_on = None
 
