@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import fresh_database_outside_a_loop, latency_summary, latency_table, server, write_result
-from tests.teams_activities import Person, card_action_invoke
+from tests.teams_activities import Person, card_action_invoke, installation_update
 
 TARGETS = {"throughput_ratio": ">= 0.8", "p99_ratio": "<= 1.4"}
 _VERSION = re.compile(r'"version":\s*(\d+)')  # the incident's version in the card's actions (the schema's is "1.5")
@@ -51,14 +51,22 @@ class Incident:
 
 
 async def declare(url: str, connector: str, count: int) -> list[Incident]:
+    """Install Beacon in the team (its roster, read at install, names every responder), then declare."""
     found = []
     async with aiohttp.ClientSession() as session:
+        async with session.post(url + "/api/messages", json=installation_update(service_url=connector)) as response:
+            assert response.status < 300, await response.text()
+        deadline = time.perf_counter() + 30
         for i in range(count):
             root = str(1_000 + i)
             activity = card_action_invoke("declare.submit", {"title": f"Bench incident {i}", "impact": "low",
                                                              "urgency": "low"}, reply_to_id=root, service_url=connector)
-            async with session.post(url + "/api/messages", json=activity) as response:
-                text = await response.text()
+            while True:  # until the roster read at install has landed
+                async with session.post(url + "/api/messages", json=activity) as response:
+                    text = await response.text()
+                if "still checking your membership" not in text or time.perf_counter() > deadline:
+                    break
+                await asyncio.sleep(0.1)
             found.append(Incident(int(re.search(r"INC-(\d+)", text).group(1)), root, 1))  # type: ignore[union-attr]
     return found
 

@@ -116,11 +116,18 @@ def floor_app(database: str) -> web.Application:
     return app
 
 
+BENCH_RESPONDERS = 100  # the most responders bench.card_actions can ask for
+
+
 def connector_app() -> web.Application:
     """The tests' fake Bot Connector (tests/fakes/connector.py), served on a fixed port."""
     from tests.fakes.connector import FakeConnector
+    from tests.teams_activities import Person, Users
 
     fake = FakeConnector()
+    # The team Beacon reads at install: the declarer and the benchmark's responders (bench.card_actions).
+    for person in (Users.ALICE, *(Person.named(f"Responder {n:02d}") for n in range(BENCH_RESPONDERS))):
+        fake.add_member(person)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

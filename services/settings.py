@@ -10,13 +10,14 @@ from datetime import timedelta
 from typing import Annotated
 
 from pydantic import AliasChoices, BeforeValidator, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.durations import Duration
 from services.pacing import TEAMS_PER_CONVERSATION, Limit, parse_limits
 
 # Teams' per-conversation limits as `7/PT1S,8/PT2S,…` (services/pacing.py); empty: unpaced.
-ConversationLimits = Annotated[tuple[Limit, ...],
+# NoDecode: the environment gives the text as it is, not as JSON.
+ConversationLimits = Annotated[tuple[Limit, ...], NoDecode,
                                BeforeValidator(lambda v: parse_limits(v) if isinstance(v, str) else v)]
 
 

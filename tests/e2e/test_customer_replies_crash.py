@@ -25,7 +25,7 @@ from tests.e2e.helpers import act, declare, eventually
 from tests.fakes.connector import FakeConnector
 from tests.fakes.freshdesk import FakeFreshdesk
 from tests.processes import BeaconProcess
-from tests.teams_activities import CHANNEL_ID, installation_update
+from tests.teams_activities import CHANNEL_ID, Users, installation_update
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +65,11 @@ async def test_kill_9_in_the_middle_of_a_fan_out_doubles_no_reply_and_loses_none
     try:
         await beacon.start()
         stack = ProcessStack(beacon, teams)
+        teams.add_member(Users.ALICE)  # the team, as Beacon reads it at install
         status, _ = await stack.send(installation_update(service_url=teams.url))
         assert status in (200, 201)
+        await teams.wait_for(lambda f: [c for c in f.calls("get_paged_members") if c.status == 200] or None,
+                             timeout=30)
         _, root = await declare(stack, "Payments API down", client="Contoso")  # type: ignore[arg-type]
         tickets = []
         for person in ("dana", "erin", "finn", "gus", "hana"):
