@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from services.store.db import create_engine
 from services.store.tables import OutboxRow
+from services.store.teams import TeamMemberRow
 from tests.cardschema import assert_valid_card
 from tests.e2e.conftest import E2E_CONFIG
 from tests.e2e.customer_helpers import CLIENTS, SECRET, TRIAGE, report
@@ -68,8 +69,16 @@ async def test_kill_9_in_the_middle_of_a_fan_out_doubles_no_reply_and_loses_none
         teams.add_member(Users.ALICE)  # the team, as Beacon reads it at install
         status, _ = await stack.send(installation_update(service_url=teams.url))
         assert status in (200, 201)
-        await teams.wait_for(lambda f: [c for c in f.calls("get_paged_members") if c.status == 200] or None,
-                             timeout=30)
+
+        async def alice_in_roster() -> bool:  # the roster read at install has landed
+            async with engine.connect() as connection:
+                return bool((await connection.execute(select(TeamMemberRow).where(
+                    TeamMemberRow.aad_object_id == Users.ALICE.aad_object_id))).first())
+
+        for _ in range(300):
+            if await alice_in_roster():
+                break
+            await asyncio.sleep(0.1)
         _, root = await declare(stack, "Payments API down", client="Contoso")  # type: ignore[arg-type]
         tickets = []
         for person in ("dana", "erin", "finn", "gus", "hana"):
