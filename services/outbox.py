@@ -93,7 +93,7 @@ class OutboxPolicy:
     # {Channel.TEAMS: 24 h}; channels without one give up after max_attempts.
     horizons: dict[str, timedelta] = field(default_factory=dict)
     base_backoff: float = 1.0
-    max_backoff: float = 300.0
+    max_backoff: float = 30.0  # a Teams outage ends: the thread catches up within half a minute
     # How long a claim holds without renewal. A worker renews its claims every third of it while
     # their deliveries run, so a process killed mid-delivery holds its rows back only this long.
     lease: timedelta = timedelta(seconds=15)
