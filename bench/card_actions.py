@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import fresh_database_outside_a_loop, latency_summary, latency_table, server, write_result
+from bench.serve import BENCH_RESPONDERS
 from tests.teams_activities import Person, card_action_invoke, installation_update
 
 TARGETS = {"throughput_ratio": ">= 0.8", "p99_ratio": "<= 1.4"}
@@ -175,9 +176,18 @@ async def measure(beacon: str, baseline: str, users: int, seconds: float, rounds
     return summary
 
 
+def users_within_team(value: str) -> int:
+    """The connector's team names BENCH_RESPONDERS responders; more would be refused as unknown people."""
+    users = int(value)
+    if not 1 <= users <= BENCH_RESPONDERS:
+        raise argparse.ArgumentTypeError(f"{users} users: the bench team has 1 to {BENCH_RESPONDERS} responders")
+    return users
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--users", type=users_within_team, default=20,
+                        help=f"different responders clicking (1 to {BENCH_RESPONDERS}, the team the connector knows)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--incidents", type=int, default=1)

@@ -28,6 +28,12 @@ def test_card_actions_benchmark_runs_against_beacon_and_the_baseline():
     assert result["beacon"]["errors"] == 0 and result["baseline"]["errors"] == 0, result["beacon"]["first_errors"]
 
 
+def test_card_actions_refuses_more_users_than_the_bench_team_names():
+    result = subprocess.run([sys.executable, "-m", "bench.card_actions", "--users", "101"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "the bench team has 1 to 100 responders" in result.stderr
+
+
 def test_footprint_benchmark_runs():
     out = run("bench.footprint", "--incidents", "50", "--settle", "0.1")
     assert "beacon_50_incidents" in out

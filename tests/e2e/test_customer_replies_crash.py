@@ -79,6 +79,8 @@ async def test_kill_9_in_the_middle_of_a_fan_out_doubles_no_reply_and_loses_none
             if await alice_in_roster():
                 break
             await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the roster read at install never named the clicker within 30 s")
         _, root = await declare(stack, "Payments API down", client="Contoso")  # type: ignore[arg-type]
         tickets = []
         for person in ("dana", "erin", "finn", "gus", "hana"):
