@@ -5,7 +5,6 @@ routes), the outbox handlers for Freshdesk, and the incident card's alert and ti
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -53,6 +52,7 @@ from services.intake.ticket_delivery import TicketDelivery
 from services.intake.tickets import TicketObserver
 from services.intake.within import thread_target
 from services.outbox import Effect
+from services.rotation import matches_any
 from services.store.db import database_unavailable
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
@@ -89,12 +89,6 @@ async def read_json(request: web.Request) -> Any:
         return json_error(400, f"the body is not valid JSON: {str(error)[:200]}")
 
 
-def _same(presented: str, expected: str) -> bool:
-    # Constant time, so the answer's timing says nothing about how much of a guess was right.
-    # surrogatepass: aiohttp keeps header bytes that are not UTF-8 as lone surrogates.
-    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
-
-
 def _bearer_or_query(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     if header:
@@ -114,11 +108,11 @@ class IntakeHttp:
         return route
 
     async def alerts(self, request: web.Request, source: str) -> web.Response:
-        expected = self.settings.alerts_token_value
-        if not expected:
+        accepted = self.settings.alerts_tokens
+        if not accepted:
             return json_error(503, "ALERTS_WEBHOOK_TOKEN is not set: Beacon refuses monitoring alerts until it "
                                    "is, since anyone could open incidents otherwise")
-        if not _same(_bearer_or_query(request), expected):
+        if not matches_any(_bearer_or_query(request), accepted):
             response = json_error(401, "missing or wrong token: send ALERTS_WEBHOOK_TOKEN as "
                                        "'Authorization: Bearer <token>' or as ?token=<token>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="beacon-alerts"'
@@ -144,11 +138,11 @@ class IntakeHttp:
         return web.json_response({"received": len(alerts), "alerts": [o.to_dict() for o in outcomes]})
 
     async def freshdesk_webhook(self, request: web.Request) -> web.Response:
-        expected = self.freshdesk.webhook_secret.get_secret_value()
-        if not expected:
+        accepted = self.freshdesk.webhook_secrets
+        if not accepted:
             return json_error(503, "FRESHDESK_WEBHOOK_SECRET is not set: Beacon refuses Freshdesk webhooks "
                                    "until it is")
-        if not _same(request.headers.get(SECRET_HEADER, ""), expected):
+        if not matches_any(request.headers.get(SECRET_HEADER, ""), accepted):
             return json_error(401, f"missing or wrong {SECRET_HEADER} header: it must carry FRESHDESK_WEBHOOK_SECRET")
         body = await read_json(request)
         if isinstance(body, web.Response):
@@ -331,9 +325,9 @@ def wire_intake(wiring: Wiring) -> None:
     else:
         client = IncidentTickets(freshdesk)
         wiring.closers.append(client.aclose)
-    if not settings.alerts_token_value:
+    if not settings.alerts_tokens:
         wiring.not_configured.append("ALERTS_WEBHOOK_TOKEN is empty: monitoring alerts are refused (503) until set")
-    if not freshdesk.webhook_secret.get_secret_value():
+    if not freshdesk.webhook_secrets:
         wiring.not_configured.append("FRESHDESK_WEBHOOK_SECRET is empty: Freshdesk reports are refused (503) until set")
     deps = wiring.deps
     deps.observers.append(TicketObserver(settings, deps.config, configured=client is not None,

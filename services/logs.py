@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notify.sms import mask_phone
 from services.outbox import Effect, EffectHandler, EffectHandlers, handlers_by_kind
+from services.rotation import accepted_values
 from services.settings import Settings
 
 incident_var: ContextVar[int | None] = ContextVar("beacon_incident", default=None)
@@ -145,19 +146,23 @@ def _jsonable(value: Any) -> Any:
 
 def known_secrets(settings: Settings | None = None, *more: BaseSettings) -> list[str]:
     """Secret values of every settings object Beacon reads, including each part of ACS's
-    connection string (the access key alone turns up in SDK errors)."""
+    connection string (the access key alone turns up in SDK errors) and each value of a webhook
+    secret that lists an old and a new one during a rotation."""
     from services.freshdesk.settings import FreshdeskSettings
     from services.graph.settings import GraphSettings
     from services.notify.sms.settings import SmsSettings
 
-    values = [settings.app_password] if settings else []
+    values = [settings.app_password, settings.report_link_secret, settings.status_link_secret,
+              settings.ack_link_secret] if settings else []
     for extra in (GraphSettings(), FreshdeskSettings(), SmsSettings(), *more):
         for value in vars(extra).values():
             if isinstance(value, SecretStr):
                 secret = value.get_secret_value()
-                values.append(secret)
+                values += [secret, *accepted_values(secret)]  # each value of a list being rotated
                 values += [part.partition("=")[2] for part in secret.split(";") if "=" in part]
-    values += [os.environ.get(name, "") for name in ("ALERTS_WEBHOOK_TOKEN", "APPLICATIONINSIGHTS_CONNECTION_STRING")]
+    for name in ("ALERTS_WEBHOOK_TOKEN", "APPLICATIONINSIGHTS_CONNECTION_STRING"):
+        secret = os.environ.get(name, "")
+        values += [secret, *accepted_values(secret)]
     return values
 
 

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.rotation import accepted_values
+
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -20,7 +22,8 @@ class FreshdeskSettings(BaseSettings):
 
     url: str = Field("", validation_alias="FRESHDESK_URL")
     api_key: SecretStr = Field(SecretStr(""), validation_alias="FRESHDESK_API_KEY")
-    # Inbound only: the secret Freshdesk's automation webhook presents (read by inbound.py).
+    # Inbound only: the secret Freshdesk's automation webhook presents; comma-separated during a
+    # rotation, when each value is accepted (services/rotation.py).
     webhook_secret: SecretStr = Field(SecretStr(""), validation_alias="FRESHDESK_WEBHOOK_SECRET")
     # Bounded so one outbox delivery never blocks the worker for long; the outbox retries instead.
     timeout_seconds: float = Field(15.0, gt=0, validation_alias="FRESHDESK_TIMEOUT_SECONDS")
@@ -42,6 +45,11 @@ class FreshdeskSettings(BaseSettings):
         if value.endswith("/api/v2"):
             value = value[: -len("/api/v2")]
         return value
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """Every webhook secret accepted now: more than one while a rotation is under way."""
+        return accepted_values(self.webhook_secret)
 
     @property
     def api_base(self) -> str:

@@ -14,12 +14,15 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.rotation import accepted_values
+
 
 class IntakeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     # The shared secret every monitoring webhook presents (Bearer header or ?token=). Empty:
     # alerts are refused with 503, because an open endpoint would let anyone open incidents.
+    # Comma-separated during a rotation: each value is accepted (services/rotation.py).
     alerts_token: SecretStr = Field(SecretStr(""), validation_alias="ALERTS_WEBHOOK_TOKEN")
     # Who a Beacon-created ticket is "from". Empty: the incident's client's first contact.
     requester_email: str = Field("", validation_alias="FRESHDESK_REQUESTER_EMAIL")
@@ -53,3 +56,8 @@ class IntakeSettings(BaseSettings):
     @property
     def alerts_token_value(self) -> str:
         return self.alerts_token.get_secret_value()
+
+    @property
+    def alerts_tokens(self) -> tuple[str, ...]:
+        """Every token accepted now: more than one while a rotation is under way."""
+        return accepted_values(self.alerts_token)

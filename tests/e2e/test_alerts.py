@@ -258,6 +258,23 @@ async def test_a_missing_or_wrong_token_is_refused_with_401(database_url):
         assert status == 200  # Azure Monitor's way: the token in the URL
 
 
+async def test_during_a_rotation_the_old_and_the_new_token_both_work(database_url):
+    """ALERTS_WEBHOOK_TOKEN lists the old and the new token while monitoring moves to the new one."""
+    async with intake(database_url, token=" old-alerts-token, new-alerts-token,", freshdesk=False) as (stack, _):
+        body = load("azure_monitor_log_sev0_fired")
+        for headers, query in (({"Authorization": "Bearer third-alerts-token"}, ""), ({}, "?token=third"),
+                               ({"Authorization": "Bearer old-alerts-token, new-alerts-token"}, ""),
+                               ({"Authorization": "Bearer "}, ""), ({}, "?token=")):
+            status, answer = await post(stack, "azure-monitor", body, headers=headers, query=query)
+            assert status == 401 and "ALERTS_WEBHOOK_TOKEN" in answer["error"], (headers, query)
+        assert await count(stack, AlertReceiptRow) == 0 and await count(stack, IncidentRow) == 0
+        status, old = await post(stack, "azure-monitor", body, headers={"Authorization": "Bearer old-alerts-token"})
+        assert status == 200 and old["alerts"][0]["outcome"] == "declared", old
+        status, new = await post(stack, "azure-monitor", body, headers={}, query="?token=new-alerts-token")
+        assert status == 200 and new["alerts"][0]["incident"] == old["alerts"][0]["incident"] == "INC-1", new
+        assert await count(stack, IncidentRow) == 1
+
+
 async def test_without_a_configured_token_alerts_are_refused_with_503(database_url):
     async with intake(database_url, token="", freshdesk=False) as (stack, _):
         status, answer = await post(stack, "grafana", load("grafana_docs_firing"), headers={"Authorization": "Bearer "})

@@ -305,6 +305,21 @@ async def test_the_webhook_needs_its_secret_and_a_documented_body(database_url):
         assert await count(stack, ReportRow) == 0
 
 
+async def test_during_a_rotation_the_old_and_the_new_secret_both_work(database_url):
+    """FRESHDESK_WEBHOOK_SECRET lists the old and the new secret while the automation rule moves over."""
+    async with helpdesk(database_url, secret="old-fd-secret , new-fd-secret") as (stack, _):
+        for refused in ("third-fd-secret", "old-fd-secret , new-fd-secret", "", ","):
+            status, answer = await stack.beacon.post("/api/freshdesk", webhook(79, "Checkout down"),
+                                                     headers={"X-Beacon-Secret": refused})
+            assert status == 401 and "X-Beacon-Secret" in answer["error"], refused
+        assert await count(stack, ReportRow) == 0
+        for ticket, secret in ((77, "old-fd-secret"), (78, "new-fd-secret")):
+            status, answer = await stack.beacon.post("/api/freshdesk", webhook(ticket, "Checkout down"),
+                                                     headers={"X-Beacon-Secret": secret})
+            assert status == 201 and answer["ticket_id"] == ticket, answer
+        assert await count(stack, ReportRow) == 2
+
+
 async def test_without_a_configured_secret_the_webhook_is_refused(database_url):
     async with helpdesk(database_url, secret="") as (stack, _):
         status, answer = await stack.beacon.post("/api/freshdesk", webhook(77, "x"), headers={"X-Beacon-Secret": ""})

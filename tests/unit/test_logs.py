@@ -59,6 +59,20 @@ def test_known_secrets_come_from_settings() -> None:
     assert "hunter2-bot-secret" not in stream.getvalue()
 
 
+def test_each_value_of_a_webhook_secret_being_rotated_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ALERTS_WEBHOOK_TOKEN and FRESHDESK_WEBHOOK_SECRET list an old and a new value during a
+    rotation: a line that shows either one alone shows neither; so do the signed links' secrets."""
+    monkeypatch.setenv("ALERTS_WEBHOOK_TOKEN", "old-alerts-token, new-alerts-token")
+    monkeypatch.setenv("FRESHDESK_WEBHOOK_SECRET", "old-fd-secret,new-fd-secret")
+    stream = io.StringIO()
+    setup_logging(Settings(app_password="", report_link_secret="report-link-key", ack_link_secret="ack-link-key",
+                           status_link_secret="status-link-key"), stream=stream, log_format="json")
+    for value in ("new-alerts-token", "old-alerts-token", "old-fd-secret", "new-fd-secret", "report-link-key",
+                  "ack-link-key", "status-link-key"):
+        logging.getLogger("beacon.test").warning("presented %s", value)
+    assert [line["message"] for line in lines(stream)] == ["presented ***"] * 7
+
+
 def test_text_format_keeps_the_context_too() -> None:
     stream = capture(log_format="text")
     with about_incident(3):
