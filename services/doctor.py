@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Literal, TextIO
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from services.config import ConfigError, load_config
 from services.delivery import DeliveryError
@@ -114,6 +116,43 @@ async def check_database(settings: Settings) -> Check:
         return Check("database", "fail", f"{where} is reachable but its migrations are not applied",
                      "run `python app.py` once to migrate (it applies migrations at start)")
     return Check("database", "ok", f"{where} is reachable and migrated")
+
+
+LINK_SECRETS = (("REPORT_LINK_SECRET", "report_link_secret", "report links"),
+                ("ACK_LINK_SECRET", "ack_link_secret", "acknowledge links in pages"),
+                ("STATUS_LINK_SECRET", "status_link_secret", "clients' status page links"))
+NEW_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def can_run_replicas(settings: Settings) -> bool:
+    """Beacon has no replica count of its own: on PostgreSQL several replicas can share the
+    database (and the Azure deployment runs up to maxReplicas of them); on SQLite only one runs."""
+    try:
+        return make_url(settings.database_url).get_backend_name() == "postgresql"
+    except ArgumentError:
+        return False  # the database line says what is wrong with it
+
+
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
+def check_link_secrets(settings: Settings) -> Check:
+    """The secrets of Beacon's signed links: unset, each process signs with its own random one, so
+    a link works only on the replica that made it, and none survives a restart."""
+    unset = [(name, what) for name, field, what in LINK_SECRETS if not getattr(settings, field).strip()]
+    if not unset:
+        return Check("link secrets", "ok", _and([name for name, _, _ in LINK_SECRETS]) + " are set: signed "
+                     "links work on every replica and after a restart")
+    names, what = _and([name for name, _ in unset]), _and([what for _, what in unset])
+    fix = (f"set {names} to long random values ({NEW_SECRET}), the same on every replica: in Azure, "
+           "Key Vault secrets (infra/azure/main.bicep asks for them)")
+    if can_run_replicas(settings):
+        return Check("link secrets", "fail", f"{names} not set while DATABASE_URL is PostgreSQL, where several "
+                     f"replicas can run: each would sign {what} with its own random secret, so a link works "
+                     "only on the replica that made it, and none after a restart", fix)
+    return Check("link secrets", "warn", f"{names} not set: with one process on SQLite, {what} are signed with a "
+                 "random secret and stop working when Beacon restarts", fix)
 
 
 def msal_bot_token(settings: Settings, login_url: str) -> str:
@@ -352,7 +391,8 @@ async def check_teams_roster(settings: Settings) -> list[Check]:
 
 async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
-              await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token)]
+              await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token),
+              check_link_secrets(subjects.settings)]
     checks += await check_teams_installs(subjects.settings)
     checks += await check_teams_roster(subjects.settings)
     checks += await check_teams_delivery(subjects.settings)

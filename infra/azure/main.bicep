@@ -135,6 +135,25 @@ param twilioAuthToken string = ''
 @description('Twilio messaging service SID, instead of smsFrom (optional).')
 param twilioMessagingServiceSid string = ''
 
+// Signed links (report links, acknowledge links in pages, clients' status pages) must verify on
+// every replica and after every restart, and Container Apps replaces replicas on each new revision,
+// scale event or host move, even with maxReplicas = 1. So these are always required here: Beacon's
+// random per-process secret is only for a single local process.
+@description('Secret that signs report links (REPORT_LINK_SECRET), kept in Key Vault: 32 or more random characters, e.g. python -c "import secrets; print(secrets.token_urlsafe(32))".')
+@secure()
+@minLength(32)
+param reportLinkSecret string
+
+@description('Secret that signs the acknowledge links in SMS and email pages (ACK_LINK_SECRET), kept in Key Vault: 32 or more random characters.')
+@secure()
+@minLength(32)
+param ackLinkSecret string
+
+@description('Secret that signs links to clients\' status pages (STATUS_LINK_SECRET), kept in Key Vault: 32 or more random characters.')
+@secure()
+@minLength(32)
+param statusLinkSecret string
+
 @description('Path of the process configuration inside the image.')
 param beaconConfig string = 'config/beacon.yaml'
 
@@ -248,6 +267,30 @@ resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   name: 'database-url'
   properties: {
     value: 'postgresql+asyncpg://${postgresAdminLogin}:${uriComponent(postgresAdminPassword)}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?ssl=require'
+  }
+}
+
+resource reportLinkSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: keyVault
+  name: 'report-link-secret'
+  properties: {
+    value: reportLinkSecret
+  }
+}
+
+resource ackLinkSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: keyVault
+  name: 'ack-link-secret'
+  properties: {
+    value: ackLinkSecret
+  }
+}
+
+resource statusLinkSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: keyVault
+  name: 'status-link-secret'
+  properties: {
+    value: statusLinkSecret
   }
 }
 
@@ -423,6 +466,24 @@ var databaseUrlRef = [
     identity: identity.id
   }
 ]
+// Every replica signs and checks links with the same secrets, read from Key Vault.
+var linkSecretsRef = [
+  {
+    name: 'report-link-secret'
+    keyVaultUrl: '${vaultSecretsUri}/report-link-secret'
+    identity: identity.id
+  }
+  {
+    name: 'ack-link-secret'
+    keyVaultUrl: '${vaultSecretsUri}/ack-link-secret'
+    identity: identity.id
+  }
+  {
+    name: 'status-link-secret'
+    keyVaultUrl: '${vaultSecretsUri}/status-link-secret'
+    identity: identity.id
+  }
+]
 var appPasswordRef = hasAppPassword ? [
   {
     name: 'microsoft-app-password'
@@ -472,7 +533,7 @@ var twilioAuthTokenRef = hasTwilioAuthToken ? [
     identity: identity.id
   }
 ] : []
-var appSecrets = concat(databaseUrlRef, appPasswordRef, graphSecretRef, freshdeskApiKeyRef, freshdeskWebhookSecretRef, alertsWebhookTokenRef, acsConnectionStringRef, twilioAuthTokenRef)
+var appSecrets = concat(databaseUrlRef, linkSecretsRef, appPasswordRef, graphSecretRef, freshdeskApiKeyRef, freshdeskWebhookSecretRef, alertsWebhookTokenRef, acsConnectionStringRef, twilioAuthTokenRef)
 
 resource app 'Microsoft.App/containerApps@2024-03-01' = {
   name: appName
@@ -552,6 +613,18 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             {
               name: 'BEACON_PUBLIC_URL'
               value: 'https://${appHost}'
+            }
+            {
+              name: 'REPORT_LINK_SECRET'
+              secretRef: 'report-link-secret'
+            }
+            {
+              name: 'ACK_LINK_SECRET'
+              secretRef: 'ack-link-secret'
+            }
+            {
+              name: 'STATUS_LINK_SECRET'
+              secretRef: 'status-link-secret'
             }
             {
               name: 'GRAPH_BASE_URL'
@@ -686,6 +759,9 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
   dependsOn: [
     secretsUserRole
     databaseUrlSecret
+    reportLinkSecretSecret
+    ackLinkSecretSecret
+    statusLinkSecretSecret
     appPasswordSecret
     graphSecret
     freshdeskApiKeySecret

@@ -5,6 +5,7 @@
 //
 //   export BEACON_IMAGE=myregistry.azurecr.io/beacon:1.0.0
 //   export POSTGRES_ADMIN_PASSWORD='<a strong password>'
+//   export REPORT_LINK_SECRET=… ACK_LINK_SECRET=… STATUS_LINK_SECRET=…   # each: python -c "import secrets; print(secrets.token_urlsafe(32))"
 //   export MicrosoftAppId=<bot app id> MicrosoftAppPassword='<its client secret>'
 //   az deployment group create -g <resource group> --parameters infra/azure/main.bicepparam
 //
@@ -45,6 +46,11 @@ param acsConnectionString = readEnvironmentVariable('ACS_CONNECTION_STRING', '')
 param twilioAccountSid = readEnvironmentVariable('TWILIO_ACCOUNT_SID', '')
 param twilioAuthToken = readEnvironmentVariable('TWILIO_AUTH_TOKEN', '')
 param twilioMessagingServiceSid = readEnvironmentVariable('TWILIO_MESSAGING_SERVICE_SID', '')
+
+// The signed links' secrets (required: every replica checks the links the others signed).
+param reportLinkSecret = readEnvironmentVariable('REPORT_LINK_SECRET')
+param ackLinkSecret = readEnvironmentVariable('ACK_LINK_SECRET')
+param statusLinkSecret = readEnvironmentVariable('STATUS_LINK_SECRET')
 
 // PostgreSQL.
 param postgresAdminPassword = readEnvironmentVariable('POSTGRES_ADMIN_PASSWORD')

@@ -202,3 +202,34 @@ async def test_python_app_py_doctor_as_a_subprocess(tmp_path: Path) -> None:
     text = output.decode()
     assert process.returncode == 1, text
     assert "OK   Graph:" in text and "FAIL Freshdesk:" in text and "fix: " in text
+
+
+LINK_SECRETS = {"report_link_secret": "report-links-shared", "ack_link_secret": "ack-links-shared",
+                "status_link_secret": "status-links-shared"}
+
+
+async def test_link_secrets_are_required_where_several_replicas_can_run(database_url: str) -> None:
+    """On PostgreSQL several replicas share the database: a link signed with one replica's random
+    secret would fail on the others, so the doctor fails until every link secret is set."""
+    engine = create_engine(database_url)
+    await migrate(engine)
+    await engine.dispose()
+    postgresql = database_url.startswith("postgresql")
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk:
+        unset = subjects(database_url, graph, freshdesk)
+        unset.settings = unset.settings.model_copy(update={"ack_link_secret": "ack-links-shared"})
+        code, text = await run(unset)
+        if postgresql:
+            assert code == 1, text
+            assert ("FAIL link secrets: REPORT_LINK_SECRET and STATUS_LINK_SECRET not set while DATABASE_URL is "
+                    "PostgreSQL, where several replicas can run") in text
+            assert "fix: set REPORT_LINK_SECRET and STATUS_LINK_SECRET to long random values" in text
+        else:  # one process: links only stop working at a restart, which is worth a warning
+            assert code == 0, text
+            assert "WARN link secrets: REPORT_LINK_SECRET and STATUS_LINK_SECRET not set: with one process" in text
+        set_ = subjects(database_url, graph, freshdesk)
+        set_.settings = set_.settings.model_copy(update=LINK_SECRETS)
+        code, text = await run(set_)
+    assert code == 0, text
+    assert ("OK   link secrets: REPORT_LINK_SECRET, ACK_LINK_SECRET and STATUS_LINK_SECRET are set: signed links "
+            "work on every replica and after a restart") in text

@@ -25,12 +25,15 @@ CONTRACT_SETTINGS = {
 }
 # Settings Beacon reads beyond that table: its public URL (call callbacks), telemetry, and the
 # SMS provider's own settings (services/notify/sms/settings.py).
+# The signed links' secrets: CONTRACT.md's "REPORT_LINK_SECRET, and the acknowledge-link secret".
+LINK_SECRETS = {"REPORT_LINK_SECRET": "reportLinkSecret", "ACK_LINK_SECRET": "ackLinkSecret",
+                "STATUS_LINK_SECRET": "statusLinkSecret"}
 ALSO_ALLOWED = {"APPLICATIONINSIGHTS_CONNECTION_STRING", "BEACON_PUBLIC_URL", "SMS_FROM",
                 "ACS_CONNECTION_STRING", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
-                "TWILIO_MESSAGING_SERVICE_SID"}
+                "TWILIO_MESSAGING_SERVICE_SID", *LINK_SECRETS}
 SECRET_SETTINGS = {"MicrosoftAppPassword", "AZURE_CLIENT_SECRET", "FRESHDESK_API_KEY",
                    "FRESHDESK_WEBHOOK_SECRET", "ALERTS_WEBHOOK_TOKEN", "DATABASE_URL",
-                   "ACS_CONNECTION_STRING", "TWILIO_AUTH_TOKEN"}
+                   "ACS_CONNECTION_STRING", "TWILIO_AUTH_TOKEN", *LINK_SECRETS}
 
 ENV_ENTRY = re.compile(r"name:\s*'(?P<name>\w+)'\s*\n\s*(?P<kind>value|secretRef):\s*(?P<value>[^\n]+)")
 PARAM = re.compile(r"^param\s+(\w+)\s+(\w+)(?:\s*=\s*(.+))?$", re.MULTILINE)
@@ -87,6 +90,24 @@ def test_optional_secrets_share_one_condition() -> None:
         assert re.search(vault, BICEP), f"Key Vault secret {secret} is not created if {condition}"
         app = rf"= {condition} \? \[\s*\n\s*\{{\s*\n\s*name: '{secret}'\s*\n\s*keyVaultUrl:"
         assert re.search(app, BICEP), f"container app secret {secret} is not defined if {condition}"
+
+
+def test_link_secrets_are_required_and_shared_by_every_replica_through_key_vault() -> None:
+    """Several replicas (and every new revision) must check the links the others signed: the three
+    link secrets are required parameters, always stored in Key Vault and given to the container,
+    never left to Beacon's random per-process default."""
+    entries, params = env_entries(), declared_params()
+    for setting, param in LINK_SECRETS.items():
+        assert params.get(param) == ("string", None), f"{param} must be a required string parameter"
+        declaration = re.search(rf"((?:@[^\n]*\n)+)param {param} string\n", BICEP)
+        assert declaration and "@secure()" in declaration[1] and "@minLength(32)" in declaration[1], param
+        secret = re.search(rf"resource \w+ 'Microsoft\.KeyVault/vaults/secrets@[\w-]+' = \{{\s*\n\s*parent: keyVault"
+                           rf"\s*\n\s*name: '([\w-]+)'\s*\n\s*properties: \{{\s*\n\s*value: {param}\n", BICEP)
+        assert secret, f"{param} is not stored in Key Vault unconditionally"
+        assert entries[setting] == ("secretRef", f"'{secret[1]}'"), f"{setting} must come from {secret[1]}"
+        from_environment = rf"^param {param} = readEnvironmentVariable\('{setting}'\)$"
+        assert re.search(from_environment, PARAMS, re.MULTILINE), f"main.bicepparam must read {setting}, no default"
+    assert re.search(r"var appSecrets = concat\([^)]*\blinkSecretsRef\b", BICEP)
 
 
 def test_lists_arm_can_validate_before_deployment() -> None:
