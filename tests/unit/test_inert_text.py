@@ -8,7 +8,9 @@ feeds one hostile string into every field of every card and reads the result as 
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,11 +18,15 @@ from typing import Any
 
 import pytest
 
+import cards
 import cards.bridge
+import cards.client_summary
 import cards.forms
 import cards.incident
 import cards.intake
 import cards.messages
+import cards.oncall
+import cards.paging
 import cards.report_form
 import cards.review
 import cards.updates
@@ -35,6 +41,7 @@ from services.config import parse_config
 from services.incidents import Incident, Level, Person, Status
 from services.intake.reports import Report
 from services.intake.summary import AlertLine, IntakeSummary, TicketLine
+from services.paging.oncall_view import OverrideLine, ScheduleView
 from services.ports import CallTarget, Meeting, Recipient
 from services.review.form import ActionDraft, ReportDraft
 from tests.cardschema import assert_valid_card
@@ -91,6 +98,14 @@ def incident_view(status: Status, **values: Any) -> Json:
     return cards.incident.incident_card(IncidentView(hostile_incident(status), extras=extras, **values))
 
 
+# A schedule and its people come from the config and from iCalendar feeds (another tool's export).
+SCHEDULE = ScheduleView(HOSTILE, "Europe/London", HOSTILE, "ical", T0, HOSTILE, T0 + timedelta(days=1),
+                        (OverrideLine(1, HOSTILE, T0, T0 + timedelta(hours=8), HOSTILE),))
+SUMMARY = cards.client_summary.ClientSummaryView(
+    "INC-7", HOSTILE, 7, HOSTILE, HOSTILE, "29:eve", {"happened": HOSTILE, "impact_window": HOSTILE},
+    [("a@b.example", HOSTILE)], 2, notice=HOSTILE, problems={"impact_window": HOSTILE})
+
+
 # Every card Beacon builds, with outside text in every field it shows. The keys name the builder.
 CORPUS: dict[str, Callable[[], Json]] = {
     "incident_card": lambda: incident_view(Status.INVESTIGATING, notice=HOSTILE, notice_lines=(HOSTILE,)),
@@ -137,10 +152,19 @@ CORPUS: dict[str, Callable[[], Json]] = {
     "metrics_card": lambda: cards.review.metrics_card("iVBORw0KGgo=", [("P1", "12 min")]),
     "drill_report_card": lambda: cards.review.drill_report_card("DRILL INC-7", HOSTILE, [("Took", "5 min")],
                                                                 "https://b.example/r"),
+    "oncall_card": lambda: cards.oncall.oncall_card(cards.oncall.OncallCardView([SCHEDULE], "America/New_York",
+                                                                                notice=HOSTILE, problem=True)),
+    "override_form": lambda: cards.oncall.override_form(cards.oncall.OverrideFormView(
+        [(HOSTILE, "Europe/London")], [(HOSTILE, "eve")], {"until": HOSTILE}, {"until": HOSTILE}), dialog=True),
+    "page_card": lambda: cards.paging.page_card(hostile_incident(), 1, 2),
+    "page_card/by-hand": lambda: cards.paging.page_card(hostile_incident(), 0, 1, note=HOSTILE),
+    "client_summary_card": lambda: cards.client_summary.client_summary_card(SUMMARY),
+    "client_summary_card/sent": lambda: cards.client_summary.client_summary_card(
+        replace(SUMMARY, sent_by=HOSTILE, sent_at=T0)),
+    "client_summary_form": lambda: cards.client_summary.client_summary_form(SUMMARY),
+    "client_summary_preview": lambda: cards.client_summary.client_summary_preview(SUMMARY),
 }
 WITHOUT_OUTSIDE_TEXT = {"welcome_card", "metrics_card"}
-CARD_MODULES = [cards.bridge, cards.forms, cards.incident, cards.intake, cards.messages, cards.report_form,
-                cards.review, cards.updates]
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -161,9 +185,13 @@ def test_outside_text_is_inert_on_every_card(name: str) -> None:
 
 
 def test_the_corpus_covers_every_card_builder() -> None:
-    builders = {name for module in CARD_MODULES for name, value in vars(module).items()
+    """Every `*_card`, `*_form` and `*_preview` of every module in cards/ (a new module too), except
+    the primitives of cards.elements, which every one of them is built from."""
+    modules = [importlib.import_module(f"cards.{info.name}") for info in pkgutil.iter_modules(cards.__path__)
+               if info.name != "elements"]
+    builders = {name for module in modules for name, value in vars(module).items()
                 if inspect.isfunction(value) and value.__module__ == module.__name__
-                and (name.endswith("_card") or name.endswith("_form"))}
+                and (name.endswith(("_card", "_form", "_preview")))}
     covered = {key.split("/")[0].split(".")[-1] for key in CORPUS}
     assert builders <= covered, f"add these to CORPUS: {sorted(builders - covered)}"
 
