@@ -16,7 +16,7 @@ from botbuilder.core import CardFactory, MessageFactory
 from botbuilder.schema import Activity, ChannelAccount, Mention
 
 from bot.personal import PersonalMessages
-from bot.poster import TeamsPoster
+from bot.poster import TeamsPoster, plain_text_message
 from bot.wiring import Wiring, link_signing
 from cards.elements import label, plain
 from cards.paging import ack_message, ack_page, page_card
@@ -144,7 +144,9 @@ class PageDelivery:
         endpoint = await self.personal.endpoint(incident_id)
         for name, person_id in people:
             if not await self.personal.is_member(endpoint, endpoint.roster, person_id):
-                await self.personal.send(incident_id, person_id, name, MessageFactory.text(label(p["text"])))
+                # Plain text: the message quotes the incident's title (a person's, an alert's or a
+                # ticket's words), which Teams would otherwise render as Markdown.
+                await self.personal.send(incident_id, person_id, name, plain_text_message(str(p["text"])))
 
     async def _named(self, incident_id: int, people: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """People picked in Teams arrive as ids only: a mention shows a name, so learn it (from the

@@ -210,6 +210,24 @@ async def post_html(stack: Stack, path: str) -> tuple[int, str]:
         return response.status, await response.text()
 
 
+async def test_an_alert_title_with_a_markdown_link_reaches_a_newly_assigned_responder_as_text(database_url):
+    """The personal message that tells someone outside the channel they were assigned quotes the
+    incident's title, here an alert's summary: Teams renders Markdown in a message unless it is
+    marked plain text, so the summary's link must not become a live one in Carol's chat."""
+    phish = "Payments down [sign in here](https://evil.example/login)"
+    async with paging(database_url) as (stack, twilio):
+        stack.teams.add_member(CAROL, conversation_id=TEAM_ID)
+        body = alert()
+        body["alerts"][0]["annotations"]["summary"] = phish
+        await stack.beacon.post("/api/alerts/alertmanager", body, headers=BEARER)
+        root = await incident_root(stack, 1)
+        await act(stack, root, "incident.assign", from_user=ADA, responders=CAROL.aad_object_id)
+        chat = await stack.teams.wait_for(lambda r: r.posted(personal_chat(CAROL)) or None, timeout=10)
+        message = next(m for m in chat if "made you a responder" in (m.text or ""))
+        assert phish in message.text  # Carol reads the summary as it came…
+        assert message.activity.get("textFormat") == "plain"  # …as text, not as a link
+
+
 async def test_acknowledge_on_the_personal_page_card_stops_the_escalation(database_url):
     async with paging(database_url) as (stack, twilio):
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
