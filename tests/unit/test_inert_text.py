@@ -33,6 +33,7 @@ import cards.updates
 from cards.elements import Json, plain
 from cards.forms import DeclareForm
 from cards.incident import IncidentView
+from cards.incident_parts import LatestUpdate
 from cards.intake import ReportView
 from cards.report_form import ReportFormView
 from services.bridge.model import Bridge, BridgeCall, BridgeState, Group, Invitee
@@ -110,6 +111,9 @@ SUMMARY = cards.client_summary.ClientSummaryView(
 CORPUS: dict[str, Callable[[], Json]] = {
     "incident_card": lambda: incident_view(Status.INVESTIGATING, notice=HOSTILE, notice_lines=(HOSTILE,)),
     "incident_card/resolved": lambda: incident_view(Status.RESOLVED),
+    "incident_card/latest-update": lambda: incident_view(
+        Status.MONITORING, latest_update=LatestUpdate(T0, HOSTILE, HOSTILE, "stakeholders"),
+        people={"aad-eve": Person("aad-eve", HOSTILE, "29:eve"), "aad-x": Person("aad-x", HOSTILE)}),
     "incident_list_card": lambda: cards.messages.incident_list_card(
         [cards.messages.ListedIncident(hostile_incident(), HOSTILE, "https://teams.example/t", T0, HOSTILE)], T0),
     "declared_card": lambda: cards.messages.declared_card(HOSTILE),
