@@ -368,3 +368,34 @@ async def test_the_report_owner_completes_the_review_and_beacon_closes_the_incid
         assert closed and closed[-1].actor is not None and closed[-1].actor.name == "Beacon"
     finally:
         await _stop(stack, graph)
+
+
+async def test_a_report_completed_after_the_review_was_held_closes_the_incident_as_beacon(database_url):
+    """The other order: Priya marks the review held first (nothing closes: the report is missing),
+    then completes the report. The close that follows is Beacon's, recorded as Beacon, never
+    refused for her lack of the commander's rights."""
+    clock = FakeClock(START)
+    stack, graph = await _stack(database_url, clock)
+    priya = Person("Priya Head", "29:priya", "aad-priya", "priya@example.com")
+    try:
+        root = await _scripted(stack, clock)
+        await stack.invoke_card(card_action_invoke("review.held", {"incidentId": 1}, reply_to_id=root.id,
+                                                   service_url=stack.url, from_user=priya))
+        async with stack.beacon.deps.uow() as uow:
+            assert (await uow.incidents.get(1)).status.value == "resolved"
+        data = {"incidentId": 1, "root_cause": "A bad config push", "lessons": "Canary config changes"}
+        answer = await stack.invoke_card(card_action_invoke("review.report_submit", data, reply_to_id=root.id,
+                                                            service_url=stack.url, from_user=priya))
+        assert "Report complete" in card_text(answer)
+        await settled(stack)
+        async with stack.beacon.deps.uow() as uow:
+            incident = await uow.incidents.get(1)
+            timeline = await uow.timeline.of(1)
+        assert incident.status.value == "closed"
+        assert not [e.summary for e in timeline if e.kind == "refused" or "refused" in e.summary]
+        [closed] = [e for e in timeline if e.kind == "closed"]
+        assert closed.actor is not None and closed.actor.name == "Beacon" and "Priya" not in closed.summary
+        assert "Beacon" in closed.summary, closed.summary
+    finally:
+        await _stop(stack, graph)
+
