@@ -34,8 +34,10 @@ def link_signing(settings: Settings, secret: str, secret_name: str, what: str,
     the start-up notes say."""
     if not secret:
         secret = secrets.token_hex(32)
+        replicas = (" DATABASE_URL is PostgreSQL, where several replicas can run: set it (the same on every "
+                    "replica), `python app.py doctor` fails until it is") if settings.can_run_replicas else ""
         notes.append(f"{secret_name} not set: {what} are signed with a random per-process secret, so they "
-                     "stop working when Beacon restarts and only the replica that made one accepts it")
+                     f"stop working when Beacon restarts and only the replica that made one accepts it.{replicas}")
     base = settings.public_url or f"http://localhost:{settings.port}"
     if not settings.public_url:
         notes.append(f"BEACON_PUBLIC_URL not set: {what} point at {base}")

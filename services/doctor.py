@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Literal, TextIO
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from services.config import ConfigError, load_config
 from services.delivery import DeliveryError
@@ -124,15 +122,6 @@ LINK_SECRETS = (("REPORT_LINK_SECRET", "report_link_secret", "report links"),
 NEW_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
-def can_run_replicas(settings: Settings) -> bool:
-    """Beacon has no replica count of its own: on PostgreSQL several replicas can share the
-    database (and the Azure deployment runs up to maxReplicas of them); on SQLite only one runs."""
-    try:
-        return make_url(settings.database_url).get_backend_name() == "postgresql"
-    except ArgumentError:
-        return False  # the database line says what is wrong with it
-
-
 def _and(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
 
@@ -147,7 +136,7 @@ def check_link_secrets(settings: Settings) -> Check:
     names, what = _and([name for name, _ in unset]), _and([what for _, what in unset])
     fix = (f"set {names} to long random values ({NEW_SECRET}), the same on every replica: in Azure, "
            "Key Vault secrets (infra/azure/main.bicep asks for them)")
-    if can_run_replicas(settings):
+    if settings.can_run_replicas:
         return Check("link secrets", "fail", f"{names} not set while DATABASE_URL is PostgreSQL, where several "
                      f"replicas can run: each would sign {what} with its own random secret, so a link works "
                      "only on the replica that made it, and none after a restart", fix)

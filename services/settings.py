@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from services.durations import Duration
 from services.pacing import TEAMS_PER_CONVERSATION, Limit, parse_limits
@@ -88,6 +90,15 @@ class Settings(BaseSettings):
     # Paging (services/paging): signed acknowledge links in SMS and email pages.
     ack_link_secret: str = Field("", validation_alias="ACK_LINK_SECRET")
     ack_link_ttl: str = Field("PT24H", validation_alias="ACK_LINK_TTL")
+
+    @property
+    def can_run_replicas(self) -> bool:
+        """Beacon has no replica count of its own: on PostgreSQL several replicas can share the
+        database (the Azure deployment runs up to maxReplicas of them); on SQLite only one runs."""
+        try:
+            return make_url(self.database_url).get_backend_name() == "postgresql"
+        except ArgumentError:
+            return False  # not a URL at all: the database check says so
 
     @property
     def allowed_tenants(self) -> frozenset[str]:
