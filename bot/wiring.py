@@ -94,6 +94,8 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.closers.append(graph.aclose)
         if graph.organizer is not None:
             wiring.runners.append(StartupTask("graph organizer", graph.start))
+        if graph.connection is not None:
+            wiring.runners.append(StartupTask("channel kinds", _channel_kinds_job(wiring, graph.connection.client)))
         wiring.not_configured += graph.report()
         wiring.handlers[SendEmail] = email_handler(graph.mailer)
     sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())
@@ -103,3 +105,17 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.closers.append(sender.aclose)
     wiring.sms = sender
     wiring.handlers[SendSms] = sms_handler(sender)
+
+
+def _channel_kinds_job(wiring: Wiring, client: Any) -> Callable[[], Awaitable[None]]:
+    """At start-up: a configured private or shared channel, where Teams refuses Beacon's cards, is
+    named in the log with the fix (services/channel_kinds.py)."""
+    from services.channel_kinds import report_channel_kinds
+    from services.graph.channel_kind import channel_kind
+
+    async def kind_of(group_id: str, channel_id: str) -> str:
+        return await channel_kind(client, group_id, channel_id)
+
+    async def job() -> None:
+        await report_channel_kinds(wiring.deps, kind_of)
+    return job

@@ -39,6 +39,7 @@ class Install:
     team_id: str = ""
     channel_id: str = ""  # the channel picked at install (the General channel's id is the team's)
     team_name: str = ""
+    aad_group_id: str = ""  # the team's Microsoft 365 group id (Graph's /teams/{id})
     reference: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,7 +51,8 @@ async def installed(deps: Deps, install: Install) -> bool:
         row = await uow.installations.save(
             conversation_id=install.conversation_id, kind=install.kind, team_id=install.team_id,
             channel_id=install.channel_id, tenant_id=install.tenant_id, service_url=install.service_url,
-            reference=install.reference, installed_at=now, team_name=install.team_name)
+            reference=install.reference, installed_at=now, team_name=install.team_name,
+            aad_group_id=install.aad_group_id)
         if install.team_id:
             for channel in {install.team_id, install.channel_id} - {""}:
                 await uow.team_channels.note(channel, install.team_id, now, team_name=row.team_name)

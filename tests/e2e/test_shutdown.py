@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from services.store.db import create_engine
-from tests.e2e.test_crash import BEARER, TOKEN, schedule_config, storm
+from tests.e2e.test_crash import TOKEN, schedule_config, storm
 from tests.fakes.connector import FakeConnector
 from tests.processes import BeaconProcess
 from tests.teams_activities import installation_update
