@@ -62,10 +62,11 @@ async def _classify_one(target: ChannelToCheck, kind_of: KindOf) -> list[Channel
     for group_id, team in target.teams:
         try:
             kind = await kind_of(group_id, target.channel)
-        except DeliveryError as error:
-            if error.status == 404:
+        except (DeliveryError, TimeoutError) as error:
+            if getattr(error, "status", None) == 404:
                 continue  # not a channel of this team
-            return [ChannelCheck("warn", f"cannot tell whether {target.setting} is a standard channel: {error}",
+            said = str(error) or "Graph did not answer in time"
+            return [ChannelCheck("warn", f"cannot tell whether {target.setting} is a standard channel: {said}",
                                  f"grant the {PERMISSION} application permission with admin consent "
                                  f"(infra/graph-permissions.md), so Beacon can tell private and shared channels, "
                                  f"where Teams refuses its posts")]
