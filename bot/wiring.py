@@ -17,11 +17,13 @@ from services.background import StartupTask
 from services.comms.delivery import email_handler, sms_handler
 from services.deps import Deps
 from services.effects import OutboxEffect
+from services.delivery import NotConfigured
 from services.effects.messages import SendEmail, SendSms
+from services.effects.roster import CheckChannelKinds
 from services.graph import GraphSettings
 from services.notify.sms.factory import build_sms_sender
 from services.notify.sms.settings import SmsSettings
-from services.outbox import EffectHandler
+from services.outbox import Effect, EffectHandler
 from services.settings import Settings
 
 log = logging.getLogger("beacon")
@@ -86,6 +88,7 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.not_configured.append(f"Microsoft Graph not configured (no email, meetings or calls): "
                                      f"{'; '.join(settings.missing())}")
         wiring.handlers[SendEmail] = email_handler(None)
+        wiring.handlers[CheckChannelKinds] = _not_configured("Microsoft Graph (channel kinds)")
     else:
         from services.graph.adapters import build_graph_adapters
 
@@ -95,7 +98,9 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         if graph.organizer is not None:
             wiring.runners.append(StartupTask("graph organizer", graph.start))
         if graph.connection is not None:
-            wiring.runners.append(StartupTask("channel kinds", _channel_kinds_job(wiring, graph.connection.client)))
+            job = _channel_kinds_job(wiring, graph.connection.client)
+            wiring.runners.append(StartupTask("channel kinds", job))
+            wiring.handlers[CheckChannelKinds] = lambda effect: job()  # after each install in a team
         wiring.not_configured += graph.report()
         wiring.handlers[SendEmail] = email_handler(graph.mailer)
     sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())
@@ -105,6 +110,12 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.closers.append(sender.aclose)
     wiring.sms = sender
     wiring.handlers[SendSms] = sms_handler(sender)
+
+
+def _not_configured(system: str) -> EffectHandler:
+    async def handler(effect: Effect) -> None:
+        raise NotConfigured(system)
+    return handler
 
 
 def _channel_kinds_job(wiring: Wiring, client: Any) -> Callable[[], Awaitable[None]]:

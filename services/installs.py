@@ -18,7 +18,7 @@ from typing import Any
 
 from services.config import BeaconConfig
 from services.deps import Deps, ThreadTarget
-from services.effects.roster import Welcome
+from services.effects.roster import CheckChannelKinds, Welcome
 from services.effects.teams import PostCard
 from services.incidents import TimelineEvent
 from services.roster import read_after_install
@@ -60,6 +60,10 @@ async def installed(deps: Deps, install: Install) -> bool:
             await read_after_install(uow, team_id=install.team_id, service_url=install.service_url,
                                      tenant_id=install.tenant_id, installed_at=row.installed_at, now=now)
             await post_waiting(uow, row, deps.config, now)
+            if install.aad_group_id and any(getattr(deps.config.channels, name) for name in CHANNEL_SETTINGS):
+                await uow.outbox.add(CheckChannelKinds(
+                    install.team_id, f"check the configured channels' kinds in {row.team_name or install.team_id}",
+                    row.installed_at.strftime("%Y%m%dT%H%M%S.%f")), now=now)
         first = await uow.installations.greet_once(install.conversation_id)
         await uow.commit()
     return first

@@ -21,6 +21,7 @@ from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
 from services.settings import Settings
 from tests.e2e.conftest import E2E_CONFIG, start_stack
+from tests.e2e.helpers import settled
 from tests.fakes.graph import FakeGraph
 from tests.teams_activities import TEAM_ID, installation_update
 
@@ -110,3 +111,21 @@ async def test_the_start_up_log_names_a_private_incidents_channel(database_url, 
         errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and r.name == "beacon.teams"]
         assert any(f"channels.incidents_channel ({PRIVATE}) is a private channel" in m
                    and "fix: set channels.incidents_channel to a standard channel" in m for m in errors), errors
+
+
+async def test_an_install_next_to_a_private_incidents_channel_is_logged_with_the_fix(database_url, caplog):
+    """Beacon started before it was installed anywhere: the install itself has the channels checked."""
+    caplog.set_level(logging.WARNING, logger="beacon.teams")
+    async with FakeGraph() as graph:
+        graph_with_channels(graph)
+        outside = OutsideSettings(graph=graph_settings(graph), sms=SmsSettings(provider=""))
+        stack = await start_stack(database_url, parse_config(config(PRIVATE)), outside=outside)
+        try:
+            assert not graph.requests_to("/channels/", "GET")  # nothing to ask before an install
+            await stack.send(installation_update(service_url=stack.url))
+            await settled(stack)
+        finally:
+            await stack.beacon.stop()
+            await stack.teams.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and r.name == "beacon.teams"]
+    assert [m for m in errors if f"channels.incidents_channel ({PRIVATE}) is a private channel" in m], errors
