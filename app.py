@@ -45,6 +45,7 @@ from services.settings import Settings, SettingsError
 from services.store.db import create_engine, database_unavailable, migrate, migrations_applied, session_factory
 from services.store.uow import UnitOfWork
 from services.telemetry import configure_telemetry
+from services.tracing import traced_requests
 
 log = logging.getLogger("beacon")
 
@@ -76,7 +77,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     clock = overrides.clock or SystemClock()
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    app = web.Application(client_max_size=1024 * 1024, middlewares=[database_outage])
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[traced_requests, database_outage])
     background: list[OutboxWorker | Scheduler] = []
 
     def wake_background() -> None:  # something was queued or a timer moved

@@ -44,6 +44,12 @@ def team_id(activity: Activity) -> str:
     return str(team.get("id") or "")
 
 
+def team_group_id(activity: Activity) -> str:
+    """The team's Microsoft 365 group id, which Graph's /teams/{id} takes (the team id is a thread id)."""
+    team = channel_data(activity).get("team") or {}
+    return str(team.get("aadGroupId") or "")[:100]
+
+
 def team_name(activity: Activity) -> str:
     """Teams names the team in conversationUpdate events, not in installationUpdate."""
     team = channel_data(activity).get("team") or {}

@@ -35,7 +35,7 @@ async def record_install(turn_context: TurnContext, deps: Deps) -> None:
         conversation_id=activity.conversation.id, kind=kind, service_url=activity.service_url,
         tenant_id=ctx.tenant_id(activity), team_id=team,
         channel_id=ctx.selected_channel_id(activity) or (activity.conversation.id if team else ""),
-        team_name=ctx.team_name(activity), reference=TurnContext.get_conversation_reference(activity).serialize())
+        team_name=ctx.team_name(activity), aad_group_id=ctx.team_group_id(activity), reference=TurnContext.get_conversation_reference(activity).serialize())
     if await installs.installed(deps, install):
         try:
             await turn_context.send_activity(welcome_activity())

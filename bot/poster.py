@@ -19,6 +19,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
+from opentelemetry.trace import SpanKind
 
 from bot.adapter import BeaconAdapter
 from bot.views import incident_view, thread_link
@@ -45,6 +46,7 @@ from services.incidents import Person
 from services.outbox import Effect, EffectHandler, EffectHandlers
 from services.pacing import Limit
 from services.store.db import while_unavailable_retry
+from services.tracing import span
 
 log = logging.getLogger("beacon.teams")
 
@@ -63,17 +65,18 @@ def _reference(service_url: str, conversation_id: str, tenant_id: str, app_id: s
 async def _connector_call(coro: Any, where: str = "") -> Any:
     """Run a Bot Connector call and turn its failures into delivery errors the outbox understands;
     `where` (the conversation) travels with the error, so a refusal can name it."""
-    try:
-        return await coro
-    except HttpOperationError as error:
-        response = getattr(error, "response", None)
-        status = getattr(response, "status_code", 0) or 0
-        retry_after = response.headers.get("Retry-After") if response is not None else None
-        failure = classify_status(status, f"Bot Connector answered {status}: {error}", retry_after)
-        failure.where = where
-        raise failure from None
-    except (TimeoutError, ClientRequestError, aiohttp.ClientError, ConnectionError) as error:
-        raise TransientDeliveryError(f"Bot Connector unreachable: {error}", where=where) from None
+    with span("Bot Connector", kind=SpanKind.CLIENT, **{"beacon.teams.conversation": where or None}):
+        try:
+            return await coro
+        except HttpOperationError as error:
+            response = getattr(error, "response", None)
+            status = getattr(response, "status_code", 0) or 0
+            retry_after = response.headers.get("Retry-After") if response is not None else None
+            failure = classify_status(status, f"Bot Connector answered {status}: {error}", retry_after)
+            failure.where = where
+            raise failure from None
+        except (TimeoutError, ClientRequestError, aiohttp.ClientError, ConnectionError) as error:
+            raise TransientDeliveryError(f"Bot Connector unreachable: {error}", where=where) from None
 
 
 def plain_text_message(text: str) -> Activity:

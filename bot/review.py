@@ -292,16 +292,6 @@ def wire_review(wiring: Wiring) -> None:
     scheduler = ReviewScheduler(wiring.deps.uow, settings, wiring.deps.clock,
                                 idle_poll=wiring.settings.scheduler_idle_poll_seconds)
     wiring.app[REVIEW_SCHEDULER] = scheduler
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start(app: web.Application) -> None:  # on_startup runs after the migrations
-        tasks.append(asyncio.create_task(scheduler.run()))
-
-    async def stop() -> None:
-        scheduler.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    wiring.app.on_startup.append(start)
-    wiring.closers.append(stop)
+    # Started and stopped with the outbox and the incident scheduler: on stop its pass in flight
+    # finishes within the grace period like theirs, instead of being cancelled at once.
+    wiring.runners.append(scheduler)

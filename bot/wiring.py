@@ -17,11 +17,13 @@ from services.background import StartupTask
 from services.comms.delivery import email_handler, sms_handler
 from services.deps import Deps
 from services.effects import OutboxEffect
+from services.delivery import NotConfigured
 from services.effects.messages import SendEmail, SendSms
+from services.effects.roster import CheckChannelKinds
 from services.graph import GraphSettings
 from services.notify.sms.factory import build_sms_sender
 from services.notify.sms.settings import SmsSettings
-from services.outbox import EffectHandler
+from services.outbox import Effect, EffectHandler
 from services.settings import Settings
 
 log = logging.getLogger("beacon")
@@ -88,6 +90,7 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.not_configured.append(f"Microsoft Graph not configured (no email, meetings or calls): "
                                      f"{'; '.join(settings.missing())}")
         wiring.handlers[SendEmail] = email_handler(None)
+        wiring.handlers[CheckChannelKinds] = _not_configured("Microsoft Graph (channel kinds)")
     else:
         from services.graph.adapters import build_graph_adapters
 
@@ -96,6 +99,10 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.closers.append(graph.aclose)
         if graph.organizer is not None:
             wiring.runners.append(StartupTask("graph organizer", graph.start))
+        if graph.connection is not None:
+            job = _channel_kinds_job(wiring, graph.connection.client)
+            wiring.runners.append(StartupTask("channel kinds", job))
+            wiring.handlers[CheckChannelKinds] = lambda effect: job()  # after each install in a team
         wiring.not_configured += graph.report()
         wiring.handlers[SendEmail] = email_handler(graph.mailer)
     sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())
@@ -105,3 +112,23 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
         wiring.closers.append(sender.aclose)
     wiring.sms = sender
     wiring.handlers[SendSms] = sms_handler(sender)
+
+
+def _not_configured(system: str) -> EffectHandler:
+    async def handler(effect: Effect) -> None:
+        raise NotConfigured(system)
+    return handler
+
+
+def _channel_kinds_job(wiring: Wiring, client: Any) -> Callable[[], Awaitable[None]]:
+    """At start-up: a configured private or shared channel, where Teams refuses Beacon's cards, is
+    named in the log with the fix (services/channel_kinds.py)."""
+    from services.channel_kinds import report_channel_kinds
+    from services.graph.channel_kind import channel_kind
+
+    async def kind_of(group_id: str, channel_id: str) -> str:
+        return await channel_kind(client, group_id, channel_id)
+
+    async def job() -> None:
+        await report_channel_kinds(wiring.deps, kind_of)
+    return job

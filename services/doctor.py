@@ -19,11 +19,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 
+from services.channel_kinds import check_channel_kinds as classify_channels
 from services.config import ConfigError, load_config
 from services.delivery import DeliveryError
 from services.freshdesk.client import build_ticketing
 from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings, build_graph_adapters
+from services.graph.channel_kind import channel_kind
+from services.graph.client import connect
 from services.graph.errors import PERMISSIONS_DOC
 from services.graph.permissions import admin_consent_url, missing_roles, needed_roles, token_app_id, token_claims
 from services.installs import check_channels
@@ -363,6 +366,32 @@ async def check_teams_installs(settings: Settings) -> list[Check]:
     return [Check("Teams install", c.outcome, c.detail, c.fix) for c in checks]  # type: ignore[arg-type]
 
 
+async def check_channel_kinds(settings: Settings, graph: GraphSettings) -> list[Check]:
+    """A line per configured channel Graph can place: Teams refuses Beacon's cards in private and
+    shared channels (services/channel_kinds.py)."""
+    if not graph.configured:
+        return []  # the Graph line says it is optional
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError:
+        return []
+    engine = create_engine(settings.database_url)
+    connection = connect(graph)
+
+    async def kind_of(group_id: str, channel_id: str) -> str:
+        return await asyncio.wait_for(channel_kind(connection.client, group_id, channel_id), TIMEOUT_SECONDS)
+    try:
+        if not await migrations_applied(engine):
+            return []
+        checks = await classify_channels(lambda: UnitOfWork(session_factory(engine)), config, kind_of)
+    except Exception:
+        return []  # the database line says what is wrong
+    finally:
+        await engine.dispose()
+        await connection.aclose()
+    return [Check("Teams channel", c.outcome, c.detail, c.fix) for c in checks]  # type: ignore[arg-type]
+
+
 async def check_teams_roster(settings: Settings) -> list[Check]:
     """A line per team Beacon is installed in: how many of its people Beacon knows."""
     engine = create_engine(settings.database_url)
@@ -383,6 +412,7 @@ async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token),
               check_link_secrets(subjects.settings)]
     checks += await check_teams_installs(subjects.settings)
+    checks += await check_channel_kinds(subjects.settings, subjects.graph)
     checks += await check_teams_roster(subjects.settings)
     checks += await check_teams_delivery(subjects.settings)
     checks += await check_graph(subjects.graph, subjects.settings.public_url)

@@ -18,7 +18,7 @@ from typing import Any
 
 from services.config import BeaconConfig
 from services.deps import Deps, ThreadTarget
-from services.effects.roster import Welcome
+from services.effects.roster import CheckChannelKinds, Welcome
 from services.effects.teams import PostCard
 from services.incidents import TimelineEvent
 from services.roster import read_after_install
@@ -39,6 +39,7 @@ class Install:
     team_id: str = ""
     channel_id: str = ""  # the channel picked at install (the General channel's id is the team's)
     team_name: str = ""
+    aad_group_id: str = ""  # the team's Microsoft 365 group id (Graph's /teams/{id})
     reference: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,7 +51,8 @@ async def installed(deps: Deps, install: Install) -> bool:
         row = await uow.installations.save(
             conversation_id=install.conversation_id, kind=install.kind, team_id=install.team_id,
             channel_id=install.channel_id, tenant_id=install.tenant_id, service_url=install.service_url,
-            reference=install.reference, installed_at=now, team_name=install.team_name)
+            reference=install.reference, installed_at=now, team_name=install.team_name,
+            aad_group_id=install.aad_group_id)
         if install.team_id:
             for channel in {install.team_id, install.channel_id} - {""}:
                 await uow.team_channels.note(channel, install.team_id, now, team_name=row.team_name)
@@ -58,6 +60,10 @@ async def installed(deps: Deps, install: Install) -> bool:
             await read_after_install(uow, team_id=install.team_id, service_url=install.service_url,
                                      tenant_id=install.tenant_id, installed_at=row.installed_at, now=now)
             await post_waiting(uow, row, deps.config, now)
+            if install.aad_group_id and any(getattr(deps.config.channels, name) for name in CHANNEL_SETTINGS):
+                await uow.outbox.add(CheckChannelKinds(
+                    install.team_id, f"check the configured channels' kinds in {row.team_name or install.team_id}",
+                    row.installed_at.strftime("%Y%m%dT%H%M%S.%f")), now=now)
         first = await uow.installations.greet_once(install.conversation_id)
         await uow.commit()
     return first

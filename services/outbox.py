@@ -42,6 +42,7 @@ from services.store.db import database_unavailable, while_unavailable_retry
 from services.store.group_commit import GroupCommit
 from services.store.mapping import event_row
 from services.store.tables import UNFINISHED_STATUSES, IncidentRow, OutboxRow
+from services.tracing import incident_number, span
 
 log = logging.getLogger("beacon.outbox")
 
@@ -270,6 +271,11 @@ class OutboxWorker(BackgroundLoop):
         return not counted or attempts < self.policy.max_attempts
 
     async def _deliver(self, effect: Effect) -> None:
+        with span(f"deliver {effect.kind}", incident=incident_number(effect.incident_id),
+                  **{"beacon.outbox.kind": effect.kind, "beacon.outbox.attempt": effect.attempts}):
+            await self._deliver_traced(effect)
+
+    async def _deliver_traced(self, effect: Effect) -> None:
         handler = self._handlers.get(effect.kind)
         delivering.set(effect)
         try:

@@ -23,6 +23,7 @@ from services.incidents import Incident, Level, TimelineEvent
 from services.paging import usecases as paging
 from services.scheduler import timers
 from services.store.uow import UnitOfWork
+from services.tracing import tag_incident
 
 BeforeObservers = Callable[[Incident], Awaitable[None]]
 
@@ -33,6 +34,7 @@ async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarg
     `before_observers` links what it was declared from before the observers see it."""
     incident_events = list(incident.pending_events)
     await uow.incidents.add(incident, config_version=deps.config.fingerprint())
+    tag_incident(incident.number)
     await timers.arm(uow, incident, deps.config, now)
     await uow.incidents.save(incident)
     await notify.incident_thread(uow, incident, target.to_dict(), now)
@@ -55,6 +57,7 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     `activity_id` of the click that made it, a replay of that click committed first raises
     ConcurrentUpdate (the caller judges the click again)."""
     paging.acknowledge_by_change(incident, deps, now)
+    tag_incident(incident.number)
     events = list(incident.pending_events)
     summaries = [note] if note else []
     summaries += thread_lines(events, incident)

@@ -1,5 +1,6 @@
 """OpenTelemetry traces and metrics to Application Insights, when
-APPLICATIONINSIGHTS_CONNECTION_STRING is set (the Bicep sets it on the app host).
+APPLICATIONINSIGHTS_CONNECTION_STRING is set (the Bicep sets it on the app host). The spans
+themselves are made in services/tracing.py.
 
 azure-monitor-opentelemetry is imported only then, so a laptop or CI run never loads it and a
 deployment without the package still starts (with a warning saying what to install).
@@ -11,6 +12,8 @@ import logging
 import os
 from collections.abc import Callable
 from typing import Any
+
+from services.tracing import instrument_outgoing_http
 
 log = logging.getLogger("beacon.telemetry")
 SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
@@ -37,5 +40,6 @@ def configure_telemetry(connection_string: str | None = None,
         return False
     # Our own logger only: the SDK's loggers would export their own HTTP chatter, in a loop.
     configure(connection_string=connection_string, logger_name="beacon")
+    instrument_outgoing_http()  # Graph, Freshdesk, SMS and voice calls (services/tracing.py)
     log.info("OpenTelemetry traces, metrics and logs go to Application Insights")
     return True

@@ -200,12 +200,15 @@ var botName = '${namePrefix}-bot-${suffix}'
 var databaseName = 'beacon'
 var appPort = 3978
 var useManagedIdentityForBot = botAppType == 'UserAssignedMSI'
-var botAppId = useManagedIdentityForBot ? identity.properties.clientId : microsoftAppId
+// SingleTenant needs the app registration and its secret: without an app id the container would get an
+// empty MicrosoftAppId and accept unauthenticated requests, so the deployment stops here instead.
+var botAppId = useManagedIdentityForBot ? identity.properties.clientId : (empty(microsoftAppId) ? fail('botAppType SingleTenant needs microsoftAppId: export MicrosoftAppId=<the client id of the bot\'s app registration>, or deploy with botAppType UserAssignedMSI') : microsoftAppId)
+var botAppPassword = (useManagedIdentityForBot || !empty(microsoftAppPassword)) ? microsoftAppPassword : fail('botAppType SingleTenant needs microsoftAppPassword: export MicrosoftAppPassword=<a client secret of the bot\'s app registration>')
 var appHost = empty(publicHost) ? '${appName}.${containerEnvironment.properties.defaultDomain}' : publicHost
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // built-in role: read secret values
 
 // Secrets Beacon can run without: each goes to Key Vault (and to the app) only when it was given.
-var hasAppPassword = !useManagedIdentityForBot && !empty(microsoftAppPassword)
+var hasAppPassword = !useManagedIdentityForBot && !empty(botAppPassword)
 // Graph signs in with a client secret: its own, or else the bot's (same app registration).
 var hasGraphSecret = !empty(azureClientSecret) || (empty(graphClientId) && hasAppPassword)
 var hasAcsConnectionString = !empty(acsConnectionString)
@@ -298,7 +301,7 @@ resource appPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (
   parent: keyVault
   name: 'microsoft-app-password'
   properties: {
-    value: microsoftAppPassword
+    value: botAppPassword
   }
 }
 

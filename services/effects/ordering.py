@@ -88,6 +88,11 @@ def _short(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:20]
 
 
+def channel_kinds(team_id: str) -> str:
+    """Asking Graph which kind each configured channel is, after an install in a team."""
+    return f"channel-kinds:{_short(team_id)}"
+
+
 def install(conversation_id: str) -> str:
     """What Beacon sends where it was installed (its hello)."""
     return f"install:{_short(conversation_id)}"

@@ -78,3 +78,24 @@ class Welcome(OutboxEffect):
     @property
     def ordering_key(self) -> str:
         return ordering.install(self.conversation_id)
+
+
+@dataclass(frozen=True)
+class CheckChannelKinds(OutboxEffect):
+    """After an install in a team: ask Graph whether each configured channel is a standard one
+    (services/channel_kinds.py), once per install (`since` names it); a private or shared one is
+    logged as an error with the fix."""
+
+    kind = "graph.check_channel_kinds"
+    channel = Channel.GRAPH
+    team_id: str
+    description: str
+    since: str = field(metadata=KEY_ONLY)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"install:{self.team_id}:channel-kinds:{self.since}"
+
+    @property
+    def ordering_key(self) -> str:
+        return ordering.channel_kinds(self.team_id)

@@ -16,6 +16,7 @@ from services.errors import ConcurrentUpdate
 from services.paging.directory import FeedShifts, no_feeds
 from services.scheduler.fire import fire_due
 from services.store.uow import UnitOfWork
+from services.tracing import span
 
 log = logging.getLogger("beacon.scheduler")
 
@@ -54,8 +55,10 @@ class Scheduler(BackgroundLoop):
                 due = await uow.timers.claim_due(now, self._size)
                 if not due:
                     return 0
-                fired = await fire_due(uow, due, self._config, now, self._feeds)
-                await uow.commit()
+                with span("scheduler batch", incidents=[f"INC-{t.incident_id}" for t in due],
+                          **{"beacon.timers": len(due)}):
+                    fired = await fire_due(uow, due, self._config, now, self._feeds)
+                    await uow.commit()
         except ConcurrentUpdate as conflict:
             # Nothing of the batch was kept: its timers are tried again and read the change. Smaller
             # batches meanwhile waste less work if an incident keeps changing under them.

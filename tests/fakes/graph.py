@@ -314,6 +314,7 @@ class FakeGraph:
             ("POST", "/communications/calls/{call}/participants/invite", self._invite_participants),
             ("POST", "/teams/{team}/channels", self._create_channel),
             ("GET", "/teams/{team}/channels", self._list_channels),
+            ("GET", "/teams/{team}/channels/{channel}", self._get_channel),
         ]
         return [(method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"), handler)
                 for method, template, handler in table]
@@ -479,6 +480,17 @@ class FakeGraph:
                              f"{quote(name)}?groupId={team}&tenantId={TENANT_ID}"}
         existing.append(channel)
         return web.json_response(channel, status=201)
+
+    async def _get_channel(self, record: RecordedRequest, team: str, channel: str) -> web.Response:
+        """GET /teams/{id}/channels/{id}: the team is named by its group id (a GUID), as Graph wants it;
+        Teams' own team id (19:…@thread.tacv2) is refused."""
+        if not is_object_id(team):
+            return web.json_response(graph_error("BadRequest", f"Invalid team id {team}: a group id (GUID) "
+                                                 "is expected."), status=400)
+        found = next((c for c in self.channels.get(team, []) if c["id"] == unquote(channel)), None)
+        if found is None:
+            return web.json_response(graph_error("NotFound", "Channel not found."), status=404)
+        return web.json_response({"membershipType": "standard", **found})
 
     async def _list_channels(self, record: RecordedRequest, team: str) -> web.Response:
         channels = self.channels.get(team, [])

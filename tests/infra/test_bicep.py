@@ -191,3 +191,20 @@ def test_outputs_bot_endpoint_and_app_fqdn() -> None:
     outputs = set(re.findall(r"^output (\w+) ", BICEP, re.MULTILINE))
     assert {"botEndpoint", "appFqdn"} <= outputs
     assert not re.search(r"^output \w+ string = .*(Password|Secret|Key|Token)\b", BICEP, re.MULTILINE)
+
+
+def test_single_tenant_without_app_id_or_secret_stops_the_deployment() -> None:
+    """An empty MicrosoftAppId would make Beacon accept unauthenticated requests: a SingleTenant
+    deployment without the app registration's id or secret fails with the setting to export."""
+    code = code_only(BICEP)
+    app_id = re.search(r"^var botAppId = (.+)$", code, re.MULTILINE)
+    assert app_id, "botAppId is not one expression"
+    assert re.search(r"useManagedIdentityForBot \? identity\.properties\.clientId : \(empty\(microsoftAppId\) "
+                     r"\? fail\('[^']*MicrosoftAppId=[^)]*\) : microsoftAppId\)", app_id[1]), app_id[1]
+    password = re.search(r"^var botAppPassword = (.+)$", code, re.MULTILINE)
+    assert password and re.search(r"fail\('[^']*MicrosoftAppPassword=", password[1]), "no stop without a secret"
+    assert "microsoftAppPassword" not in code.split("var hasAppPassword = ")[1].splitlines()[0]
+    entries = env_entries()
+    assert entries["MicrosoftAppId"] == ("value", "botAppId")
+    assert entries["MicrosoftAppTenantId"] == ("value", "tenant().tenantId")
+    assert "msaAppId: botAppId" in code and "msaAppTenantId: tenant().tenantId" in code

@@ -12,7 +12,7 @@ from app import WORKER, Overrides, create_app
 from services.bridge.effects import BridgeThreadCard, CreateMeeting, Invite, Ring
 from services.effects import Channel, OutboxEffect, effect_types
 from services.effects.messages import SendEmail, SendSms
-from services.effects.roster import LookUpMember, ReadRoster, Welcome
+from services.effects.roster import CheckChannelKinds, LookUpMember, ReadRoster, Welcome
 from services.effects.teams import (
     PostCard,
     ReplaceForm,
@@ -152,6 +152,10 @@ ROWS += [
      "install:19:team:welcome:20261204T031500.000000", "install:8364fae2085ffa91fe2b", None,
      {"conversation_id": "19:team", "service_url": "https://smba.example/", "tenant_id": "t",
       "description": "hello in Ops"}),
+    (CheckChannelKinds("19:team", "check the configured channels' kinds in Ops", "20261204T031500.000000"),
+     "graph.check_channel_kinds", "install:19:team:channel-kinds:20261204T031500.000000",
+     "channel-kinds:8364fae2085ffa91fe2b", None,
+     {"team_id": "19:team", "description": "check the configured channels' kinds in Ops"}),
 ]
 
 
