@@ -24,6 +24,9 @@ class EmailMessage:
     html: str
     text: str
     cc: tuple[Recipient, ...] = ()
+    # Further RFC 5322 header fields, e.g. List-Unsubscribe (the mailer sends MIME, which carries
+    # any header; Graph's JSON format takes only x- headers).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class Mailer(Protocol):

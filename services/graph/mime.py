@@ -35,6 +35,8 @@ def mime_message(message: EmailMessage, sender: str) -> MimeMessage:
     mime["Subject"] = message.subject
     mime["Date"] = formatdate(usegmt=True)
     mime["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    for name, value in message.headers:
+        mime[name] = value
     mime.set_content(message.text.strip() or html_to_text(message.html), subtype="plain", charset="utf-8")
     if message.html:
         mime.add_alternative(message.html, subtype="html", charset="utf-8")

@@ -134,7 +134,7 @@ async def test_the_account_owner_shares_a_page_that_shows_stakeholder_updates_on
     outline.feed(page)
     assert outline.lang == "en"
     assert outline.headings == [("h1", "Service status for Contoso"), ("h2", "Current incidents"),
-                                ("h3", "Payments API down"), ("h2", "Past 30 days")]
+                                ("h3", "Payments API down"), ("h2", "Past 30 days"), ("h2", "Email me updates")]
     assert UPDATE in page and "Investigating" in page and "Reference INC-1" in page
     assert 'name="viewport"' in page and "<script" not in page
     for hidden in ("CANARY-5521", "Alice", "Bob", "Invoices delayed", "FABRIKAM-ONLY"):
