@@ -196,6 +196,23 @@ async def test_a_reader_subscribes_confirms_gets_each_update_once_and_unsubscrib
     assert len([m for m in to_reader(mailbox) if "(update)" in m.subject]) == 1
 
 
+async def test_every_email_to_the_clients_people_links_their_status_page(stack: Stack, mailbox: FakeGraph) -> None:
+    _, root = await declare(stack, "Payments API down", client="Contoso")
+    await act(stack, root, "incident.post_update", audience="stakeholders", update=UPDATE)
+    await act(stack, root, "incident.resolve", summary="Switched to the backup payment provider")
+    await settled(stack)
+    to_dana = [m for m in mailbox.sent_mail() if "dana@contoso-client.example" in m.to]
+    assert [m.subject.split(":")[0] for m in to_dana] == [
+        "[INC-1] Incident declared", "[INC-1] Status update", "[INC-1] Resolved"]
+    for mail in to_dana:
+        assert "Follow this and every other incident affecting Contoso on your status page" in mail.text + mail.html
+        status, page = await get(stack, link_after(mail.text, "on your status page:"))
+        assert status == 200 and "Payments API down" in page and UPDATE in page, mail.subject
+    # The team's own emails about the incident carry no client link.
+    assert not [m for m in mailbox.sent_mail() if not set(m.to) & {"dana@contoso-client.example", "carol@example.com"}
+                and "/status/" in m.text]
+
+
 async def test_a_revoked_link_ends_the_subscriptions_made_through_it(stack: Stack, mailbox: FakeGraph) -> None:
     _, root = await declare(stack, "Payments API down", client="Contoso")
     await subscribed(stack, mailbox)
