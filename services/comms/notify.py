@@ -75,7 +75,8 @@ async def initial_notification(uow: UnitOfWork, incident: Incident, config: Beac
     await queue(uow, [*_stakeholder_channel(incident, config, "initial", "initial", text, endpoint),
                       *_emails(incident, "initial", routes.stakeholder_emails,
                                plan.email(incident, "Incident declared", text, status_url)),
-                      *_emails(incident, "initial", routes.team_emails, plan.email(incident, "Incident declared", text)),
+                      *_emails(incident, "initial", routes.team_emails,
+                               plan.email(incident, "Incident declared", text)),
                       *_sms(incident, "initial", routes.sms_numbers, plan.sms(incident, text))], now)
     await uow.timeline.record(incident.id or 0, TimelineEvent(
         "notified", now, None, _describe_routes("initial notification", routes, config),
