@@ -50,6 +50,7 @@ def subscriber_email_handler(mailer: Mailer | None) -> EffectHandler:
         headers = ((("List-Unsubscribe", f"<{unsubscribe}>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
                    if unsubscribe else ())
         await mailer.send_mail(EmailMessage((Recipient(str(payload["address"])),), str(payload["subject"]),
-                                            str(payload["html"]), str(payload["text"]), headers=headers))
+                                            str(payload["html"]), str(payload["text"]), headers=headers,
+                                            key=effect.key))
 
     return send

@@ -173,6 +173,7 @@ async def test_a_reader_subscribes_confirms_gets_each_update_once_and_unsubscrib
     leave = link_after(update.text, "Unsubscribe:")
     assert update.headers["List-Unsubscribe"] == f"<https://beacon.example.com{leave}>"
     assert update.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert re.fullmatch(r"<[0-9a-f]{40}\.beacon@example\.com>", update.headers["Message-ID"])  # one per outbox row
     status, shown = await get(stack, link_after(update.text, "status page:"))
     assert status == 200 and UPDATE in shown  # the email's page link works
     assert not [m for m in mailbox.sent_mail() if "dana@contoso-client.example" in m.to and "(update)" in m.subject]
