@@ -45,15 +45,20 @@ async def mailbox() -> Any:
     await graph.stop()
 
 
-@pytest_asyncio.fixture
-async def stack(database_url: str, mailbox: FakeGraph) -> Any:
+async def start(database_url: str, mailbox: FakeGraph, **settings: Any) -> Stack:
     config = parse_config({**E2E_CONFIG, "directory": {**E2E_CONFIG["directory"], "clients": CLIENTS},
                            "channels": {"incidents_channel": CHANNEL_ID}})
     outside = OutsideSettings(graph=GraphSettings(base_url=mailbox.base_url, access_token="t",
                                                   mail_sender="noc@example.com"), sms=SmsSettings(provider=""))
     started = await start_stack(database_url, config, outside=outside, status_link_secret=SECRET,
-                                public_url="https://beacon.example.com")
+                                public_url="https://beacon.example.com", **settings)
     await started.send(installation_update(service_url=started.url))
+    return started
+
+
+@pytest_asyncio.fixture
+async def stack(database_url: str, mailbox: FakeGraph) -> Any:
+    started = await start(database_url, mailbox)
     yield started
     await started.beacon.stop()
     await started.teams.stop()
@@ -212,6 +217,47 @@ async def test_every_email_to_the_clients_people_links_their_status_page(stack: 
     # The team's own emails about the incident carry no client link.
     assert not [m for m in mailbox.sent_mail() if not set(m.to) & {"dana@contoso-client.example", "carol@example.com"}
                 and "/status/" in m.text]
+
+
+async def test_a_page_takes_so_many_subscriptions_and_sends_so_many_confirmations_an_hour(
+        database_url: str, mailbox: FakeGraph) -> None:
+    small = await start(database_url, mailbox, status_subscribers_per_client=2)
+    try:
+        action = await form_action(small, await page_link(small))
+        for name in ("ann", "ben"):
+            status, _ = await post_form(small, action, {"email": f"{name}@contoso-client.example"})
+            assert status == 200
+        status, page = await post_form(small, action, {"email": "cy@contoso-client.example"})
+        assert status == 409 and "as many email subscriptions as it takes (2)" in page and "nothing was saved" in page
+        status, _ = await post_form(small, action, {"email": "ann@contoso-client.example"})  # already in: no refusal
+        assert status == 200
+        for _ in range(20):  # the hourly limit, many submissions of one address: one row, one email
+            status, _ = await post_form(small, action, {"email": "ben@contoso-client.example"})
+            assert status == 200
+        await settled(small)
+        assert sorted(a for m in mailbox.sent_mail() for a in m.to) == ["ann@contoso-client.example",
+                                                                        "ben@contoso-client.example"]
+    finally:
+        await small.beacon.stop()
+        await small.teams.stop()
+
+
+async def test_a_page_sends_at_most_20_confirmations_an_hour(stack: Stack, mailbox: FakeGraph) -> None:
+    action = await form_action(stack, await page_link(stack))
+    for number in range(20):
+        status, _ = await post_form(stack, action, {"email": f"reader{number}@contoso-client.example"})
+        assert status == 200
+    session = stack.beacon._session
+    assert session is not None
+    async with session.post(stack.beacon.url + action, data={"email": "one.more@contoso-client.example"},
+                            headers={"Accept": BROWSER}) as response:
+        assert response.status == 429 and response.headers["Retry-After"] == "3600"
+        assert "Try again in an hour" in html.unescape(await response.text())
+    async with session.post(stack.beacon.url + action, data={"email": "json@contoso-client.example"}) as response:
+        assert response.status == 429 and "error" in await response.json()  # a script gets JSON
+    await settled(stack)
+    assert len(mailbox.sent_mail()) == 20
+    assert not [m for m in mailbox.sent_mail() if "one.more@contoso-client.example" in m.to]
 
 
 async def test_a_revoked_link_ends_the_subscriptions_made_through_it(stack: Stack, mailbox: FakeGraph) -> None:
