@@ -75,7 +75,8 @@ class StatusPages:
                            refreshing=request.query.get("refresh") == "1",
                            refresh_url=f"{here}?{urlencode({**signed, 'refresh': '1'})}",
                            still_url=f"{here}?{urlencode(signed)}", feed_url=self._urls(client, signed)[1],
-                           subscribe=subscribe_form(client, f"{here}/subscribe?{urlencode(signed)}"))
+                           subscribe=subscribe_form(client, f"/status/{quote(client, safe='')}/subscribe?"
+                                                            f"{urlencode(signed)}"))
         return web.Response(text=page, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
 
     async def feed_route(self, request: web.Request) -> web.Response:

@@ -7,7 +7,7 @@ HTML pages, anything else JSON: a bad address is a 400 that says what to type, a
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -53,7 +53,7 @@ class SubscriptionRoutes:
         generation = self.links.signed_generation(client, query, now)
         if generation is None or self.deps.config.client(client) is None:
             return answer(request, "This link does not work", f"Nothing was saved: {REFUSED_PAGE}.", 403)
-        back = f"{request.path.removesuffix('/subscribe')}?{urlencode({k: query[k] for k in ('g', 'expires', 'sig')})}"
+        back = f"/status/{quote(client, safe='')}?{urlencode({k: query[k] for k in ('g', 'expires', 'sig')})}"
         form = await request.post()
         typed = str(form.get("email") or "")
         try:

@@ -41,11 +41,11 @@ class StatusSubscriptions:
         assert row is not None
         return row
 
-    async def taken(self, client: str, now: datetime, pending_for: timedelta) -> int:
-        """How many of the client's subscriptions count against its cap: confirmed ones, and
-        pending ones whose confirmation link still works."""
+    async def taken(self, client: str, generation: int, now: datetime, pending_for: timedelta) -> int:
+        """How many of the client's subscriptions count against its cap: those made through its
+        current link that are confirmed, or pending with a confirmation link that still works."""
         return int(await self._uow.session.scalar(select(func.count()).where(
-            StatusSubscriptionRow.client == client,
+            StatusSubscriptionRow.client == client, StatusSubscriptionRow.generation == generation,
             or_(StatusSubscriptionRow.state == CONFIRMED,
                 (StatusSubscriptionRow.state == PENDING)
                 & (StatusSubscriptionRow.last_confirmation_at >= now - pending_for)))) or 0)

@@ -65,7 +65,8 @@ async def subscribe(deps: Deps, links: StatusLinks, client: str, generation: int
         if await subscriptions.confirmations_since(client, now - timedelta(hours=1)) >= CONFIRMATIONS_PER_HOUR:
             return Asked.BUSY
         row = await subscriptions.find(client, address)
-        if row is None and await subscriptions.taken(client, now, CONFIRM_TTL) >= cap:
+        full = await subscriptions.taken(client, generation, now, CONFIRM_TTL) >= cap
+        if full and not _counted(row, generation, now):
             return Asked.FULL
         row = row or await subscriptions.of_address(client, address, generation, now)
         if _needs_no_email(row, generation, now):
@@ -78,6 +79,14 @@ async def subscribe(deps: Deps, links: StatusLinks, client: str, generation: int
                                                  mail.text, "", f"status page confirmation to {address}"), now=now)
         await uow.commit()
     return Asked.SENT
+
+
+def _counted(row: StatusSubscriptionRow | None, generation: int, now: datetime) -> bool:
+    """Whether the address already counts against the client's cap (subscribers.taken)."""
+    if row is None or row.generation != generation:
+        return False
+    sent = row.last_confirmation_at
+    return row.state == CONFIRMED or (row.state == PENDING and sent is not None and now - sent <= CONFIRM_TTL)
 
 
 def _needs_no_email(row: StatusSubscriptionRow, generation: int, now: datetime) -> bool:
