@@ -104,7 +104,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                           rate_limits={Channel.TEAMS: settings.teams_requests_per_second})
     worker = OutboxWorker(sessions, handlers, clock, policy)
     scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds,
-                          feeds=lambda schedule: deps.shift_feeds(schedule))
+                          feeds=lambda schedule: deps.shift_feeds(schedule), status_url=deps.status_url)
     background += [worker, scheduler]
     app[DEPS], app[WORKER], app[SCHEDULER] = deps, worker, scheduler
 

@@ -1,5 +1,5 @@
 """Clients' status pages: GET /status/<client> (and its Atom feed, /status/<client>/feed) behind a
-signed, revocable link, and
+signed, revocable link, with its "Email me updates" form (bot.status_subscriptions), and
 `@Beacon status <client>` (or `… revoke`), which gives the client's account owner or an incident
 admin the link to share."""
 
@@ -14,17 +14,21 @@ from botbuilder.core import TurnContext
 
 from bot import context as ctx
 from bot.commands import Command
+from bot.status_subscriptions import CSP, SubscriptionRoutes, add_subscription_routes
 from bot.wiring import Wiring, link_signing
 from services.config import ClientEntry
 from services.deps import Deps
+from services.status_page.effects import SubscriberEmail, subscriber_email_handler
+from services.status_page.forms import subscribe_form
 from services.status_page.links import StatusLinks
 from services.status_page.page import atom_feed, status_page, without_names
+from services.status_page.subscriptions import SubscriberUpdates
 from services.status_page.usecases import DAYS, LinkRefused, client_page, public_page, share_link
 from services.store.uow import UnitOfWork
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+    "Content-Security-Policy": CSP,  # the page's form posts to Beacon itself
     "X-Content-Type-Options": "nosniff",
 }
 REFUSED = "the status link is invalid, has expired or was revoked: ask your account manager for a new one"
@@ -70,7 +74,9 @@ class StatusPages:
         page = status_page(client, incidents, self.deps.clock.now(), days=DAYS,
                            refreshing=request.query.get("refresh") == "1",
                            refresh_url=f"{here}?{urlencode({**signed, 'refresh': '1'})}",
-                           still_url=f"{here}?{urlencode(signed)}", feed_url=self._urls(client, signed)[1])
+                           still_url=f"{here}?{urlencode(signed)}", feed_url=self._urls(client, signed)[1],
+                           subscribe=subscribe_form(client, f"/status/{quote(client, safe='')}/subscribe?"
+                                                            f"{urlencode(signed)}"))
         return web.Response(text=page, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
 
     async def feed_route(self, request: web.Request) -> web.Response:
@@ -124,7 +130,8 @@ class StatusPages:
         generation = await share_link(self.deps, client.name, person.name, now, revoke=revoke)
         url = self.links.url(client.name, generation, now)
         until = f"{now + self.links.ttl:%d %b %Y}"
-        first = (f"Every earlier status link for {client.name} stops working now. The new one"
+        first = (f"Every earlier status link for {client.name} stops working now, and the email subscriptions "
+                 "made through them end (people subscribe again on the new page). The new one"
                  if revoke else f"{client.name}'s status page")
         return (f"{first}, valid until {until}: {url}\n\nIt shows {client.name}'s current incidents and those of "
                 f"the past {DAYS} days with the stakeholder updates only. Share it with {client.name}'s people; "
@@ -137,6 +144,10 @@ def wire_status_page(wiring: Wiring) -> None:
                                 wiring.not_configured)
     pages = StatusPages(wiring.deps, StatusLinks(secret, base, timedelta(days=settings.status_link_ttl_days)))
     wiring.deps.client_status_link = pages.link_for
+    wiring.deps.observers.append(SubscriberUpdates(wiring.deps.config, pages.links))
+    wiring.handlers[SubscriberEmail] = subscriber_email_handler(wiring.graph.mailer if wiring.graph else None)
+    add_subscription_routes(wiring.app, SubscriptionRoutes(wiring.deps, pages.links,
+                                                           settings.status_subscribers_per_client))
     wiring.app.router.add_get("/status", pages.public_route)
     wiring.app.router.add_get("/status/{client}", pages.page_route)
     wiring.app.router.add_get("/status/{client}/feed", pages.feed_route)

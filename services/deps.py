@@ -53,3 +53,11 @@ class Deps:
     # A client's status-page link, signed for its current generation (bot.status_page), for what
     # Beacon writes to the client's people; None while status pages are not wired.
     client_status_link: Callable[[UnitOfWork, str, datetime], Awaitable[str]] | None = None
+
+    async def status_url(self, uow: UnitOfWork, incident: Incident, now: datetime) -> str:
+        """The link to the status page of the incident's client, for the emails to the client's
+        people; "" for an incident of no client in BEACON_CONFIG, a drill, or without status pages."""
+        client = self.config.client(incident.client) if incident.client else None
+        if client is None or incident.drill or self.client_status_link is None:
+            return ""
+        return await self.client_status_link(uow, client.name, now)

@@ -41,7 +41,8 @@ async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarg
     await notify.resolve_names(uow, incident, now)
     await notify.assignments(uow, incident, incident_events, now)
     await notify.initial_notification(uow, incident, deps.config, now, endpoint={
-        "service_url": target.service_url, "tenant_id": target.tenant_id})
+        "service_url": target.service_url, "tenant_id": target.tenant_id},
+        status_url=await deps.status_url(uow, incident, now))
     await paging.start_paging(uow, incident, deps, now)  # never behind the thread: pages have keys of their own
     if before_observers is not None:
         await before_observers(incident)
@@ -66,7 +67,9 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     await uow.incidents.save(incident)
     if activity_id and not await uow.activities.mark_processed(activity_id, incident.id, now):
         raise ConcurrentUpdate(incident.number)
-    await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config, now=now)
+    emailed = any(e.kind in ("status_update", "resolved") for e in events)  # what may email a client's people
+    await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config, now=now,
+                           status_url=await deps.status_url(uow, incident, now) if emailed else "")
     await paging.follow_change(uow, incident, events)
     await notify.resolve_names(uow, incident, now)
     await notify.assignments(uow, incident, events, now)

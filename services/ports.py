@@ -24,6 +24,12 @@ class EmailMessage:
     html: str
     text: str
     cc: tuple[Recipient, ...] = ()
+    # Further RFC 5322 header fields, e.g. List-Unsubscribe (the mailer sends MIME, which carries
+    # any header; Graph's JSON format takes only x- headers).
+    headers: tuple[tuple[str, str], ...] = ()
+    # The outbox row's idempotency key: the Message-ID is made from it, so a send repeated after a
+    # crash (sendMail has no idempotency key) carries the same Message-ID as the first.
+    key: str = ""
 
 
 class Mailer(Protocol):

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     # Clients' status pages (GET /status/<client>): the links' secret and how long one lasts.
     status_link_secret: str = Field("", validation_alias="STATUS_LINK_SECRET")
     status_link_ttl_days: int = Field(90, ge=1, validation_alias="STATUS_LINK_TTL_DAYS")
+    status_subscribers_per_client: int = Field(200, ge=0, validation_alias="STATUS_SUBSCRIBERS_PER_CLIENT")
     report_reminder_every: str = Field("P1D", validation_alias="REPORT_REMINDER_EVERY")
     report_pdf_fonts: str = Field("", validation_alias="REPORT_PDF_FONTS",
                                   description="comma-separated font files (TTF, OTF, TTC) the PDF report tries, "

@@ -14,7 +14,7 @@ def email_handler(mailer: Mailer | None) -> EffectHandler:
         payload = effect.payload
         message = EmailMessage(to=tuple(Recipient(email, name) for email, name in payload["to"]),
                                subject=str(payload["subject"]), html=str(payload["html"]),
-                               text=str(payload["text"]))
+                               text=str(payload["text"]), key=effect.key)
         await mailer.send_mail(message)
 
     return send

@@ -31,10 +31,11 @@ async def before_save(uow: UnitOfWork, incident: Incident, *, was_open: bool, ol
 
 
 async def after_save(uow: UnitOfWork, incident: Incident, *, events: list[TimelineEvent],
-                     sequences: dict[int, int], config: BeaconConfig, now: datetime) -> None:
+                     sequences: dict[int, int], config: BeaconConfig, now: datetime, status_url: str = "") -> None:
+    """`status_url`: the client's status page, linked from the emails to the client's people."""
     for index, event in enumerate(events):
         if event.kind == "status_update":
-            await notify.status_update(uow, incident, config, event, sequences.get(index, 0), now)
+            await notify.status_update(uow, incident, config, event, sequences.get(index, 0), now, status_url)
     if any(e.kind == "resolved" for e in events) and incident.status is Status.RESOLVED:
         assert incident.id is not None
-        await notify.resolution_notice(uow, incident, config, await uow.timeline.of(incident.id), now)
+        await notify.resolution_notice(uow, incident, config, await uow.timeline.of(incident.id), now, status_url)

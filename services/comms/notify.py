@@ -66,13 +66,16 @@ def _stakeholder_channel(incident: Incident, config: BeaconConfig, key: str, car
 
 
 async def initial_notification(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
-                               now: datetime, endpoint: dict[str, str] | None = None) -> None:
+                               now: datetime, endpoint: dict[str, str] | None = None, status_url: str = "") -> None:
     """Stakeholder channel, stakeholder and team email, and SMS for high impact. `endpoint` is the
-    Teams service URL and tenant the declaration came from."""
+    Teams service URL and tenant the declaration came from; `status_url` the client's status page,
+    which the stakeholders' emails link (for a client's incident they are the client's people)."""
     routes = plan.routes_for(incident, config) if not incident.drill else Routes((), (), ())
     text = plan.initial_text(incident)
     await queue(uow, [*_stakeholder_channel(incident, config, "initial", "initial", text, endpoint),
-                      *_emails(incident, "initial", routes.stakeholder_emails + routes.team_emails,
+                      *_emails(incident, "initial", routes.stakeholder_emails,
+                               plan.email(incident, "Incident declared", text, status_url)),
+                      *_emails(incident, "initial", routes.team_emails,
                                plan.email(incident, "Incident declared", text)),
                       *_sms(incident, "initial", routes.sms_numbers, plan.sms(incident, text))], now)
     await uow.timeline.record(incident.id or 0, TimelineEvent(
@@ -93,13 +96,14 @@ def _describe_routes(what: str, routes: Routes, config: BeaconConfig) -> str:
 
 
 async def status_update(uow: UnitOfWork, incident: Incident, config: BeaconConfig, event: TimelineEvent,
-                        sequence: int, now: datetime) -> None:
+                        sequence: int, now: datetime, status_url: str = "") -> None:
     """Deliver a posted (or automatic) status update on its audience's routes."""
-    await queue(uow, status_update_posts(incident, config, event, sequence), now)
+    await queue(uow, status_update_posts(incident, config, event, sequence, status_url), now)
 
 
 def status_update_posts(incident: Incident, config: BeaconConfig, event: TimelineEvent,
-                        sequence: int) -> list[OutboxEffect]:
+                        sequence: int, status_url: str = "") -> list[OutboxEffect]:
+    """`status_url`: the client's status page, which the stakeholders' emails link."""
     after = event.after or {}
     audience, text = after.get("audience", RESPONDERS), str(after.get("text", ""))
     if audience == RESPONDERS:
@@ -111,7 +115,7 @@ def status_update_posts(incident: Incident, config: BeaconConfig, event: Timelin
     routes = plan.routes_for(incident, config)
     return [*_stakeholder_channel(incident, config, f"update:{sequence}", "status_update", text),
             *_emails(incident, f"update:{sequence}", routes.stakeholder_emails,
-                     plan.email(incident, "Status update", text))]
+                     plan.email(incident, "Status update", text, status_url))]
 
 
 def reminder_post(incident: Incident, audience: str, owner_name: str, owner_id: str, sequence: int,
@@ -126,8 +130,9 @@ def reminder_post(incident: Incident, audience: str, owner_name: str, owner_id: 
 
 
 async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
-                            timeline: list[TimelineEvent], now: datetime) -> None:
-    """On every route that got the initial notification."""
+                            timeline: list[TimelineEvent], now: datetime, status_url: str = "") -> None:
+    """On every route that got the initial notification; the stakeholders' emails link
+    `status_url`, the client's status page."""
     notified = next((e for e in timeline if e.kind == "notified"), None)
     routes = Routes.from_dict((notified.after or {}).get("routes", {})) if notified else Routes((), (), ())
     text = plan.resolution_text(incident)
@@ -138,7 +143,8 @@ async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconC
         ThreadCard(_id(incident), "resolution", f"{incident.number} resolution notice", key,
                    {"text": text, "by": by}),
         *_stakeholder_channel(incident, config, key, "resolution", text),
-        *_emails(incident, key, routes.stakeholder_emails + routes.team_emails, plan.email(incident, "Resolved", text)),
+        *_emails(incident, key, routes.stakeholder_emails, plan.email(incident, "Resolved", text, status_url)),
+        *_emails(incident, key, routes.team_emails, plan.email(incident, "Resolved", text)),
         *_sms(incident, key, routes.sms_numbers, plan.sms(incident, text))], now)
 
 

@@ -129,8 +129,9 @@ class Email:
     text: str
 
 
-def email(incident: Incident, heading: str, body: str) -> Email:
-    """HTML and plain text, short and readable on a phone; everything from users is escaped."""
+def email(incident: Incident, heading: str, body: str, status_url: str = "") -> Email:
+    """HTML and plain text, short and readable on a phone; everything from users is escaped.
+    `status_url`: the client's status page, for the client's people."""
     subject = f"[{incident.number}] {heading}: {incident.title}"[:200]
     rows = [("Priority", incident.priority), ("Status", incident.status.value),
             ("Service", incident.service or "—"), ("Client", incident.client or "internal")]
@@ -138,9 +139,23 @@ def email(incident: Incident, heading: str, body: str) -> Email:
                     f"<td>{html.escape(v)}</td></tr>" for k, v in rows)
     page = (f"<div style='font-family:Segoe UI,Arial,sans-serif;font-size:15px;max-width:600px'>"
             f"<h2 style='font-size:18px'>{html.escape(incident.number)} · {html.escape(heading)}</h2>"
-            f"<p>{html.escape(body)}</p><table>{table}</table></div>")
+            f"<p>{html.escape(body)}</p><table>{table}</table>{status_paragraph(incident, status_url)}</div>")
     plain = "\n".join([f"{incident.number} · {heading}", "", body, ""] + [f"{k}: {v}" for k, v in rows])
+    if status_url:
+        plain += f"\n\n{status_sentence(incident)}: {status_url}"
     return Email(subject, page, plain)
+
+
+def status_sentence(incident: Incident) -> str:
+    return f"Follow this and every other incident affecting {incident.client or 'you'} on your status page"
+
+
+def status_paragraph(incident: Incident, status_url: str) -> str:
+    """The link to the client's status page, as the last paragraph of an email to its people."""
+    if not status_url:
+        return ""
+    return (f"<p style='margin-top:12px'><a href=\"{html.escape(status_url, quote=True)}\">"
+            f"{html.escape(status_sentence(incident))}</a></p>")
 
 
 def sms(incident: Incident, body: str) -> str:

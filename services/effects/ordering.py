@@ -96,3 +96,8 @@ def channel_kinds(team_id: str) -> str:
 def install(conversation_id: str) -> str:
     """What Beacon sends where it was installed (its hello)."""
     return f"install:{_short(conversation_id)}"
+
+
+def status_subscriber(subscription: int) -> str:
+    """A status page's subscriber: its confirmation and updates in order, behind nobody else's."""
+    return f"status-subscription:{subscription}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import email.policy
+import hashlib
 from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
@@ -26,6 +27,12 @@ def _addresses(recipients: tuple[Recipient, ...]) -> list[Address]:
     return [Address(display_name=r.name or "", addr_spec=r.email.strip()) for r in unique_recipients(recipients)]
 
 
+def message_id(key: str, sender: str) -> str:
+    """A Message-ID that is the same for every send of one outbox row: a mail system that drops a
+    message whose Message-ID it has seen shows a repeated send once."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}.beacon@{sender.rpartition('@')[2] or 'localhost'}>"
+
+
 def mime_message(message: EmailMessage, sender: str) -> MimeMessage:
     mime = MimeMessage(policy=email.policy.SMTP)  # CRLF line ends, as RFC 5322 has them
     mime["From"] = Address(addr_spec=sender)
@@ -34,7 +41,10 @@ def mime_message(message: EmailMessage, sender: str) -> MimeMessage:
         mime["Cc"] = _addresses(message.cc)
     mime["Subject"] = message.subject
     mime["Date"] = formatdate(usegmt=True)
-    mime["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    mime["Message-ID"] = message_id(message.key, sender) if message.key else make_msgid(
+        domain=sender.rpartition("@")[2] or None)
+    for name, value in message.headers:
+        mime[name] = value
     mime.set_content(message.text.strip() or html_to_text(message.html), subtype="plain", charset="utf-8")
     if message.html:
         mime.add_alternative(message.html, subtype="html", charset="utf-8")

@@ -78,7 +78,8 @@ async def approve(deps: Deps, incident_id: int, revision: int, actor: Person, ac
         if not await uow.reviews.claim_client_summary(incident_id, revision,
                                                       {"approved_at": now, "approved_by": actor.to_dict()}):
             return Approval(ALREADY_SENT, await _reread(uow, incident_id))
-        mail = summary_email(incident, row.client, summary_of(row), report.owner_name, report.owner_email)
+        mail = summary_email(incident, row.client, summary_of(row), report.owner_name, report.owner_email,
+                             await deps.status_url(uow, incident, now))
         for email, name in row.recipients:
             await uow.outbox.add(SendEmail(incident_id, "client-summary", email, name, mail.subject, mail.html,
                                            mail.text, f"customer summary to {email}"), now=now)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.comms.plan import elapsed
+from services.comms.plan import elapsed, status_paragraph, status_sentence
 from services.config import BeaconConfig
 from services.incidents import DomainError, Incident
 
@@ -93,9 +93,10 @@ class SummaryEmail:
 
 
 def summary_email(incident: Incident, client: str, summary: ClientSummary, contact_name: str,
-                  contact_email: str) -> SummaryEmail:
-    """The email the client's contacts get: the four sections and who to contact; everything
-    typed by people is escaped, and the plain text says the same."""
+                  contact_email: str, status_url: str = "") -> SummaryEmail:
+    """The email the client's contacts get: the four sections, who to contact and the client's
+    status page (`status_url`); everything typed by people is escaped, and the plain text says the
+    same."""
     heading = f"Incident summary: {incident.title}"
     subject = f"[{incident.number}] {heading}"[:200]
     greeting = f"This is our summary of incident {incident.number}" + (f" for {client}" if client else "") + "."
@@ -108,6 +109,7 @@ def summary_email(incident: Incident, client: str, summary: ClientSummary, conta
         parts.append(f"<h3 style='font-size:16px;margin:16px 0 4px'>{html.escape(title)}</h3><p>{paragraph}</p>")
     if contact:
         parts.append(f"<p style='margin-top:16px'>{html.escape(contact)}</p>")
+    parts.append(status_paragraph(incident, status_url))
     page = (f"<div style='font-family:Segoe UI,Arial,sans-serif;font-size:15px;line-height:1.4;max-width:600px'>"
             f"{''.join(parts)}</div>")
     lines = [heading, "", greeting]
@@ -115,4 +117,6 @@ def summary_email(incident: Incident, client: str, summary: ClientSummary, conta
         lines += ["", title, body]
     if contact:
         lines += ["", contact]
+    if status_url:
+        lines += ["", f"{status_sentence(incident)}: {status_url}"]
     return SummaryEmail(subject, page, "\n".join(lines))

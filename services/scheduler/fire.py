@@ -7,6 +7,7 @@ timeline entries and outbox rows are written with a few statements at the end.""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +24,14 @@ from services.paging.usecases import fire_escalation
 from services.scheduler import timers
 from services.store.tables import TimerRow
 from services.store.uow import UnitOfWork
+
+# The link to the status page of an incident's client (services.deps.Deps.status_url), for the
+# emails an automatic stakeholder update sends to the client's people.
+StatusUrl = Callable[[UnitOfWork, Incident, datetime], Awaitable[str]]
+
+
+async def no_status_url(uow: UnitOfWork, incident: Incident, now: datetime) -> str:
+    return ""
 
 
 def owner_of(incident: Incident, audience: str, config: BeaconConfig) -> tuple[str, str]:
@@ -49,6 +58,7 @@ class Batch:
     events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
     posts: list[OutboxEffect] = field(default_factory=list)
     feeds: FeedShifts = no_feeds  # schedules' iCalendar shifts, for escalation steps
+    status_url: StatusUrl = no_status_url
 
     async def write(self, uow: UnitOfWork) -> None:
         await uow.timers.move(self.moves)
@@ -56,7 +66,9 @@ class Batch:
             await uow.timers.drop(timer)
         await uow.incidents.save_many(self.saves)
         for incident, event, sequence in self.updates:  # the card shows the version just saved
-            self.posts += notify.status_update_posts(incident, self.config, event, sequence)
+            told = (event.after or {}).get("audience") == STAKEHOLDERS
+            url = await self.status_url(uow, incident, self.now) if told else ""
+            self.posts += notify.status_update_posts(incident, self.config, event, sequence, url)
             self.posts += notify.card_refresh_posts(incident, note="")
         self.posts += await automatic_update_notes(uow, self.updates)  # on the incidents' Freshdesk tickets
         await uow.timeline.record_many(self.events)
@@ -64,7 +76,7 @@ class Batch:
 
 
 async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, now: datetime,
-                   feeds: FeedShifts = no_feeds) -> int:
+                   feeds: FeedShifts = no_feeds, status_url: StatusUrl = no_status_url) -> int:
     """Fire claimed timers in the caller's transaction; returns how many fired. A second timer of
     an incident waits for the next batch, so it sees what the first one changed."""
     firing: dict[int, TimerRow] = {}
@@ -81,7 +93,7 @@ async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, n
     reminded = await reminders(uow, [t for t in firing.values() if t.phase != "due" and t.kind != ESCALATION])
     escalating = any(t.kind == ESCALATION for t in firing.values())
     overrides: list[Override] = await uow.oncall_overrides.active(now) if escalating else []
-    batch = Batch(config, now, feeds=feeds)
+    batch = Batch(config, now, feeds=feeds, status_url=status_url)
     for incident_id, timer in firing.items():
         if timer.kind == ESCALATION:
             fire_escalation(batch, timer, incidents.get(incident_id), overrides)

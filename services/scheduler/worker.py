@@ -14,7 +14,7 @@ from services.clock import Clock
 from services.config import BeaconConfig
 from services.errors import ConcurrentUpdate
 from services.paging.directory import FeedShifts, no_feeds
-from services.scheduler.fire import fire_due
+from services.scheduler.fire import StatusUrl, fire_due, no_status_url
 from services.store.uow import UnitOfWork
 from services.tracing import span
 
@@ -25,11 +25,13 @@ class Scheduler(BackgroundLoop):
     name = "scheduler"
 
     def __init__(self, uow: Callable[[], UnitOfWork], config: BeaconConfig, clock: Clock, *,
-                 idle_poll: float = 5.0, batch: int = 1000, feeds: FeedShifts = no_feeds):
+                 idle_poll: float = 5.0, batch: int = 1000, feeds: FeedShifts = no_feeds,
+                 status_url: StatusUrl = no_status_url):
         super().__init__(clock, idle_poll)
         self._uow = uow
         self._config = config
         self._feeds = feeds
+        self._status_url = status_url
         self._lock = asyncio.Lock()
         self._batch = batch
         self._size = batch
@@ -57,7 +59,7 @@ class Scheduler(BackgroundLoop):
                     return 0
                 with span("scheduler batch", incidents=[f"INC-{t.incident_id}" for t in due],
                           **{"beacon.timers": len(due)}):
-                    fired = await fire_due(uow, due, self._config, now, self._feeds)
+                    fired = await fire_due(uow, due, self._config, now, self._feeds, self._status_url)
                     await uow.commit()
         except ConcurrentUpdate as conflict:
             # Nothing of the batch was kept: its timers are tried again and read the change. Smaller

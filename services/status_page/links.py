@@ -3,6 +3,11 @@
 HMAC-SHA256 over the client's name, the link generation and the expiry. The generation is stored
 per client (services.status_page.store): revoking bumps it, so every link handed out before stops
 working at once, while the expiry bounds how long a forwarded link lasts anyway.
+
+An email subscription has two links of its own, signed over other words so that no link stands in
+for another: the confirmation link (the subscription, its address and generation, and an expiry of
+CONFIRM_TTL) and the unsubscribe link (the subscription and its address, no expiry: an
+unsubscribe link in an old email keeps working).
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlencode
+
+
+CONFIRM_TTL = timedelta(hours=48)
 
 
 class StatusLinks:
@@ -41,3 +49,46 @@ class StatusLinks:
         if not hmac.compare_digest(self._signature(client, generation, expires), signature):
             return None
         return generation if now.timestamp() <= expires else None
+
+    def _sign(self, message: str) -> str:
+        return hmac.new(self._secret, message.encode(), hashlib.sha256).hexdigest()
+
+    def _page(self, client: str, action: str) -> str:
+        return f"{self.base_url}/status/{quote(client, safe='')}/{action}"
+
+    def confirm_url(self, client: str, subscription: int, address: str, generation: int, now: datetime) -> str:
+        expires = int((now + CONFIRM_TTL).timestamp())
+        sig = self._sign(f"status-confirm:{client}:{subscription}:{address}:{generation}:{expires}")
+        return f"{self._page(client, 'confirm')}?{urlencode({'s': subscription, 'expires': expires, 'sig': sig})}"
+
+    def unsubscribe_url(self, client: str, subscription: int, address: str) -> str:
+        sig = self._sign(f"status-unsubscribe:{client}:{subscription}:{address}")
+        return f"{self._page(client, 'unsubscribe')}?{urlencode({'s': subscription, 'sig': sig})}"
+
+    def confirms(self, client: str, address: str, generation: int, query: dict[str, str], now: datetime) -> bool:
+        """Whether `query` is a current confirmation link of this subscription (its address and
+        generation read from the store)."""
+        try:
+            subscription, expires = int(query.get("s", "")), int(query.get("expires", ""))
+        except ValueError:
+            return False
+        wanted = self._sign(f"status-confirm:{client}:{subscription}:{address}:{generation}:{expires}")
+        return _same(wanted, query.get("sig", "")) and now.timestamp() <= expires
+
+    def unsubscribes(self, client: str, address: str, query: dict[str, str]) -> bool:
+        try:
+            subscription = int(query.get("s", ""))
+        except ValueError:
+            return False
+        return _same(self._sign(f"status-unsubscribe:{client}:{subscription}:{address}"), query.get("sig", ""))
+
+
+def subscription_of(query: dict[str, str]) -> int | None:
+    """The subscription a confirmation or unsubscribe link names (its signature is checked once
+    the subscription's address is read)."""
+    value = query.get("s", "")
+    return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+def _same(wanted: str, given: str) -> bool:
+    return given.isascii() and hmac.compare_digest(wanted, given)  # compare_digest refuses other text

@@ -35,6 +35,14 @@ ol{padding-left:1.25rem}li{margin:.5rem 0}time{font-weight:600}
 a{color:#0b4f9c}p{margin:.4rem 0}.quiet{color:#4a4a4a}
 """
 
+FORM_STYLE = """
+form{margin:.75rem 0}label{display:block;font-weight:600;margin:.25rem 0}
+input{font:inherit;width:100%;max-width:24rem;box-sizing:border-box;padding:.5rem;border:1px solid #767676;
+border-radius:.3rem}
+button{font:inherit;font-weight:600;margin-top:.5rem;padding:.5rem 1rem;color:#fff;background:#0b4f9c;border:0;
+border-radius:.3rem}
+"""
+
 
 @dataclass(frozen=True)
 class StatusUpdate:
@@ -93,10 +101,10 @@ def _incident(incident: Incident, events: Sequence[TimelineEvent], said: Callabl
 
 def status_page(client: str | None, incidents: Sequence[tuple[Incident, Sequence[TimelineEvent]]], now: datetime,
                 *, days: int, refresh_url: str, still_url: str, feed_url: str, refreshing: bool,
-                said: Callable[[str], str] = lambda text: text) -> str:
+                said: Callable[[str], str] = lambda text: text, subscribe: str = "") -> str:
     """The whole page: one client's, or (`client` None) the public one, whose text goes through
     `said` (without_names). `refresh_url` is this page refreshing itself, `still_url` without,
-    `feed_url` its Atom feed ("": none)."""
+    `feed_url` its Atom feed ("": none), `subscribe` the "Email me updates" form's HTML."""
     name = html.escape(client or "")
     current = [pair for pair in incidents if pair[0].is_open]
     recent = [pair for pair in incidents if not pair[0].is_open]
@@ -119,9 +127,9 @@ def status_page(client: str | None, incidents: Sequence[tuple[Incident, Sequence
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"{robots}{meta}<title>{title}</title>{alternate}"
-            f"<style>{STYLE}</style></head><body>"
+            f"<style>{STYLE}{FORM_STYLE if subscribe else ''}</style></head><body>"
             f"<header><h1>{heading}</h1><p class=\"quiet\">As of {_when(now)}. {toggle}{follow}</p></header>"
-            f"<main>{''.join(sections)}</main>"
+            f"<main>{''.join(sections)}{subscribe}</main>"
             f"<footer><p class=\"quiet\">{closing}</p></footer></body></html>")
 
 

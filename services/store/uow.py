@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from services.paging.store import OncallOverrides
     from services.review.store import ReviewStore
     from services.status_page.store import StatusPages
+    from services.status_page.subscribers import StatusSubscriptions
 
 
 class UnitOfWork:
@@ -186,6 +187,12 @@ class UnitOfWork:
         from services.status_page.store import StatusPages
 
         return StatusPages(self)
+
+    @cached_property
+    def status_subscriptions(self) -> StatusSubscriptions:
+        from services.status_page.subscribers import StatusSubscriptions
+
+        return StatusSubscriptions(self)
 
     @cached_property
     def paging_metrics(self) -> PagingMetrics:

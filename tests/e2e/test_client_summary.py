@@ -148,6 +148,11 @@ async def test_the_client_gets_only_the_summary_its_owner_approved_once(database
             assert "From 5 Jan 2026 08:40 UTC to 5 Jan 2026 09:37 UTC (57 min)" in body_text
             assert "Check configuration changes against a canary first." in body_text
             assert f"Questions? Contact {OWNER.name} at carol@example.com." in body_text
+            assert "Follow this and every other incident affecting Contoso on your status page" in body_text
+        link = re.search(r"https://beacon\.example\.com(/status/Contoso\?\S+)", mail.text)
+        assert link is not None, mail.text
+        status, shown = await stack.beacon.get_text(link.group(1))
+        assert status == 200 and "Checkout failing" in shown  # the summary's status link opens the client's page
         page = tmp_path / "client-summary.html"
         page.write_text(mail.html, encoding="utf-8")  # read as the client would
         reader = re.sub(r"\n\s*\n+", "\n\n", html.unescape(re.sub(r"<[^>]+>", "\n", page.read_text("utf-8")))).strip()
@@ -221,6 +226,11 @@ async def test_automatic_updates_the_client_gets_leave_internal_notes_out(databa
 
         await eventually(lambda: automatic(), what="an automatic stakeholder update to the client", timeout=20)
         assert all("CANARY" not in m.text + m.html for m in _to_contacts(graph))
+        link = re.search(r"on your status page: https://beacon\.example\.com(/status/Contoso\?\S+)",
+                         automatic()[0].text)
+        assert link is not None, automatic()[0].text  # the automatic update links the client's status page too
+        status, shown = await stack.beacon.get_text(link.group(1))
+        assert status == 200 and "Checkout failing" in shown
         async with stack.beacon.deps.uow() as uow:
             updates = [e for e in await uow.timeline.of(1) if e.kind == "status_update"]
         assert updates and all("CANARY" not in e.summary for e in updates

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from services.intake.tables import TicketLinkRow
 from tests.e2e.customer_helpers import action_titles, click, helpdesk, report, report_card
-from tests.e2e.helpers import card_text, declare, eventually, settled
+from tests.e2e.helpers import act, card_text, declare, eventually, settled
 
 
 async def test_a_matching_report_is_offered_link_first_and_joins_the_incident(database_url):
@@ -66,4 +66,24 @@ async def test_with_auto_link_reports_are_linked_on_receipt_and_can_be_unlinked(
         assert sum("automatically linked Freshdesk ticket" in s for s in summaries) == 5
         assert any(f"Bob Singh unlinked Freshdesk ticket #{tickets[0]}" in s for s in summaries)
         assert all(f"#{unrelated}" not in s for s in summaries)
+        stack.every_card_is_valid()
+
+
+async def test_a_report_naming_the_service_is_offered_link_while_the_incident_is_open(database_url):
+    """No client is known for the requester: the service's keywords make the match, and only
+    while the incident lasts."""
+    triage = {"service_keywords": {"payments-api": ["checkout", "card payment"]}}
+    async with helpdesk(database_url, triage=triage) as (stack, fd):
+        _, root = await declare(stack, "Payments API down", service="payments-api")
+        ticket, outcome = await report(stack, fd, "Checkout fails with a card payment error", "walk.in@mail.example")
+        assert outcome == "new"
+        card = await report_card(stack, ticket)
+        assert action_titles(card.cards[0])[0] == "Link to INC-1"
+        assert "service payments-api" in card_text(card.cards[0]) and "same client" not in card_text(card.cards[0])
+
+        await act(stack, root, "incident.resolve", summary="Rolled back")
+        await settled(stack)
+        later, outcome = await report(stack, fd, "Checkout still fails", "other.walk.in@mail.example")
+        assert outcome == "new"
+        assert "Link to" not in " ".join(action_titles((await report_card(stack, later)).cards[0]))
         stack.every_card_is_valid()

@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 import pytest
 import pytest_asyncio
 
+from services.clock import FakeClock
 from services.config import parse_config
 from services.status_page.links import StatusLinks
 from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack
@@ -134,7 +135,7 @@ async def test_the_account_owner_shares_a_page_that_shows_stakeholder_updates_on
     outline.feed(page)
     assert outline.lang == "en"
     assert outline.headings == [("h1", "Service status for Contoso"), ("h2", "Current incidents"),
-                                ("h3", "Payments API down"), ("h2", "Past 30 days")]
+                                ("h3", "Payments API down"), ("h2", "Past 30 days"), ("h2", "Email me updates")]
     assert UPDATE in page and "Investigating" in page and "Reference INC-1" in page
     assert 'name="viewport"' in page and "<script" not in page
     for hidden in ("CANARY-5521", "Alice", "Bob", "Invoices delayed", "FABRIKAM-ONLY"):
@@ -241,3 +242,28 @@ async def test_the_public_page_is_off_unless_configured_and_names_no_client(data
     finally:
         await public.beacon.stop()
         await public.teams.stop()
+
+
+async def test_an_incident_stays_on_the_page_for_30_days_after_it_ends(database_url: str) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    config = parse_config({**E2E_CONFIG, "directory": {**E2E_CONFIG["directory"], "clients": CLIENTS},
+                           "roles": {"incident_admins": [Users.DAN.aad_object_id]},
+                           "channels": {"incidents_channel": CHANNEL_ID}})
+    dated = await start_stack(database_url, config, clock=clock, status_link_secret=SECRET)
+    try:
+        await dated.send(installation_update(service_url=dated.url))
+        _, root = await declare(dated, "Payments API down", client="Contoso")
+        clock.advance(timedelta(minutes=45))
+        await act(dated, root, "incident.resolve", summary="Switched to the backup payment provider")
+        await settled(dated)
+        link = link_in(await ask(dated, "status Contoso", OWNER))
+        clock.advance(timedelta(days=29, hours=23))
+        status, page = await dated.beacon.get_text(link)
+        assert status == 200 and "Payments API down" in page and "No incidents in the past 30 days" not in page
+        assert "(45 min)" in page  # the impact window it had
+        clock.advance(timedelta(hours=2))
+        status, page = await dated.beacon.get_text(link)
+        assert status == 200 and "Payments API down" not in page and "No incidents in the past 30 days" in page
+    finally:
+        await dated.beacon.stop()
+        await dated.teams.stop()

@@ -36,6 +36,7 @@ class SentMail:
     text: str = ""  # the plain-text body (a MIME message's text/plain part)
     mime: bool = False
     parts: list[str] = field(default_factory=list)  # a MIME message's content types, in order
+    headers: dict[str, str] = field(default_factory=dict)  # a MIME message's header fields (last of each name)
 
     @property
     def html(self) -> str:
@@ -92,4 +93,4 @@ def from_mime(user: str, raw: bytes) -> SentMail:
                "body": {"contentType": "html" if html else "text", "content": html or text}}
     return SentMail(user, message["subject"], "html" if html else "text", html or text,
                     [a for _, a in people["To"]], [a for _, a in people["Cc"]], None, message,
-                    text=text, mime=True, parts=parts)
+                    text=text, mime=True, parts=parts, headers={k: str(v) for k, v in parsed.items()})

@@ -29,6 +29,7 @@ from services.paging.effects import PageEmail, PageSms, PageTeams, PageVoice
 from services.paging.voice_calls import CancelCalls
 from services.review.effects import CreateReviewEvent, ReviewThreadCard
 from services.settings import Settings
+from services.status_page.effects import SubscriberEmail
 from tests.e2e.conftest import unconfigured
 
 TARGET = {"service_url": "https://smba.example/", "tenant_id": "t", "channel_id": "19:c", "conversation_id": ""}
@@ -156,6 +157,16 @@ ROWS += [
      "graph.check_channel_kinds", "install:19:team:channel-kinds:20261204T031500.000000",
      "channel-kinds:8364fae2085ffa91fe2b", None,
      {"team_id": "19:team", "description": "check the configured channels' kinds in Ops"}),
+]
+
+# A status page's subscriber: keyed by subscription and message, ordered per subscription.
+ROWS += [
+    (SubscriberEmail(4, "INC-7:update3", 7, "erin@contoso.example", "Contoso status: API down (update)", "<p>x</p>",
+                     "x", "https://b.example/status/Contoso/unsubscribe?s=4&sig=ab", "INC-7 status email to erin"),
+     "status.subscriber_email", "status-subscription:4:INC-7:update3", "status-subscription:4", 7,
+     {"incident_id": 7, "address": "erin@contoso.example", "subject": "Contoso status: API down (update)",
+      "html": "<p>x</p>", "text": "x", "unsubscribe_url": "https://b.example/status/Contoso/unsubscribe?s=4&sig=ab",
+      "description": "INC-7 status email to erin"}),
 ]
 
 

@@ -1,0 +1,87 @@
+"""The email subscriptions of clients' status pages inside the caller's unit of work
+(`uow.status_subscriptions`). A subscription changes state only by a compare-and-set on the row,
+so two requests at once (two clicks on a confirmation link, two subscribe forms) do one thing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, or_, select, update
+
+from services.status_page.tables import StatusLinkRow, StatusSubscriptionRow
+from services.store.dialect import insert_if_new
+
+if TYPE_CHECKING:
+    from services.store.uow import UnitOfWork
+
+PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
+
+
+class StatusSubscriptions:
+    def __init__(self, uow: UnitOfWork):
+        self._uow = uow
+
+    async def get(self, subscription: int) -> StatusSubscriptionRow | None:
+        return await self._uow.session.get(StatusSubscriptionRow, subscription, populate_existing=True)
+
+    async def find(self, client: str, address: str) -> StatusSubscriptionRow | None:
+        return await self._uow.session.scalar(
+            select(StatusSubscriptionRow).where(StatusSubscriptionRow.client == client,
+                                                StatusSubscriptionRow.address == address)
+            .execution_options(populate_existing=True))
+
+    async def of_address(self, client: str, address: str, generation: int, now: datetime) -> StatusSubscriptionRow:
+        """The client's row of this address; a new pending one if there was none (if-new, so two
+        first subscriptions at once make one row)."""
+        await self._uow.session.execute(insert_if_new(self._uow.session, StatusSubscriptionRow), {
+            "client": client, "address": address, "state": PENDING, "generation": generation, "created_at": now,
+            "confirmations_sent": 0})
+        row = await self.find(client, address)
+        assert row is not None
+        return row
+
+    async def taken(self, client: str, generation: int, now: datetime, pending_for: timedelta) -> int:
+        """How many of the client's subscriptions count against its cap: those made through its
+        current link that are confirmed, or pending with a confirmation link that still works."""
+        return int(await self._uow.session.scalar(select(func.count()).where(
+            StatusSubscriptionRow.client == client, StatusSubscriptionRow.generation == generation,
+            or_(StatusSubscriptionRow.state == CONFIRMED,
+                (StatusSubscriptionRow.state == PENDING)
+                & (StatusSubscriptionRow.last_confirmation_at >= now - pending_for)))) or 0)
+
+    async def confirmations_since(self, client: str, since: datetime) -> int:
+        return int(await self._uow.session.scalar(select(func.count()).where(
+            StatusSubscriptionRow.client == client, StatusSubscriptionRow.last_confirmation_at >= since)) or 0)
+
+    async def _change(self, row: StatusSubscriptionRow, **values: Any) -> bool:
+        """Apply `values` if the row is still as read (state and confirmations sent)."""
+        result = await self._uow.session.execute(
+            update(StatusSubscriptionRow).where(StatusSubscriptionRow.id == row.id,
+                                                StatusSubscriptionRow.state == row.state,
+                                                StatusSubscriptionRow.confirmations_sent == row.confirmations_sent)
+            .values(**values).execution_options(synchronize_session=False))
+        return bool(getattr(result, "rowcount", 0))
+
+    async def ask_confirmation(self, row: StatusSubscriptionRow, generation: int, now: datetime) -> int | None:
+        """Count one more confirmation email for a pending (or ended) subscription; returns its
+        number, or None when another request counted it first."""
+        number = row.confirmations_sent + 1
+        done = await self._change(row, state=PENDING, generation=generation, confirmations_sent=number,
+                                  last_confirmation_at=now, confirmed_at=None, ended_at=None)
+        return number if done else None
+
+    async def confirm(self, row: StatusSubscriptionRow, now: datetime) -> bool:
+        return await self._change(row, state=CONFIRMED, confirmed_at=now)
+
+    async def end(self, row: StatusSubscriptionRow, now: datetime) -> bool:
+        return await self._change(row, state=UNSUBSCRIBED, ended_at=now)
+
+    async def receiving(self, client: str) -> list[StatusSubscriptionRow]:
+        """The client's confirmed subscriptions made through its current status link (a revoke
+        ends those made through earlier links)."""
+        return list(await self._uow.session.scalars(
+            select(StatusSubscriptionRow).join(StatusLinkRow, StatusLinkRow.client == StatusSubscriptionRow.client)
+            .where(StatusSubscriptionRow.client == client, StatusSubscriptionRow.state == CONFIRMED,
+                   StatusSubscriptionRow.generation == StatusLinkRow.generation)
+            .order_by(StatusSubscriptionRow.id)))
