@@ -45,6 +45,7 @@ from services.settings import Settings, SettingsError
 from services.store.db import create_engine, database_unavailable, migrate, migrations_applied, session_factory
 from services.store.uow import UnitOfWork
 from services.telemetry import configure_telemetry
+from services.warm import start_warm_up
 
 log = logging.getLogger("beacon")
 
@@ -131,6 +132,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await migrate(engine)
+        start_warm_up(graph=wiring.graph is not None)
         wiring.report_not_configured()
         await report_channels(deps)
         runners = [worker, scheduler, *wiring.runners]
