@@ -46,6 +46,7 @@ from services.store.db import create_engine, database_unavailable, migrate, migr
 from services.store.uow import UnitOfWork
 from services.telemetry import configure_telemetry
 from services.tracing import traced_requests
+from services.warm import start_warm_up
 
 log = logging.getLogger("beacon")
 
@@ -132,6 +133,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await migrate(engine)
+        start_warm_up(graph=wiring.graph is not None)
         wiring.report_not_configured()
         await report_channels(deps)
         runners = [worker, scheduler, *wiring.runners]

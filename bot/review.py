@@ -60,6 +60,26 @@ async def off_loop(draw: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_DRAWING, draw, *args)
 
 
+# The renderers load matplotlib and fpdf2 (services/warm.py loads them at start-up); the import, like
+# the drawing, happens in the drawing thread, so the event loop never waits for it.
+def _pdf(report: Any, fonts: Any) -> bytes:
+    from services.review.pdf import pdf_document
+
+    return pdf_document(report, fonts)
+
+
+def _html(report: Any) -> str:
+    from services.review.render import html_page
+
+    return html_page(report)
+
+
+def _markdown(report: Any) -> str:
+    from services.review.render import markdown
+
+    return markdown(report)
+
+
 def review_settings(settings: Settings, notes: list[str]) -> ReviewSettings:
     secret, base = link_signing(settings, settings.report_link_secret, "REPORT_LINK_SECRET", "report links", notes)
     return ReviewSettings(
@@ -244,17 +264,15 @@ class ReviewSurface:
                 return web.json_response({"error": f"INC-{incident_id} does not exist"}, status=404)
             report = await store.load_report(uow, incident, self.deps.clock.now())
         report.forms = self.settings.links.forms(incident_id, query.get("expires", ""), signature)
-        from services.review.pdf import pdf_document  # matplotlib and fpdf2 load on first use
-        from services.review.render import html_page, markdown
-
         fmt = query.get("format", "html")
         if fmt == "md":
-            return web.Response(text=markdown(report), content_type="text/markdown", charset="utf-8")
+            return web.Response(text=await off_loop(_markdown, report), content_type="text/markdown",
+                                charset="utf-8")
         if fmt == "pdf":
-            body = await off_loop(pdf_document, report, self._fonts())
+            body = await off_loop(_pdf, report, self._fonts())
             return web.Response(body=body, content_type="application/pdf", headers={
                 "Content-Disposition": f"inline; filename=INC-{incident_id}-report.pdf"})
-        page = await off_loop(html_page, report)  # draws a chart
+        page = await off_loop(_html, report)  # draws a chart
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 

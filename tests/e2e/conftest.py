@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from app import Overrides
@@ -16,9 +17,11 @@ from services.notify.sms.settings import SmsSettings
 from services.notify.voice.settings import VoiceSettings
 from services.roster import member_of
 from services.settings import Settings
+from services.warm import warm_up
 from tests.cardschema import assert_valid_card
 from tests.fakes.connector import FakeConnector
 from tests.harness import BeaconServer
+from tests.stall import stall_probe
 from tests.teams_activities import Users
 
 E2E_CONFIG: dict[str, Any] = {
@@ -131,3 +134,24 @@ async def stack(database_url):  # type: ignore[no-untyped-def]
     yield stack
     await stack.beacon.stop()
     await stack.teams.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warmed_up() -> None:
+    """What a started Beacon loads in its warm-up thread (services/warm.py) is loaded before the first
+    test, so the stall probe below holds Beacon's code to its steady state, not to a race with it."""
+    warm_up(graph=True)
+
+
+STALL_LIMIT = 0.1  # seconds of the event loop's CPU in one callback
+
+
+@pytest.fixture(autouse=True)
+def no_stall(request, warmed_up):  # type: ignore[no-untyped-def]
+    """Fails any end-to-end test in which Beacon's own code held the event loop for longer than
+    STALL_LIMIT in one callback (every other click, post and health check waits that long)."""
+    with stall_probe(STALL_LIMIT) as probe:
+        yield probe
+    if probe.stalls:
+        pytest.fail("Beacon stalled the event loop:\n" + "\n".join(str(stall) for stall in probe.stalls),
+                    pytrace=False)
