@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0027_tenant_bits"
-down_revision = "0024_bounded_reads"
+down_revision = "0025_status_subscriptions"
 branch_labels = None
 depends_on = None
 
