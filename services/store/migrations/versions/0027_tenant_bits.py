@@ -2,7 +2,7 @@
 Graph can be asked which kind of channel (standard, private, shared) a configured channel is
 
 Revision ID: 0027_tenant_bits
-Revises: 0024_bounded_reads
+Revises: 0025_status_subscriptions
 """
 
 import sqlalchemy as sa
