@@ -130,10 +130,12 @@ def test_resolved_card_offers_close_first_and_reopen():
     assert "rolled back" in json.dumps(card)
 
 
-def test_people_picker_searches_the_directory():
-    form = declare_form(DeclareForm(), CONFIG, dialog=False)
-    picker = next(b for b in form["body"] if b.get("id") == "commander")
-    assert picker["choices.data"] == {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+def test_people_picker_searches_the_directory_in_a_dialog_and_the_conversation_in_a_chat():
+    def dataset(dialog: bool) -> str:
+        form = declare_form(DeclareForm(), CONFIG, dialog=dialog)
+        return next(b for b in form["body"] if b.get("id") == "commander")["choices.data"]["dataset"]
+    assert dataset(True) == "graph.microsoft.com/users"
+    assert dataset(False) == "graph.microsoft.com/users?scope=currentContext"
 
 
 def test_schema_check_catches_a_broken_card():
