@@ -220,6 +220,8 @@ class CardActions:
 def _notice(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
     if outcome.is_error:
         return outcome.notice, ()
+    if outcome.routes:  # the answer to a Universal Action refreshes the card for its clicker alone
+        return strings.UPDATE_ROUTES, (*outcome.routes, *outcome.changed_meanwhile)
     if outcome.changed_meanwhile:
         heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
         earlier = outcome.earlier_changes

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.comms.plan import elapsed
 from services.config import BeaconConfig
+from services.durations import span
 from services.incidents import DomainError, Incident
 
 FIELDS = (("happened", "What happened"), ("impact_window", "When you were affected"),
@@ -69,7 +69,7 @@ def draft(incident: Incident, impact: str, root_cause: str, actions: list[str]) 
     service = f" {incident.service}" if incident.service else ""
     happened = " ".join(part for part in (_sentence(impact or incident.title),
                                            f"Cause: {_sentence(root_cause)}" if root_cause else "") if part)
-    window = (f"From {_stamp(start)} to {_stamp(end)} ({elapsed(start, end)}), our{service} service was affected."
+    window = (f"From {_stamp(start)} to {_stamp(end)} ({span(end - start)}), our{service} service was affected."
               if end else f"Since {_stamp(start)}, our{service} service was affected.")
     done = _sentence(incident.resolution_summary or "We restored the service")
     prevention = ("; ".join(a.strip().rstrip(".") for a in actions if a.strip()) + "." if any(
