@@ -141,10 +141,10 @@ class CardActions:
         value = _mapping(turn_context.activity.value)
         action = _mapping(value.get("action"))
         data = _mapping(action.get("data"))
-        try:
-            verb = Verb(str(action.get("verb")))
-        except ValueError:
-            return error_response(f"Unknown action “{str(action.get('verb'))[:60]}”.", "BadRequest")
+        verb = next((v for v in Verb if v.value == str(action.get("verb"))), None)
+        unknown = error_response(f"Unknown action “{str(action.get('verb'))[:60]}”.", "BadRequest")
+        if verb is None:
+            return unknown
         try:
             refusal: Refusal | None = await self.gate.check(turn_context, verb, data)
         except ValueError as error:  # malformed card data, answered as the handlers answer it
@@ -153,8 +153,11 @@ class CardActions:
             return adaptive_card_response(error_card(str(error)))
         if refusal is not None:
             return error_response(refusal.message, refusal.code)
+        route = self._routes.get(verb)
+        if route is None:  # a dialog's verb, not a card action
+            return unknown
         try:
-            card = await self._routes[verb](turn_context, verb, data)
+            card = await route(turn_context, verb, data)
         except CardRefused as error:
             return error_response(str(error), "BadRequest")
         except (DomainError, ValueError) as error:  # an integration's own answer to what it refuses

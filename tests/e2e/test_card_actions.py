@@ -101,6 +101,7 @@ async def test_bad_card_data_is_answered_and_changes_nothing(stack):
     version = card_version(root.cards[0])
     refused = [
         ("incident.frobnicate", {"incidentId": 1, "version": version}, "Unknown action"),
+        ("review.report_form", {"incidentId": 1}, "Unknown action"),  # a dialog's verb, not a card's
         ("incident.ack", {"incidentId": 999, "version": 1}, "INC-999 does not exist"),
         ("incident.ack", {"incidentId": "one", "version": 1}, "incidentId must be a number"),
     ]
