@@ -13,7 +13,7 @@ from services.incidents.model import MAX_TEXT
 from services.paging.escalation import declared_by_alert
 from services.ports import Recipient
 
-__all__ = ["RESPONDERS", "STAKEHOLDERS", "stakeholder_owner"]  # where callers found them first
+__all__ = ["RESPONDERS", "STAKEHOLDERS", "stakeholder_owner"]  # the audiences and their owner, from messages
 QUIET_KINDS = {"update_reminder", "delivery_sent", "delivery_failed", "delivery_skipped", "notified"}
 CHANGES_SHOWN = 6  # the latest changes an automatic update lists
 # What only the team reads (notes are guesses and working thoughts): never in an automatic update
