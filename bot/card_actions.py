@@ -45,9 +45,15 @@ def adaptive_card_response(card: Json) -> InvokeResponse:
     return InvokeResponse(status=200, body={"statusCode": 200, "type": CARD_TYPE, "value": card})
 
 
-def error_response(message: str, code: str = "Forbidden") -> InvokeResponse:
-    """A Universal Action error: Teams tells the clicker and keeps the card as it was."""
-    return InvokeResponse(status=200, body={"statusCode": 400, "type": ERROR_TYPE,
+class CardRefused(Exception):
+    """A click on the incident card that names nothing Beacon can act on: answered with a Universal
+    Action error, so the clicker keeps their card and its buttons."""
+
+
+def error_response(message: str, code: str = "Forbidden", status: int = 400) -> InvokeResponse:
+    """A Universal Action error: Teams tells the clicker and keeps the card as it was (its buttons
+    too), where an error card would replace it for them."""
+    return InvokeResponse(status=200, body={"statusCode": status, "type": ERROR_TYPE,
                                             "value": {"code": code, "message": message}})
 
 
@@ -135,23 +141,31 @@ class CardActions:
         value = _mapping(turn_context.activity.value)
         action = _mapping(value.get("action"))
         data = _mapping(action.get("data"))
-        try:
-            verb = Verb(str(action.get("verb")))
-        except ValueError:
-            return adaptive_card_response(error_card(f"Unknown action “{str(action.get('verb'))[:60]}”."))
+        verb = next((v for v in Verb if v.value == str(action.get("verb"))), None)
+        unknown = error_response(f"Unknown action “{str(action.get('verb'))[:60]}”.", "BadRequest")
+        if verb is None:
+            return unknown
         try:
             refusal: Refusal | None = await self.gate.check(turn_context, verb, data)
         except ValueError as error:  # malformed card data, answered as the handlers answer it
+            if verb in INCIDENT_VERBS:
+                return error_response(str(error), "BadRequest")
             return adaptive_card_response(error_card(str(error)))
         if refusal is not None:
             return error_response(refusal.message, refusal.code)
+        route = self._routes.get(verb)
+        if route is None:  # a dialog's verb, not a card action
+            return unknown
         try:
-            card = await self._routes[verb](turn_context, verb, data)
-        except (DomainError, ValueError) as error:
+            card = await route(turn_context, verb, data)
+        except CardRefused as error:
+            return error_response(str(error), "BadRequest")
+        except (DomainError, ValueError) as error:  # an integration's own answer to what it refuses
             card = error_card(str(error))
         except Exception:
             log.exception("card action %s failed", verb)
-            card = error_card("Beacon could not complete that action. Try again in a moment.")
+            return error_response("Beacon could not complete that action. Try again in a moment.",
+                                  "InternalServerError", 500)
         return adaptive_card_response(card)
 
     async def _declare_form(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
@@ -198,17 +212,17 @@ class CardActions:
         return joined_text(outcome.incident, actor)
 
     async def _incident_action(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        incident_id = _int(data.get("incidentId"), "incidentId")
-        assert incident_id is not None
-        command = IncidentAction(
-            verb=verb, incident_id=incident_id,
-            shown_version=_int(data.get("version"), "version", optional=True),
-            data=data, actor=ctx.actor(turn_context.activity),
-            activity_id=turn_context.activity.id or "")
         try:
+            incident_id = _int(data.get("incidentId"), "incidentId")
+            assert incident_id is not None
+            command = IncidentAction(
+                verb=verb, incident_id=incident_id,
+                shown_version=_int(data.get("version"), "version", optional=True),
+                data=data, actor=ctx.actor(turn_context.activity),
+                activity_id=turn_context.activity.id or "")
             outcome = await act_on_incident(command, self.deps)
-        except IncidentNotFound as error:
-            return error_card(str(error))
+        except (IncidentNotFound, ValueError) as error:  # the card names no incident Beacon can act on
+            raise CardRefused(str(error)) from None
         notice, lines = _notice(outcome)
         async with self.deps.uow() as uow:
             view = await view_of(uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
@@ -220,6 +234,8 @@ class CardActions:
 def _notice(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
     if outcome.is_error:
         return outcome.notice, ()
+    if outcome.routes:  # the answer to a Universal Action refreshes the card for its clicker alone
+        return strings.UPDATE_ROUTES, (*outcome.routes, *outcome.changed_meanwhile)
     if outcome.changed_meanwhile:
         heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
         earlier = outcome.earlier_changes

@@ -24,6 +24,7 @@ from cards.incident import ViewExtras
 from cards.intake import ReportView, incident_extras, reported_issue_card
 from services.alerts import PARSERS, AlertFormatError
 from services.alerts.model import SOURCE_NAMES
+from services.comms.confirm import FRESHDESK
 from services.delivery import PermanentDeliveryError, TransientDeliveryError
 from services.deps import Deps
 from services.freshdesk.inbound import ReportFormatError, classify_report, parse_ticket_webhook
@@ -322,6 +323,7 @@ def wire_intake(wiring: Wiring) -> None:
     if freshdesk.missing():
         wiring.not_configured.append("Freshdesk not configured (incidents get no ticket): "
                                      + "; ".join(freshdesk.missing()))
+        wiring.deps.unavailable[FRESHDESK] = "Freshdesk is not set up"
     else:
         client = IncidentTickets(freshdesk)
         wiring.closers.append(client.aclose)

@@ -26,8 +26,9 @@ from bot.views import incident_view, thread_link
 from cards.elements import label
 from cards.incident import incident_card
 from cards.messages import declared_card
-from cards.updates import notice_card, reminder_card, status_update_card
+from cards.updates import message_card, notice_card, reminder_card, status_update_card
 from services.comms.catch_up import FOLDED, fold_catch_up
+from services.comms.messages import Message
 from services.comms.teams_problems import REFUSALS, Refusal, channel_of, teams_refused
 from services.comms.teams_turns import wait_for_turn
 from services.delivery import NotYet, PermanentDeliveryError, TransientDeliveryError, classify_status
@@ -329,7 +330,9 @@ class TeamsPoster:
         if incident is None:
             raise PermanentDeliveryError(f"INC-{incident_id} does not exist")
         kind = payload.get("card")
-        if kind == "reminder":
+        if kind == "message" and payload.get("message"):  # one audience's message (services.comms.messages)
+            card = message_card(Message.from_dict(dict(payload["message"])))
+        elif kind == "reminder":
             card = reminder_card(incident.label, incident_id, payload, incident.next_update_due)
         elif kind == "status_update":
             commander = incident.commander

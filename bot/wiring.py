@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.adapter import BeaconAdapter
 from bot.card_actions import CardActions
 from services.background import StartupTask
+from services.comms.confirm import EMAIL, SMS
 from services.comms.delivery import email_handler, sms_handler
 from services.deps import Deps
 from services.effects import OutboxEffect
@@ -89,6 +90,7 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
     if not settings.configured:
         wiring.not_configured.append(f"Microsoft Graph not configured (no email, meetings or calls): "
                                      f"{'; '.join(settings.missing())}")
+        wiring.deps.unavailable[EMAIL] = "email is not set up (Microsoft Graph settings)"
         wiring.handlers[SendEmail] = email_handler(None)
         wiring.handlers[CheckChannelKinds] = _not_configured("Microsoft Graph (channel kinds)")
     else:
@@ -108,6 +110,7 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
     sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())
     if sender is None:
         wiring.not_configured.append(f"SMS not configured: {reason}")
+        wiring.deps.unavailable[SMS] = "SMS is not set up"
     else:
         wiring.closers.append(sender.aclose)
     wiring.sms = sender

@@ -197,11 +197,18 @@ def toggle(id_: str, title: str, value: bool = False) -> Json:
             "valueOn": "true", "valueOff": "false"}
 
 
-def people_picker(id_: str, title: str, *, multi: bool = False, value: str = "",
+# The people picker's datasets: the whole directory works only in one-to-one chats, dialogs and
+# tabs; a card in a channel or a group chat searches the members of its conversation.
+ORG_PEOPLE = "graph.microsoft.com/users"
+CONVERSATION_PEOPLE = "graph.microsoft.com/users?scope=currentContext"
+
+
+def people_picker(id_: str, title: str, *, dialog: bool, multi: bool = False, value: str = "",
                   known: list[tuple[str, str]] | None = None) -> Json:
-    """Teams people picker: a ChoiceSet whose choices are searched in the tenant's directory."""
+    """Teams people picker: a ChoiceSet whose choices Teams searches as the reader types. In a
+    dialog it searches the tenant's directory; in a card posted to a conversation, its members."""
     block = choice_set(id_, title, known or [], value=value, multi=multi)
-    block["choices.data"] = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+    block["choices.data"] = {"type": "Data.Query", "dataset": ORG_PEOPLE if dialog else CONVERSATION_PEOPLE}
     return block
 
 

@@ -104,7 +104,7 @@ def declare_form(form: DeclareForm, config: BeaconConfig, *, dialog: bool) -> Js
                   subtle=True, spacing="Medium"),
              input_date("impact_date", "Date the impact started", value=form.impact_date),
              input_time("impact_time", "Time, on your clock", value=form.impact_time)]
-    body.append(people_picker("commander", "Commander", value=form.commander))
+    body.append(people_picker("commander", "Commander", dialog=dialog, value=form.commander))
     body.append(toggle("drill", "This is a drill (training: nothing leaves Teams)", form.drill))
     return card(body, _actions(form, dialog))
 

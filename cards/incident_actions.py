@@ -47,7 +47,7 @@ def _forms(incident: Incident) -> dict[Verb, Json]:
             choice_set("impact", "Impact", LEVEL_CHOICES, value=incident.impact.value, required=True),
             choice_set("urgency", "Urgency", LEVEL_CHOICES, value=incident.urgency.value, required=True),
         ], [execute("Re-assess priority", Verb.REASSESS, data, inputs="auto")]),
-        Verb.ASSIGN: show_card("Assign", [people_picker("responders", "Responders", multi=True)],
+        Verb.ASSIGN: show_card("Assign", [people_picker("responders", "Responders", dialog=False, multi=True)],
                                [execute("Assign responders", Verb.ASSIGN, data, inputs="auto")]),
         Verb.NOTE: show_card("Add note", [input_text("note", "Note", required=True, multiline=True,
                                                      max_length=MAX_TEXT)],

@@ -37,7 +37,7 @@ def _date(id_: str, title: str, value: str) -> Json:
     return block
 
 
-def _action_rows(view: ReportFormView) -> list[Json]:
+def _action_rows(view: ReportFormView, dialog: bool) -> list[Json]:
     rows: list[Json] = []
     for index, action in enumerate(view.draft.actions or ReportDraft.from_values({}).actions, start=1):
         key = f"action{index}"
@@ -45,7 +45,7 @@ def _action_rows(view: ReportFormView) -> list[Json]:
             input_text(f"{key}_title", f"Action {index}", value=action.title, max_length=ACTION_TITLE_LIMIT,
                        placeholder="What will prevent a recurrence?"),
             *_problem(view, f"{key}_title"),
-            people_picker(f"{key}_owner", "Owner", value=action.owner, known=view.people),
+            people_picker(f"{key}_owner", "Owner", dialog=dialog, value=action.owner, known=view.people),
             *_problem(view, f"{key}_owner"),
             _date(f"{key}_due", "Due date", action.due),
             *_problem(view, f"{key}_due")], style="emphasis"))
@@ -70,7 +70,7 @@ def report_form(view: ReportFormView, *, dialog: bool) -> Json:
              input_text("lessons", "Lessons learned (required)", value=d.lessons, multiline=True,
                         max_length=MAX_TEXT), *_problem(view, "lessons"),
              text("Corrective actions (each with an owner and a due date)", weight="Bolder"),
-             *_action_rows(view)]
+             *_action_rows(view, dialog)]
     rows = max(1, len(d.actions))
     data = {"incidentId": view.incident_id, "rows": rows}
     actions = [_button("Submit report", Verb.REVIEW_REPORT_SUBMIT, data, dialog, style="positive")]

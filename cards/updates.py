@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from cards.elements import Json, card, choice_set, container, execute, input_text, mention, plain, text, when
+from cards.budget import fits
+from cards.elements import (
+    Json,
+    card,
+    choice_set,
+    container,
+    execute,
+    input_text,
+    mention,
+    plain,
+    short,
+    text,
+    when,
+)
+from services.comms.messages import RESOLUTION, RESPONDERS, Message, byline, rows
 from services.incidents.model import MAX_TEXT
 from services.verbs import Verb
 
@@ -75,6 +90,30 @@ def status_update_card(incident_number: str, payload: dict[str, Any], commander:
                       style="emphasis"),
             text(byline, subtle=True), text(f"Next update due: {when(next_due)}", subtle=True)]
     return card(body, mentions=mentions)
+
+
+def message_card(message: Message) -> Json:
+    """One audience's message (comms.messages) as a card: its heading, then what is affected, for
+    whom and since when, what is being done, the next update and whom to ask, each reader seeing
+    times on their own clock. What people wrote is shown as plain text, cut (saying so) until the
+    card fits one Teams message, however much of it is escaped on the wire."""
+    for limit in (MAX_TEXT, 1500, 500, 160):
+        built = _message_card(replace(message, title=short(message.title, limit), doing=short(message.doing, limit)))
+        if fits(built):
+            break
+    return built
+
+
+def _message_card(message: Message) -> Json:
+    style = "good" if message.kind == RESOLUTION else "emphasis"
+    if message.audience == RESPONDERS and message.kind != RESOLUTION and message.priority in ("P1", "P2"):
+        style = "attention"
+    heading = text(plain(f"{message.reference} · {message.heading}"), weight="Bolder", size="Medium")
+    body = [container([heading], style=style),
+            *(text(f"**{label}:** {value}", wrap=True) for label, value in rows(message, when, plain))]
+    if by := byline(message):
+        body.append(text(plain(by), subtle=True, size="Small"))
+    return card(body)
 
 
 def notice_card(heading: str, message: str, *, style: str = "good") -> Json:

@@ -53,6 +53,9 @@ class Deps:
     # A client's status-page link, signed for its current generation (bot.status_page), for what
     # Beacon writes to the client's people; None while status pages are not wired.
     client_status_link: Callable[[UnitOfWork, str, datetime], Awaitable[str]] | None = None
+    # Routes whose outside system is not set up ("email", "sms", "freshdesk": services.comms.confirm)
+    # and why, for the confirmation the poster of a stakeholder update gets.
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     async def status_url(self, uow: UnitOfWork, incident: Incident, now: datetime) -> str:
         """The link to the status page of the incident's client, for the emails to the client's

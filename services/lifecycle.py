@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.comms.plan import RESPONDERS
+from services.comms.confirm import stakeholder_update_routes
+from services.comms.plan import RESPONDERS, STAKEHOLDERS
 from services.config import BeaconConfig
 from services.declaring import FormMessage, claim_form, form_used, joined_text, person_choice
 from services.deps import Deps
@@ -25,6 +26,7 @@ from services.incidents import (
     ValidationFailed,
 )
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
+from services.intake.replies import is_customer_ticket
 from services.pipeline import change_within
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
@@ -49,6 +51,8 @@ class ActionOutcome:
     is_error: bool = False
     changed_meanwhile: list[str] = field(default_factory=list)  # the latest few, oldest first
     earlier_changes: int = 0  # how many more changed before those (COUNTED_CHANGES at most)
+    # For the poster of a stakeholder update only: every route it went to or skipped, and why.
+    routes: tuple[str, ...] = ()
 
 
 # -- acting on an incident -------------------------------------------------------------------
@@ -230,6 +234,17 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
                             activity_id=cmd.activity_id)
         if cmd.form_message is not None:
             await form_used(uow, cmd.form_message, incident, joined_text(incident, cmd.actor), now)
+        routes = await _routes_told(uow, incident, cmd, deps)
         await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile, earlier_changes=earlier,
-                         notice="Applied on top of newer changes." if meanwhile else "")
+                         notice="Applied on top of newer changes." if meanwhile else "", routes=routes)
+
+
+async def _routes_told(uow: UnitOfWork, incident: Incident, cmd: IncidentAction, deps: Deps) -> tuple[str, ...]:
+    """Where a stakeholder update just posted went, for its poster's eyes only."""
+    if cmd.verb is not Verb.POST_UPDATE or cmd.data.get("audience") != STAKEHOLDERS:
+        return ()
+    assert incident.id is not None
+    tickets = 0 if incident.drill else sum(is_customer_ticket(link) for link in await uow.tickets.of(incident.id))
+    routes = stakeholder_update_routes(incident, deps.config, customer_tickets=tickets, unavailable=deps.unavailable)
+    return tuple(route.line() for route in routes)

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from services.comms import plan
-from services.comms.plan import RESPONDERS, Routes
+from services.comms import messages, plan
+from services.comms.messages import INITIAL, RESOLUTION, RESPONDERS, STAKEHOLDERS, UPDATE, Message
+from services.comms.plan import Routes
 from services.config import BeaconConfig
 from services.effects import OutboxEffect
 from services.effects.messages import SendEmail, SendSms
@@ -26,6 +27,7 @@ from services.effects.teams import (
     UpdateCard,
 )
 from services.incidents import Incident, TimelineEvent
+from services.ports import Recipient
 from services.store.uow import UnitOfWork
 
 
@@ -43,26 +45,42 @@ async def incident_thread(uow: UnitOfWork, incident: Incident, target: dict[str,
     await queue(uow, [PostCard(_id(incident), target, f"{incident.number} card")], now)
 
 
-def _emails(incident: Incident, key: str, routes_emails: Any, message: plan.Email) -> list[OutboxEffect]:
+def _emails(incident: Incident, key: str, routes_emails: Any, message: Message,
+            status_url: str = "") -> list[OutboxEffect]:
+    """`status_url`: the client's status page, linked at the end (only in the client's people's emails)."""
     if incident.drill:  # a drill never reaches real people outside its thread
         return []
-    return [SendEmail(incident.id, key, recipient.email, recipient.name, message.subject, message.html, message.text,
+    mail = messages.email(message, status_url)
+    return [SendEmail(incident.id, key, recipient.email, recipient.name, mail.subject, mail.html, mail.text,
                       f"email to {recipient.email}") for recipient in routes_emails]
 
 
-def _sms(incident: Incident, key: str, numbers: tuple[str, ...], text: str) -> list[OutboxEffect]:
+def _sms(incident: Incident, key: str, numbers: tuple[str, ...], message: Message) -> list[OutboxEffect]:
     if incident.drill:
         return []
+    text = messages.sms(message)
     return [SendSms(incident.id, key, number, text, f"SMS to …{number[-4:]}") for number in numbers]
 
 
-def _stakeholder_channel(incident: Incident, config: BeaconConfig, key: str, card: str, text: str,
+def _stakeholder_channel(incident: Incident, config: BeaconConfig, key: str, message: Message,
                          endpoint: dict[str, str] | None = None) -> list[OutboxEffect]:
+    """The stakeholders' message as a card in the incident's thread of the stakeholder channel."""
     channel = config.channels.stakeholder_channel
     if not channel or incident.drill:
         return []
-    return [StakeholderPost(_id(incident), channel, card, text, endpoint or {},
-                            f"{incident.number} stakeholder channel post", f"{key}:stakeholder-channel")]
+    text = "\n".join(f"{label}: {value}" for label, value in messages.rows(message, messages.utc))
+    return [StakeholderPost(_id(incident), channel, "message", text, endpoint or {},
+                            f"{incident.number} stakeholder channel post", f"{key}:stakeholder-channel",
+                            message.to_dict())]
+
+
+def _messages(incident: Incident, config: BeaconConfig, kind: str, now: datetime, **written: Any) -> tuple[
+        Message, Message, Message]:
+    """The message of `kind` for the stakeholder channel, the stakeholder routes (a client's
+    contacts, or the organisation's stakeholders) and the team."""
+    def compose(audience: str) -> Message:
+        return messages.compose(incident, config, kind, audience, at=now, **written)
+    return compose(STAKEHOLDERS), compose(messages.audience_of_routes(incident)), compose(RESPONDERS)
 
 
 async def initial_notification(uow: UnitOfWork, incident: Incident, config: BeaconConfig,
@@ -71,16 +89,20 @@ async def initial_notification(uow: UnitOfWork, incident: Incident, config: Beac
     Teams service URL and tenant the declaration came from; `status_url` the client's status page,
     which the stakeholders' emails link (for a client's incident they are the client's people)."""
     routes = plan.routes_for(incident, config) if not incident.drill else Routes((), (), ())
-    text = plan.initial_text(incident)
-    await queue(uow, [*_stakeholder_channel(incident, config, "initial", "initial", text, endpoint),
-                      *_emails(incident, "initial", routes.stakeholder_emails,
-                               plan.email(incident, "Incident declared", text, status_url)),
-                      *_emails(incident, "initial", routes.team_emails,
-                               plan.email(incident, "Incident declared", text)),
-                      *_sms(incident, "initial", routes.sms_numbers, plan.sms(incident, text))], now)
+    channel, outside, team = _messages(incident, config, INITIAL, now)
+    await queue(uow, [*_stakeholder_channel(incident, config, "initial", channel, endpoint),
+                      *_emails(incident, "initial", routes.stakeholder_emails, outside, status_url),
+                      *_emails(incident, "initial", _not_in(routes.team_emails, routes.stakeholder_emails), team),
+                      *_sms(incident, "initial", routes.sms_numbers, outside)], now)
     await uow.timeline.record(incident.id or 0, TimelineEvent(
         "notified", now, None, _describe_routes("initial notification", routes, config),
         after={"routes": routes.to_dict()}), incident.version)
+
+
+def _not_in(recipients: tuple[Recipient, ...], already: tuple[Recipient, ...]) -> tuple[Recipient, ...]:
+    """Team members who are not also stakeholders (those read the stakeholders' message once)."""
+    known = {r.email for r in already}
+    return tuple(r for r in recipients if r.email not in known)
 
 
 def _describe_routes(what: str, routes: Routes, config: BeaconConfig) -> str:
@@ -113,9 +135,11 @@ def status_update_posts(incident: Incident, config: BeaconConfig, event: Timelin
                                "late": bool(after.get("late")), "author": event.actor.name if event.actor else "",
                                "sequence": sequence})]
     routes = plan.routes_for(incident, config)
-    return [*_stakeholder_channel(incident, config, f"update:{sequence}", "status_update", text),
-            *_emails(incident, f"update:{sequence}", routes.stakeholder_emails,
-                     plan.email(incident, "Status update", text, status_url))]
+    written = {"text": text, "author": event.actor.name if event.actor else "", "sequence": sequence,
+               "automatic": bool(after.get("automatic"))}
+    channel, outside, _ = _messages(incident, config, UPDATE, event.at, **written)
+    return [*_stakeholder_channel(incident, config, f"update:{sequence}", channel),
+            *_emails(incident, f"update:{sequence}", routes.stakeholder_emails, outside, status_url)]
 
 
 def reminder_post(incident: Incident, audience: str, owner_name: str, owner_id: str, sequence: int,
@@ -135,17 +159,17 @@ async def resolution_notice(uow: UnitOfWork, incident: Incident, config: BeaconC
     `status_url`, the client's status page."""
     notified = next((e for e in timeline if e.kind == "notified"), None)
     routes = Routes.from_dict((notified.after or {}).get("routes", {})) if notified else Routes((), (), ())
-    text = plan.resolution_text(incident)
     key = f"resolution:v{incident.version}"
     resolved = next((e for e in reversed(timeline) if e.kind == "resolved"), None)
     by = resolved.actor.name if resolved and resolved.actor else ""  # the thread's only word on who resolved it
+    channel, outside, team = _messages(incident, config, RESOLUTION, now, author=by)
     await queue(uow, [
-        ThreadCard(_id(incident), "resolution", f"{incident.number} resolution notice", key,
-                   {"text": text, "by": by}),
-        *_stakeholder_channel(incident, config, key, "resolution", text),
-        *_emails(incident, key, routes.stakeholder_emails, plan.email(incident, "Resolved", text, status_url)),
-        *_emails(incident, key, routes.team_emails, plan.email(incident, "Resolved", text)),
-        *_sms(incident, key, routes.sms_numbers, plan.sms(incident, text))], now)
+        ThreadCard(_id(incident), "message", f"{incident.number} resolution notice", key,
+                   {"message": team.to_dict(), "by": by}),
+        *_stakeholder_channel(incident, config, key, channel),
+        *_emails(incident, key, routes.stakeholder_emails, outside, status_url),
+        *_emails(incident, key, _not_in(routes.team_emails, routes.stakeholder_emails), team),
+        *_sms(incident, key, routes.sms_numbers, outside)], now)
 
 
 async def card_refresh(uow: UnitOfWork, incident: Incident, now: datetime, *, note: str) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
+from services.comms import messages
+from services.comms.messages import RESPONDERS, STAKEHOLDERS, stakeholder_owner
 from services.config import BeaconConfig, PersonEntry
 from services.dedupe import unique_by
 from services.incidents import Incident, Level, Person, TimelineEvent
@@ -13,7 +13,7 @@ from services.incidents.model import MAX_TEXT
 from services.paging.escalation import declared_by_alert
 from services.ports import Recipient
 
-RESPONDERS, STAKEHOLDERS = "responders", "stakeholders"
+__all__ = ["RESPONDERS", "STAKEHOLDERS", "stakeholder_owner"]  # the audiences and their owner, from messages
 QUIET_KINDS = {"update_reminder", "delivery_sent", "delivery_failed", "delivery_skipped", "notified"}
 CHANGES_SHOWN = 6  # the latest changes an automatic update lists
 # What only the team reads (notes are guesses and working thoughts): never in an automatic update
@@ -49,14 +49,6 @@ def _unique(recipients: list[Recipient]) -> tuple[Recipient, ...]:
     return tuple(unique_by(recipients, lambda recipient: recipient.email))
 
 
-def stakeholder_owner(incident: Incident, config: BeaconConfig) -> tuple[PersonEntry | None, str]:
-    """The client's Account Owner for a customer-specific incident, else the Product Head."""
-    client = config.client(incident.client) if incident.client else None
-    if client and client.account_owner:
-        return client.account_owner, f"Account Owner of {client.name}"
-    return config.directory.product_head, "Product Head"
-
-
 def responder_owner(incident: Incident) -> Person:
     """The commander; else, for an incident Beacon declared from an alert, whoever acknowledged its
     page (Beacon cannot write updates); else the declarer."""
@@ -85,78 +77,39 @@ def routes_for(incident: Incident, config: BeaconConfig) -> Routes:
     return Routes(_unique(stakeholders), _unique(team_emails), tuple(dict.fromkeys(numbers)))
 
 
-def changes_since_last_update(timeline: list[TimelineEvent]) -> list[str]:
-    last = max((i for i, e in enumerate(timeline) if e.kind == "status_update"), default=-1)
-    return [e.summary for e in timeline[last + 1:] if e.kind not in QUIET_KINDS | {"status_update"}]
+def changes_since_last_update(timeline: list[TimelineEvent], audience: str = RESPONDERS) -> list[TimelineEvent]:
+    """What happened since the audience's own last update (another audience's does not count)."""
+    last = max((i for i, e in enumerate(timeline) if e.kind == "status_update"
+                and (e.after or {}).get("audience", RESPONDERS) == audience), default=-1)
+    return [e for e in timeline[last + 1:] if e.kind not in QUIET_KINDS | {"status_update"}]
+
+
+def _plain_change(event: TimelineEvent) -> str:
+    """A change in words a stakeholder reads: the status and the priority, never who did what."""
+    after = event.after or {}
+    if event.kind in ("status_changed", "reopened"):
+        return f"the status moved to {after.get('status')}"
+    if event.kind == "priority_changed":
+        return f"the priority is now {after.get('priority')}"
+    return ""
 
 
 def automatic_update_text(incident: Incident, timeline: list[TimelineEvent], audience: str = RESPONDERS) -> str:
-    if audience != RESPONDERS:
-        timeline = [e for e in timeline if e.kind not in INTERNAL_KINDS]
-    changes = changes_since_last_update(timeline)
-    lines = [f"{incident.number} is {incident.status.value} at {incident.priority}."]
-    lines += [f"Since the last update: {'; '.join(changes[-CHANGES_SHOWN:])}."] if changes else [
-        "No change since the last update."]
+    """The draft of a due update and, if nobody posts one, the update itself. Responders read the
+    timeline since their last update; stakeholders only the status in plain words and how it
+    changed since their own last update (never notes, names or the team's guesses)."""
+    changes = changes_since_last_update(timeline, audience)
+    if audience == RESPONDERS:
+        summaries = [e.summary for e in changes]
+        lines = [f"{incident.number} is {incident.status.value} at {incident.priority}."]
+        lines += [f"Since the last update: {'; '.join(summaries[-CHANGES_SHOWN:])}."] if summaries else [
+            "No change since the last update."]
+    else:
+        said = list(dict.fromkeys(c for c in (_plain_change(e) for e in changes if e.kind not in INTERNAL_KINDS)
+                                  if c))
+        lines = [messages.DOING[incident.status]]
+        lines += [f"Since the last update, {'; '.join(said[-CHANGES_SHOWN:])}."] if said else [
+            "Nothing has changed since the last update."]
     text = " ".join(lines)
     # Long notes could make it longer than an update may be, and the update would never go out.
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
-
-
-def elapsed(start: datetime, end: datetime) -> str:
-    minutes = int((end - start) / timedelta(minutes=1))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
-
-
-def resolution_text(incident: Incident) -> str:
-    end = incident.resolved_at or incident.declared_at
-    return (f"{incident.number} is resolved after {elapsed(incident.declared_at, end)}. "
-            f"Impact was {incident.impact.value} ({incident.priority}). "
-            f"What fixed it: {incident.resolution_summary}")
-
-
-def initial_text(incident: Incident) -> str:
-    where = f" for {incident.client}" if incident.client else ""
-    service = f" on {incident.service}" if incident.service else ""
-    return (f"{incident.label} declared at {incident.priority}{where}{service}: {incident.title}. "
-            f"Impact {incident.impact.value}, urgency {incident.urgency.value}.")
-
-
-@dataclass(frozen=True)
-class Email:
-    subject: str
-    html: str
-    text: str
-
-
-def email(incident: Incident, heading: str, body: str, status_url: str = "") -> Email:
-    """HTML and plain text, short and readable on a phone; everything from users is escaped.
-    `status_url`: the client's status page, for the client's people."""
-    subject = f"[{incident.number}] {heading}: {incident.title}"[:200]
-    rows = [("Priority", incident.priority), ("Status", incident.status.value),
-            ("Service", incident.service or "—"), ("Client", incident.client or "internal")]
-    table = "".join(f"<tr><td style='padding:2px 8px 2px 0;color:#555'>{html.escape(k)}</td>"
-                    f"<td>{html.escape(v)}</td></tr>" for k, v in rows)
-    page = (f"<div style='font-family:Segoe UI,Arial,sans-serif;font-size:15px;max-width:600px'>"
-            f"<h2 style='font-size:18px'>{html.escape(incident.number)} · {html.escape(heading)}</h2>"
-            f"<p>{html.escape(body)}</p><table>{table}</table>{status_paragraph(incident, status_url)}</div>")
-    plain = "\n".join([f"{incident.number} · {heading}", "", body, ""] + [f"{k}: {v}" for k, v in rows])
-    if status_url:
-        plain += f"\n\n{status_sentence(incident)}: {status_url}"
-    return Email(subject, page, plain)
-
-
-def status_sentence(incident: Incident) -> str:
-    return f"Follow this and every other incident affecting {incident.client or 'you'} on your status page"
-
-
-def status_paragraph(incident: Incident, status_url: str) -> str:
-    """The link to the client's status page, as the last paragraph of an email to its people."""
-    if not status_url:
-        return ""
-    return (f"<p style='margin-top:12px'><a href=\"{html.escape(status_url, quote=True)}\">"
-            f"{html.escape(status_sentence(incident))}</a></p>")
-
-
-def sms(incident: Incident, body: str) -> str:
-    return f"{incident.number} {incident.priority}: {body}"

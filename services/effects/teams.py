@@ -95,6 +95,13 @@ class StakeholderPost(_InThread):
     endpoint: Mapping[str, str]
     description: str
     tag: str = field(metadata=KEY_ONLY)
+    message: Mapping[str, Any] = field(default_factory=dict)  # the stakeholders' message (comms.messages)
+
+    def payload(self) -> dict[str, Any]:
+        stored = super().payload()
+        if not self.message:  # as rows were before messages had one template per audience
+            stored.pop("message")
+        return stored
 
     @property
     def ordering_key(self) -> str:

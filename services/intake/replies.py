@@ -21,14 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.comms.plan import STAKEHOLDERS
+from services.comms.messages import CLIENTS, RESOLUTION, STAKEHOLDERS, UPDATE, Message, compose, rows, utc
 from services.config import BeaconConfig
-from services.durations import span
 from services.incidents import Incident, TimelineEvent
 from services.intake.effects import CustomerReply
 from services.intake.links import CUSTOMER_ROLES
 from services.intake.tables import TicketLinkRow
-from services.scheduler.timers import cadence
 from services.store.uow import UnitOfWork
 
 LIVE_STATES = ("creating", "linked")  # links worth sending changes to
@@ -54,60 +52,39 @@ def replied(event: TimelineEvent) -> bool:
     return event.kind == "resolved"
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment:%d %b %Y, %H:%M} UTC"
+def _letter(greeting: str, message: Message, closing: str, reference: str, status_url: str) -> str:
+    """The clients' message (comms.messages) as a reply on the customer's own ticket."""
+    body = "".join(f"<p><b>{html.escape(label)}:</b> {value}</p>"
+                   for label, value in rows(message, utc, _paragraphs)
+                   if label != "Who to contact")
+    link = html.escape(status_url, quote=True)
+    follow = (f"<p>Follow this and any other incident affecting you on <a href=\"{link}\">your status page</a>.</p>"
+              if status_url else "")
+    return (f"<p>Hello,</p><p>{greeting}</p>{body}<p>{closing}</p>{follow}"
+            f"<p style=\"color:#555\">Reference: {html.escape(reference)}</p>")
 
 
 def _paragraphs(text: str) -> str:
     return html.escape(text.strip()).replace("\n", "<br>")
 
 
-def _affected(incident: Incident) -> str:
-    service = f" ({incident.service})" if incident.service else ""
-    started = incident.impact_started_at or incident.declared_at
-    return f"{html.escape(incident.title)}{html.escape(service)}, since {_when(started)}"
+def contact_line(message: Message, *, ask: str = "Reply to this email with any question") -> str:
+    """Who the customer can ask: a reply to the ticket, and the clients' contact."""
+    return f"{ask}, or contact {html.escape(message.contact)}."
 
 
-def contact_line(incident: Incident, config: BeaconConfig, *, ask: str = "Reply to this email with any question") -> str:
-    """Who the customer can ask: a reply to the ticket, and the client's account owner."""
-    client = config.client(incident.client) if incident.client else None
-    owner = client.account_owner if client else None
-    if owner is None or not owner.name:
-        return f"{ask}."
-    email = f" ({html.escape(owner.email)})" if owner.email else ""
-    return f"{ask}, or contact {html.escape(owner.name)}{email}, your account manager."
-
-
-def _letter(greeting: str, rows: list[tuple[str, str]], closing: str, reference: str, status_url: str) -> str:
-    body = "".join(f"<p><b>{label}</b> {value}</p>" for label, value in rows)
-    follow = (f"<p>Follow this and any other incident affecting you on <a href=\"{html.escape(status_url, quote=True)}\">"
-              f"your status page</a>.</p>" if status_url else "")
-    return (f"<p>Hello,</p><p>{greeting}</p>{body}<p>{closing}</p>{follow}"
-            f"<p style=\"color:#555\">Reference: {html.escape(reference)}</p>")
-
-
-def update_reply(incident: Incident, text: str, sequence: int, next_update: datetime | None,
-                 contact: str, status_url: str = "") -> Reply:
-    reference = f"{incident.number}-U{sequence}"
-    rows = [("What is affected:", _affected(incident)), ("What we are doing:", _paragraphs(text))]
-    if next_update is not None:
-        rows.append(("Next update:", f"by {_when(next_update)}"))
-    return Reply(f"update{sequence}", reference, _letter(
+def update_reply(message: Message, status_url: str = "") -> Reply:
+    reference = f"{message.reference}-U{message.sequence}"
+    return Reply(f"update{message.sequence}", reference, _letter(
         "Thank you for reporting this problem. We know about it and are working on it; here is where we are.",
-        rows, contact, reference, status_url))
+        message, contact_line(message), reference, status_url))
 
 
-def resolution_reply(incident: Incident, config: BeaconConfig, status_url: str = "") -> Reply:
+def resolution_reply(incident: Incident, message: Message, status_url: str = "") -> Reply:
     reference = f"{incident.number}-R{incident.version}"
-    started = incident.impact_started_at or incident.declared_at
-    ended = incident.resolved_at or started
-    rows = [("What was affected:", html.escape(incident.title)),
-            ("When:", f"from {_when(started)} to {_when(ended)} ({span(ended - started)})")]
-    if incident.resolution_summary.strip():
-        rows.append(("What fixed it:", _paragraphs(incident.resolution_summary)))
     return Reply(f"resolved:v{incident.version}", reference, _letter(
-        "The problem you reported is resolved, and we are marking your ticket as resolved.", rows,
-        contact_line(incident, config, ask="If you still see it, reply to this email and we will look again"),
+        "The problem you reported is resolved, and we are marking your ticket as resolved.", message,
+        contact_line(message, ask="If you still see it, reply to this email and we will look again"),
         reference, status_url))
 
 
@@ -115,17 +92,17 @@ def replies_for(incident: Incident, events: Sequence[TimelineEvent], config: Bea
                 stakeholder_sequence: int, status_url: str = "") -> list[Reply]:
     """The replies one change of the incident sends to each of its customers' tickets;
     `status_url`: the client's status page, for an incident of one client."""
-    contact = contact_line(incident, config)
     found: list[Reply] = []
     for event in events:
         if not replied(event):
             continue
         if event.kind == "resolved":
-            found.append(resolution_reply(incident, config, status_url))
+            found.append(resolution_reply(incident, compose(incident, config, RESOLUTION, CLIENTS, at=event.at),
+                                          status_url))
             continue
-        next_update = event.at + cadence(config, incident, STAKEHOLDERS) if incident.is_open else None
-        found.append(update_reply(incident, str((event.after or {}).get("text", "")), stakeholder_sequence,
-                                  next_update, contact, status_url))
+        found.append(update_reply(compose(incident, config, UPDATE, CLIENTS, at=event.at,
+                                          text=str((event.after or {}).get("text", "")),
+                                          sequence=stakeholder_sequence), status_url))
     return found
 
 

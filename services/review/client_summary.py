@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.comms.plan import elapsed, status_paragraph, status_sentence
+from services.comms.messages import status_paragraph, status_sentence
 from services.config import BeaconConfig
+from services.durations import span
 from services.incidents import DomainError, Incident
 
 FIELDS = (("happened", "What happened"), ("impact_window", "When you were affected"),
@@ -69,7 +70,7 @@ def draft(incident: Incident, impact: str, root_cause: str, actions: list[str]) 
     service = f" {incident.service}" if incident.service else ""
     happened = " ".join(part for part in (_sentence(impact or incident.title),
                                            f"Cause: {_sentence(root_cause)}" if root_cause else "") if part)
-    window = (f"From {_stamp(start)} to {_stamp(end)} ({elapsed(start, end)}), our{service} service was affected."
+    window = (f"From {_stamp(start)} to {_stamp(end)} ({span(end - start)}), our{service} service was affected."
               if end else f"Since {_stamp(start)}, our{service} service was affected.")
     done = _sentence(incident.resolution_summary or "We restored the service")
     prevention = ("; ".join(a.strip().rstrip(".") for a in actions if a.strip()) + "." if any(
@@ -109,7 +110,7 @@ def summary_email(incident: Incident, client: str, summary: ClientSummary, conta
         parts.append(f"<h3 style='font-size:16px;margin:16px 0 4px'>{html.escape(title)}</h3><p>{paragraph}</p>")
     if contact:
         parts.append(f"<p style='margin-top:16px'>{html.escape(contact)}</p>")
-    parts.append(status_paragraph(incident, status_url))
+    parts.append(status_paragraph(incident.client, status_url))
     page = (f"<div style='font-family:Segoe UI,Arial,sans-serif;font-size:15px;line-height:1.4;max-width:600px'>"
             f"{''.join(parts)}</div>")
     lines = [heading, "", greeting]
@@ -118,5 +119,5 @@ def summary_email(incident: Incident, client: str, summary: ClientSummary, conta
     if contact:
         lines += ["", contact]
     if status_url:
-        lines += ["", f"{status_sentence(incident)}: {status_url}"]
+        lines += ["", f"{status_sentence(incident.client)}: {status_url}"]
     return SummaryEmail(subject, page, "\n".join(lines))

@@ -35,7 +35,8 @@ def markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
-_STYLE = ("body{font-family:Segoe UI,Arial,sans-serif;max-width:960px;margin:2em auto;color:#222}"
+_STYLE = ("body{font-family:Segoe UI,Arial,sans-serif;max-width:960px;margin:2em auto;padding:0 16px;"
+          "color:#222;line-height:1.4}"
           "table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:4px 8px;"
           "text-align:left;vertical-align:top}th{background:#f3f3f3}h2{border-bottom:2px solid #2f6fb0}"
           "img{max-width:100%}")
@@ -48,7 +49,8 @@ def _html_forms(report: Report) -> str:
 
 def html_page(report: Report) -> str:
     chart = base64.b64encode(timeline_chart(report, "png")).decode()
-    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(report.title)}"
+    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+           f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(report.title)}"
            f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(report.title)}</h1>",
            f"<p><em>Generated {stamp(report.generated_at)}</em>"
            + _html_forms(report) + "</p>"]

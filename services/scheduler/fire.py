@@ -83,13 +83,14 @@ async def fire_due(uow: UnitOfWork, due: list[TimerRow], config: BeaconConfig, n
     for timer in due:
         firing.setdefault(timer.incident_id, timer)
     incidents = await uow.incidents.many(list(firing), lock=True)
-    updates = [t.incident_id for t in firing.values() if t.kind != ESCALATION]
-    drafts = await uow.timeline.changes_since_last_update(updates, leave_out=plan.QUIET_KINDS | {"status_update"},
-                                                          limit=plan.CHANGES_SHOWN) if updates else {}
+    updates = [t.incident_id for t in firing.values() if t.kind == RESPONDERS]
+    drafts = await uow.timeline.changes_since_last_update(
+        updates, leave_out=plan.QUIET_KINDS | {"status_update"}, limit=plan.CHANGES_SHOWN,
+        audience=RESPONDERS) if updates else {}
     told = [t.incident_id for t in firing.values() if t.kind == STAKEHOLDERS]  # never the team's own notes
     public = await uow.timeline.changes_since_last_update(
         told, leave_out=plan.QUIET_KINDS | {"status_update"} | plan.INTERNAL_KINDS,
-        limit=plan.CHANGES_SHOWN) if told else {}
+        limit=plan.CHANGES_SHOWN, audience=STAKEHOLDERS) if told else {}
     reminded = await reminders(uow, [t for t in firing.values() if t.phase != "due" and t.kind != ESCALATION])
     escalating = any(t.kind == ESCALATION for t in firing.values())
     overrides: list[Override] = await uow.oncall_overrides.active(now) if escalating else []

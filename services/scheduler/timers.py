@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.comms.plan import RESPONDERS, STAKEHOLDERS
+from services.comms.messages import RESPONDERS, STAKEHOLDERS, cadence
 from services.config import BeaconConfig
-from services.incidents import Incident, Level
+from services.incidents import Incident
 from services.store.uow import UnitOfWork
 
 KINDS = (RESPONDERS, STAKEHOLDERS)
-
-
-def cadence(config: BeaconConfig, incident: Incident, kind: str) -> timedelta:
-    comms = config.communications
-    if kind == STAKEHOLDERS:
-        return comms.stakeholder_update
-    return comms.responder_update_high if incident.impact is Level.HIGH else comms.responder_update_other
+__all__ = ["KINDS", "RESPONDERS", "STAKEHOLDERS", "arm", "cadence", "next_anchored", "stop"]
 
 
 def next_anchored(fell_due: datetime, cadence: timedelta, now: datetime) -> datetime:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from services.comms.plan import Email
+from services.comms.messages import Email
 from services.durations import span
 from services.incidents import Incident
 from services.status_page.page import STATE

@@ -206,12 +206,13 @@ class Timeline:
         return [event_from_row(r) for r in reversed(rows)], total
 
     async def changes_since_last_update(self, incident_ids: Collection[int], *, leave_out: Collection[str],
-                                        limit: int) -> dict[int, list[TimelineEvent]]:
-        """For each incident, its latest `limit` timeline entries since its last status update,
-        oldest first, leaving out the kinds in `leave_out`: what a draft update summarises, read
-        without the rest of the timeline."""
+                                        limit: int, audience: str) -> dict[int, list[TimelineEvent]]:
+        """For each incident, its latest `limit` timeline entries since its last status update to
+        `audience` (another audience's update does not count), oldest first, leaving out the kinds in
+        `leave_out`: what a draft update summarises, read without the rest of the timeline."""
         last_update = (select(func.max(TimelineRow.id))
-                       .where(TimelineRow.incident_id == IncidentRow.id, TimelineRow.kind == "status_update")
+                       .where(TimelineRow.incident_id == IncidentRow.id, TimelineRow.kind == "status_update",
+                              TimelineRow.after["audience"].as_string() == audience)
                        .scalar_subquery())
         since = (select(IncidentRow.id, func.coalesce(last_update, 0).label("after"))
                  .where(IncidentRow.id.in_(incident_ids)).subquery())

@@ -93,13 +93,19 @@ async def test_two_responders_at_the_same_moment_lose_nothing(stack):
     assert card_version(root.cards[0]) == incident.version
 
 
-async def test_bad_card_data_gets_an_error_card_and_changes_nothing(stack):
+async def test_bad_card_data_is_answered_and_changes_nothing(stack):
+    """What the card cannot mean (an unknown verb, an incident that does not exist, a garbled id)
+    is a Universal Action error: Teams shows the message and keeps the clicker's card and its
+    buttons. A value the incident refuses is said on the card, its buttons still there."""
     _, root = await declare(stack)
     version = card_version(root.cards[0])
-    cases = [
+    refused = [
         ("incident.frobnicate", {"incidentId": 1, "version": version}, "Unknown action"),
+        ("review.report_form", {"incidentId": 1}, "Unknown action"),  # a dialog's verb, not a card's
         ("incident.ack", {"incidentId": 999, "version": 1}, "INC-999 does not exist"),
         ("incident.ack", {"incidentId": "one", "version": 1}, "incidentId must be a number"),
+    ]
+    said = [
         ("incident.status", {"incidentId": 1, "version": version, "status": "exploded"}, "unknown status"),
         ("incident.reassess", {"incidentId": 1, "version": version, "impact": "huge", "urgency": "low"},
          "impact must be high, medium or low"),
@@ -107,10 +113,13 @@ async def test_bad_card_data_gets_an_error_card_and_changes_nothing(stack):
         ("incident.note", {"incidentId": 1, "version": version, "note": {"nested": ["junk"]}}, "note must be text"),
     ]
     before = await timeline_kinds(stack)
-    for verb, data, message in cases:
+    for verb, data, message in refused:
+        answer = await stack.invoke_refused(card_action_invoke(verb, data, reply_to_id=root.id, service_url=stack.url))
+        assert message in answer, (verb, answer)
+    for verb, data, message in said:
         answer = await stack.invoke_card(card_action_invoke(verb, data, reply_to_id=root.id, service_url=stack.url))
         assert message in card_text(answer), (verb, card_text(answer)[:300])
-    assert (await timeline_kinds(stack))[: len(before)] == before
+        assert "More…" in card_text(answer)  # the card and its buttons, not an error card instead
     assert await timeline_kinds(stack) == before
 
 

@@ -49,7 +49,7 @@ async def test_the_whole_lifecycle_through_teams(stack):
         ("incident.note", {"note": "Rolling back release 4.2"}, "Rolling back release 4.2"),
         ("incident.status", {"status": "verifying"}, "from fixing to verifying"),
         ("incident.status", {"status": "monitoring"}, "from verifying to monitoring"),
-        ("incident.resolve", {"summary": "Release 4.2 rolled back"}, "INC-1 resolved by Alice Carter"),
+        ("incident.resolve", {"summary": "Release 4.2 rolled back"}, "INC-1 · Resolved by Alice Carter"),
         ("incident.close", {}, "from resolved to closed"),
     ]
     for verb, data, said in steps:

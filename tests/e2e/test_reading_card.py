@@ -87,3 +87,30 @@ async def test_teams_refreshes_the_card_for_the_commander_who_is_not_offered_tak
     assert "Take command" not in titles(alices) and "Post update" in titles(alices)
     assert "Take command" in titles(bobs)
     assert "Alice Carter" in card_text(alices)  # the commander, named
+
+
+def datasets(node: Any) -> list[str]:
+    """The people pickers' datasets anywhere on a card (under More…, in show-card forms too)."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("choices.data"), dict):
+            found.append(node["choices.data"]["dataset"])
+        for value in node.values():
+            found += datasets(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += datasets(value)
+    return found
+
+
+async def test_pickers_on_cards_in_a_channel_search_its_members_not_the_whole_directory(clocked: Any) -> None:
+    """Teams' org-wide people picker works in one-to-one chats, dialogs and tabs only: in a
+    channel, Assign and the declare form's commander would find nobody."""
+    stack, _ = clocked
+    await stack.send(channel_message("declare Payments", service_url=stack.url))
+    form = (await stack.teams.wait_for_posts(1))[-1]
+    _, root = await declare(stack, "Payments API down")
+    await settled(stack)
+    for posted in (form.cards[0], root.cards[0]):
+        assert datasets(posted), "the card has a people picker"
+        assert set(datasets(posted)) == {"graph.microsoft.com/users?scope=currentContext"}

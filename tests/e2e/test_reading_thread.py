@@ -41,4 +41,4 @@ async def test_resolving_says_it_once_with_who_resolved_it(stack):
     await settled(stack)
     said = [t for t in thread_texts(stack, root) if "Rolled back the release" in t]
     assert len(said) == 1, said
-    assert "INC-1 resolved by Alice Carter" in said[0]
+    assert "INC-1 · Resolved by Alice Carter" in said[0]

@@ -85,7 +85,7 @@ async def test_after_a_long_outage_the_thread_gets_one_catch_up_instead_of_a_bur
         assert clock.now() < ends and incident_roots(stack) == []
         assert {s.to for s in twilio.sent} >= {"+15550000001", "+15550000002"}
         subjects = [m.subject for m in graph.sent_mail() if m.to == ["desk@example.com"]]
-        assert len(subjects) >= 3 and any("Status update" in s for s in subjects), subjects
+        assert len(subjects) >= 3 and any("Stakeholder update" in s for s in subjects), subjects
         pending = [r for r in await outbox(stack) if r.kind in ("teams.thread_card", "teams.thread_note")]
         assert len(pending) >= 8  # reminders, automatic updates and notes piled up behind the root card
 

@@ -69,7 +69,8 @@ async def test_updates_follow_the_cadence_of_the_current_impact_and_stop_on_reso
         resolved_count = len(updates(stack, root.id))
         await asyncio.sleep(2.5)
         assert len(updates(stack, root.id)) == resolved_count
-        assert any("resolved after" in card_text(m.cards[0]) for m in stack.teams.thread(root.id) if m.cards)
+        assert any("INC-1 · Resolved" in card_text(m.cards[0]) and "What fixed it:** Rolled back the release"
+                   in card_text(m.cards[0]) for m in stack.teams.thread(root.id) if m.cards)
         stack.every_card_is_valid()
     finally:
         await stack.beacon.stop()
@@ -132,28 +133,38 @@ async def test_emails_and_sms_reach_the_right_people(database_url):
             by_subject = {}
             for mail in graph.sent_mail():
                 by_subject.setdefault(mail.subject, set()).update(mail.to)
-            assert by_subject["[INC-1] Incident declared: Contoso checkout down"] == {
+            assert by_subject["[INC-1] We are working on a problem: Contoso checkout down"] == {
                 "casey@contoso.example", "avery@example.com"}
-            assert by_subject["[INC-2] Incident declared: Reporting slow"] == {"desk@example.com",
-                                                                             "priya@example.com"}
+            assert by_subject["[INC-2] New incident: Reporting slow"] == {"desk@example.com", "priya@example.com"}
             assert all(m.sender == "noc@example.com" for m in graph.sent_mail())
-            # SMS only for the high-impact one, to the client's contact with a phone.
+            # SMS only for the high-impact one, to the client's contact with a phone: one segment.
             assert [s.to for s in twilio.sent] == ["+15550000002"]
-            assert twilio.sent[0].text.startswith("INC-1 P1:") and len(twilio.sent[0].text) <= 160
+            assert twilio.sent[0].text.startswith("INC-1: Contoso checkout down, since ")
+            assert len(twilio.sent[0].text) <= 160
+            assert "Contact Avery Owner." in twilio.sent[0].text
 
-            await act(stack, client_root, "incident.post_update", audience="stakeholders",
-                      update="Card payments degraded, failover under way")
+            answer = await act(stack, client_root, "incident.post_update", audience="stakeholders",
+                               update="Card payments degraded, failover under way")
             await settled(stack)
-            update_mails = [m for m in graph.sent_mail() if "Status update" in m.subject]
+            update_mails = [m for m in graph.sent_mail() if "Update 1 on a problem" in m.subject]
             assert {a for m in update_mails for a in m.to} == {"casey@contoso.example", "avery@example.com"}
             assert "failover under way" in update_mails[0].html
             # Every email carries a plain-text part beside the HTML that reads as sentences, not markup.
             for mail in graph.sent_mail():
                 assert mail.mime and mail.parts == ["text/plain", "text/html"], mail.subject
                 assert not re.search(r"</?[a-zA-Z][^>]*>|&(amp|lt|gt|#\d+);", mail.text), mail.text
-            assert update_mails[0].text.splitlines()[:3] == [
-                "INC-1 · Status update", "", "Card payments degraded, failover under way"]
-            assert "Client: Contoso" in update_mails[0].text.splitlines()
+            lines = update_mails[0].text.splitlines()
+            assert lines[0] == "INC-1 · Update 1 on a problem"
+            assert "What is being done: Card payments degraded, failover under way" in lines
+            assert "Who to contact: Avery Owner (avery@example.com), your account manager" in lines
+            # The poster alone is told where it went and where not, and why.
+            told = card_text(answer)
+            assert "Your stakeholder update is on its way (only you see this)" in told
+            assert "Stakeholder channel: posted in the incident's thread there" in told
+            assert "Email: to 2 recipients (Contoso's contacts and Account Owner)" in told
+            assert "SMS: not sent: updates go by email" in told
+            assert "Freshdesk: not sent: Freshdesk is not set up" in told
+            assert "only you see this" not in card_text(client_root.cards[0])
         finally:
             await stack.beacon.stop()
             await stack.teams.stop()

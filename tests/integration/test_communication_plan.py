@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest_asyncio
 from sqlalchemy import select
 
-from cards.updates import reminder_card
+from cards.updates import message_card, reminder_card
 from services.clock import FakeClock
+from services.comms.messages import Message
 from services.deps import Deps
 from services.lifecycle import IncidentAction, act_on_incident
 from services.scheduler.worker import Scheduler
@@ -69,7 +70,24 @@ async def test_initial_notification_reaches_client_stakeholders_team_and_sms_for
     assert sorted(r.payload["to"] for r in await effects(deps, "sms.send")) == ["+15550100", "+15550199"]
     [post] = await effects(deps, "teams.stakeholder_post")
     assert post.payload["channel_id"] == "19:stakeholders@thread.tacv2"
-    assert "INC-1 declared at P1 for Contoso" in post.payload["text"]
+    # Each audience reads its own words, with its own next update: stakeholders every 2 h
+    # (responders every hour), and whom to ask.
+    channel = message_card(Message.from_dict(post.payload["message"]))
+    shown = shown_texts(channel)
+    assert "INC-1 · New incident" in shown and "Responders" not in shown and "Posted by" not in shown
+    assert "Checkout failing (payments-api), for Contoso, since {{DATE(2026-01-05T09:00:00Z, SHORT)}}" in shown
+    assert "**Next update:** by {{DATE(2026-01-05T11:00:00Z, SHORT)}}" in shown
+    assert "**Who to contact:** Avery (avery@example.com), Account Owner of Contoso" in shown
+    mail = {r.payload["to"][0][0]: r.payload["text"] for r in await effects(deps, "email.send")}
+    client = mail["casey@contoso.example"]
+    assert "What is affected: Checkout failing (payments-api), for Contoso, since 05 Jan 2026, 09:00 UTC" in client
+    assert "What is being done: The team is assessing the problem." in client
+    assert "Next update: by 05 Jan 2026, 11:00 UTC" in client
+    assert "Who to contact: Avery (avery@example.com), your account manager" in client
+    for jargon in ("declared at", "Impact high", "urgency", "P1", "triage", "Priority"):
+        assert jargon not in client
+    team = mail["payments@example.com"]  # the team reads the responders' words and cadence
+    assert "Priority: P1, status triage" in team and "Next update: by 05 Jan 2026, 10:00 UTC" in team
 
 
 async def test_internal_low_impact_incident_emails_internal_stakeholders_and_sends_no_sms(deps):
@@ -171,6 +189,11 @@ async def test_resolving_stops_every_schedule_and_notifies_initial_routes_and_re
     resolution_sms = [e for e in await effects(deps, "sms.send") if "resolution" in e.idempotency_key]
     assert len(resolution_sms) == 2 and "Rolled back 4.2" in resolution_sms[0].payload["text"]
     assert "45 min" in resolution_sms[0].payload["text"]
+    mail = {r.payload["to"][0][0]: r.payload["text"] for r in await effects(deps, "email.send")
+            if "resolution" in r.idempotency_key}
+    assert ("What was affected: Checkout failing (payments-api), for Contoso, from 05 Jan 2026, 09:00 UTC "
+            "to 05 Jan 2026, 09:45 UTC (45 min)") in mail["casey@contoso.example"]
+    assert "What fixed it: Rolled back 4.2" in mail["casey@contoso.example"]
     clock.advance(timedelta(hours=5))
     assert await scheduler.run_once() == 0
     await act(deps, incident_id, Verb.REOPEN)
@@ -192,3 +215,34 @@ async def test_an_update_missed_while_down_is_sent_once_marked_late(deps):
     assert responders[0]["late"] is True
     # The next update keeps to the hour the schedule fell due on: 8:00, the first after now.
     assert (await timers(deps, incident_id))["responders"].due_at == declared + timedelta(hours=8)
+
+
+async def test_no_note_or_responder_update_reaches_a_stakeholder_or_a_client(deps):
+    """A canary the team writes for itself (a note, a responder update) is in no email, SMS or
+    stakeholder channel post: not the initial notice, a person's or an automatic stakeholder update,
+    nor the resolution."""
+    clock: FakeClock = deps.clock
+    scheduler = Scheduler(deps.uow, CONFIG, clock)
+    canary = "CANARY-7f3a suspect the Redis failover"
+    incident_id = await declare(deps, client="Contoso")
+    clock.advance(timedelta(minutes=5))
+    await act(deps, incident_id, Verb.NOTE, note=canary)
+    await act(deps, incident_id, Verb.POST_UPDATE, audience="responders", update=canary)
+    await act(deps, incident_id, Verb.STATUS, status="investigating")
+    await act(deps, incident_id, Verb.POST_UPDATE, audience="stakeholders", update="Payments fail for some shoppers")
+    clock.advance(timedelta(minutes=10))
+    await act(deps, incident_id, Verb.NOTE, note=canary)
+    clock.advance(timedelta(hours=2))  # the next stakeholder update falls due: nobody posts it
+    await scheduler.run_once()
+    clock.advance(timedelta(minutes=10))
+    await scheduler.run_once()
+    await act(deps, incident_id, Verb.RESOLVE, summary="Rolled back 4.2")
+    outside = [*await effects(deps, "email.send"), *await effects(deps, "sms.send"),
+               *await effects(deps, "teams.stakeholder_post")]
+    automatic = [p for p in await effects(deps, "teams.stakeholder_post")
+                 if (p.payload.get("message") or {}).get("automatic")]
+    assert automatic, "an automatic stakeholder update went out"
+    client_mail = [p for p in await effects(deps, "email.send") if p.payload["to"][0][0] == "casey@contoso.example"]
+    assert len(client_mail) == 4  # declared, the update, the automatic update, resolved
+    for effect in outside:
+        assert "CANARY-7f3a" not in str(effect.payload), effect.kind

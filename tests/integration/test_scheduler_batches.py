@@ -169,9 +169,10 @@ async def cards(deps: Deps, card: str) -> list[Card]:
         if row.kind == "teams.thread_card" and row.payload["card"] == card:
             found.append(Card(row.incident_id or 0, card, row.payload["audience"], row.payload["sequence"],
                               row.payload["text"]))
-        elif row.kind == "teams.stakeholder_post" and row.payload["card"] == card:
-            sequence = int(row.idempotency_key.split(":")[3])  # incident:<id>:update:<sequence>:stakeholder-channel
-            found.append(Card(row.incident_id or 0, card, "stakeholders", sequence, row.payload["text"]))
+        elif row.kind == "teams.stakeholder_post" and card == "status_update" and (
+                row.payload.get("message") or {}).get("kind") == "update":
+            message = row.payload["message"]  # the stakeholders' message: what is being done is the update
+            found.append(Card(row.incident_id or 0, card, "stakeholders", message["sequence"], message["doing"]))
     return found
 
 
@@ -337,7 +338,7 @@ async def test_two_timers_of_one_incident_due_at_once_fire_in_successive_batches
                                                                         (plan.STAKEHOLDERS, 1)]
     # The second one read the incident after the first was saved: the note was already reported.
     assert first.text.endswith("Since the last update: declared P2: Checkout failing; Error rate back under 1%.")
-    assert second.text.endswith("No change since the last update.")
+    assert second.text.endswith("Nothing has changed since the last update.")  # the team's note is not theirs
     versions = [row.incident_version for row in await timeline(deps, incident) if row.kind == "status_update"]
     assert versions == [versions[0], versions[0] + 1]
     assert await timers(deps) == {(incident, plan.RESPONDERS): ("due", 2), (incident, plan.STAKEHOLDERS): ("due", 2)}
@@ -345,12 +346,19 @@ async def test_two_timers_of_one_incident_due_at_once_fire_in_successive_batches
 
 def whole_timeline_draft(events: list[TimelineRow], audience: str = plan.RESPONDERS) -> str:
     """What an automatic update lists, computed the straightforward way from the whole timeline: the
-    changes after the last status update, leaving out the quiet kinds (and, for stakeholders, the
-    team's own notes), the latest few."""
-    last = max((index for index, e in enumerate(events) if e.kind == "status_update"), default=-1)
-    hidden = plan.QUIET_KINDS | (plan.INTERNAL_KINDS if audience != plan.RESPONDERS else set())
-    changes = [e.summary for e in events[last + 1:] if e.kind not in hidden][-plan.CHANGES_SHOWN:]
-    return f"Since the last update: {'; '.join(changes)}." if changes else "No change since the last update."
+    changes after the audience's own last status update, leaving out the quiet kinds, the latest
+    few; stakeholders read only how the status and the priority changed, in words."""
+    last = max((index for index, e in enumerate(events) if e.kind == "status_update"
+                and e.after["audience"] == audience), default=-1)
+    if audience == plan.RESPONDERS:
+        changes = [e.summary for e in events[last + 1:] if e.kind not in plan.QUIET_KINDS | {"status_update"}]
+        changes = changes[-plan.CHANGES_SHOWN:]
+        return f"Since the last update: {'; '.join(changes)}." if changes else "No change since the last update."
+    said = [f"the status moved to {e.after['status']}" if e.kind in ("status_changed", "reopened")
+            else f"the priority is now {e.after['priority']}" for e in events[last + 1:]
+            if e.kind in ("status_changed", "reopened", "priority_changed")]
+    said = list(dict.fromkeys(said))[-plan.CHANGES_SHOWN:]
+    return f"Since the last update, {'; '.join(said)}." if said else "Nothing has changed since the last update."
 
 
 async def test_each_automatic_update_lists_what_the_whole_timeline_says_changed_since_the_last(deps):
@@ -419,17 +427,18 @@ async def test_each_automatic_update_lists_what_the_whole_timeline_says_changed_
     assert len(checked) == 7
     assert (a, plan.RESPONDERS, "Since the last update: Step 4; Step 5; Step 6; "
             "Alice moved it from investigating to fixing; Alice acknowledged; Rollback at 50%.") in checked
-    # b's two updates at 130 fire one after the other, the second with nothing new since the first;
-    # the stakeholders' one never lists the team's note (whole_timeline_draft above checks each).
+    # b's two updates at 130 fire one after the other; the stakeholders' one counts from their own
+    # last update (none: the declaration), not the responders', and never lists the team's note
+    # (whole_timeline_draft above checks each).
     b_updates = [(audience, draft) for incident, audience, draft in checked if incident == b][1:]
-    assert (plan.STAKEHOLDERS, "No change since the last update.") in b_updates
+    assert (plan.STAKEHOLDERS, "Since the last update, the status moved to investigating.") in b_updates
     assert all("Monitoring" not in draft for audience, draft in b_updates if audience == plan.STAKEHOLDERS)
     assert (c, plan.RESPONDERS, "No change since the last update.") in checked
 
     await act(deps, a, Verb.NOTE, note="Rollback done")  # and the drafts the next updates would start from
     async with deps.uow() as uow:
         drafts = await uow.timeline.changes_since_last_update([a, b, c], leave_out=plan.QUIET_KINDS | {"status_update"},
-                                                     limit=plan.CHANGES_SHOWN)
+                                                     limit=plan.CHANGES_SHOWN, audience=plan.RESPONDERS)
         incidents = await uow.incidents.many([a, b, c])
     for incident in (a, b, c):
         found, whole = incidents[incident], whole_timeline_draft(await timeline(deps, incident))

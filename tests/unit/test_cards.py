@@ -130,13 +130,35 @@ def test_resolved_card_offers_close_first_and_reopen():
     assert "rolled back" in json.dumps(card)
 
 
-def test_people_picker_searches_the_directory():
-    form = declare_form(DeclareForm(), CONFIG, dialog=False)
-    picker = next(b for b in form["body"] if b.get("id") == "commander")
-    assert picker["choices.data"] == {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
+def test_people_picker_searches_the_directory_in_a_dialog_and_the_conversation_in_a_chat():
+    def dataset(dialog: bool) -> str:
+        form = declare_form(DeclareForm(), CONFIG, dialog=dialog)
+        return next(b for b in form["body"] if b.get("id") == "commander")["choices.data"]["dataset"]
+    assert dataset(True) == "graph.microsoft.com/users"
+    assert dataset(False) == "graph.microsoft.com/users?scope=currentContext"
 
 
 def test_schema_check_catches_a_broken_card():
     broken = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock"}]}
     with pytest.raises(AssertionError):
         assert_valid_card(broken)
+
+
+def test_a_stakeholder_update_of_emoji_and_cjk_still_fits_one_teams_message():
+    """4,000 characters escaped on the wire as \\uXXXX (an emoji as two): the card is cut, says so,
+    and keeps what is affected, the next update and whom to contact."""
+    from cards.budget import fits
+    from cards.updates import message_card
+    from services.comms.messages import STAKEHOLDERS, UPDATE, compose
+
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    incident = Incident.declare(title="決済が失敗しています " * 10, description="", impact=Level.HIGH,
+                                urgency=Level.HIGH, priority="P1", service="payments-api", client="",
+                                declared_by=Person("aad-1", "Alice"), commander=None, source="chat", now=now)
+    incident.id = 1
+    message = compose(incident, CONFIG, UPDATE, STAKEHOLDERS, at=now, text="🚨" * 4000, sequence=1)
+    built = message_card(message)
+    assert fits(built)
+    assert_valid_card(built)
+    shown = json.dumps(built, ensure_ascii=False)
+    assert "🚨…" in shown and "Next update:" in shown and "Who to contact:" in shown

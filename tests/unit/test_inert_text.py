@@ -38,6 +38,7 @@ from cards.intake import ReportView
 from cards.report_form import ReportFormView
 from services.bridge.model import Bridge, BridgeCall, BridgeState, Group, Invitee
 from services.bridge.usecases import BridgeSetup, BridgeSituation
+from services.comms.messages import Message
 from services.config import parse_config
 from services.incidents import Incident, Level, Person, Status
 from services.intake.reports import Report
@@ -108,7 +109,18 @@ SUMMARY = cards.client_summary.ClientSummaryView(
 
 
 # Every card Beacon builds, with outside text in every field it shows. The keys name the builder.
+def hostile_message(audience: str, kind: str) -> Message:
+    """Every field people, alerts or the directory wrote is hostile."""
+    return Message(audience, kind, "INC-7", HOSTILE, HOSTILE, HOSTILE, "P1", "fixing", T0,
+                   T0 + timedelta(hours=1) if kind == "resolution" else None, HOSTILE,
+                   None if kind == "resolution" else T0 + timedelta(hours=2), HOSTILE, HOSTILE, False, 3)
+
+
 CORPUS: dict[str, Callable[[], Json]] = {
+    "message_card": lambda: cards.updates.message_card(hostile_message("stakeholders", "update")),
+    "message_card/clients": lambda: cards.updates.message_card(hostile_message("clients", "initial")),
+    "message_card/responders": lambda: cards.updates.message_card(hostile_message("responders", "resolution")),
+    "_message_card": lambda: cards.updates._message_card(hostile_message("stakeholders", "update")),
     "incident_card": lambda: incident_view(Status.INVESTIGATING, notice=HOSTILE, notice_lines=(HOSTILE,)),
     "incident_card/resolved": lambda: incident_view(Status.RESOLVED),
     "incident_card/latest-update": lambda: incident_view(
