@@ -44,6 +44,12 @@ def team_id(activity: Activity) -> str:
     return str(team.get("id") or "")
 
 
+def team_group_id(activity: Activity) -> str:
+    """The team's Graph (Entra group) id: Teams names it in install and team events."""
+    team = channel_data(activity).get("team") or {}
+    return str(team.get("aadGroupId") or "")[:100]
+
+
 def team_name(activity: Activity) -> str:
     """Teams names the team in conversationUpdate events, not in installationUpdate."""
     team = channel_data(activity).get("team") or {}

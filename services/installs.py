@@ -40,6 +40,7 @@ class Install:
     channel_id: str = ""  # the channel picked at install (the General channel's id is the team's)
     team_name: str = ""
     reference: dict[str, Any] = field(default_factory=dict)
+    group_id: str = ""  # the team's Graph id (channelData.team.aadGroupId): where its channels are made
 
 
 async def installed(deps: Deps, install: Install) -> bool:
@@ -52,6 +53,7 @@ async def installed(deps: Deps, install: Install) -> bool:
             channel_id=install.channel_id, tenant_id=install.tenant_id, service_url=install.service_url,
             reference=install.reference, installed_at=now, team_name=install.team_name)
         if install.team_id:
+            await uow.channels.note_group(install.team_id, install.group_id)
             for channel in {install.team_id, install.channel_id} - {""}:
                 await uow.team_channels.note(channel, install.team_id, now, team_name=row.team_name)
             await uow.teams_problems.clear(await uow.team_channels.of_team(install.team_id))
@@ -98,9 +100,10 @@ async def team_renamed(deps: Deps, team_id: str, name: str) -> None:
 
 
 async def channel_seen(deps: Deps, *, team_id: str, channel_id: str, name: str = "", team_name: str = "",
-                       deleted: bool = False) -> None:
+                       deleted: bool = False, group_id: str = "") -> None:
     """A channel was created, renamed, restored or deleted in a team Beacon is in."""
     async with deps.uow() as uow:
+        await uow.channels.note_group(team_id, group_id)
         if deleted:
             await uow.team_channels.drop(channel_id)
         else:

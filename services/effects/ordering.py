@@ -91,3 +91,13 @@ def _short(value: str) -> str:
 def install(conversation_id: str) -> str:
     """What Beacon sends where it was installed (its hello)."""
     return f"install:{_short(conversation_id)}"
+
+
+def incident_channel(incident_id: int) -> str:
+    """Making an incident's dedicated channel (Graph), never behind its Teams posts."""
+    return f"incident:{incident_id}:channel"
+
+
+def incident_channel_posts(incident_id: int) -> str:
+    """The posts in an incident's dedicated channel (Teams), never behind its main thread."""
+    return f"incident:{incident_id}:channel:teams"

@@ -1,0 +1,148 @@
+"""A channel of its own for a big incident (`channels.dedicated_for`), end to end: Teams activities
+to /api/messages, Graph is the local FakeGraph (which refuses what Graph refuses), posts go to the
+fake Bot Connector (which refuses posts in an archived channel, as Teams does)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from bot.wiring import OutsideSettings
+from services.config import parse_config
+from services.graph import GraphSettings
+from services.notify.sms.settings import SmsSettings
+from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack
+from tests.e2e.helpers import act, card_text, declare, eventually, settled
+from tests.fakes.graph import FakeGraph
+from tests.teams_activities import CHANNEL_ID, TEAM_ID, Users, conversation_update_bot_added
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:msgraph.*")
+
+GROUP_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, TEAM_ID))  # the aadGroupId Teams names in the install
+CONFIG = parse_config({**E2E_CONFIG, "channels": {"dedicated_for": ["P1"]}})
+ALICE, BOB = Users.ALICE, Users.BOB
+
+
+def graph_settings(fake: FakeGraph) -> GraphSettings:
+    return GraphSettings(_env_file=None, base_url=fake.base_url, access_token="t",  # type: ignore[call-arg]
+                         organizer_user_id="", mail_sender="", tenant_id="", client_id="", client_secret="",
+                         max_retries=0, retry_backoff_seconds=0.01, timeout_seconds=5)
+
+
+@pytest_asyncio.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    async with FakeGraph() as fake:
+        yield fake
+
+
+@pytest_asyncio.fixture
+async def stack(database_url: str, graph: FakeGraph) -> AsyncIterator[Stack]:
+    outside = OutsideSettings(graph=graph_settings(graph), sms=SmsSettings(provider=""))
+    stack = await start_stack(database_url, CONFIG, outside=outside)
+    graph.on_archive = stack.teams.archive_channel
+    status, _ = await stack.send(conversation_update_bot_added(service_url=stack.url, channel_id=CHANNEL_ID))
+    assert status in (200, 201)
+    yield stack
+    await stack.beacon.stop()
+    await stack.teams.stop()
+
+
+def channels(graph: FakeGraph) -> list[dict[str, Any]]:
+    return graph.channels.get(GROUP_ID, [])
+
+
+async def declare_p1(stack: Stack, title: str = "Payments API down") -> Any:
+    _, root = await declare(stack, title, impact="high", urgency="high", commander=BOB.aad_object_id)
+    await settled(stack)
+    return root
+
+
+async def test_a_p1_gets_its_own_channel_with_its_card_and_a_pointer(stack: Stack, graph: FakeGraph) -> None:
+    root = await declare_p1(stack)
+
+    [channel] = channels(graph)
+    assert channel["displayName"] == "inc-1-payments-api-down"
+    assert channel["membershipType"] == "standard"
+    [first] = stack.teams.posted(channel["id"])
+    assert "INC-1" in card_text(first.cards[0])
+    assert f"<at>{BOB.name}</at>" in (first.text or "")
+    mentioned = [e["mentioned"]["id"] for e in first.activity.get("entities") or [] if e.get("type") == "mention"]
+    assert mentioned == [BOB.aad_object_id]
+    pointer = [m for m in stack.teams.thread(root.id) if "inc-1-payments-api-down" in (m.text or "")]
+    assert len(pointer) == 1 and channel["webUrl"] in (pointer[0].text or "")
+
+
+async def test_a_p3_gets_no_channel(stack: Stack, graph: FakeGraph) -> None:
+    await declare(stack, "Portal slow", impact="medium", urgency="medium", service="web-portal")
+    await settled(stack)
+
+    assert channels(graph) == [] and graph.requests_to("/channels") == []
+
+
+async def test_reassessed_to_p1_gets_a_channel(stack: Stack, graph: FakeGraph) -> None:
+    _, root = await declare(stack, "Portal slow", impact="medium", urgency="medium", service="web-portal")
+    await settled(stack)
+    await act(stack, root, "incident.reassess", impact="high", urgency="high")
+    await settled(stack)
+
+    assert [c["displayName"] for c in channels(graph)] == ["inc-1-portal-slow"]
+
+
+async def test_a_retry_after_the_channel_was_made_makes_no_second_one(stack: Stack, graph: FakeGraph) -> None:
+    # Graph makes the channel, but the answer is lost: the outbox tries again.
+    graph.reset_next(1, path_contains="/channels", after_handling=True, method="POST")
+    await declare_p1(stack)
+
+    [channel] = channels(graph)
+    assert channel["displayName"] == "inc-1-payments-api-down"
+    made = graph.requests_to(f"/teams/{GROUP_ID}/channels", "POST")
+    assert len(made) == 1 and made[0].reset  # made once, though Beacon never heard the answer
+    assert len(stack.teams.posted(channel["id"])) == 1
+
+
+async def test_a_name_taken_by_another_channel_gets_a_suffix(stack: Stack, graph: FakeGraph) -> None:
+    graph.channels[GROUP_ID] = [{"id": "19:other@thread.tacv2", "displayName": "inc-1-payments-api-down",
+                                 "description": "someone's own", "isArchived": False, "webUrl": ""}]
+    await declare_p1(stack)
+
+    assert [c["displayName"] for c in channels(graph)] == ["inc-1-payments-api-down", "inc-1-payments-api-down-2"]
+
+
+async def test_close_archives_the_channel_and_nothing_more_is_posted_there(stack: Stack, graph: FakeGraph) -> None:
+    root = await declare_p1(stack)
+    [channel] = channels(graph)
+    await act(stack, root, "incident.resolve", from_user=BOB, summary="Rolled back the deploy")
+    await settled(stack)
+    await act(stack, root, "incident.close", from_user=BOB)
+    await settled(stack)
+
+    assert channel["isArchived"] is True
+    assert len(graph.requests_to(f"/channels/{channel['id']}/archive", "POST")) == 1
+    refused = [r for r in stack.teams.requests if r.status == 403]
+    assert refused == []  # Beacon stops posting in the channel once it is archived
+
+
+async def test_without_the_permission_no_channel_and_the_fix_is_told(stack: Stack, graph: FakeGraph) -> None:
+    graph.channel_roles = {"ChannelSettings.ReadWrite.All"}
+    await declare_p1(stack)
+
+    assert channels(graph) == []
+    async with stack.beacon.deps.uow() as uow:
+        [row] = [r for r in await uow.outbox.of_incident(1) if r.kind == "graph.make_channel"]
+    assert row.status == "failed" and "Channel.Create.Group" in row.last_error
+
+
+async def test_doctor_and_metrics_show_the_channels_in_use(stack: Stack, graph: FakeGraph) -> None:
+    graph.channels[GROUP_ID] = [{"id": f"19:c{i}@thread.tacv2", "displayName": f"room {i}", "description": "",
+                                 "isArchived": False, "webUrl": ""} for i in range(3)]
+    await declare_p1(stack)
+
+    status, text = await stack.beacon.get_text("/metrics")
+    assert status == 200
+    assert f'beacon_team_channels_in_use{{team="{TEAM_ID}"}} 4.0' in text
+    assert f'beacon_dedicated_channels{{state="open",team="{TEAM_ID}"}} 1.0' in text
+    await eventually(lambda: True)
