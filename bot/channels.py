@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import logging
 
-from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, Mention
 
 from bot.poster import TeamsPoster
 from bot.wiring import Wiring
+from cards import bridge as bridge_cards
 from cards.elements import label
-from services.channels.effects import ArchiveChannel, ChannelCard, ChannelPointer, MakeChannel
+from services.channels import usecases as channels
+from services.channels.effects import ArchiveChannel, ChannelBridge, ChannelCard, ChannelPointer, MakeChannel
 from services.channels.tables import IncidentChannelRow
 from services.delivery import DeliveryError, NotConfigured, NotYet, PermanentDeliveryError
 from services.deps import Deps
+from services.effects import ordering
 from services.graph.channels import ChannelCreator, IncidentChannel, NameTaken, incident_channel_name
 from services.incidents import Incident, Person
 from services.outbox import Effect
@@ -113,6 +116,9 @@ class ChannelDelivery:
             await uow.outbox.add_many([ChannelCard(incident_id, f"{incident.number} card in its channel"),
                                        ChannelPointer(incident_id, f"{incident.number} pointer to its channel")],
                                       now=now)
+            bridge = await uow.bridges.get(incident_id)
+            if bridge is not None and bridge.meeting is not None:  # held before the channel was made
+                await channels.bridge_open(uow, incident_id, bridge.attempt, now)
             await uow.commit()
 
     async def _create(self, graph: ChannelCreator, group_id: str, incident: Incident) -> IncidentChannel:
@@ -136,12 +142,12 @@ class ChannelDelivery:
         incident_id = int(effect.payload["incident_id"])
         async with self.deps.uow() as uow:
             row = await uow.channels.of(incident_id)
-            making = [r for r in await uow.outbox.of_incident(incident_id, MakeChannel)
-                      if r.status in ("pending", "sending")]
-        if row is None and making:
-            raise NotYet(f"INC-{incident_id}'s channel is still being made", retry_after=THREAD_WAIT)
+            # The closing card first (in the thread and in the channel), then nobody posts there.
+            posting = await uow.outbox.earlier_unfinished(ordering.incident_teams(incident_id), effect.id)
         if row is None or row.archived_at is not None:
             return  # never made (its making failed and was told), or archived already
+        if posting:
+            raise NotYet(f"INC-{incident_id}'s last posts go out before its channel is archived", retry_after=1.0)
         graph = self._graph()
         await graph.archive(row.group_id, row.channel_id)
         in_use = await self._count(graph, row.group_id)
@@ -195,6 +201,18 @@ class ChannelDelivery:
         except PermanentDeliveryError as error:  # e.g. archived meanwhile: the main card went out
             log.warning("INC-%s: the card in its channel was not redrawn: %s", incident_id, error)
 
+    async def bridge(self, effect: Effect) -> None:
+        """The bridge's Join card, in the channel as in the incident's thread."""
+        incident_id = int(effect.payload["incident_id"])
+        async with self.deps.uow() as uow:
+            row = await uow.channels.of(incident_id)
+            incident = await uow.incidents.get(incident_id)
+            found = await uow.bridges.get(incident_id)
+        if row is None or row.archived_at is not None or incident is None or found is None or found.meeting is None:
+            return  # no channel (any more), or the meeting is gone
+        activity = MessageFactory.attachment(CardFactory.adaptive_card(bridge_cards.join_card(incident, found)))
+        await self.poster.reply_in_thread(incident_id, activity, PURPOSE)
+
     async def pointer(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
         async with self.deps.uow() as uow:
@@ -216,7 +234,8 @@ def wire_channels(wiring: Wiring) -> None:
                                wiring.poster or TeamsPoster(wiring.adapter, wiring.deps))
     told = delivery.poster.telling_refusals  # Teams refusing a post for good reaches the admins
     wiring.handlers.update({MakeChannel: delivery.make, ArchiveChannel: delivery.archive,
-                            ChannelCard: told(delivery.card), ChannelPointer: told(delivery.pointer)})
+                            ChannelCard: told(delivery.card), ChannelPointer: told(delivery.pointer),
+                            ChannelBridge: told(delivery.bridge)})
     delivery.poster.also_redraw.append(delivery.redraw)
     if wiring.deps.config.channels.dedicated_for and (graph is None or graph.channels is None):
         wiring.not_configured.append("Dedicated channels (channels.dedicated_for) need Microsoft Graph: set "

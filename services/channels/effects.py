@@ -1,5 +1,5 @@
-"""The dedicated channel's effects: made and archived through Graph (the archive after the
-incident's last Teams posts, and after the making), the incident card posted there and the pointer to it in the
+"""The dedicated channel's effects: made and archived through Graph (one after the other, on the
+incident's channel ordering key), the incident card posted there and the pointer to it in the
 incident's main thread (Teams). Keys `incident:<id>:channel:<step>`: each happens once."""
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ class MakeChannel(OutboxEffect):
 
 @dataclass(frozen=True)
 class ArchiveChannel(OutboxEffect):
-    """Archive the incident's channel when it closes: after the incident's Teams posts queued before it
-    (its ordering key), so the card in the channel shows the incident closed before nobody can post there."""
+    """Archive the incident's channel when it closes, after its making (same ordering key). Its
+    handler also waits for the incident's Teams posts queued before it, so the card in the channel
+    shows the incident closed before nobody can post there."""
 
     kind = "graph.archive_channel"
     channel = Channel.GRAPH
@@ -46,7 +47,7 @@ class ArchiveChannel(OutboxEffect):
 
     @property
     def ordering_key(self) -> str:
-        return ordering.incident_teams(self.incident_id)
+        return ordering.incident_channel(self.incident_id)
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,23 @@ class ChannelPointer(OutboxEffect):
     @property
     def ordering_key(self) -> str:
         return ordering.incident_teams(self.incident_id)
+
+
+@dataclass(frozen=True)
+class ChannelBridge(OutboxEffect):
+    """The bridge's Join card in the incident's channel (after its first post, same ordering key);
+    `attempt` names the meeting, so each meeting is posted there once."""
+
+    kind = "teams.channel_bridge"
+    channel = Channel.TEAMS
+    incident_id: int
+    attempt: int
+    description: str
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"incident:{self.incident_id}:channel:bridge:{self.attempt}"
+
+    @property
+    def ordering_key(self) -> str:
+        return ordering.incident_channel_posts(self.incident_id)

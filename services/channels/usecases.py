@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.channels.effects import ArchiveChannel, MakeChannel
+from services.channels.effects import ArchiveChannel, ChannelBridge, MakeChannel
 from services.config import BeaconConfig
 from services.incidents import Incident, Status
 from services.store.uow import UnitOfWork
@@ -29,3 +29,12 @@ async def follow(uow: UnitOfWork, incident: Incident, config: BeaconConfig, now:
         await uow.outbox.add(MakeChannel(incident.id, f"{incident.number} channel", near), now=now)
     elif incident.status is Status.CLOSED and await uow.outbox.of_incident(incident.id, MakeChannel):
         await uow.outbox.add(ArchiveChannel(incident.id, f"{incident.number} channel archived"), now=now)
+
+
+async def bridge_open(uow: UnitOfWork, incident_id: int, attempt: int, now: datetime) -> None:
+    """A bridge meeting exists: its Join card goes to the incident's channel too, when it has one
+    (a channel made later gets it when it is made)."""
+    channel = await uow.channels.of(incident_id)
+    if channel is not None and channel.archived_at is None:
+        await uow.outbox.add(ChannelBridge(incident_id, attempt, f"INC-{incident_id} bridge card in its channel"),
+                             now=now)

@@ -94,7 +94,7 @@ def install(conversation_id: str) -> str:
 
 
 def incident_channel(incident_id: int) -> str:
-    """Making an incident's dedicated channel (Graph), never behind its Teams posts."""
+    """An incident's dedicated channel: made, then archived, one after the other (Graph)."""
     return f"incident:{incident_id}:channel"
 
 

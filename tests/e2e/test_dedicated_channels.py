@@ -4,19 +4,27 @@ fake Bot Connector (which refuses posts in an archived channel, as Teams does)."
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+import yaml
 
 from bot.wiring import OutsideSettings
 from services.config import parse_config
+from services.doctor import Subjects, doctor
+from services.freshdesk.settings import FreshdeskSettings
 from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
+from services.notify.voice.settings import VoiceSettings
+from services.settings import Settings
 from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack
-from tests.e2e.helpers import act, card_text, declare, eventually, settled
+from tests.e2e.helpers import act, card_text, declare, eventually, heading, settled
+from tests.e2e.test_bridge import start_with_defaults
 from tests.fakes.graph import FakeGraph
 from tests.teams_activities import CHANNEL_ID, TEAM_ID, Users, conversation_update_bot_added
 
@@ -29,7 +37,7 @@ ALICE, BOB = Users.ALICE, Users.BOB
 
 def graph_settings(fake: FakeGraph) -> GraphSettings:
     return GraphSettings(_env_file=None, base_url=fake.base_url, access_token="t",  # type: ignore[call-arg]
-                         organizer_user_id="", mail_sender="", tenant_id="", client_id="", client_secret="",
+                         organizer_user_id="bridge@ourco.example", mail_sender="", tenant_id="", client_id="", client_secret="",
                          max_retries=0, retry_backoff_seconds=0.01, timeout_seconds=5)
 
 
@@ -76,6 +84,19 @@ async def test_a_p1_gets_its_own_channel_with_its_card_and_a_pointer(stack: Stac
     assert len(pointer) == 1 and channel["webUrl"] in (pointer[0].text or "")
 
 
+async def test_the_bridge_join_card_is_posted_in_the_channel_too(stack: Stack, graph: FakeGraph) -> None:
+    root = await declare_p1(stack)
+    [channel] = channels(graph)
+    await start_with_defaults(stack, root)
+    await settled(stack)
+
+    in_thread = [m for m in stack.teams.thread(root.id) if any("Bridge open for" in card_text(c) for c in m.cards)]
+    in_channel = [m for m in stack.teams.posted(channel["id"])
+                  if any("Bridge open for" in card_text(c) for c in m.cards)]
+    assert len(in_thread) == 1 and len(in_channel) == 1
+    assert in_channel[0].cards == in_thread[0].cards
+
+
 async def test_a_p3_gets_no_channel(stack: Stack, graph: FakeGraph) -> None:
     await declare(stack, "Portal slow", impact="medium", urgency="medium", service="web-portal")
     await settled(stack)
@@ -118,9 +139,11 @@ async def test_close_archives_the_channel_and_nothing_more_is_posted_there(stack
     await act(stack, root, "incident.resolve", from_user=BOB, summary="Rolled back the deploy")
     await settled(stack)
     await act(stack, root, "incident.close", from_user=BOB)
+    await eventually(lambda: channel["isArchived"], what="the channel archived")
     await settled(stack)
 
-    assert channel["isArchived"] is True
+    [card] = stack.teams.posted(channel["id"])
+    assert heading(card.cards[0]) == "P1 · INC-1 · Closed"  # the card there shows the end before the archive
     assert len(graph.requests_to(f"/channels/{channel['id']}/archive", "POST")) == 1
     refused = [r for r in stack.teams.requests if r.status == 403]
     assert refused == []  # Beacon stops posting in the channel once it is archived
@@ -136,7 +159,7 @@ async def test_without_the_permission_no_channel_and_the_fix_is_told(stack: Stac
     assert row.status == "failed" and "Channel.Create.Group" in row.last_error
 
 
-async def test_doctor_and_metrics_show_the_channels_in_use(stack: Stack, graph: FakeGraph) -> None:
+async def test_doctor_and_metrics_show_the_channels_in_use(stack: Stack, graph: FakeGraph, tmp_path: Path) -> None:
     graph.channels[GROUP_ID] = [{"id": f"19:c{i}@thread.tacv2", "displayName": f"room {i}", "description": "",
                                  "isArchived": False, "webUrl": ""} for i in range(3)]
     await declare_p1(stack)
@@ -145,4 +168,33 @@ async def test_doctor_and_metrics_show_the_channels_in_use(stack: Stack, graph: 
     assert status == 200
     assert f'beacon_team_channels_in_use{{team="{TEAM_ID}"}} 4.0' in text
     assert f'beacon_dedicated_channels{{state="open",team="{TEAM_ID}"}} 1.0' in text
-    await eventually(lambda: True)
+
+    code, said = await run_doctor(stack, graph, tmp_path)
+    assert "OK   dedicated channels: team Operations: 4 channels in use of 1000" in said, said
+    assert "Beacon made 1 (0 archived)" in said
+
+
+async def test_doctor_warns_before_the_team_runs_out_of_channels(stack: Stack, graph: FakeGraph,
+                                                                 tmp_path: Path) -> None:
+    graph.channels[GROUP_ID] = [{"id": f"19:c{i}@thread.tacv2", "displayName": f"room {i}", "description": "",
+                                 "isArchived": False, "webUrl": ""} for i in range(950)]
+    graph.channel_roles = {"Channel.Create.Group"}  # ChannelSettings.ReadWrite.All not granted
+
+    code, said = await run_doctor(stack, graph, tmp_path)
+    assert code == 1
+    assert "FAIL dedicated channels: team Operations: cannot list its channels" in said, said
+    graph.channel_roles.add("ChannelSettings.ReadWrite.All")
+    code, said = await run_doctor(stack, graph, tmp_path)
+    assert "WARN dedicated channels: team Operations: 950 channels in use of 1000" in said, said
+
+
+async def run_doctor(stack: Stack, graph: FakeGraph, tmp_path: Path) -> tuple[int, str]:
+    config = tmp_path / "beacon.yaml"
+    config.write_text(yaml.safe_dump({"channels": {"dedicated_for": ["P1"]}}), encoding="utf-8")
+    subjects = Subjects(Settings(database_url=stack.beacon.settings.database_url, app_id="",
+                                 config_path=str(config)),
+                        graph_settings(graph), FreshdeskSettings(url="", api_key=""), SmsSettings(provider=""),
+                        voice=VoiceSettings(_env_file=None, provider=""))  # type: ignore[call-arg]
+    out = io.StringIO()
+    code = await doctor(subjects, out)
+    return code, out.getvalue()

@@ -486,7 +486,8 @@ class FakeGraph:
             return None
         return web.json_response(graph_error("Forbidden", f"Missing role permissions on the request. API requires "
                                              f"one of '{', '.join(sorted(needs))}' to {what}. Roles on the request "
-                                             f"'{', '.join(sorted(self.channel_roles))}'."), status=403)
+                                             f"'{', '.join(sorted(self.channel_roles))}'. Resource specific consent "
+                                             "grants on the request ''."), status=403)
 
     @staticmethod
     def _bad_channel_name(name: str) -> str:
