@@ -37,8 +37,8 @@ ALICE, BOB = Users.ALICE, Users.BOB
 
 def graph_settings(fake: FakeGraph) -> GraphSettings:
     return GraphSettings(_env_file=None, base_url=fake.base_url, access_token="t",  # type: ignore[call-arg]
-                         organizer_user_id="bridge@ourco.example", mail_sender="", tenant_id="", client_id="", client_secret="",
-                         max_retries=0, retry_backoff_seconds=0.01, timeout_seconds=5)
+                         organizer_user_id="bridge@ourco.example", mail_sender="", tenant_id="", client_id="",
+                         client_secret="", max_retries=0, retry_backoff_seconds=0.01, timeout_seconds=5)
 
 
 @pytest_asyncio.fixture
