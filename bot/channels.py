@@ -41,8 +41,9 @@ def marker(incident: Incident) -> str:
 
 
 def description(incident: Incident) -> str:
-    return (f"{incident.label} {incident.priority}: {incident.title}. Beacon made this channel for the incident "
-            f"and archives it when the incident closes. {marker(incident)}")
+    """The marker first: Graph keeps 1,024 characters of a description, and a title can be long."""
+    return (f"{marker(incident)} {incident.label} {incident.priority}: {incident.title}. Beacon made this channel "
+            "for the incident and archives it when the incident closes.")
 
 
 def mention_activity(activity: Activity, incident: Incident) -> Activity:
@@ -190,7 +191,6 @@ class ChannelDelivery:
         if row is None or row.archived_at is not None or thread is None or incident is None:
             return
         copy = mention_activity(Activity(type="message", attachments=activity.attachments), incident)
-        copy.entities = None  # an edit notifies nobody: the mentions were for the first post
 
         async def update(turn_context: TurnContext, root_id: str) -> None:
             copy.id = root_id
@@ -236,7 +236,8 @@ def wire_channels(wiring: Wiring) -> None:
     wiring.handlers.update({MakeChannel: delivery.make, ArchiveChannel: delivery.archive,
                             ChannelCard: told(delivery.card), ChannelPointer: told(delivery.pointer),
                             ChannelBridge: told(delivery.bridge)})
-    delivery.poster.also_redraw.append(delivery.redraw)
+    if wiring.deps.config.channels.dedicated_for:  # else no card redraw pays for a look-up
+        delivery.poster.also_redraw.append(delivery.redraw)
     if wiring.deps.config.channels.dedicated_for and (graph is None or graph.channels is None):
         wiring.not_configured.append("Dedicated channels (channels.dedicated_for) need Microsoft Graph: set "
                                      "GRAPH_* settings, or no channel is made")

@@ -12,6 +12,8 @@ channel it made instead of making a second one, also when its name needed a suff
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +75,19 @@ def _is_duplicate_name(error: DeliveryError) -> bool:
     return error.status in (400, 409) and ("namealreadyexists" in text or "already exist" in text)
 
 
+@contextmanager
+def _channel_errors(operation: str) -> Iterator[None]:
+    """graph_errors, with the fix appended to a refusal for want of a permission (Teams' Graph APIs
+    answer 403 "Forbidden: Missing role permissions…", not ErrorAccessDenied)."""
+    try:
+        with graph_errors(operation, access_denied_fix=PERMISSION_FIX):
+            yield
+    except DeliveryError as error:
+        if error.status == 403 and PERMISSION_FIX not in str(error):
+            raise PermanentDeliveryError(f"{error} — {PERMISSION_FIX}", status=403) from error
+        raise
+
+
 def _channel(found: Channel, name: str) -> IncidentChannel:
     if not found.id:
         raise PermanentDeliveryError(f"Graph returned no id for channel {name!r}")
@@ -89,7 +104,7 @@ class GraphChannels:
     async def _list(self, group_id: str) -> list[Channel]:
         query = ChannelsRequestBuilder.ChannelsRequestBuilderGetQueryParameters(
             select=["id", "displayName", "description", "webUrl", "isArchived"])
-        with graph_errors(f"list channels of team {group_id}", access_denied_fix=PERMISSION_FIX):
+        with _channel_errors(f"list channels of team {group_id}"):
             found = await self._channels(group_id).get(RequestConfiguration(query_parameters=query))
         return list(found.value or []) if found else []
 
@@ -104,7 +119,7 @@ class GraphChannels:
         body = Channel(display_name=name, description=description[:MAX_DESCRIPTION],
                        membership_type=ChannelMembershipType.Standard)
         try:
-            with graph_errors(f"create channel {name!r} in team {group_id}", access_denied_fix=PERMISSION_FIX):
+            with _channel_errors(f"create channel {name!r} in team {group_id}"):
                 created = await self._channels(group_id).post(body)
         except DeliveryError as error:
             if _is_duplicate_name(error):
@@ -117,11 +132,11 @@ class GraphChannels:
     async def archive(self, group_id: str, channel_id: str) -> None:
         """Archive the channel, unless it already is (a retry after an archive whose answer was lost)."""
         item = self._channels(group_id).by_channel_id(channel_id)
-        with graph_errors(f"read channel {channel_id}", access_denied_fix=PERMISSION_FIX):
+        with _channel_errors(f"read channel {channel_id}"):
             current = await item.get()
         if current is not None and current.is_archived:
             return
-        with graph_errors(f"archive channel {channel_id}", access_denied_fix=PERMISSION_FIX):
+        with _channel_errors(f"archive channel {channel_id}"):
             await item.archive.post(ArchivePostRequestBody())
 
     async def count(self, group_id: str) -> int:

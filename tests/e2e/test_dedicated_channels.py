@@ -156,7 +156,8 @@ async def test_without_the_permission_no_channel_and_the_fix_is_told(stack: Stac
     assert channels(graph) == []
     async with stack.beacon.deps.uow() as uow:
         [row] = [r for r in await uow.outbox.of_incident(1) if r.kind == "graph.make_channel"]
-    assert row.status == "failed" and "Channel.Create.Group" in row.last_error
+    assert row.status == "failed" and "403" in row.last_error
+    assert "fix: consent to Channel.Create.Group when installing the Teams app" in row.last_error
 
 
 async def test_doctor_and_metrics_show_the_channels_in_use(stack: Stack, graph: FakeGraph, tmp_path: Path) -> None:
