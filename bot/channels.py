@@ -9,6 +9,7 @@ Graph makes and archives the channel; the posts go through the bot, as every oth
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, Mention
@@ -24,7 +25,7 @@ from services.delivery import DeliveryError, NotConfigured, NotYet, PermanentDel
 from services.deps import Deps
 from services.effects import ordering
 from services.graph.channels import ChannelCreator, IncidentChannel, NameTaken, incident_channel_name
-from services.incidents import Incident, Person
+from services.incidents import Incident, Person, TimelineEvent
 from services.outbox import Effect
 from services.store.uow import UnitOfWork
 
@@ -77,6 +78,15 @@ async def _team_of(uow: UnitOfWork, incident_id: int, near: str) -> str:
     return known.team_id
 
 
+async def _record(uow: UnitOfWork, incident_id: int, kind: str, summary: str, now: datetime,
+                  after: dict[str, str]) -> None:
+    """A timeline entry at the incident's current version: the channel changes no incident field,
+    so it never makes someone's card stale."""
+    incident = await uow.incidents.get(incident_id)
+    await uow.timeline.record(incident_id, TimelineEvent(kind, now, None, summary, after=after),
+                              incident.version if incident else 0)
+
+
 class ChannelDelivery:
     def __init__(self, deps: Deps, graph: ChannelCreator | None, poster: TeamsPoster) -> None:
         self.deps = deps
@@ -112,6 +122,8 @@ class ChannelDelivery:
                 incident_id=incident_id, team_id=team_id, group_id=group.group_id, channel_id=channel.id,
                 name=channel.display_name, web_url=channel.web_url, created_at=now, archived_at=None))
             await uow.team_channels.note(channel.id, team_id, now, name=channel.display_name)
+            await _record(uow, incident_id, "channel_created", f"channel {channel.display_name} made for the incident",
+                          now, {"channel_id": channel.id, "name": channel.display_name, "web_url": channel.web_url})
             if in_use is not None:
                 await uow.channels.counted(team_id, in_use, now)
             await uow.outbox.add_many([ChannelCard(incident_id, f"{incident.number} card in its channel"),
@@ -155,6 +167,8 @@ class ChannelDelivery:
         async with self.deps.uow() as uow:
             now = self.deps.clock.now()
             await uow.channels.archived(incident_id, now)
+            await _record(uow, incident_id, "channel_archived", f"channel {row.name} archived", now,
+                          {"channel_id": row.channel_id})
             if in_use is not None:
                 await uow.channels.counted(row.team_id, in_use, now)
             await uow.commit()

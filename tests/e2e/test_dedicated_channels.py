@@ -82,6 +82,9 @@ async def test_a_p1_gets_its_own_channel_with_its_card_and_a_pointer(stack: Stac
     assert mentioned == [BOB.aad_object_id]
     pointer = [m for m in stack.teams.thread(root.id) if "inc-1-payments-api-down" in (m.text or "")]
     assert len(pointer) == 1 and channel["webUrl"] in (pointer[0].text or "")
+    async with stack.beacon.deps.uow() as uow:
+        said = [e.summary for e in await uow.timeline.of(1)]
+    assert "channel inc-1-payments-api-down made for the incident" in said
 
 
 async def test_the_bridge_join_card_is_posted_in_the_channel_too(stack: Stack, graph: FakeGraph) -> None:
