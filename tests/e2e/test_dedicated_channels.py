@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
+from pydantic import SecretStr
 
 from bot.wiring import OutsideSettings
 from services.config import parse_config
@@ -25,6 +26,7 @@ from services.settings import Settings
 from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack
 from tests.e2e.helpers import act, card_text, declare, eventually, heading, settled
 from tests.e2e.test_bridge import start_with_defaults
+from tests.e2e.test_doctor import graph_token
 from tests.fakes.graph import FakeGraph
 from tests.teams_activities import CHANNEL_ID, TEAM_ID, Users, conversation_update_bot_added
 
@@ -192,12 +194,25 @@ async def test_doctor_warns_before_the_team_runs_out_of_channels(stack: Stack, g
     assert "WARN dedicated channels: team Operations: 950 channels in use of 1000" in said, said
 
 
-async def run_doctor(stack: Stack, graph: FakeGraph, tmp_path: Path) -> tuple[int, str]:
+async def test_doctor_needs_the_permission_to_list_and_archive_channels(stack: Stack, graph: FakeGraph,
+                                                                         tmp_path: Path) -> None:
+    roles = ["User.Read.All", "Calendars.ReadWrite"]
+    code, said = await run_doctor(stack, graph, tmp_path, token=graph_token(roles))
+    assert code == 1
+    assert ("FAIL Graph permission: ChannelSettings.ReadWrite.All is not granted (needed for listing and archiving "
+            "incident channels (channels.dedicated_for))") in said, said
+    code, said = await run_doctor(stack, graph, tmp_path, token=graph_token([*roles, "ChannelSettings.ReadWrite.All"]))
+    assert "OK   Graph permissions: the token carries User.Read.All, Calendars.ReadWrite, " \
+           "ChannelSettings.ReadWrite.All" in said, said
+
+
+async def run_doctor(stack: Stack, graph: FakeGraph, tmp_path: Path, token: str = "t") -> tuple[int, str]:
     config = tmp_path / "beacon.yaml"
     config.write_text(yaml.safe_dump({"channels": {"dedicated_for": ["P1"]}}), encoding="utf-8")
     subjects = Subjects(Settings(database_url=stack.beacon.settings.database_url, app_id="",
                                  config_path=str(config)),
-                        graph_settings(graph), FreshdeskSettings(url="", api_key=""), SmsSettings(provider=""),
+                        graph_settings(graph).model_copy(update={"access_token": SecretStr(token)}),
+                        FreshdeskSettings(url="", api_key=""), SmsSettings(provider=""),
                         voice=VoiceSettings(_env_file=None, provider=""))  # type: ignore[call-arg]
     out = io.StringIO()
     code = await doctor(subjects, out)
