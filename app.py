@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from bot.adapter import BeaconAdapter
 from bot.bridge import wire_bridge
+from bot.channels import wire_channels
 from bot.card_ledger import CardLedger
 from bot.feeds import wire_feeds
 from bot.handler import BeaconBot
@@ -68,8 +69,8 @@ class Overrides:
 
 
 # Each integration plugs itself in here (outbox handlers, card verbs, routes, observers).
-INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_paging, wire_voice, wire_feeds, wire_oncall, wire_bridge,
-                             wire_review, wire_intake, wire_status_page]
+INTEGRATIONS: list[Wire] = [wire_graph_and_sms, wire_channels, wire_paging, wire_voice, wire_feeds, wire_oncall,
+                             wire_bridge, wire_review, wire_intake, wire_status_page]
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Application:

@@ -35,7 +35,8 @@ async def record_install(turn_context: TurnContext, deps: Deps) -> None:
         conversation_id=activity.conversation.id, kind=kind, service_url=activity.service_url,
         tenant_id=ctx.tenant_id(activity), team_id=team,
         channel_id=ctx.selected_channel_id(activity) or (activity.conversation.id if team else ""),
-        team_name=ctx.team_name(activity), aad_group_id=ctx.team_group_id(activity), reference=TurnContext.get_conversation_reference(activity).serialize())
+        team_name=ctx.team_name(activity), aad_group_id=ctx.team_group_id(activity),
+        reference=TurnContext.get_conversation_reference(activity).serialize())
     if await installs.installed(deps, install):
         try:
             await turn_context.send_activity(welcome_activity())
@@ -72,7 +73,7 @@ async def channel_event(turn_context: TurnContext, deps: Deps, *, deleted: bool 
         return
     await installs.channel_seen(deps, team_id=ctx.team_id(activity), channel_id=str(channel["id"]),
                                 name=str(channel.get("name") or ""), team_name=ctx.team_name(activity),
-                                deleted=deleted)
+                                deleted=deleted, group_id=ctx.team_group_id(activity))
 
 
 def _roster_key(turn_context: TurnContext) -> str:

@@ -4,7 +4,7 @@ and the one-line notes in the thread. Runs in the outbox worker, never inside a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,6 +102,8 @@ class TeamsPoster:
         self.catch_up_after = catch_up_after or timedelta(minutes=15)
         # Channels refused for good by this process: a post that works there again clears the problem.
         self._refused: set[str] = set()
+        # Called with each redrawn incident card, to redraw its copies elsewhere (bot/channels.py).
+        self.also_redraw: list[Callable[[int, Activity], Awaitable[None]]] = []
 
     async def _turn(self, where: str) -> None:
         """Wait for the conversation's turn under Teams' limits (a channel and its threads are one)."""
@@ -194,7 +196,8 @@ class TeamsPoster:
             await uow.teams_problems.clear([channel])
             await uow.commit()
 
-    async def _card_activity(self, incident_id: int) -> Activity:
+    async def card_activity(self, incident_id: int) -> Activity:
+        """The incident card as it is now, as a message."""
         async with self.deps.uow() as uow:
             view = await incident_view(uow, incident_id, self.deps.view_extras, now=self.deps.clock.now(),
                                        admins=self.deps.config.roles.incident_admins)
@@ -208,24 +211,30 @@ class TeamsPoster:
         target = effect.payload["target"]
         if not target.get("service_url"):
             raise PermanentDeliveryError("Beacon is not installed in any team yet: add Beacon to a team")
-        activity = await self._card_activity(incident_id)
+        activity = await self.card_activity(incident_id)
         if target.get("channel_id"):
-            conversation_id, root_id = await self._new_channel_thread(target, activity)
+            conversation_id, root_id = await self.new_channel_thread(target, activity)
         else:
             conversation_id, root_id = await self._post_in_chat(target, activity)
+        await self.record_thread(incident_id, "incident", conversation_id, root_id, target)
 
-        async def record() -> None:  # Teams has the card now: keep trying to note where, or it is posted again
+    async def record_thread(self, incident_id: int, purpose: str, conversation_id: str, root_id: str,
+                            target: dict[str, str]) -> None:
+        """Note where a thread's root card went. Teams has it now: keep trying, or it is posted again."""
+
+        async def record() -> None:
             async with self.deps.uow() as uow:
-                await uow.threads.save(incident_id=incident_id, conversation_id=conversation_id,
+                await uow.threads.save(incident_id=incident_id, purpose=purpose, conversation_id=conversation_id,
                                       root_activity_id=root_id, service_url=target["service_url"],
                                       tenant_id=target.get("tenant_id", ""),
                                       channel_id=target.get("channel_id", ""))
                 await uow.teams_problems.clear([channel_of(conversation_id)])  # posting there works
                 await uow.commit()
 
-        await while_unavailable_retry(record, what=f"the thread of INC-{incident_id}")
+        await while_unavailable_retry(record, what=f"the {purpose} thread of INC-{incident_id}")
 
-    async def _new_channel_thread(self, target: dict[str, str], activity: Activity) -> tuple[str, str]:
+    async def new_channel_thread(self, target: dict[str, str], activity: Activity) -> tuple[str, str]:
+        """Post `activity` as the root of a new thread in the target's channel: (conversation id, root id)."""
         params = ConversationParameters(is_group=True, channel_data={"channel": {"id": target["channel_id"]}},
                                         activity=activity, tenant_id=target.get("tenant_id") or None)
         created: dict[str, str] = {}
@@ -261,9 +270,9 @@ class TeamsPoster:
         async def reply(turn_context: TurnContext, root_id: str) -> None:
             await turn_context.send_activity(activity)
 
-        await self._in_thread(incident_id, reply, purpose)
+        await self.in_thread(incident_id, reply, purpose)
 
-    async def _in_thread(self, incident_id: int, logic: Any, purpose: str = "incident") -> None:
+    async def in_thread(self, incident_id: int, logic: Any, purpose: str = "incident") -> None:
         async with self.deps.uow() as uow:
             thread = await uow.threads.get(incident_id, purpose)
         if thread is None:  # its root card has not gone out (yet): wait, do not fail
@@ -281,13 +290,15 @@ class TeamsPoster:
         async with self.deps.uow() as uow:
             if await uow.outbox.later_pending(effect.id, effect.kind, incident_id):
                 return  # a later update renders the same current state: one PUT is enough
-        activity = await self._card_activity(incident_id)
+        activity = await self.card_activity(incident_id)
 
         async def update(turn_context: TurnContext, root_id: str) -> None:
             activity.id = root_id
             await turn_context.update_activity(activity)
 
-        await self._in_thread(incident_id, update)
+        await self.in_thread(incident_id, update)
+        for redraw in self.also_redraw:  # the card's other copies (an incident's own channel)
+            await redraw(incident_id, activity)
 
     async def thread_card(self, effect: Effect) -> None:
         """A reminder, a status update or a notice, as a reply in the incident thread."""
@@ -314,7 +325,7 @@ class TeamsPoster:
             raise TransientDeliveryError("Beacon does not know this tenant's Teams endpoint yet")
         target = {"service_url": endpoint["service_url"], "tenant_id": endpoint.get("tenant_id", ""),
                   "channel_id": str(effect.payload["channel_id"])}
-        conversation_id, root_id = await self._new_channel_thread(target, activity)
+        conversation_id, root_id = await self.new_channel_thread(target, activity)
 
         async def record() -> None:
             async with self.deps.uow() as uow:

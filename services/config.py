@@ -78,6 +78,9 @@ class ChannelsConfig(Strict):
     incidents_channel: str = Field("", description="19:...@thread.tacv2; empty: where declared")
     stakeholder_channel: str = ""
     triage_channel: str = ""
+    # Incidents declared (or re-assessed) at these priorities get a standard channel of their own,
+    # inc-<n>-<title>, in the incidents channel's team; it is archived when the incident closes.
+    dedicated_for: list[str] = []
 
 
 class RolesConfig(Strict):
@@ -147,6 +150,10 @@ class BeaconConfig(Strict):
             if service.team and teams and service.team not in teams:
                 raise ValueError(f"services.{i}.team: {service.team!r} is not a team in directory.teams")
         priorities = {p for row in self.priority_matrix.values() for p in row.values()}
+        for i, priority in enumerate(self.channels.dedicated_for):
+            if priority not in priorities:
+                raise ValueError(f"channels.dedicated_for.{i}: {priority!r} is not a priority of priority_matrix "
+                                 f"(it has {', '.join(sorted(priorities))})")
         problems = oncall_problems(self.oncall, self.directory_keys(), teams, priorities,
                                    [(s.name, s.escalation_policy) for s in self.services])
         if problems:  # all of them at once: a paging set-up is usually fixed in one sitting

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 
 from services.channel_kinds import check_channel_kinds as classify_channels
+from services.channels.doctor import check_dedicated_channels
 from services.config import ConfigError, load_config
 from services.delivery import DeliveryError
 from services.freshdesk.client import build_ticketing
@@ -194,7 +195,7 @@ async def check_bot_credentials(settings: Settings, login_url: str = "",
                  f"token from {source}")
 
 
-async def check_graph(settings: GraphSettings, public_url: str = "") -> list[Check]:
+async def check_graph(settings: GraphSettings, public_url: str = "", *, channels: bool = False) -> list[Check]:
     if not settings.configured:
         return [Check("Graph", "skip", "; ".join(settings.missing()),
                       f"optional; for meetings, email and calls follow {PERMISSIONS_DOC}")]
@@ -217,7 +218,8 @@ async def check_graph(settings: GraphSettings, public_url: str = "") -> list[Che
             found += f"; onlineMeetings organizer {settings.organizer_user_id} is object id {organizer}"
         checks.insert(0, Check("Graph", "ok", f"{settings.base_url} accepts Beacon's credentials{found}"))
     if token:
-        checks += permission_checks(settings, token, ringing=bool(settings.caller_app_id and public_url))
+        checks += permission_checks(settings, token, ringing=bool(settings.caller_app_id and public_url),
+                                    channels=channels)
     return checks
 
 
@@ -232,14 +234,14 @@ async def _app_token(adapters: GraphAdapters) -> str:
         return ""  # the credentials line above already says why Graph refused
 
 
-def permission_checks(settings: GraphSettings, token: str, *, ringing: bool) -> list[Check]:
+def permission_checks(settings: GraphSettings, token: str, *, ringing: bool, channels: bool = False) -> list[Check]:
     """Each application permission the settings use, read from the `roles` of Beacon's own token;
     and for ringing, that the token is the bot's own app (else Graph answers 7503)."""
     claims = token_claims(token)
     if claims is None:
         return [Check("Graph permissions", "skip", "GRAPH_ACCESS_TOKEN is not a JWT, so its permissions cannot "
                       "be read", "optional")]
-    needs = needed_roles(settings, ringing)
+    needs = needed_roles(settings, ringing, channels)
     missing = missing_roles(claims, needs)
     consent = admin_consent_url(settings, claims)
     checks = [Check("Graph permission", "fail", f"{need.role} is not granted (needed for {need.why})",
@@ -407,6 +409,34 @@ async def check_teams_roster(settings: Settings) -> list[Check]:
     return [Check("Teams roster", c.outcome, c.detail, c.fix) for c in checks]  # type: ignore[arg-type]
 
 
+def _dedicated_channels(settings: Settings) -> bool:
+    try:
+        return bool(load_config(settings.config_path).channels.dedicated_for)
+    except ConfigError:
+        return False
+
+
+async def check_channels_in_use(settings: Settings, graph: GraphSettings) -> list[Check]:
+    """With channels.dedicated_for: where incident channels go and how many the team has in use."""
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError:
+        return []
+    if not config.channels.dedicated_for:
+        return []
+    engine = create_engine(settings.database_url)
+    try:
+        if not await migrations_applied(engine):
+            return []
+        async with UnitOfWork(session_factory(engine)) as uow:
+            checks = await check_dedicated_channels(uow, config, graph)
+    except Exception as error:
+        return [Check("dedicated channels", "fail", f"could not check: {error!r}", "see the lines above")]
+    finally:
+        await engine.dispose()
+    return [Check("dedicated channels", c.outcome, c.detail, c.fix) for c in checks]
+
+
 async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
     checks = [check_config(subjects.settings), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token),
@@ -415,7 +445,9 @@ async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token
     checks += await check_channel_kinds(subjects.settings, subjects.graph)
     checks += await check_teams_roster(subjects.settings)
     checks += await check_teams_delivery(subjects.settings)
-    checks += await check_graph(subjects.graph, subjects.settings.public_url)
+    checks += await check_graph(subjects.graph, subjects.settings.public_url,
+                                channels=_dedicated_channels(subjects.settings))
+    checks += await check_channels_in_use(subjects.settings, subjects.graph)
     checks += [await check_freshdesk(subjects.freshdesk),
                check_ticket_requester(subjects.freshdesk, subjects.intake or IntakeSettings(), subjects.graph),
                await check_sms(subjects.sms),

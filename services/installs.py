@@ -54,6 +54,7 @@ async def installed(deps: Deps, install: Install) -> bool:
             reference=install.reference, installed_at=now, team_name=install.team_name,
             aad_group_id=install.aad_group_id)
         if install.team_id:
+            await uow.channels.note_group(install.team_id, install.aad_group_id)  # where its channels are made
             for channel in {install.team_id, install.channel_id} - {""}:
                 await uow.team_channels.note(channel, install.team_id, now, team_name=row.team_name)
             await uow.teams_problems.clear(await uow.team_channels.of_team(install.team_id))
@@ -104,9 +105,10 @@ async def team_renamed(deps: Deps, team_id: str, name: str) -> None:
 
 
 async def channel_seen(deps: Deps, *, team_id: str, channel_id: str, name: str = "", team_name: str = "",
-                       deleted: bool = False) -> None:
+                       deleted: bool = False, group_id: str = "") -> None:
     """A channel was created, renamed, restored or deleted in a team Beacon is in."""
     async with deps.uow() as uow:
+        await uow.channels.note_group(team_id, group_id)
         if deleted:
             await uow.team_channels.drop(channel_id)
         else:

@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from services.channels.metrics import families as channel_families
 from services.incidents import OPEN_STATUSES
 from services.paging.metrics import families as paging_families
 from services.review.metrics import families as review_families
@@ -44,5 +45,6 @@ async def render(uow: UnitOfWork, now: datetime | None = None) -> bytes:
     registry = CollectorRegistry()
     now = now or datetime.now(UTC)
     paging = await paging_families(session, now)  # both windowed: the last 90 days
-    registry.register(_Snapshot([outbox, incidents, timers, *await review_families(session, now), *paging]))
+    registry.register(_Snapshot([outbox, incidents, timers, *await review_families(session, now), *paging,
+                                 *await channel_families(uow)]))
     return generate_latest(registry)

@@ -1,8 +1,8 @@
 """The steps every incident goes through when it is declared or changed, inside a transaction the
 caller holds: store it with its timeline, follow the communication plan (timers, notifications,
 status updates, resolution notice), page the people on call and escalate until one acknowledges,
-redraw its card with a note in its thread, learn the names of people picked by id, and let the
-observers (ticketing, the review) react.
+redraw its card with a note in its thread, give a big incident a channel of its own, learn the
+names of people picked by id, and let the observers (ticketing, the review) react.
 
 Every entry point calls these: the card use cases (services.lifecycle) open a unit of work around
 one domain method and these steps; intake calls them inside its own transaction, because an
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from services.channels import usecases as channels
 from services.comms import hooks, notify
 from services.comms.thread_lines import thread_lines
 from services.deps import Deps, ThreadTarget
@@ -44,6 +45,7 @@ async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarg
         "service_url": target.service_url, "tenant_id": target.tenant_id},
         status_url=await deps.status_url(uow, incident, now))
     await paging.start_paging(uow, incident, deps, now)  # never behind the thread: pages have keys of their own
+    await channels.follow(uow, incident, deps.config, now, near=target.channel_id)
     if before_observers is not None:
         await before_observers(incident)
     for observer in deps.observers if not incident.drill else ():  # drills stay inside Teams
@@ -74,6 +76,7 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     await notify.resolve_names(uow, incident, now)
     await notify.assignments(uow, incident, events, now)
     await notify.card_refresh(uow, incident, now, note="; ".join(summaries))
+    await channels.follow(uow, incident, deps.config, now)
     for observer in deps.observers if not incident.drill else ():
         await observer.on_changed(uow, incident, events, now)
     return events

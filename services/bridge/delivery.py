@@ -16,6 +16,7 @@ from services.bridge.calls import apply_held
 from services.bridge.model import BridgeState, Invitee
 from services.bridge.plan import describe, meeting_request
 from services.bridge.usecases import BridgeSetup
+from services.channels import usecases as channels
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
 from services.deps import Deps
 from services.incidents import Person
@@ -94,6 +95,7 @@ class BridgeDelivery:
                 "join_url": meeting.join_url, "dial_in": meeting.dial_in,
                 "invited": [i.email for i in ready], "not_invited": [i.label for i in missing]})
             await effects.thread_card(uow, incident_id, "join", f"join:{attempt}", now)
+            await channels.bridge_open(uow, incident_id, attempt, now)
             await effects.refresh_card(uow, incident_id, f"created:{attempt}", now)
             await uow.commit()
 

@@ -101,3 +101,13 @@ def install(conversation_id: str) -> str:
 def status_subscriber(subscription: int) -> str:
     """A status page's subscriber: its confirmation and updates in order, behind nobody else's."""
     return f"status-subscription:{subscription}"
+
+
+def incident_channel(incident_id: int) -> str:
+    """An incident's dedicated channel: made, then archived, one after the other (Graph)."""
+    return f"incident:{incident_id}:channel"
+
+
+def incident_channel_posts(incident_id: int) -> str:
+    """The posts in an incident's dedicated channel (Teams), never behind its main thread."""
+    return f"incident:{incident_id}:channel:teams"

@@ -1,12 +1,19 @@
-"""A standard Teams channel per incident: POST /teams/{teamId}/channels (facts §2).
+"""Standard Teams channels for big incidents through Graph (facts §2): made with
+POST /teams/{team-id}/channels, listed with GET /teams/{team-id}/channels, archived with
+POST /teams/{team-id}/channels/{channel-id}/archive. `team-id` is the team's Graph (group) id.
 
 Messages still go through the bot (Bot Framework), which posts wherever it is installed; Graph
-only creates the channel. A standard channel's members are the team's members.
+only makes and archives the channel. A standard channel's members are the team's members.
+
+A channel Beacon made says so in its description (`marker`), so a retry after a crash finds the
+channel it made instead of making a second one, also when its name needed a suffix.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,12 +22,17 @@ from msgraph import GraphServiceClient
 from msgraph.generated.models.channel import Channel
 from msgraph.generated.models.channel_membership_type import ChannelMembershipType
 from msgraph.generated.teams.item.channels.channels_request_builder import ChannelsRequestBuilder
+from msgraph.generated.teams.item.channels.item.archive.archive_post_request_body import ArchivePostRequestBody
 
-from services.delivery import DeliveryError, TransientDeliveryError
+from services.delivery import DeliveryError, PermanentDeliveryError
 from services.graph.errors import graph_errors
 
-MAX_NAME = 50  # Teams limits (limits-specifications-teams#channel-names)
-_FORBIDDEN = re.compile(r"[~#%&*{}+/\\:<>?|'\",\x00-\x1f\x80-\x9f]")
+MAX_NAME = 50  # Graph: "the maximum length of the channel's displayName is 50 characters"
+MAX_DESCRIPTION = 1024
+# Teams refuses these in a channel name: ~ # % & * { } + / \ : < > ? | ' " , and control characters.
+_FORBIDDEN = re.compile(r"[~#%&*{}+/\\:<>?|'\",\x00-\x1f\x7f-\x9f]")
+PERMISSION_FIX = ("fix: consent to Channel.Create.Group when installing the Teams app (or grant Channel.Create), "
+                  "and grant ChannelSettings.ReadWrite.All to list and archive channels (infra/graph-permissions.md)")
 
 
 @dataclass(frozen=True)
@@ -30,16 +42,32 @@ class IncidentChannel:
     display_name: str
 
 
+class NameTaken(PermanentDeliveryError):
+    """Another channel of the team has this name (or had it: deleted names stay taken a while)."""
+
+
 class ChannelCreator(Protocol):
-    async def create_channel(self, team_id: str, display_name: str,
-                             description: str = "") -> IncidentChannel: ...
+    async def find(self, group_id: str, marker: str) -> IncidentChannel | None: ...
+
+    async def create(self, group_id: str, name: str, description: str) -> IncidentChannel: ...
+
+    async def archive(self, group_id: str, channel_id: str) -> None: ...
+
+    async def count(self, group_id: str) -> int: ...
 
 
-def channel_name(name: str) -> str:
-    """A name Teams accepts: no reserved characters or '..', no leading _ or ., no trailing ., ≤ 50."""
+def channel_name(name: str, suffix: str = "") -> str:
+    """A name Teams accepts: no reserved characters or '..', no leading _ or ., no trailing ., ≤ 50
+    with the suffix (e.g. "-2" when the name is taken)."""
     cleaned = re.sub(r"\.{2,}", ".", _FORBIDDEN.sub(" ", name))
     cleaned = re.sub(r"\s+", " ", cleaned).strip().lstrip("_.")
-    return cleaned[:MAX_NAME].rstrip(" .") or "incident"
+    return (cleaned[:MAX_NAME - len(suffix)].rstrip(" .-") or "incident") + suffix
+
+
+def incident_channel_name(number: int, title: str, suffix: str = "") -> str:
+    """inc-<n>-<title in lower-case words joined by hyphens>, e.g. inc-12-payments-api-down."""
+    slug = "-".join(re.findall(r"[^\W_]+", title.lower()))
+    return channel_name(f"inc-{number}-{slug}" if slug else f"inc-{number}", suffix)
 
 
 def _is_duplicate_name(error: DeliveryError) -> bool:
@@ -47,32 +75,70 @@ def _is_duplicate_name(error: DeliveryError) -> bool:
     return error.status in (400, 409) and ("namealreadyexists" in text or "already exist" in text)
 
 
+@contextmanager
+def _channel_errors(operation: str) -> Iterator[None]:
+    """graph_errors, with the fix appended to a refusal for want of a permission (Teams' Graph APIs
+    answer 403 "Forbidden: Missing role permissions…", not ErrorAccessDenied)."""
+    try:
+        with graph_errors(operation, access_denied_fix=PERMISSION_FIX):
+            yield
+    except DeliveryError as error:
+        if error.status == 403 and PERMISSION_FIX not in str(error):
+            raise PermanentDeliveryError(f"{error} — {PERMISSION_FIX}", status=403) from error
+        raise
+
+
+def _channel(found: Channel, name: str) -> IncidentChannel:
+    if not found.id:
+        raise PermanentDeliveryError(f"Graph returned no id for channel {name!r}")
+    return IncidentChannel(id=found.id, web_url=found.web_url or "", display_name=found.display_name or name)
+
+
 class GraphChannels:
     def __init__(self, client: GraphServiceClient) -> None:
         self._client = client
 
-    async def create_channel(self, team_id: str, display_name: str, description: str = "") -> IncidentChannel:
-        """Creates the channel; if a retry finds it already made (same name), returns that one."""
-        name = channel_name(display_name)
-        channels = self._client.teams.by_team_id(team_id).channels
-        body = Channel(display_name=name, description=description or None,
+    def _channels(self, group_id: str) -> ChannelsRequestBuilder:
+        return self._client.teams.by_team_id(group_id).channels
+
+    async def _list(self, group_id: str) -> list[Channel]:
+        query = ChannelsRequestBuilder.ChannelsRequestBuilderGetQueryParameters(
+            select=["id", "displayName", "description", "webUrl", "isArchived"])
+        with _channel_errors(f"list channels of team {group_id}"):
+            found = await self._channels(group_id).get(RequestConfiguration(query_parameters=query))
+        return list(found.value or []) if found else []
+
+    async def find(self, group_id: str, marker: str) -> IncidentChannel | None:
+        """The channel whose description carries `marker`: one Beacon made for this incident."""
+        for channel in await self._list(group_id):
+            if marker in (channel.description or ""):
+                return _channel(channel, channel.display_name or "")
+        return None
+
+    async def create(self, group_id: str, name: str, description: str) -> IncidentChannel:
+        body = Channel(display_name=name, description=description[:MAX_DESCRIPTION],
                        membership_type=ChannelMembershipType.Standard)
         try:
-            with graph_errors(f"create channel in team {team_id}"):
-                created = await channels.post(body)
+            with _channel_errors(f"create channel {name!r} in team {group_id}"):
+                created = await self._channels(group_id).post(body)
         except DeliveryError as error:
-            if not _is_duplicate_name(error):
-                raise
-            created = await self._find(channels, name)
-        if created is None or not created.id:
-            raise TransientDeliveryError(f"Graph returned no channel for {name!r} in team {team_id}")
-        return IncidentChannel(id=created.id, web_url=created.web_url or "",
-                               display_name=created.display_name or name)
+            if _is_duplicate_name(error):
+                raise NameTaken(str(error), status=error.status) from None
+            raise
+        if created is None:
+            raise PermanentDeliveryError(f"Graph returned no channel for {name!r} in team {group_id}")
+        return _channel(created, name)
 
-    async def _find(self, channels: ChannelsRequestBuilder, name: str) -> Channel | None:
-        quoted = name.replace("'", "''")
-        query = ChannelsRequestBuilder.ChannelsRequestBuilderGetQueryParameters(
-            filter=f"displayName eq '{quoted}'", select=["id", "displayName", "webUrl"])
-        with graph_errors("find existing channel"):
-            found = await channels.get(RequestConfiguration(query_parameters=query))
-        return next(iter(found.value or []), None) if found else None
+    async def archive(self, group_id: str, channel_id: str) -> None:
+        """Archive the channel, unless it already is (a retry after an archive whose answer was lost)."""
+        item = self._channels(group_id).by_channel_id(channel_id)
+        with _channel_errors(f"read channel {channel_id}"):
+            current = await item.get()
+        if current is not None and current.is_archived:
+            return
+        with _channel_errors(f"archive channel {channel_id}"):
+            await item.archive.post(ArchivePostRequestBody())
+
+    async def count(self, group_id: str) -> int:
+        """Channels the team has now (Graph does not list deleted ones, which Teams still counts for 30 days)."""
+        return len(await self._list(group_id))

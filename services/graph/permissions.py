@@ -25,7 +25,7 @@ class Needed:
     why: str
 
 
-def needed_roles(settings: GraphSettings, ringing: bool) -> list[Needed]:
+def needed_roles(settings: GraphSettings, ringing: bool, channels: bool = False) -> list[Needed]:
     """The application permissions the configured features use (infra/graph-permissions.md)."""
     needs = [Needed("User.Read.All", "people look-ups and the organizer and sender checks")]
     if settings.organizer_user_id:
@@ -39,6 +39,9 @@ def needed_roles(settings: GraphSettings, ringing: bool) -> list[Needed]:
     if ringing:
         needs.append(Needed("Calls.Initiate.All", "ringing one responder"))
         needs.append(Needed("Calls.InitiateGroupCall.All", "ringing several responders in one call"))
+    if channels:  # making them needs Channel.Create.Group, consented at install (not in the token's roles)
+        needs.append(Needed("ChannelSettings.ReadWrite.All", "listing and archiving incident channels "
+                            "(channels.dedicated_for)"))
     return needs
 
 

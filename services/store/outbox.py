@@ -84,6 +84,12 @@ class Outbox:
             select(func.count()).where(OutboxRow.kind == kind, OutboxRow.incident_id == incident_id,
                                        OutboxRow.id > effect_id, OutboxRow.status == "pending")))
 
+    async def earlier_unfinished(self, ordering_key: str, effect_id: int) -> bool:
+        """Whether an effect queued before `effect_id` under `ordering_key` is still to go out."""
+        return bool(await self._uow.session.scalar(
+            select(func.count()).where(OutboxRow.ordering_key == ordering_key, OutboxRow.id < effect_id,
+                                       OutboxRow.status.in_(("pending", "sending")))))
+
     async def fold_into(self, effect_id: int, effect: OutboxEffect, *, kinds: Collection[str],
                         now: datetime, why: str) -> list[OutboxRow]:
         """Turn row `effect_id` into `effect`, and mark the pending rows of the same ordering key

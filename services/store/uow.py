@@ -7,7 +7,7 @@ The unit of work carries the repositories (as cosmicpython's does): `uow.inciden
 applied) for the core,
 and the integrations' stores the same way (`uow.bridges`, `uow.alerts`, `uow.tickets`,
 `uow.reported_issues`, `uow.reviews`, `uow.oncall_overrides`, `uow.paging_metrics`,
-`uow.status_pages`). Each is made
+`uow.status_pages`, `uow.channels`). Each is made
 on first use, for this transaction; nothing outside the store modules touches the session.
 """
 
@@ -33,6 +33,7 @@ from services.store.timers import Timers
 
 if TYPE_CHECKING:
     from services.bridge.store import BridgeStore
+    from services.channels.store import IncidentChannels
     from services.intake.alert_store import AlertStore
     from services.intake.store import ReportedIssues, TicketLinks
     from services.paging.metrics import PagingMetrics
@@ -151,6 +152,12 @@ class UnitOfWork:
         from services.bridge.store import BridgeStore
 
         return BridgeStore(self)
+
+    @cached_property
+    def channels(self) -> IncidentChannels:
+        from services.channels.store import IncidentChannels
+
+        return IncidentChannels(self)
 
     @cached_property
     def alerts(self) -> AlertStore:

@@ -15,7 +15,7 @@ import pytest_asyncio
 from services.delivery import PermanentDeliveryError, TransientDeliveryError
 from services.graph import GraphAdapters, GraphSettings, build_graph_adapters
 from services.graph.calls import GraphCalling
-from services.graph.channels import channel_name
+from services.graph.channels import NameTaken, channel_name, incident_channel_name
 from services.ports import CallTarget, EmailMessage, MeetingRequest, Recipient
 from tests.fakes.graph import FakeGraph, object_id
 
@@ -311,20 +311,54 @@ async def test_more_people_join_a_running_call(graph: FakeGraph, build: Any) -> 
     assert invite.body["clientContext"] == "INC-42" and len(graph.calls[call_id]["invited"]) == 2
 
 
-async def test_channel_per_incident_and_a_retry_finds_it(graph: FakeGraph, build: Any) -> None:
+async def test_channel_per_incident_and_a_retry_finds_it_by_its_marker(graph: FakeGraph, build: Any) -> None:
     channels = build().channels
-    created = await channels.create_channel("team-1", "INC-42: payments/checkout down?", "Sev 1")
-    again = await channels.create_channel("team-1", "INC-42: payments/checkout down?", "Sev 1")
+    created = await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", incident_channel_name(42, "Payments/checkout down?"),
+                                    "INC-42 [Beacon INC-42 x]")
+    found = await channels.find("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "[Beacon INC-42 x]")
 
-    assert again.id == created.id and len(graph.channels["team-1"]) == 1
+    assert found == created and len(graph.channels["0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001"]) == 1
     assert created.id.startswith("19:") and created.web_url.startswith("https://teams.microsoft.com/l/channel/")
-    assert created.display_name == "INC-42 payments checkout down"
-    assert graph.requests_to("/teams/team-1/channels", "POST")[0].body["membershipType"] == "standard"
+    assert created.display_name == "inc-42-payments-checkout-down"
+    assert graph.requests_to("/teams/0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001/channels", "POST")[0].body["membershipType"] == "standard"
+    assert await channels.find("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "[Beacon INC-43 x]") is None
+
+
+async def test_graph_refuses_channel_names_teams_refuses(graph: FakeGraph, build: Any) -> None:
+    channels = build().channels
+    for bad in ("INC-1: down?", "a" * 51, "_INC-1", "INC-1.", "INC..1"):
+        with pytest.raises(PermanentDeliveryError) as caught:
+            await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", bad, "")
+        assert "400" in str(caught.value), bad
+    await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "inc-1", "")
+    with pytest.raises(NameTaken):
+        await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "INC-1", "")
+
+
+async def test_channels_need_their_permissions(graph: FakeGraph, build: Any) -> None:
+    channels = build().channels
+    graph.channel_roles = set()
+    with pytest.raises(PermanentDeliveryError) as caught:
+        await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "inc-1", "")
+    assert "403" in str(caught.value) and "Channel.Create.Group" in str(caught.value)
+
+
+async def test_archive_once_and_a_retry_finds_it_archived(graph: FakeGraph, build: Any) -> None:
+    channels = build().channels
+    made = await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "inc-1", "")
+    await channels.archive("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", made.id)
+    await channels.archive("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", made.id)  # a retry whose first answer was lost
+
+    assert graph.channels["0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001"][0]["isArchived"] is True
+    assert len(graph.requests_to("/archive", "POST")) == 1
+    assert await channels.count("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001") == 1
 
 
 def test_channel_names_follow_teams_rules() -> None:
     assert channel_name("_.INC..42 'x'.") == "INC.42 x"
     assert len(channel_name("INC-1 " + "a" * 80)) == 50
+    assert incident_channel_name(7, "Disk full: db-01 (EU) #2", "-2") == "inc-7-disk-full-db-01-eu-2-2"
+    assert len(incident_channel_name(123, "word " * 30, "-5")) <= 50
 
 
 async def test_graph_base_url_and_static_token_are_used() -> None:

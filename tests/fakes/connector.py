@@ -117,6 +117,7 @@ class FakeConnector(ConnectorRecord):
         self.url = ""
         self._members: list[tuple[str | None, dict[str, Any]]] = []
         self._without_bot: dict[str, set[str]] = {}  # team id -> its channels, where the bot is not installed
+        self.archived: set[str] = set()  # channels archived (in Graph): nobody posts there any more
         self._member_lists: list[float] = []  # when the non-paged roster was asked for (throttled)
         self._page_tokens: dict[str, tuple[str, int]] = {}  # continuationToken -> (conversation, next index)
         self._faults: list[Fault] = []
@@ -175,6 +176,10 @@ class FakeConnector(ConnectorRecord):
 
     def add_bot(self, team_id: str) -> None:
         self._without_bot.pop(team_id, None)
+
+    def archive_channel(self, channel_id: str) -> None:
+        """The channel was archived: as Teams does, a post, reply or edit there is refused (403)."""
+        self.archived.add(channel_id)
 
     def fail_next(self, count: int = 1, status: int = 503, *, retry_after: float | str | None = None,
                   method: str | None = None, path_contains: str | None = None, delay: float | None = None,
@@ -255,7 +260,7 @@ class FakeConnector(ConnectorRecord):
             await self._notify()
 
     async def _answer(self, record: RecordedRequest) -> web.Response:
-        if (refused := self._not_installed(record)) is not None:
+        if (refused := self._not_installed(record) or self._archived(record)) is not None:
             return refused
         handlers: dict[Operation, Callable[[RecordedRequest], Awaitable[web.Response]]] = {
             "create_conversation": self._on_create, "send": self._on_send, "reply": self._on_send,
@@ -280,6 +285,16 @@ class FakeConnector(ConnectorRecord):
             if channel in channels:
                 return _error(403, "BotNotInConversationRoster",
                               f"The bot is not part of the conversation roster (team {team}).")
+        return None
+
+    def _archived(self, record: RecordedRequest) -> web.Response | None:
+        if not self.archived or record.operation not in SENDS:
+            return None
+        body = record.body if isinstance(record.body, dict) else {}
+        channel = ((body.get("channelData") or {}).get("channel") or {}).get("id") \
+            if record.operation == "create_conversation" else _channel_of(record.conversation_id or "")
+        if channel in self.archived:
+            return _error(403, "Forbidden", f"The channel {channel} is archived: it takes no new messages.")
         return None
 
     def _fault_response(self, fault: Fault, request: web.Request, record: RecordedRequest) -> web.Response:

@@ -22,6 +22,13 @@ it posts establishing and established to the callback's path at `reachable_at` (
 itself is a public address the test cannot serve) and answers only then; the statuses Beacon gave
 are in `early_notification_statuses`.
 
+Channels (facts §2): POST /teams/{group id}/channels refuses what Teams refuses: a displayName
+over 50 characters, with a reserved character (~ # % & * { } + / \\ : < > ? | ' " ,), with "..",
+starting with _ or . or ending with ., a name the team already has (400 NameAlreadyExists), and a
+caller without the permission (`channel_roles`: 403, as Graph answers an app without the role).
+Archiving a channel that is archived is refused (400), and `on_archive` hears of each archive (the
+fake connector then refuses posts there, as Teams does).
+
 Faults: error answers with Graph's JSON and Retry-After (`fail_next`, `fail_with`, `throttle`…),
 slow answers (`slow_next`) and connections reset without an answer (`reset_next`), before the
 request takes effect or, with `after_handling`, after it.
@@ -51,6 +58,8 @@ __all__ = ["FakeGraph", "SentMail", "graph_error"]
 DATA = Path(__file__).parent.parent / "data" / "graph"
 ONLINE_MEETING_TEMPLATE = DATA / "online_meeting_create_response.json"
 TENANT_ID = "72f988bf-0000-0000-0000-2d7cd011db47"
+CHANNEL_NAME_MAX = 50
+CHANNEL_NAME_FORBIDDEN = re.compile(r"[~#%&*{}+/\\:<>?|'\",\x00-\x1f]")
 
 # Graph's error bodies for the faults tests inject most (facts §1a, §10.21, §10.22).
 PRESETS: dict[str, tuple[int, str, str]] = {
@@ -125,6 +134,7 @@ class Fault:
     serve_normally: bool = False  # a slow answer rather than an error
     reset: bool = False  # drop the connection without an answer
     after_handling: bool = False  # with reset: the request takes effect first, then the answer is lost
+    method: str | None = None  # only requests of this method (GET, POST…)
 
 
 Handler = Callable[..., Awaitable[web.Response]]
@@ -147,6 +157,10 @@ class FakeGraph:
         self.online_meetings: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, list[dict[str, Any]]] = {}
+        # The app's channel permissions: Channel.Create.Group (resource-specific consent) or
+        # Channel.Create to make channels, ChannelSettings.ReadWrite.All to list and archive them.
+        self.channel_roles = {"Channel.Create.Group", "ChannelSettings.ReadWrite.All"}
+        self.on_archive: Callable[[str], None] | None = None
         self._sent: list[SentMail] = []
         self._faults: list[Fault] = []
         self._transactions: dict[tuple[str, str], str] = {}
@@ -209,12 +223,12 @@ class FakeGraph:
         self._faults.append(Fault(count, 0, None, None, path_contains, delay, serve_normally=True))
 
     def reset_next(self, count: int = 1, *, path_contains: str | None = None, delay: float | None = None,
-                   after_handling: bool = False) -> None:
+                   after_handling: bool = False, method: str | None = None) -> None:
         """Drop the connection of the next `count` matching requests (a TCP reset, no HTTP answer),
         after `delay` seconds. Nothing takes effect unless `after_handling`: then the request is
         carried out first (a mail is sent) and only the answer is lost."""
         self._faults.append(Fault(count, 0, None, None, path_contains, delay or 0.0, reset=True,
-                                  after_handling=after_handling))
+                                  after_handling=after_handling, method=method))
 
     def notify_before_answer(self, reachable_at: str) -> None:
         self._notify_at = reachable_at.rstrip("/")
@@ -250,7 +264,7 @@ class FakeGraph:
         if self.token is not None and record.authorization != f"Bearer {self.token}":
             return web.json_response(graph_error("InvalidAuthenticationToken", "Access token is empty or "
                                                  "invalid."), status=401)
-        fault = self._take_fault(record.path)
+        fault = self._take_fault(record.path, record.method)
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.reset and not fault.after_handling:
@@ -270,9 +284,10 @@ class FakeGraph:
         reset_connection(request)
         return web.Response(status=502)  # never written: the connection is gone
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, method: str) -> Fault | None:
         for fault in self._faults:
-            if fault.remaining > 0 and (fault.path_contains is None or fault.path_contains in path):
+            if fault.remaining > 0 and (fault.path_contains is None or fault.path_contains in path) \
+                    and fault.method in (None, method):
                 fault.remaining -= 1
                 return fault
         return None
@@ -315,6 +330,7 @@ class FakeGraph:
             ("POST", "/teams/{team}/channels", self._create_channel),
             ("GET", "/teams/{team}/channels", self._list_channels),
             ("GET", "/teams/{team}/channels/{channel}", self._get_channel),
+            ("POST", "/teams/{team}/channels/{channel}/archive", self._archive_channel),
         ]
         return [(method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"), handler)
                 for method, template, handler in table]
@@ -465,21 +481,64 @@ class FakeGraph:
                                   "clientContext": (record.body or {}).get("clientContext")})
 
     # --- channels ----------------------------------------------------------------------------
+    def _missing_role(self, needs: set[str], what: str) -> web.Response | None:
+        if self.channel_roles & needs:
+            return None
+        return web.json_response(graph_error("Forbidden", f"Missing role permissions on the request. API requires "
+                                             f"one of '{', '.join(sorted(needs))}' to {what}. Roles on the request "
+                                             f"'{', '.join(sorted(self.channel_roles))}'. Resource specific consent "
+                                             "grants on the request ''."), status=403)
+
+    @staticmethod
+    def _bad_channel_name(name: str) -> str:
+        if not name.strip():
+            return "displayName is required."
+        if len(name) > CHANNEL_NAME_MAX:
+            return f"Channel name cannot be longer than {CHANNEL_NAME_MAX} characters."
+        if CHANNEL_NAME_FORBIDDEN.search(name) or ".." in name:
+            return "Channel name contains invalid characters."
+        if name[0] in "_." or name.endswith("."):
+            return "Channel name cannot start with an underscore or a period, or end with a period."
+        return ""
+
     async def _create_channel(self, record: RecordedRequest, team: str) -> web.Response:
+        refused = self._missing_role({"Channel.Create.Group", "Channel.Create"}, "create channels")
+        if refused is not None:
+            return refused
         body = record.body or {}
         name = str(body.get("displayName", ""))
+        problem = self._bad_channel_name(name)
+        if problem:
+            return web.json_response(graph_error("BadRequest", problem), status=400)
         existing = self.channels.setdefault(team, [])
         if any(c["displayName"].lower() == name.lower() for c in existing):
             return web.json_response(graph_error("NameAlreadyExists", "Channel name already existed, please "
                                                  "use other name."), status=400)
         channel_id = f"19:{uuid.uuid4().hex}@thread.tacv2"
         channel = {"id": channel_id, "displayName": name, "description": body.get("description"),
-                   "membershipType": body.get("membershipType", "standard"), "createdDateTime":
-                   time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   "membershipType": body.get("membershipType", "standard"), "isArchived": False,
+                   "createdDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "webUrl": f"https://teams.microsoft.com/l/channel/{quote(channel_id, safe='')}/"
                              f"{quote(name)}?groupId={team}&tenantId={TENANT_ID}"}
         existing.append(channel)
         return web.json_response(channel, status=201)
+
+    def _read_refused(self) -> web.Response | None:
+        return self._missing_role({"Channel.ReadBasic.All", "ChannelSettings.Read.All", "ChannelSettings.ReadWrite.All",
+                                   "ChannelSettings.Read.Group", "ChannelSettings.ReadWrite.Group"}, "read channels")
+
+    async def _list_channels(self, record: RecordedRequest, team: str) -> web.Response:
+        if (refused := self._read_refused()) is not None:
+            return refused
+        channels = self.channels.get(team, [])
+        wanted = re.fullmatch(r"displayName eq '(.*)'", record.query.get("$filter", ""))
+        if wanted:
+            name = wanted.group(1).replace("''", "'")
+            channels = [c for c in channels if c["displayName"] == name]
+        return web.json_response({"value": channels})
+
+    def _channel(self, team: str, channel_id: str) -> dict[str, Any] | None:
+        return next((c for c in self.channels.get(team, []) if c["id"] == unquote(channel_id)), None)
 
     async def _get_channel(self, record: RecordedRequest, team: str, channel: str) -> web.Response:
         """GET /teams/{id}/channels/{id}: the team is named by its group id (a GUID), as Graph wants it;
@@ -487,15 +546,23 @@ class FakeGraph:
         if not is_object_id(team):
             return web.json_response(graph_error("BadRequest", f"Invalid team id {team}: a group id (GUID) "
                                                  "is expected."), status=400)
-        found = next((c for c in self.channels.get(team, []) if c["id"] == unquote(channel)), None)
+        if (refused := self._read_refused()) is not None:
+            return refused
+        found = self._channel(team, channel)
         if found is None:
-            return web.json_response(graph_error("NotFound", "Channel not found."), status=404)
+            return web.json_response(graph_error("NotFound", f"Channel {channel} not found."), status=404)
         return web.json_response({"membershipType": "standard", **found})
 
-    async def _list_channels(self, record: RecordedRequest, team: str) -> web.Response:
-        channels = self.channels.get(team, [])
-        wanted = re.fullmatch(r"displayName eq '(.*)'", record.query.get("$filter", ""))
-        if wanted:
-            name = wanted.group(1).replace("''", "'")
-            channels = [c for c in channels if c["displayName"] == name]
-        return web.json_response({"value": channels})
+    async def _archive_channel(self, record: RecordedRequest, team: str, channel: str) -> web.Response:
+        refused = self._missing_role({"ChannelSettings.ReadWrite.All"}, "archive channels")
+        if refused is not None:
+            return refused
+        found = self._channel(team, channel)
+        if found is None:
+            return web.json_response(graph_error("NotFound", f"Channel {channel} not found."), status=404)
+        if found["isArchived"]:
+            return web.json_response(graph_error("BadRequest", "Channel is already archived."), status=400)
+        found["isArchived"] = True
+        if self.on_archive is not None:
+            self.on_archive(channel)
+        return web.Response(status=202, headers={"Location": f"/teams('{team}')/channels('{channel}')/operations"})

@@ -127,6 +127,27 @@ async def test_replies_go_into_the_thread_by_both_posting_routes(fake: FakeConne
     assert ids == sorted(ids, key=int) and len(set(ids)) == 3
 
 
+async def test_an_archived_channel_takes_no_post_reply_or_edit(fake: FakeConnector, adapter: CloudAdapter) -> None:
+    conversation_id, root_id = await new_thread(adapter, fake.url)
+    fake.archive_channel(CHANNEL_ID)
+
+    async def reply(turn_context: TurnContext) -> None:
+        await turn_context.send_activity("Anyone there?")
+
+    async def edit(turn_context: TurnContext) -> None:
+        activity = card_activity(CARD_V2)
+        activity.id = root_id
+        await turn_context.update_activity(activity)
+
+    for logic in (reply, edit):
+        with pytest.raises(ErrorResponseException) as caught:
+            await in_conversation(adapter, fake.url, conversation_id, logic)
+        assert caught.value.response.status_code == 403
+    with pytest.raises(ErrorResponseException):
+        await new_thread(adapter, fake.url)
+    assert fake.thread(root_id) == [] and fake.cards() == [CARD]
+
+
 async def test_update_replaces_the_card_and_keeps_the_history(fake: FakeConnector, adapter: CloudAdapter) -> None:
     conversation_id, root_id = await new_thread(adapter, fake.url)
 

@@ -128,11 +128,13 @@ def test_web_application_info_and_valid_domains(manifest: dict[str, Any]) -> Non
 
 
 def test_only_the_resource_specific_permissions_beacon_uses(manifest: dict[str, Any]) -> None:
-    """Beacon posts and reads members through the bot (Bot Framework), creates no channels and acts
-    only on @mentions: it asks a team owner for no resource-specific consent at all. (Asking for
-    ChannelMessage.Read.Group would also make Teams deliver every channel message.)"""
+    """Beacon posts and reads members through the bot (Bot Framework) and acts only on @mentions; the
+    one consent a team owner gives at install is Channel.Create.Group, so that Beacon can make a
+    big incident's own channel in that team (channels.dedicated_for) without a tenant-wide
+    Channel.Create. (Asking for ChannelMessage.Read.Group would also make Teams deliver every
+    channel message.)"""
     granted = manifest.get("authorization", {}).get("permissions", {}).get("resourceSpecific", [])
-    assert granted == []
+    assert granted == [{"name": "Channel.Create.Group", "type": "Application"}]
 
 
 def test_icons_are_the_files_shipped(manifest: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ def test_the_sample_config_is_valid_and_uses_the_itil_matrix():
     ({"priority_matrix": {"high": {"high": "P1"}}}, "priority_matrix.high.medium"),
     ({"communications": {"grace": "ten minutes"}}, "communications.grace"),
     ({"channels": {"incident_channel": "x"}}, "channels.incident_channel"),
+    ({"channels": {"dedicated_for": ["P1", "Sev1"]}}, "channels.dedicated_for.1: 'Sev1' is not a priority"),
     ({"services": [{"name": "a", "criticality": "severe"}]}, "services.0.criticality"),
     ({"services": [{"name": "a", "team": "ghosts"}], "directory": {"teams": [{"name": "web"}]}},
      "services.0.team"),

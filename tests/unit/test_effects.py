@@ -10,6 +10,7 @@ import pytest
 
 from app import WORKER, Overrides, create_app
 from services.bridge.effects import BridgeThreadCard, CreateMeeting, Invite, Ring
+from services.channels.effects import ArchiveChannel, ChannelBridge, ChannelCard, ChannelPointer, MakeChannel
 from services.effects import Channel, OutboxEffect, effect_types
 from services.effects.messages import SendEmail, SendSms
 from services.effects.roster import CheckChannelKinds, LookUpMember, ReadRoster, Welcome
@@ -37,6 +38,17 @@ ALICE = {"aad_object_id": "aad-alice", "name": "Alice"}
 
 # (effect, kind, idempotency key, ordering key, incident_id column, payload) as the earlier release wrote them
 ROWS: list[tuple[OutboxEffect, str, str, str, int | None, dict[str, Any]]] = [
+    (MakeChannel(7, "INC-7 channel", "19:c"), "graph.make_channel", "incident:7:channel:make", "incident:7:channel",
+     7, {"incident_id": 7, "description": "INC-7 channel", "near": "19:c"}),
+    (ArchiveChannel(7, "INC-7 channel archived"), "graph.archive_channel", "incident:7:channel:archive",
+     "incident:7:channel", 7, {"incident_id": 7, "description": "INC-7 channel archived"}),
+    (ChannelCard(7, "INC-7 card in its channel"), "teams.channel_card", "incident:7:channel:card",
+     "incident:7:channel:teams", 7, {"incident_id": 7, "description": "INC-7 card in its channel"}),
+    (ChannelBridge(7, 2, "INC-7 bridge card in its channel"), "teams.channel_bridge", "incident:7:channel:bridge:2",
+     "incident:7:channel:teams", 7,
+     {"incident_id": 7, "attempt": 2, "description": "INC-7 bridge card in its channel"}),
+    (ChannelPointer(7, "INC-7 pointer"), "teams.channel_pointer", "incident:7:channel:pointer", "incident:7:teams",
+     7, {"incident_id": 7, "description": "INC-7 pointer"}),
     (PostCard(7, TARGET, "INC-7 card"), "teams.post_card", "incident:7:root", "incident:7:teams", 7,
      {"incident_id": 7, "target": TARGET, "description": "INC-7 card"}),
     (UpdateCard(7, "INC-7 card update", "card:v3"), "teams.update_card", "incident:7:card:v3", "incident:7:teams",

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STORE_MODULES = {"services/bridge/store.py", "services/intake/alert_store.py", "services/intake/store.py",
                  "services/review/store.py", "services/paging/store.py", "services/paging/feed_tables.py",
                  "services/paging/metrics.py", "services/metrics.py", "services/review/metrics.py",
-                 "services/status_page/store.py", "services/status_page/subscribers.py"}
+                 "services/status_page/store.py", "services/status_page/subscribers.py", "services/channels/store.py"}
 # `uow.session`, and a repository's own `self._uow.session`, which the first spelling does not catch.
 REACHING = re.compile(r"\b_?uow\.session\b")
 
