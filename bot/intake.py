@@ -211,7 +211,7 @@ class ReportCards(TeamsPoster):
         if target is None:
             raise TransientDeliveryError("Beacon is not installed in any team yet; the reported issue card "
                                          "waits for it (add Beacon to a team)")
-        conversation_id, root_id = await self._new_channel_thread(target.to_dict(), activity)
+        conversation_id, root_id = await self.new_channel_thread(target.to_dict(), activity)
         async with self.deps.uow() as uow:
             row = await uow.reported_issues.get(ticket_id)
             if row is not None:

@@ -86,7 +86,8 @@ async def test_ten_seconds_without_the_database(tmp_path, postgres):
             async with engine.connect() as connection:
                 receipts = (await connection.execute(select(AlertReceiptRow.body))).scalars().all()
                 incidents = (await connection.execute(select(IncidentRow.id))).scalars().all()
-                outbox = (await connection.execute(select(OutboxRow.status))).scalars().all()
+                outbox = [status for kind, status in (await connection.execute(select(OutboxRow.kind, OutboxRow.status)))
+                          if kind != "graph.check_channel_kinds"]  # skipped: Graph is not configured here
             sequences = sorted(int(b["alerts"][0]["annotations"]["sequence"]) for b in receipts)
             assert sequences == [0, 1, 2, 3, *refused], "an alert refused with 503 changed nothing; each resent once"
             assert sorted(incidents) == list(range(1, 9))

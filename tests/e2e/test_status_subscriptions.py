@@ -209,7 +209,7 @@ async def test_every_email_to_the_clients_people_links_their_status_page(stack: 
     await settled(stack)
     to_dana = [m for m in mailbox.sent_mail() if "dana@contoso-client.example" in m.to]
     assert [m.subject.split(":")[0] for m in to_dana] == [
-        "[INC-1] Incident declared", "[INC-1] Status update", "[INC-1] Resolved"]
+        "[INC-1] We are working on a problem", "[INC-1] Update 1 on a problem", "[INC-1] The problem is resolved"]
     for mail in to_dana:
         assert "Follow this and every other incident affecting Contoso on your status page" in mail.text + mail.html
         status, page = await get(stack, link_after(mail.text, "on your status page:"))
