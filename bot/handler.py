@@ -24,6 +24,7 @@ from botbuilder.schema.teams import (
 from bot import context as ctx
 from bot.card_actions import CardActions, declare_from_form
 from bot.commands import Command, parse_command, parse_incident_number
+from bot.incident_dialogs import IncidentDialogs
 from bot import installs as teams_installs
 from bot.installs import is_beacon, record_install, record_removal
 from bot.text import html_to_text
@@ -32,6 +33,7 @@ from cards import strings
 from cards.elements import Json
 from cards.forms import DeclareForm, declare_form
 from cards.incident import incident_card
+from cards.incident_forms import FORM_VERBS
 from cards.messages import help_card, incident_list_card, notice_card
 from services.deps import Deps
 from services.incidents import IncidentNotFound
@@ -59,7 +61,9 @@ class BeaconBot(TeamsActivityHandler):
             "show": self._show_command, "help": self._help_command,
             "drill": self._drill_command, "actions": self._not_yet, "metrics": self._not_yet,
         }
-        self._dialogs: dict[str, DialogRoute] = {}  # by the verb in the data; the declare form otherwise
+        # By the verb in the data; the declare form otherwise. The incident card's forms open here.
+        self.incident_dialogs = IncidentDialogs(deps)
+        self._dialogs: dict[str, DialogRoute] = {verb.value: self.incident_dialogs.dialog for verb in FORM_VERBS}
 
     def register_command(self, name: str, handler: CommandHandler) -> None:
         """Integrations answer their own words (e.g. actions, metrics)."""

@@ -1,5 +1,6 @@
 """The incident card's buttons: one primary action that fits where the incident stands, and
-"More…" holding the rest, one per row so nothing is cut off at phone width.
+"More…" holding the rest, one per row so nothing is cut off at phone width. Forms open in a
+dialog.
 
 The primary action follows the response: Acknowledge → Take command → Post update → Resolve
 (once a fix is being verified or monitored). The card a person sees for themselves (an answer to
@@ -11,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from cards.elements import Json, action_set, choice_set, execute, input_text, open_url, people_picker, show_card
-from cards.updates import post_update_inputs
+from cards.elements import Json, action_set, execute, open_dialog, open_url, show_card
+from cards.incident_forms import FORM_TITLES, LEVEL_CHOICES
 from services.incidents import Incident, Person, Status
-from services.incidents.model import MAX_TEXT
 from services.verbs import Verb
 
-LEVEL_CHOICES = [("High", "high"), ("Medium", "medium"), ("Low", "low")]
+__all__ = ["LEVEL_CHOICES", "MORE", "actions", "primary_verb"]
 MORE = "More…"
 NEAR_RESOLVED = frozenset({Status.VERIFYING, Status.MONITORING})
 
@@ -35,27 +35,10 @@ def _data(incident: Incident) -> Json:
 
 
 def _forms(incident: Incident) -> dict[Verb, Json]:
+    """Each form opens in a dialog (task/fetch): the card itself holds no inputs, which Teams'
+    mobile clients handle badly when a card submits them with Action.Execute."""
     data = _data(incident)
-    statuses = [(s.value.capitalize(), s.value) for s in incident.allowed_next()]
-    return {
-        Verb.POST_UPDATE: show_card("Post update", post_update_inputs(),
-                                    [execute("Post update", Verb.POST_UPDATE, data, inputs="auto")]),
-        Verb.STATUS: show_card("Change status", [choice_set("status", "New status", statuses,
-                                                            value=statuses[0][1] if statuses else "", required=True)],
-                               [execute("Change status", Verb.STATUS, data, inputs="auto")]),
-        Verb.REASSESS: show_card("Re-assess", [
-            choice_set("impact", "Impact", LEVEL_CHOICES, value=incident.impact.value, required=True),
-            choice_set("urgency", "Urgency", LEVEL_CHOICES, value=incident.urgency.value, required=True),
-        ], [execute("Re-assess priority", Verb.REASSESS, data, inputs="auto")]),
-        Verb.ASSIGN: show_card("Assign", [people_picker("responders", "Responders", dialog=False, multi=True)],
-                               [execute("Assign responders", Verb.ASSIGN, data, inputs="auto")]),
-        Verb.NOTE: show_card("Add note", [input_text("note", "Note", required=True, multiline=True,
-                                                     max_length=MAX_TEXT)],
-                             [execute("Add note", Verb.NOTE, data, inputs="auto")]),
-        Verb.RESOLVE: show_card("Resolve", [input_text("summary", "What fixed it?", required=True, multiline=True,
-                                                       max_length=MAX_TEXT)],
-                                [execute("Resolve incident", Verb.RESOLVE, data, style="positive", inputs="auto")]),
-    }
+    return {verb: open_dialog(title, verb, data) for verb, (title, _) in FORM_TITLES.items()}
 
 
 def primary_verb(incident: Incident, viewer: Person | None = None) -> Verb | None:

@@ -53,6 +53,7 @@ class ActionOutcome:
     earlier_changes: int = 0  # how many more changed before those (COUNTED_CHANGES at most)
     # For the poster of a stakeholder update only: every route it went to or skipped, and why.
     routes: tuple[str, ...] = ()
+    field: str = ""  # the form field an error is about, when it is about one
 
 
 # -- acting on an incident -------------------------------------------------------------------
@@ -228,7 +229,8 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
         try:
             ACTIONS[cmd.verb].apply(incident, data, cmd.actor, now, deps.config)
         except DomainError as error:
-            return ActionOutcome(incident, applied=False, notice=str(error), is_error=True)
+            return ActionOutcome(incident, applied=False, notice=str(error), is_error=True,
+                                 field=error.field if isinstance(error, ValidationFailed) else "")
         await uow.people.remember([cmd.actor, *incident.responders], now)
         await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact,
                             activity_id=cmd.activity_id)

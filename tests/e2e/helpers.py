@@ -6,10 +6,19 @@ import asyncio
 import json
 from typing import Any
 
+from tests.cardschema import assert_valid_card
 from tests.cardtext import shown
 from tests.e2e.conftest import Stack
 from tests.fakes._recording import Message
-from tests.teams_activities import CHANNEL_ID, Person, Users, card_action_invoke, channel_message
+from tests.teams_activities import (
+    CHANNEL_ID,
+    Person,
+    Users,
+    card_action_invoke,
+    channel_message,
+    task_fetch,
+    task_submit,
+)
 
 
 def card_text(card: dict[str, Any]) -> str:
@@ -106,6 +115,66 @@ async def refused(stack: Stack, root: Message, verb: str, *, from_user: Person =
                   version: int | None = None, **data: Any) -> str:
     """Click a button Beacon should refuse; the error message Teams shows the clicker."""
     return await stack.invoke_refused(_click(stack, root, verb, from_user, version, data))
+
+
+def dialog_button(card: dict[str, Any], verb: str) -> dict[str, Any]:
+    """The data of the card's button that opens `verb`'s dialog (an Action.Submit with
+    `msteams: {type: "task/fetch"}`), wherever it sits ("More…" or the primary row)."""
+    def buttons(node: Any) -> Any:
+        if isinstance(node, dict):
+            data = node.get("data")
+            if node.get("type") == "Action.Submit" and isinstance(data, dict) \
+                    and (data.get("msteams") or {}).get("type") == "task/fetch":
+                yield data
+            for value in node.values():
+                yield from buttons(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from buttons(value)
+
+    for data in buttons(card):
+        if data.get("verb") == verb:
+            return {k: v for k, v in data.items() if k != "msteams"}
+    raise AssertionError(f"no {verb} dialog button on the card: {card_text(card)[:400]}")
+
+
+def dialog_card(body: dict[str, Any]) -> dict[str, Any]:
+    """The form a dialog answer shows (checked against the Adaptive Card schema)."""
+    assert body["task"]["type"] == "continue", body
+    card = body["task"]["value"]["card"]["content"]
+    assert_valid_card(card)
+    return card
+
+
+def dialog_submit_data(card: dict[str, Any]) -> dict[str, Any]:
+    [action] = [a for a in card.get("actions", []) if a["type"] == "Action.Submit"]
+    return dict(action["data"])
+
+
+async def open_dialog(stack: Stack, root: Message, verb: str, *, from_user: Person = Users.ALICE,
+                      **override: Any) -> dict[str, Any]:
+    """Press a form's button on the incident card as it shows now: Teams' task/fetch, Beacon's answer."""
+    card = stack.teams.current(root.id)["attachments"][0]["content"]
+    status, body = await stack.send(task_fetch({**dialog_button(card, verb), **override}, service_url=stack.url,
+                                               reply_to_id=root.id, from_user=from_user))
+    assert status == 200, (status, body)
+    return body
+
+
+async def submit_dialog(stack: Stack, root: Message, form: dict[str, Any], *, from_user: Person = Users.ALICE,
+                        **values: Any) -> dict[str, Any]:
+    """Fill in the dialog's form and press its button: Teams' task/submit, Beacon's answer."""
+    status, body = await stack.send(task_submit({**dialog_submit_data(form), **values}, service_url=stack.url,
+                                                reply_to_id=root.id, from_user=from_user))
+    assert status == 200, (status, body)
+    return body
+
+
+async def in_dialog(stack: Stack, root: Message, verb: str, *, from_user: Person = Users.ALICE,
+                    **values: Any) -> dict[str, Any]:
+    """Open a form of the incident card in its dialog, fill it in and submit it: Beacon's last answer."""
+    form = dialog_card(await open_dialog(stack, root, verb, from_user=from_user))
+    return await submit_dialog(stack, root, form, from_user=from_user, **values)
 
 
 async def eventually(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:

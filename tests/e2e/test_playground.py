@@ -103,7 +103,7 @@ async def test_declare_change_status_and_resolve_in_a_real_browser(beacon: Beaco
             await expect(incident).to_contain_text("INC-1 · Investigating", timeout=10_000)
             root = page.locator(f'article.message[data-id="{await incident.get_attribute("data-id")}"]')
             await expect(root).to_contain_text("Edited", timeout=10_000)  # Beacon's in-place update came
-            await resolve(root)
+            await resolve(page, root)
             await expect(root).to_contain_text("INC-1 · Resolved", timeout=10_000)
             await expect(root).to_contain_text("Rolled back the release")
             assert not errors, errors
@@ -117,22 +117,29 @@ async def fill_declare_form(page: Any, form: Any) -> None:
 
 
 async def change_status(page: Any, incident: Any) -> None:
-    """Open "More…", then "Change status" (an Action.ShowCard), pick Investigating, press the button
-    under it."""
+    """Open "More…", then "Change status": its dialog opens; pick Investigating and press its button."""
+    from playwright.async_api import expect
+
     await incident.get_by_role("button", name="More…").click()
     await incident.get_by_role("button", name="Change status").click()
-    choice = incident.locator("select:visible").first
-    await choice.select_option("investigating")
-    await choice.locator("xpath=following::button[1]").click()
+    dialog = page.locator("#dialog")
+    await expect(dialog).to_be_visible(timeout=10_000)
+    await dialog.locator("select").first.select_option("investigating")
+    await dialog.get_by_role("button", name="Change status").click()
+    await expect(dialog).to_be_hidden(timeout=10_000)  # applied: the dialog closed
 
 
-async def resolve(incident: Any) -> None:
-    """Open "More…" and "Resolve", say what fixed it, press "Resolve incident"."""
+async def resolve(page: Any, incident: Any) -> None:
+    """Open "More…" and "Resolve": in its dialog, say what fixed it and press "Resolve incident"."""
+    from playwright.async_api import expect
+
     await incident.get_by_role("button", name="More…").click()
     await incident.get_by_role("button", name="Resolve", exact=True).click()
-    summary = incident.locator("textarea").last  # the Resolve form is the last action
-    await summary.fill("Rolled back the release")
-    await incident.get_by_role("button", name="Resolve incident").click()
+    dialog = page.locator("#dialog")
+    await expect(dialog).to_be_visible(timeout=10_000)
+    await dialog.locator("textarea").first.fill("Rolled back the release")
+    await dialog.get_by_role("button", name="Resolve incident").click()
+    await expect(dialog).to_be_hidden(timeout=10_000)
 
 
 SCREENSHOTS = os.environ.get("BEACON_SCREENSHOTS", "")  # a folder to keep the PNGs in, to look at them
@@ -213,6 +220,8 @@ async def test_the_card_at_desktop_and_phone_width_shows_its_primary_action(beac
                     await card.get_by_role("button", name="More…").click()
                     await card.get_by_role("button", name="Details").click()
                     await card.screenshot(path=f"{folder}/incident-card-more-390.png")
+                    # no form on the card itself, "More…" open or not: every form is a dialog
+                    assert not await card.locator("input, select, textarea").count()
                     assert not await card.get_by_role("button", name="Take command").count()
                 else:
                     await card.get_by_role("button", name=primary, exact=True).click()

@@ -7,6 +7,7 @@ import pytest
 
 from cards.forms import DeclareForm, SimilarOffer, declare_form
 from cards.incident import IncidentView, incident_card
+from cards.incident_forms import IncidentFormView, incident_form
 from cards.messages import (
     ListedIncident,
     declared_card,
@@ -18,6 +19,7 @@ from cards.messages import (
 )
 from services.config import parse_config
 from services.incidents import Incident, Level, Person, Status
+from services.verbs import Verb
 from tests.cardschema import assert_valid_card
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -89,10 +91,6 @@ def _actions(node):
             yield from _actions(value)
 
 
-def _titled(card, title):
-    return next(a for a in _actions(card) if a.get("title") == title)
-
-
 def test_incident_card_shows_what_a_responder_checks():
     card = incident_card(IncidentView(incident_in(Status.INVESTIGATING), now=T0 + timedelta(minutes=30)))
     raw = json.dumps(card, ensure_ascii=False)
@@ -112,14 +110,18 @@ def test_user_text_cannot_forge_mentions_or_card_functions():
 def test_actions_carry_incident_id_and_version():
     card = incident_card(IncidentView(incident_in(Status.TRIAGE)))
     executes = [a for a in _actions(card) if a["type"] == "Action.Execute"]
-    assert {a["verb"] for a in executes} >= {"incident.ack", "incident.take_command", "incident.status"}
+    assert {a["verb"] for a in executes} >= {"incident.ack", "incident.take_command"}
     assert all(a["data"] == {"incidentId": 7, "version": 4} for a in executes)
+    dialogs = [a for a in _actions(card) if a["type"] == "Action.Submit"]  # forms open in a dialog (task/fetch)
+    assert {a["data"]["verb"] for a in dialogs} == {"incident.post_update", "incident.status", "incident.note",
+                                                    "incident.assign", "incident.reassess", "incident.resolve"}
+    assert all(a["data"] == {"msteams": {"type": "task/fetch"}, "verb": a["data"]["verb"], "incidentId": 7,
+                             "version": 4} for a in dialogs)
 
 
 def test_status_choices_follow_the_lifecycle_table():
-    card = incident_card(IncidentView(incident_in(Status.FIXING)))
-    status_form = _titled(card, "Change status")
-    values = [c["value"] for c in status_form["card"]["body"][0]["choices"]]
+    form = incident_form(IncidentFormView(Verb.STATUS, incident_in(Status.FIXING)))
+    values = [c["value"] for c in next(b for b in form["body"] if b.get("id") == "status")["choices"]]
     assert values == ["investigating", "verifying"]
 
 

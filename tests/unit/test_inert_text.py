@@ -23,6 +23,7 @@ import cards.bridge
 import cards.client_summary
 import cards.forms
 import cards.incident
+import cards.incident_forms
 import cards.intake
 import cards.messages
 import cards.oncall
@@ -46,6 +47,7 @@ from services.intake.summary import AlertLine, IntakeSummary, TicketLine
 from services.paging.oncall_view import OverrideLine, ScheduleView
 from services.ports import CallTarget, Meeting, Recipient
 from services.review.form import ActionDraft, ReportDraft
+from services.verbs import Verb
 from tests.cardschema import assert_valid_card
 from tests.cardtext import live_hostile_markdown, markdown_texts, plain_texts, unescape
 
@@ -160,6 +162,10 @@ CORPUS: dict[str, Callable[[], Json]] = {
     "report_form": lambda: cards.report_form.report_form(ReportFormView(
         "INC-7", HOSTILE, 7, ReportDraft(HOSTILE, HOSTILE, HOSTILE, (ActionDraft(HOSTILE, "aad-eve", "2026-03-02"),)),
         {"root_cause": HOSTILE}, [(HOSTILE, "aad-eve")]), dialog=False),
+    "incident_form": lambda: cards.incident_forms.incident_form(cards.incident_forms.IncidentFormView(
+        Verb.NOTE, hostile_incident(), {"note": HOSTILE}, {"note": HOSTILE})),
+    "incident_form/assign": lambda: cards.incident_forms.incident_form(cards.incident_forms.IncidentFormView(
+        Verb.ASSIGN, hostile_incident(), {"responders": "aad-eve"}, error=HOSTILE, people=[(HOSTILE, "aad-eve")])),
     "report_summary_card": lambda: cards.review.report_summary_card("INC-7", HOSTILE, 7, "https://b.example/r",
                                                                     notice=HOSTILE),
     "action_reminder_card": lambda: cards.review.action_reminder_card("INC-7", 1, HOSTILE, HOSTILE, "29:eve", T0,
