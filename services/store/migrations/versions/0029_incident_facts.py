@@ -1,0 +1,159 @@
+"""incident facts: per incident, what the response metrics read (priority, declaration, drill,
+acknowledged, first mitigated and resolved at, status updates on time, late and automatic), kept by
+the database in the transaction of each change, and filled in from the existing incidents and
+timelines
+
+Revision ID: 0029_incident_facts
+Revises: 0028_dedicated_channels
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0029_incident_facts"
+down_revision = "0028_dedicated_channels"
+branch_labels = None
+depends_on = None
+
+BATCH = 5000  # incidents filled in per statement
+MITIGATED = ("verifying", "monitoring", "resolved")  # services.review.report.MITIGATED
+INCIDENT_FACTS = ("priority", "declared_at", "drill", "acknowledged_at", "resolved_at")
+
+# The incident's own columns are copied on every insert and on every change of one of them; a
+# timeline entry adds to its incident's facts: the first mitigating status, one status update.
+SQLITE = [
+    """CREATE TRIGGER incident_facts_declared AFTER INSERT ON incidents BEGIN
+         INSERT INTO incident_facts (incident_id, priority, declared_at, drill, acknowledged_at, resolved_at)
+         VALUES (NEW.id, NEW.priority, NEW.declared_at, NEW.drill, NEW.acknowledged_at, NEW.resolved_at);
+       END""",
+    """CREATE TRIGGER incident_facts_changed AFTER UPDATE OF priority, declared_at, drill, acknowledged_at, resolved_at
+       ON incidents
+       WHEN OLD.priority IS NOT NEW.priority OR OLD.declared_at IS NOT NEW.declared_at OR OLD.drill IS NOT NEW.drill
+         OR OLD.acknowledged_at IS NOT NEW.acknowledged_at OR OLD.resolved_at IS NOT NEW.resolved_at BEGIN
+         UPDATE incident_facts SET priority = NEW.priority, declared_at = NEW.declared_at, drill = NEW.drill,
+           acknowledged_at = NEW.acknowledged_at, resolved_at = NEW.resolved_at WHERE incident_id = NEW.id;
+       END""",
+    f"""CREATE TRIGGER incident_facts_mitigated AFTER INSERT ON timeline_events
+       WHEN NEW.kind IN ('status_changed', 'resolved')
+         AND json_extract(NEW."after", '$.status') IN {MITIGATED!r} BEGIN
+         UPDATE incident_facts SET mitigated_at = NEW.at
+         WHERE incident_id = NEW.incident_id AND (mitigated_at IS NULL OR julianday(NEW.at) < julianday(mitigated_at));
+       END""",
+    """CREATE TRIGGER incident_facts_status_update AFTER INSERT ON timeline_events
+       WHEN NEW.kind = 'status_update' BEGIN
+         UPDATE incident_facts SET
+           updates_automatic = updates_automatic + (json_extract(NEW."after", '$.automatic') IS 1),
+           updates_late = updates_late + (json_extract(NEW."after", '$.automatic') IS NOT 1
+                                          AND json_extract(NEW."after", '$.late') IS 1),
+           updates_on_time = updates_on_time + (json_extract(NEW."after", '$.automatic') IS NOT 1
+                                                AND json_extract(NEW."after", '$.late') IS NOT 1)
+         WHERE incident_id = NEW.incident_id;
+       END""",
+]
+
+POSTGRESQL = [
+    """CREATE FUNCTION incident_facts_declared() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         INSERT INTO incident_facts (incident_id, priority, declared_at, drill, acknowledged_at, resolved_at)
+         VALUES (NEW.id, NEW.priority, NEW.declared_at, NEW.drill, NEW.acknowledged_at, NEW.resolved_at);
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER incident_facts_declared AFTER INSERT ON incidents
+       FOR EACH ROW EXECUTE FUNCTION incident_facts_declared()""",
+    """CREATE FUNCTION incident_facts_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         UPDATE incident_facts SET priority = NEW.priority, declared_at = NEW.declared_at, drill = NEW.drill,
+           acknowledged_at = NEW.acknowledged_at, resolved_at = NEW.resolved_at WHERE incident_id = NEW.id;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER incident_facts_changed AFTER UPDATE OF priority, declared_at, drill, acknowledged_at, resolved_at
+       ON incidents FOR EACH ROW
+       WHEN (OLD.priority IS DISTINCT FROM NEW.priority OR OLD.declared_at IS DISTINCT FROM NEW.declared_at
+             OR OLD.drill IS DISTINCT FROM NEW.drill OR OLD.acknowledged_at IS DISTINCT FROM NEW.acknowledged_at
+             OR OLD.resolved_at IS DISTINCT FROM NEW.resolved_at)
+       EXECUTE FUNCTION incident_facts_changed()""",
+    """CREATE FUNCTION incident_facts_timeline() RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE
+         automatic boolean := coalesce(NEW."after"->>'automatic' = 'true', false);
+         late boolean := coalesce(NEW."after"->>'late' = 'true', false);
+       BEGIN
+         IF NEW.kind = 'status_update' THEN
+           UPDATE incident_facts SET updates_automatic = updates_automatic + automatic::int,
+             updates_late = updates_late + (NOT automatic AND late)::int,
+             updates_on_time = updates_on_time + (NOT automatic AND NOT late)::int
+           WHERE incident_id = NEW.incident_id;
+         ELSIF NEW.kind IN ('status_changed', 'resolved')
+             AND NEW."after"->>'status' IN ('verifying', 'monitoring', 'resolved') THEN
+           UPDATE incident_facts SET mitigated_at = NEW.at
+           WHERE incident_id = NEW.incident_id AND (mitigated_at IS NULL OR NEW.at < mitigated_at);
+         END IF;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER incident_facts_timeline AFTER INSERT ON timeline_events FOR EACH ROW
+       WHEN (NEW.kind IN ('status_update', 'status_changed', 'resolved'))
+       EXECUTE FUNCTION incident_facts_timeline()""",
+]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "incident_facts",
+        sa.Column("incident_id", sa.Integer(), sa.ForeignKey("incidents.id"), primary_key=True),
+        sa.Column("priority", sa.String(10), nullable=False),
+        sa.Column("declared_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("drill", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("mitigated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updates_on_time", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("updates_late", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("updates_automatic", sa.Integer(), nullable=False, server_default="0"),
+    )
+    op.create_index("ix_incident_facts_declared_at", "incident_facts", ["declared_at"])
+    _fill_in()
+    for statement in POSTGRESQL if op.get_bind().dialect.name == "postgresql" else SQLITE:
+        op.execute(statement)
+
+
+def _fill_in() -> None:
+    """The facts of the incidents stored so far, from their rows and timelines, one batch of
+    incident ids per statement (no statement holds all incidents at once)."""
+    incidents = sa.table("incidents", *(sa.column(c) for c in ("id", *INCIDENT_FACTS)))
+    timeline = sa.table("timeline_events", sa.column("incident_id"), sa.column("at"), sa.column("kind"),
+                        sa.column("after", sa.JSON))
+    facts = sa.table("incident_facts", sa.column("incident_id"), *(sa.column(c) for c in INCIDENT_FACTS),
+                     sa.column("mitigated_at"), sa.column("updates_on_time"), sa.column("updates_late"),
+                     sa.column("updates_automatic"))
+    mine = timeline.c.incident_id == incidents.c.id
+    automatic = sa.func.coalesce(timeline.c.after["automatic"].as_boolean(), sa.false()).is_(True)
+    late = sa.and_(~automatic, sa.func.coalesce(timeline.c.after["late"].as_boolean(), sa.false()).is_(True))
+
+    def updates(condition: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
+        return (sa.select(sa.func.count()).select_from(timeline)
+                .where(mine, timeline.c.kind == "status_update", condition).scalar_subquery())
+
+    mitigated = (sa.select(sa.func.min(timeline.c.at))
+                 .where(mine, timeline.c.kind.in_(["status_changed", "resolved"]),
+                        timeline.c.after["status"].as_string().in_(MITIGATED)).scalar_subquery())
+    bind = op.get_bind()
+    highest = bind.scalar(sa.select(sa.func.max(incidents.c.id))) or 0
+    for low in range(0, highest, BATCH):
+        chosen = (sa.select(incidents.c.id, *(incidents.c[c] for c in INCIDENT_FACTS), mitigated,
+                            updates(sa.and_(~automatic, sa.not_(late))), updates(late), updates(automatic))
+                  .where(incidents.c.id > low, incidents.c.id <= low + BATCH))
+        bind.execute(facts.insert().from_select(
+            ["incident_id", *INCIDENT_FACTS, "mitigated_at", "updates_on_time", "updates_late", "updates_automatic"],
+            chosen))
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER incident_facts_timeline ON timeline_events")
+        op.execute("DROP TRIGGER incident_facts_changed ON incidents")
+        op.execute("DROP TRIGGER incident_facts_declared ON incidents")
+        for function in ("incident_facts_timeline", "incident_facts_changed", "incident_facts_declared"):
+            op.execute(f"DROP FUNCTION {function}()")
+    else:
+        for trigger in ("incident_facts_status_update", "incident_facts_mitigated", "incident_facts_changed",
+                        "incident_facts_declared"):
+            op.execute(f"DROP TRIGGER {trigger}")
+    op.drop_index("ix_incident_facts_declared_at", table_name="incident_facts")
+    op.drop_table("incident_facts")
