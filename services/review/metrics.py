@@ -1,16 +1,16 @@
 """Response metrics from durable state (drills excluded): time to acknowledge, mitigate and
 resolve per priority, incidents per week, update punctuality and overdue actions.
 
-They cover the incidents declared in the last `WINDOW`, read from `incident_facts` (one small row
-per incident, which the database keeps in the transaction of each change, see IncidentFactRow):
-one aggregate over the window's rows, never the timelines, returns a few rows per day whatever the
-number of incidents Beacon has seen, and nothing is loaded into Python row by row."""
+They cover the incidents declared in the last `WINDOW`, read from the incident facts the database keeps
+in the transaction of each change (IncidentFactRow, summed per day and priority in
+IncidentFactDayRow): a scrape reads at most 90 days of sums per priority and the facts of one
+partial day, never a timeline, whatever the number of incidents Beacon has seen."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.review.tables import ActionItemRow
 from services.store.dialect import seconds_between, utc_day
-from services.store.tables import IncidentFactRow, IncidentRow
+from services.store.tables import IncidentFactDayRow, IncidentFactRow, IncidentRow
 
 WINDOW = timedelta(days=90)
 
@@ -36,32 +36,39 @@ class Metrics:
 
 
 async def compute(session: AsyncSession, now: datetime) -> Metrics:
-    """One read of the incident facts of the window, summed per UTC day and priority in SQL (at most
-    WINDOW's days times the priorities rows), folded here."""
-    f = IncidentFactRow
-    measures = [f.acknowledged_at, f.mitigated_at, f.resolved_at]
+    """The window's days after its first one from their sums (`incident_fact_days`: at most WINDOW's
+    days times the priorities rows), and its first, partial day from the facts of the incidents
+    declared in it, since `now - WINDOW` (an indexed range of one day); folded here."""
+    since = now - WINDOW
+    first_day = since.astimezone(UTC).date()
+    next_midnight = datetime.combine(first_day + timedelta(days=1), time(), UTC)
+    d, f = IncidentFactDayRow, IncidentFactRow
+    summed = (select(d.day, d.priority, d.incidents, d.acknowledged, d.acknowledged_seconds, d.mitigated,
+                     d.mitigated_seconds, d.resolved, d.resolved_seconds, d.updates_on_time, d.updates_late,
+                     d.updates_automatic).where(d.day > first_day.isoformat(), d.incidents > 0))
     day = utc_day(session, f.declared_at).label("day")
-    totals = [aggregate for at in measures
-              for aggregate in (func.count(at), func.sum(seconds_between(session, at, f.declared_at)))]
-    query = (select(day, f.priority, func.count(), *totals, func.sum(f.updates_on_time), func.sum(f.updates_late),
-                    func.sum(f.updates_automatic))
-             .where(f.drill.is_(False), f.declared_at >= now - WINDOW).group_by(day, f.priority))
-    sums: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(totals))
+    measured = [aggregate for at in (f.acknowledged_at, f.mitigated_at, f.resolved_at)
+                for aggregate in (func.count(at), func.sum(seconds_between(session, at, f.declared_at)))]
+    partial = (select(day, f.priority, func.count(), *measured, func.sum(f.updates_on_time), func.sum(f.updates_late),
+                      func.sum(f.updates_automatic))
+               .where(f.drill.is_(False), f.declared_at >= since, f.declared_at < next_midnight)
+               .group_by(day, f.priority))
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(measured))
     weeks: dict[str, int] = defaultdict(int)
     updates = {"on_time": 0, "late": 0, "automatic": 0}
-    for row in await session.execute(query):
-        declared_on, priority, count, *measured, on_time, late, automatic = row
-        year, week, _ = date.fromisoformat(str(declared_on)[:10]).isocalendar()
-        weeks[f"{year}-W{week:02d}"] += count
-        for i, value in enumerate(measured):
-            sums[priority][i] += float(value or 0)
-        for key, value in (("on_time", on_time), ("late", late), ("automatic", automatic)):
-            updates[key] += int(value or 0)
+    for rows in (await session.execute(partial), await session.execute(summed)):
+        for declared_on, priority, count, *numbers, on_time, late, automatic in rows:
+            year, week, _ = date.fromisoformat(str(declared_on)[:10]).isocalendar()
+            weeks[f"{year}-W{week:02d}"] += count
+            for i, value in enumerate(numbers):
+                sums[priority][i] += float(value or 0)
+            for key, value in (("on_time", on_time), ("late", late), ("automatic", automatic)):
+                updates[key] += int(value or 0)
 
     def means(measure: int) -> dict[str, tuple[int, float]]:
         # Rounded to the millisecond: SQLite measures with julianday(), a double.
         return {priority: (int(n[2 * measure]), round(n[2 * measure + 1] / n[2 * measure], 3))
-                for priority, n in sorted(sums.items()) if n[2 * measure]}
+                for priority, n in sorted(sums.items()) if round(n[2 * measure])}
 
     return Metrics(means(0), means(1), means(2), dict(sorted(weeks.items())), updates, *await _actions(session))
 

@@ -1,7 +1,8 @@
 """incident facts: per incident, what the response metrics read (priority, declaration, drill,
 acknowledged, first mitigated and resolved at, status updates on time, late and automatic), kept by
 the database in the transaction of each change, and filled in from the existing incidents and
-timelines
+timelines; and the same facts summed per UTC day of declaration and priority, so that a scrape
+reads at most 90 days of sums per priority
 
 Revision ID: 0029_incident_facts
 Revises: 0028_dedicated_channels
@@ -93,6 +94,45 @@ POSTGRESQL = [
 ]
 
 
+MEASURES = ("acknowledged", "mitigated", "resolved")
+DAY_SUMS = ("incidents", *(c for m in MEASURES for c in (m, f"{m}_seconds")), "updates_on_time", "updates_late",
+            "updates_automatic")
+
+
+def _day_change(row: str, sign: str, postgresql: bool) -> list[str]:
+    """The statements that add (sign "+") or take away ("-") a facts row (NEW or OLD) to or from
+    its day's sums, drills left out."""
+    if postgresql:
+        day = f"to_char({row}.declared_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        seconds = "extract(epoch FROM {row}.{m}_at - {row}.declared_at)"
+        counted = "({row}.{m}_at IS NOT NULL)::int"
+    else:
+        day = f"date({row}.declared_at)"
+        seconds = "(julianday({row}.{m}_at) - julianday({row}.declared_at)) * 86400.0"
+        counted = "({row}.{m}_at IS NOT NULL)"
+    values = ["1"]
+    for m in MEASURES:
+        values += [counted.format(row=row, m=m), f"coalesce({seconds.format(row=row, m=m)}, 0)"]
+    values += [f"{row}.updates_on_time", f"{row}.updates_late", f"{row}.updates_automatic"]
+    assignments = ", ".join(f"{c} = {c} {sign} {v}" for c, v in zip(DAY_SUMS, values, strict=True))
+    return [f"INSERT INTO incident_fact_days (day, priority) SELECT {day}, {row}.priority WHERE NOT {row}.drill "
+            "ON CONFLICT DO NOTHING",
+            f"UPDATE incident_fact_days SET {assignments} WHERE day = {day} AND priority = {row}.priority "
+            f"AND NOT {row}.drill"]
+
+
+def _day_triggers(postgresql: bool) -> list[str]:
+    new, old = _day_change("NEW", "+", postgresql), _day_change("OLD", "-", postgresql)
+    if not postgresql:
+        return [f"CREATE TRIGGER incident_fact_days_added AFTER INSERT ON incident_facts BEGIN {'; '.join(new)}; END",
+                f"CREATE TRIGGER incident_fact_days_changed AFTER UPDATE ON incident_facts BEGIN "
+                f"{'; '.join(old + new)}; END"]
+    return ["CREATE FUNCTION incident_fact_days() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF TG_OP = 'UPDATE' THEN {'; '.join(old)}; END IF; {'; '.join(new)}; RETURN NULL; END $$",
+            "CREATE TRIGGER incident_fact_days AFTER INSERT OR UPDATE ON incident_facts FOR EACH ROW "
+            "EXECUTE FUNCTION incident_fact_days()"]
+
+
 def upgrade() -> None:
     op.create_table(
         "incident_facts",
@@ -108,8 +148,18 @@ def upgrade() -> None:
         sa.Column("updates_automatic", sa.Integer(), nullable=False, server_default="0"),
     )
     op.create_index("ix_incident_facts_declared_at", "incident_facts", ["declared_at"])
+    op.create_table(
+        "incident_fact_days",
+        sa.Column("day", sa.String(10), primary_key=True),  # YYYY-MM-DD, UTC, of the declaration
+        sa.Column("priority", sa.String(10), primary_key=True),
+        *(sa.Column(c, sa.Float() if c.endswith("_seconds") else sa.Integer(), nullable=False, server_default="0")
+          for c in DAY_SUMS),
+    )
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for statement in _day_triggers(postgresql):
+        op.execute(statement)
     _fill_in()
-    for statement in POSTGRESQL if op.get_bind().dialect.name == "postgresql" else SQLITE:
+    for statement in POSTGRESQL if postgresql else SQLITE:
         op.execute(statement)
 
 
@@ -146,14 +196,18 @@ def _fill_in() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER incident_fact_days ON incident_facts")
+        op.execute("DROP FUNCTION incident_fact_days()")
         op.execute("DROP TRIGGER incident_facts_timeline ON timeline_events")
         op.execute("DROP TRIGGER incident_facts_changed ON incidents")
         op.execute("DROP TRIGGER incident_facts_declared ON incidents")
         for function in ("incident_facts_timeline", "incident_facts_changed", "incident_facts_declared"):
             op.execute(f"DROP FUNCTION {function}()")
     else:
-        for trigger in ("incident_facts_status_update", "incident_facts_mitigated", "incident_facts_changed",
+        for trigger in ("incident_fact_days_changed", "incident_fact_days_added", "incident_facts_status_update",
+                         "incident_facts_mitigated", "incident_facts_changed",
                         "incident_facts_declared"):
             op.execute(f"DROP TRIGGER {trigger}")
+    op.drop_table("incident_fact_days")
     op.drop_index("ix_incident_facts_declared_at", table_name="incident_facts")
     op.drop_table("incident_facts")
