@@ -1,27 +1,24 @@
 """Response metrics from durable state (drills excluded): time to acknowledge, mitigate and
 resolve per priority, incidents per week, update punctuality and overdue actions.
 
-They cover the incidents declared in the last `WINDOW`, read as SQL aggregates over indexed
-columns (incidents by declaration time, their timelines by incident and kind): a scrape or
-`@Beacon metrics` returns a few rows whatever the number of incidents Beacon has seen, and nothing
-is loaded into Python row by row, so the event loop never waits on it."""
+They cover the incidents declared in the last `WINDOW`, read from the incident facts the database keeps
+in the transaction of each change (IncidentFactRow, summed per day and priority in
+IncidentFactDayRow): a scrape reads at most 90 days of sums per priority and the facts of one
+partial day, never a timeline, whatever the number of incidents Beacon has seen."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
-from services.review.report import MITIGATED
 from services.review.tables import ActionItemRow
 from services.store.dialect import seconds_between, utc_day
-from services.store.tables import IncidentRow, TimelineRow
+from services.store.tables import IncidentFactDayRow, IncidentFactRow, IncidentRow
 
 WINDOW = timedelta(days=90)
 
@@ -38,57 +35,42 @@ class Metrics:
     open_actions: int = 0
 
 
-async def _means(session: AsyncSession, query: Select[Any]) -> dict[str, tuple[int, float]]:
-    # Rounded to the millisecond: SQLite measures with julianday(), a double.
-    return {priority: (count, round(float(mean), 3)) for priority, count, mean in await session.execute(query)
-            if count}
-
-
 async def compute(session: AsyncSession, now: datetime) -> Metrics:
+    """The window's days after its first one from their sums (`incident_fact_days`: at most WINDOW's
+    days times the priorities rows), and its first, partial day from the facts of the incidents
+    declared in it, since `now - WINDOW` (an indexed range of one day); folded here."""
     since = now - WINDOW
-    recent = and_(IncidentRow.drill.is_(False), IncidentRow.declared_at >= since)
-    window = select(IncidentRow.id).where(recent).subquery()
-
-    def mean_per_priority(at: ColumnElement[Any] | InstrumentedAttribute[Any]) -> Select[Any]:
-        seconds = seconds_between(session, at, IncidentRow.declared_at)
-        return (select(IncidentRow.priority, func.count(), func.avg(seconds))
-                .where(recent).group_by(IncidentRow.priority))
-
-    acknowledged = mean_per_priority(IncidentRow.acknowledged_at).where(IncidentRow.acknowledged_at.is_not(None))
-    resolved = mean_per_priority(IncidentRow.resolved_at).where(IncidentRow.resolved_at.is_not(None))
-    # Mitigations and updates come after their declaration: read from the timeline's (kind, at)
-    # index within the window, never from the whole history.
-    first_mitigated = (select(TimelineRow.incident_id, func.min(TimelineRow.at).label("at"))
-                       .join(window, TimelineRow.incident_id == window.c.id)
-                       .where(TimelineRow.kind.in_(["status_changed", "resolved"]), TimelineRow.at >= since,
-                              TimelineRow.after["status"].as_string().in_(MITIGATED))
-                       .group_by(TimelineRow.incident_id).subquery())
-    mitigated = (mean_per_priority(first_mitigated.c.at)
-                 .join(first_mitigated, first_mitigated.c.incident_id == IncidentRow.id))
-    return Metrics(await _means(session, acknowledged), await _means(session, mitigated),
-                   await _means(session, resolved), await _per_week(session, recent),
-                   await _punctuality(session, window, since), *await _actions(session))
-
-
-async def _per_week(session: AsyncSession, recent: ColumnElement[bool]) -> dict[str, int]:
-    """Incidents per ISO week: counted per UTC day in SQL (at most WINDOW's days), folded here."""
-    days = select(utc_day(session, IncidentRow.declared_at).label("day")).where(recent).subquery()
+    first_day = since.astimezone(UTC).date()
+    next_midnight = datetime.combine(first_day + timedelta(days=1), time(), UTC)
+    d, f = IncidentFactDayRow, IncidentFactRow
+    summed = (select(d.day, d.priority, d.incidents, d.acknowledged, d.acknowledged_seconds, d.mitigated,
+                     d.mitigated_seconds, d.resolved, d.resolved_seconds, d.updates_on_time, d.updates_late,
+                     d.updates_automatic).where(d.day > first_day.isoformat(), d.incidents > 0))
+    day = utc_day(session, f.declared_at).label("day")
+    measured = [aggregate for at in (f.acknowledged_at, f.mitigated_at, f.resolved_at)
+                for aggregate in (func.count(at), func.sum(seconds_between(session, at, f.declared_at)))]
+    partial = (select(day, f.priority, func.count(), *measured, func.sum(f.updates_on_time), func.sum(f.updates_late),
+                      func.sum(f.updates_automatic))
+               .where(f.drill.is_(False), f.declared_at >= since, f.declared_at < next_midnight)
+               .group_by(day, f.priority))
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(measured))
     weeks: dict[str, int] = defaultdict(int)
-    for day, count in await session.execute(select(days.c.day, func.count()).group_by(days.c.day)):
-        year, week, _ = date.fromisoformat(str(day)[:10]).isocalendar()
-        weeks[f"{year}-W{week:02d}"] += count
-    return dict(sorted(weeks.items()))
+    updates = {"on_time": 0, "late": 0, "automatic": 0}
+    for rows in (await session.execute(partial), await session.execute(summed)):
+        for declared_on, priority, count, *numbers, on_time, late, automatic in rows:
+            year, week, _ = date.fromisoformat(str(declared_on)[:10]).isocalendar()
+            weeks[f"{year}-W{week:02d}"] += count
+            for i, value in enumerate(numbers):
+                sums[priority][i] += float(value or 0)
+            for key, value in (("on_time", on_time), ("late", late), ("automatic", automatic)):
+                updates[key] += int(value or 0)
 
+    def means(measure: int) -> dict[str, tuple[int, float]]:
+        # Rounded to the millisecond: SQLite measures with julianday(), a double.
+        return {priority: (int(n[2 * measure]), round(n[2 * measure + 1] / n[2 * measure], 3))
+                for priority, n in sorted(sums.items()) if round(n[2 * measure])}
 
-async def _punctuality(session: AsyncSession, window: Subquery, since: datetime) -> dict[str, int]:
-    automatic = TimelineRow.after["automatic"].as_boolean().is_(True)
-    late = and_(~automatic, TimelineRow.after["late"].as_boolean().is_(True))
-    row = (await session.execute(
-        select(func.count(), func.sum(case((automatic, 1), else_=0)), func.sum(case((late, 1), else_=0)))
-        .select_from(TimelineRow).join(window, TimelineRow.incident_id == window.c.id)
-        .where(TimelineRow.kind == "status_update", TimelineRow.at >= since))).one()
-    total, automatic_count, late_count = (int(n or 0) for n in row)
-    return {"on_time": total - automatic_count - late_count, "late": late_count, "automatic": automatic_count}
+    return Metrics(means(0), means(1), means(2), dict(sorted(weeks.items())), updates, *await _actions(session))
 
 
 async def _actions(session: AsyncSession) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -95,6 +96,47 @@ class TimelineRow(Base):
                       Index("ix_timeline_incident_kind", "incident_id", "kind", "id"),  # migration 0007
                       # What changed since a card's version, counted from the index alone (0024).
                       Index("ix_timeline_incident_version", "incident_id", "incident_version", "kind"))
+
+
+class IncidentFactRow(Base):
+    """What the response metrics read of one incident (migration 0029_incident_facts). The database
+    keeps it in the transaction of each change, by triggers on `incidents` and `timeline_events`:
+    the incident's columns as they are now (a re-assessed priority, a reopening, a new resolution),
+    its first mitigating status, and its status updates counted by punctuality."""
+
+    __tablename__ = "incident_facts"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(10), nullable=False)
+    declared_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    drill: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    mitigated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updates_on_time: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    updates_late: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    updates_automatic: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_incident_facts_declared_at", "declared_at"),)
+
+
+class IncidentFactDayRow(Base):
+    """The incident facts of one UTC day of declaration and one priority, summed (drills left out):
+    kept by triggers on `incident_facts` (migration 0029_incident_facts), which take an incident's
+    old facts away and add its new ones whenever they change."""
+
+    __tablename__ = "incident_fact_days"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    incidents: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    acknowledged: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    acknowledged_seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0, server_default="0")
+    mitigated: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    mitigated_seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0, server_default="0")
+    resolved: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    resolved_seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0, server_default="0")
+    updates_on_time: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    updates_late: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    updates_automatic: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class InstallationRow(Base):
