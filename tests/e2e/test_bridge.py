@@ -15,6 +15,7 @@ from bot.wiring import OutsideSettings
 from services.config import parse_config
 from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
+from tests.cardtext import input_values
 from tests.e2e.conftest import Stack, start_stack
 from tests.e2e.helpers import act, card_text, declare, settled
 from tests.fakes._recording import Message
@@ -73,24 +74,6 @@ async def bridged(database_url: str, graph: FakeGraph) -> AsyncIterator[Any]:
         await stack.teams.stop()
 
 
-def inputs_of(card: dict[str, Any]) -> dict[str, str]:
-    """The values Teams submits when nobody changes the form: every input's default."""
-    found: dict[str, str] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Input.") and "id" in node:
-                found[node["id"]] = str(node.get("value", ""))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
-
-
 async def incident_with_people(stack: Stack, **form: Any) -> Message:
     """INC-1 on payments-api, Alice in command, Bob (in the directory) and Carol (known to Teams
     only) as responders."""
@@ -105,7 +88,7 @@ async def incident_with_people(stack: Stack, **form: Any) -> Message:
 async def start_with_defaults(stack: Stack, root: Message, **changes: str) -> dict[str, Any]:
     picker = await act(stack, root, "bridge.form")
     assert "Start a bridge for INC-1" in card_text(picker)
-    values: dict[str, Any] = {**inputs_of(picker), **changes}
+    values: dict[str, Any] = {**input_values(picker), **changes}
     return await act(stack, root, "bridge.start", **values)
 
 
@@ -164,7 +147,7 @@ async def test_a_second_click_shows_the_existing_bridge_and_creates_nothing(brid
     await wait_for_thread_card(stack, root, "Bridge open for INC-1")
     again = await act(stack, root, "bridge.form")
     assert "Invite more" in card_text(again) and "Join bridge" in card_text(again)
-    replay = await act(stack, root, "bridge.start", **inputs_of(first))  # the old picker, submitted again
+    replay = await act(stack, root, "bridge.start", **input_values(first))  # the old picker, submitted again
     assert "already has its bridge" in card_text(replay)
     await settled(stack)
     assert len(graph.requests_to("/events", "POST")) == 1 and len(join_cards(stack, root)) == 1
@@ -174,7 +157,7 @@ async def test_a_second_click_shows_the_existing_bridge_and_creates_nothing(brid
 async def test_two_people_starting_the_bridge_at_once_get_one_meeting(bridged, graph):
     stack = await bridged()
     root = await incident_with_people(stack)
-    inputs = inputs_of(await act(stack, root, "bridge.form"))
+    inputs = input_values(await act(stack, root, "bridge.form"))
     answers = await asyncio.gather(act(stack, root, "bridge.start", **inputs),
                                    act(stack, root, "bridge.start", from_user=BOB, **inputs))
     assert sum("already has its bridge" in card_text(a) for a in answers) == 1  # the other one started it
@@ -268,7 +251,7 @@ async def ring_bob_and_carol(stack: Stack, root: Message, graph: FakeGraph) -> s
     await wait_for_thread_card(stack, root, "Bridge open for INC-1")
     bridge = await act(stack, root, "bridge.form")
     assert "Ring responders" in card_text(bridge) and "cannot be rung" in card_text(bridge)
-    answer = await act(stack, root, "bridge.ring", ring=inputs_of(bridge)["ring"])
+    answer = await act(stack, root, "bridge.ring", ring=input_values(bridge)["ring"])
     assert f"Ringing Bob Singh, {CAROL.name}" in card_text(answer)
     await settled(stack)
     [call_id] = graph.calls
@@ -357,7 +340,7 @@ async def test_without_graph_settings_the_bridge_is_recorded_as_not_sent(stack):
     _, root = await declare(stack, "Payments API down")
     picker = await act(stack, root, "bridge.form")
     assert "Microsoft Graph is not configured" in card_text(picker)
-    await act(stack, root, "bridge.start", **inputs_of(picker))
+    await act(stack, root, "bridge.start", **input_values(picker))
     card = await wait_for_thread_card(stack, root, "No bridge: Microsoft Graph is not configured")
     assert "GRAPH_ORGANIZER_USER_ID" in card_text(card)
     await settled(stack)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from tests.cardtext import input_values
 from tests.e2e.helpers import (
     act,
     card_text,
@@ -27,24 +28,6 @@ FORMS = {"incident.post_update": ["audience", "update"], "incident.status": ["st
          "incident.assign": ["responders"], "incident.reassess": ["impact", "urgency"],
          "incident.resolve": ["summary"]}
 UNKNOWN = Person.named("Uma Unknown")  # in no roster Beacon keeps, nor in the team
-
-
-def inputs(card: dict[str, Any]) -> dict[str, str]:
-    """Every input on a card, however deep (in containers, in Action.ShowCard), with its value."""
-    found: dict[str, str] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Input.") and "id" in node:
-                found[node["id"]] = str(node.get("value", ""))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
 
 
 def beside(card: dict[str, Any], input_id: str) -> str:
@@ -69,16 +52,16 @@ async def test_the_card_has_no_inputs_and_each_form_opens_in_a_dialog(stack):
     await act(stack, root, "incident.take_command")
     await settled(stack)
     card = shown_card(stack, root)
-    assert inputs(card) == {}  # nothing to type on the card itself: every form is a dialog
+    assert input_values(card) == {}  # nothing to type on the card itself: every form is a dialog
     for verb, fields in FORMS.items():
         body = await open_dialog(stack, root, verb)
         form = dialog_card(body)
-        assert list(inputs(form)) == fields, verb
+        assert list(input_values(form)) == fields, verb
         assert "INC-1" in body["task"]["value"]["title"] and "Payments API down" in card_text(form)
         [button] = form["actions"]
         assert button["type"] == "Action.Submit" and button["data"]["verb"] == verb
         assert button["data"]["incidentId"] == 1
-    assert inputs(dialog_card(await open_dialog(stack, root, "incident.reassess"))) == {"impact": "high",
+    assert input_values(dialog_card(await open_dialog(stack, root, "incident.reassess"))) == {"impact": "high",
                                                                                      "urgency": "high"}
 
 
@@ -89,7 +72,7 @@ async def test_a_missing_field_comes_back_beside_it_with_everything_typed(stack)
     before = await kinds(stack)
     form = dialog_card(await open_dialog(stack, root, "incident.post_update"))
     again = dialog_card(await submit_dialog(stack, root, form, audience="stakeholders", update="   "))
-    assert inputs(again)["audience"] == "stakeholders"
+    assert input_values(again)["audience"] == "stakeholders"
     assert beside(again, "update") == "Write the update." and beside(again, "audience") == ""
     assert "everything you typed is kept" in card_text(again)
 
@@ -99,7 +82,7 @@ async def test_a_missing_field_comes_back_beside_it_with_everything_typed(stack)
 
     form = dialog_card(await open_dialog(stack, root, "incident.reassess"))
     again = dialog_card(await submit_dialog(stack, root, form, impact="low", urgency="sky-high"))
-    assert inputs(again)["impact"] == "low" and beside(again, "impact") == ""
+    assert input_values(again)["impact"] == "low" and beside(again, "impact") == ""
     assert "Choose the urgency" in beside(again, "urgency")
 
     form = dialog_card(await open_dialog(stack, root, "incident.resolve"))
@@ -108,7 +91,7 @@ async def test_a_missing_field_comes_back_beside_it_with_everything_typed(stack)
     long = "x" * 5000  # longer than a note may be: the domain's own check, beside the field too
     form = dialog_card(await open_dialog(stack, root, "incident.note"))
     again = dialog_card(await submit_dialog(stack, root, form, note=long))
-    assert beside(again, "note") and inputs(again)["note"].startswith("xxx")
+    assert beside(again, "note") and input_values(again)["note"].startswith("xxx")
     await settled(stack)
     assert await kinds(stack) == before  # nothing changed
 
@@ -147,7 +130,7 @@ async def test_a_stale_dialog_shows_what_changed_and_keeps_what_was_typed(stack)
     form = dialog_card(await open_dialog(stack, root, "incident.status"))
     await in_dialog(stack, root, "incident.status", from_user=Users.BOB, status="investigating")
     again = dialog_card(await submit_dialog(stack, root, form, status="fixing"))
-    assert "changed since your card was shown" in card_text(again) and inputs(again)["status"] == "fixing"
+    assert "changed since your card was shown" in card_text(again) and input_values(again)["status"] == "fixing"
     answer = await submit_dialog(stack, root, again, status="fixing")  # seen it: now it applies
     assert answer["task"]["value"] == "INC-1 is now fixing."
 
