@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from services.config import BeaconConfig
 from services.delivery import DeliveryError
 from services.deps import Deps
+from services.graph.channel_kind import PERMISSION
 from services.installs import CHANNEL_SETTINGS, ChannelCheck
 from services.store.uow import UnitOfWork
 
 log = logging.getLogger("beacon.teams")
 KindOf = Callable[[str, str], Awaitable[str]]  # (team's group id, channel id) → membershipType
-PERMISSION = "Channel.ReadBasic.All"
 REFUSED_KINDS = ("private", "shared")
 
 

@@ -386,8 +386,9 @@ async def check_channel_kinds(settings: Settings, graph: GraphSettings) -> list[
         if not await migrations_applied(engine):
             return []
         checks = await classify_channels(lambda: UnitOfWork(session_factory(engine)), config, kind_of)
-    except Exception:
-        return []  # the database line says what is wrong
+    except Exception as error:
+        return [Check("Teams channel", "warn", f"could not check the channels' kinds: {error!r}",
+                      "see the database and Microsoft Graph lines")]
     finally:
         await engine.dispose()
         await connection.aclose()

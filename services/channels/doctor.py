@@ -5,25 +5,17 @@ ones deleted in the last 30 days too, which Graph does not list: the doctor warn
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Literal
 
 from services.config import BeaconConfig
 from services.delivery import DeliveryError
 from services.graph.settings import GraphSettings
+from services.installs import ChannelCheck
 from services.store.uow import UnitOfWork
 
 TEAM_LIMIT = 1000
 WARN_AT = 900
 TIMEOUT_SECONDS = 15
 DOC = "infra/graph-permissions.md"
-
-
-@dataclass(frozen=True)
-class ChannelCheck:
-    outcome: Literal["ok", "warn", "fail", "skip"]
-    detail: str
-    fix: str = ""
 
 
 async def _teams(uow: UnitOfWork, config: BeaconConfig) -> list[tuple[str, str, str]]:
@@ -64,7 +56,7 @@ async def check_dedicated_channels(uow: UnitOfWork, config: BeaconConfig, graph:
                 checks.append(ChannelCheck("fail", f"team {name}: cannot list its channels: {error}",
                                            f"grant ChannelSettings.ReadWrite.All ({DOC})"))
                 continue
-            outcome: Literal["ok", "warn"] = "warn" if in_use >= WARN_AT else "ok"
+            outcome = "warn" if in_use >= WARN_AT else "ok"
             checks.append(ChannelCheck(outcome, f"team {name}: {in_use} channels in use of {TEAM_LIMIT} (channels "
                                        f"deleted in the last 30 days count too); {mine}",
                                        "delete channels nobody needs, or point channels.incidents_channel at "

@@ -15,7 +15,6 @@ from msgraph.generated.teams.item.channels.item.channel_item_request_builder imp
 from services.graph.errors import graph_errors
 
 ChannelQuery = ChannelItemRequestBuilder.ChannelItemRequestBuilderGetQueryParameters
-SUPPORTED_KINDS = frozenset({"standard"})
 PERMISSION = "Channel.ReadBasic.All"
 
 

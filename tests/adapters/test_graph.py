@@ -311,47 +311,53 @@ async def test_more_people_join_a_running_call(graph: FakeGraph, build: Any) -> 
     assert invite.body["clientContext"] == "INC-42" and len(graph.calls[call_id]["invited"]) == 2
 
 
+TEAM_GROUP = "0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001"  # the team's Microsoft 365 group id, as Graph names it
+
+
 async def test_channel_per_incident_and_a_retry_finds_it_by_its_marker(graph: FakeGraph, build: Any) -> None:
     channels = build().channels
-    created = await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", incident_channel_name(42, "Payments/checkout down?"),
+    created = await channels.create(TEAM_GROUP, incident_channel_name(42, "Payments/checkout down?"),
                                     "INC-42 [Beacon INC-42 x]")
-    found = await channels.find("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "[Beacon INC-42 x]")
+    found = await channels.find(TEAM_GROUP, "[Beacon INC-42 x]")
 
-    assert found == created and len(graph.channels["0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001"]) == 1
+    assert found == created and len(graph.channels[TEAM_GROUP]) == 1
     assert created.id.startswith("19:") and created.web_url.startswith("https://teams.microsoft.com/l/channel/")
     assert created.display_name == "inc-42-payments-checkout-down"
-    assert graph.requests_to("/teams/0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001/channels", "POST")[0].body["membershipType"] == "standard"
-    assert await channels.find("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "[Beacon INC-43 x]") is None
+    assert graph.requests_to(f"/teams/{TEAM_GROUP}/channels", "POST")[0].body["membershipType"] == "standard"
+    assert await channels.find(TEAM_GROUP, "[Beacon INC-43 x]") is None
 
 
 async def test_graph_refuses_channel_names_teams_refuses(graph: FakeGraph, build: Any) -> None:
     channels = build().channels
     for bad in ("INC-1: down?", "a" * 51, "_INC-1", "INC-1.", "INC..1"):
         with pytest.raises(PermanentDeliveryError) as caught:
-            await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", bad, "")
+            await channels.create(TEAM_GROUP, bad, "")
         assert "400" in str(caught.value), bad
-    await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "inc-1", "")
+    with pytest.raises(PermanentDeliveryError) as caught:  # Teams' own team id is not Graph's
+        await channels.create("19:Qx4wbeaconteamZ8kVn3pR2aLm7sT1uY6@thread.tacv2", "inc-1", "")
+    assert "400" in str(caught.value) and "group id" in str(caught.value)
+    await channels.create(TEAM_GROUP, "inc-1", "")
     with pytest.raises(NameTaken):
-        await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "INC-1", "")
+        await channels.create(TEAM_GROUP, "INC-1", "")
 
 
 async def test_channels_need_their_permissions(graph: FakeGraph, build: Any) -> None:
     channels = build().channels
     graph.channel_roles = set()
     with pytest.raises(PermanentDeliveryError) as caught:
-        await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "inc-1", "")
+        await channels.create(TEAM_GROUP, "inc-1", "")
     assert "403" in str(caught.value) and "Channel.Create.Group" in str(caught.value)
 
 
 async def test_archive_once_and_a_retry_finds_it_archived(graph: FakeGraph, build: Any) -> None:
     channels = build().channels
-    made = await channels.create("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", "inc-1", "")
-    await channels.archive("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", made.id)
-    await channels.archive("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001", made.id)  # a retry whose first answer was lost
+    made = await channels.create(TEAM_GROUP, "inc-1", "")
+    await channels.archive(TEAM_GROUP, made.id)
+    await channels.archive(TEAM_GROUP, made.id)  # a retry whose first answer was lost
 
-    assert graph.channels["0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001"][0]["isArchived"] is True
+    assert graph.channels[TEAM_GROUP][0]["isArchived"] is True
     assert len(graph.requests_to("/archive", "POST")) == 1
-    assert await channels.count("0b1d3a3e-5c4e-4f7a-9a61-2f1c6c0de001") == 1
+    assert await channels.count(TEAM_GROUP) == 1
 
 
 def test_channel_names_follow_teams_rules() -> None:

@@ -501,7 +501,18 @@ class FakeGraph:
             return "Channel name cannot start with an underscore or a period, or end with a period."
         return ""
 
+    @staticmethod
+    def _team_refused(team: str) -> web.Response | None:
+        """Graph names a team by its group id (a GUID) in /teams/{id}/…; Teams' own team id
+        (19:…@thread.tacv2) is refused."""
+        if is_object_id(team):
+            return None
+        return web.json_response(graph_error("BadRequest", f"Invalid team id {team}: a group id (GUID) is expected."),
+                                 status=400)
+
     async def _create_channel(self, record: RecordedRequest, team: str) -> web.Response:
+        if (refused := self._team_refused(team)) is not None:
+            return refused
         refused = self._missing_role({"Channel.Create.Group", "Channel.Create"}, "create channels")
         if refused is not None:
             return refused
@@ -528,7 +539,7 @@ class FakeGraph:
                                    "ChannelSettings.Read.Group", "ChannelSettings.ReadWrite.Group"}, "read channels")
 
     async def _list_channels(self, record: RecordedRequest, team: str) -> web.Response:
-        if (refused := self._read_refused()) is not None:
+        if (refused := self._team_refused(team) or self._read_refused()) is not None:
             return refused
         channels = self.channels.get(team, [])
         wanted = re.fullmatch(r"displayName eq '(.*)'", record.query.get("$filter", ""))
@@ -541,11 +552,8 @@ class FakeGraph:
         return next((c for c in self.channels.get(team, []) if c["id"] == unquote(channel_id)), None)
 
     async def _get_channel(self, record: RecordedRequest, team: str, channel: str) -> web.Response:
-        """GET /teams/{id}/channels/{id}: the team is named by its group id (a GUID), as Graph wants it;
-        Teams' own team id (19:…@thread.tacv2) is refused."""
-        if not is_object_id(team):
-            return web.json_response(graph_error("BadRequest", f"Invalid team id {team}: a group id (GUID) "
-                                                 "is expected."), status=400)
+        if (refused := self._team_refused(team)) is not None:
+            return refused
         if (refused := self._read_refused()) is not None:
             return refused
         found = self._channel(team, channel)
@@ -554,7 +562,7 @@ class FakeGraph:
         return web.json_response({"membershipType": "standard", **found})
 
     async def _archive_channel(self, record: RecordedRequest, team: str, channel: str) -> web.Response:
-        refused = self._missing_role({"ChannelSettings.ReadWrite.All"}, "archive channels")
+        refused = self._team_refused(team) or self._missing_role({"ChannelSettings.ReadWrite.All"}, "archive channels")
         if refused is not None:
             return refused
         found = self._channel(team, channel)
