@@ -37,14 +37,15 @@ class ChannelToCheck:
 async def channels_to_check(uow: UnitOfWork, config: BeaconConfig) -> list[ChannelToCheck]:
     """Each configured channel with the installed teams it may belong to (the one Beacon saw it in,
     or every team when Teams never showed it: a private channel's events do not reach the app)."""
-    installed = [row for row in await uow.installations.teams() if row.aad_group_id]
+    groups = {row.team_id: row.group_id for row in await uow.channels.teams()}  # Graph's id of each team
+    installed = [row for row in await uow.installations.teams() if groups.get(row.team_id)]
     found: list[ChannelToCheck] = []
     for name in CHANNEL_SETTINGS:
         channel = getattr(config.channels, name)
         if not channel:
             continue
         known = await uow.team_channels.of(channel)
-        teams = tuple((row.aad_group_id, row.team_name or row.team_id) for row in installed
+        teams = tuple((groups[row.team_id], row.team_name or row.team_id) for row in installed
                       if known is None or row.team_id == known.team_id)
         if teams:
             found.append(ChannelToCheck(f"channels.{name}", channel, teams))

@@ -51,10 +51,9 @@ async def installed(deps: Deps, install: Install) -> bool:
         row = await uow.installations.save(
             conversation_id=install.conversation_id, kind=install.kind, team_id=install.team_id,
             channel_id=install.channel_id, tenant_id=install.tenant_id, service_url=install.service_url,
-            reference=install.reference, installed_at=now, team_name=install.team_name,
-            aad_group_id=install.aad_group_id)
+            reference=install.reference, installed_at=now, team_name=install.team_name)
         if install.team_id:
-            await uow.channels.note_group(install.team_id, install.aad_group_id)  # where its channels are made
+            await uow.channels.note_group(install.team_id, install.aad_group_id)  # Graph's name for the team
             for channel in {install.team_id, install.channel_id} - {""}:
                 await uow.team_channels.note(channel, install.team_id, now, team_name=row.team_name)
             await uow.teams_problems.clear(await uow.team_channels.of_team(install.team_id))

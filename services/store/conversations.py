@@ -81,7 +81,7 @@ class Installations:
             session.add(row)
         else:
             for key, value in values.items():
-                if key != "installed_at" and not (key in ("team_name", "aad_group_id") and not value):  # not always named
+                if key != "installed_at" and not (key == "team_name" and not value):  # not always named
                     setattr(row, key, value)
         await session.flush()
         return row

@@ -153,8 +153,6 @@ class InstallationRow(Base):
     greeted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     installed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     team_name: Mapped[str] = mapped_column(String(300), nullable=False, default="", server_default="")
-    # The team's Microsoft 365 group id (channelData.team.aadGroupId): Graph's /teams/{id}.
-    aad_group_id: Mapped[str] = mapped_column(String(100), nullable=False, default="", server_default="")
 
 
 class TeamsPacingRow(Base):

@@ -1,14 +1,14 @@
 """dedicated channels: the channel Beacon made for an incident, and each team's Graph id and channel count
 
 Revision ID: 0028_dedicated_channels
-Revises: 0027_tenant_bits
+Revises: 0025_status_subscriptions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0028_dedicated_channels"
-down_revision = "0027_tenant_bits"
+down_revision = "0025_status_subscriptions"
 branch_labels = None
 depends_on = None
 
