@@ -11,6 +11,7 @@ import pytest
 from bot.wiring import OutsideSettings
 from services.config import parse_config
 from services.notify.sms.settings import SmsSettings
+from tests.cardtext import input_values
 from tests.e2e.conftest import Stack, start_stack
 from tests.e2e.helpers import act, card_text, refused, settled
 from tests.e2e.test_bridge import (
@@ -20,7 +21,6 @@ from tests.e2e.test_bridge import (
     graph,  # noqa: F401 (fixture)
     graph_settings,
     incident_with_people,
-    inputs_of,
 )
 from tests.fakes.graph import FakeGraph
 from tests.teams_activities import Person, Users
@@ -80,7 +80,7 @@ async def test_only_responders_invite_typed_addresses(database_url: str, graph: 
     try:
         root = await incident_with_people(stack)
         picker = await act(stack, root, "bridge.form", from_user=Users.DAN)
-        values = {**inputs_of(picker), "invite_extra": ATTACKER}
+        values = {**input_values(picker), "invite_extra": ATTACKER}
         message = await refused(stack, root, "bridge.start", from_user=Users.DAN, **values)
         assert message == "Not allowed: only responders can invite addresses outside the directory to a bridge."
         await settled(stack)
@@ -102,7 +102,7 @@ async def test_allowed_invite_domains_keep_typed_addresses_to_known_domains(data
     try:
         root = await incident_with_people(stack)
         picker = await act(stack, root, "bridge.form", from_user=BOB)
-        values = inputs_of(picker)
+        values = input_values(picker)
         answer = await act(stack, root, "bridge.start", from_user=BOB, **{**values, "invite_extra": ATTACKER})
         assert f"not {ATTACKER}" in card_text(answer) and "bridge.allowed_invite_domains" in card_text(answer)
         assert await bridge_rows(stack) is None
