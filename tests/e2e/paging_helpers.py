@@ -1,5 +1,10 @@
-"""The paging set-up the paging tests share: two people on call for payments, a policy with
-three-second levels, Teams personal chats on the fake connector and SMS through a fake Twilio."""
+"""The paging set-up the paging tests share: two people on call for payments, a two-level policy,
+Teams personal chats on the fake connector and SMS through a fake Twilio.
+
+A level lasts 30 seconds unless a test asks for less: a test that acts before the escalation (an
+acknowledgement, a page by hand) must not race a timer on a slow machine, and a test that waits for
+the escalation says how short its levels are (`after="PT3S"`, and `last_after` for the last level,
+so that a test can answer level 2 without racing it)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ BEARER = {"Authorization": f"Bearer {ALERTS_TOKEN}"}
 LINK = re.compile(r"https?://\S+/ack/([A-Za-z0-9_-]+)")
 
 
-def paging_config(*, after: str = "PT3S", repeat: int = 0, **oncall: Any) -> dict[str, Any]:
+def paging_config(*, after: str = "PT30S", last_after: str | None = None, repeat: int = 0,
+                  **oncall: Any) -> dict[str, Any]:
     """Ada is on call this week (the rotation started today at midnight UTC); level 2 is Grace."""
     today = datetime.now(UTC).date().isoformat()
     return {
@@ -34,7 +40,8 @@ def paging_config(*, after: str = "PT3S", repeat: int = 0, **oncall: Any) -> dic
                            "start": today, "people": [ADA.email, GRACE.email]}],
             "escalation_policies": [{"name": "payments", "repeat": repeat, "levels": [
                 {"notify": ["schedule:payments-primary"], "methods": ["teams", "sms"], "after": after},
-                {"notify": [f"person:{GRACE.email}"], "methods": ["teams", "sms", "voice"], "after": after}]}],
+                {"notify": [f"person:{GRACE.email}"], "methods": ["teams", "sms", "voice"],
+                 "after": last_after or after}]}],
             "page_priorities": ["P1"], **oncall},
     }
 

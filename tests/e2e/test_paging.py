@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from services.config import parse_config
 from services.intake.settings import IntakeSettings
 from services.notify.sms.settings import SmsSettings
+from services.paging.escalation import ESCALATION
 from services.paging.links import AckLinks
 from services.store.tables import IncidentRow, TimelineRow
 from tests.e2e.conftest import Stack, start_stack, unconfigured
@@ -105,24 +106,23 @@ async def snapshot(stack: Stack) -> tuple[Any, ...]:
 
 
 async def test_an_alert_pages_the_person_on_call_then_escalates_when_nobody_acknowledges(database_url):
-    async with paging(database_url) as (stack, twilio):
+    async with paging(database_url, after="PT6S", last_after="PT3S") as (stack, twilio):
         status, answer = await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         assert status == 200 and answer["alerts"][0]["outcome"] == "declared", answer
         started = asyncio.get_running_loop().time()
         # Level 1: Ada, on call this week, in a personal chat and by SMS, at once.
         await eventually(lambda: personal_pages(stack, ADA) and sms_to(twilio, ADA_PHONE), timeout=5,
                          what="Ada's Teams and SMS pages")
-        assert asyncio.get_running_loop().time() - started < 2
         [text] = sms_to(twilio, ADA_PHONE)
         assert text.startswith("INC-1 P1: ") and "/ack/" in text and len(text) <= 160
         page = personal_pages(stack, ADA)[0].cards[0]
         assert "Acknowledge" in card_text(page) and "INC-1" in card_text(page)
         assert not personal_pages(stack, GRACE) and not sms_to(twilio, GRACE_PHONE)
 
-        # Nobody acknowledges: after PT3S level 2 pages Grace, by Teams and SMS (voice: not configured).
-        await eventually(lambda: personal_pages(stack, GRACE) and sms_to(twilio, GRACE_PHONE), timeout=10,
+        # Nobody acknowledges: after PT6S level 2 pages Grace, by Teams and SMS (voice: not configured).
+        await eventually(lambda: personal_pages(stack, GRACE) and sms_to(twilio, GRACE_PHONE), timeout=15,
                          what="Grace's level 2 pages")
-        assert asyncio.get_running_loop().time() - started >= 2.5
+        assert asyncio.get_running_loop().time() - started >= 5.5
         # After level 2 goes unanswered too, the thread says so and mentions the team.
         root = await incident_root(stack, 1)
         notice = await stack.teams.wait_for(lambda r: next(
@@ -139,10 +139,17 @@ async def test_an_alert_pages_the_person_on_call_then_escalates_when_nobody_ackn
         stack.every_card_is_valid()
 
 
+async def escalation_armed(stack: Stack) -> bool:
+    """Whether INC-1's next escalation level is still due to page."""
+    async with stack.beacon.deps.uow() as uow:
+        return await uow.timers.get(1, ESCALATION) is not None
+
+
 async def test_the_signed_link_acknowledges_only_on_post_and_stops_the_escalation(database_url):
     async with paging(database_url) as (stack, twilio):
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         await eventually(lambda: sms_to(twilio, ADA_PHONE), what="Ada's SMS")
+        assert await escalation_armed(stack) is True
         token = ack_token(sms_to(twilio, ADA_PHONE)[0])
         before = await snapshot(stack)
 
@@ -157,9 +164,9 @@ async def test_the_signed_link_acknowledges_only_on_post_and_stops_the_escalatio
         root = await incident_root(stack, 1)
         await stack.teams.wait_for(lambda _: "by Ada Lovelace (SMS link) {{TIME(" in card_text(root.cards[0])
                                    or None, timeout=10)
-        # Escalation stopped: well past level 1's PT3S, Grace was never paged.
-        await asyncio.sleep(4.5)
+        # Escalation stopped: level 2's page is no longer armed, and Grace was never paged.
         await stack.beacon.settle()
+        assert await escalation_armed(stack) is False
         assert not sms_to(twilio, GRACE_PHONE) and not personal_pages(stack, GRACE)
         timeline = await kinds(stack)
         assert timeline.count("acknowledged") == 1 and "escalated" not in timeline
@@ -232,14 +239,15 @@ async def test_acknowledge_on_the_personal_page_card_stops_the_escalation(databa
     async with paging(database_url) as (stack, twilio):
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         await eventually(lambda: personal_pages(stack, ADA), what="Ada's Teams page")
+        assert await escalation_armed(stack) is True
         page = personal_pages(stack, ADA)[0]
         [button] = [a for a in page.cards[0]["actions"] if a.get("title") == "Acknowledge"]
         answer = await stack.invoke_card(card_action_invoke(
             button["verb"], button["data"], reply_to_id=page.id, service_url=stack.url, from_user=ADA,
             scope="personal"))
         assert "by Ada Lovelace (Teams page)" in card_text(answer)
-        await asyncio.sleep(4.5)  # past level 1's PT3S
         await stack.beacon.settle()
+        assert await escalation_armed(stack) is False
         assert not personal_pages(stack, GRACE) and not sms_to(twilio, GRACE_PHONE)
         assert (await kinds(stack)).count("escalated") == 0
 

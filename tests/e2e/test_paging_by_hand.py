@@ -4,7 +4,6 @@ timeline; outside any incident it explains why it needs one; who may page is the
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from services.paging.escalation import ESCALATION
@@ -69,7 +68,6 @@ async def test_a_page_by_hand_in_the_thread_pages_once_and_is_on_the_timeline(da
         # Teams delivers the message again: nothing more goes out; and no escalation follows.
         status, _ = await stack.send({**message, "serviceUrl": stack.url})
         assert status in (200, 201)
-        await asyncio.sleep(3.5)  # past a level's PT3S
         await stack.beacon.settle()
         assert len(sms_to(twilio, GRACE_PHONE)) == 1 and len(personal_pages(stack, GRACE)) == 1
         assert len(await paged_events(stack)) == 1

@@ -40,7 +40,7 @@ def check(body: str) -> None:
 
 
 async def test_an_acknowledged_escalation_shows_on_metrics_and_in_the_metrics_command(database_url):
-    async with paging(database_url) as (stack, twilio):
+    async with paging(database_url, after="PT3S", last_after="PT60S") as (stack, twilio):
         body = await metrics(stack)
         assert "beacon_paging_time_to_acknowledge_seconds" in body and "_count{" not in body.split(
             "beacon_paging_time_to_acknowledge_seconds")[-1].split("# HELP")[0]

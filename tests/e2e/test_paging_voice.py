@@ -6,7 +6,6 @@ callback doubles nothing; a call whose answer was lost is not placed twice."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from services.config import parse_config
 from services.intake.settings import IntakeSettings
 from services.notify.sms.settings import SmsSettings
 from services.notify.voice.settings import VoiceSettings
+from services.paging.escalation import ESCALATION
 from tests.e2e.conftest import Stack, start_stack, unconfigured
 from tests.e2e.helpers import card_text, eventually, incident_root
 from tests.e2e.paging_helpers import (
@@ -76,7 +76,7 @@ async def graces_call(stack: Stack, twilio: FakeTwilioVoice) -> str:
 
 
 async def test_level_2_calls_the_secondary_and_pressing_1_acknowledges_and_stops_the_escalation(database_url):
-    async with voice_paging(database_url, repeat=1) as (stack, twilio):
+    async with voice_paging(database_url, repeat=1, after="PT3S", last_after="PT60S") as (stack, twilio):
         status, answer = await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         assert status == 200 and answer["alerts"][0]["outcome"] == "declared", answer
         # Level 1: Ada in Teams and by SMS; nobody is called yet (level 1's methods are teams and sms).
@@ -114,9 +114,10 @@ async def test_level_2_calls_the_secondary_and_pressing_1_acknowledges_and_stops
         assert (await twilio.end(sid, "completed", 41))[0] == 204
         assert (await twilio.repeat_last(sid))[0] == 204
 
-        # Escalation stopped: past level 2's PT3S nobody else is paged and the policy does not start over.
-        await asyncio.sleep(4.5)
+        # Escalation stopped: nothing more is armed, so the policy does not start over (repeat=1).
         await stack.beacon.settle()
+        async with stack.beacon.deps.uow() as uow:
+            assert await uow.timers.get(1, ESCALATION) is None
         timeline = await kinds(stack)
         assert timeline.count("acknowledged") == 1 and "page_unanswered" not in timeline
         assert timeline.count("escalated") == 1 and timeline.count("paged") == 2
@@ -132,7 +133,7 @@ async def test_level_2_calls_the_secondary_and_pressing_1_acknowledges_and_stops
 
 
 async def test_no_key_asks_again_then_says_goodbye_and_the_escalation_goes_on(database_url):
-    async with voice_paging(database_url) as (stack, twilio):
+    async with voice_paging(database_url, after="PT3S") as (stack, twilio):
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         sid = await graces_call(stack, twilio)
         call = await twilio.answer(sid)
@@ -156,7 +157,7 @@ async def test_no_key_asks_again_then_says_goodbye_and_the_escalation_goes_on(da
 
 
 async def test_a_call_whose_answer_was_lost_rings_once(database_url):
-    async with voice_paging(database_url) as (stack, twilio):
+    async with voice_paging(database_url, after="PT3S") as (stack, twilio):
         # Twilio creates the call but the connection drops before its answer reaches Beacon.
         twilio.reset_next(1, path_contains="/Calls.json", after_handling=True)
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
@@ -169,7 +170,7 @@ async def test_a_call_whose_answer_was_lost_rings_once(database_url):
 
 
 async def test_a_throttled_call_is_placed_by_the_retry(database_url):
-    async with voice_paging(database_url) as (stack, twilio):
+    async with voice_paging(database_url, after="PT3S") as (stack, twilio):
         # Throttled before Twilio did anything: the retry places the call.
         twilio.fail_next(1, 429, retry_after=0, path_contains="/Calls.json")
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
@@ -180,7 +181,7 @@ async def test_a_throttled_call_is_placed_by_the_retry(database_url):
 
 
 async def test_an_invalid_number_is_a_permanent_failure_on_the_timeline(database_url):
-    async with voice_paging(database_url) as (stack, twilio):
+    async with voice_paging(database_url, after="PT3S") as (stack, twilio):
         twilio.fail_next(1, 400, path_contains="/Calls.json",
                          body={"code": 21211, "message": "Invalid 'To' Phone Number: +447700900002", "status": 400,
                                "more_info": "https://www.twilio.com/docs/errors/21211"})
@@ -195,7 +196,7 @@ async def test_an_invalid_number_is_a_permanent_failure_on_the_timeline(database
 
 
 async def test_a_call_still_ringing_stops_when_someone_acknowledges_another_way(database_url):
-    async with voice_paging(database_url) as (stack, twilio):
+    async with voice_paging(database_url, after="PT3S", last_after="PT60S") as (stack, twilio):
         await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         sid = await graces_call(stack, twilio)
         assert twilio.call(sid).status == "queued"  # Grace's phone rings

@@ -107,7 +107,9 @@ async def test_two_instances_on_one_postgresql_post_every_update_exactly_once(da
     await second.start()
     try:
         roots = [(await declare(stack, f"Outage {i}"))[1] for i in range(3)]
-        await asyncio.sleep(4)
+        # Both replicas run the scheduler; wait for a few updates of each incident, however slow the machine.
+        await stack.teams.wait_for(lambda _: all(len(update_numbers(stack, r.id)) >= 3 for r in roots) or None,
+                                   timeout=60)
         await second.stop()
         await stack.beacon.stop()
         for root in roots:
