@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from sqlalchemy import and_, bindparam, exists, func, literal_column, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -41,7 +41,8 @@ from services.incidents import TimelineEvent
 from services.store.db import database_unavailable, while_unavailable_retry
 from services.store.group_commit import GroupCommit
 from services.store.mapping import event_row
-from services.store.tables import UNFINISHED_STATUSES, IncidentRow, OutboxRow
+from services.store.outbox import unfinished_before
+from services.store.tables import IncidentRow, OutboxRow
 from services.tracing import incident_number, span
 
 log = logging.getLogger("beacon.outbox")
@@ -377,10 +378,7 @@ def _claim_statement(postgresql: bool, *, lapsed: bool) -> Any:
 
 def _blocked(candidate: Any) -> Any:
     """An earlier row of the same ordering key is still to go out."""
-    earlier = aliased(OutboxRow)
-    # Spelled as the partial index ix_outbox_unfinished is, with literals, so the database can use it.
-    return exists().where(and_(earlier.ordering_key == candidate.ordering_key, earlier.id < candidate.id,
-                               earlier.status.in_([literal_column(f"'{s}'") for s in UNFINISHED_STATUSES])))
+    return unfinished_before(candidate.ordering_key, candidate.id)
 
 
 def describe(effect: Effect) -> str:

@@ -1,14 +1,20 @@
-"""Loads, once at start-up and off the event loop, what Beacon would otherwise load on first use in the
-middle of a request: the report renderer (matplotlib, fpdf2) and the Microsoft Graph models Beacon
-sends and reads. The Graph SDK's models import their field types only when one is first serialised or
-parsed (an event pulls in about 1,200 modules), which took the event loop for seconds on the first
-bridge or review of a process, so every other click and post waited. A daemon thread: start-up and
-shutdown never wait for it, and a request that needs a module it is still loading waits only for that
-module (Python's import lock), without holding the event loop's CPU."""
+"""Loads, once at start-up and in a thread of its own, two sets of modules that would otherwise load
+on the event loop the first time a request needs them:
+
+- the report renderer: services.review.pdf and services.review.render, with matplotlib and fpdf2;
+- when Graph is configured, the Graph models of the events, online meetings, calls, users, error
+  answers and send-mail requests Beacon uses. Each is parsed from a trimmed Graph answer
+  (GRAPH_ANSWERS) and serialised again, because the SDK imports a model's field types only when one
+  is first parsed or serialised (an event pulls in about 1,200 modules).
+
+Nothing else is loaded ahead of use. The thread is a daemon: start-up and shutdown never wait for
+it. A request that imports a module the thread is still loading waits for that import to finish
+(Python's import lock); the event loop is blocked meanwhile, though not spending CPU on the import.
+A failure only means the first use loads the module instead.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -45,7 +51,7 @@ def _round_trip(model: type, answer: dict[str, Any]) -> None:
     from kiota_serialization_json.json_parse_node import JsonParseNode
     from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
 
-    value = JsonParseNode(json.loads(json.dumps(answer))).get_object_value(model)
+    value = JsonParseNode(answer).get_object_value(model)
     JsonSerializationWriter().write_object_value(None, value)
 
 

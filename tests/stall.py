@@ -42,6 +42,7 @@ class Probe:
 
 _probes: list[Probe] = []
 _sampler: threading.Thread | None = None
+_sampler_stop = threading.Event()
 _original_run = asyncio.events.Handle._run
 
 
@@ -78,8 +79,7 @@ def _garbage_collection(phase: str, info: dict[str, Any]) -> None:
 
 def _sample_forever() -> None:
     """Where the loop thread is while a callback runs long: the innermost frames, sampled every 20 ms."""
-    while True:
-        time.sleep(0.02)
+    while not _sampler_stop.wait(0.02):
         current = dict(_running)
         if not current or time.monotonic() - current["since"] < 0.04:
             continue
@@ -116,19 +116,38 @@ def _timed_run(self: asyncio.events.Handle) -> None:
                         probe.stalls.append(Stall(spent, [w.removeprefix(str(ROOT) + "/") for w in where], hot))
 
 
-@contextmanager
-def stall_probe(limit: float = 0.1) -> Iterator[Probe]:
-    """Record every callback that runs Beacon's code for longer than `limit` seconds of CPU."""
+def _install() -> None:
+    """Time every callback the loop runs, and sample the loop thread while one runs long."""
     global _sampler
     asyncio.events.Handle._run = _timed_run  # type: ignore[method-assign]
-    if _sampler is None:
-        gc.callbacks.append(_garbage_collection)
-        _sampler = threading.Thread(target=_sample_forever, name="stall-sampler", daemon=True)
-        _sampler.start()
+    gc.callbacks.append(_garbage_collection)
+    _sampler_stop.clear()
+    _sampler = threading.Thread(target=_sample_forever, name="stall-sampler", daemon=True)
+    _sampler.start()
+
+
+def _uninstall() -> None:
+    """Put the loop back as it was: nothing of the probe is left running once the last one ends."""
+    global _sampler
+    asyncio.events.Handle._run = _original_run  # type: ignore[method-assign]
+    gc.callbacks.remove(_garbage_collection)
+    _sampler_stop.set()
+    if _sampler is not None:
+        _sampler.join()
+        _sampler = None
+
+
+@contextmanager
+def stall_probe(limit: float = 0.1) -> Iterator[Probe]:
+    """Record every callback that runs Beacon's code for longer than `limit` seconds of CPU. The
+    loop runs its callbacks as before once the last probe ends."""
+    if not _probes:
+        _install()
     probe = Probe(limit)
     _probes.append(probe)
     try:
         yield probe
     finally:
         _probes.remove(probe)
-
+        if not _probes:
+            _uninstall()

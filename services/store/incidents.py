@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, bindparam, exists, func, insert, select, tuple_, update
 
+from services.comms.messages import RESPONDERS
 from services.errors import ConcurrentUpdate
 from services.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from services.store.db import take_the_writer_turn
@@ -209,10 +210,13 @@ class Timeline:
                                         limit: int, audience: str) -> dict[int, list[TimelineEvent]]:
         """For each incident, its latest `limit` timeline entries since its last status update to
         `audience` (another audience's update does not count), oldest first, leaving out the kinds in
-        `leave_out`: what a draft update summarises, read without the rest of the timeline."""
+        `leave_out`: what a draft update summarises, read without the rest of the timeline. An
+        update recorded without an audience (older rows) was to the responders, as
+        services.comms.plan reads it."""
+        update_audience = func.coalesce(TimelineRow.after["audience"].as_string(), RESPONDERS)
         last_update = (select(func.max(TimelineRow.id))
                        .where(TimelineRow.incident_id == IncidentRow.id, TimelineRow.kind == "status_update",
-                              TimelineRow.after["audience"].as_string() == audience)
+                              update_audience == audience)
                        .scalar_subquery())
         since = (select(IncidentRow.id, func.coalesce(last_update, 0).label("after"))
                  .where(IncidentRow.id.in_(incident_ids)).subquery())

@@ -11,11 +11,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, exists, func, literal_column, select, update
+from sqlalchemy.orm import aliased
 
 from services.effects import OutboxEffect, ordering
 from services.store.dialect import insert_if_new, lock_rows
-from services.store.tables import OutboxRow
+from services.store.tables import UNFINISHED_STATUSES, OutboxRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
@@ -31,6 +32,18 @@ def _values(kind: str, payload: dict[str, Any], key: str, incident_id: int | Non
 def _effect_values(effect: OutboxEffect, now: datetime, due: datetime | None = None) -> dict[str, Any]:
     return _values(effect.kind, effect.payload(), effect.idempotency_key, effect.filed_under, effect.ordering_key,
                    due or now, now)
+
+
+def unfinished_before(ordering_key: Any, before_id: Any) -> ColumnElement[bool]:
+    """An effect queued before `before_id` under `ordering_key` is still to go out (pending or
+    being sent). Both may be values or columns of an outer query (the outbox worker's claim).
+
+    The statuses are literals, not bound parameters, and spelled as the predicate of the partial
+    index ix_outbox_unfinished: a planner uses a partial index only when the query's WHERE clause
+    implies its predicate as written, so with parameters it reads every row of the ordering key."""
+    earlier = aliased(OutboxRow)
+    return exists().where(earlier.ordering_key == ordering_key, earlier.id < before_id,
+                          earlier.status.in_([literal_column(f"'{status}'") for status in UNFINISHED_STATUSES]))
 
 
 class Outbox:
@@ -86,9 +99,7 @@ class Outbox:
 
     async def earlier_unfinished(self, ordering_key: str, effect_id: int) -> bool:
         """Whether an effect queued before `effect_id` under `ordering_key` is still to go out."""
-        return bool(await self._uow.session.scalar(
-            select(func.count()).where(OutboxRow.ordering_key == ordering_key, OutboxRow.id < effect_id,
-                                       OutboxRow.status.in_(("pending", "sending")))))
+        return bool(await self._uow.session.scalar(select(unfinished_before(ordering_key, effect_id))))
 
     async def fold_into(self, effect_id: int, effect: OutboxEffect, *, kinds: Collection[str],
                         now: datetime, why: str) -> list[OutboxRow]:

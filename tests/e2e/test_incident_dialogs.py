@@ -164,6 +164,11 @@ async def test_a_dialog_naming_another_incident_than_the_clicked_card_is_refused
     assert body["task"]["type"] == "message" and "INC-2" in body["task"]["value"]
     await settled(stack)
     assert "note" not in await kinds(stack, 2)
+    assert "note" not in await kinds(stack, 1)  # nor does it land on the card's own incident
+    own = dialog_card(await open_dialog(stack, first, "incident.note"))  # INC-1's own dialog from its card does
+    await submit_dialog(stack, first, own, note="genuine")  # answered once the note is recorded
+    assert "note" in await kinds(stack, 1)
+    assert "note" not in await kinds(stack, 2)
 
 
 async def test_an_inline_form_on_a_card_posted_before_the_dialogs_still_works(stack):

@@ -27,9 +27,11 @@ def no_outside_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """The process's tracer provider (installed once: OpenTelemetry allows one) with an in-memory exporter."""
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[InMemorySpanExporter]:
+    """The process's tracer provider (installed once: OpenTelemetry allows one) with an in-memory
+    exporter, added once for the module: a provider's span processors cannot be taken off again, so
+    one added per test would pile up and every later span would go through each of them."""
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider()
@@ -38,7 +40,15 @@ def spans() -> Iterator[InMemorySpanExporter]:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     instrument_outgoing_http()  # what configure_telemetry does with Application Insights set
     yield exporter
-    exporter.shutdown()  # later tests' spans are no longer kept
+    exporter.shutdown()  # later modules' spans are no longer kept
+
+
+@pytest.fixture
+def spans(exporter: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
+    """The spans of this test only."""
+    exporter.clear()
+    yield exporter
+    exporter.clear()
 
 
 def named(spans: InMemorySpanExporter, prefix: str, kind: SpanKind | None = None) -> list[ReadableSpan]:

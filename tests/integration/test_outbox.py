@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from services.clock import FakeClock, SystemClock
 from services.delivery import NotConfigured, PermanentDeliveryError, TransientDeliveryError
@@ -361,3 +362,50 @@ async def test_a_wake_while_too_few_slots_are_free_does_not_spin_the_worker(sess
         w.stop()
         await running
     assert set((await statuses(sessions)).values()) == {"sent"}
+
+
+async def test_an_earlier_effect_of_the_ordering_key_counts_only_while_it_is_still_to_go_out(sessions):
+    for key in "ab":
+        await enqueue(sessions, "x", key, order="incident:1")
+    await enqueue(sessions, "x", "other", order="incident:2")
+    async with sessions() as session:
+        ids = {r.idempotency_key: r.id for r in await session.scalars(select(OutboxRow))}
+    async with UnitOfWork(sessions) as uow:
+        assert await uow.outbox.earlier_unfinished("incident:1", ids["b"])
+        assert not await uow.outbox.earlier_unfinished("incident:1", ids["a"])
+        assert not await uow.outbox.earlier_unfinished("incident:2", ids["other"])
+    async with UnitOfWork(sessions) as uow:
+        await uow.session.execute(update(OutboxRow).where(OutboxRow.idempotency_key == "a").values(status="sent"))
+        await uow.commit()
+    async with UnitOfWork(sessions) as uow:
+        assert not await uow.outbox.earlier_unfinished("incident:1", ids["b"])
+
+
+async def test_the_questions_about_earlier_unfinished_effects_read_the_partial_index_on_sqlite(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'beacon.db'}")
+    await migrate(engine)
+    sessions = session_factory(engine)
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "outbox" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with UnitOfWork(sessions) as uow:
+            await uow.outbox.earlier_unfinished("incident:1", 5)
+        w = worker(sessions, {})
+        await w.next_due()
+        await w._claim(10)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(sent) == 4  # the check, next_due, and the two claims
+    try:
+        async with engine.connect() as connection:
+            for statement, parameters in sent:
+                plan = (await connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)).all()
+                details = [row[-1] for row in plan]
+                assert any("ix_outbox_unfinished" in detail for detail in details), (statement, details)
+    finally:
+        await engine.dispose()

@@ -492,3 +492,26 @@ async def test_more_timers_due_than_a_batch_holds_all_fire_once_over_several_bat
             (i, plan.RESPONDERS, 1) for i in incidents]
     assert await timers(deps) == {**{(i, plan.RESPONDERS): ("due", 2) for i in incidents},
                                   **{(i, plan.STAKEHOLDERS): ("due", 1) for i in incidents}}
+
+
+async def test_an_update_recorded_before_updates_named_their_audience_counts_as_the_responders(deps):
+    incident = await declare(deps)
+    await act(deps, incident, Verb.NOTE, note="Before the update")
+    await act(deps, incident, Verb.POST_UPDATE, audience=plan.RESPONDERS, update="Rolling back")
+    async with deps.uow() as uow:  # as older rows were written: no audience in the details
+        row = await uow.session.scalar(select(TimelineRow).where(TimelineRow.incident_id == incident,
+                                                                 TimelineRow.kind == "status_update"))
+        assert row is not None and row.after is not None
+        row.after = {key: value for key, value in row.after.items() if key != "audience"}
+        await uow.commit()
+    await act(deps, incident, Verb.NOTE, note="After the update")
+
+    async with deps.uow() as uow:
+        changes = await uow.timeline.changes_since_last_update(
+            [incident], leave_out=plan.QUIET_KINDS | {"status_update"}, limit=plan.CHANGES_SHOWN,
+            audience=plan.RESPONDERS)
+        stakeholders = await uow.timeline.changes_since_last_update(
+            [incident], leave_out=plan.QUIET_KINDS | {"status_update"}, limit=plan.CHANGES_SHOWN,
+            audience=plan.STAKEHOLDERS)
+    assert [event.summary for event in changes[incident]] == ["After the update"]
+    assert "Before the update" in [event.summary for event in stakeholders[incident]]

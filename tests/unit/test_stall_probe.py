@@ -4,8 +4,10 @@ first report of a process no longer load their libraries on the event loop (serv
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
+import threading
 import time
 
 from tests.stall import ROOT, stall_probe
@@ -32,6 +34,18 @@ async def test_short_callbacks_waiting_and_test_code_are_not_stalls():
         while time.thread_time() < end:  # the test's own code stands for the world, not for Beacon
             pass
     assert probe.stalls == []
+
+
+async def test_the_loop_runs_its_callbacks_as_before_once_the_last_probe_ends():
+    original, callbacks = asyncio.events.Handle._run, list(gc.callbacks)
+    with stall_probe(0.1):
+        with stall_probe(0.5):  # probes nest, as a test's own probe inside the end-to-end fixture's
+            assert asyncio.events.Handle._run is not original
+        assert asyncio.events.Handle._run is not original  # the outer probe still times callbacks
+        await asyncio.sleep(0)
+    assert asyncio.events.Handle._run is original
+    assert gc.callbacks == callbacks
+    assert "stall-sampler" not in [thread.name for thread in threading.enumerate()]
 
 
 FIRST_USE = """
