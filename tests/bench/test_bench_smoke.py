@@ -35,8 +35,10 @@ def test_card_actions_refuses_more_users_than_the_bench_team_names():
 
 
 def test_footprint_benchmark_runs():
-    out = run("bench.footprint", "--incidents", "50", "--settle", "0.1")
-    assert "beacon_50_incidents" in out
+    out = run("bench.footprint", "--incidents", "50", "--open", "5", "--settle", "0.1")
+    result = json.loads((ROOT / "bench" / "results" / "footprint.json").read_text())
+    served = result["beacon_50_incidents_after_metrics_and_report"]["served_s"]
+    assert set(served) == {"install", "metrics_command", "metrics_scrape", "report_html", "report_pdf"}, out
 
 
 def test_schedule_benchmark_runs_and_fires_each_update_once():
