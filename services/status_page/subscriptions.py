@@ -24,7 +24,7 @@ from services.intake.replies import replied, stakeholder_sequence
 from services.status_page.effects import SubscriberEmail
 from services.status_page.links import CONFIRM_TTL, StatusLinks
 from services.status_page.mail import confirmation_email
-from services.status_page.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from services.status_page.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED, SubscriptionsFull
 from services.status_page.tables import StatusSubscriptionRow
 from services.status_page.usecases import LinkRefused
 from services.store.uow import UnitOfWork
@@ -65,14 +65,13 @@ async def subscribe(deps: Deps, links: StatusLinks, client: str, generation: int
         subscriptions = uow.status_subscriptions
         if await subscriptions.confirmations_since(client, now - timedelta(hours=1)) >= CONFIRMATIONS_PER_HOUR:
             return Asked.BUSY
-        row = await subscriptions.find(client, address)
-        full = await subscriptions.taken(client, generation, now, CONFIRM_TTL) >= cap
-        if full and not _counted(row, generation, now):
-            return Asked.FULL
-        row = row or await subscriptions.of_address(client, address, generation, now)
+        row = await subscriptions.of_address(client, address, generation, now)
         if _needs_no_email(row, generation, now):
             return Asked.SENT
-        number = await subscriptions.ask_confirmation(row, generation, now)
+        try:
+            number = await subscriptions.ask_confirmation(row, generation, now, cap=cap, pending_for=CONFIRM_TTL)
+        except SubscriptionsFull:
+            return Asked.FULL  # the transaction is not committed: not even the new row is kept
         if number is not None:
             mail = confirmation_email(client, address, links.confirm_url(client, row.id, address, generation, now),
                                       int(CONFIRM_TTL.total_seconds() // 3600))
@@ -80,14 +79,6 @@ async def subscribe(deps: Deps, links: StatusLinks, client: str, generation: int
                                                  mail.text, "", f"status page confirmation to {address}"), now=now)
         await uow.commit()
     return Asked.SENT
-
-
-def _counted(row: StatusSubscriptionRow | None, generation: int, now: datetime) -> bool:
-    """Whether the address already counts against the client's cap (subscribers.taken)."""
-    if row is None or row.generation != generation:
-        return False
-    sent = row.last_confirmation_at
-    return row.state == CONFIRMED or (row.state == PENDING and sent is not None and now - sent <= CONFIRM_TTL)
 
 
 def _needs_no_email(row: StatusSubscriptionRow, generation: int, now: datetime) -> bool:
