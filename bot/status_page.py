@@ -7,31 +7,25 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from botbuilder.core import TurnContext
 
 from bot import context as ctx
 from bot.commands import Command
-from bot.status_subscriptions import CSP, SubscriptionRoutes, add_subscription_routes
+from bot.status_http import HEADERS, answer, document, refused
+from bot.status_subscriptions import SubscriptionRoutes, add_subscription_routes
 from bot.wiring import Wiring, link_signing
 from services.config import ClientEntry
 from services.deps import Deps
 from services.status_page.effects import SubscriberEmail, subscriber_email_handler
 from services.status_page.forms import subscribe_form
-from services.status_page.links import StatusLinks
+from services.status_page.links import SIGNED, StatusLinks, status_path
 from services.status_page.page import atom_feed, status_page, without_names
 from services.status_page.subscriptions import SubscriberUpdates
 from services.status_page.usecases import DAYS, LinkRefused, client_page, public_page, share_link
 from services.store.uow import UnitOfWork
 
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
-    "Content-Security-Policy": CSP,  # the page's form posts to Beacon itself
-    "X-Content-Type-Options": "nosniff",
-}
-REFUSED = "the status link is invalid, has expired or was revoked: ask your account manager for a new one"
 
 
 class StatusPages:
@@ -51,33 +45,31 @@ class StatusPages:
         # The signature first: a forged link cannot tell which clients exist.
         generation = self.links.signed_generation(name, query, now)
         if generation is None:
-            return web.json_response({"error": REFUSED}, status=403)
+            return refused(request)
         try:
             incidents = await client_page(self.deps, name, generation, now)
         except LinkRefused:
-            return web.json_response({"error": REFUSED}, status=403)
+            return refused(request)
         if self.deps.config.client(name) is None:
-            return web.json_response({"error": f"{name} is no longer a client in BEACON_CONFIG"}, status=404)
-        return name, list(incidents), {k: query[k] for k in ("g", "expires", "sig")}
+            return answer(request, "No such client", f"{name} is no longer a client in BEACON_CONFIG", 404)
+        return name, list(incidents), {k: query[k] for k in SIGNED}
 
     def _urls(self, client: str, signed: dict[str, str]) -> tuple[str, str]:
         """The page's and the feed's signed addresses."""
-        page = f"{self.links.base_url}/status/{quote(client, safe='')}"
-        return f"{page}?{urlencode(signed)}", f"{page}/feed?{urlencode(signed)}"
+        base = self.links.base_url
+        return base + status_path(client, query=signed), base + status_path(client, "feed", signed)
 
     async def page_route(self, request: web.Request) -> web.Response:
         found = await self._read(request)
         if isinstance(found, web.Response):
             return found
         client, incidents, signed = found
-        here = request.path
         page = status_page(client, incidents, self.deps.clock.now(), days=DAYS,
                            refreshing=request.query.get("refresh") == "1",
-                           refresh_url=f"{here}?{urlencode({**signed, 'refresh': '1'})}",
-                           still_url=f"{here}?{urlencode(signed)}", feed_url=self._urls(client, signed)[1],
-                           subscribe=subscribe_form(client, f"/status/{quote(client, safe='')}/subscribe?"
-                                                            f"{urlencode(signed)}"))
-        return web.Response(text=page, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
+                           refresh_url=status_path(client, query={**signed, "refresh": "1"}),
+                           still_url=status_path(client, query=signed), feed_url=self._urls(client, signed)[1],
+                           subscribe=subscribe_form(client, status_path(client, "subscribe", signed)))
+        return document(page)
 
     async def feed_route(self, request: web.Request) -> web.Response:
         found = await self._read(request)
@@ -86,8 +78,7 @@ class StatusPages:
         client, incidents, signed = found
         page_url, feed_url = self._urls(client, signed)
         feed = atom_feed(client, incidents, self.deps.clock.now(), page_url=page_url, feed_url=feed_url)
-        return web.Response(text=feed, content_type="application/atom+xml", charset="utf-8",
-                            headers=SECURITY_HEADERS)
+        return document(feed, "application/atom+xml")
 
     async def public_route(self, request: web.Request) -> web.Response:
         """GET /status with `status.public`: every current and recent incident, no client names."""
@@ -101,7 +92,7 @@ class StatusPages:
         page = status_page(None, incidents, now, days=DAYS, refreshing=request.query.get("refresh") == "1",
                            refresh_url="/status?refresh=1", still_url="/status", feed_url="",
                            said=without_names(names))
-        headers = {k: v for k, v in SECURITY_HEADERS.items() if k != "X-Robots-Tag"} | {"Cache-Control": "no-cache"}
+        headers = {k: v for k, v in HEADERS.items() if k != "X-Robots-Tag"} | {"Cache-Control": "no-cache"}
         return web.Response(text=page, content_type="text/html", charset="utf-8", headers=headers)
 
     async def link_for(self, uow: UnitOfWork, client: str, now: datetime) -> str:

@@ -7,40 +7,17 @@ HTML pages, anything else JSON: a bad address is a 400 that says what to type, a
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from bot.status_http import answer, ask, refused
 from services.deps import Deps
-from services.status_page.forms import button_page, paragraph, small_page
-from services.status_page.links import CONFIRM_TTL, StatusLinks, subscription_of
+from services.status_page.links import CONFIRM_TTL, SIGNED, StatusLinks, status_path, subscription_of
 from services.status_page.subscribers import CONFIRMED, UNSUBSCRIBED
 from services.status_page.subscriptions import Asked, Subscription, confirm, find, subscribe, unsubscribe
 from services.status_page.usecases import LinkRefused
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'"
-HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
-           "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff"}
-REFUSED_PAGE = "the status link is invalid, has expired or was revoked: ask your account manager for a new one"
 HOURS = int(CONFIRM_TTL.total_seconds() // 3600)
-
-
-def answer(request: web.Request, title: str, text: str, status: int = 200, back: str = "",
-           **headers: str) -> web.Response:
-    """An HTML page for a browser (Accept: text/html); else JSON, {"error": …} for a refusal."""
-    if "text/html" in request.headers.get("Accept", ""):
-        return web.Response(text=small_page(title, paragraph(text), back), status=status, content_type="text/html",
-                            charset="utf-8", headers={**HEADERS, **headers})
-    return web.json_response({"error": text} if status >= 400 else {"message": text}, status=status,
-                             headers={**HEADERS, **headers})
-
-
-def ask(request: web.Request, title: str, text: str, button: str) -> web.Response:
-    """A page with one button that POSTs to the same address (JSON: what it would do)."""
-    if "text/html" in request.headers.get("Accept", ""):
-        return web.Response(text=button_page(title, text, request.path_qs, button), content_type="text/html",
-                            charset="utf-8", headers=HEADERS)
-    return web.json_response({"message": f"{text} POST to this address to do it."}, headers=HEADERS)
 
 
 class SubscriptionRoutes:
@@ -52,14 +29,14 @@ class SubscriptionRoutes:
         query = dict(request.query)
         generation = self.links.signed_generation(client, query, now)
         if generation is None or self.deps.config.client(client) is None:
-            return answer(request, "This link does not work", f"Nothing was saved: {REFUSED_PAGE}.", 403)
-        back = f"/status/{quote(client, safe='')}?{urlencode({k: query[k] for k in ('g', 'expires', 'sig')})}"
+            return refused(request, "Nothing was saved")
+        back = status_path(client, query={k: query[k] for k in SIGNED})
         form = await request.post()
         typed = str(form.get("email") or "")
         try:
             asked = await subscribe(self.deps, self.links, client, generation, typed, now, cap=self.cap)
         except LinkRefused:
-            return answer(request, "This link does not work", f"Nothing was saved: {REFUSED_PAGE}.", 403)
+            return refused(request, "Nothing was saved")
         if asked is Asked.BAD_ADDRESS:
             shown = typed.strip()[:100] or "an empty address"
             return answer(request, "That is not an email address",

@@ -208,24 +208,36 @@ def status_paragraph(client: str, status_url: str) -> str:
             f"{html.escape(status_sentence(client))}</a></p>")
 
 
-def email(message: Message, status_url: str = "") -> Email:
+def subscribed_sentence(client: str) -> str:
+    """Why a status page subscriber gets the email, before its unsubscribe link."""
+    whose = f"{client}'s" if client else "these"
+    return f"You get this email because you subscribed to {whose} incident updates"
+
+
+def email(message: Message, status_url: str = "", unsubscribe_url: str = "") -> Email:
     """HTML and plain text, short and readable on a phone; everything people wrote is escaped.
-    `status_url`: the client's status page, for the client's people."""
+    `status_url`: the client's status page, for the client's people; `unsubscribe_url`: how a
+    status page subscriber stops these emails."""
     m = message
     subject = f"[{m.reference}] {m.heading}: {m.title}"[:200]
     heading = f"{m.reference} · {m.heading}"
     table = "".join(f"<p style='margin:0 0 10px'><b>{html.escape(label)}:</b> {value}</p>"
                     for label, value in rows(m, utc, html.escape))
     by = byline(m)
-    page = (f"<div style='font-family:Segoe UI,Arial,sans-serif;font-size:15px;max-width:600px'>"
-            f"<h2 style='font-size:18px'>{html.escape(heading)}</h2>{table}"
+    why = subscribed_sentence(m.client)
+    page = (f"<div style='font-family:Segoe UI,Arial,sans-serif;font-size:16px;line-height:1.5;max-width:600px'>"
+            f"<h2 style='font-size:20px'>{html.escape(heading)}</h2>{table}"
             + (f"<p style='color:#555'>{html.escape(by)}</p>" if by else "")
             + f"<p style='color:#555'>Reference: {html.escape(m.reference)}</p>"
-            + f"{status_paragraph(m.client, status_url)}</div>")
+            + f"{status_paragraph(m.client, status_url)}"
+            + (f"<p style='color:#555'>{html.escape(why)}. <a href=\"{html.escape(unsubscribe_url, quote=True)}\">"
+               "Unsubscribe</a></p>" if unsubscribe_url else "") + "</div>")
     plain = "\n".join([heading, "", *(f"{label}: {value}" for label, value in rows(m, utc)), "",
                        *([by] if by else []), f"Reference: {m.reference}"])
     if status_url:
         plain += f"\n\n{status_sentence(m.client)}: {status_url}"
+    if unsubscribe_url:
+        plain += f"\n\n{why}.\nUnsubscribe: {unsubscribe_url}"
     return Email(subject, page, plain)
 
 

@@ -1,4 +1,5 @@
-"""Signed, expiring links to a report: HMAC-SHA256 over the incident number and the expiry."""
+"""Signed, expiring links to a report: HMAC-SHA256 over the incident number and the expiry (one
+function signs and checks), compared with services.rotation.matches_any."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
+
+from services.rotation import matches_any
 
 
 class ReportLinks:
@@ -37,5 +40,4 @@ class ReportLinks:
             moment = int(expires)
         except ValueError:
             return False
-        expected = self._signature(incident_id, moment)
-        return hmac.compare_digest(expected, signature) and now.timestamp() <= moment
+        return matches_any(signature, [self._signature(incident_id, moment)]) and now.timestamp() <= moment

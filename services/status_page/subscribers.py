@@ -1,21 +1,39 @@
 """The email subscriptions of clients' status pages inside the caller's unit of work
 (`uow.status_subscriptions`). A subscription changes state only by a compare-and-set on the row,
-so two requests at once (two clicks on a confirmation link, two subscribe forms) do one thing."""
+so two requests at once (two clicks on a confirmation link, two subscribe forms) do one thing.
+
+A client's cap (STATUS_SUBSCRIBERS_PER_CLIENT) is written here only, in SQL: the statement that
+counts a confirmation email refuses when the client has as many subscriptions as it takes, and
+the subscriptions of one client take turns on its status link's row, so two at once never both
+take the last place."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from services.status_page.tables import StatusLinkRow, StatusSubscriptionRow
-from services.store.dialect import insert_if_new
+from services.store.dialect import insert_if_new, lock_what_it_reads
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
 
 PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
+
+
+class SubscriptionsFull(Exception):
+    """The client's status page has as many subscriptions as it takes: nothing was counted."""
+
+
+def _counts(rows: type[StatusSubscriptionRow], generation: int, now: datetime,
+            pending_for: timedelta) -> ColumnElement[bool]:
+    """Whether a subscription counts against its client's cap: made through the current link, and
+    confirmed, or pending with a confirmation link that still works."""
+    return (rows.generation == generation) & or_(
+        rows.state == CONFIRMED, (rows.state == PENDING) & (rows.last_confirmation_at >= now - pending_for))
 
 
 class StatusSubscriptions:
@@ -41,35 +59,41 @@ class StatusSubscriptions:
         assert row is not None
         return row
 
-    async def taken(self, client: str, generation: int, now: datetime, pending_for: timedelta) -> int:
-        """How many of the client's subscriptions count against its cap: those made through its
-        current link that are confirmed, or pending with a confirmation link that still works."""
-        return int(await self._uow.session.scalar(select(func.count()).where(
-            StatusSubscriptionRow.client == client, StatusSubscriptionRow.generation == generation,
-            or_(StatusSubscriptionRow.state == CONFIRMED,
-                (StatusSubscriptionRow.state == PENDING)
-                & (StatusSubscriptionRow.last_confirmation_at >= now - pending_for)))) or 0)
-
     async def confirmations_since(self, client: str, since: datetime) -> int:
         return int(await self._uow.session.scalar(select(func.count()).where(
             StatusSubscriptionRow.client == client, StatusSubscriptionRow.last_confirmation_at >= since)) or 0)
 
-    async def _change(self, row: StatusSubscriptionRow, **values: Any) -> bool:
-        """Apply `values` if the row is still as read (state and confirmations sent)."""
+    async def _change(self, row: StatusSubscriptionRow, *also: ColumnElement[bool], **values: Any) -> bool:
+        """Apply `values` if the row is still as read (state and confirmations sent) and `also` holds."""
         result = await self._uow.session.execute(
             update(StatusSubscriptionRow).where(StatusSubscriptionRow.id == row.id,
                                                 StatusSubscriptionRow.state == row.state,
-                                                StatusSubscriptionRow.confirmations_sent == row.confirmations_sent)
+                                                StatusSubscriptionRow.confirmations_sent == row.confirmations_sent,
+                                                *also)
             .values(**values).execution_options(synchronize_session=False))
         return bool(getattr(result, "rowcount", 0))
 
-    async def ask_confirmation(self, row: StatusSubscriptionRow, generation: int, now: datetime) -> int | None:
-        """Count one more confirmation email for a pending (or ended) subscription; returns its
-        number, or None when another request counted it first."""
+    async def ask_confirmation(self, row: StatusSubscriptionRow, generation: int, now: datetime, *, cap: int,
+                               pending_for: timedelta) -> int | None:
+        """Count one more confirmation email for a pending (or ended) subscription, made through
+        the link of `generation`, whose confirmation link works for `pending_for`; returns its
+        number, or None when another request counted it first. Raises SubscriptionsFull, counting
+        nothing, when the subscription does not count against the client's cap yet and `cap`
+        others do."""
+        await lock_what_it_reads(self._uow.session, select(StatusLinkRow).where(StatusLinkRow.client == row.client))
+        others = aliased(StatusSubscriptionRow)
+        taken = (select(func.count()).select_from(others)
+                 .where(others.client == row.client, _counts(others, generation, now, pending_for)).scalar_subquery())
+        seen = (row.state, row.confirmations_sent)
         number = row.confirmations_sent + 1
-        done = await self._change(row, state=PENDING, generation=generation, confirmations_sent=number,
-                                  last_confirmation_at=now, confirmed_at=None, ended_at=None)
-        return number if done else None
+        if await self._change(row, _counts(StatusSubscriptionRow, generation, now, pending_for) | (taken < cap),
+                              state=PENDING, generation=generation, confirmations_sent=number,
+                              last_confirmation_at=now, confirmed_at=None, ended_at=None):
+            return number
+        after = await self.get(row.id)
+        if after is not None and (after.state, after.confirmations_sent) == seen:
+            raise SubscriptionsFull(row.client)
+        return None
 
     async def confirm(self, row: StatusSubscriptionRow, now: datetime) -> bool:
         return await self._change(row, state=CONFIRMED, confirmed_at=now)

@@ -1,7 +1,7 @@
 """Email updates from a client's status page, double opt-in: an address typed into the page's form
 is sent a confirmation link (signed, expiring) and gets nothing else until it is followed; then it
-gets each stakeholder update people post and each resolution notice of the client's incidents, the
-same words the page shows, until it unsubscribes (every email has a signed link, and the
+gets each stakeholder update people post and each resolution notice of the client's incidents, in
+the email the client's contacts get, until it unsubscribes (every email has a signed link, and the
 List-Unsubscribe header). Subscribing twice never makes two subscriptions, nor two emails of one
 update. A client's page takes at most `cap` subscriptions (STATUS_SUBSCRIBERS_PER_CLIENT) and sends
 at most CONFIRMATIONS_PER_HOUR confirmations an hour, one per address every RESEND_AFTER, so a
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from services.comms.messages import CLIENTS, RESOLUTION, UPDATE, compose, email
 from services.comms.plan import routes_for
 from services.config import BeaconConfig
 from services.deps import Deps
@@ -22,8 +23,8 @@ from services.incidents import Incident, TimelineEvent
 from services.intake.replies import replied, stakeholder_sequence
 from services.status_page.effects import SubscriberEmail
 from services.status_page.links import CONFIRM_TTL, StatusLinks
-from services.status_page.mail import confirmation_email, resolution_email, update_email
-from services.status_page.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from services.status_page.mail import confirmation_email
+from services.status_page.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED, SubscriptionsFull
 from services.status_page.tables import StatusSubscriptionRow
 from services.status_page.usecases import LinkRefused
 from services.store.uow import UnitOfWork
@@ -64,14 +65,13 @@ async def subscribe(deps: Deps, links: StatusLinks, client: str, generation: int
         subscriptions = uow.status_subscriptions
         if await subscriptions.confirmations_since(client, now - timedelta(hours=1)) >= CONFIRMATIONS_PER_HOUR:
             return Asked.BUSY
-        row = await subscriptions.find(client, address)
-        full = await subscriptions.taken(client, generation, now, CONFIRM_TTL) >= cap
-        if full and not _counted(row, generation, now):
-            return Asked.FULL
-        row = row or await subscriptions.of_address(client, address, generation, now)
+        row = await subscriptions.of_address(client, address, generation, now)
         if _needs_no_email(row, generation, now):
             return Asked.SENT
-        number = await subscriptions.ask_confirmation(row, generation, now)
+        try:
+            number = await subscriptions.ask_confirmation(row, generation, now, cap=cap, pending_for=CONFIRM_TTL)
+        except SubscriptionsFull:
+            return Asked.FULL  # the transaction is not committed: not even the new row is kept
         if number is not None:
             mail = confirmation_email(client, address, links.confirm_url(client, row.id, address, generation, now),
                                       int(CONFIRM_TTL.total_seconds() // 3600))
@@ -79,14 +79,6 @@ async def subscribe(deps: Deps, links: StatusLinks, client: str, generation: int
                                                  mail.text, "", f"status page confirmation to {address}"), now=now)
         await uow.commit()
     return Asked.SENT
-
-
-def _counted(row: StatusSubscriptionRow | None, generation: int, now: datetime) -> bool:
-    """Whether the address already counts against the client's cap (subscribers.taken)."""
-    if row is None or row.generation != generation:
-        return False
-    sent = row.last_confirmation_at
-    return row.state == CONFIRMED or (row.state == PENDING and sent is not None and now - sent <= CONFIRM_TTL)
 
 
 def _needs_no_email(row: StatusSubscriptionRow, generation: int, now: datetime) -> bool:
@@ -141,7 +133,8 @@ async def unsubscribe(deps: Deps, subscription: int, now: datetime) -> None:
 
 class SubscriberUpdates:
     """An incident observer: each stakeholder update people post, and each resolution, of a
-    client's incident reaches the client's subscribers, in the transaction of the change. An
+    client's incident reaches the client's subscribers, in the transaction of the change, as the
+    email the client's contacts get (services.comms.messages) with an unsubscribe link. An
     address that gets the client's stakeholder emails anyway (a contact in BEACON_CONFIG) is not
     sent it twice."""
 
@@ -167,12 +160,13 @@ class SubscriberUpdates:
         sequence = await stakeholder_sequence(uow, incident)
         for event in told:
             resolved = event.kind == "resolved"
-            message = f"{incident.number}:" + (f"resolved:v{incident.version}" if resolved else f"update{sequence}")
+            key = f"{incident.number}:" + (f"resolved:v{incident.version}" if resolved else f"update{sequence}")
+            message = (compose(incident, self.config, RESOLUTION, CLIENTS, at=event.at) if resolved else
+                       compose(incident, self.config, UPDATE, CLIENTS, at=event.at, sequence=sequence,
+                               text=str((event.after or {}).get("text", ""))))
             for row in receiving:
                 leave = self.links.unsubscribe_url(client.name, row.id, row.address)
-                mail = (resolution_email(client.name, incident, page_url, leave) if resolved else
-                        update_email(client.name, incident, str((event.after or {}).get("text", "")), event.at,
-                                     page_url, leave))
-                await uow.outbox.add(SubscriberEmail(row.id, message, incident.id, row.address, mail.subject,
+                mail = email(message, page_url, leave)
+                await uow.outbox.add(SubscriberEmail(row.id, key, incident.id, row.address, mail.subject,
                                                      mail.html, mail.text, leave,
                                                      f"{incident.number} status email to {row.address}"), now=now)

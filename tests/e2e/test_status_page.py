@@ -161,6 +161,12 @@ async def test_the_account_owner_shares_a_page_that_shows_stakeholder_updates_on
     for bad in (tampered, expired, link.split("&sig=")[0], "/status/Contoso", feed_of(tampered)):
         status, body = await stack.beacon.get_text(bad)
         assert status == 403 and "Payments API down" not in body, bad
+    session = stack.beacon._session  # a browser is told so in a page, kept out of caches and indexes
+    assert session is not None
+    async with session.get(stack.beacon.url + tampered, headers={"Accept": "text/html"}) as response:
+        assert response.status == 403 and "This link does not work" in await response.text()
+        assert response.headers["Cache-Control"] == "no-store" and response.headers["X-Robots-Tag"] == "noindex"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 
     # Revoking: every link handed out so far stops working; the new one works.
     renewed = await ask(stack, "status Contoso revoke", OWNER)
