@@ -13,7 +13,7 @@ from typing import Any
 from botbuilder.core import InvokeResponse, TurnContext
 
 from bot import context as ctx
-from bot.gate import Gate, Membership, Refusal, RosterMembership
+from bot.gate import Gate, Membership, Refusal, RosterMembership, optional_positive_id, positive_id
 from bot.mentions import reader_zone_name
 from bot.views import view_of
 from cards import strings
@@ -34,7 +34,7 @@ from services.declaring import (
 from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound
 from services.lifecycle import COUNTED_CHANGES, FORM_USED, ActionOutcome, IncidentAction, act_on_incident
-from services.verbs import INCIDENT_VERBS, Verb
+from services.verbs import INCIDENT_VERBS, VERB_OF, Verb
 
 log = logging.getLogger("beacon.bot")
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -105,20 +105,6 @@ def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _int(value: object, field: str, *, optional: bool = False) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"{field} must be a number")
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise ValueError(f"{field} must be a number") from None
-    if number < 1 or number > 2**31:
-        raise ValueError(f"{field} is out of range")
-    return number
-
-
 CardRoute = Callable[[TurnContext, Verb, dict[str, Any]], Awaitable[Json]]
 
 
@@ -141,8 +127,10 @@ class CardActions:
         value = _mapping(turn_context.activity.value)
         action = _mapping(value.get("action"))
         data = _mapping(action.get("data"))
-        verb = next((v for v in Verb if v.value == str(action.get("verb"))), None)
-        unknown = error_response(f"Unknown action “{str(action.get('verb'))[:60]}”.", "BadRequest")
+        sent = str(action.get("verb"))
+        verb = VERB_OF.get(sent)
+        unknown = error_response(f"Unknown action “{sent[:60]}”: Beacon has no such button on this card.",
+                                 "BadRequest")
         if verb is None:
             return unknown
         try:
@@ -196,8 +184,7 @@ class CardActions:
 
     async def _join(self, turn_context: TurnContext, data: dict[str, Any],
                     form: FormMessage | None) -> DeclareForm | str:
-        incident_id = _int(data.get("incidentId"), "incidentId")
-        assert incident_id is not None
+        incident_id = positive_id(data.get("incidentId"), "incidentId")
         actor = ctx.actor(turn_context.activity)
         command = IncidentAction(verb=Verb.DECLARE_JOIN, incident_id=incident_id, shown_version=None, data=data,
                                  actor=actor, activity_id=turn_context.activity.id or "", form_message=form)
@@ -213,11 +200,9 @@ class CardActions:
 
     async def _incident_action(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
         try:
-            incident_id = _int(data.get("incidentId"), "incidentId")
-            assert incident_id is not None
             command = IncidentAction(
-                verb=verb, incident_id=incident_id,
-                shown_version=_int(data.get("version"), "version", optional=True),
+                verb=verb, incident_id=positive_id(data.get("incidentId"), "incidentId"),
+                shown_version=optional_positive_id(data.get("version"), "version"),
                 data=data, actor=ctx.actor(turn_context.activity),
                 activity_id=turn_context.activity.id or "")
             outcome = await act_on_incident(command, self.deps)

@@ -53,6 +53,9 @@ class ActionOutcome:
     earlier_changes: int = 0  # how many more changed before those (COUNTED_CHANGES at most)
     # For the poster of a stakeholder update only: every route it went to or skipped, and why.
     routes: tuple[str, ...] = ()
+    # Those the action's data names whom Beacon has met, by Entra id (an assignment's responders),
+    # so a form shown again after an error names them without reading them again.
+    people: dict[str, Person] = field(default_factory=dict)
     field: str = ""  # the form field an error is about, when it is about one
 
 
@@ -230,7 +233,8 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
             ACTIONS[cmd.verb].apply(incident, data, cmd.actor, now, deps.config)
         except DomainError as error:
             return ActionOutcome(incident, applied=False, notice=str(error), is_error=True,
-                                 field=error.field if isinstance(error, ValidationFailed) else "")
+                                 field=error.field if isinstance(error, ValidationFailed) else "",
+                                 people=dict(data.get(KNOWN_PEOPLE) or {}))
         await uow.people.remember([cmd.actor, *incident.responders], now)
         await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact,
                             activity_id=cmd.activity_id)
