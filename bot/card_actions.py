@@ -208,25 +208,31 @@ class CardActions:
             outcome = await act_on_incident(command, self.deps)
         except (IncidentNotFound, ValueError) as error:  # the card names no incident Beacon can act on
             raise CardRefused(str(error)) from None
-        notice, lines = _notice(outcome)
+        (notice, lines), *more = _notices(outcome) or [("", ())]
         async with self.deps.uow() as uow:
             view = await view_of(uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
                                  is_error=outcome.is_error, now=self.deps.clock.now(), viewer=command.actor,
-                                 admins=self.deps.config.roles.incident_admins)
+                                 admins=self.deps.config.roles.incident_admins, more_notices=tuple(more))
         return incident_card(view)
 
 
-def _notice(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
+def _notices(outcome: ActionOutcome) -> list[tuple[str, tuple[str, ...]]]:
+    """What the clicker is told above the card, as headed lists: an error; else a stakeholder
+    update's routes (the answer to a Universal Action refreshes the card for its clicker alone),
+    then what changed since their card; else the outcome's own notice."""
     if outcome.is_error:
-        return outcome.notice, ()
-    if outcome.routes:  # the answer to a Universal Action refreshes the card for its clicker alone
-        return strings.UPDATE_ROUTES, (*outcome.routes, *outcome.changed_meanwhile)
+        return [(outcome.notice, ())]
+    told = [(strings.UPDATE_ROUTES, outcome.routes)] if outcome.routes else []
     if outcome.changed_meanwhile:
-        heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
-        earlier = outcome.earlier_changes
-        if not earlier:
-            return heading, tuple(outcome.changed_meanwhile)
-        counted_all = earlier + len(outcome.changed_meanwhile) < COUNTED_CHANGES
-        more = (strings.EARLIER_CHANGES if counted_all else strings.EARLIER_CHANGES_AT_LEAST).format(count=earlier)
-        return heading, (*outcome.changed_meanwhile, more)
-    return outcome.notice, ()
+        return [*told, _changed_meanwhile(outcome)]
+    return told or ([(outcome.notice, ())] if outcome.notice else [])
+
+
+def _changed_meanwhile(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
+    heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
+    earlier = outcome.earlier_changes
+    if not earlier:
+        return heading, tuple(outcome.changed_meanwhile)
+    counted_all = earlier + len(outcome.changed_meanwhile) < COUNTED_CHANGES
+    more = (strings.EARLIER_CHANGES if counted_all else strings.EARLIER_CHANGES_AT_LEAST).format(count=earlier)
+    return heading, (*outcome.changed_meanwhile, more)

@@ -39,8 +39,8 @@ async def _latest_update(uow: UnitOfWork, incident: Incident) -> LatestUpdate | 
 
 async def view_of(uow: UnitOfWork, incident: Incident, providers: list[ExtrasProvider], *,
                   notice: str = "", notice_lines: tuple[str, ...] = (), is_error: bool = False,
-                  now: datetime | None = None, viewer: Person | None = None,
-                  admins: Collection[str] = ()) -> IncidentView:
+                  now: datetime | None = None, viewer: Person | None = None, admins: Collection[str] = (),
+                  more_notices: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> IncidentView:
     """`admins` are the incident admins' Entra ids: an admin viewer sees setup problems, and the
     card everyone sees asks Teams to refresh it for the commander and the admins it knows, so
     each gets their own view (no "Take command" for the commander; problems for admins)."""
@@ -59,7 +59,7 @@ async def view_of(uow: UnitOfWork, incident: Incident, providers: list[ExtrasPro
     return IncidentView(incident, people, notice, notice_lines, is_error, extras,
                         latest_update=await _latest_update(uow, incident), now=now or datetime.now(UTC),
                         viewer=viewer, viewer_is_admin=bool(viewer and viewer.aad_object_id in admins),
-                        refresh_for=tuple(r for r in refresh if r.startswith("29:")))
+                        refresh_for=tuple(r for r in refresh if r.startswith("29:")), more_notices=more_notices)
 
 
 def thread_link(thread: ThreadRow | None) -> str:
