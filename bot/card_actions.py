@@ -15,7 +15,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from bot import context as ctx
 from bot.gate import Gate, Membership, Refusal, RosterMembership, optional_positive_id, positive_id
 from bot.mentions import reader_zone_name
-from bot.views import view_of
+from bot.views import changed_meanwhile, view_of
 from cards import strings
 from cards.elements import Json
 from cards.forms import DeclareForm, SimilarOffer, declare_form
@@ -33,7 +33,7 @@ from services.declaring import (
 )
 from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound
-from services.lifecycle import COUNTED_CHANGES, FORM_USED, ActionOutcome, IncidentAction, act_on_incident
+from services.lifecycle import FORM_USED, ActionOutcome, IncidentAction, act_on_incident
 from services.verbs import INCIDENT_VERBS, VERB_OF, Verb
 
 log = logging.getLogger("beacon.bot")
@@ -224,15 +224,5 @@ def _notices(outcome: ActionOutcome) -> list[tuple[str, tuple[str, ...]]]:
         return [(outcome.notice, ())]
     told = [(strings.UPDATE_ROUTES, outcome.routes)] if outcome.routes else []
     if outcome.changed_meanwhile:
-        return [*told, _changed_meanwhile(outcome)]
+        return [*told, changed_meanwhile(outcome)]
     return told or ([(outcome.notice, ())] if outcome.notice else [])
-
-
-def _changed_meanwhile(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
-    heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
-    earlier = outcome.earlier_changes
-    if not earlier:
-        return heading, tuple(outcome.changed_meanwhile)
-    counted_all = earlier + len(outcome.changed_meanwhile) < COUNTED_CHANGES
-    more = (strings.EARLIER_CHANGES if counted_all else strings.EARLIER_CHANGES_AT_LEAST).format(count=earlier)
-    return heading, (*outcome.changed_meanwhile, more)

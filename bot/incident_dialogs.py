@@ -23,6 +23,7 @@ from botbuilder.schema.teams import (
 
 from bot import context as ctx
 from bot.gate import optional_positive_id, positive_id
+from bot.views import changed_meanwhile
 from cards.incident_forms import FORM_FIELDS, FORM_TITLES, LEVEL_CHOICES, IncidentFormView, incident_form
 from cards.updates import AUDIENCE_CHOICES
 from services.deps import Deps
@@ -67,7 +68,10 @@ def done_text(verb: Verb, outcome: ActionOutcome) -> str:
             Verb.REASSESS: f"{incident.label} is now {incident.priority}.",
             Verb.RESOLVE: f"{incident.label} is resolved."}[verb]
     lines = [done, *(f"• {route}" for route in outcome.routes)]
-    if outcome.notice:
+    if outcome.changed_meanwhile:
+        heading, changes = changed_meanwhile(outcome)
+        lines += [heading, *(f"• {change}" for change in changes)]
+    elif outcome.notice:
         lines.append(outcome.notice)
     return "\n".join(lines)
 
@@ -126,7 +130,7 @@ class IncidentDialogs:
                 return _response(_again(view, problems={outcome.field: outcome.notice}))
             return _response(_again(view, outcome_error=outcome.notice))
         if not outcome.applied and outcome.notice != ALREADY_APPLIED:  # the card was stale: look again
-            changes = "; ".join(outcome.changed_meanwhile)
+            changes = "; ".join(changed_meanwhile(outcome)[1])
             error = f"{outcome.notice} {changes}".strip()
             return _response(_again(view, outcome_error=error, version=outcome.incident.version))
         return _message(done_text(verb, outcome) if outcome.applied else ALREADY_APPLIED)

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 
+from cards import strings
 from cards.incident import IncidentView, LatestUpdate, ViewExtras
 from cards.messages import ListedIncident
 from services.incidents import Incident, IncidentNotFound, Person
 from services.intake.tickets import teams_thread_url
+from services.lifecycle import COUNTED_CHANGES, ActionOutcome
 from services.store.tables import ThreadRow
 from services.store.uow import UnitOfWork
 
@@ -87,3 +89,15 @@ async def listed_incidents(uow: UnitOfWork) -> list[ListedIncident]:
 
 def named_person(person: Person, people: dict[str, Person]) -> Person:
     return person if person.name else people.get(person.aad_object_id, person)
+
+
+def changed_meanwhile(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
+    """What changed since the clicker's card (a heading, then the latest changes and how many came
+    before them), for an outcome that has `changed_meanwhile`."""
+    heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
+    earlier = outcome.earlier_changes
+    if not earlier:
+        return heading, tuple(outcome.changed_meanwhile)
+    counted_all = earlier + len(outcome.changed_meanwhile) < COUNTED_CHANGES
+    more = (strings.EARLIER_CHANGES if counted_all else strings.EARLIER_CHANGES_AT_LEAST).format(count=earlier)
+    return heading, (*outcome.changed_meanwhile, more)
