@@ -15,7 +15,7 @@ from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
 from tests.e2e.conftest import E2E_CONFIG, Stack, start_stack
 from tests.e2e.helpers import act, card_text, declare, settled
-from tests.e2e.test_status_subscriptions import READER, mailbox, start, subscribed, to_reader
+from tests.e2e.test_status_subscriptions import mailbox, start, subscribed, to_reader
 from tests.fakes.graph import FakeGraph
 from tests.fakes.sms import FakeTwilio
 
