@@ -13,9 +13,9 @@ from typing import Any
 from botbuilder.core import InvokeResponse, TurnContext
 
 from bot import context as ctx
-from bot.gate import Gate, Membership, Refusal, RosterMembership
+from bot.gate import Gate, Membership, Refusal, RosterMembership, optional_positive_id, positive_id
 from bot.mentions import reader_zone_name
-from bot.views import view_of
+from bot.views import changed_meanwhile, view_of
 from cards import strings
 from cards.elements import Json
 from cards.forms import DeclareForm, SimilarOffer, declare_form
@@ -33,8 +33,8 @@ from services.declaring import (
 )
 from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound
-from services.lifecycle import COUNTED_CHANGES, FORM_USED, ActionOutcome, IncidentAction, act_on_incident
-from services.verbs import INCIDENT_VERBS, Verb
+from services.lifecycle import FORM_USED, ActionOutcome, IncidentAction, act_on_incident
+from services.verbs import INCIDENT_VERBS, VERB_OF, Verb
 
 log = logging.getLogger("beacon.bot")
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -105,20 +105,6 @@ def _mapping(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _int(value: object, field: str, *, optional: bool = False) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"{field} must be a number")
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise ValueError(f"{field} must be a number") from None
-    if number < 1 or number > 2**31:
-        raise ValueError(f"{field} is out of range")
-    return number
-
-
 CardRoute = Callable[[TurnContext, Verb, dict[str, Any]], Awaitable[Json]]
 
 
@@ -141,8 +127,10 @@ class CardActions:
         value = _mapping(turn_context.activity.value)
         action = _mapping(value.get("action"))
         data = _mapping(action.get("data"))
-        verb = next((v for v in Verb if v.value == str(action.get("verb"))), None)
-        unknown = error_response(f"Unknown action “{str(action.get('verb'))[:60]}”.", "BadRequest")
+        sent = str(action.get("verb"))
+        verb = VERB_OF.get(sent)
+        unknown = error_response(f"Unknown action “{sent[:60]}”: Beacon has no such button on this card.",
+                                 "BadRequest")
         if verb is None:
             return unknown
         try:
@@ -196,8 +184,7 @@ class CardActions:
 
     async def _join(self, turn_context: TurnContext, data: dict[str, Any],
                     form: FormMessage | None) -> DeclareForm | str:
-        incident_id = _int(data.get("incidentId"), "incidentId")
-        assert incident_id is not None
+        incident_id = positive_id(data.get("incidentId"), "incidentId")
         actor = ctx.actor(turn_context.activity)
         command = IncidentAction(verb=Verb.DECLARE_JOIN, incident_id=incident_id, shown_version=None, data=data,
                                  actor=actor, activity_id=turn_context.activity.id or "", form_message=form)
@@ -213,35 +200,29 @@ class CardActions:
 
     async def _incident_action(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
         try:
-            incident_id = _int(data.get("incidentId"), "incidentId")
-            assert incident_id is not None
             command = IncidentAction(
-                verb=verb, incident_id=incident_id,
-                shown_version=_int(data.get("version"), "version", optional=True),
+                verb=verb, incident_id=positive_id(data.get("incidentId"), "incidentId"),
+                shown_version=optional_positive_id(data.get("version"), "version"),
                 data=data, actor=ctx.actor(turn_context.activity),
                 activity_id=turn_context.activity.id or "")
             outcome = await act_on_incident(command, self.deps)
         except (IncidentNotFound, ValueError) as error:  # the card names no incident Beacon can act on
             raise CardRefused(str(error)) from None
-        notice, lines = _notice(outcome)
+        (notice, lines), *more = _notices(outcome) or [("", ())]
         async with self.deps.uow() as uow:
             view = await view_of(uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
                                  is_error=outcome.is_error, now=self.deps.clock.now(), viewer=command.actor,
-                                 admins=self.deps.config.roles.incident_admins)
+                                 admins=self.deps.config.roles.incident_admins, more_notices=tuple(more))
         return incident_card(view)
 
 
-def _notice(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
+def _notices(outcome: ActionOutcome) -> list[tuple[str, tuple[str, ...]]]:
+    """What the clicker is told above the card, as headed lists: an error; else a stakeholder
+    update's routes (the answer to a Universal Action refreshes the card for its clicker alone),
+    then what changed since their card; else the outcome's own notice."""
     if outcome.is_error:
-        return outcome.notice, ()
-    if outcome.routes:  # the answer to a Universal Action refreshes the card for its clicker alone
-        return strings.UPDATE_ROUTES, (*outcome.routes, *outcome.changed_meanwhile)
+        return [(outcome.notice, ())]
+    told = [(strings.UPDATE_ROUTES, outcome.routes)] if outcome.routes else []
     if outcome.changed_meanwhile:
-        heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
-        earlier = outcome.earlier_changes
-        if not earlier:
-            return heading, tuple(outcome.changed_meanwhile)
-        counted_all = earlier + len(outcome.changed_meanwhile) < COUNTED_CHANGES
-        more = (strings.EARLIER_CHANGES if counted_all else strings.EARLIER_CHANGES_AT_LEAST).format(count=earlier)
-        return heading, (*outcome.changed_meanwhile, more)
-    return outcome.notice, ()
+        return [*told, changed_meanwhile(outcome)]
+    return told or ([(outcome.notice, ())] if outcome.notice else [])

@@ -49,10 +49,17 @@ MISMATCH = "BadRequest"
 
 
 def positive_id(value: object, field: str) -> int:
+    """An id or version a card or dialog sends back (a number from 1 to 2**31 - 1, as a number or
+    as text); ValueError naming the field otherwise."""
     text = str(value if value is not None else "").strip()
     if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**31:
         raise ValueError(f"{field} must be a number")
     return int(text)
+
+
+def optional_positive_id(value: object, field: str) -> int | None:
+    """The same, for what a card may leave out (a card's version): None when it is absent."""
+    return None if value is None else positive_id(value, field)
 
 
 class Gate:

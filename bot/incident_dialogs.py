@@ -22,13 +22,14 @@ from botbuilder.schema.teams import (
 )
 
 from bot import context as ctx
-from bot.card_actions import _int
+from bot.gate import optional_positive_id, positive_id
+from bot.views import changed_meanwhile
 from cards.incident_forms import FORM_FIELDS, FORM_TITLES, LEVEL_CHOICES, IncidentFormView, incident_form
 from cards.updates import AUDIENCE_CHOICES
 from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound
 from services.lifecycle import ALREADY_APPLIED, ActionOutcome, IncidentAction, act_on_incident
-from services.verbs import Verb
+from services.verbs import VERB_OF, Verb
 
 DIALOG_ID = re.compile(r"^[0-9a-f]{32}$")
 LEVELS = {value for _, value in LEVEL_CHOICES}
@@ -67,7 +68,10 @@ def done_text(verb: Verb, outcome: ActionOutcome) -> str:
             Verb.REASSESS: f"{incident.label} is now {incident.priority}.",
             Verb.RESOLVE: f"{incident.label} is resolved."}[verb]
     lines = [done, *(f"• {route}" for route in outcome.routes)]
-    if outcome.notice:
+    if outcome.changed_meanwhile:
+        heading, changes = changed_meanwhile(outcome)
+        lines += [heading, *(f"• {change}" for change in changes)]
+    elif outcome.notice:
         lines.append(outcome.notice)
     return "\n".join(lines)
 
@@ -77,58 +81,66 @@ class IncidentDialogs:
         self.deps = deps
 
     async def dialog(self, turn_context: TurnContext, data: dict[str, Any]) -> TaskModuleResponse:
-        activity = turn_context.activity
-        verb = Verb(str(data.get("verb")))
+        """A fetch reads the incident for its form; a submit is one unit of work: the form's own
+        checks need the incident only when they find a problem, and a valid form goes straight to
+        the use case a card click uses, whose outcome carries the incident to show again."""
+        verb = VERB_OF.get(str(data.get("verb")))
+        if verb not in FORM_FIELDS:
+            return _message(f"Beacon has no form “{str(data.get('verb'))[:60]}”.")
         try:
-            incident_id = _int(data.get("incidentId"), "incidentId")
-            version = _int(data.get("version"), "version", optional=True)
+            incident_id = positive_id(data.get("incidentId"), "incidentId")
+            version = optional_positive_id(data.get("version"), "version")
         except ValueError as error:
             return _message(str(error))
-        assert incident_id is not None
-        async with self.deps.uow() as uow:
-            incident = await uow.incidents.get(incident_id)
-        if incident is None:
-            return _message(f"INC-{incident_id} does not exist.")
-        if activity.name == "task/fetch":
+        if turn_context.activity.name == "task/fetch":
+            incident = await self._incident(incident_id)
+            if incident is None:
+                return _message(f"INC-{incident_id} does not exist.")
             return _response(IncidentFormView(verb, incident, version=version, dialog_id=uuid.uuid4().hex))
+        return await self._submit(turn_context, verb, incident_id, version, data)
+
+    async def _submit(self, turn_context: TurnContext, verb: Verb, incident_id: int, version: int | None,
+                      data: dict[str, Any]) -> TaskModuleResponse:
         values = {key: str(data.get(key) or "") for key in FORM_FIELDS[verb]}
         dialog_id = str(data.get("dialogId") or "")
         dialog_id = dialog_id if DIALOG_ID.match(dialog_id) else uuid.uuid4().hex
-        view = IncidentFormView(verb, incident, values, version=version, dialog_id=dialog_id,
-                                people=await self._people(values))
-        if problems := problems_of(verb, values):
-            return _response(_again(view, problems=problems))
+        if problems := problems_of(verb, values):  # nobody is named yet: a missing choice is a problem
+            incident = await self._incident(incident_id)
+            if incident is None:
+                return _message(f"INC-{incident_id} does not exist.")
+            return _response(IncidentFormView(verb, incident, values, problems, version=version, dialog_id=dialog_id))
         # The dialog's own id names the change: a submit repeated (a double click, a retry) applies once.
         command = IncidentAction(verb=verb, incident_id=incident_id, shown_version=version, data=dict(values),
-                                 actor=ctx.actor(activity), activity_id=f"dialog:{incident_id}:{dialog_id}")
+                                 actor=ctx.actor(turn_context.activity),
+                                 activity_id=f"dialog:{incident_id}:{dialog_id}")
         try:
             outcome = await act_on_incident(command, self.deps)
         except IncidentNotFound as error:
             return _message(str(error))
-        except DomainError as error:
-            return _response(_again(view, outcome_error=str(error)))
+        except DomainError as error:  # it kept changing under every attempt: rare, so read it once more
+            incident = await self._incident(incident_id)
+            if incident is None:
+                return _message(f"INC-{incident_id} does not exist.")
+            return _response(IncidentFormView(verb, incident, values, error=str(error), version=version,
+                                              dialog_id=dialog_id))
+        view = IncidentFormView(verb, outcome.incident, values, version=version, dialog_id=dialog_id,
+                                people=[(person.name or key, key) for key, person in outcome.people.items()])
         if outcome.is_error:
             if outcome.field in values:
                 return _response(_again(view, problems={outcome.field: outcome.notice}))
             return _response(_again(view, outcome_error=outcome.notice))
         if not outcome.applied and outcome.notice != ALREADY_APPLIED:  # the card was stale: look again
-            changes = "; ".join(outcome.changed_meanwhile)
+            changes = "; ".join(changed_meanwhile(outcome)[1])
             error = f"{outcome.notice} {changes}".strip()
-            return _response(_again(view, outcome_error=error, incident=outcome.incident,
-                                    version=outcome.incident.version))
+            return _response(_again(view, outcome_error=error, version=outcome.incident.version))
         return _message(done_text(verb, outcome) if outcome.applied else ALREADY_APPLIED)
 
-    async def _people(self, values: Mapping[str, str]) -> list[tuple[str, str]]:
-        """The people already chosen, by name, so a form shown again names them."""
-        ids = [v.strip() for v in values.get("responders", "").split(",") if v.strip()][:25]
-        if not ids:
-            return []
+    async def _incident(self, incident_id: int) -> Incident | None:
         async with self.deps.uow() as uow:
-            named = await uow.people.named(ids)
-        return [(person.name or person_id, person_id) for person_id, person in named.items()]
+            return await uow.incidents.get(incident_id)
 
 
 def _again(view: IncidentFormView, *, outcome_error: str = "", problems: Mapping[str, str] | None = None,
-           incident: Incident | None = None, version: int | None = None) -> IncidentFormView:
-    return IncidentFormView(view.verb, incident or view.incident, view.values, dict(problems or {}), outcome_error,
+           version: int | None = None) -> IncidentFormView:
+    return IncidentFormView(view.verb, view.incident, view.values, dict(problems or {}), outcome_error,
                             view.version if version is None else version, view.dialog_id, view.people)

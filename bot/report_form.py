@@ -17,7 +17,7 @@ from botbuilder.schema.teams import (
 )
 
 from bot import context as ctx
-from bot.card_actions import _int
+from bot.gate import positive_id
 from cards.elements import Json
 from cards.report_form import FORM_TITLE, ReportFormView, report_form
 from services.deps import Deps
@@ -55,8 +55,7 @@ class ReportForms:
     async def answer(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any], *,
                      dialog: bool) -> tuple[Json | None, str]:
         """(the form to show again, or None) and a closing message: one flow for dialog and card."""
-        incident_id = _int(data.get("incidentId"), "incidentId")
-        assert incident_id is not None
+        incident_id = positive_id(data.get("incidentId"), "incidentId")
         draft = ReportDraft.from_values(data)
         if verb is Verb.REVIEW_REPORT_ADD_ROW:
             return report_form(await self.view(incident_id, draft.with_row()), dialog=dialog), ""

@@ -15,9 +15,9 @@ from aiohttp import web
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 
 from bot import context as ctx
-from bot.card_actions import _int
 from bot.client_summary import ClientSummaries
 from bot.commands import Command
+from bot.gate import positive_id
 from bot.poster import TeamsPoster
 from bot.report_form import ReportForms
 from bot.wiring import Wiring, link_signing
@@ -179,7 +179,7 @@ class ReviewSurface:
         form, message = await self.forms.answer(turn_context, verb, data, dialog=False)
         if form is not None:
             return form
-        return await self._summary(_int(data.get("incidentId"), "incidentId") or 0, message)
+        return await self._summary(positive_id(data.get("incidentId"), "incidentId"), message)
 
     async def _summary(self, incident_id: int, notice: str) -> Json:
         async with self.deps.uow() as uow:
@@ -192,21 +192,18 @@ class ReviewSurface:
                                          held=bool(row and row.review_held_at))
 
     async def schedule(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        incident_id = _int(data.get("incidentId"), "incidentId")
-        assert incident_id is not None
+        incident_id = positive_id(data.get("incidentId"), "incidentId")
         _, start = await schedule_review(self.deps, self.settings, incident_id, data,
                                          ctx.actor(turn_context.activity))
         return await self._summary(incident_id, f"Review scheduled for {start:%Y-%m-%d %H:%M} UTC.")
 
     async def held(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        incident_id = _int(data.get("incidentId"), "incidentId")
-        assert incident_id is not None
+        incident_id = positive_id(data.get("incidentId"), "incidentId")
         await review_held(self.deps, incident_id, ctx.actor(turn_context.activity))
         return await self._summary(incident_id, "Review recorded as held.")
 
     async def complete(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        action_id = _int(data.get("actionId"), "actionId")
-        assert action_id is not None
+        action_id = positive_id(data.get("actionId"), "actionId")
         done = await complete_action(self.deps, action_id, ctx.actor(turn_context.activity))
         return await self._actions_card("Action completed." if done else "That action was already complete.")
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 
+from cards import strings
 from cards.incident import IncidentView, LatestUpdate, ViewExtras
 from cards.messages import ListedIncident
 from services.incidents import Incident, IncidentNotFound, Person
 from services.intake.tickets import teams_thread_url
+from services.lifecycle import COUNTED_CHANGES, ActionOutcome
 from services.store.tables import ThreadRow
 from services.store.uow import UnitOfWork
 
@@ -39,8 +41,8 @@ async def _latest_update(uow: UnitOfWork, incident: Incident) -> LatestUpdate | 
 
 async def view_of(uow: UnitOfWork, incident: Incident, providers: list[ExtrasProvider], *,
                   notice: str = "", notice_lines: tuple[str, ...] = (), is_error: bool = False,
-                  now: datetime | None = None, viewer: Person | None = None,
-                  admins: Collection[str] = ()) -> IncidentView:
+                  now: datetime | None = None, viewer: Person | None = None, admins: Collection[str] = (),
+                  more_notices: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> IncidentView:
     """`admins` are the incident admins' Entra ids: an admin viewer sees setup problems, and the
     card everyone sees asks Teams to refresh it for the commander and the admins it knows, so
     each gets their own view (no "Take command" for the commander; problems for admins)."""
@@ -59,7 +61,7 @@ async def view_of(uow: UnitOfWork, incident: Incident, providers: list[ExtrasPro
     return IncidentView(incident, people, notice, notice_lines, is_error, extras,
                         latest_update=await _latest_update(uow, incident), now=now or datetime.now(UTC),
                         viewer=viewer, viewer_is_admin=bool(viewer and viewer.aad_object_id in admins),
-                        refresh_for=tuple(r for r in refresh if r.startswith("29:")))
+                        refresh_for=tuple(r for r in refresh if r.startswith("29:")), more_notices=more_notices)
 
 
 def thread_link(thread: ThreadRow | None) -> str:
@@ -87,3 +89,15 @@ async def listed_incidents(uow: UnitOfWork) -> list[ListedIncident]:
 
 def named_person(person: Person, people: dict[str, Person]) -> Person:
     return person if person.name else people.get(person.aad_object_id, person)
+
+
+def changed_meanwhile(outcome: ActionOutcome) -> tuple[str, tuple[str, ...]]:
+    """What changed since the clicker's card (a heading, then the latest changes and how many came
+    before them), for an outcome that has `changed_meanwhile`."""
+    heading = strings.APPLIED_ON_NEWER if outcome.applied else strings.STALE
+    earlier = outcome.earlier_changes
+    if not earlier:
+        return heading, tuple(outcome.changed_meanwhile)
+    counted_all = earlier + len(outcome.changed_meanwhile) < COUNTED_CHANGES
+    more = (strings.EARLIER_CHANGES if counted_all else strings.EARLIER_CHANGES_AT_LEAST).format(count=earlier)
+    return heading, (*outcome.changed_meanwhile, more)

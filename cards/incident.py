@@ -59,13 +59,18 @@ class IncidentView:
     viewer: Person | None = None  # whose own view this is; None: the card everyone sees
     viewer_is_admin: bool = False
     refresh_for: tuple[str, ...] = ()  # Teams ids whose view Teams should refresh for them
+    # Further notices under the first, each a heading and its lines (a stakeholder update's routes
+    # first, then what changed since the poster's card).
+    more_notices: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def _notice(view: IncidentView) -> list[Json]:
     if not view.notice:
         return []
-    items = [text(plain(view.notice), weight="Bolder", color="attention" if view.is_error else "accent")]
-    items += [text(f"• {plain(line)}", spacing="None", subtle=True) for line in view.notice_lines[:8]]
+    items: list[Json] = []
+    for heading, lines in ((view.notice, view.notice_lines), *view.more_notices):
+        items.append(text(plain(heading), weight="Bolder", color="attention" if view.is_error else "accent"))
+        items += [text(f"• {plain(line)}", spacing="None", subtle=True) for line in lines[:8]]
     return [container(items, style="emphasis")]
 
 

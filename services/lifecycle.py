@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from services.comms.confirm import stakeholder_update_routes
-from services.comms.plan import RESPONDERS, STAKEHOLDERS
+from services.comms.plan import RESPONDERS, STAKEHOLDERS, Routes
 from services.config import BeaconConfig
 from services.declaring import FormMessage, claim_form, form_used, joined_text, person_choice
 from services.deps import Deps
@@ -28,6 +28,7 @@ from services.incidents import (
 from services.incidents.model import MAX_TEXT, MAX_TITLE, clean_text, parse_level
 from services.intake.replies import is_customer_ticket
 from services.pipeline import change_within
+from services.status_page.subscriptions import subscribers_told
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
 
@@ -53,6 +54,9 @@ class ActionOutcome:
     earlier_changes: int = 0  # how many more changed before those (COUNTED_CHANGES at most)
     # For the poster of a stakeholder update only: every route it went to or skipped, and why.
     routes: tuple[str, ...] = ()
+    # Those the action's data names whom Beacon has met, by Entra id (an assignment's responders),
+    # so a form shown again after an error names them without reading them again.
+    people: dict[str, Person] = field(default_factory=dict)
     field: str = ""  # the form field an error is about, when it is about one
 
 
@@ -230,7 +234,8 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
             ACTIONS[cmd.verb].apply(incident, data, cmd.actor, now, deps.config)
         except DomainError as error:
             return ActionOutcome(incident, applied=False, notice=str(error), is_error=True,
-                                 field=error.field if isinstance(error, ValidationFailed) else "")
+                                 field=error.field if isinstance(error, ValidationFailed) else "",
+                                 people=dict(data.get(KNOWN_PEOPLE) or {}))
         await uow.people.remember([cmd.actor, *incident.responders], now)
         await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact,
                             activity_id=cmd.activity_id)
@@ -248,5 +253,10 @@ async def _routes_told(uow: UnitOfWork, incident: Incident, cmd: IncidentAction,
         return ()
     assert incident.id is not None
     tickets = 0 if incident.drill else sum(is_customer_ticket(link) for link in await uow.tickets.of(incident.id))
-    routes = stakeholder_update_routes(incident, deps.config, customer_tickets=tickets, unavailable=deps.unavailable)
+    notified = await uow.timeline.latest(incident.id, "notified")  # the routes its first notice took
+    numbers = len(Routes.from_dict((notified.after or {}).get("routes", {})).sms_numbers) if notified else 0
+    subscribers = (len(await subscribers_told(uow, incident, deps.config))
+                   if deps.client_status_link is not None else None)
+    routes = stakeholder_update_routes(incident, deps.config, customer_tickets=tickets, sms_numbers=numbers,
+                                       subscribers=subscribers, unavailable=deps.unavailable)
     return tuple(route.line() for route in routes)

@@ -48,3 +48,5 @@ class Verb(StrEnum):
 
 
 INCIDENT_VERBS = frozenset(v for v in Verb if v.value.startswith("incident."))
+# Each verb by the id a card or dialog sends back: a lookup, not a walk over the enum.
+VERB_OF: dict[str, Verb] = {verb.value: verb for verb in Verb}

@@ -78,10 +78,13 @@ class Message:
     ended: datetime | None
     doing: str
     next_update: datetime | None
-    contact: str
+    contact: str  # whom to contact, as a message's "Who to contact" row says it: name, address, role
     author: str = ""
     automatic: bool = False
     sequence: int = 0
+    # Just the name of whom to contact (an SMS has room for nothing more). "" in a message queued
+    # before it was kept, which only cards read, and they show `contact`.
+    contact_name: str = ""
 
     @property
     def heading(self) -> str:
@@ -95,10 +98,6 @@ class Message:
             return {INITIAL: "We are working on a problem", UPDATE: f"Update{number} on a problem",
                     RESOLUTION: "The problem is resolved"}[self.kind]
         return {INITIAL: "New incident", UPDATE: f"Stakeholder update{number}", RESOLUTION: "Resolved"}[self.kind]
-
-    @property
-    def contact_name(self) -> str:
-        return self.contact.split(" (")[0].split(",")[0]
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -114,16 +113,22 @@ class Message:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _contact(incident: Incident, config: BeaconConfig, audience: str) -> str:
+def _contact(incident: Incident, config: BeaconConfig, audience: str) -> tuple[str, str]:
+    """Whom the audience contacts: (as the message says it, just the name)."""
     if audience == RESPONDERS:
         commander = incident.commander
-        return f"{commander.name or 'the commander'} (commander)" if commander else "nobody has taken command yet"
+        if commander is None:
+            return "nobody has taken command yet", "nobody yet"
+        name = commander.name or "the commander"
+        return f"{name} (commander)", name
     owner, role = stakeholder_owner(incident, config)
     if owner is None or not owner.name:
-        return "your usual contact" if audience == CLIENTS else "the incident's commander, in its thread"
+        if audience == CLIENTS:
+            return "your usual contact", "your usual contact"
+        return "the incident's commander, in its thread", "the incident's commander"
     email = f" ({owner.email})" if owner.email else ""
     return f"{owner.name}{email}, " + ("your account manager" if audience == CLIENTS and incident.client
-                                        else role)
+                                        else role), owner.name
 
 
 def compose(incident: Incident, config: BeaconConfig, kind: str, audience: str, *, at: datetime,
@@ -141,10 +146,11 @@ def compose(incident: Incident, config: BeaconConfig, kind: str, audience: str, 
         next_update = next_update or at + cadence(config, incident, audience)
     else:
         next_update = None
+    contact, contact_name = _contact(incident, config, audience)
     return Message(audience, kind, incident.number, incident.title, incident.service or "", incident.client or "",
                    incident.priority, incident.status.value, since,
                    (incident.resolved_at or at) if kind == RESOLUTION else None, doing, next_update,
-                   _contact(incident, config, audience), author, automatic, sequence)
+                   contact, author, automatic, sequence, contact_name)
 
 
 Escape = Callable[[str], str]

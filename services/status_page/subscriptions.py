@@ -131,6 +131,17 @@ async def unsubscribe(deps: Deps, subscription: int, now: datetime) -> None:
             await uow.commit()
 
 
+async def subscribers_told(uow: UnitOfWork, incident: Incident, config: BeaconConfig) -> list[StatusSubscriptionRow]:
+    """The status-page subscribers a stakeholder update or the resolution of `incident` is emailed
+    to: the confirmed subscriptions of its client, but an address that gets the client's stakeholder
+    emails anyway (a contact in BEACON_CONFIG); nobody for a drill, or an incident of no client."""
+    client = config.client(incident.client) if incident.client and not incident.drill else None
+    if client is None:
+        return []
+    contacts = {r.email.lower() for r in routes_for(incident, config).stakeholder_emails}
+    return [row for row in await uow.status_subscriptions.receiving(client.name) if row.address not in contacts]
+
+
 class SubscriberUpdates:
     """An incident observer: each stakeholder update people post, and each resolution, of a
     client's incident reaches the client's subscribers, in the transaction of the change, as the
@@ -148,12 +159,8 @@ class SubscriberUpdates:
                          now: datetime) -> None:
         told = [event for event in events if replied(event)]
         client = self.config.client(incident.client) if incident.client and told else None
-        if client is None:
-            return
-        receiving = await uow.status_subscriptions.receiving(client.name)
-        contacts = {r.email.lower() for r in routes_for(incident, self.config).stakeholder_emails}
-        receiving = [row for row in receiving if row.address not in contacts]
-        if not receiving:
+        receiving = await subscribers_told(uow, incident, self.config) if client else []
+        if client is None or not receiving:
             return
         generation = await uow.status_pages.current(client.name, now, "Beacon")
         page_url = self.links.url(client.name, generation, now)

@@ -221,3 +221,19 @@ async def test_only_the_commander_or_an_admin_resolves_and_a_refusal_is_recorded
     assert timeline[-1].kind == "refused" and "Bob Singh tried to resolve" in timeline[-1].summary
     answer = await act(stack, root, "incident.resolve", from_user=Users.ALICE, summary="Cache flushed")
     assert "Resolved" in card_text(answer)
+
+
+async def test_a_stakeholder_update_from_a_stale_card_says_where_it_went_and_what_changed_since(stack):
+    _, root = await declare(stack)
+    shown = card_version(root.cards[0])
+    for number in range(1, 8):  # more changes than the card lists: the earliest are counted
+        await act(stack, root, "incident.note", note=f"Check {number} done", from_user=Users.BOB)
+    answer = await act(stack, root, "incident.post_update", version=shown, audience="stakeholders",
+                       update="Card payments degraded, failover under way")
+    assert_valid_card(answer)
+    text = card_text(answer)
+    assert "Your stakeholder update is on its way (only you see this)" in text and "Email: " in text
+    assert "Applied on top of changes you had not seen" in text
+    assert "Check 7 done" in text and "Check 3 done" in text and "Check 2 done" not in text
+    assert "and 2 earlier changes" in text
+    assert text.index("on its way") < text.index("Email: ") < text.index("Applied on top") < text.index("Check 7")

@@ -177,3 +177,31 @@ async def test_an_inline_form_on_a_card_posted_before_the_dialogs_still_works(st
     answer = await act(stack, root, "incident.note", note="From an old card")
     assert "INC-1" in card_text(answer)
     assert "note" in await kinds(stack)
+
+
+async def test_a_stakeholder_update_from_a_stale_dialog_says_where_it_went_and_what_changed_since(stack):
+    _, root = await declare(stack)
+    await act(stack, root, "incident.take_command")
+    await settled(stack)
+    form = dialog_card(await open_dialog(stack, root, "incident.post_update"))
+    for number in range(1, 8):  # more changes than the answer lists: the earliest are counted
+        await act(stack, root, "incident.note", note=f"Check {number} done", from_user=Users.BOB)
+    answer = await submit_dialog(stack, root, form, audience="stakeholders", update="Failover under way")
+    told = answer["task"]["value"].splitlines()
+    assert told[0] == "Update posted to INC-1." and any(line.startswith("• Email: ") for line in told)
+    changes = told.index("Applied on top of changes you had not seen:")
+    assert told[changes + 1:] == [*(f"• Check {n} done" for n in range(3, 8)),
+                                  "• …and 2 earlier changes"]
+
+
+async def test_an_assignment_refused_comes_back_with_the_people_it_named(stack):
+    _, root = await declare(stack)
+    await act(stack, root, "incident.note", note="Looking", from_user=Users.BOB)  # Beacon has met Bob
+    await settled(stack)
+    form = dialog_card(await open_dialog(stack, root, "incident.assign"))
+    chosen = [Users.BOB.aad_object_id, *(f"00000000-0000-0000-0000-{n:012d}" for n in range(25))]
+    again = dialog_card(await submit_dialog(stack, root, form, responders=",".join(chosen)))
+    assert "at most 25" in beside(again, "responders")
+    picker = next(item for item in again["body"] if item.get("id") == "responders")
+    assert picker["value"] == ",".join(chosen)
+    assert {"title": Users.BOB.name, "value": Users.BOB.aad_object_id} in picker["choices"]
