@@ -195,6 +195,10 @@ async def test_review_event_reaches_graph_and_held_review_closes(database_url):
         answer = await stack.invoke_card(card_action_invoke("review.schedule", {"incidentId": 1},
                                                             reply_to_id=root.id, service_url=stack.url))
         assert "Review scheduled for 2026-01-06 10:00 UTC" in card_text(answer)
+        # a second click is refused as Teams' error, which keeps the clicker's card as it was
+        again = await stack.invoke_refused(card_action_invoke("review.schedule", {"incidentId": 1},
+                                                              reply_to_id=root.id, service_url=stack.url))
+        assert again == "the review of INC-1 is already scheduled"
         await settled(stack)
         [event] = graph.events.values()
         invited = {a["emailAddress"]["address"] for a in event["attendees"]}
