@@ -21,7 +21,7 @@ from cards.elements import Json
 from cards.forms import DeclareForm, SimilarOffer, declare_form
 from cards.incident import incident_card
 from cards.incident_parts import span
-from cards.messages import declared_card, error_card
+from cards.messages import declared_card
 from services.declaring import (
     Declared,
     DeclareIncident,
@@ -135,10 +135,8 @@ class CardActions:
             return unknown
         try:
             refusal: Refusal | None = await self.gate.check(turn_context, verb, data)
-        except ValueError as error:  # malformed card data, answered as the handlers answer it
-            if verb in INCIDENT_VERBS:
-                return error_response(str(error), "BadRequest")
-            return adaptive_card_response(error_card(str(error)))
+        except ValueError as error:  # malformed card data
+            return error_response(str(error), "BadRequest")
         if refusal is not None:
             return error_response(refusal.message, refusal.code)
         route = self._routes.get(verb)
@@ -146,10 +144,8 @@ class CardActions:
             return unknown
         try:
             card = await route(turn_context, verb, data)
-        except CardRefused as error:
+        except (CardRefused, DomainError, ValueError) as error:  # refused: the clicker keeps their card
             return error_response(str(error), "BadRequest")
-        except (DomainError, ValueError) as error:  # an integration's own answer to what it refuses
-            card = error_card(str(error))
         except Exception:
             log.exception("card action %s failed", verb)
             return error_response("Beacon could not complete that action. Try again in a moment.",

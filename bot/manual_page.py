@@ -10,11 +10,11 @@ from typing import Any
 from botbuilder.core import MessageFactory, TurnContext
 
 from bot import context as ctx
+from bot.card_actions import CardRefused
 from bot.commands import Command
 from bot.gate import Gate
 from bot.mentions import directory_person, shown_as
 from cards.elements import Json, label
-from cards.messages import error_card
 from services.deps import Deps
 from services.paging.manual import PageRefused, PageTarget, page_by_hand
 from services.verbs import Verb
@@ -86,6 +86,7 @@ class ManualPages:
             f"Paged {', '.join(done.names)} by {', '.join(done.methods)} for {done.incident.label}.{notes}"))
 
     async def card_action(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        """No card pages by hand (a page needs words); a click that says it is answered with how to."""
-        return error_card(f"Page from the incident's thread. {USAGE}")
+        """No card pages by hand (a page needs words): a click that says it is refused with how to,
+        and the clicker keeps their card."""
+        raise CardRefused(f"Page from the incident's thread. {USAGE}")
 

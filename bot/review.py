@@ -23,11 +23,9 @@ from bot.report_form import ReportForms
 from bot.wiring import Wiring, link_signing
 from cards import review as cards
 from cards.elements import Json
-from cards.messages import error_card
 from services.delivery import DeliveryError, NotConfigured, PermanentDeliveryError
 from services.deps import Deps
 from services.durations import duration, span
-from services.incidents import DomainError
 from services.intake.links import CUSTOMER_ROLES
 from services.intake.summary import customer_metric_rows
 from services.outbox import Effect
@@ -272,16 +270,6 @@ class ReviewSurface:
         return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
-def _guard(route: Any) -> Any:
-    async def guarded(turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
-        try:
-            result: Json = await route(turn_context, verb, data)
-            return result
-        except DomainError as error:
-            return error_card(str(error))
-    return guarded
-
-
 def wire_review(wiring: Wiring) -> None:
     settings = review_settings(wiring.settings, wiring.not_configured)
     surface = ReviewSurface(wiring, settings)
@@ -294,7 +282,7 @@ def wire_review(wiring: Wiring) -> None:
                         (Verb.REVIEW_CLIENT_APPROVE, surface.client.approve_on_card),
                         (Verb.REVIEW_CLIENT_EDIT, surface.client.edit_on_card),
                         (Verb.REVIEW_CLIENT_SAVE, surface.client.edit_on_card)):
-        wiring.card_actions.register(verb, _guard(route))
+        wiring.card_actions.register(verb, route)  # what it refuses is answered as Teams' error
     if wiring.bot is not None:
         for verb in (Verb.REVIEW_REPORT_FORM, Verb.REVIEW_REPORT_ADD_ROW, Verb.REVIEW_REPORT_SUBMIT):
             wiring.bot.register_dialog(verb.value, surface.forms.dialog)

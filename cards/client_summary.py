@@ -103,5 +103,5 @@ def client_summary_preview(view: ClientSummaryView) -> Json:
     """The dialog after a save: the summary as saved, to approve there or on the card."""
     return card([text(f"Saved. {EDIT_TITLE} of {view.label}, as {plain(view.client) or 'the client'} will "
                       f"read it:", weight="Bolder"), text(f"To: {_to(view)}", subtle=True), *_sections(view)],
-                [submit("Approve & send", Verb.REVIEW_CLIENT_APPROVE, view.data),
+                [submit("Approve & send", Verb.REVIEW_CLIENT_APPROVE, view.data, style="positive"),
                  submit("Edit", Verb.REVIEW_CLIENT_EDIT, view.data)])

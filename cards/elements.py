@@ -121,14 +121,22 @@ def execute(title: str, verb: Verb, data: Json | None = None, *, style: str | No
     return action
 
 
-def open_dialog(title: str, verb: Verb, data: Json | None = None) -> Json:
+def _styled(action: Json, style: str | None) -> Json:
+    """`style`: "positive" for the action a card is for, "destructive" for one that cannot be undone."""
+    if style:
+        action["style"] = style
+    return action
+
+
+def open_dialog(title: str, verb: Verb, data: Json | None = None, *, style: str | None = None) -> Json:
     """Action.Submit that opens a Teams dialog (task/fetch) instead of posting a message."""
-    return {"type": "Action.Submit", "title": label(title),
-            "data": {"msteams": {"type": "task/fetch"}, "verb": verb.value, **(data or {})}}
+    return _styled({"type": "Action.Submit", "title": label(title),
+                    "data": {"msteams": {"type": "task/fetch"}, "verb": verb.value, **(data or {})}}, style)
 
 
-def submit(title: str, verb: Verb, data: Json | None = None) -> Json:
-    return {"type": "Action.Submit", "title": label(title), "data": {"verb": verb.value, **(data or {})}}
+def submit(title: str, verb: Verb, data: Json | None = None, *, style: str | None = None) -> Json:
+    return _styled({"type": "Action.Submit", "title": label(title), "data": {"verb": verb.value, **(data or {})}},
+                   style)
 
 
 def open_url(title: str, url: str) -> Json:

@@ -122,7 +122,9 @@ def _similar_notice(offer: SimilarOffer) -> Json:
 def _actions(form: DeclareForm, dialog: bool) -> list[Json]:
     """Declare; or, when a similar incident is open, joining it first and declaring anyway second."""
     def button(title: str, verb: Verb, data: Json, style: str | None) -> Json:
-        return submit(title, verb, data) if dialog else execute(title, verb, data, style=style, inputs="auto")
+        if dialog:
+            return submit(title, verb, data, style=style)
+        return execute(title, verb, data, style=style, inputs="auto")
 
     if form.similar is None:
         return [button(strings.DECLARE, Verb.DECLARE_SUBMIT, {}, "positive")]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from cards.elements import Json, action_set, execute, open_dialog, open_url, show_card
-from cards.incident_forms import FORM_TITLES, LEVEL_CHOICES
+from cards.incident_forms import FORM_STYLES, FORM_TITLES, LEVEL_CHOICES
 from services.incidents import Incident, Person, Status
 from services.verbs import Verb
 
@@ -38,7 +38,8 @@ def _forms(incident: Incident) -> dict[Verb, Json]:
     """Each form opens in a dialog (task/fetch): the card itself holds no inputs, which Teams'
     mobile clients handle badly when a card submits them with Action.Execute."""
     data = _data(incident)
-    return {verb: open_dialog(title, verb, data) for verb, (title, _) in FORM_TITLES.items()}
+    return {verb: open_dialog(title, verb, data, style=FORM_STYLES.get(verb))
+            for verb, (title, _) in FORM_TITLES.items()}
 
 
 def primary_verb(incident: Incident, viewer: Person | None = None) -> Verb | None:

@@ -29,6 +29,8 @@ FORM_TITLES: dict[Verb, tuple[str, str]] = {
     Verb.RESOLVE: ("Resolve", "Resolve incident"),
 }
 FORM_VERBS = frozenset(FORM_TITLES)
+# Resolving is what the response works towards: its buttons (on the card and in the dialog) stand out.
+FORM_STYLES: dict[Verb, str] = {Verb.RESOLVE: "positive"}
 # The inputs each form sends, as Beacon reads them back.
 FORM_FIELDS: dict[Verb, tuple[str, ...]] = {
     Verb.POST_UPDATE: ("audience", "update"), Verb.STATUS: ("status",), Verb.NOTE: ("note",),
@@ -101,4 +103,4 @@ def incident_form(view: IncidentFormView) -> Json:
         body.append(text("Check the field marked below; everything you typed is kept.", color="attention",
                          weight="Bolder"))
     body += _inputs(view)
-    return card(body, [submit(button, view.verb, form_data(view))])
+    return card(body, [submit(button, view.verb, form_data(view), style=FORM_STYLES.get(view.verb))])

@@ -114,5 +114,5 @@ def override_form(view: OverrideFormView, *, dialog: bool) -> Json:
         text(plain(f"Time zones: {zones}"), subtle=True, size="Small"),
     ]
     if dialog:
-        return card(body, [submit("Save override", Verb.ONCALL_OVERRIDE)])
+        return card(body, [submit("Save override", Verb.ONCALL_OVERRIDE, style="positive")])
     return card(body, [execute("Save override", Verb.ONCALL_OVERRIDE, style="positive", inputs="auto")])

@@ -82,5 +82,5 @@ def report_form(view: ReportFormView, *, dialog: bool) -> Json:
 def _button(title: str, verb: Verb, data: Json, dialog: bool, style: str | None = None) -> Json:
     """Dialogs submit with Action.Submit; a card in a chat with Action.Execute and all its inputs."""
     if dialog:
-        return submit(title, verb, data)
+        return submit(title, verb, data, style=style)
     return execute(title, verb, data, style=style, inputs="auto")

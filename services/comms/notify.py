@@ -124,8 +124,11 @@ async def status_update(uow: UnitOfWork, incident: Incident, config: BeaconConfi
 
 
 def status_update_posts(incident: Incident, config: BeaconConfig, event: TimelineEvent,
-                        sequence: int, status_url: str = "") -> list[OutboxEffect]:
-    """`status_url`: the client's status page, which the stakeholders' emails link."""
+                        sequence: int, status_url: str = "", next_update: datetime | None = None
+                        ) -> list[OutboxEffect]:
+    """`status_url`: the client's status page, which the stakeholders' emails link; `next_update`
+    the time the audience's timer was armed for, when it is not one cadence after the update (an
+    automatic update keeps to the schedule it fell due on, not to when it was posted)."""
     after = event.after or {}
     audience, text = after.get("audience", RESPONDERS), str(after.get("text", ""))
     if audience == RESPONDERS:
@@ -136,7 +139,7 @@ def status_update_posts(incident: Incident, config: BeaconConfig, event: Timelin
                                "sequence": sequence})]
     routes = plan.routes_for(incident, config)
     written = {"text": text, "author": event.actor.name if event.actor else "", "sequence": sequence,
-               "automatic": bool(after.get("automatic"))}
+               "automatic": bool(after.get("automatic")), "next_update": next_update}
     channel, outside, _ = _messages(incident, config, UPDATE, event.at, **written)
     return [*_stakeholder_channel(incident, config, f"update:{sequence}", channel),
             *_emails(incident, f"update:{sequence}", routes.stakeholder_emails, outside, status_url)]

@@ -110,8 +110,7 @@ def _overview(r: Report) -> list[Block]:
             ("Detected (declared)", stamp(r.detected_at)), ("Resolved", stamp(r.resolved_at)),
             ("Duration of impact", span(r.duration)), ("Status", i.status.value),
             ("Commander", i.commander.name if i.commander else "—"),
-            ("Declared by", i.declared_by.name or "—"), ("Source", i.source),
-            ("Process version", r.config_version or "—")]
+            ("Declared by", i.declared_by.name or "—"), ("Source", i.source)]
     if i.drill:
         rows.insert(0, ("Drill", "yes: a training incident"))
     return [Table(("", ""), rows)]

@@ -21,6 +21,7 @@ from services.store.dialect import seconds_between, utc_day
 from services.store.tables import IncidentFactDayRow, IncidentFactRow, IncidentRow
 
 WINDOW = timedelta(days=90)
+MEASURES = 3  # time to acknowledge, mitigate, resolve
 
 
 @dataclass
@@ -53,22 +54,26 @@ async def compute(session: AsyncSession, now: datetime) -> Metrics:
                       func.sum(f.updates_automatic))
                .where(f.drill.is_(False), f.declared_at >= since, f.declared_at < next_midnight)
                .group_by(day, f.priority))
-    sums: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(measured))
+    # priority → per measure (acknowledge, mitigate, resolve): how many incidents it measured, and
+    # their seconds summed (a float: SQLite measures with julianday(), a double)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * MEASURES)
+    seconds: dict[str, list[float]] = defaultdict(lambda: [0.0] * MEASURES)
     weeks: dict[str, int] = defaultdict(int)
     updates = {"on_time": 0, "late": 0, "automatic": 0}
     for rows in (await session.execute(partial), await session.execute(summed)):
         for declared_on, priority, count, *numbers, on_time, late, automatic in rows:
             year, week, _ = date.fromisoformat(str(declared_on)[:10]).isocalendar()
             weeks[f"{year}-W{week:02d}"] += count
-            for i, value in enumerate(numbers):
-                sums[priority][i] += float(value or 0)
+            for i in range(MEASURES):
+                counts[priority][i] += int(numbers[2 * i] or 0)
+                seconds[priority][i] += float(numbers[2 * i + 1] or 0)
             for key, value in (("on_time", on_time), ("late", late), ("automatic", automatic)):
                 updates[key] += int(value or 0)
 
     def means(measure: int) -> dict[str, tuple[int, float]]:
-        # Rounded to the millisecond: SQLite measures with julianday(), a double.
-        return {priority: (int(n[2 * measure]), round(n[2 * measure + 1] / n[2 * measure], 3))
-                for priority, n in sorted(sums.items()) if round(n[2 * measure])}
+        # The mean rounded to the millisecond (julianday() leaves sub-millisecond noise).
+        return {priority: (n[measure], round(seconds[priority][measure] / n[measure], 3))
+                for priority, n in sorted(counts.items()) if n[measure]}
 
     return Metrics(means(0), means(1), means(2), dict(sorted(weeks.items())), updates, *await _actions(session))
 

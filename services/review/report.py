@@ -58,7 +58,6 @@ class Report:
     answers: Answers
     actions: list[ActionLine]
     communications: list[Communication]
-    config_version: str
     generated_at: datetime
     status_times: list[tuple[str, timedelta]] = field(default_factory=list)
     priority_changes: list[TimelineEvent] = field(default_factory=list)
@@ -139,10 +138,9 @@ def time_per_status(periods: list[tuple[str, datetime, datetime]]) -> list[tuple
 
 
 def build_report(incident: Incident, timeline: list[TimelineEvent], answers: Answers,
-                 actions: list[ActionLine], communications: list[Communication], *,
-                 config_version: str, now: datetime) -> Report:
+                 actions: list[ActionLine], communications: list[Communication], *, now: datetime) -> Report:
     until = incident.resolved_at or now
-    report = Report(incident, timeline, answers, actions, communications, config_version, now)
+    report = Report(incident, timeline, answers, actions, communications, now)
     report.status_times = time_per_status(status_periods(incident, timeline, until))
     report.priority_changes = [e for e in timeline if e.kind == "priority_changed"]
     return report

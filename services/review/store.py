@@ -133,5 +133,4 @@ async def load_report(uow: UnitOfWork, incident: Incident, now: datetime) -> Rep
     actions = [ActionLine(a.title, a.owner_name or a.owner_aad, a.due_at, a.status, a.completed_at)
                for a in await uow.reviews.actions_of(incident.id)]
     return build_report(incident, await uow.timeline.of(incident.id), answers, actions,
-                        await uow.reviews.communications(incident.id),
-                        config_version=await uow.incidents.config_version(incident.id), now=now)
+                        await uow.reviews.communications(incident.id), now=now)

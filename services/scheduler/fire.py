@@ -57,6 +57,7 @@ class Batch:
     updates: list[tuple[Incident, TimelineEvent, int]] = field(default_factory=list)
     events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
     posts: list[OutboxEffect] = field(default_factory=list)
+    next_due: dict[tuple[int, str], datetime] = field(default_factory=dict)  # (incident, audience) → armed due
     feeds: FeedShifts = no_feeds  # schedules' iCalendar shifts, for escalation steps
     status_url: StatusUrl = no_status_url
 
@@ -68,7 +69,8 @@ class Batch:
         for incident, event, sequence in self.updates:  # the card shows the version just saved
             told = (event.after or {}).get("audience") == STAKEHOLDERS
             url = await self.status_url(uow, incident, self.now) if told else ""
-            self.posts += notify.status_update_posts(incident, self.config, event, sequence, url)
+            due = self.next_due.get((incident.id or 0, str((event.after or {}).get("audience", ""))))
+            self.posts += notify.status_update_posts(incident, self.config, event, sequence, url, due)
             self.posts += notify.card_refresh_posts(incident, note="")
         self.posts += await automatic_update_notes(uow, self.updates)  # on the incidents' Freshdesk tickets
         await uow.timeline.record_many(self.events)
@@ -165,6 +167,7 @@ def fire(batch: Batch, timer: TimerRow, incident: Incident | None, draft: list[T
     fell_due = reminded.due_at if reminded and reminded.due_at else timer.due_at - config.communications.grace
     due = timers.next_anchored(fell_due, timers.cadence(config, incident, timer.kind), now)
     batch.moves.append((timer, "due", due, timer.sequence + 1))
+    batch.next_due[(incident.id, timer.kind)] = due  # what the update says of the next one
     if timer.kind == RESPONDERS:
         incident.next_update_due = due
     batch.saves.append((read, incident))

@@ -134,11 +134,6 @@ class Incidents:
             incident.pending_events.clear()
         await self._uow.timeline.record_many(events)
 
-    async def config_version(self, incident_id: int) -> str:
-        """The fingerprint of the process config the incident was declared under."""
-        return await self._uow.session.scalar(
-            select(IncidentRow.config_version).where(IncidentRow.id == incident_id)) or ""
-
 
 class Timeline:
     def __init__(self, uow: UnitOfWork):

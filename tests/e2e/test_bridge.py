@@ -17,10 +17,10 @@ from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
 from tests.cardtext import input_values
 from tests.e2e.conftest import Stack, start_stack
-from tests.e2e.helpers import act, card_text, declare, settled
+from tests.e2e.helpers import act, card_text, declare, refused, settled
 from tests.fakes._recording import Message
 from tests.fakes.graph import FakeGraph
-from tests.teams_activities import TENANT_ID, Users
+from tests.teams_activities import TENANT_ID, Users, card_action_invoke
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:msgraph.*")
 
@@ -331,8 +331,8 @@ async def test_ring_explains_that_it_needs_the_public_url(bridged, graph):
     await wait_for_thread_card(stack, root, "Bridge open for INC-1")
     bridge = await act(stack, root, "bridge.form")
     assert "needs BEACON_PUBLIC_URL" in card_text(bridge) and "Ring now" not in card_text(bridge)
-    refused = await act(stack, root, "bridge.ring", ring=BOB.aad_object_id)
-    assert "needs BEACON_PUBLIC_URL" in card_text(refused)
+    answer = await act(stack, root, "bridge.ring", ring=BOB.aad_object_id)
+    assert "needs BEACON_PUBLIC_URL" in card_text(answer)
     assert graph.requests_to("/communications/calls") == []
 
 
@@ -354,8 +354,17 @@ async def test_without_graph_settings_the_bridge_is_recorded_as_not_sent(stack):
 async def test_a_drill_gets_no_bridge(stack):
     _, root = await declare(stack, "Practice outage", drill="true")
     assert "Start bridge" not in card_text(root.cards[0])
-    refused = await act(stack, root, "bridge.form")
-    assert "is a drill" in card_text(refused)
+    # refused as Teams' error: the clicker keeps the incident card, and reads why
+    message = await refused(stack, root, "bridge.form")
+    assert message.startswith("DRILL INC-1 is a drill: Beacon creates no bridge"), message
     await settled(stack)
     assert not [e for e in await timeline(stack) if e.kind.startswith("bridge")]
+
+
+async def test_a_bridge_click_whose_data_names_no_incident_is_refused_and_the_card_stays(stack):
+    _, root = await declare(stack, "Payments API down")
+    for verb in ("bridge.form", "bridge.start", "bridge.ring"):
+        message = await stack.invoke_refused(card_action_invoke(verb, {"incidentId": "seven"}, reply_to_id=root.id,
+                                                                service_url=stack.url))
+        assert message == "incidentId must be a number", verb
 

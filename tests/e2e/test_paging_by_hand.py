@@ -8,7 +8,7 @@ from typing import Any
 
 from services.paging.escalation import ESCALATION
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import act, card_text, eventually, incident_root
+from tests.e2e.helpers import act, card_text, eventually, incident_root, refused
 from tests.e2e.paging_helpers import ADA, ADA_PHONE, BEARER, GRACE, GRACE_PHONE, ack_token, alert
 from tests.e2e.test_paging import paging, personal_pages, sms_to
 from tests.teams_activities import Person, Users, card_action_invoke, channel_message, personal_message
@@ -145,6 +145,10 @@ async def test_who_may_page_and_what_cannot_be_paged(database_url):
         assert reply.startswith("Nobody was paged: nobody@contoso.com is not a person or team in the directory")
         reply = await answer(stack, in_thread(ADA, f"page {GRACE.email}", root.id))
         assert reply == "Nobody was paged: Say why you page: “@Beacon page @person <what you need>”."
+        # no card pages by hand: a click that says so is refused with how to, and the card stays
+        message = await refused(stack, root, "page.person", from_user=ADA)
+        assert message == ("Page from the incident's thread. Write “@Beacon page @person <what you need>” or "
+                           "“@Beacon page <team> <what you need>”.")
         await act(stack, root, "incident.resolve", from_user=ADA, summary="Restarted the ledger")
         reply = await answer(stack, in_thread(ADA, f"page {GRACE.email} still broken?", root.id))
         assert reply == "Nobody was paged: INC-1 is resolved: there is nobody to page for."

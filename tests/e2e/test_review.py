@@ -141,10 +141,13 @@ async def test_report_is_requested_built_served_and_emailed(database_url):
         assert "P1 → P2" in page and "A bad config push" in page and "Add config canary" in page
         assert "triage</td><td>15 min" in page and "investigating</td><td>45 min" in page
         assert "<td>Email</td><td>desk@example.com</td><td>sent</td>" in page  # deliveries appendix
-        assert "Process version" in page and stack.beacon.deps.config.fingerprint() in page
+        # what the reader is told needs no knowledge of Beacon's inner workings: no config fingerprint
+        fingerprint = stack.beacon.deps.config.fingerprint()
+        assert "Process version" not in page and fingerprint not in page
         status, md = await stack.beacon.get_text(link + "&format=md")
         assert status == 200 and all(f"## {title}" in md for title in SECTIONS)
         assert "[PDF](https://beacon.example.com/reports/INC-1?" in md and "[web page](" in md
+        assert "Process version" not in md and fingerprint not in md
         done: list[str] = []
 
         async def fetch(path: str, name: str) -> tuple[int, bytes]:
@@ -162,6 +165,7 @@ async def test_report_is_requested_built_served_and_emailed(database_url):
         text = _pdf_text(pdf)
         assert all(title in text for title in SECTIONS) and "page 1 of " in text
         assert "Open as web page" in text and "P1 → P2" in text
+        assert "Process version" not in text and fingerprint not in "".join(text.split())
         assert (await stack.beacon.get_text(link.replace("sig=", "sig=00")))[0] == 403
         clock.advance(timedelta(days=31))
         assert (await stack.beacon.get_text(link))[0] == 403  # expired
@@ -191,6 +195,10 @@ async def test_review_event_reaches_graph_and_held_review_closes(database_url):
         answer = await stack.invoke_card(card_action_invoke("review.schedule", {"incidentId": 1},
                                                             reply_to_id=root.id, service_url=stack.url))
         assert "Review scheduled for 2026-01-06 10:00 UTC" in card_text(answer)
+        # a second click is refused as Teams' error, which keeps the clicker's card as it was
+        again = await stack.invoke_refused(card_action_invoke("review.schedule", {"incidentId": 1},
+                                                              reply_to_id=root.id, service_url=stack.url))
+        assert again == "the review of INC-1 is already scheduled"
         await settled(stack)
         [event] = graph.events.values()
         invited = {a["emailAddress"]["address"] for a in event["attendees"]}

@@ -157,6 +157,27 @@ async def test_when_nobody_posts_updates_fall_due_on_the_hour_not_a_grace_period
     assert incident.next_update_due == declared + timedelta(hours=5)  # what the card shows
 
 
+async def test_an_automatic_stakeholder_update_names_the_time_the_next_one_is_really_due(deps):
+    """Nobody posts the 11:00 stakeholder update; Beacon posts it at 11:10 and the next falls due at
+    13:00 (the schedule keeps to the hour): the channel card and the client's email say 13:00, not
+    13:10."""
+    clock: FakeClock = deps.clock
+    scheduler = Scheduler(deps.uow, CONFIG, clock)
+    declared = clock.now()
+    incident_id = await declare(deps, client="Contoso")
+    clock.advance(timedelta(hours=2))
+    await scheduler.run_once()
+    clock.advance(timedelta(minutes=10))
+    await scheduler.run_once()
+    assert (await timers(deps, incident_id))["stakeholders"].due_at == declared + timedelta(hours=4)
+    [post] = [p for p in await effects(deps, "teams.stakeholder_post") if p.payload["message"]["automatic"]]
+    shown = shown_texts(message_card(Message.from_dict(post.payload["message"])))
+    assert "**Next update:** by {{DATE(2026-01-05T13:00:00Z, SHORT)}} {{TIME(2026-01-05T13:00:00Z)}}" in shown
+    [mail] = [r.payload["text"] for r in await effects(deps, "email.send")
+              if r.payload["to"][0][0] == "casey@contoso.example" and "update:" in r.idempotency_key]
+    assert "Next update: by 05 Jan 2026, 13:00 UTC" in mail
+
+
 async def test_posting_early_resets_the_clock_and_no_automatic_update_follows(deps):
     clock: FakeClock = deps.clock
     scheduler = Scheduler(deps.uow, CONFIG, clock)

@@ -164,3 +164,43 @@ def test_a_stakeholder_update_of_emoji_and_cjk_still_fits_one_teams_message():
     assert_valid_card(built)
     shown = json.dumps(built, ensure_ascii=False)
     assert "🚨…" in shown and "Next update:" in shown and "Who to contact:" in shown
+
+
+def _styles(card: dict) -> dict[str, str]:
+    """Each button's title and how Teams shows it ("positive": the one the card is for)."""
+    return {a["title"]: a.get("style", "default") for a in _actions(card) if a["type"] != "Action.ToggleVisibility"}
+
+
+@pytest.mark.parametrize(("status", "overrides", "primary"), [
+    (Status.TRIAGE, {"acknowledged_at": None}, "Acknowledge"),
+    (Status.MONITORING, {"acknowledged_at": T0}, "Resolve"),
+    (Status.RESOLVED, {}, "Close"),
+])
+def test_the_button_that_moves_the_incident_on_stands_out(status, overrides, primary):
+    """Acknowledge, Resolve (it opens the resolve dialog) and Close are green, wherever they are;
+    the everyday buttons are not."""
+    card = incident_card(IncidentView(incident_in(status, **overrides)))
+    styles = _styles(card)
+    assert styles[primary] == "positive"
+    assert {title for title, style in styles.items() if style != "default"} <= {"Acknowledge", "Resolve", "Close"}
+
+
+def test_a_button_looks_the_same_in_a_dialog_as_on_a_card():
+    from cards.client_summary import ClientSummaryView, client_summary_card, client_summary_preview
+    from cards.oncall import OverrideFormView, override_form
+    from cards.report_form import ReportFormView, report_form
+
+    resolve = incident_form(IncidentFormView(Verb.RESOLVE, incident_in(Status.MONITORING)))
+    assert _styles(resolve) == {"Resolve incident": "positive"}
+    for dialog in (True, False):
+        assert _styles(declare_form(DeclareForm(title="x"), CONFIG, dialog=dialog)) == {"Declare incident": "positive"}
+        similar = declare_form(DeclareForm(title="x", similar=SimilarOffer(3, "INC-3", "Slow", "payments-api", "Bob",
+                                                                           "2 min")), CONFIG, dialog=dialog)
+        assert _styles(similar) == {"Join INC-3 instead": "positive", "Declare a new incident": "default"}
+        report = report_form(ReportFormView("INC-7", "Payments down", 7), dialog=dialog)
+        assert _styles(report) == {"Submit report": "positive", "Add an action": "default"}
+        override = override_form(OverrideFormView([("Primary", "UTC")], [("Eve", "eve")]), dialog=dialog)
+        assert _styles(override) == {"Save override": "positive"}
+    summary = ClientSummaryView("INC-7", "Payments down", 7, "Contoso", "Avery", "", {}, [], 1)
+    assert _styles(client_summary_card(summary))["Approve & send"] == "positive"
+    assert _styles(client_summary_preview(summary)) == {"Approve & send": "positive", "Edit": "default"}

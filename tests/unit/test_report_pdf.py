@@ -45,7 +45,7 @@ def _report(title: str, root_cause: str, commander: str = GREEK) -> object:
     actions = [ActionLine(f"Canary for {CHINESE}", CYRILLIC, START + timedelta(days=3), "open")]
     comms = [Communication("email.send", "ольга@example.com", START, START, "sent", "")]
     return build_report(incident, timeline, Answers(root_cause, f"Lessons: {GREEK}", "", CYRILLIC, START),
-                        actions, comms, config_version="1-abc", now=START + timedelta(hours=3))
+                        actions, comms, now=START + timedelta(hours=3))
 
 
 def _text(pdf: bytes) -> str:
