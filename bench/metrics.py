@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -79,33 +80,40 @@ async def seed(database: str, count: int) -> float:
     resolve = update(incidents).where(by_id).values(status="resolved", resolved_at=bindparam("at"), version=3)
     reassess = update(incidents).where(by_id).values(priority=bindparam("new_priority"))
 
-    async def write(numbers: range) -> None:
+    async def write(numbers: list[int]) -> None:
         times = {n: now - timedelta(days=89) * (n / count) for n in numbers}
         async with engine.begin() as connection:
+
+            async def many(statement: Any, rows: list[dict[str, Any]]) -> None:
+                if rows:
+                    await connection.execute(statement, rows)
+
             ids = dict(zip(numbers, [r[0] for r in await connection.execute(
-                insert(IncidentRow).returning(IncidentRow.id), [declared(n, times[n]) for n in numbers])],
-                strict=True))
-            await connection.execute(acknowledge, [
+                insert(IncidentRow).returning(IncidentRow.id, sort_by_parameter_order=True),
+                [declared(n, times[n]) for n in numbers])], strict=True))
+            await many(acknowledge, [
                 {"incident": ids[n], "at": times[n] + timedelta(minutes=n % 7 + 2)} for n in numbers if n % 10 != OPEN])
-            await connection.execute(insert(TimelineRow), [
+            await many(insert(TimelineRow), [
                 event(ids[n], times[n] + timedelta(minutes=30), "status_update", automatic=n % 4 == 0,
                       late=n % 4 == 1) for n in numbers])
-            await connection.execute(insert(TimelineRow), [
+            await many(insert(TimelineRow), [
                 event(ids[n], times[n] + timedelta(minutes=40 + n % 50), "status_changed", status="monitoring")
                 for n in numbers if n % 10 not in (OPEN, ACKNOWLEDGED)])
             resolved = [n for n in numbers if n % 10 not in (OPEN, ACKNOWLEDGED, MITIGATED)]
-            await connection.execute(insert(TimelineRow), [
+            await many(insert(TimelineRow), [
                 event(ids[n], times[n] + timedelta(minutes=90), "status_update", automatic=False, late=n % 3 == 0)
                 for n in resolved])
-            await connection.execute(resolve, [{"incident": ids[n], "at": times[n] + timedelta(hours=2)}
-                                               for n in resolved])
-            await connection.execute(insert(TimelineRow), [
+            await many(resolve, [{"incident": ids[n], "at": times[n] + timedelta(hours=2)} for n in resolved])
+            await many(insert(TimelineRow), [
                 event(ids[n], times[n] + timedelta(hours=2), "resolved", status="resolved") for n in resolved])
-            await connection.execute(reassess, [{"incident": ids[n], "new_priority": f"P{(n + 1) % 5 + 1}"}
-                                                for n in numbers if n % 10 in REASSESSED])
+            await many(reassess, [{"incident": ids[n], "new_priority": f"P{(n + 1) % 5 + 1}"}
+                                  for n in numbers if n % 10 in REASSESSED])
 
-    # Each batch spans the 90 days (every n-th incident), so each day is written by several writers.
-    batches = [range(first, count, -(-count // BATCH)) for first in range(-(-count // BATCH))]
+    # Each batch spans the 90 days (the incidents in a shuffled order), so each day is written by
+    # several writers.
+    order = list(range(count))
+    random.Random(count).shuffle(order)
+    batches = [order[start:start + BATCH] for start in range(0, count, BATCH)]
     started = time.perf_counter()
     for first in range(0, len(batches), WRITERS):
         await asyncio.gather(*(write(batch) for batch in batches[first:first + WRITERS]))
