@@ -36,9 +36,11 @@ from bench.common import fresh_database_outside_a_loop, latency_summary, server,
 PERSON: dict[str, Any] = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
 BATCH = 1000
 WRITERS = 4  # transactions writing at once during the seed, as a deployment's connections do
-# What becomes of incident n, by n % 10: open, acknowledged, mitigated, else resolved; 4 and 9 are
+# What becomes of incident n, by n % 10: open, acknowledged, mitigated, else resolved, for those
+# declared in the last STILL_OPEN (older ones are all resolved, as in a deployment); 4 and 9 are
 # re-assessed to another priority.
-OPEN, ACKNOWLEDGED, MITIGATED = 0, 1, 2
+OPEN, ACKNOWLEDGED, MITIGATED, RESOLVED = 0, 1, 2, 3
+STILL_OPEN = timedelta(days=2)
 REASSESSED = (4, 9)
 # The triggers of migration 0029_incident_facts, dropped to time the same writes without them.
 TRIGGERS = {"sqlite": ["DROP TRIGGER incident_fact_days_changed", "DROP TRIGGER incident_fact_days_added",
@@ -78,10 +80,12 @@ async def seed(database: str, count: int) -> float:
     by_id = incidents.c.id == bindparam("incident")
     acknowledge = update(incidents).where(by_id).values(acknowledged_at=bindparam("at"), version=2)
     resolve = update(incidents).where(by_id).values(status="resolved", resolved_at=bindparam("at"), version=3)
+    mitigate = update(incidents).where(by_id).values(status="monitoring")
     reassess = update(incidents).where(by_id).values(priority=bindparam("new_priority"))
 
     async def write(numbers: list[int]) -> None:
         times = {n: now - timedelta(days=89) * (n / count) for n in numbers}
+        stage = {n: n % 10 if times[n] > now - STILL_OPEN else RESOLVED for n in numbers}
         async with engine.begin() as connection:
 
             async def many(statement: Any, rows: list[dict[str, Any]]) -> None:
@@ -92,14 +96,15 @@ async def seed(database: str, count: int) -> float:
                 insert(IncidentRow).returning(IncidentRow.id, sort_by_parameter_order=True),
                 [declared(n, times[n]) for n in numbers])], strict=True))
             await many(acknowledge, [
-                {"incident": ids[n], "at": times[n] + timedelta(minutes=n % 7 + 2)} for n in numbers if n % 10 != OPEN])
+                {"incident": ids[n], "at": times[n] + timedelta(minutes=n % 7 + 2)} for n in numbers if stage[n] != OPEN])
             await many(insert(TimelineRow), [
                 event(ids[n], times[n] + timedelta(minutes=30), "status_update", automatic=n % 4 == 0,
                       late=n % 4 == 1) for n in numbers])
             await many(insert(TimelineRow), [
                 event(ids[n], times[n] + timedelta(minutes=40 + n % 50), "status_changed", status="monitoring")
-                for n in numbers if n % 10 not in (OPEN, ACKNOWLEDGED)])
-            resolved = [n for n in numbers if n % 10 not in (OPEN, ACKNOWLEDGED, MITIGATED)]
+                for n in numbers if stage[n] not in (OPEN, ACKNOWLEDGED)])
+            await many(mitigate, [{"incident": ids[n]} for n in numbers if stage[n] == MITIGATED])
+            resolved = [n for n in numbers if stage[n] not in (OPEN, ACKNOWLEDGED, MITIGATED)]
             await many(insert(TimelineRow), [
                 event(ids[n], times[n] + timedelta(minutes=90), "status_update", automatic=False, late=n % 3 == 0)
                 for n in resolved])
