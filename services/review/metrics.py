@@ -2,8 +2,8 @@
 resolve per priority, incidents per week, update punctuality and overdue actions.
 
 They cover the incidents declared in the last `WINDOW`, read from the incident facts the database keeps
-in the transaction of each change (IncidentFactRow, summed per day and priority in
-IncidentFactDayRow): a scrape reads at most 90 days of sums per priority and the facts of one
+in the transaction of each change (IncidentFactRow, summed per day, priority and writer in
+IncidentFactDayRow): a scrape adds up 90 days of sums per priority and reads the facts of one
 partial day, never a timeline, whatever the number of incidents Beacon has seen."""
 
 from __future__ import annotations
