@@ -1,8 +1,19 @@
-"""Metrics under history: /metrics latency with many resolved incidents stored, and /healthz latency
+"""Metrics under history: /metrics latency with many incidents stored, and /healthz latency
 measured at the same time (a probe of event-loop stalls: a scrape that held the loop would show
-here), for Beacon in its own process.
+here), for Beacon in its own process; and what the database's incident-facts triggers add to a
+write.
 
     python -m bench.metrics --incidents 3000 100000 --database sqlite
+
+The incidents are a mix of the last 90 days, written the way Beacon writes them, each change in
+turn, so the triggers (migration 0029_incident_facts) keep the facts and their daily sums as they
+would in a deployment: declared open, then acknowledged, status updates, mitigated, resolved, and
+some re-assessed to another priority (some stay open, acknowledged or only mitigated). No VACUUM
+or ANALYZE is run beyond what the database does on its own (autovacuum on PostgreSQL).
+
+Then the write cost of the triggers: `--changes` incident changes (a declaration, an
+acknowledgement, a status update, a re-assessment, in turn), one transaction each, timed with the
+triggers, and again after dropping them, on the same database.
 
 Targets: /metrics p99 under 150 ms with 3,000 and with 100,000 incidents, and no /healthz answer
 slower than 50 ms while metrics are asked.
@@ -12,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,11 +33,42 @@ import aiohttp
 
 from bench.common import fresh_database_outside_a_loop, latency_summary, server, table, write_result
 
+PERSON: dict[str, Any] = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
+BATCH = 1000
+WRITERS = 4  # transactions writing at once during the seed, as a deployment's connections do
+# What becomes of incident n, by n % 10: open, acknowledged, mitigated, else resolved, for those
+# declared in the last STILL_OPEN (older ones are all resolved, as in a deployment); 4 and 9 are
+# re-assessed to another priority.
+OPEN, ACKNOWLEDGED, MITIGATED, RESOLVED = 0, 1, 2, 3
+STILL_OPEN = timedelta(days=2)
+REASSESSED = (4, 9)
+# The triggers of migration 0029_incident_facts, dropped to time the same writes without them.
+TRIGGERS = {"sqlite": ["DROP TRIGGER incident_fact_days_changed", "DROP TRIGGER incident_fact_days_added",
+                       "DROP TRIGGER incident_facts_status_update", "DROP TRIGGER incident_facts_mitigated",
+                       "DROP TRIGGER incident_facts_changed", "DROP TRIGGER incident_facts_declared"],
+            "postgresql": ["DROP TRIGGER incident_fact_days ON incident_facts",
+                           "DROP TRIGGER incident_facts_timeline ON timeline_events",
+                           "DROP TRIGGER incident_facts_changed ON incidents",
+                           "DROP TRIGGER incident_facts_declared ON incidents"]}
 
-async def seed(database: str, count: int) -> None:
-    """Resolved incidents of the last 90 days with their mitigation, resolution and one status
-    update each, written straight into the schema Beacon migrates."""
-    from sqlalchemy import insert
+
+def declared(n: int, declared_at: datetime) -> dict[str, Any]:
+    return dict(version=1, title=f"Bench incident {n}", description="", impact="high", urgency="high",
+                priority=f"P{n % 5 + 1}", status="investigating", service="", client="", source="bench",
+                declared_by=PERSON, declared_at=declared_at, commander=None, responders=[],
+                resolution_summary="", config_version="bench")
+
+
+def event(incident_id: int, at: datetime, kind: str, **after: Any) -> dict[str, Any]:
+    return dict(incident_id=incident_id, at=at, kind=kind, actor=PERSON, summary=kind, after=after,
+                incident_version=2)
+
+
+async def seed(database: str, count: int) -> float:
+    """`count` incidents of the last 90 days, each change its own statement (in batches of
+    BATCH incidents per transaction, WRITERS transactions at once), so the triggers run for each.
+    Returns the seconds it took."""
+    from sqlalchemy import bindparam, insert, update
 
     from services.store.db import create_engine, migrate
     from services.store.tables import IncidentRow, TimelineRow
@@ -33,36 +76,103 @@ async def seed(database: str, count: int) -> None:
     engine = create_engine(database)
     await migrate(engine)
     now = datetime.now(UTC)
-    person: dict[str, Any] = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
-    async with engine.begin() as connection:
-        for start in range(0, count, 1000):
-            rows: list[dict[str, Any]] = []
-            for n in range(start, min(count, start + 1000)):
-                declared = now - timedelta(days=89) * (n / count)
-                rows.append(dict(version=3, title=f"Bench incident {n}", description="", impact="high", urgency="high",
-                                 priority=f"P{n % 5 + 1}", status="resolved", service="", client="", source="bench",
-                                 declared_by=person, declared_at=declared, commander=None, responders=[],
-                                 acknowledged_at=declared + timedelta(minutes=5), resolution_summary="",
-                                 resolved_at=declared + timedelta(hours=2), config_version="bench"))
-            ids = [r[0] for r in await connection.execute(insert(IncidentRow).returning(IncidentRow.id), rows)]
-            events = []
-            for incident_id, row in zip(ids, rows, strict=True):
-                at = row["declared_at"]
-                events += [
-                    dict(incident_id=incident_id, at=at + timedelta(hours=1), kind="status_changed", actor=person,
-                         summary="monitoring", after={"status": "monitoring"}, incident_version=2),
-                    dict(incident_id=incident_id, at=at + timedelta(minutes=30), kind="status_update", actor=person,
-                         summary="update", after={"automatic": False, "late": False}, incident_version=2),
-                    dict(incident_id=incident_id, at=at + timedelta(hours=2), kind="resolved", actor=person,
-                         summary="resolved", after={"status": "resolved"}, incident_version=3)]
-            await connection.execute(insert(TimelineRow), events)
-    if engine.dialect.name == "postgresql":
-        # The seed writes in a minute what a deployment writes in 90 days, while autovacuum keeps
-        # up: vacuum and analyze once, as autovacuum would have by then.
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.exec_driver_sql("VACUUM ANALYZE")
+    incidents = IncidentRow.__table__
+    by_id = incidents.c.id == bindparam("incident")
+    acknowledge = update(incidents).where(by_id).values(acknowledged_at=bindparam("at"), version=2)
+    resolve = update(incidents).where(by_id).values(status="resolved", resolved_at=bindparam("at"), version=3)
+    mitigate = update(incidents).where(by_id).values(status="monitoring")
+    reassess = update(incidents).where(by_id).values(priority=bindparam("new_priority"))
+
+    async def write(numbers: list[int]) -> None:
+        times = {n: now - timedelta(days=89) * (n / count) for n in numbers}
+        stage = {n: n % 10 if times[n] > now - STILL_OPEN else RESOLVED for n in numbers}
+        async with engine.begin() as connection:
+
+            async def many(statement: Any, rows: list[dict[str, Any]]) -> None:
+                if rows:
+                    await connection.execute(statement, rows)
+
+            ids = dict(zip(numbers, [r[0] for r in await connection.execute(
+                insert(IncidentRow).returning(IncidentRow.id, sort_by_parameter_order=True),
+                [declared(n, times[n]) for n in numbers])], strict=True))
+            await many(acknowledge, [
+                {"incident": ids[n], "at": times[n] + timedelta(minutes=n % 7 + 2)} for n in numbers if stage[n] != OPEN])
+            await many(insert(TimelineRow), [
+                event(ids[n], times[n] + timedelta(minutes=30), "status_update", automatic=n % 4 == 0,
+                      late=n % 4 == 1) for n in numbers])
+            await many(insert(TimelineRow), [
+                event(ids[n], times[n] + timedelta(minutes=40 + n % 50), "status_changed", status="monitoring")
+                for n in numbers if stage[n] not in (OPEN, ACKNOWLEDGED)])
+            await many(mitigate, [{"incident": ids[n]} for n in numbers if stage[n] == MITIGATED])
+            resolved = [n for n in numbers if stage[n] not in (OPEN, ACKNOWLEDGED, MITIGATED)]
+            await many(insert(TimelineRow), [
+                event(ids[n], times[n] + timedelta(minutes=90), "status_update", automatic=False, late=n % 3 == 0)
+                for n in resolved])
+            await many(resolve, [{"incident": ids[n], "at": times[n] + timedelta(hours=2)} for n in resolved])
+            await many(insert(TimelineRow), [
+                event(ids[n], times[n] + timedelta(hours=2), "resolved", status="resolved") for n in resolved])
+            await many(reassess, [{"incident": ids[n], "new_priority": f"P{(n + 1) % 5 + 1}"}
+                                  for n in numbers if n % 10 in REASSESSED])
+
+    # Each batch spans the 90 days (the incidents in a shuffled order), so each day is written by
+    # several writers.
+    order = list(range(count))
+    random.Random(count).shuffle(order)
+    batches = [order[start:start + BATCH] for start in range(0, count, BATCH)]
+    started = time.perf_counter()
+    for first in range(0, len(batches), WRITERS):
+        await asyncio.gather(*(write(batch) for batch in batches[first:first + WRITERS]))
+    elapsed = time.perf_counter() - started
     await engine.dispose()
+    return elapsed
+
+
+async def write_cost(database: str, changes: int) -> dict[str, float]:
+    """Seconds for `changes` incident changes, one transaction each, with the triggers and then
+    without them (dropped), on the seeded database; and their ratio."""
+    from sqlalchemy import insert, select, text, update
+
+    from services.store.db import create_engine
+    from services.store.tables import IncidentRow, TimelineRow
+
+    engine = create_engine(database)
+    now = datetime.now(UTC)
+    async with engine.connect() as connection:
+        open_ids = [r[0] for r in await connection.execute(
+            select(IncidentRow.id).where(IncidentRow.acknowledged_at.is_(None)).order_by(IncidentRow.id.desc())
+            .limit(changes))]
+        some_ids = [r[0] for r in await connection.execute(
+            select(IncidentRow.id).order_by(IncidentRow.id.desc()).limit(2 * changes))]
+
+    async def change(i: int, n: int) -> None:
+        async with engine.begin() as connection:
+            match i % 4:
+                case 0:
+                    await connection.execute(insert(IncidentRow), [declared(n, now - timedelta(minutes=n % 600))])
+                case 1:
+                    await connection.execute(update(IncidentRow).where(IncidentRow.id == open_ids[n % len(open_ids)])
+                                             .values(acknowledged_at=now))
+                case 2:
+                    await connection.execute(insert(TimelineRow), [
+                        event(some_ids[n % len(some_ids)], now, "status_update", automatic=False, late=False)])
+                case _:
+                    await connection.execute(update(IncidentRow).where(IncidentRow.id == some_ids[n % len(some_ids)])
+                                             .values(priority=f"P{n % 5 + 1}"))
+
+    async def timed(offset: int) -> float:
+        started = time.perf_counter()
+        for i in range(changes):
+            await change(i, offset + i)
+        return time.perf_counter() - started
+
+    with_triggers = await timed(0)
+    async with engine.begin() as connection:
+        for statement in TRIGGERS[engine.dialect.name]:
+            await connection.execute(text(statement))
+    without = await timed(changes)
+    await engine.dispose()
+    return {"changes": changes, "with_triggers_s": with_triggers, "without_triggers_s": without,
+            "ratio": with_triggers / without if without else float("nan")}
 
 
 async def ask(url: str, requests: int) -> dict[str, Any]:
@@ -99,6 +209,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--incidents", type=int, nargs="+", default=[3000, 100_000])
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--changes", type=int, default=400, help="incident changes timed for the write cost")
     parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or a SQLAlchemy URL")
     parser.add_argument("--name", default="")
     args = parser.parse_args()
@@ -106,16 +217,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.incidents:
             with fresh_database_outside_a_loop(args.database, tmp, f"metrics{count}") as url:
-                asyncio.run(seed(url, count))
+                seeded = asyncio.run(seed(url, count))
                 with server("beacon", url) as beacon:
                     asyncio.run(ask(beacon, 3))  # warm-up: first connections, first plans
                     results[str(count)] = asyncio.run(ask(beacon, args.requests))
-    rows = [("incidents", "/metrics p50 ms", "/metrics p99 ms", "/healthz p99 ms", "/healthz max ms")]
-    rows += [(count, f"{r['metrics']['p50_ms']:.1f}", f"{r['metrics']['p99_ms']:.1f}",
-              f"{r['healthz']['p99_ms']:.1f}", f"{r['healthz']['max_ms']:.1f}") for count, r in results.items()]
+                results[str(count)]["seed_s"] = seeded
+                results[str(count)]["writes"] = asyncio.run(write_cost(url, args.changes))
+    rows = [("incidents", "seed s", "/metrics p50 ms", "/metrics p99 ms", "/healthz p99 ms", "/healthz max ms",
+             "changes", "with triggers s", "without s", "write cost ×")]
+    rows += [(count, f"{r['seed_s']:.1f}", f"{r['metrics']['p50_ms']:.1f}", f"{r['metrics']['p99_ms']:.1f}",
+              f"{r['healthz']['p99_ms']:.1f}", f"{r['healthz']['max_ms']:.1f}", str(r["writes"]["changes"]),
+              f"{r['writes']['with_triggers_s']:.2f}", f"{r['writes']['without_triggers_s']:.2f}",
+              f"{r['writes']['ratio']:.2f}") for count, r in results.items()]
     print(f"database: {args.database}")
     print(table(rows))
-    print("targets: /metrics p99 under 150 ms, /healthz under 50 ms while metrics are asked")
+    print("targets: /metrics p99 under 150 ms, /healthz under 50 ms while metrics are asked; write cost: "
+          "time for the changes with the incident-facts triggers over the time without them")
     name = args.name or f"metrics-{args.database if args.database in ('sqlite', 'postgresql') else 'url'}"
     print(f"wrote {write_result(name, {'benchmark': 'metrics', 'database': args.database, 'results': results})}")
 

@@ -2,8 +2,8 @@
 resolve per priority, incidents per week, update punctuality and overdue actions.
 
 They cover the incidents declared in the last `WINDOW`, read from the incident facts the database keeps
-in the transaction of each change (IncidentFactRow, summed per day and priority in
-IncidentFactDayRow): a scrape reads at most 90 days of sums per priority and the facts of one
+in the transaction of each change (IncidentFactRow, summed per day, priority and writer in
+IncidentFactDayRow): a scrape adds up 90 days of sums per priority and reads the facts of one
 partial day, never a timeline, whatever the number of incidents Beacon has seen."""
 
 from __future__ import annotations
@@ -37,16 +37,18 @@ class Metrics:
 
 
 async def compute(session: AsyncSession, now: datetime) -> Metrics:
-    """The window's days after its first one from their sums (`incident_fact_days`: at most WINDOW's
-    days times the priorities rows), and its first, partial day from the facts of the incidents
+    """The window's days after its first one from their sums (`incident_fact_days`: WINDOW's days
+    times the priorities times the writers that changed them, added up per day and priority), and
+    its first, partial day from the facts of the incidents
     declared in it, since `now - WINDOW` (an indexed range of one day); folded here."""
     since = now - WINDOW
     first_day = since.astimezone(UTC).date()
     next_midnight = datetime.combine(first_day + timedelta(days=1), time(), UTC)
     d, f = IncidentFactDayRow, IncidentFactRow
-    summed = (select(d.day, d.priority, d.incidents, d.acknowledged, d.acknowledged_seconds, d.mitigated,
-                     d.mitigated_seconds, d.resolved, d.resolved_seconds, d.updates_on_time, d.updates_late,
-                     d.updates_automatic).where(d.day > first_day.isoformat(), d.incidents > 0))
+    summed = (select(d.day, d.priority, *(func.sum(c) for c in (
+        d.incidents, d.acknowledged, d.acknowledged_seconds, d.mitigated, d.mitigated_seconds, d.resolved,
+        d.resolved_seconds, d.updates_on_time, d.updates_late, d.updates_automatic)))
+              .where(d.day > first_day.isoformat()).group_by(d.day, d.priority).having(func.sum(d.incidents) > 0))
     day = utc_day(session, f.declared_at).label("day")
     measured = [aggregate for at in (f.acknowledged_at, f.mitigated_at, f.resolved_at)
                 for aggregate in (func.count(at), func.sum(seconds_between(session, at, f.declared_at)))]

@@ -120,13 +120,17 @@ class IncidentFactRow(Base):
 
 
 class IncidentFactDayRow(Base):
-    """The incident facts of one UTC day of declaration and one priority, summed (drills left out):
-    kept by triggers on `incident_facts` (migration 0029_incident_facts), which take an incident's
-    old facts away and add its new ones whenever they change."""
+    """The incident facts of one UTC day of declaration and one priority, summed (drills left out),
+    one row per writer (`slot`: the PostgreSQL server process, which runs one transaction at a
+    time, or 0 on SQLite), so that no two transactions write the same row: kept by triggers on
+    `incident_facts` (migration 0029_incident_facts), which take an incident's old facts away and
+    add its new ones whenever they change. A day's sums are those of all its slots (a slot's alone
+    may be negative: an incident re-assessed by another writer than the one that declared it)."""
 
     __tablename__ = "incident_fact_days"
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     priority: Mapped[str] = mapped_column(String(10), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
     incidents: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     acknowledged: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     acknowledged_seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0, server_default="0")

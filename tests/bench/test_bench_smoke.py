@@ -69,8 +69,10 @@ def test_scaling_benchmark_compares_two_sizes():
             assert metric["verdict"] in ("flat", "linear", "worse than linear") and metric["growth"] > 0
 
 
-def test_metrics_benchmark_asks_metrics_while_probing_healthz():
-    out = run("bench.metrics", "--incidents", "50", "--requests", "3", "--name", "metrics-smoke")
+def test_metrics_benchmark_asks_metrics_while_probing_healthz_and_times_the_triggers():
+    out = run("bench.metrics", "--incidents", "50", "--requests", "3", "--changes", "8", "--name", "metrics-smoke")
     result = json.loads((ROOT / "bench" / "results" / "metrics-smoke.json").read_text())
     assert result["results"]["50"]["metrics"]["requests"] == 3, out
     assert result["results"]["50"]["healthz"]["requests"] > 0, out
+    writes = result["results"]["50"]["writes"]
+    assert writes["changes"] == 8 and writes["with_triggers_s"] > 0 and writes["without_triggers_s"] > 0, out
