@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bot.wiring import OutsideSettings
-from services.config import parse_config
+from services.config import load_config, parse_config
 from services.doctor import check_channel_kinds
 from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
@@ -62,7 +62,7 @@ async def doctor_lines(database_url: str, tmp_path: Path, graph: FakeGraph, chan
     path = tmp_path / "beacon.yaml"
     path.write_text(yaml.safe_dump(config(channel)), encoding="utf-8")
     checks = await check_channel_kinds(Settings(database_url=database_url, config_path=str(path)),
-                                       graph_settings(graph))
+                                       graph_settings(graph), load_config(path))
     return [check.line() for check in checks]
 
 
