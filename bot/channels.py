@@ -21,7 +21,7 @@ from cards.elements import label
 from services.channels import usecases as channels
 from services.channels.effects import ArchiveChannel, ChannelBridge, ChannelCard, ChannelPointer, MakeChannel
 from services.channels.tables import IncidentChannelRow
-from services.delivery import DeliveryError, NotConfigured, NotYet, PermanentDeliveryError
+from services.delivery import NotConfigured, NotYet, PermanentDeliveryError
 from services.deps import Deps
 from services.effects import ordering
 from services.graph.channels import ChannelCreator, IncidentChannel, NameTaken, incident_channel_name
@@ -113,9 +113,12 @@ class ChannelDelivery:
             raise PermanentDeliveryError(f"Beacon does not know the Graph id of team {team_id}: Teams names it when "
                                          "Beacon is installed in the team; remove Beacon from the team and add it "
                                          "again")
-        channel = await graph.find(group.group_id, marker(incident)) or await self._create(graph, group.group_id,
-                                                                                          incident)
-        in_use = await self._count(graph, group.group_id)
+        listed = await graph.channels(group.group_id)  # once: finds a channel made before, and counts
+        channel = listed.find(marker(incident))
+        in_use = listed.in_use
+        if channel is None:
+            channel = await self._create(graph, group.group_id, incident)
+            in_use += 1
         now = self.deps.clock.now()
         async with self.deps.uow() as uow:
             await uow.channels.keep(IncidentChannelRow(
@@ -124,8 +127,7 @@ class ChannelDelivery:
             await uow.team_channels.note(channel.id, team_id, now, name=channel.display_name)
             await _record(uow, incident_id, "channel_created", f"channel {channel.display_name} made for the incident",
                           now, {"channel_id": channel.id, "name": channel.display_name, "web_url": channel.web_url})
-            if in_use is not None:
-                await uow.channels.counted(team_id, in_use, now)
+            await uow.channels.counted(team_id, in_use, now)
             await uow.outbox.add_many([ChannelCard(incident_id, f"{incident.number} card in its channel"),
                                        ChannelPointer(incident_id, f"{incident.number} pointer to its channel")],
                                       now=now)
@@ -144,13 +146,6 @@ class ChannelDelivery:
                 log.info("%s: channel name %s is taken, trying another", incident.number, name)
         raise PermanentDeliveryError(f"{incident.number}: every channel name tried is taken in team {group_id}")
 
-    async def _count(self, graph: ChannelCreator, group_id: str) -> int | None:
-        try:
-            return await graph.count(group_id)
-        except DeliveryError as error:  # the count is for the doctor and /metrics: never fails the channel
-            log.warning("could not count the channels of team %s: %s", group_id, error)
-            return None
-
     async def archive(self, effect: Effect) -> None:
         incident_id = int(effect.payload["incident_id"])
         async with self.deps.uow() as uow:
@@ -162,15 +157,12 @@ class ChannelDelivery:
         if posting:
             raise NotYet(f"INC-{incident_id}'s last posts go out before its channel is archived", retry_after=1.0)
         graph = self._graph()
-        await graph.archive(row.group_id, row.channel_id)
-        in_use = await self._count(graph, row.group_id)
+        await graph.archive(row.group_id, row.channel_id)  # an archived channel still counts: no recount
         async with self.deps.uow() as uow:
             now = self.deps.clock.now()
             await uow.channels.archived(incident_id, now)
             await _record(uow, incident_id, "channel_archived", f"channel {row.name} archived", now,
                           {"channel_id": row.channel_id})
-            if in_use is not None:
-                await uow.channels.counted(row.team_id, in_use, now)
             await uow.commit()
 
     async def _target(self, incident_id: int) -> tuple[IncidentChannelRow, dict[str, str]]:

@@ -103,8 +103,9 @@ def wire_graph_and_sms(wiring: Wiring) -> None:
             wiring.runners.append(StartupTask("graph organizer", graph.start))
         if graph.connection is not None:
             job = _channel_kinds_job(wiring, graph.connection.client)
-            wiring.runners.append(StartupTask("channel kinds", job))
-            wiring.handlers[CheckChannelKinds] = lambda effect: job()  # after each install in a team
+            wiring.runners.append(StartupTask("channel kinds", lambda: job("")))  # every team
+            # after an install: that team's channels only (start-up and the doctor check every team)
+            wiring.handlers[CheckChannelKinds] = lambda effect: job(str(effect.payload["team_id"]))
         wiring.not_configured += graph.report()
         wiring.handlers[SendEmail] = email_handler(graph.mailer)
     sender, reason = build_sms_sender(wiring.outside.sms or SmsSettings())
@@ -123,15 +124,16 @@ def _not_configured(system: str) -> EffectHandler:
     return handler
 
 
-def _channel_kinds_job(wiring: Wiring, client: Any) -> Callable[[], Awaitable[None]]:
-    """At start-up: a configured private or shared channel, where Teams refuses Beacon's cards, is
-    named in the log with the fix (services/channel_kinds.py)."""
+def _channel_kinds_job(wiring: Wiring, client: Any) -> Callable[[str], Awaitable[None]]:
+    """At start-up (every team, "") and after an install (that team): a configured private or
+    shared channel, where Teams refuses Beacon's cards, is named in the log with the fix
+    (services/channel_kinds.py)."""
     from services.channel_kinds import report_channel_kinds
     from services.graph.channel_kind import channel_kind
 
     async def kind_of(group_id: str, channel_id: str) -> str:
         return await channel_kind(client, group_id, channel_id)
 
-    async def job() -> None:
-        await report_channel_kinds(wiring.deps, kind_of)
+    async def job(team_id: str) -> None:
+        await report_channel_kinds(wiring.deps, kind_of, team_id)
     return job

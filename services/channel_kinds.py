@@ -34,11 +34,13 @@ class ChannelToCheck:
     teams: tuple[tuple[str, str], ...]  # (group id, team name) of each team it may be in
 
 
-async def channels_to_check(uow: UnitOfWork, config: BeaconConfig) -> list[ChannelToCheck]:
+async def channels_to_check(uow: UnitOfWork, config: BeaconConfig, team_id: str = "") -> list[ChannelToCheck]:
     """Each configured channel with the installed teams it may belong to (the one Beacon saw it in,
-    or every team when Teams never showed it: a private channel's events do not reach the app)."""
+    or every team when Teams never showed it: a private channel's events do not reach the app).
+    `team_id`: only that team (the one Beacon was just installed in); "": every installed team."""
     groups = {row.team_id: row.group_id for row in await uow.channels.teams()}  # Graph's id of each team
-    installed = [row for row in await uow.installations.teams() if groups.get(row.team_id)]
+    installed = [row for row in await uow.installations.teams()
+                 if groups.get(row.team_id) and (not team_id or row.team_id == team_id)]
     found: list[ChannelToCheck] = []
     for name in CHANNEL_SETTINGS:
         channel = getattr(config.channels, name)
@@ -83,15 +85,17 @@ async def _classify_one(target: ChannelToCheck, kind_of: KindOf) -> list[Channel
 
 
 async def check_channel_kinds(uow_factory: Callable[[], UnitOfWork], config: BeaconConfig,
-                              kind_of: KindOf) -> list[ChannelCheck]:
+                              kind_of: KindOf, team_id: str = "") -> list[ChannelCheck]:
+    """Every installed team (the doctor, start-up), or only `team_id` (after an install there)."""
     async with uow_factory() as uow:
-        targets = await channels_to_check(uow, config)
+        targets = await channels_to_check(uow, config, team_id)
     return await classify(targets, kind_of)  # outside the unit of work: Graph may be slow
 
 
-async def report_channel_kinds(deps: Deps, kind_of: KindOf) -> None:
-    """At start-up: a configured private or shared channel is an error in the log, with the fix."""
-    for check in await check_channel_kinds(deps.uow, deps.config, kind_of):
+async def report_channel_kinds(deps: Deps, kind_of: KindOf, team_id: str = "") -> None:
+    """At start-up (every team) and after an install (that team only): a configured private or
+    shared channel is an error in the log, with the fix."""
+    for check in await check_channel_kinds(deps.uow, deps.config, kind_of, team_id):
         if check.outcome == "fail":
             log.error("%s; fix: %s", check.detail, check.fix)
         elif check.outcome == "warn":

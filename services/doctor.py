@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from services.channel_kinds import check_channel_kinds as classify_channels
 from services.channels.doctor import check_dedicated_channels
-from services.config import ConfigError, load_config
+from services.config import BeaconConfig, ConfigError, load_config
 from services.delivery import DeliveryError
 from services.freshdesk.client import build_ticketing
 from services.freshdesk.settings import FreshdeskSettings
@@ -93,13 +93,19 @@ class Subjects:
 TokenGetter = Callable[[Settings, str], str]
 
 
-def check_config(settings: Settings) -> Check:
+def read_config(settings: Settings) -> BeaconConfig | ConfigError:
+    """BEACON_CONFIG, read once for every check that needs it, or why it is invalid."""
     try:
-        config = load_config(settings.config_path)
+        return load_config(settings.config_path)
     except ConfigError as error:
-        return Check("config", "fail", f"{settings.config_path} is invalid: {error}",
+        return error
+
+
+def check_config(settings: Settings, loaded: BeaconConfig | ConfigError) -> Check:
+    if isinstance(loaded, ConfigError):
+        return Check("config", "fail", f"{settings.config_path} is invalid: {loaded}",
                      f"correct {settings.config_path} (or point BEACON_CONFIG at a valid file)")
-    return Check("config", "ok", f"{settings.config_path} validates ({len(config.services)} services)")
+    return Check("config", "ok", f"{settings.config_path} validates ({len(loaded.services)} services)")
 
 
 async def check_database(settings: Settings) -> Check:
@@ -317,12 +323,11 @@ async def check_voice(settings: VoiceSettings, public_url: str) -> Check:
     return Check("voice", "ok", f"{detail} Key presses come back to {public_url.rstrip('/')}/voice/twilio/…")
 
 
-async def check_feeds(settings: Settings, feeds: FeedSettings | None = None) -> list[Check]:
-    """One line per schedule fed by an iCalendar URL (none when no schedule has ical_url)."""
-    try:
-        config = load_config(settings.config_path)
-    except ConfigError:
-        return []  # the config line already says what is wrong
+async def check_feeds(config: BeaconConfig | None, feeds: FeedSettings | None = None) -> list[Check]:
+    """One line per schedule fed by an iCalendar URL (none when no schedule has ical_url).
+    `config` None: it is invalid, and the config line already says why (so do the others)."""
+    if config is None:
+        return []
     try:
         lines = await asyncio.wait_for(feed_checks(config, feeds or FeedSettings()), TIMEOUT_SECONDS * 2)
     except TimeoutError:
@@ -348,13 +353,11 @@ async def check_teams_delivery(settings: Settings) -> list[Check]:
                   f"{p.failures} post(s) refused)", p.fix) for p in problems]
 
 
-async def check_teams_installs(settings: Settings) -> list[Check]:
+async def check_teams_installs(settings: Settings, config: BeaconConfig | None) -> list[Check]:
     """A line per configured channel: is it in a team where Beacon is installed (as far as Teams
     told Beacon: installs, removals, deleted teams, channel events)."""
-    try:
-        config = load_config(settings.config_path)
-    except ConfigError:
-        return []  # the config line already says what is wrong
+    if config is None:
+        return []
     engine = create_engine(settings.database_url)
     try:
         if not await migrations_applied(engine):
@@ -368,15 +371,11 @@ async def check_teams_installs(settings: Settings) -> list[Check]:
     return [Check("Teams install", c.outcome, c.detail, c.fix) for c in checks]  # type: ignore[arg-type]
 
 
-async def check_channel_kinds(settings: Settings, graph: GraphSettings) -> list[Check]:
-    """A line per configured channel Graph can place: Teams refuses Beacon's cards in private and
-    shared channels (services/channel_kinds.py)."""
-    if not graph.configured:
-        return []  # the Graph line says it is optional
-    try:
-        config = load_config(settings.config_path)
-    except ConfigError:
-        return []
+async def check_channel_kinds(settings: Settings, graph: GraphSettings, config: BeaconConfig | None) -> list[Check]:
+    """A line per configured channel Graph can place, in every installed team: Teams refuses
+    Beacon's cards in private and shared channels (services/channel_kinds.py)."""
+    if not graph.configured or config is None:
+        return []  # the Graph line says it is optional, the config line why the file is invalid
     engine = create_engine(settings.database_url)
     connection = connect(graph)
 
@@ -410,20 +409,10 @@ async def check_teams_roster(settings: Settings) -> list[Check]:
     return [Check("Teams roster", c.outcome, c.detail, c.fix) for c in checks]  # type: ignore[arg-type]
 
 
-def _dedicated_channels(settings: Settings) -> bool:
-    try:
-        return bool(load_config(settings.config_path).channels.dedicated_for)
-    except ConfigError:
-        return False
-
-
-async def check_channels_in_use(settings: Settings, graph: GraphSettings) -> list[Check]:
+async def check_channels_in_use(settings: Settings, graph: GraphSettings,
+                                config: BeaconConfig | None) -> list[Check]:
     """With channels.dedicated_for: where incident channels go and how many the team has in use."""
-    try:
-        config = load_config(settings.config_path)
-    except ConfigError:
-        return []
-    if not config.channels.dedicated_for:
+    if config is None or not config.channels.dedicated_for:
         return []
     engine = create_engine(settings.database_url)
     try:
@@ -439,21 +428,23 @@ async def check_channels_in_use(settings: Settings, graph: GraphSettings) -> lis
 
 
 async def run_checks(subjects: Subjects, get_token: TokenGetter = msal_bot_token) -> list[Check]:
-    checks = [check_config(subjects.settings), await check_database(subjects.settings),
+    loaded = read_config(subjects.settings)
+    config = loaded if isinstance(loaded, BeaconConfig) else None
+    checks = [check_config(subjects.settings, loaded), await check_database(subjects.settings),
               await check_bot_credentials(subjects.settings, subjects.bot_login_url, get_token),
               check_link_secrets(subjects.settings)]
-    checks += await check_teams_installs(subjects.settings)
-    checks += await check_channel_kinds(subjects.settings, subjects.graph)
+    checks += await check_teams_installs(subjects.settings, config)
+    checks += await check_channel_kinds(subjects.settings, subjects.graph, config)
     checks += await check_teams_roster(subjects.settings)
     checks += await check_teams_delivery(subjects.settings)
     checks += await check_graph(subjects.graph, subjects.settings.public_url,
-                                channels=_dedicated_channels(subjects.settings))
-    checks += await check_channels_in_use(subjects.settings, subjects.graph)
+                                channels=bool(config and config.channels.dedicated_for))
+    checks += await check_channels_in_use(subjects.settings, subjects.graph, config)
     checks += [await check_freshdesk(subjects.freshdesk),
                check_ticket_requester(subjects.freshdesk, subjects.intake or IntakeSettings(), subjects.graph),
                await check_sms(subjects.sms),
                await check_voice(subjects.voice or VoiceSettings(), subjects.settings.public_url)]
-    checks += await check_feeds(subjects.settings, subjects.feeds)
+    checks += await check_feeds(config, subjects.feeds)
     return checks
 
 

@@ -1,5 +1,6 @@
 """Standard Teams channels for big incidents through Graph (facts §2): made with
-POST /teams/{team-id}/channels, listed with GET /teams/{team-id}/channels, archived with
+POST /teams/{team-id}/channels, listed with GET /teams/{team-id}/channels (once per making: the
+listing both finds a channel made before and counts the team's), archived with
 POST /teams/{team-id}/channels/{channel-id}/archive. `team-id` is the team's Graph (group) id.
 
 Messages still go through the bot (Bot Framework), which posts wherever it is installed; Graph
@@ -25,6 +26,7 @@ from msgraph.generated.models.channel_membership_type import ChannelMembershipTy
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.teams.item.channels.channels_request_builder import ChannelsRequestBuilder
 from msgraph.generated.teams.item.channels.item.archive.archive_post_request_body import ArchivePostRequestBody
+from msgraph.generated.teams.item.channels.item.channel_item_request_builder import ChannelItemRequestBuilder
 
 from services.delivery import DeliveryError, PermanentDeliveryError
 from services.graph.errors import graph_errors
@@ -48,14 +50,33 @@ class NameTaken(PermanentDeliveryError):
     """Another channel of the team has this name (or had it: deleted names stay taken a while)."""
 
 
+@dataclass(frozen=True)
+class TeamChannels:
+    """A team's channels as one GET /teams/{team-id}/channels listed them: enough both to find the
+    channel Beacon made for an incident and to count the team's channels against Teams' 1,000."""
+
+    listed: tuple[dict[str, Any], ...]
+
+    def find(self, marker: str) -> IncidentChannel | None:
+        """The channel whose description carries `marker`: one Beacon made for this incident."""
+        for channel in self.listed:
+            if marker in str(channel.get("description") or "") and channel.get("id"):
+                return IncidentChannel(id=str(channel["id"]), web_url=str(channel.get("webUrl") or ""),
+                                       display_name=str(channel.get("displayName") or ""))
+        return None
+
+    @property
+    def in_use(self) -> int:
+        """Channels the team has (Graph does not list deleted ones, which Teams still counts for 30 days)."""
+        return len(self.listed)
+
+
 class ChannelCreator(Protocol):
-    async def find(self, group_id: str, marker: str) -> IncidentChannel | None: ...
+    async def channels(self, group_id: str) -> TeamChannels: ...
 
     async def create(self, group_id: str, name: str, description: str) -> IncidentChannel: ...
 
     async def archive(self, group_id: str, channel_id: str) -> None: ...
-
-    async def count(self, group_id: str) -> int: ...
 
 
 def channel_name(name: str, suffix: str = "") -> str:
@@ -113,13 +134,8 @@ class GraphChannels:
             body = await self._client.request_adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
         return list(json.loads(body or b"{}").get("value") or [])
 
-    async def find(self, group_id: str, marker: str) -> IncidentChannel | None:
-        """The channel whose description carries `marker`: one Beacon made for this incident."""
-        for channel in await self._list(group_id):
-            if marker in str(channel.get("description") or "") and channel.get("id"):
-                return IncidentChannel(id=str(channel["id"]), web_url=str(channel.get("webUrl") or ""),
-                                       display_name=str(channel.get("displayName") or ""))
-        return None
+    async def channels(self, group_id: str) -> TeamChannels:
+        return TeamChannels(tuple(await self._list(group_id)))
 
     async def create(self, group_id: str, name: str, description: str) -> IncidentChannel:
         body = Channel(display_name=name, description=description[:MAX_DESCRIPTION],
@@ -136,15 +152,24 @@ class GraphChannels:
         return _channel(created, name)
 
     async def archive(self, group_id: str, channel_id: str) -> None:
-        """Archive the channel, unless it already is (a retry after an archive whose answer was lost)."""
+        """One POST …/archive. Graph documents no answer for a channel that is archived already (a retry
+        after an archive whose answer was lost): a 400 is taken as done only when the channel reads as
+        archived, since a 400 also means "Team has to be active" (its team is archived), which is not."""
         item = self._channels(group_id).by_channel_id(channel_id)
+        try:
+            with _channel_errors(f"archive channel {channel_id}"):
+                await item.archive.post(ArchivePostRequestBody())
+        except DeliveryError as error:
+            if error.status != 400 or not await self._archived(group_id, channel_id):
+                raise
+
+    async def _archived(self, group_id: str, channel_id: str) -> bool:
+        query = ChannelItemRequestBuilder.ChannelItemRequestBuilderGetQueryParameters(select=["id", "isArchived"])
         with _channel_errors(f"read channel {channel_id}"):
-            current = await item.get()
-        if current is not None and current.is_archived:
-            return
-        with _channel_errors(f"archive channel {channel_id}"):
-            await item.archive.post(ArchivePostRequestBody())
+            current = await self._channels(group_id).by_channel_id(channel_id).get(
+                RequestConfiguration(query_parameters=query))
+        return bool(current is not None and current.is_archived)
 
     async def count(self, group_id: str) -> int:
-        """Channels the team has now (Graph does not list deleted ones, which Teams still counts for 30 days)."""
-        return len(await self._list(group_id))
+        """Channels the team has now, for the doctor."""
+        return (await self.channels(group_id)).in_use

@@ -19,9 +19,12 @@ async def feed_checks(config: BeaconConfig, settings: FeedSettings,
                       transport: Any = None) -> list[tuple[str, str, str]]:
     """(outcome, detail, fix) per fed schedule: "ok" or "fail"."""
     lines: list[tuple[str, str, str]] = []
+    fed = [s for s in config.oncall.schedules if s.ical_url]
+    if not fed:
+        return lines  # no HTTP client to build: its TLS context alone holds the event loop ~0.1 s
     now = SystemClock().now()
     async with feed_client(settings, transport) as http:
-        for schedule in [s for s in config.oncall.schedules if s.ical_url]:
+        for schedule in fed:
             where = f"{schedule.name} ({shown(schedule.ical_url)})"
             try:
                 body, _, _ = await fetch_feed(http, schedule.ical_url)

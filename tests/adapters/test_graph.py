@@ -318,13 +318,13 @@ async def test_channel_per_incident_and_a_retry_finds_it_by_its_marker(graph: Fa
     channels = build().channels
     created = await channels.create(TEAM_GROUP, incident_channel_name(42, "Payments/checkout down?"),
                                     "INC-42 [Beacon INC-42 x]")
-    found = await channels.find(TEAM_GROUP, "[Beacon INC-42 x]")
+    listed = await channels.channels(TEAM_GROUP)
 
-    assert found == created and len(graph.channels[TEAM_GROUP]) == 1
+    assert listed.find("[Beacon INC-42 x]") == created and listed.in_use == 1
     assert created.id.startswith("19:") and created.web_url.startswith("https://teams.microsoft.com/l/channel/")
     assert created.display_name == "inc-42-payments-checkout-down"
     assert graph.requests_to(f"/teams/{TEAM_GROUP}/channels", "POST")[0].body["membershipType"] == "standard"
-    assert await channels.find(TEAM_GROUP, "[Beacon INC-43 x]") is None
+    assert listed.find("[Beacon INC-43 x]") is None
 
 
 async def test_graph_refuses_channel_names_teams_refuses(graph: FakeGraph, build: Any) -> None:
@@ -349,15 +349,29 @@ async def test_channels_need_their_permissions(graph: FakeGraph, build: Any) -> 
     assert "403" in str(caught.value) and "Channel.Create.Group" in str(caught.value)
 
 
-async def test_archive_once_and_a_retry_finds_it_archived(graph: FakeGraph, build: Any) -> None:
+async def test_archive_is_one_request_and_a_retry_finds_it_archived(graph: FakeGraph, build: Any) -> None:
     channels = build().channels
     made = await channels.create(TEAM_GROUP, "inc-1", "")
+    before = len(graph.requests)
     await channels.archive(TEAM_GROUP, made.id)
-    await channels.archive(TEAM_GROUP, made.id)  # a retry whose first answer was lost
 
+    assert [(r.method, r.path) for r in graph.requests[before:]] == [
+        ("POST", f"/v1.0/teams/{TEAM_GROUP}/channels/{made.id}/archive")]
     assert graph.channels[TEAM_GROUP][0]["isArchived"] is True
-    assert len(graph.requests_to("/archive", "POST")) == 1
+    await channels.archive(TEAM_GROUP, made.id)  # a retry whose first answer was lost: Graph refuses, it is done
+    assert len(graph.requests_to("/archive", "POST")) == 2
     assert await channels.count(TEAM_GROUP) == 1
+
+
+async def test_archive_in_an_archived_team_fails_with_graphs_reason(graph: FakeGraph, build: Any) -> None:
+    channels = build().channels
+    made = await channels.create(TEAM_GROUP, "inc-1", "")
+    graph.archived_teams.add(TEAM_GROUP)
+    with pytest.raises(PermanentDeliveryError) as caught:
+        await channels.archive(TEAM_GROUP, made.id)
+
+    assert "Team has to be active" in str(caught.value)
+    assert graph.channels[TEAM_GROUP][0]["isArchived"] is False
 
 
 def test_channel_names_follow_teams_rules() -> None:

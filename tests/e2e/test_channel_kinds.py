@@ -15,13 +15,13 @@ from typing import Any
 import yaml
 
 from bot.wiring import OutsideSettings
-from services.config import parse_config
+from services.config import load_config, parse_config
 from services.doctor import check_channel_kinds
 from services.graph import GraphSettings
 from services.notify.sms.settings import SmsSettings
 from services.settings import Settings
 from tests.e2e.conftest import E2E_CONFIG, start_stack
-from tests.e2e.helpers import settled
+from tests.e2e.helpers import eventually, settled
 from tests.fakes.graph import FakeGraph
 from tests.teams_activities import TEAM_ID, installation_update
 
@@ -62,7 +62,7 @@ async def doctor_lines(database_url: str, tmp_path: Path, graph: FakeGraph, chan
     path = tmp_path / "beacon.yaml"
     path.write_text(yaml.safe_dump(config(channel)), encoding="utf-8")
     checks = await check_channel_kinds(Settings(database_url=database_url, config_path=str(path)),
-                                       graph_settings(graph))
+                                       graph_settings(graph), load_config(path))
     return [check.line() for check in checks]
 
 
@@ -129,3 +129,35 @@ async def test_an_install_next_to_a_private_incidents_channel_is_logged_with_the
             await stack.teams.stop()
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and r.name == "beacon.teams"]
     assert [m for m in errors if f"channels.incidents_channel ({PRIVATE}) is a private channel" in m], errors
+
+
+async def test_an_install_has_only_its_own_team_asked(database_url):
+    """A channel Teams never showed Beacon may be in any installed team: start-up asks each, but an
+    install in another team asks Graph about that team only, not again about every team."""
+    other_team = "19:b2c4e6a8d0f2b4c6e8a0c2e4a6b8d0f2@thread.tacv2"
+    other_group = str(uuid.uuid5(uuid.NAMESPACE_URL, other_team))
+    async with FakeGraph() as graph:
+        graph_with_channels(graph)
+        outside = OutsideSettings(graph=graph_settings(graph), sms=SmsSettings(provider=""))
+        stack = await start_stack(database_url, parse_config(config(PRIVATE)), outside=outside)
+        try:
+            await stack.send(installation_update(service_url=stack.url))
+            await settled(stack)  # the install's own check of the first team is done
+        finally:
+            await stack.beacon.stop()
+            await stack.teams.stop()
+        asked_before = len(graph.requests_to(f"/teams/{GROUP_ID}/channels/", "GET"))
+        stack = await start_stack(database_url, parse_config(config(PRIVATE)), outside=outside)
+        try:
+            await eventually(lambda: len(graph.requests_to(f"/teams/{GROUP_ID}/channels/", "GET")) > asked_before,
+                             timeout=60, what="the start-up check of the first team")
+            seen = len(graph.requests)
+            await stack.send(installation_update(service_url=stack.url, team_id=other_team))
+            await settled(stack)
+            await eventually(lambda: graph.requests_to(f"/teams/{other_group}/channels/", "GET"),
+                             timeout=60, what="the new team's channel asked about")
+        finally:
+            await stack.beacon.stop()
+            await stack.teams.stop()
+    asked = [r.path for r in graph.requests[seen:] if "/channels" in r.path]
+    assert asked and all(f"/teams/{other_group}/" in path for path in asked), asked

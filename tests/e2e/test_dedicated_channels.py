@@ -65,6 +65,11 @@ def channels(graph: FakeGraph) -> list[dict[str, Any]]:
     return graph.channels.get(GROUP_ID, [])
 
 
+def listings(graph: FakeGraph) -> list[Any]:
+    """The times Beacon asked Graph for the team's whole list of channels."""
+    return [r for r in graph.requests if r.method == "GET" and r.path.endswith(f"/teams/{GROUP_ID}/channels")]
+
+
 async def declare_p1(stack: Stack, title: str = "Payments API down") -> Any:
     _, root = await declare(stack, title, impact="high", urgency="high", commander=BOB.aad_object_id)
     await settled(stack)
@@ -87,6 +92,7 @@ async def test_a_p1_gets_its_own_channel_with_its_card_and_a_pointer(stack: Stac
     async with stack.beacon.deps.uow() as uow:
         said = [e.summary for e in await uow.timeline.of(1)]
     assert "channel inc-1-payments-api-down made for the incident" in said
+    assert len(listings(graph)) == 1  # one list both looks for a channel made before and counts the team's
 
 
 async def test_the_bridge_join_card_is_posted_in_the_channel_too(stack: Stack, graph: FakeGraph) -> None:
@@ -127,6 +133,7 @@ async def test_a_retry_after_the_channel_was_made_makes_no_second_one(stack: Sta
     assert channel["displayName"] == "inc-1-payments-api-down"
     made = graph.requests_to(f"/teams/{GROUP_ID}/channels", "POST")
     assert len(made) == 1 and made[0].reset  # made once, though Beacon never heard the answer
+    assert len(listings(graph)) == 2  # once per attempt: the retry's list finds the channel
     assert len(stack.teams.posted(channel["id"])) == 1
 
 
@@ -150,6 +157,7 @@ async def test_close_archives_the_channel_and_nothing_more_is_posted_there(stack
     [card] = stack.teams.posted(channel["id"])
     assert heading(card.cards[0]) == "P1 · INC-1 · Closed"  # the card there shows the end before the archive
     assert len(graph.requests_to(f"/channels/{channel['id']}/archive", "POST")) == 1
+    assert graph.requests_to(f"/channels/{channel['id']}", "GET") == []  # archived without reading it first
     refused = [r for r in stack.teams.requests if r.status == 403]
     assert refused == []  # Beacon stops posting in the channel once it is archived
 
@@ -174,6 +182,7 @@ async def test_doctor_and_metrics_show_the_channels_in_use(stack: Stack, graph: 
     assert status == 200
     assert f'beacon_team_channels_in_use{{team="{TEAM_ID}"}} 4.0' in text
     assert f'beacon_dedicated_channels{{state="open",team="{TEAM_ID}"}} 1.0' in text
+    assert len(listings(graph)) == 1  # the count comes from the list that looked for the channel
 
     code, said = await run_doctor(stack, graph, tmp_path)
     assert "OK   dedicated channels: team Operations: 4 channels in use of 1000" in said, said

@@ -233,3 +233,20 @@ async def test_link_secrets_are_required_where_several_replicas_can_run(database
     assert code == 0, text
     assert ("OK   link secrets: REPORT_LINK_SECRET, ACK_LINK_SECRET and STATUS_LINK_SECRET are set: signed links "
             "work on every replica and after a restart") in text
+
+
+async def test_the_doctor_reads_the_config_file_once(tmp_path: Path, monkeypatch: Any) -> None:
+    import services.doctor as doctor_module
+
+    read: list[str] = []
+    real = doctor_module.load_config
+
+    def counted(path: str) -> Any:
+        read.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(doctor_module, "load_config", counted)
+    async with FakeGraph() as graph, FakeFreshdesk() as freshdesk:
+        code, text = await run(subjects(await migrated(tmp_path), graph, freshdesk))
+    assert code == 0, text
+    assert read == [str(ROOT / "config/beacon.yaml")]  # every check that needs it is given the one reading

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from services.config import parse_config
+from services.config import load_config, parse_config
 from services.doctor import check_teams_installs
 from services.intake.settings import IntakeSettings
 from services.settings import Settings
@@ -71,7 +71,7 @@ def roots_of(stack: Stack, number: int) -> list[Any]:
 async def doctor_lines(database_url: str, tmp_path: Path, channel: str = CHANNEL_ID) -> list[str]:
     path = tmp_path / "beacon.yaml"
     path.write_text(yaml.safe_dump(config(channel)), encoding="utf-8")
-    checks = await check_teams_installs(Settings(database_url=database_url, config_path=str(path)))
+    checks = await check_teams_installs(Settings(database_url=database_url, config_path=str(path)), load_config(path))
     return [check.line() for check in checks]
 
 

@@ -26,8 +26,11 @@ Channels (facts §2): POST /teams/{group id}/channels refuses what Teams refuses
 over 50 characters, with a reserved character (~ # % & * { } + / \\ : < > ? | ' " ,), with "..",
 starting with _ or . or ending with ., a name the team already has (400 NameAlreadyExists), and a
 caller without the permission (`channel_roles`: 403, as Graph answers an app without the role).
-Archiving a channel that is archived is refused (400), and `on_archive` hears of each archive (the
-fake connector then refuses posts there, as Teams does).
+Archiving a channel of an archived team (`archived_teams`) is refused with the 400 Graph's
+channel-archive page shows ("Team has to be active…"). That page names no answer for archiving a
+channel that is archived already; the fake refuses it with a 400 too, the stricter reading, so
+Beacon must not take a 202 for granted there. `on_archive` hears of each archive (the fake
+connector then refuses posts there, as Teams does).
 
 Faults: error answers with Graph's JSON and Retry-After (`fail_next`, `fail_with`, `throttle`…),
 slow answers (`slow_next`) and connections reset without an answer (`reset_next`), before the
@@ -161,6 +164,7 @@ class FakeGraph:
         # Channel.Create to make channels, ChannelSettings.ReadWrite.All to list and archive them.
         self.channel_roles = {"Channel.Create.Group", "ChannelSettings.ReadWrite.All"}
         self.on_archive: Callable[[str], None] | None = None
+        self.archived_teams: set[str] = set()  # group ids of archived teams: their channels stay as they are
         self._sent: list[SentMail] = []
         self._faults: list[Fault] = []
         self._transactions: dict[tuple[str, str], str] = {}
@@ -568,6 +572,9 @@ class FakeGraph:
         found = self._channel(team, channel)
         if found is None:
             return web.json_response(graph_error("NotFound", f"Channel {channel} not found."), status=404)
+        if team in self.archived_teams:
+            message = f"Team has to be active, for channel to be archived or unarchived: {unquote(channel)}"
+            return web.json_response(graph_error("BadRequest", message), status=400)
         if found["isArchived"]:
             return web.json_response(graph_error("BadRequest", "Channel is already archived."), status=400)
         found["isArchived"] = True
