@@ -83,7 +83,7 @@ async def report(stack: Stack, fd: FakeFreshdesk, subject: str, email: str, **fi
 async def report_card(stack: Stack, ticket_id: int) -> Message:
     return await stack.teams.wait_for(lambda t: next(
         (m for m in t.posted(TRIAGE) if m.kind == "root" and f"Freshdesk #{ticket_id}" in card_text(m.cards[0])),
-        None), timeout=10)
+        None), timeout=20)
 
 
 def action_titles(card: dict[str, Any]) -> list[str]:

@@ -71,7 +71,7 @@ async def incident_root(stack: Stack, number: int = 1) -> Message:
                 return message
         return None
 
-    return await stack.teams.wait_for(find, timeout=10)
+    return await stack.teams.wait_for(find, timeout=20)
 
 
 async def declare(stack: Stack, title: str = "Payments API down", *, from_user: Person = Users.ALICE,

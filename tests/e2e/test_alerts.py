@@ -98,7 +98,7 @@ async def links(stack: Stack) -> list[AlertLinkRow]:
 
 
 async def card_says(stack: Stack, root: Any, *words: str) -> None:
-    await stack.teams.wait_for(lambda _: all(w in card_text(root.cards[0]) for w in words) or None, timeout=10)
+    await stack.teams.wait_for(lambda _: all(w in card_text(root.cards[0]) for w in words) or None, timeout=20)
 
 
 # -- each format, firing then resolved ------------------------------------------------------------
@@ -158,7 +158,7 @@ async def test_grafana_fires_then_resolves_and_beacon_resolves_when_configured(d
         assert [a["outcome"] for a in answer["alerts"]] == ["declared", "grouped"]
         # No incidents channel configured: the thread opens where Beacon was installed.
         root = await stack.teams.wait_for(lambda t: next(
-            (m for m in t.posted(TEAM_ID) if m.kind == "root" and "INC-1" in card_text(m.cards[0])), None), timeout=10)
+            (m for m in t.posted(TEAM_ID) if m.kind == "root" and "INC-1" in card_text(m.cards[0])), None), timeout=20)
         await card_says(stack, root, "from Grafana: High memory usage", "Alert High CPU usage")
         status, answer = await post(stack, "grafana", load("grafana_docs_resolved"))
         assert [a["outcome"] for a in answer["alerts"]] == ["resolved", "resolved; incident resolved"]

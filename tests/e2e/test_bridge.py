@@ -100,7 +100,7 @@ async def wait_for_thread_card(stack: Stack, root: Message, words: str) -> dict[
     def find(record: Any) -> dict[str, Any] | None:
         return next((c for m in record.thread(root.id) for c in m.cards if words in card_text(c)), None)
 
-    return await stack.teams.wait_for(find, timeout=10)
+    return await stack.teams.wait_for(find, timeout=20)
 
 
 async def timeline(stack: Stack) -> list[Any]:

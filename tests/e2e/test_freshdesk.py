@@ -97,7 +97,7 @@ async def test_a_declared_incident_gets_a_ticket_that_follows_it(database_url):
                                                                                   "noc@example.com")
         assert body["custom_fields"] == {"cf_incident": "INC-1", "cf_origin": "beacon", "cf_weight": 3}
         assert "teams.microsoft.com/l/message/" in body["description"] and "<b>INC-1</b>" in body["description"]
-        await stack.teams.wait_for(lambda _: "Freshdesk #1" in card_text(root.cards[0]) or None, timeout=10)
+        await stack.teams.wait_for(lambda _: "Freshdesk #1" in card_text(root.cards[0]) or None, timeout=20)
         assert f"{fd.url}/a/tickets/1" in card_text(root.cards[0])
 
         for verb, data in (("incident.reassess", {"impact": "medium", "urgency": "high"}),
@@ -214,7 +214,7 @@ def webhook(ticket_id: int, subject: str, **fields: Any) -> dict[str, Any]:
 async def report_card(stack: Stack, ticket_id: int) -> Any:
     return await stack.teams.wait_for(lambda t: next(
         (m for m in t.posted(TRIAGE) if m.kind == "root" and f"Freshdesk #{ticket_id}" in card_text(m.cards[0])),
-        None), timeout=10)
+        None), timeout=20)
 
 
 async def click(stack: Stack, message: Any, verb: str, ticket_id: int, user: Any = Users.BOB,

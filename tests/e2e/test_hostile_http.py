@@ -134,7 +134,7 @@ class LiveBeacon:
         self.run(self.server.stop())
         self.run(self.teams.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=20)
         self.loop.close()
 
     def send(self, request: Hostile) -> Answer:

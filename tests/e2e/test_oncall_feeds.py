@@ -73,9 +73,9 @@ async def page(stack: Stack, name: str) -> None:
 async def test_the_feed_decides_who_is_paged_and_its_last_good_copy_outlives_failures_and_restarts(database_url):
     async with FakeCalendar(feed(f"On Call - {GRACE.name} - Payments primary")) as calendar:
         async with fed_stack(database_url, calendar) as (stack, health):
-            await eventually(lambda: health.parsed is not None, timeout=10, what="the feed's first copy")
+            await eventually(lambda: health.parsed is not None, timeout=20, what="the feed's first copy")
             await page(stack, "PaymentsDown")
-            await eventually(lambda: personal_pages(stack, GRACE), timeout=10, what="Grace's page")
+            await eventually(lambda: personal_pages(stack, GRACE), timeout=20, what="Grace's page")
             assert not personal_pages(stack, ADA)  # the rotation would have paged Ada
 
             # The calendar server fails (and then serves a login page): the last good copy still pages.
@@ -83,25 +83,25 @@ async def test_the_feed_decides_who_is_paged_and_its_last_good_copy_outlives_fai
             await eventually(lambda: health.failures >= 2, timeout=15, what="failed refreshes")
             assert "HTTP 503" in health.error and "503" in health.describe()
             await page(stack, "PaymentsSlow")
-            await eventually(lambda: len(personal_pages(stack, GRACE)) == 2, timeout=10, what="Grace's 2nd page")
+            await eventually(lambda: len(personal_pages(stack, GRACE)) == 2, timeout=20, what="Grace's 2nd page")
             assert not personal_pages(stack, ADA)
             assert any(r.headers.get("If-None-Match") for r in calendar.requests)  # conditional refreshes
 
         # Restarted while the calendar is still down: the copy in the database pages, not the rotation.
         async with fed_stack(database_url, calendar) as (stack, health):
-            await eventually(lambda: health.parsed is not None, timeout=10, what="the stored copy")
+            await eventually(lambda: health.parsed is not None, timeout=20, what="the stored copy")
             await page(stack, "PaymentsErrors")
-            await eventually(lambda: personal_pages(stack, GRACE), timeout=10, what="Grace's page after restart")
+            await eventually(lambda: personal_pages(stack, GRACE), timeout=20, what="Grace's page after restart")
             assert not personal_pages(stack, ADA) and health.failures >= 1
 
 
 async def test_without_any_good_copy_the_rotation_pages_and_a_body_that_is_not_icalendar_is_not_kept(database_url):
     async with FakeCalendar(b"<html><body>Sign in to your calendar</body></html>") as calendar:
         async with fed_stack(database_url, calendar) as (stack, health):
-            await eventually(lambda: health.failures >= 1, timeout=10, what="the refused body")
+            await eventually(lambda: health.failures >= 1, timeout=20, what="the refused body")
             assert health.parsed is None and "iCalendar" in health.error
             await page(stack, "PaymentsDown")
-            await eventually(lambda: personal_pages(stack, ADA), timeout=10, what="Ada's page by rotation")
+            await eventually(lambda: personal_pages(stack, ADA), timeout=20, what="Ada's page by rotation")
             assert not personal_pages(stack, GRACE)
 
 

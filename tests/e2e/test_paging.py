@@ -126,7 +126,7 @@ async def test_an_alert_pages_the_person_on_call_then_escalates_when_nobody_ackn
         # After level 2 goes unanswered too, the thread says so and mentions the team.
         root = await incident_root(stack, 1)
         notice = await stack.teams.wait_for(lambda r: next(
-            (m for m in r.thread(root.id) if "Nobody acknowledged INC-1" in (m.text or "")), None), timeout=10)
+            (m for m in r.thread(root.id) if "Nobody acknowledged INC-1" in (m.text or "")), None), timeout=20)
         mentioned = {e["mentioned"]["id"] for e in notice.activity.get("entities", []) if e.get("type") == "mention"}
         assert mentioned == {ADA.aad_object_id, GRACE.aad_object_id}
         await stack.beacon.settle()
@@ -163,7 +163,7 @@ async def test_the_signed_link_acknowledges_only_on_post_and_stops_the_escalatio
         assert status == 200 and "Ada Lovelace acknowledged INC-1" in done
         root = await incident_root(stack, 1)
         await stack.teams.wait_for(lambda _: "by Ada Lovelace (SMS link) {{TIME(" in card_text(root.cards[0])
-                                   or None, timeout=10)
+                                   or None, timeout=20)
         # Escalation stopped: level 2's page is no longer armed, and Grace was never paged.
         await stack.beacon.settle()
         assert await escalation_armed(stack) is False
@@ -229,7 +229,7 @@ async def test_an_alert_title_with_a_markdown_link_reaches_a_newly_assigned_resp
         await stack.beacon.post("/api/alerts/alertmanager", body, headers=BEARER)
         root = await incident_root(stack, 1)
         await act(stack, root, "incident.assign", from_user=ADA, responders=CAROL.aad_object_id)
-        chat = await stack.teams.wait_for(lambda r: r.posted(personal_chat(CAROL)) or None, timeout=10)
+        chat = await stack.teams.wait_for(lambda r: r.posted(personal_chat(CAROL)) or None, timeout=20)
         message = next(m for m in chat if "made you a responder" in (m.text or ""))
         assert phish in message.text  # Carol reads the summary as it came…
         assert message.activity.get("textFormat") == "plain"  # …as text, not as a link
@@ -262,12 +262,12 @@ async def test_a_newly_assigned_responder_is_mentioned_in_a_new_reply_and_messag
         await act(stack, root, "incident.assign", from_user=ADA,
                   responders=f"{GRACE.aad_object_id},{CAROL.aad_object_id}")
         reply = await stack.teams.wait_for(lambda r: next(
-            (m for m in r.thread(root.id) if "made you a responder" in (m.text or "")), None), timeout=10)
+            (m for m in r.thread(root.id) if "made you a responder" in (m.text or "")), None), timeout=20)
         mentioned = {e["mentioned"]["id"]: e["text"] for e in reply.activity.get("entities", [])
                      if e.get("type") == "mention"}
         assert mentioned == {GRACE.aad_object_id: "<at>Grace Hopper</at>", CAROL.aad_object_id: "<at>Carol Jones</at>"}
         assert reply.text.startswith("<at>Grace Hopper</at> <at>Carol Jones</at> Ada Lovelace made you a responder")
-        chat = await stack.teams.wait_for(lambda r: r.posted(personal_chat(CAROL)) or None, timeout=10)
+        chat = await stack.teams.wait_for(lambda r: r.posted(personal_chat(CAROL)) or None, timeout=20)
         assert "made you a responder of INC-1" in (chat[0].text or "")
         await stack.beacon.settle()
         assert not [m for m in stack.teams.posted(personal_chat(GRACE)) if "made you" in (m.text or "")]

@@ -102,7 +102,7 @@ async def test_level_2_calls_the_secondary_and_pressing_1_acknowledges_and_stops
         assert "<Hangup" in body
         root = await incident_root(stack, 1)
         await stack.teams.wait_for(lambda _: "by Grace Hopper (phone call) {{TIME(" in card_text(root.cards[0])
-                                   or None, timeout=10)
+                                   or None, timeout=20)
 
         # Twilio posts the same key press again: nothing doubles.
         after = await snapshot(stack)
@@ -149,7 +149,7 @@ async def test_no_key_asks_again_then_says_goodbye_and_the_escalation_goes_on(da
         assert (await twilio.end(sid, "no-answer"))[0] == 204
         root = await incident_root(stack, 1)
         await stack.teams.wait_for(lambda r: next(
-            (m for m in r.thread(root.id) if "Nobody acknowledged INC-1" in (m.text or "")), None), timeout=10)
+            (m for m in r.thread(root.id) if "Nobody acknowledged INC-1" in (m.text or "")), None), timeout=20)
         await stack.beacon.settle()
         timeline = await kinds(stack)
         assert "acknowledged" not in timeline and timeline.count("page_call") == 1
@@ -203,6 +203,6 @@ async def test_a_call_still_ringing_stops_when_someone_acknowledges_another_way(
         token = ack_token(sms_to(twilio, ADA_PHONE)[0])
         status, body = await stack.beacon.post(f"/ack/{token}")  # Ada answers her SMS page meanwhile
         assert status == 200, body
-        await eventually(lambda: twilio.call(sid).status == "canceled", timeout=10, what="Grace's call stopped")
+        await eventually(lambda: twilio.call(sid).status == "canceled", timeout=20, what="Grace's call stopped")
         await stack.beacon.settle()
         assert len(twilio.calls) == 1 and "delivery_failed" not in await kinds(stack)

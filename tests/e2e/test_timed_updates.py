@@ -87,7 +87,7 @@ async def test_an_update_due_while_beacon_was_down_is_sent_once_marked_late(data
         restarted = BeaconServer(stack.beacon.settings, stack.beacon.overrides)
         await restarted.start()
         stack.beacon = restarted
-        await stack.teams.wait_for(lambda t: len(updates(stack, root.id)) >= 1, timeout=10)
+        await stack.teams.wait_for(lambda t: len(updates(stack, root.id)) >= 1, timeout=20)
         reminders = [card_text(m.cards[0]) for m in stack.teams.thread(root.id)
                      if m.cards and "update for INC-1 is" in card_text(m.cards[0])]
         assert len(reminders) == 1 and "overdue" in reminders[0]
@@ -230,7 +230,7 @@ async def test_a_drill_is_flagged_and_sends_nothing_outside_teams(database_url):
                 reply_to_id=form.id, service_url=stack.url))
             root = await stack.teams.wait_for(
                 lambda t: [m for m in t.posted() if m.kind == "root" and "DRILL INC-1" in card_text(m.cards[0])][0])
-            await stack.teams.wait_for(lambda t: len(updates(stack, root.id)) >= 1, timeout=10)
+            await stack.teams.wait_for(lambda t: len(updates(stack, root.id)) >= 1, timeout=20)
             await act(stack, root, "incident.resolve", summary="Failover rehearsed")
             await settled(stack)
             assert graph.sent_mail() == [] and twilio.sent == []
