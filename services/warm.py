@@ -1,10 +1,14 @@
 """Loads, once at start-up and off the event loop, what Beacon would otherwise load on first use in the
-middle of a request: the report renderer (matplotlib, fpdf2) and the Microsoft Graph models Beacon
-sends and reads. The Graph SDK's models import their field types only when one is first serialised or
+middle of a request: the Microsoft Graph models Beacon sends and reads, when Graph is configured. The
+Graph SDK's models import their field types only when one is first serialised or
 parsed (an event pulls in about 1,200 modules), which took the event loop for seconds on the first
 bridge or review of a process, so every other click and post waited. A daemon thread: start-up and
 shutdown never wait for it, and a request that needs a module it is still loading waits only for that
-module (Python's import lock), without holding the event loop's CPU."""
+module (Python's import lock), without holding the event loop's CPU.
+
+The report renderer (matplotlib, fpdf2: about 60 MB) is not loaded here: a process that never draws a
+chart or a PDF does not carry it, and the first one loads it in the drawing thread (bot/review.py),
+where the event loop does not wait for it either. `warm_report` loads it for whoever wants it ahead."""
 
 from __future__ import annotations
 
@@ -71,18 +75,21 @@ def warm_report() -> None:
 
 
 def warm_up(*, graph: bool) -> None:
+    if not graph:
+        return
     started = time.monotonic()
     try:
-        warm_report()
-        if graph:
-            warm_graph()
+        warm_graph()
     except Exception:  # a failure here only means the first use loads it instead
-        log.warning("loading the report renderer or Graph models ahead of use failed", exc_info=True)
+        log.warning("loading the Graph models ahead of use failed", exc_info=True)
         return
-    log.info("report renderer%s loaded in %.1f s", " and Graph models" if graph else "", time.monotonic() - started)
+    log.info("Graph models loaded in %.1f s", time.monotonic() - started)
 
 
-def start_warm_up(*, graph: bool) -> threading.Thread:
+def start_warm_up(*, graph: bool) -> threading.Thread | None:
+    """The warm-up thread, or None when there is nothing to load (Graph is not configured)."""
+    if not graph:
+        return None
     thread = threading.Thread(target=warm_up, kwargs={"graph": graph}, name="beacon-warm-up", daemon=True)
     thread.start()
     return thread
