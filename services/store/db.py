@@ -149,7 +149,7 @@ def _script_heads() -> frozenset[str] | None:
                 if name in ("revision", "down_revision", "depends_on"):
                     try:
                         found[name] = ast.literal_eval(node.value)
-                    except ValueError:
+                    except (ValueError, TypeError, SyntaxError):  # not a literal
                         return None
         down = found.get("down_revision")
         downs = (down,) if isinstance(down, str) else tuple(down or ())
