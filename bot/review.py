@@ -66,7 +66,7 @@ async def off_loop(draw: Callable[..., T], *args: Any) -> T:
 def _malloc_trim() -> Callable[[int], int] | None:
     try:
         return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
-    except (AttributeError, OSError):  # not glibc
+    except (AttributeError, OSError, TypeError):  # not glibc (musl, macOS, Windows)
         return None
 
 
