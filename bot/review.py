@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ctypes
+import gc
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -55,15 +58,38 @@ _DRAWING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="beacon-report")
 
 
 async def off_loop(draw: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_DRAWING, draw, *args)
+    return await asyncio.get_running_loop().run_in_executor(_DRAWING, _released, draw, *args)
 
 
-# The renderers load matplotlib and fpdf2 (services/warm.py loads them at start-up); the import, like
-# the drawing, happens in the drawing thread, so the event loop never waits for it.
-def _pdf(report: Any, fonts: Any) -> bytes:
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (AttributeError, OSError, TypeError):  # not glibc (musl, macOS, Windows)
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def _released(draw: Callable[..., T], *args: Any) -> T:
+    """Draw, then give back what the drawing used: a PDF's document and its parsed fonts, and a chart's
+    figure, are reference cycles that would otherwise wait for a full collection, and the C allocator
+    keeps freed memory unless asked to return it (about 10 MB after a PDF)."""
+    try:
+        return draw(*args)
+    finally:
+        gc.collect()
+        if _TRIM is not None:
+            _TRIM(0)
+
+
+# The renderers load matplotlib and fpdf2 (about 60 MB) on the first chart, report or PDF of a
+# process, not at start-up; the import, like the drawing, happens in the drawing thread, so the event
+# loop never waits for it.
+def _pdf(report: Any, fonts: Callable[[], PdfFonts]) -> bytes:
     from services.review.pdf import pdf_document
 
-    return pdf_document(report, fonts)
+    return pdf_document(report, fonts())
 
 
 def _html(report: Any) -> str:
@@ -76,6 +102,12 @@ def _markdown(report: Any) -> str:
     from services.review.render import markdown
 
     return markdown(report)
+
+
+def _bar_chart(title: str, labels: list[str], series: dict[str, list[float]], unit: str) -> bytes:
+    from services.review.chart import bar_chart
+
+    return bar_chart(title, labels, series, unit)
 
 
 def review_settings(settings: Settings, notes: list[str]) -> ReviewSettings:
@@ -99,14 +131,16 @@ class ReviewSurface:
         self.forms = ReportForms(wiring.deps, settings)
         self.client = ClientSummaries(wiring.deps)
         self.fonts: PdfFonts | None = None
+        self._fonts_lock = threading.Lock()
 
     def _fonts(self) -> PdfFonts:
-        """Found once, on the first PDF (fontconfig is asked then, not at start-up)."""
-        if self.fonts is None:
-            from services.review.fonts import PdfFonts
+        """Found once, on the first PDF, in the drawing thread (fontconfig is asked then, not at start-up)."""
+        with self._fonts_lock:
+            if self.fonts is None:
+                from services.review.fonts import PdfFonts
 
-            self.fonts = PdfFonts(self.settings.pdf_fonts)
-        return self.fonts
+                self.fonts = PdfFonts(self.settings.pdf_fonts)
+            return self.fonts
 
     @property
     def _d(self) -> Deps:
@@ -228,9 +262,7 @@ class ReviewSurface:
         series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
                   for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),
                                      ("resolve", m.resolve))}
-        from services.review.chart import bar_chart  # matplotlib loads on first use, not at start-up
-
-        png = await off_loop(bar_chart, "Mean minutes per priority", priorities, series, "minutes")
+        png = await off_loop(_bar_chart, "Mean minutes per priority", priorities, series, "minutes")
         rows = [(f"{p} (mean)", " · ".join(f"{name} {span(timedelta(seconds=data[p][1]))}"
                                            for name, data in (("ack", m.acknowledge), ("mitigate", m.mitigate),
                                                               ("resolve", m.resolve)) if p in data))
@@ -263,7 +295,7 @@ class ReviewSurface:
             return web.Response(text=await off_loop(_markdown, report), content_type="text/markdown",
                                 charset="utf-8")
         if fmt == "pdf":
-            body = await off_loop(_pdf, report, self._fonts())
+            body = await off_loop(_pdf, report, self._fonts)
             return web.Response(body=body, content_type="application/pdf", headers={
                 "Content-Disposition": f"inline; filename=INC-{incident_id}-report.pdf"})
         page = await off_loop(_html, report)  # draws a chart

@@ -1,17 +1,15 @@
-"""Loads, once at start-up and in a thread of its own, two sets of modules that would otherwise load
-on the event loop the first time a request needs them:
+"""Loads, once at start-up and off the event loop, what Beacon would otherwise load on first use in the
+middle of a request: the Microsoft Graph models Beacon sends and reads, when Graph is configured. The
+Graph SDK's models import their field types only when one is first serialised or
+parsed (an event pulls in about 1,200 modules), which took the event loop for seconds on the first
+bridge or review of a process, so every other click and post waited. A daemon thread: start-up and
+shutdown never wait for it. A request that imports a module the thread is still loading waits for
+that import to finish (Python's import lock): the event loop is blocked meanwhile, though not
+spending CPU on the import. A failure only means the first use loads the module instead.
 
-- the report renderer: services.review.pdf and services.review.render, with matplotlib and fpdf2;
-- when Graph is configured, the Graph models of the events, online meetings, calls, users, error
-  answers and send-mail requests Beacon uses. Each is parsed from a trimmed Graph answer
-  (GRAPH_ANSWERS) and serialised again, because the SDK imports a model's field types only when one
-  is first parsed or serialised (an event pulls in about 1,200 modules).
-
-Nothing else is loaded ahead of use. The thread is a daemon: start-up and shutdown never wait for
-it. A request that imports a module the thread is still loading waits for that import to finish
-(Python's import lock); the event loop is blocked meanwhile, though not spending CPU on the import.
-A failure only means the first use loads the module instead.
-"""
+The report renderer (matplotlib, fpdf2: about 60 MB) is not loaded here: a process that never draws a
+chart or a PDF does not carry it, and the first one loads it in the drawing thread (bot/review.py),
+where the event loop does not wait for it either. `warm_report` loads it for whoever wants it ahead."""
 
 from __future__ import annotations
 
@@ -77,18 +75,21 @@ def warm_report() -> None:
 
 
 def warm_up(*, graph: bool) -> None:
+    if not graph:
+        return
     started = time.monotonic()
     try:
-        warm_report()
-        if graph:
-            warm_graph()
+        warm_graph()
     except Exception:  # a failure here only means the first use loads it instead
-        log.warning("loading the report renderer or Graph models ahead of use failed", exc_info=True)
+        log.warning("loading the Graph models ahead of use failed", exc_info=True)
         return
-    log.info("report renderer%s loaded in %.1f s", " and Graph models" if graph else "", time.monotonic() - started)
+    log.info("Graph models loaded in %.1f s", time.monotonic() - started)
 
 
-def start_warm_up(*, graph: bool) -> threading.Thread:
+def start_warm_up(*, graph: bool) -> threading.Thread | None:
+    """The warm-up thread, or None when there is nothing to load (Graph is not configured)."""
+    if not graph:
+        return None
     thread = threading.Thread(target=warm_up, kwargs={"graph": graph}, name="beacon-warm-up", daemon=True)
     thread.start()
     return thread

@@ -70,7 +70,10 @@ _collecting: dict[str, float] = {"since": 0.0, "spent": 0.0}
 
 
 def _garbage_collection(phase: str, info: dict[str, Any]) -> None:
-    """The collector runs inside whichever callback happened to allocate: its time is not that code's."""
+    """The collector runs inside whichever callback happened to allocate: its time is not that code's.
+    A collection in another thread (the drawing threads collect after each drawing) is not the loop's."""
+    if _running.get("thread") != threading.get_ident():
+        return
     if phase == "start":
         _collecting["since"] = time.thread_time()
     else:

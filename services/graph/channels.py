@@ -12,24 +12,24 @@ channel it made instead of making a second one, also when its name needed a suff
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphServiceClient
-from msgraph.generated.models.channel import Channel
-from msgraph.generated.models.channel_membership_type import ChannelMembershipType
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.teams.item.channels.channels_request_builder import ChannelsRequestBuilder
-from msgraph.generated.teams.item.channels.item.archive.archive_post_request_body import ArchivePostRequestBody
-from msgraph.generated.teams.item.channels.item.channel_item_request_builder import ChannelItemRequestBuilder
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from services.delivery import DeliveryError, PermanentDeliveryError
-from services.graph.errors import graph_errors
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
+    from msgraph.generated.models.channel import Channel
+    from msgraph.generated.teams.item.channels.channels_request_builder import ChannelsRequestBuilder
+
+# msgraph-sdk is imported by GraphChannels, which exists only when Graph is configured: the names above
+# (what bot/channels.py uses without Graph) do not load it.
 
 MAX_NAME = 50  # Graph: "the maximum length of the channel's displayName is 50 characters"
 MAX_DESCRIPTION = 1024
@@ -102,6 +102,8 @@ def _is_duplicate_name(error: DeliveryError) -> bool:
 def _channel_errors(operation: str) -> Iterator[None]:
     """graph_errors, with the fix appended to a refusal for want of a permission (Teams' Graph APIs
     answer 403 "Forbidden: Missing role permissions…", not ErrorAccessDenied)."""
+    from services.graph.errors import graph_errors
+
     try:
         with graph_errors(operation, access_denied_fix=PERMISSION_FIX):
             yield
@@ -117,9 +119,27 @@ def _channel(found: Channel, name: str) -> IncidentChannel:
     return IncidentChannel(id=found.id, web_url=found.web_url or "", display_name=found.display_name or name)
 
 
+@functools.cache
+def _models() -> SimpleNamespace:
+    """The SDK types GraphChannels uses, imported once."""
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.models.channel import Channel
+    from msgraph.generated.models.channel_membership_type import ChannelMembershipType
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+    from msgraph.generated.teams.item.channels.channels_request_builder import ChannelsRequestBuilder
+    from msgraph.generated.teams.item.channels.item.archive.archive_post_request_body import ArchivePostRequestBody
+    from msgraph.generated.teams.item.channels.item.channel_item_request_builder import ChannelItemRequestBuilder
+
+    return SimpleNamespace(RequestConfiguration=RequestConfiguration, ODataError=ODataError,
+                           ChannelsRequestBuilder=ChannelsRequestBuilder, Channel=Channel,
+                           ChannelMembershipType=ChannelMembershipType, ArchivePostRequestBody=ArchivePostRequestBody,
+                           ChannelItemRequestBuilder=ChannelItemRequestBuilder)
+
+
 class GraphChannels:
     def __init__(self, client: GraphServiceClient) -> None:
         self._client = client
+        _models()  # loaded here, at wiring, not on the event loop in the middle of the first call
 
     def _channels(self, group_id: str) -> ChannelsRequestBuilder:
         return self._client.teams.by_team_id(group_id).channels
@@ -127,19 +147,21 @@ class GraphChannels:
     async def _list(self, group_id: str) -> list[dict[str, Any]]:
         """The team's channels as Graph's JSON. A team has up to 1,000, and building the SDK's models
         for each took seconds of the event loop's CPU; only the few fields read are asked for."""
-        query = ChannelsRequestBuilder.ChannelsRequestBuilderGetQueryParameters(
+        sdk = _models()
+        query = sdk.ChannelsRequestBuilder.ChannelsRequestBuilderGetQueryParameters(
             select=["id", "displayName", "description", "webUrl", "isArchived"])
-        request = self._channels(group_id).to_get_request_information(RequestConfiguration(query_parameters=query))
+        request = self._channels(group_id).to_get_request_information(sdk.RequestConfiguration(query_parameters=query))
         with _channel_errors(f"list channels of team {group_id}"):
-            body = await self._client.request_adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
+            body = await self._client.request_adapter.send_primitive_async(request, "bytes", {"XXX": sdk.ODataError})
         return list(json.loads(body or b"{}").get("value") or [])
 
     async def channels(self, group_id: str) -> TeamChannels:
         return TeamChannels(tuple(await self._list(group_id)))
 
     async def create(self, group_id: str, name: str, description: str) -> IncidentChannel:
-        body = Channel(display_name=name, description=description[:MAX_DESCRIPTION],
-                       membership_type=ChannelMembershipType.Standard)
+        sdk = _models()
+        body = sdk.Channel(display_name=name, description=description[:MAX_DESCRIPTION],
+                           membership_type=sdk.ChannelMembershipType.Standard)
         try:
             with _channel_errors(f"create channel {name!r} in team {group_id}"):
                 created = await self._channels(group_id).post(body)
@@ -158,16 +180,17 @@ class GraphChannels:
         item = self._channels(group_id).by_channel_id(channel_id)
         try:
             with _channel_errors(f"archive channel {channel_id}"):
-                await item.archive.post(ArchivePostRequestBody())
+                await item.archive.post(_models().ArchivePostRequestBody())
         except DeliveryError as error:
             if error.status != 400 or not await self._archived(group_id, channel_id):
                 raise
 
     async def _archived(self, group_id: str, channel_id: str) -> bool:
-        query = ChannelItemRequestBuilder.ChannelItemRequestBuilderGetQueryParameters(select=["id", "isArchived"])
+        sdk = _models()
+        query = sdk.ChannelItemRequestBuilder.ChannelItemRequestBuilderGetQueryParameters(select=["id", "isArchived"])
         with _channel_errors(f"read channel {channel_id}"):
             current = await self._channels(group_id).by_channel_id(channel_id).get(
-                RequestConfiguration(query_parameters=query))
+                sdk.RequestConfiguration(query_parameters=query))
         return bool(current is not None and current.is_archived)
 
     async def count(self, group_id: str) -> int:

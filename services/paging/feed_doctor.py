@@ -4,6 +4,7 @@ paging keeps to the last good copy (or the rotation, before there is one)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -23,12 +24,15 @@ async def feed_checks(config: BeaconConfig, settings: FeedSettings,
     if not fed:
         return lines  # no HTTP client to build: its TLS context alone holds the event loop ~0.1 s
     now = SystemClock().now()
-    async with feed_client(settings, transport) as http:
+    # Off the event loop: making the client reads the CA bundle into a TLS context (0.1 s of CPU, more
+    # for a process's first), and the first parse loads the iCalendar libraries.
+    async with await asyncio.to_thread(feed_client, settings, transport) as http:
         for schedule in fed:
             where = f"{schedule.name} ({shown(schedule.ical_url)})"
             try:
                 body, _, _ = await fetch_feed(http, schedule.ical_url)
-                parsed = parse_feed(body, schedule, config, now - timedelta(days=1), now + LOOK_AHEAD)
+                parsed = await asyncio.to_thread(parse_feed, body, schedule, config, now - timedelta(days=1),
+                                                 now + LOOK_AHEAD)
             except (FeedFetchFailed, FeedUnreadable) as error:
                 lines.append(("fail", f"{where}: {error}",
                               f"check oncall.schedules '{schedule.name}'.ical_url (the calendar's secret iCal "

@@ -16,15 +16,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import icalendar
-import recurring_ical_events
 
 from services.config import BeaconConfig
 from services.paging.config import ScheduleEntry
 from services.paging.directory import Pager, pager
 from services.paging.shifts import Shift
+
+if TYPE_CHECKING:
+    import icalendar
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 MAX_SHIFTS = 5000  # a feed that expands to more in the window is not an on-call schedule
@@ -46,6 +47,11 @@ def parse_feed(body: bytes, schedule: ScheduleEntry, config: BeaconConfig, start
     """The turns of the feed between `start` and `end` (UTC), sorted by start."""
     if not body.lstrip(b"\xef\xbb\xbf \r\n\t").upper().startswith(b"BEGIN:VCALENDAR"):
         raise FeedUnreadable("not an iCalendar file: it does not start with BEGIN:VCALENDAR")
+    # Loaded on the first feed read (in a worker thread, see feeds.py), not at start-up: a Beacon
+    # whose schedules have no ical_url never loads the two libraries (about 100 modules).
+    import icalendar
+    import recurring_ical_events
+
     try:
         calendar = icalendar.Calendar.from_ical(body)
         occurrences = recurring_ical_events.of(calendar).between(start, end)

@@ -17,7 +17,7 @@ from services.notify.sms.settings import SmsSettings
 from services.notify.voice.settings import VoiceSettings
 from services.roster import member_of
 from services.settings import Settings
-from services.warm import warm_up
+from services.warm import warm_report, warm_up
 from tests.cardschema import assert_valid_card
 from tests.fakes.connector import FakeConnector
 from tests.harness import BeaconServer
@@ -139,8 +139,11 @@ async def stack(database_url):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session", autouse=True)
 def warmed_up() -> None:
     """What a started Beacon loads in its warm-up thread (services/warm.py) is loaded before the first
-    test, so the stall probe below holds Beacon's code to its steady state, not to a race with it."""
+    test, so the stall probe below holds Beacon's code to its steady state, not to a race with it; and
+    the report renderer, which Beacon loads on the first drawing (in the drawing thread), so that the
+    first report test does not wait seconds for matplotlib while its outbox deadline runs."""
     warm_up(graph=True)
+    warm_report()
 
 
 STALL_LIMIT = 0.1  # seconds of the event loop's CPU in one callback
