@@ -236,9 +236,12 @@ class OutboxWorker(BackgroundLoop):
             if not ids:
                 return
             try:
+                # Rows locked in id order, skipping any a delivery is finishing right now (it needs no
+                # renewal): two transactions taking the same rows in different orders deadlocked on PostgreSQL.
+                mine = (select(OutboxRow.id).where(OutboxRow.id.in_(ids), OutboxRow.status == "sending")
+                        .order_by(OutboxRow.id).with_for_update(skip_locked=True))
                 async with self._sessions() as session, session.begin():
-                    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids),
-                                                                  OutboxRow.status == "sending")
+                    await session.execute(update(OutboxRow).where(OutboxRow.id.in_(mine))
                                           .values(lease_until=self._clock.now() + self.policy.lease))
             except asyncio.CancelledError:
                 raise
