@@ -21,17 +21,18 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
 from services.store.db import create_engine
-from services.store.tables import IncidentRow, OutboxRow, ThreadRow, TimelineRow
+from services.store.tables import IncidentRow, OutboxRow, ThreadRow, TimelineRow, TimerRow
 from tests.e2e.conftest import E2E_CONFIG
 from tests.fakes.connector import FakeConnector
 from tests.fakes.graph import FakeGraph
@@ -223,10 +224,10 @@ def schedule_config() -> dict[str, Any]:
 
 async def test_kill_during_scheduled_posting_sends_no_update_email_or_sms_twice(tmp_path, database_url):
     async with FakeGraph() as graph, FakeAcsSms() as sms, FakeConnector() as teams:
-        beacon = BeaconProcess(tmp_path, database_url, schedule_config(), ALERTS_WEBHOOK_TOKEN=TOKEN,
-                               GRAPH_BASE_URL=graph.base_url, GRAPH_ACCESS_TOKEN="graph-token",
-                               MAIL_SENDER="noc@example.com", SMS_PROVIDER="acs", SMS_FROM="+15550009999",
-                               ACS_CONNECTION_STRING=sms.connection_string, ACS_SMS_ENDPOINT=sms.url)
+        env = {"ALERTS_WEBHOOK_TOKEN": TOKEN, "GRAPH_BASE_URL": graph.base_url, "GRAPH_ACCESS_TOKEN": "graph-token",
+               "MAIL_SENDER": "noc@example.com", "SMS_PROVIDER": "acs", "SMS_FROM": "+15550009999",
+               "ACS_CONNECTION_STRING": sms.connection_string, "ACS_SMS_ENDPOINT": sms.url}
+        beacon = BeaconProcess(tmp_path, database_url, schedule_config(), **env)
         engine = create_engine(database_url)
         run = Crashable(beacon, teams, engine)
         try:
@@ -240,11 +241,24 @@ async def test_kill_during_scheduled_posting_sends_no_update_email_or_sms_twice(
             await beacon.start()
             await asyncio.sleep(3)
             await beacon.stop()  # graceful: what is in flight finishes
-            await beacon.start()
-            # The backlog of PT1S updates built while Beacon was down or stopping goes out at the pace
-            # Teams allows per thread: on a slow machine that takes more than half a minute.
-            await run.drained(timeout=120)
-            await beacon.stop()
+            # One more Beacon finishes what is queued, with day-long cadences so that updates stop falling
+            # due and the outbox can empty (at Teams' pace per thread: on a slow machine, over half a minute).
+            config = schedule_config()
+            config["communications"] = {**config["communications"], "responder_update_high": "PT24H",
+                                        "responder_update_other": "PT24H", "stakeholder_update": "PT24H"}
+            finisher = BeaconProcess(tmp_path, database_url, config, name="finisher", **env)
+            try:
+                await finisher.start()
+                while True:  # the timers armed at PT1S fire once more, then wait a day
+                    await run.drained(timeout=120)
+                    async with engine.connect() as connection:
+                        next_due = (await connection.execute(select(func.min(TimerRow.due_at)))).scalar()
+                    if next_due is None or next_due.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(hours=1):
+                        break
+                    await asyncio.sleep(0.5)
+                await finisher.stop()
+            finally:
+                await finisher.close()
 
             repeats = await run.assert_each_post_delivered_once()
             outbox = await run.rows(OutboxRow)
