@@ -91,6 +91,17 @@ class Crashable:
                 raise AssertionError(f"{len(pending)} outbox rows still pending: {pending[:5]}")
             await asyncio.sleep(0.2)
 
+    async def finished(self, *, quiet: timedelta, timeout: float) -> None:
+        """Drain the outbox (each pass up to `timeout` s) until no timer falls due within `quiet`: a
+        Beacon started with long cadences fires the short timers still armed once more, then rests."""
+        while True:
+            await self.drained(timeout=timeout)
+            async with self.engine.connect() as connection:
+                next_due = (await connection.execute(select(func.min(TimerRow.due_at)))).scalar()
+            if next_due is None or next_due.replace(tzinfo=UTC) > datetime.now(UTC) + quiet:
+                return
+            await asyncio.sleep(0.5)
+
     async def assert_each_post_delivered_once(self) -> int:
         """Compare every outbox row that posts a message with what the fake connector received.
         Returns how many posts a kill repeated (only rows in flight at the kill may be)."""
@@ -249,13 +260,7 @@ async def test_kill_during_scheduled_posting_sends_no_update_email_or_sms_twice(
             finisher = BeaconProcess(tmp_path, database_url, config, name="finisher", **env)
             try:
                 await finisher.start()
-                while True:  # the timers armed at PT1S fire once more, then wait a day
-                    await run.drained(timeout=120)
-                    async with engine.connect() as connection:
-                        next_due = (await connection.execute(select(func.min(TimerRow.due_at)))).scalar()
-                    if next_due is None or next_due.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(hours=1):
-                        break
-                    await asyncio.sleep(0.5)
+                await run.finished(quiet=timedelta(hours=1), timeout=120)
                 await finisher.stop()
             finally:
                 await finisher.close()

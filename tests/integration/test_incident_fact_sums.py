@@ -6,30 +6,20 @@ is not lost, and the window's first day counts only what was declared after the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from alembic import command
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.review.metrics import WINDOW, compute
-from services.store.db import _alembic_config, create_engine, migrate, session_factory
+from services.store.db import _alembic_config, create_engine, session_factory
 from services.store.tables import IncidentRow, TimelineRow
 
 ALICE = {"aad_object_id": "aad-alice", "name": "Alice Carter", "user_id": None}
 DECLARED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest_asyncio.fixture
-async def engine(database_url) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 def incident(number: int, priority: str, declared_at: datetime, acknowledged_seconds: float) -> dict[str, Any]:

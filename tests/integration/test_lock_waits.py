@@ -5,10 +5,8 @@ applied once the lock is released, once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,21 +14,13 @@ from services.clock import FakeClock
 from services.deps import Deps
 from services.lifecycle import IncidentAction, act_on_incident
 from services.store import incidents as incident_store
-from services.store.db import create_engine, migrate, session_factory
+from services.store.db import session_factory
 from services.store.tables import IncidentRow
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
 from tests.integration.helpers import ALICE, declare, payments_config
 
 CONFIG = payments_config({"responder_update_high": "PT1H"})
-
-
-@pytest_asyncio.fixture
-async def engine(database_url) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def test_a_click_behind_a_lock_held_too_long_tries_again_and_applies_once(engine, monkeypatch):

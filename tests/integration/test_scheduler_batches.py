@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,7 +23,7 @@ from services.incidents import Person, TimelineEvent
 from services.incidents.model import MAX_TEXT
 from services.lifecycle import IncidentAction, act_on_incident
 from services.scheduler.worker import Scheduler
-from services.store.db import create_engine, migrate, session_factory
+from services.store.db import session_factory
 from services.store.tables import OutboxRow, TimelineRow, TimerRow
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
@@ -36,14 +35,6 @@ CONFIG = payments_config({"responder_update_high": "PT1H", "responder_update_oth
                           "stakeholder_update": "PT2H", "grace": "PT10M"})
 GRACE = timedelta(minutes=10)
 WRITES = {"INSERT", "UPDATE", "DELETE"}
-
-
-@pytest_asyncio.fixture
-async def engine(database_url) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
