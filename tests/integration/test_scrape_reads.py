@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.intake.links import CUSTOMER_ROLES
 from services.intake.tables import TicketLinkRow
 from services.metrics import render
+from services.paging.metrics import compute
 from services.store.db import session_factory
 from services.store.tables import IncidentRow, OutboxRow
 from services.store.uow import UnitOfWork
@@ -27,11 +28,12 @@ HISTORY = ("outbox", "incidents", "timeline_events", "incident_facts", "incident
            "review_actions", "ticket_links", "reported_issues")
 
 
-def effect(number: int, kind: str, status: str, age: timedelta) -> dict[str, Any]:
+def effect(number: int, kind: str, status: str, age: timedelta, *, incident_id: int = 1,
+           why: str = "") -> dict[str, Any]:
     created = NOW - age
-    return dict(kind=kind, idempotency_key=f"effect:{number}", ordering_key=f"incident:1:{kind}", incident_id=1,
-                payload={}, status=status, attempts=1, next_attempt_at=created, created_at=created,
-                done_at=None if status in ("pending", "sending") else created, last_error="")
+    return dict(kind=kind, idempotency_key=f"effect:{number}", ordering_key=f"incident:{incident_id}:{kind}",
+                incident_id=incident_id, payload={}, status=status, attempts=1, next_attempt_at=created,
+                created_at=created, done_at=None if status in ("pending", "sending") else created, last_error=why)
 
 
 async def scrape(engine: AsyncEngine) -> dict[tuple[str, str], float]:
@@ -59,6 +61,25 @@ async def test_the_outbox_is_counted_in_flight_failed_in_90_days_and_settled_in_
     assert await scrape(engine) == {
         ("teams.update_card", "sent"): 2, ("sms.send", "failed"): 1, ("page.sms", "skipped"): 1,
         ("email.send", "pending"): 1, ("teams.thread_note", "sending"): 1}
+
+
+async def test_pages_are_counted_by_outcome_over_the_last_90_days_without_drills(engine):
+    async with engine.begin() as connection:
+        await connection.execute(insert(IncidentRow), [
+            incident(1, "P1", NOW - timedelta(days=5), 60), {**incident(2, "P1", NOW - timedelta(days=5), 60),
+                                                             "drill": True}])
+        await connection.execute(insert(OutboxRow), [
+            effect(1, "page.sms", "sent", timedelta(days=200)),  # before the window
+            effect(2, "page.sms", "sent", timedelta(days=5)), effect(3, "page.sms", "sent", timedelta(days=5)),
+            effect(4, "page.sms", "skipped", timedelta(days=5), why="SMS not configured"),
+            effect(5, "page.sms", "skipped", timedelta(days=5), why="acknowledged before it went out"),
+            effect(6, "page.voice", "skipped", timedelta(days=5), why="voice calls not configured"),
+            effect(7, "page.teams", "pending", timedelta(days=5)),
+            effect(8, "page.sms", "sent", timedelta(days=5), incident_id=2)])  # a drill's
+    async with session_factory(engine)() as session:
+        numbers = await compute(session, NOW)
+    assert numbers.pages == {("sms", "sent"): 2, ("sms", "not_configured"): 1, ("sms", "not_needed"): 1,
+                             ("voice", "not_configured"): 1, ("teams", "pending"): 1}
 
 
 async def test_customer_reports_linked_are_those_of_the_last_90_days(engine):
