@@ -195,7 +195,12 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
     stale card whose change conflicts is answered here; otherwise it applies, and what changed since
     the clicker's card is shown with it: the latest summaries and how many changes came before."""
     refresh = cmd.verb is Verb.REFRESH
-    if refresh:
+    # A click is marked as applied first, before the incident is locked (PostgreSQL holds the lock
+    # for fewer round trips): a replay finds the mark (one INSERT … ON CONFLICT DO NOTHING, no
+    # look-up first). Any answer but an applied change rolls the mark back with the rest.
+    replayed = not refresh and bool(cmd.activity_id) and not await uow.activities.mark_processed(
+        cmd.activity_id, cmd.incident_id, now)
+    if refresh or replayed:
         incident = await uow.incidents.get(cmd.incident_id)
     else:  # locked until the commit: other clicks on it wait for this one instead of racing it
         incident = await uow.incidents.get_to_change(cmd.incident_id)
@@ -203,9 +208,7 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
         raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
     if refresh:
         return incident, ActionOutcome(incident, applied=False), ([], 0)
-    # The click is marked as applied first: a replay finds the mark (one INSERT … ON CONFLICT DO
-    # NOTHING, no look-up first). Any answer but an applied change rolls the mark back with the rest.
-    if cmd.activity_id and not await uow.activities.mark_processed(cmd.activity_id, incident.id, now):
+    if replayed:
         return incident, ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED), ([], 0)
     if cmd.shown_version is None or cmd.shown_version == incident.version:
         return incident, None, ([], 0)
