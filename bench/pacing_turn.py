@@ -2,11 +2,12 @@
 writer's turn (SQLite) or the conversation's advisory lock (PostgreSQL) as the conversation's
 traffic grows.
 
-    python -m bench.pacing_turn [--sends 10,200,1800] [--waiting 200] [--repeat 30] [--sqlite-only]
+    python -m bench.pacing_turn [--sends 10,200,1800] [--waiting 200] [--repeat 30] [--database sqlite]
 
 The conversation holds `--sends` sends spread over the last hour (the newest a moment ago) and
 `--waiting` posts queued for a turn. Timed: the turn of the post in the middle of the queue, and of
-a new post joining its end, each in a unit of work rolled back, so every repeat sees the same rows.
+a new post joining its end, each in a unit of work rolled back, so every repeat sees the same rows
+(medians). Both databases by default; PostgreSQL ones are made and dropped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench.common import postgres_admin, postgres_url
+from bench.common import postgres_admin, postgres_url, write_result
 from services.pacing import TEAMS_PER_CONVERSATION, parse_limits
 from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import TeamsPacingRow
@@ -73,10 +74,12 @@ async def main() -> None:
     parser.add_argument("--sends", default="10,200,1800")
     parser.add_argument("--waiting", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), action="append")
+    parser.add_argument("--name", default="pacing_turn")
     args = parser.parse_args()
     print(f"{'database':<11}{'sends':>7}{'waiting':>9}{'middle ms':>11}{'newcomer ms':>13}")
-    for backend in ("sqlite", *(() if args.sqlite_only else ("postgresql",))):
+    result = []
+    for backend in args.database or ("sqlite", "postgresql"):
         for sends in (int(s) for s in args.sends.split(",")):
             with tempfile.TemporaryDirectory() as tmp:
                 if backend == "sqlite":
@@ -92,6 +95,9 @@ async def main() -> None:
                     if backend == "postgresql":
                         await postgres_admin([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
             print(f"{backend:<11}{sends:>7}{args.waiting:>9}{middle:>11.2f}{newcomer:>13.2f}")
+            result.append(dict(database=backend, sends=sends, waiting=args.waiting, middle_ms=middle,
+                               newcomer_ms=newcomer))
+    write_result(args.name, {"turns": result})
 
 
 if __name__ == "__main__":

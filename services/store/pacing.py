@@ -130,7 +130,8 @@ class TeamsPacing:
         for n, limit in enumerate(limits):
             values[f"skip_{n}"], values[f"take_{n}"] = decisive(limit, place)
             values[f"since_{n}"] = now - limit.per - MARGIN
-        latest, windows = None, [[] for _ in limits]
+        latest: datetime | None = None
+        windows: list[list[datetime]] = [[] for _ in limits]
         for part, at in (await self._uow.session.execute(_decisive_sends(len(limits)), values)).all():
             if part < 0:
                 latest = at
