@@ -53,7 +53,8 @@ async def time_turns(url: str, waiting: int, repeat: int) -> tuple[float, float]
     """Median milliseconds of the turn of the middle of the queue, and of a newcomer."""
     engine = create_engine(url)
     sessions = session_factory(engine)
-    middle, newcomer = [], []
+    middle: list[float] = []
+    newcomer: list[float] = []
     try:
         for i in range(repeat + 3):
             for effect_id, into in ((10_000 + waiting // 2, middle), (1, newcomer)):

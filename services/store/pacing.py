@@ -22,8 +22,21 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import (CompoundSelect, Integer, Table, and_, bindparam, delete, func, insert, literal, or_, select,
-                        union_all, update)
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from services.pacing import MARGIN, Limit, decisive, last_turn, longest
 from services.store.dialect import advisory_lock

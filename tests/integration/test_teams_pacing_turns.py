@@ -9,7 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.pacing import TEAMS_PER_CONVERSATION, Limit, longest, parse_limits, turns
@@ -68,7 +68,8 @@ async def test_every_turn_is_the_one_the_whole_log_and_queue_give(engine: AsyncE
         await connection.execute(insert(TeamsPacingRow), sends(history))
     asked, places, busiest = 0, set(), 0
     for limits in (TEAMS, parse_limits("2/PT1S,3/PT3S,9/PT20S")):
-        now, told, effects = NOW, {}, iter(range(1_000 * len(limits), 10_000))
+        told: dict[int, datetime] = {}
+        now, effects = NOW, iter(range(1_000 * len(limits), 10_000))
         for _ in range(45):
             now += rng.choice((timedelta(0), timedelta(milliseconds=rng.randint(1, 400)),
                                timedelta(seconds=rng.uniform(1, 20)), timedelta(seconds=rng.uniform(50, 90))))
@@ -105,7 +106,7 @@ async def reads_of_a_turn(engine: AsyncEngine, effect_id: int, rank: int) -> tup
                if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
     rows = 0
     async with engine.connect() as connection:
-        raw = (await connection.get_raw_connection()).driver_connection
+        raw: Any = (await connection.get_raw_connection()).driver_connection
         for statement, parameters in selects:
             if engine.dialect.name == "postgresql":
                 rows += len(await raw.fetch(statement, *parameters))
@@ -124,7 +125,7 @@ async def test_a_turn_reads_as_much_with_1000_sends_and_200_waiting_as_with_10_a
     measured = []
     for made, notes in ((recent, range(0)), (recent + earlier, range(100, 289))):
         async with engine.begin() as connection:
-            await connection.execute(TeamsPacingRow.__table__.delete())
+            await connection.execute(delete(TeamsPacingRow))
             await connection.execute(insert(TeamsPacingRow), sends(made) + waiting(range(1, 12), 0)
                                      + waiting(notes, 1))
         measured.append((await reads_of_a_turn(engine, 5, 0), await reads_of_a_turn(engine, 99, 0)))
