@@ -70,8 +70,8 @@ def turns(sends: Sequence[datetime], waiting: int, now: datetime, limits: Sequen
 
 def decisive(limit: Limit, place: int) -> tuple[int, int]:
     """Which sends already made can decide when the `place`-th queued send may go under `limit`,
-    counted from the newest (0): (skip, take). The n-th queued send (n < most) waits for the
-    (most - n)-th newest send to leave the window; from the most-th on, for queued sends only."""
+    counted from the newest (0): (skip, take). The n-th queued send (n ≤ most) waits for the
+    (most - n + 1)-th newest send to leave the window; the later ones, for queued sends only."""
     take = min(place, limit.most)
     return limit.most - take, take
 
@@ -80,14 +80,14 @@ def last_turn(latest: datetime | None, windows: Sequence[Sequence[datetime]], pl
               limits: Sequence[Limit]) -> datetime:
     """`turns(sends, place, now, limits)[-1]`, from the latest send and, per limit, the sends its
     `decisive` picks among those in its window (newer than `now - per - MARGIN`), newest first. The
-    older ones would give a turn before `now`, so they change nothing."""
+    older ones would allow a turn no later than `now`, so they change nothing."""
     times: list[datetime] = []
     for n in range(place):
         turn = times[-1] if times else max(now, latest) if latest is not None else now
         for limit, window in zip(limits, windows, strict=True):
             if n >= limit.most:
                 turn = max(turn, times[n - limit.most] + limit.per + MARGIN)
-            elif (at := min(place, limit.most) - 1 - n) < len(window):
-                turn = max(turn, window[at] + limit.per + MARGIN)
+            elif (back := min(place, limit.most) - 1 - n) < len(window):
+                turn = max(turn, window[back] + limit.per + MARGIN)
         times.append(turn)
     return times[-1]
