@@ -8,7 +8,8 @@ go at `t` when, for every limit, fewer than `most` sends fall in the window endi
 
 Turns are handed out in order of rank (a new incident's root card before notes and updates), then
 of asking. The arithmetic is pure; services/store/pacing.py keeps the sends and the queue in the
-database, so replicas share them.
+database, so replicas share them. A turn there needs neither every send of the hour nor the whole
+queue: only the sends `decisive` picks for each limit (`last_turn`), and the place in the queue.
 """
 
 from __future__ import annotations
@@ -65,3 +66,28 @@ def turns(sends: Sequence[datetime], waiting: int, now: datetime, limits: Sequen
         booked.append(turn)
         times.append(turn)
     return times
+
+
+def decisive(limit: Limit, place: int) -> tuple[int, int]:
+    """Which sends already made can decide when the `place`-th queued send may go under `limit`,
+    counted from the newest (0): (skip, take). The n-th queued send (n ≤ most) waits for the
+    (most - n + 1)-th newest send to leave the window; the later ones, for queued sends only."""
+    take = min(place, limit.most)
+    return limit.most - take, take
+
+
+def last_turn(latest: datetime | None, windows: Sequence[Sequence[datetime]], place: int, now: datetime,
+              limits: Sequence[Limit]) -> datetime:
+    """`turns(sends, place, now, limits)[-1]`, from the latest send and, per limit, the sends its
+    `decisive` picks among those in its window (newer than `now - per - MARGIN`), newest first. The
+    older ones would allow a turn no later than `now`, so they change nothing."""
+    times: list[datetime] = []
+    for n in range(place):
+        turn = times[-1] if times else max(now, latest) if latest is not None else now
+        for limit, window in zip(limits, windows, strict=True):
+            if n >= limit.most:
+                turn = max(turn, times[n - limit.most] + limit.per + MARGIN)
+            elif (back := min(place, limit.most) - 1 - n) < len(window):
+                turn = max(turn, window[back] + limit.per + MARGIN)
+        times.append(turn)
+    return times[-1]

@@ -76,3 +76,10 @@ def test_metrics_benchmark_asks_metrics_while_probing_healthz_and_times_the_trig
     assert result["results"]["50"]["healthz"]["requests"] > 0, out
     writes = result["results"]["50"]["writes"]
     assert writes["changes"] == 8 and writes["with_triggers_s"] > 0 and writes["without_triggers_s"] > 0, out
+
+
+def test_pacing_turn_benchmark_runs():
+    run("bench.pacing_turn", "--sends", "10", "--waiting", "3", "--repeat", "1", "--database", "sqlite",
+        "--name", "pacing_turn-smoke")
+    result = json.loads((ROOT / "bench" / "results" / "pacing_turn-smoke.json").read_text())
+    assert [(row["database"], row["sends"], row["waiting"]) for row in result["turns"]] == [("sqlite", 10, 3)]

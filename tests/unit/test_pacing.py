@@ -3,11 +3,12 @@ window, and no later than the limits require."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.pacing import MARGIN, TEAMS_PER_CONVERSATION, parse_limits, turns
+from services.pacing import MARGIN, TEAMS_PER_CONVERSATION, decisive, last_turn, parse_limits, turns
 
 LIMITS = parse_limits(TEAMS_PER_CONVERSATION)
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -42,3 +43,22 @@ def test_limits_are_read_as_sends_per_duration_and_refused_otherwise() -> None:
     for wrong in ("7", "x/PT1S", "0/PT1S", "7/1s"):
         with pytest.raises(ValueError):
             parse_limits(wrong)
+
+
+def test_the_decisive_sends_give_the_turn_all_the_sends_give() -> None:
+    """A turn needs the latest send and, per limit, only the sends `decisive` picks in its window:
+    at most one per place in the queue, never more than the limit, whatever the hour holds."""
+    rng = random.Random(7)
+    for limits in (LIMITS, parse_limits("2/PT1S,3/PT3S,9/PT20S")):
+        for _ in range(300):
+            made = sorted(NOW - timedelta(seconds=rng.uniform(-2, rng.choice((1, 5, 40, 3600))))
+                          for _ in range(rng.choice((0, 3, 10, 70, 400, 1900))))
+            place = rng.choice((1, 2, 7, 9, 61, 150))
+            windows = []
+            for limit in limits:
+                newest_first = [at for at in reversed(made) if at > NOW - limit.per - MARGIN]
+                skip, take = decisive(limit, place)
+                assert take <= min(place, limit.most)
+                windows.append(newest_first[skip:skip + take])
+            latest = made[-1] if made else None
+            assert last_turn(latest, windows, place, NOW, limits) == turns(made, place, NOW, limits)[-1]
