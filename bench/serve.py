@@ -12,11 +12,15 @@ same event loop, on loopback) that answers an Action.Execute invoke with a stati
 documented workaround for the SDK's invoke serialization bug, without which it would answer 500.
 
 The floor is the least an alert endpoint can do and still keep every alert it acknowledges: check
-the bearer token, parse the JSON body, insert it as one row and commit, one transaction per
-request, then answer. It goes through SQLAlchemy's async engine made by Beacon's own
-`create_engine`, so it has the same driver (aiosqlite or asyncpg), pool size and SQLite pragmas
-(WAL, busy timeout, the in-process queue for the write lock): the ratio to it is Beacon's own
-work, not a different driver or pool. It uses Core, not the ORM, since a raw endpoint would.
+the bearer token, parse the JSON body, insert it as one row, and answer only once the transaction
+holding that row has committed. It batches posts as Beacon's alert intake does, with the same
+GroupCommit (services/store/group_commit.py), batch size and retry rule: posts that arrive while
+one transaction runs are inserted together in the next, one multi-row insert and one commit per
+batch, so Beacon's group commit is not measured against a commit per post. It goes through
+SQLAlchemy's async engine made by Beacon's own `create_engine`, so it has the same driver
+(aiosqlite or asyncpg), pool size and SQLite pragmas (WAL, busy timeout, the in-process queue for
+the write lock): the ratio to it is Beacon's own work, not a different driver, pool or batching.
+It uses Core, not the ORM, since a raw endpoint would.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -78,7 +83,9 @@ def floor_app(database: str) -> web.Application:
 
     from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table
 
-    from services.store.db import create_engine
+    from services.intake.alerts import MAX_POSTS_PER_TRANSACTION
+    from services.store.db import create_engine, database_unavailable
+    from services.store.group_commit import GroupCommit
 
     metadata = MetaData()
     alerts = Table("floor_alerts", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
@@ -86,6 +93,14 @@ def floor_app(database: str) -> web.Application:
                    Column("fingerprint", String(500), nullable=False), Column("body", JSON, nullable=False))
     engine = create_engine(database)
     expected = ("Bearer " + os.environ.get("ALERTS_WEBHOOK_TOKEN", "")).encode()
+    # Beacon's alert intake batches posts so (services/intake/alerts.py): the same class, size and retry rule.
+    commits = GroupCommit[dict[str, Any], int](MAX_POSTS_PER_TRANSACTION,
+                                               alone_after=lambda error: not database_unavailable(error))
+
+    async def insert(rows: list[dict[str, Any]]) -> list[int]:
+        async with engine.begin() as connection:
+            await connection.execute(alerts.insert(), rows)
+        return [len(row["body"]["alerts"]) for row in rows]
 
     async def receive(request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected):
@@ -95,10 +110,8 @@ def floor_app(database: str) -> web.Application:
             fingerprint = str(body["alerts"][0].get("fingerprint") or "")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return web.json_response({"error": "not an Alertmanager webhook"}, status=400)
-        async with engine.begin() as connection:
-            await connection.execute(alerts.insert().values(received_at=datetime.now(UTC), fingerprint=fingerprint,
-                                                            body=body))
-        return web.json_response({"received": len(body["alerts"])})
+        row = {"received_at": datetime.now(UTC), "fingerprint": fingerprint, "body": body}
+        return web.json_response({"received": await commits.submit(row, insert)})
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -117,6 +130,7 @@ def floor_app(database: str) -> web.Application:
 
 
 BENCH_RESPONDERS = 100  # the most responders bench.card_actions can ask for
+BENCH_POSTS = "/bench/posts"  # the fake Bot Connector's record, read back by the benchmarks
 
 
 def connector_app() -> web.Application:
@@ -132,8 +146,16 @@ def connector_app() -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def posts(request: web.Request) -> web.Response:
+        """What arrived, for the benchmark to read back: how many requests, and each post with the
+        moment its request reached this fake (bench.alert_storm times the first post per incident)."""
+        return web.json_response({"requests": len(fake.requests), "posts": [
+            {"id": m.id, "conversation_id": m.conversation_id, "kind": m.kind,
+             "received_at": m.received_at.isoformat() if m.received_at else None} for m in fake.posted()]})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(BENCH_POSTS, posts)  # not a Bot Connector route: only the benchmark asks it
     app.router.add_route("*", "/{tail:.*}", fake._handle)
     return app
 
