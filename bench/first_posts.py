@@ -1,0 +1,152 @@
+"""Commit to first post: for each incident an alert storm opened, the time from the commit that
+opened it to the first Teams post about it that reached the fake Bot Connector (bench.alert_storm).
+
+The commit's time is the incident's `declared_at` in Beacon's database (its first alert link's
+`first_at` is the same moment): Beacon stamps it when the transaction that declares it begins,
+so each latency also holds that transaction's own length and is, if anything, a little long. The
+post's time is when its request reached the fake Bot Connector (its own clock, the same machine),
+read back over HTTP (bench/serve.py `connector_app`, GET /bench/posts). The first post about an
+incident is the first in its thread, i.e. its root card in the incidents channel; the benchmark's
+configuration has no on-call policies, so no page is sent and none is measured.
+
+Beacon paces each Teams conversation under TEAMS_CONVERSATION_LIMITS, root cards first, and every
+storm incident's card goes to the one incidents channel. So the latency is split into what that
+pacing alone imposes, the turn each root card would get if the cards were sent the moment Teams'
+limits allow after their commits, in the order of the commits (services/pacing.py), and Beacon's
+own delay beyond that turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+
+from bench.common import percentile
+from bench.serve import BENCH_POSTS
+from services.pacing import Limit, next_turn
+
+MEASURED = ("the first Teams post about each incident (its root card in the incidents channel); "
+            "on-call paging is not configured in the benchmark, so no page is measured")
+COMMIT_TIME = "incidents.declared_at (stamped as the declaring transaction begins)"
+
+
+@dataclass
+class Opened:
+    """An incident the storm opened: when it was committed, and where and when it was first posted."""
+
+    incident_id: int
+    declared_at: datetime
+    channel: str = ""
+    root: str = ""
+    posted_at: datetime | None = None
+
+
+async def opened_incidents(database: str) -> list[Opened]:
+    """The storm's incidents in Beacon's database, with their incident thread where it exists yet."""
+    from services.store.db import create_engine
+    from services.store.tables import IncidentRow, ThreadRow
+
+    engine = create_engine(database)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(
+                select(IncidentRow.id, IncidentRow.declared_at, ThreadRow.channel_id, ThreadRow.root_activity_id)
+                .outerjoin(ThreadRow, (ThreadRow.incident_id == IncidentRow.id) & (ThreadRow.purpose == "incident"))
+                .where(IncidentRow.source == "alertmanager")
+                .order_by(IncidentRow.declared_at, IncidentRow.id))).all()
+    finally:
+        await engine.dispose()
+    return [Opened(i, declared, channel or "", root or "") for i, declared, channel, root in rows]
+
+
+async def connector_record(connector: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session, session.get(connector + BENCH_POSTS) as response:
+        response.raise_for_status()
+        return dict(await response.json())
+
+
+def first_post_times(posts: list[dict[str, Any]]) -> dict[str, datetime]:
+    """Thread root id → when the first post in that thread (the root itself) reached the fake."""
+    first: dict[str, datetime] = {}
+    for post in posts:
+        if not post["received_at"]:
+            continue
+        conversation, marker, root = str(post["conversation_id"]).partition(";messageid=")
+        at = datetime.fromisoformat(post["received_at"])
+        for key in {root if marker else "", post["id"]} - {""}:
+            if key not in first or at < first[key]:
+                first[key] = at
+    return first
+
+
+async def wait_for_first_posts(database: str, connector: str, timeout: float) -> tuple[list[Opened], int]:
+    """Every storm incident with the time of its first post, waiting up to `timeout` seconds for
+    them all to be posted; and how many requests the fake Bot Connector answered by then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        incidents = await opened_incidents(database)
+        record = await connector_record(connector)
+        first = first_post_times(record["posts"])
+        for incident in incidents:
+            incident.posted_at = first.get(incident.root) if incident.root else None
+        if all(i.posted_at for i in incidents) or time.monotonic() >= deadline:
+            return incidents, int(record["requests"])
+        await asyncio.sleep(1.0)
+
+
+def paced_turns(incidents: list[Opened], limits: tuple[Limit, ...]) -> dict[int, datetime]:
+    """The earliest each root card could reach Teams under the per-conversation limits alone: sent
+    at its commit, or at the first turn after the cards committed before it in its channel."""
+    booked: dict[str, list[datetime]] = {}
+    turns = {}
+    for incident in sorted(incidents, key=lambda i: (i.declared_at, i.incident_id)):
+        sends = booked.setdefault(incident.channel, [])
+        turns[incident.incident_id] = turn = next_turn(sends, incident.declared_at, limits)
+        sends.append(turn)
+    return turns
+
+
+def stats_ms(seconds: list[float]) -> dict[str, float]:
+    return {"count": len(seconds), "p50_ms": percentile(seconds, 50) * 1000,
+            "p99_ms": percentile(seconds, 99) * 1000, "max_ms": max(seconds, default=float("nan")) * 1000}
+
+
+def commit_to_first_post(incidents: list[Opened], limits: tuple[Limit, ...], ended: datetime) -> dict[str, Any]:
+    """Latency from commit to first post, and its split into pacing and Beacon's own delay. An
+    incident not posted by `ended` counts with `ended` as its post time (so its latency is a floor)."""
+    posted = [i for i in incidents if i.posted_at]
+    turns = paced_turns(incidents, limits)
+    latency = [((i.posted_at or ended) - i.declared_at).total_seconds() for i in incidents]
+    paced = [(turns[i.incident_id] - i.declared_at).total_seconds() for i in incidents]
+    own = [(i.posted_at - turns[i.incident_id]).total_seconds() for i in posted if i.posted_at]
+    unpaced = [(i.posted_at - i.declared_at).total_seconds() for i in posted
+               if i.posted_at and turns[i.incident_id] == i.declared_at]
+    return {"measured": MEASURED, "commit_time": COMMIT_TIME, "incidents": len(incidents),
+            "posted": len(posted), "not_posted": len(incidents) - len(posted), **stats_ms(latency),
+            "limits": ",".join(f"{limit.most}/{limit.per.total_seconds():g}s" for limit in limits) or "unpaced",
+            "channels": len({i.channel for i in posted}),
+            # what Teams' limits alone would give, and what Beacon adds beyond each card's paced turn
+            "pacing_alone": stats_ms(paced), "beyond_pacing": stats_ms(own),
+            # the cards whose turn came at their commit: Beacon's delay with no pacing in the way
+            "not_held_by_pacing": stats_ms(unpaced)}
+
+
+def describe(result: dict[str, Any]) -> str:
+    def line(stats: dict[str, float]) -> str:
+        return f"p50 {stats['p50_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms, max {stats['max_ms']:.0f} ms"
+
+    missing = (f"; {result['not_posted']} not posted when the wait ended (counted then)"
+               if result["not_posted"] else "")
+    return "\n".join([
+        f"commit to first post: {line(result)} (target p99 < 1 s) over {result['incidents']} incidents{missing}",
+        f"  measured: {result['measured']}; commit time: {result['commit_time']}",
+        f"  Teams' limits ({result['limits']}) alone: {line(result['pacing_alone'])}",
+        f"  Beacon beyond each card's paced turn: {line(result['beyond_pacing'])}",
+        f"  the {result['not_held_by_pacing']['count']} cards pacing did not hold: {line(result['not_held_by_pacing'])}",
+    ])
