@@ -12,8 +12,8 @@ configuration has no on-call policies, so no page is sent and none is measured.
 Beacon paces each Teams conversation under TEAMS_CONVERSATION_LIMITS, root cards first, and every
 storm incident's card goes to the one incidents channel. So the latency is split into what that
 pacing alone imposes, the turn each root card would get if the cards were sent the moment Teams'
-limits allow after their commits, in the order of the commits (services/pacing.py), and Beacon's
-own delay beyond that turn.
+limits allow after their commits, in the order of the commits and after what Beacon had posted in
+that channel before the storm (services/pacing.py), and Beacon's own delay beyond that turn.
 """
 
 from __future__ import annotations
@@ -85,9 +85,18 @@ def first_post_times(posts: list[dict[str, Any]]) -> dict[str, datetime]:
     return first
 
 
-async def wait_for_first_posts(database: str, connector: str, timeout: float) -> tuple[list[Opened], int]:
+@dataclass
+class Storm:
+    """What the fake Bot Connector saw of the storm's incidents."""
+
+    incidents: list[Opened]
+    before: dict[str, list[datetime]]  # channel → posts there before the storm's first commit
+    requests: int  # every request the fake answered (posts, updates, reads)
+
+
+async def wait_for_first_posts(database: str, connector: str, timeout: float) -> Storm:
     """Every storm incident with the time of its first post, waiting up to `timeout` seconds for
-    them all to be posted; and how many requests the fake Bot Connector answered by then."""
+    them all to be posted."""
     deadline = time.monotonic() + timeout
     while True:
         incidents = await opened_incidents(database)
@@ -96,14 +105,28 @@ async def wait_for_first_posts(database: str, connector: str, timeout: float) ->
         for incident in incidents:
             incident.posted_at = first.get(incident.root) if incident.root else None
         if all(i.posted_at for i in incidents) or time.monotonic() >= deadline:
-            return incidents, int(record["requests"])
+            return Storm(incidents, posts_before(record["posts"], incidents), int(record["requests"]))
         await asyncio.sleep(1.0)
 
 
-def paced_turns(incidents: list[Opened], limits: tuple[Limit, ...]) -> dict[int, datetime]:
+def posts_before(posts: list[dict[str, Any]], incidents: list[Opened]) -> dict[str, list[datetime]]:
+    """The posts in each channel before the storm's first commit (e.g. Beacon's welcome when it
+    was installed): they count against the same limits as the storm's cards."""
+    start = min((i.declared_at for i in incidents), default=None)
+    before: dict[str, list[datetime]] = {}
+    for post in posts:
+        at = datetime.fromisoformat(post["received_at"]) if post["received_at"] else None
+        if start is not None and at is not None and at < start:
+            before.setdefault(str(post["conversation_id"]).partition(";messageid=")[0], []).append(at)
+    return {channel: sorted(times) for channel, times in before.items()}
+
+
+def paced_turns(incidents: list[Opened], limits: tuple[Limit, ...],
+                before: dict[str, list[datetime]]) -> dict[int, datetime]:
     """The earliest each root card could reach Teams under the per-conversation limits alone: sent
-    at its commit, or at the first turn after the cards committed before it in its channel."""
-    booked: dict[str, list[datetime]] = {}
+    at its commit, or at the first turn after the posts made in its channel before it (earlier
+    storm cards, and what was posted there before the storm)."""
+    booked = {channel: list(times) for channel, times in before.items()}
     turns = {}
     for incident in sorted(incidents, key=lambda i: (i.declared_at, i.incident_id)):
         sends = booked.setdefault(incident.channel, [])
@@ -117,11 +140,12 @@ def stats_ms(seconds: list[float]) -> dict[str, float]:
             "p99_ms": percentile(seconds, 99) * 1000, "max_ms": max(seconds, default=float("nan")) * 1000}
 
 
-def commit_to_first_post(incidents: list[Opened], limits: tuple[Limit, ...], ended: datetime) -> dict[str, Any]:
+def commit_to_first_post(storm: Storm, limits: tuple[Limit, ...], ended: datetime) -> dict[str, Any]:
     """Latency from commit to first post, and its split into pacing and Beacon's own delay. An
     incident not posted by `ended` counts with `ended` as its post time (so its latency is a floor)."""
+    incidents = storm.incidents
     posted = [i for i in incidents if i.posted_at]
-    turns = paced_turns(incidents, limits)
+    turns = paced_turns(incidents, limits, storm.before)
     latency = [((i.posted_at or ended) - i.declared_at).total_seconds() for i in incidents]
     paced = [(turns[i.incident_id] - i.declared_at).total_seconds() for i in incidents]
     own = [(i.posted_at - turns[i.incident_id]).total_seconds() for i in posted if i.posted_at]
@@ -130,11 +154,14 @@ def commit_to_first_post(incidents: list[Opened], limits: tuple[Limit, ...], end
     return {"measured": MEASURED, "commit_time": COMMIT_TIME, "incidents": len(incidents),
             "posted": len(posted), "not_posted": len(incidents) - len(posted), **stats_ms(latency),
             "limits": ",".join(f"{limit.most}/{limit.per.total_seconds():g}s" for limit in limits) or "unpaced",
-            "channels": len({i.channel for i in posted}),
+            "channels": len({i.channel for i in posted}), "posts_before": sum(map(len, storm.before.values())),
             # what Teams' limits alone would give, and what Beacon adds beyond each card's paced turn
             "pacing_alone": stats_ms(paced), "beyond_pacing": stats_ms(own),
             # the cards whose turn came at their commit: Beacon's delay with no pacing in the way
-            "not_held_by_pacing": stats_ms(unpaced)}
+            "not_held_by_pacing": stats_ms(unpaced),
+            "each": [{"incident": i.incident_id, "declared_at": i.declared_at.isoformat(),
+                      "paced_turn": turns[i.incident_id].isoformat(),
+                      "posted_at": i.posted_at.isoformat() if i.posted_at else None} for i in incidents]}
 
 
 def describe(result: dict[str, Any]) -> str:
@@ -146,7 +173,8 @@ def describe(result: dict[str, Any]) -> str:
     return "\n".join([
         f"commit to first post: {line(result)} (target p99 < 1 s) over {result['incidents']} incidents{missing}",
         f"  measured: {result['measured']}; commit time: {result['commit_time']}",
-        f"  Teams' limits ({result['limits']}) alone: {line(result['pacing_alone'])}",
+        f"  Teams' limits ({result['limits']}) alone, after {result['posts_before']} earlier post(s) in the channel: "
+        f"{line(result['pacing_alone'])}",
         f"  Beacon beyond each card's paced turn: {line(result['beyond_pacing'])}",
         f"  the {result['not_held_by_pacing']['count']} cards pacing did not hold: {line(result['not_held_by_pacing'])}",
     ])

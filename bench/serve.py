@@ -134,7 +134,8 @@ BENCH_POSTS = "/bench/posts"  # the fake Bot Connector's record, read back by th
 
 
 def connector_app() -> web.Application:
-    """The tests' fake Bot Connector (tests/fakes/connector.py), served on a fixed port."""
+    """The tests' fake Bot Connector (tests/fakes/connector.py), served on a fixed port; GET
+    /bench/posts reads back what it received."""
     from tests.fakes.connector import FakeConnector
     from tests.teams_activities import Person, Users
 

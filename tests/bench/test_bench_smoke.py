@@ -57,6 +57,11 @@ def test_alert_storm_benchmark_accepts_every_alert_and_deduplicates_exactly():
     assert result["beacon"]["errors"] == result["floor"]["errors"] == 0
     stored = result["stored"]
     assert stored["incidents"] == 6 and stored["wrong_count_total"] == 0 and stored["receipts"] == 120
+    # each incident's card reached the fake Teams, timed from the commit that opened it
+    first_post = result["commit_to_first_post"]
+    assert first_post["incidents"] == first_post["posted"] == 6 and first_post["not_posted"] == 0, out
+    assert 0 < first_post["p50_ms"] <= first_post["p99_ms"] <= first_post["max_ms"], out
+    assert "commit to first post" in out
 
 
 def test_scaling_benchmark_compares_two_sizes():
