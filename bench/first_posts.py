@@ -13,7 +13,9 @@ Beacon paces each Teams conversation under TEAMS_CONVERSATION_LIMITS, root cards
 storm incident's card goes to the one incidents channel. So the latency is split into what that
 pacing alone imposes, the turn each root card would get if the cards were sent the moment Teams'
 limits allow after their commits, in the order of the commits and after what Beacon had posted in
-that channel before the storm (services/pacing.py), and Beacon's own delay beyond that turn.
+that channel before the storm (services/pacing.py), and Beacon's own delay beyond those turns:
+the n-th card posted in a channel against the n-th turn there, since cards committed together may
+go in any order among themselves.
 """
 
 from __future__ import annotations
@@ -135,6 +137,19 @@ def paced_turns(incidents: list[Opened], limits: tuple[Limit, ...],
     return turns
 
 
+def beyond_turns(posted: list[Opened], turns: dict[int, datetime]) -> list[float]:
+    """Seconds from each paced turn to the post that took it: per channel, the n-th post against the
+    n-th turn."""
+    channels: dict[str, tuple[list[datetime], list[datetime]]] = {}
+    for incident in posted:
+        assert incident.posted_at is not None
+        made, due = channels.setdefault(incident.channel, ([], []))
+        made.append(incident.posted_at)
+        due.append(turns[incident.incident_id])
+    return [(post - turn).total_seconds() for made, due in channels.values()
+            for post, turn in zip(sorted(made), sorted(due), strict=True)]
+
+
 def stats_ms(seconds: list[float]) -> dict[str, float]:
     return {"count": len(seconds), "p50_ms": percentile(seconds, 50) * 1000,
             "p99_ms": percentile(seconds, 99) * 1000, "max_ms": max(seconds, default=float("nan")) * 1000}
@@ -148,14 +163,14 @@ def commit_to_first_post(storm: Storm, limits: tuple[Limit, ...], ended: datetim
     turns = paced_turns(incidents, limits, storm.before)
     latency = [((i.posted_at or ended) - i.declared_at).total_seconds() for i in incidents]
     paced = [(turns[i.incident_id] - i.declared_at).total_seconds() for i in incidents]
-    own = [(i.posted_at - turns[i.incident_id]).total_seconds() for i in posted if i.posted_at]
+    own = beyond_turns(posted, turns)
     unpaced = [(i.posted_at - i.declared_at).total_seconds() for i in posted
                if i.posted_at and turns[i.incident_id] == i.declared_at]
     return {"measured": MEASURED, "commit_time": COMMIT_TIME, "incidents": len(incidents),
             "posted": len(posted), "not_posted": len(incidents) - len(posted), **stats_ms(latency),
             "limits": ",".join(f"{limit.most}/{limit.per.total_seconds():g}s" for limit in limits) or "unpaced",
             "channels": len({i.channel for i in posted}), "posts_before": sum(map(len, storm.before.values())),
-            # what Teams' limits alone would give, and what Beacon adds beyond each card's paced turn
+            # what Teams' limits alone would give, and what Beacon adds beyond those turns
             "pacing_alone": stats_ms(paced), "beyond_pacing": stats_ms(own),
             # the cards whose turn came at their commit: Beacon's delay with no pacing in the way
             "not_held_by_pacing": stats_ms(unpaced),
@@ -175,6 +190,6 @@ def describe(result: dict[str, Any]) -> str:
         f"  measured: {result['measured']}; commit time: {result['commit_time']}",
         f"  Teams' limits ({result['limits']}) alone, after {result['posts_before']} earlier post(s) in the channel: "
         f"{line(result['pacing_alone'])}",
-        f"  Beacon beyond each card's paced turn: {line(result['beyond_pacing'])}",
+        f"  Beacon beyond the paced turns (n-th card against n-th turn): {line(result['beyond_pacing'])}",
         f"  the {result['not_held_by_pacing']['count']} cards pacing did not hold: {line(result['not_held_by_pacing'])}",
     ])
