@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,9 +130,11 @@ def paced_turns(incidents: list[Opened], limits: tuple[Limit, ...],
     at its commit, or at the first turn after the posts made in its channel before it (earlier
     storm cards, and what was posted there before the storm)."""
     booked = {channel: list(times) for channel, times in before.items()}
+    # A card not posted yet has no thread: it would go where the others went (the incidents channel).
+    usual = Counter(i.channel for i in incidents if i.channel).most_common(1)
     turns = {}
     for incident in sorted(incidents, key=lambda i: (i.declared_at, i.incident_id)):
-        sends = booked.setdefault(incident.channel, [])
+        sends = booked.setdefault(incident.channel or (usual[0][0] if usual else ""), [])
         turns[incident.incident_id] = turn = next_turn(sends, incident.declared_at, limits)
         sends.append(turn)
     return turns
