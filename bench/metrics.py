@@ -5,11 +5,15 @@ write.
 
     python -m bench.metrics --incidents 3000 100000 --database sqlite
 
-The incidents are a mix of the last 90 days, written the way Beacon writes them, each change in
-turn, so the triggers (migration 0029_incident_facts) keep the facts and their daily sums as they
-would in a deployment: declared open, then acknowledged, status updates, mitigated, resolved, and
-some re-assessed to another priority (some stay open, acknowledged or only mitigated). No VACUUM
-or ANALYZE is run beyond what the database does on its own (autovacuum on PostgreSQL).
+The incidents are a mix of the last `--days` (300: a deployment's day 300, most of its history
+older than the metrics' 90-day window), written the way Beacon writes them, each change in turn, so
+the triggers (migration 0029_incident_facts) keep the facts and their daily sums as they would in a
+deployment: declared open, then acknowledged, status updates, mitigated, resolved, and some
+re-assessed to another priority (some stay open, acknowledged or only mitigated). Each incident
+also leaves what its handling leaves behind (`history`): its outbox rows (the card, its updates,
+thread notes, email, SMS and pages: about a dozen, nearly all sent long ago), its acknowledgement's
+paging row, escalations on its timeline, and the Freshdesk tickets of some. No VACUUM or ANALYZE is
+run beyond what the database does on its own (autovacuum on PostgreSQL).
 
 Then the write cost of the triggers: `--changes` incident changes (a declaration, an
 acknowledgement, a status update, a re-assessment, in turn), one transaction each, timed with the
@@ -59,19 +63,53 @@ def declared(n: int, declared_at: datetime) -> dict[str, Any]:
                 resolution_summary="", config_version="bench")
 
 
+# An incident's outbox rows, by kind, as its handling leaves them: the thread's card and its
+# redraws, notes, the stakeholder email and SMS, and the pages of its escalation.
+POSTS = (("teams.post_card", 1), ("teams.update_card", 6), ("teams.thread_note", 2), ("email.send", 1),
+         ("sms.send", 1), ("page.teams", 1), ("page.sms", 1))
+
+
+def history(n: int, incident_id: int, at: datetime, stage: int) -> dict[str, list[dict[str, Any]]]:
+    """What incident n's handling leaves beside its changes: outbox rows (sent; a page not needed
+    once acknowledged is skipped, one in fifty SMS failed, a still-open incident's last update
+    pending), its acknowledgement's paging row, an escalation for one in four, and two Freshdesk
+    tickets for one in five."""
+    outbox = []
+    for kind, times in POSTS:
+        for i in range(times):
+            created = at + timedelta(minutes=5 * i + 1)
+            status = ("skipped" if kind == "page.sms" and n % 3 else "failed" if kind == "sms.send" and n % 50 == 0
+                      else "pending" if stage == OPEN and kind == "teams.update_card" and i == times - 1 else "sent")
+            outbox.append(dict(kind=kind, idempotency_key=f"bench:{n}:{kind}:{i}",
+                               ordering_key=f"incident:{incident_id}:{kind.split('.')[0]}", incident_id=incident_id,
+                               payload={}, status=status, attempts=1, next_attempt_at=created, created_at=created,
+                               done_at=None if status == "pending" else created + timedelta(seconds=1),
+                               last_error="not needed" if status == "skipped" else ""))
+    acks = [] if stage == OPEN else [dict(incident_id=incident_id, at=at + timedelta(minutes=n % 7 + 2), service="",
+                                          priority=f"P{n % 5 + 1}", level=1 + n % 4 // 3, via="card",
+                                          seconds=60.0 * (n % 7 + 2))]
+    escalations = [event(incident_id, at + timedelta(minutes=5), "escalated", to_level=2)] if n % 4 == 3 else []
+    tickets = [dict(incident_id=incident_id, ticket_id=n * 10 + i, url="", role=role, state="linked",
+                    created_at=at + timedelta(minutes=i)) for i, role in enumerate(("created", "reported"))
+               ] if n % 5 == 0 else []
+    return {"outbox": outbox, "acks": acks, "timeline": escalations, "tickets": tickets}
+
+
 def event(incident_id: int, at: datetime, kind: str, **after: Any) -> dict[str, Any]:
     return dict(incident_id=incident_id, at=at, kind=kind, actor=PERSON, summary=kind, after=after,
                 incident_version=2)
 
 
-async def seed(database: str, count: int) -> float:
-    """`count` incidents of the last 90 days, each change its own statement (in batches of
+async def seed(database: str, count: int, days: int = 300) -> float:
+    """`count` incidents of the last `days`, each change its own statement (in batches of
     BATCH incidents per transaction, WRITERS transactions at once), so the triggers run for each.
     Returns the seconds it took."""
     from sqlalchemy import bindparam, insert, update
 
     from services.store.db import create_engine, migrate
-    from services.store.tables import IncidentRow, TimelineRow
+    from services.intake.tables import TicketLinkRow
+    from services.paging.metrics import PageAckRow
+    from services.store.tables import IncidentRow, OutboxRow, TimelineRow
 
     engine = create_engine(database)
     await migrate(engine)
@@ -84,7 +122,7 @@ async def seed(database: str, count: int) -> float:
     reassess = update(incidents).where(by_id).values(priority=bindparam("new_priority"))
 
     async def write(numbers: list[int]) -> None:
-        times = {n: now - timedelta(days=89) * (n / count) for n in numbers}
+        times = {n: now - timedelta(days=days - 1) * (n / count) for n in numbers}
         stage = {n: n % 10 if times[n] > now - STILL_OPEN else RESOLVED for n in numbers}
         async with engine.begin() as connection:
 
@@ -113,8 +151,12 @@ async def seed(database: str, count: int) -> float:
                 event(ids[n], times[n] + timedelta(hours=2), "resolved", status="resolved") for n in resolved])
             await many(reassess, [{"incident": ids[n], "new_priority": f"P{(n + 1) % 5 + 1}"}
                                   for n in numbers if n % 10 in REASSESSED])
+            left = [history(n, ids[n], times[n], stage[n]) for n in numbers]
+            for table, rows in (("outbox", OutboxRow), ("acks", PageAckRow), ("timeline", TimelineRow),
+                                ("tickets", TicketLinkRow)):
+                await many(insert(rows), [row for h in left for row in h[table]])
 
-    # Each batch spans the 90 days (the incidents in a shuffled order), so each day is written by
+    # Each batch spans the days (the incidents in a shuffled order), so each day is written by
     # several writers.
     order = list(range(count))
     random.Random(count).shuffle(order)
@@ -208,6 +250,7 @@ async def ask(url: str, requests: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--incidents", type=int, nargs="+", default=[3000, 100_000])
+    parser.add_argument("--days", type=int, default=300, help="the incidents are spread over the last DAYS")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--changes", type=int, default=400, help="incident changes timed for the write cost")
     parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or a SQLAlchemy URL")
@@ -217,7 +260,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.incidents:
             with fresh_database_outside_a_loop(args.database, tmp, f"metrics{count}") as url:
-                seeded = asyncio.run(seed(url, count))
+                seeded = asyncio.run(seed(url, count, args.days))
                 with server("beacon", url) as beacon:
                     asyncio.run(ask(beacon, 3))  # warm-up: first connections, first plans
                     results[str(count)] = asyncio.run(ask(beacon, args.requests))
@@ -229,12 +272,13 @@ def main() -> None:
               f"{r['healthz']['p99_ms']:.1f}", f"{r['healthz']['max_ms']:.1f}", str(r["writes"]["changes"]),
               f"{r['writes']['with_triggers_s']:.2f}", f"{r['writes']['without_triggers_s']:.2f}",
               f"{r['writes']['ratio']:.2f}") for count, r in results.items()]
-    print(f"database: {args.database}")
+    print(f"database: {args.database}, incidents spread over the last {args.days} days")
     print(table(rows))
     print("targets: /metrics p99 under 150 ms, /healthz under 50 ms while metrics are asked; write cost: "
           "time for the changes with the incident-facts triggers over the time without them")
     name = args.name or f"metrics-{args.database if args.database in ('sqlite', 'postgresql') else 'url'}"
-    print(f"wrote {write_result(name, {'benchmark': 'metrics', 'database': args.database, 'results': results})}")
+    summary = {'benchmark': 'metrics', 'database': args.database, 'days': args.days, 'results': results}
+    print(f"wrote {write_result(name, summary)}")
 
 
 if __name__ == "__main__":

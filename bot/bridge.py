@@ -19,6 +19,7 @@ from bot.wiring import Wiring
 from cards import bridge as cards
 from cards.elements import Json
 from cards.incident import ViewExtras, incident_card
+from services.bridge.model import BridgeState
 from services.bridge import effects
 from services.bridge.callauth import CallNotificationAuth
 from services.bridge.calls import NotificationRejected, apply_held, apply_notifications, parse_notifications
@@ -56,7 +57,9 @@ async def bridge_extras(uow: UnitOfWork, incident: Incident, setup_problem: str 
     found = await uow.bridges.get(incident.id)
     if found is None and incident.drill:
         return ViewExtras()  # drills never reach outside parties
-    return cards.incident_extras(found, await uow.bridges.latest_call(incident.id), setup_problem)
+    # The card shows a call only on a bridge whose meeting exists: no read for it otherwise.
+    live = found is not None and found.state is BridgeState.CREATED
+    return cards.incident_extras(found, await uow.bridges.latest_call(incident.id) if live else None, setup_problem)
 
 
 class BridgeRoutes:

@@ -32,7 +32,7 @@ OUTSIDE_REFUSAL = "only responders can invite addresses outside the directory to
 class Membership(Protocol):
     """Tells a guest or an unknown person from a member of the organisation."""
 
-    async def sender(self, turn_context: TurnContext) -> Sender: ...
+    async def sender(self, turn_context: TurnContext, uow: UnitOfWork) -> Sender: ...
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,13 @@ class Gate:
     async def check(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Refusal | None:
         """None when the sender may do this; else the refusal (already on the timeline)."""
         rule = POLICY[verb]
-        sender = await self.membership.sender(turn_context)
-        if verb in NO_SUBJECT:
-            reason = decide(verb, sender, Subject(), self.deps.config)
-            if reason:
-                log.info("refused %s to %s: %s", verb, sender.person.aad_object_id, reason)
-            return Refusal(reason) if reason else None
-        async with self.deps.uow() as uow:
+        async with self.deps.uow() as uow:  # one read for who is asking and what it is about
+            sender = await self.membership.sender(turn_context, uow)
+            if verb in NO_SUBJECT:
+                reason = decide(verb, sender, Subject(), self.deps.config)
+                if reason:
+                    log.info("refused %s to %s: %s", verb, sender.person.aad_object_id, reason)
+                return Refusal(reason) if reason else None
             named, subject = await self._subject(uow, verb, data)
             if subject.incident is not None and (mismatch := await self._unbound(uow, turn_context, named)):
                 return mismatch
@@ -150,8 +150,8 @@ class RosterMembership:
     def __init__(self, deps: Deps):
         self.deps = deps
 
-    async def sender(self, turn_context: TurnContext) -> Sender:
+    async def sender(self, turn_context: TurnContext, uow: UnitOfWork) -> Sender:
         activity = turn_context.activity
         conversation = (activity.conversation.id if activity.conversation else "").partition(";messageid=")[0]
         where = Where(ctx.team_id(activity), conversation, ctx.tenant_id(activity), activity.service_url or "")
-        return await roster.sender(self.deps, ctx.actor(activity), where)
+        return await roster.sender(uow, self.deps.clock, ctx.actor(activity), where)

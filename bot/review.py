@@ -255,9 +255,10 @@ class ReviewSurface:
 
     async def metrics_card(self) -> Json:
         async with self.deps.uow() as uow:
-            m = await uow.reviews.metrics(self.deps.clock.now())
-            paging = await uow.paging_metrics.summary_rows(self.deps.clock.now())
-            customers = customer_metric_rows(await uow.tickets.customer_metrics(CUSTOMER_ROLES, most=10))
+            now = self.deps.clock.now()
+            m = await uow.reviews.metrics(now)
+            paging = await uow.paging_metrics.summary_rows(now)
+            customers = customer_metric_rows(await uow.tickets.customer_metrics(CUSTOMER_ROLES, most=10, now=now))
         priorities = sorted(set(m.acknowledge) | set(m.mitigate) | set(m.resolve)) or ["—"]
         series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
                   for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),

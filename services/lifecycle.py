@@ -195,8 +195,7 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
     stale card whose change conflicts is answered here; otherwise it applies, and what changed since
     the clicker's card is shown with it: the latest summaries and how many changes came before."""
     refresh = cmd.verb is Verb.REFRESH
-    replayed = not refresh and bool(cmd.activity_id) and await uow.activities.was_processed(cmd.activity_id)
-    if refresh or replayed:
+    if refresh:
         incident = await uow.incidents.get(cmd.incident_id)
     else:  # locked until the commit: other clicks on it wait for this one instead of racing it
         incident = await uow.incidents.get_to_change(cmd.incident_id)
@@ -204,7 +203,9 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
         raise IncidentNotFound(f"INC-{cmd.incident_id} does not exist")
     if refresh:
         return incident, ActionOutcome(incident, applied=False), ([], 0)
-    if replayed:
+    # The click is marked as applied first: a replay finds the mark (one INSERT … ON CONFLICT DO
+    # NOTHING, no look-up first). Any answer but an applied change rolls the mark back with the rest.
+    if cmd.activity_id and not await uow.activities.mark_processed(cmd.activity_id, incident.id, now):
         return incident, ActionOutcome(incident, applied=False, notice=ALREADY_APPLIED), ([], 0)
     if cmd.shown_version is None or cmd.shown_version == incident.version:
         return incident, None, ([], 0)
@@ -219,8 +220,8 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
 
 
 async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
-    """One attempt: open the unit of work, judge the click, apply one domain method, save it through
-    the pipeline, commit. A replay of this click that commits first raises ConcurrentUpdate there."""
+    """One attempt: open the unit of work, judge the click (marking it applied), apply one domain
+    method, save it through the pipeline, commit."""
     now = deps.clock.now()
     async with deps.uow() as uow:
         incident, answer, (meanwhile, earlier) = await _judge(uow, cmd, deps, now)
@@ -237,8 +238,7 @@ async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
                                  field=error.field if isinstance(error, ValidationFailed) else "",
                                  people=dict(data.get(KNOWN_PEOPLE) or {}))
         await uow.people.remember([cmd.actor, *incident.responders], now)
-        await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact,
-                            activity_id=cmd.activity_id)
+        await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact)
         if cmd.form_message is not None:
             await form_used(uow, cmd.form_message, incident, joined_text(incident, cmd.actor), now)
         routes = await _routes_told(uow, incident, cmd, deps)

@@ -19,7 +19,6 @@ from services.channels import usecases as channels
 from services.comms import hooks, notify
 from services.comms.thread_lines import thread_lines
 from services.deps import Deps, ThreadTarget
-from services.errors import ConcurrentUpdate
 from services.incidents import Incident, Level, TimelineEvent
 from services.paging import usecases as paging
 from services.scheduler import timers
@@ -54,11 +53,9 @@ async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarg
 
 
 async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: datetime, *, was_open: bool,
-                        old_impact: Level, note: str = "", activity_id: str = "") -> list[TimelineEvent]:
+                        old_impact: Level, note: str = "") -> list[TimelineEvent]:
     """Save a change already applied to `incident` (its pending events), with the communication
-    plan's hooks, the card refresh and thread note, and the observers' effects. With the
-    `activity_id` of the click that made it, a replay of that click committed first raises
-    ConcurrentUpdate (the caller judges the click again)."""
+    plan's hooks, the card refresh and thread note, and the observers' effects."""
     paging.acknowledge_by_change(incident, deps, now)
     tag_incident(incident.number)
     events = list(incident.pending_events)
@@ -67,8 +64,6 @@ async def change_within(uow: UnitOfWork, incident: Incident, deps: Deps, now: da
     sequences = await hooks.before_save(uow, incident, was_open=was_open, old_impact=old_impact,
                                         events=events, config=deps.config, now=now)
     await uow.incidents.save(incident)
-    if activity_id and not await uow.activities.mark_processed(activity_id, incident.id, now):
-        raise ConcurrentUpdate(incident.number)
     emailed = any(e.kind in ("status_update", "resolved") for e in events)  # what may email a client's people
     await hooks.after_save(uow, incident, events=events, sequences=sequences, config=deps.config, now=now,
                            status_url=await deps.status_url(uow, incident, now) if emailed else "")

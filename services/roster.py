@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.clock import Clock
 from services.deps import Deps
 from services.effects.roster import LookUpMember, ReadRoster
 from services.incidents import Person
@@ -50,20 +51,20 @@ def standing_of(row: TeamMemberRow, tenant_id: str) -> Standing:
     return Standing.GUEST if guest else Standing.MEMBER
 
 
-async def sender(deps: Deps, person: Person, where: Where) -> Sender:
-    """The sender as the roster knows them; an unknown one is looked up in the background."""
-    async with deps.uow() as uow:
-        rows = await uow.roster.of_person(person.aad_object_id)
-        row = next((r for r in rows if r.team_id == where.roster_key), rows[0] if rows else None)
-        if row is not None:
-            return Sender(person, standing_of(row, where.tenant_id), row.email)
-        if person.user_id and where.service_url and where.conversation_id:
-            now = deps.clock.now()
-            await uow.outbox.add(LookUpMember(
-                where.roster_key, where.conversation_id, person.user_id, person.aad_object_id, where.service_url,
-                where.tenant_id, f"look up {person.name or person.aad_object_id} in Teams", f"{now:%Y%m%dT%H}"),
-                now=now)
-            await uow.commit()
+async def sender(uow: UnitOfWork, clock: Clock, person: Person, where: Where) -> Sender:
+    """The sender as the roster knows them, read in the caller's unit of work (the gate's, which
+    goes on to read what the click is about); an unknown one is looked up in the background."""
+    rows = await uow.roster.of_person(person.aad_object_id)
+    row = next((r for r in rows if r.team_id == where.roster_key), rows[0] if rows else None)
+    if row is not None:
+        return Sender(person, standing_of(row, where.tenant_id), row.email)
+    if person.user_id and where.service_url and where.conversation_id:
+        now = clock.now()
+        await uow.outbox.add(LookUpMember(
+            where.roster_key, where.conversation_id, person.user_id, person.aad_object_id, where.service_url,
+            where.tenant_id, f"look up {person.name or person.aad_object_id} in Teams", f"{now:%Y%m%dT%H}"),
+            now=now)
+        await uow.commit()
     return Sender(person, Standing.UNKNOWN)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 
+from services.clock import SystemClock
 from services.incidents import Person
 from services.intake.tables import ReportRow, TicketLinkRow
 from services.store.tables import IncidentRow, TimelineRow
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 
 FIRST_REPLY = "customer_replied"  # the timeline entry of an incident's first public reply to a customer
+CUSTOMER_WINDOW = timedelta(days=90)  # `@Beacon metrics` counts the reports linked in it, as its other metrics
 
 
 @dataclass(frozen=True)
@@ -89,20 +91,27 @@ class TicketLinks:
             .group_by(TicketLinkRow.incident_id))
         return {int(incident_id): int(count) for incident_id, count in rows}
 
-    async def customer_metrics(self, roles: tuple[str, ...], most: int) -> CustomerMetrics:
-        """Customers' reports linked to incidents (drills excluded): in all, and for the `most`
-        latest incidents that have any, how many, the first report's arrival and Beacon's first
-        public reply (its `customer_replied` timeline entry). Aggregates in the database, whatever
-        the number of incidents."""
+    async def customer_metrics(self, roles: tuple[str, ...], most: int, now: datetime | None = None) -> CustomerMetrics:
+        """Customers' reports linked to incidents (drills excluded) in the last CUSTOMER_WINDOW
+        before `now` (the system clock's when not given): in all, and for the `most` latest
+        incidents that have any, how many, the first report's arrival and Beacon's first public
+        reply (its `customer_replied` timeline entry). Aggregates in the database over an indexed
+        range of links (`ix_ticket_links_created`, migration 0031), whatever the number of
+        incidents and tickets Beacon has seen."""
+        since = (now or SystemClock().now()) - CUSTOMER_WINDOW
         customers = (select(TicketLinkRow.incident_id, TicketLinkRow.ticket_id)
                      .join(IncidentRow, IncidentRow.id == TicketLinkRow.incident_id)
-                     .where(TicketLinkRow.role.in_(roles), IncidentRow.drill.is_(False)).subquery())
+                     .where(TicketLinkRow.created_at >= since, TicketLinkRow.role.in_(roles),
+                            IncidentRow.drill.is_(False)).subquery())
         totals = (await self._uow.session.execute(
             select(func.count(), func.count(func.distinct(customers.c.incident_id))))).one()
+        # Grouped by an expression no index orders (incident_id + 0): grouped by the column itself,
+        # SQLite would walk every link in ix_ticket_links_incident's order instead of the window.
+        incident = (customers.c.incident_id + 0).label("incident")
         latest = list(await self._uow.session.execute(
-            select(customers.c.incident_id, func.count(), func.min(ReportRow.received_at))
+            select(incident, func.count(), func.min(ReportRow.received_at))
             .outerjoin(ReportRow, ReportRow.ticket_id == customers.c.ticket_id)
-            .group_by(customers.c.incident_id).order_by(customers.c.incident_id.desc()).limit(most)))
+            .group_by(incident).order_by(incident.desc()).limit(most)))
         replied: dict[int, datetime | None] = {}
         if latest:
             replied = {int(incident_id): _utc(at) for incident_id, at in await self._uow.session.execute(

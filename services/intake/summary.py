@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from services.alerts.model import SOURCE_NAMES
 from services.durations import span
-from services.intake.store import CustomerMetrics
+from services.intake.store import CUSTOMER_WINDOW, CustomerMetrics
 from services.store.uow import UnitOfWork
 
 
@@ -56,13 +56,16 @@ async def intake_summary(uow: UnitOfWork, incident_id: int) -> IntakeSummary:
     return IntakeSummary(alerts, linked)
 
 
+REPORTS_LINKED = f"Customer reports linked ({CUSTOMER_WINDOW.days} days)"
+
+
 def customer_metric_rows(metrics: CustomerMetrics) -> list[tuple[str, str]]:
     """`@Beacon metrics` lines: customers' reports linked, and how soon they first heard back
     (from the first report to Beacon's first public reply), per incident."""
     if not metrics.reports:
-        return [("Customer reports linked", "none")]
-    rows = [("Customer reports linked", f"{metrics.reports} to {metrics.incidents} incident"
-                                        f"{'' if metrics.incidents == 1 else 's'}")]
+        return [(REPORTS_LINKED, "none")]
+    rows = [(REPORTS_LINKED, f"{metrics.reports} to {metrics.incidents} incident"
+                             f"{'' if metrics.incidents == 1 else 's'}")]
     for line in metrics.latest:
         waited = line.time_to_first_reply
         reply = f"first public reply after {span(waited)}" if waited is not None else "no public reply yet"

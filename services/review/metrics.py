@@ -4,7 +4,10 @@ resolve per priority, incidents per week, update punctuality and overdue actions
 They cover the incidents declared in the last `WINDOW`, read from the incident facts the database keeps
 in the transaction of each change (IncidentFactRow, summed per day, priority and writer in
 IncidentFactDayRow): a scrape adds up 90 days of sums per priority and reads the facts of one
-partial day, never a timeline, whatever the number of incidents Beacon has seen."""
+partial day, never a timeline, whatever the number of incidents Beacon has seen. On PostgreSQL
+each server process that ever wrote a day's sums leaves its own row there; `compact_fact_days`
+(run hourly by the review worker) merges the rows of processes that are gone, so restarts and
+reconnections do not add rows for ever."""
 
 from __future__ import annotations
 
@@ -13,15 +16,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.review.tables import ActionItemRow
-from services.store.dialect import seconds_between, utc_day
+from services.store.dialect import is_postgresql, seconds_between, utc_day
 from services.store.tables import IncidentFactDayRow, IncidentFactRow, IncidentRow
 
 WINDOW = timedelta(days=90)
 MEASURES = 3  # time to acknowledge, mitigate, resolve
+# The slot the sums of PostgreSQL writers that are gone are merged into: no server process has
+# pid 0, so no trigger ever writes it, and only the compaction does (one at a time).
+COMPACTED_SLOT = 0
+DAY_SUMS = tuple(c.name for c in IncidentFactDayRow.__table__.columns if c.name not in ("day", "priority", "slot"))
+# Any fixed number, the same in every replica: one compaction at a time across them.
+_COMPACTION_LOCK = 0x626561636F6E  # "beacon"
 
 
 @dataclass
@@ -82,12 +91,41 @@ async def compute(session: AsyncSession, now: datetime) -> Metrics:
 
 async def _actions(session: AsyncSession) -> tuple[int, int]:
     """Open follow-up actions, and those past their overdue reminder, of every incident (drills
-    excluded): what is still owed does not age out of the window."""
+    excluded): what is still owed does not age out of the window. Both are ranges of
+    `ix_review_actions_status` (migration 0031): the open ones, never the done ones of the history."""
     joined = select(func.count()).select_from(ActionItemRow).join(
         IncidentRow, IncidentRow.id == ActionItemRow.incident_id).where(
         IncidentRow.drill.is_(False), ActionItemRow.status == "open")
     return (await session.scalar(joined.where(ActionItemRow.overdue.is_(True))) or 0,
             await session.scalar(joined) or 0)
+
+
+async def compact_fact_days(session: AsyncSession) -> int:
+    """On PostgreSQL, move the sums of every writer that is no longer connected (its pid not in
+    pg_stat_activity) into COMPACTED_SLOT, each (day, priority) adding to what is there; returns
+    how many rows were merged. One statement deletes those rows and adds what it deleted, so a sum
+    is never counted twice nor lost: a live writer only writes its own slot, untouched here; a
+    writer gone never writes again, and should a new process get its pid, its upsert either waits
+    for this commit and writes a new row, or committed first and its row is moved as it stands.
+    Another replica compacting meanwhile is skipped, not waited for. SQLite has one slot: nothing
+    to do. Commit to keep it."""
+    if not is_postgresql(session):
+        return 0
+    if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _COMPACTION_LOCK}):
+        return 0
+    sums = ", ".join(DAY_SUMS)
+    added = ", ".join(f"{c} = incident_fact_days.{c} + excluded.{c}" for c in DAY_SUMS)
+    return int(await session.scalar(text(f"""
+        WITH gone AS (
+          DELETE FROM incident_fact_days WHERE slot <> :compacted
+            AND slot NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)
+          RETURNING day, priority, {sums}),
+        merged AS (  -- run to completion whether read or not, as every modifying WITH
+          INSERT INTO incident_fact_days (day, priority, slot, {sums})
+          SELECT day, priority, :compacted, {", ".join(f"sum({c})" for c in DAY_SUMS)} FROM gone GROUP BY day, priority
+          ON CONFLICT (day, priority, slot) DO UPDATE SET {added})
+        SELECT count(*) FROM gone"""),
+        {"compacted": COMPACTED_SLOT}) or 0)
 
 
 async def families(session: AsyncSession, now: datetime) -> list[GaugeMetricFamily]:

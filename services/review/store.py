@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 
 from services.effects.messages import SendEmail
 from services.incidents import Incident, Status, TimelineEvent
-from services.review.metrics import Metrics, compute
+from services.review.metrics import Metrics, compact_fact_days, compute
 from services.review.report import (
     ActionLine,
     Answers,
@@ -89,6 +89,11 @@ class ReviewStore:
     async def metrics(self, now: datetime) -> Metrics:
         """Response metrics over the incidents of the last 90 days (services.review.metrics)."""
         return await compute(self._uow.session, now)
+
+    async def compact_metric_sums(self) -> int:
+        """Merge the response metrics' sums of database writers that are gone (PostgreSQL;
+        services.review.metrics.compact_fact_days); commit to keep it."""
+        return await compact_fact_days(self._uow.session)
 
     async def communications(self, incident_id: int) -> list[Communication]:
         rows = await self._uow.outbox.of_incident(incident_id)

@@ -1,6 +1,7 @@
 """The review's reminders: sleeps until the next one is due, fires each in its own transaction.
 On PostgreSQL the timer row is locked FOR UPDATE SKIP LOCKED, so several replicas fire each
-reminder exactly once. Each pass also gives resolved drills their short drill report."""
+reminder exactly once. Each pass also gives resolved drills their short drill report, and once an
+hour merges the response metrics' sums left by database connections that are gone."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +22,7 @@ from services.review.usecases import record, thread_card
 from services.store.uow import UnitOfWork
 
 log = logging.getLogger("beacon.review")
+COMPACT_EVERY = timedelta(hours=1)
 
 
 class ReviewScheduler(BackgroundLoop):
@@ -31,6 +33,7 @@ class ReviewScheduler(BackgroundLoop):
         super().__init__(clock, idle_poll)
         self._uow, self._settings = uow, settings
         self._lock = asyncio.Lock()
+        self._compacted_at: datetime | None = None
 
     async def next_due(self) -> datetime | None:
         async with self._uow() as uow:
@@ -43,7 +46,20 @@ class ReviewScheduler(BackgroundLoop):
             done += await self._drill_reports()
             while await self._fire_next():
                 done += 1
+            await self._compact_hourly()
         return done
+
+    async def _compact_hourly(self) -> None:
+        """Not counted as work done: the loop then sleeps until the next reminder as before."""
+        now = self._clock.now()
+        if self._compacted_at is not None and now - self._compacted_at < COMPACT_EVERY:
+            return
+        self._compacted_at = now  # a failure is logged by the loop and tried again in an hour
+        async with self._uow() as uow:
+            merged = await uow.reviews.compact_metric_sums()
+            await uow.commit()
+        if merged:
+            log.info("merged %d rows of metric sums of database connections that are gone", merged)
 
     async def _fire_next(self) -> bool:
         now = self._clock.now()

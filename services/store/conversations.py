@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, literal, select, union_all, update
 
 from services.store.dialect import insert_if_new
 from services.store.tables import InstallationRow, ProcessedActivityRow, TeamsProblemRow, ThreadRow
@@ -40,18 +40,21 @@ class Threads:
     async def incident_of_message(self, conversation_id: str, message_id: str) -> int | None:
         """The incident a message belongs to: the one whose card Beacon posted in it, else the one
         whose thread (root or reply) it is in. None for a message outside every incident."""
-        if message_id:
-            noted = await self._uow.session.get(ProcessedActivityRow, _card_key(conversation_id, message_id))
-            if noted is not None and noted.incident_id is not None:
-                return noted.incident_id
         channel, _, root = conversation_id.partition(";messageid=")
         root = root or message_id  # a chat has no threads: only the root card's own message
-        if not root:
+        reads = []  # both in one round trip: the click path reads this on every card action
+        if message_id:
+            reads.append(select(literal(0), ProcessedActivityRow.incident_id, literal(""))
+                         .where(ProcessedActivityRow.activity_id == _card_key(conversation_id, message_id)))
+        if root:
+            reads.append(select(literal(1), ThreadRow.incident_id, ThreadRow.conversation_id)
+                         .where(ThreadRow.root_activity_id == root))
+        if not reads:
             return None
-        rows = await self._uow.session.execute(select(ThreadRow.incident_id, ThreadRow.conversation_id)
-                                               .where(ThreadRow.root_activity_id == root))
-        return next((incident_id for incident_id, conversation in rows
-                     if conversation.partition(";messageid=")[0] == channel), None)
+        rows = sorted(await self._uow.session.execute(union_all(*reads) if len(reads) > 1 else reads[0]),
+                      key=lambda row: row[0])
+        return next((incident_id for source, incident_id, conversation in rows if incident_id is not None
+                     and (source == 0 or conversation.partition(";messageid=")[0] == channel)), None)
 
     async def save(self, **values: Any) -> None:
         """Note where a thread was started (kept as first recorded)."""

@@ -125,7 +125,9 @@ class IncidentFactDayRow(Base):
     time, or 0 on SQLite), so that no two transactions write the same row: kept by triggers on
     `incident_facts` (migration 0029_incident_facts), which take an incident's old facts away and
     add its new ones whenever they change. A day's sums are those of all its slots (a slot's alone
-    may be negative: an incident re-assessed by another writer than the one that declared it)."""
+    may be negative: an incident re-assessed by another writer than the one that declared it). On
+    PostgreSQL the slots of server processes that are gone are merged hourly into slot 0, which no
+    process has (services.review.metrics.compact_fact_days)."""
 
     __tablename__ = "incident_fact_days"
     day: Mapped[str] = mapped_column(String(10), primary_key=True)

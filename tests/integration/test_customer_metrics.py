@@ -66,6 +66,6 @@ async def test_reports_linked_and_time_to_first_public_reply_per_incident(sessio
     assert metrics.latest[0].time_to_first_reply is None
     assert [m.incident_id for m in latest_only.latest] == [second]
     assert customer_metric_rows(metrics) == [
-        ("Customer reports linked", "4 to 2 incidents"),
+        ("Customer reports linked (90 days)", "4 to 2 incidents"),
         (f"INC-{second} customers", "1 report linked · no public reply yet"),
         (f"INC-{first} customers", "3 reports linked · first public reply after 5 min")]
