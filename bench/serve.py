@@ -1,11 +1,12 @@
 """Servers the benchmarks measure, each in its own process: Beacon, the baseline bot, the alert
-intake floor, or the fake Bot Connector Beacon posts to (kept out of the load generator's process,
-so that its work is not counted against either bot).
+intake floor, or the fake Bot Connector and the fake Twilio Beacon posts and pages through (kept
+out of the load generator's process, so that their work is not counted against either bot).
 
     python -m bench.serve beacon    --port 3981 --database sqlite+aiosqlite:///tmp/b.db
     python -m bench.serve baseline  --port 3982
     python -m bench.serve floor     --port 3983 --database sqlite+aiosqlite:///tmp/f.db
     python -m bench.serve connector --port 3984
+    python -m bench.serve sms       --port 3985
 
 The baseline is the smallest bot on the same stack (botbuilder CloudAdapter on aiohttp and the
 same event loop, on loopback) that answers an Action.Execute invoke with a static card. It carries only the
@@ -161,6 +162,42 @@ def connector_app() -> web.Application:
     return app
 
 
+BENCH_SMS = "/bench/sms"  # the fake Twilio's record, read back by the benchmarks
+
+
+def sms_app() -> web.Application:
+    """The tests' fake Twilio (tests/fakes/sms.py), served on a fixed port with its test
+    credentials (bench.alert_storm gives Beacon the same); GET /bench/sms reads back what it accepted.
+    It answers each message at once, as Twilio's API does, which queues messages and sends them at
+    the sender's own rate later: what is timed is Twilio accepting a page, not a phone receiving it."""
+    from tests.fakes.sms import FakeTwilio
+
+    fake = FakeTwilio()
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def sent(request: web.Request) -> web.Response:
+        """What the fake accepted: each message with its text and when the fake accepted it."""
+        return web.json_response({"requests": len(fake.requests), "messages": [
+            {"sid": m.message_id, "to": m.to, "text": m.text, "received_at": m.received_at.isoformat()}
+            for m in fake.sent]})
+
+    bench_routes = {"/healthz", BENCH_SMS}  # not Twilio's: no Basic auth, not recorded as requests
+
+    @web.middleware
+    async def as_twilio(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path in bench_routes:
+            return await handler(request)
+        return await fake._middleware(request, handler)  # Twilio's auth check and the request record
+
+    app = web.Application(middlewares=[as_twilio])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get(BENCH_SMS, sent)
+    fake.add_routes(app)
+    return app
+
+
 def beacon_app(database: str) -> web.Application:
     from app import create_app
     from services.settings import Settings
@@ -170,13 +207,13 @@ def beacon_app(database: str) -> web.Application:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["beacon", "baseline", "floor", "connector"])
+    parser.add_argument("which", choices=["beacon", "baseline", "floor", "connector", "sms"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database", default="sqlite+aiosqlite:///bench-beacon.db")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     apps = {"beacon": lambda: beacon_app(args.database), "baseline": baseline_app,
-            "floor": lambda: floor_app(args.database), "connector": connector_app}
+            "floor": lambda: floor_app(args.database), "connector": connector_app, "sms": sms_app}
     app = apps[args.which]()
     # Every server runs on the loop Beacon's own main() picks (uvloop where installed): the same stack.
     from services.event_loop import event_loop
