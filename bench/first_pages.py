@@ -7,8 +7,9 @@ the fake Twilio, in a process of its own, accepted the message (bench/serve.py `
 /bench/sms); the page names its incident first ("INC-12 P3: …"). Pages are outbox effects with
 ordering keys of their own and no per-conversation pacing, so they should not wait behind the
 incidents channel's paced root cards. The fake answers at once, as Twilio's API does: it queues
-messages and hands them to carriers at the sender's own rate (e.g. one a second from a US long
-code), so what is timed is Twilio accepting the page, not a phone ringing.
+messages and hands them to carriers at the sender's own rate (one segment a second from a US long
+code, over 100 from a short code: Twilio error 30001's documentation), so what is timed is Twilio
+accepting the page, not the phone receiving it.
 """
 
 from __future__ import annotations
