@@ -1,15 +1,25 @@
 """Alert storm: N Alertmanager alerts over F fingerprints, one alert per webhook post, sent as fast
 as the server accepts them by C concurrent senders, to Beacon and to the floor (a raw aiohttp
-endpoint that parses and stores the same JSON in the same kind of database, one commit per post;
-see bench/serve.py). Both servers run at once; the storm is split into rounds sent to each in
-turn, so both see the same machine conditions. Prints a table and writes bench/results/.
+endpoint that parses and stores the same JSON in the same kind of database, answering each post
+only after its transaction committed, with posts batched into transactions by the same group
+commit Beacon's alert intake uses; see bench/serve.py). Both servers run at once; the storm is
+split into rounds sent to each in turn, so both see the same machine conditions. Prints a table
+and writes bench/results/.
 
     python -m bench.alert_storm --alerts 10000 --fingerprints 200 --concurrency 20 [--database postgresql]
 
 Correctness, checked in Beacon's database afterwards: every post answered 2xx, exactly F incidents
 opened, and each fingerprint's alert link counts exactly the posts sent with it.
-Target: Beacon's throughput ≥ 0.5 × the floor's. `--preexisting K` first writes K open incidents,
-each with a firing alert of its own, into Beacon's database (bench/scaling.py uses it).
+Every storm service has an escalation policy whose first level pages the person on call by SMS,
+through the fake Twilio in a process of its own, as a deployment that opens incidents from alerts
+would. For each incident the storm opened, the time from its commit (its declared_at) to its first
+page accepted by the fake Twilio (bench/first_pages.py), to its first Teams post reaching the fake
+Bot Connector, also in a process of its own (its card; bench/first_posts.py, with what Teams'
+per-conversation limits alone would impose on the cards), and to the first of the two; waited for
+up to --post-wait seconds after the storm.
+Targets: Beacon's throughput ≥ 0.5 × the floor's; commit to first page or post p99 < 1 s. `--preexisting K`
+first writes K open incidents, each with a firing alert of its own, into Beacon's database
+(bench/scaling.py uses it).
 """
 
 from __future__ import annotations
@@ -17,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import random
 import tempfile
@@ -26,7 +35,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +49,9 @@ from bench.common import (
     server,
     write_result,
 )
-from tests.fakes.connector import FakeConnector
+from bench.first_pages import commit_to_first_page, describe_pages, wait_for_first_pages
+from bench.first_posts import commit_to_first_post, describe, wait_for_first_posts
+from tests.fakes.sms import TEST_TWILIO_SID, TEST_TWILIO_TOKEN
 from tests.teams_activities import installation_update
 
 TOKEN = "bench-alerts-token"
@@ -79,9 +89,37 @@ def storm(alerts: int, fingerprints: int, seed: int = 1) -> list[int]:
     return order
 
 
+ON_CALL_PHONE = "+447700900100"
+PAGER_FROM = "+447700900999"
+
+
 def write_config(path: Path, fingerprints: int) -> None:
-    services = "".join(f"  - {{name: storm-{n}, criticality: medium}}\n" for n in range(fingerprints))
-    path.write_text(f"services:\n{services}")
+    """One service per fingerprint, each paging the storm's on-call person by SMS at once (level 1;
+    the next level is due long after the benchmark ends, so only first pages are sent)."""
+    started = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    services = "".join(f"  - {{name: storm-{n}, team: storm, criticality: medium, escalation_policy: storm}}\n"
+                       for n in range(fingerprints))
+    path.write_text(f"""directory:
+  teams:
+    - name: storm
+      members:
+        - {{name: Storm On-call, email: oncall@storm.example, phone: "{ON_CALL_PHONE}"}}
+oncall:
+  schedules:
+    - {{name: storm-primary, time_zone: UTC, shift: P1W, handoff: "00:00", start: "{started}",
+       people: [oncall@storm.example]}}
+  escalation_policies:
+    - name: storm
+      levels:
+        - {{notify: ["schedule:storm-primary"], methods: [sms], after: PT2H}}
+services:
+{services}""")
+
+
+def sms_settings(sms: str) -> dict[str, str]:
+    """Beacon's SMS settings for the fake Twilio at `sms` (its test credentials)."""
+    return {"SMS_PROVIDER": "twilio", "TWILIO_BASE_URL": sms, "TWILIO_ACCOUNT_SID": TEST_TWILIO_SID,
+            "TWILIO_AUTH_TOKEN": TEST_TWILIO_TOKEN, "SMS_FROM": PAGER_FROM}
 
 
 @contextmanager
@@ -188,37 +226,6 @@ async def send(url: str, posts: list[tuple[int, int]], concurrency: int) -> tupl
         return latencies, time.perf_counter() - start, errors
 
 
-def _serve_teams(pipe: Connection) -> None:
-    async def serve() -> None:
-        async with FakeConnector() as teams:
-            pipe.send(teams.url)
-            await asyncio.to_thread(pipe.recv)  # until told to stop
-            pipe.send(len(teams.requests))
-    asyncio.run(serve())
-
-
-@contextmanager
-def teams_process() -> Iterator[tuple[str, dict[str, int]]]:
-    """The fake Bot Connector in a process of its own, as Teams is, so that the card posts and
-    updates Beacon makes during the storm do not slow the process that sends the alerts. Yields
-    its URL and a dict that holds, once it has stopped, how many requests it answered."""
-    ours, theirs = multiprocessing.get_context("spawn").Pipe()
-    process = multiprocessing.get_context("spawn").Process(target=_serve_teams, args=(theirs,), daemon=True)
-    process.start()
-    counts: dict[str, int] = {}
-    try:
-        if not ours.poll(60):
-            raise RuntimeError("the fake Bot Connector did not start")
-        yield ours.recv(), counts
-        ours.send("stop")
-        if ours.poll(15):
-            counts["requests"] = ours.recv()
-    finally:
-        process.join(5)
-        if process.is_alive():
-            process.kill()
-
-
 async def measure(beacon: str, floor: str, teams: str, order: list[int], concurrency: int, rounds: int
                   ) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session:  # installed in a team, so incident cards post
@@ -243,17 +250,30 @@ async def measure(beacon: str, floor: str, teams: str, order: list[int], concurr
     return summary
 
 
-def run(kind: str, alerts: int, fingerprints: int, concurrency: int, rounds: int, preexisting: int) -> dict[str, Any]:
+def run(kind: str, alerts: int, fingerprints: int, concurrency: int, rounds: int, preexisting: int, *,
+        post_wait: float = 300.0) -> dict[str, Any]:
+    from services.settings import Settings
+
     order = storm(alerts, fingerprints)
     with tempfile.TemporaryDirectory() as tmp, databases(kind, tmp) as (beacon_db, floor_db):
         config = Path(tmp) / "beacon.yaml"
         write_config(config, fingerprints)
         if preexisting:
             asyncio.run(seed_open_incidents(beacon_db, preexisting))
+        # The fake Bot Connector and the fake Twilio in processes of their own, as Teams and Twilio
+        # are, so that the posts and pages Beacon makes during the storm do not slow the process
+        # that sends the alerts.
         with environment(ALERTS_WEBHOOK_TOKEN=TOKEN, BEACON_CONFIG=str(config)), \
-                teams_process() as (teams, teams_counts), server("beacon", beacon_db) as beacon, \
-                server("floor", floor_db) as floor:
+                server("connector") as teams, server("sms") as sms, environment(**sms_settings(sms)), \
+                server("beacon", beacon_db) as beacon, server("floor", floor_db) as floor:
             summary = asyncio.run(measure(beacon, floor, teams, order, concurrency, rounds))
+            waited = time.monotonic()
+            pages = asyncio.run(wait_for_first_pages(beacon_db, sms, post_wait))
+            seen = asyncio.run(wait_for_first_posts(beacon_db, teams, post_wait - (time.monotonic() - waited)))
+            ended = datetime.now(UTC)
+            limits = Settings(database_url=beacon_db).teams_conversation_limits  # as the Beacon process reads them
+            first_post = commit_to_first_post(seen, limits, ended)
+            first_page = commit_to_first_page(seen.incidents, pages, ended)
         stored = asyncio.run(stored_outcome(beacon_db, floor_db, Counter(order)))
     b, f = summary["beacon"], summary["floor"]
     ratios = {"throughput_ratio": b["throughput_rps"] / f["throughput_rps"] if f["throughput_rps"] else 0.0,
@@ -263,8 +283,10 @@ def run(kind: str, alerts: int, fingerprints: int, concurrency: int, rounds: int
         and stored["floor_rows"] == alerts
     return {"benchmark": "alert_storm", "database": kind, "alerts": alerts, "fingerprints": fingerprints,
             "concurrency": concurrency, "rounds": rounds, "preexisting_incidents": preexisting, **summary, **ratios,
-            "stored": stored, "teams_requests": teams_counts.get("requests"), "correct": correct,
-            "targets": {"throughput_ratio": ">= 0.5"}}
+            "stored": stored, "teams_requests": seen.requests, "commit_to_first_post": first_post,
+            "commit_to_first_page": first_page["page"], "commit_to_first_page_or_post": first_page["page_or_post"],
+            "correct": correct,
+            "targets": {"throughput_ratio": ">= 0.5", "commit_to_first_page_or_post_p99": "< 1 s"}}
 
 
 def report(result: dict[str, Any]) -> None:
@@ -278,6 +300,9 @@ def report(result: dict[str, Any]) -> None:
           f"{stored['wrong_count_total']} wrong counts, {stored['duplicate_links']} duplicate links, "
           f"{stored['receipts']} receipts; {'exact' if result['correct'] else 'NOT EXACT'}; "
           f"{result['teams_requests']} calls to Teams (card posts and redraws)")
+    print(describe(result["commit_to_first_post"]))
+    print(describe_pages({"page": result["commit_to_first_page"],
+                          "page_or_post": result["commit_to_first_page_or_post"]}))
     for name in ("floor", "beacon"):
         for error in result[name]["first_errors"]:
             print(f"{name} error: {error}")
@@ -293,8 +318,11 @@ def main() -> None:
                         help=f"postgresql: fresh databases on {POSTGRES_ADMIN} (BEACON_TEST_POSTGRES), dropped after")
     parser.add_argument("--preexisting", type=int, default=0, help="open incidents in Beacon's database before")
     parser.add_argument("--name", default="", help="result file name (default alert_storm-<database>)")
+    parser.add_argument("--post-wait", type=float, default=300.0,
+                        help="seconds to wait after the storm for every incident's first page and Teams post")
     args = parser.parse_args()
-    result = run(args.database, args.alerts, args.fingerprints, args.concurrency, args.rounds, args.preexisting)
+    result = run(args.database, args.alerts, args.fingerprints, args.concurrency, args.rounds, args.preexisting,
+                 post_wait=args.post_wait)
     report(result)
     print(f"wrote {write_result(args.name or f'alert_storm-{args.database}', result)}")
     if not result["correct"]:

@@ -1,22 +1,27 @@
 """Servers the benchmarks measure, each in its own process: Beacon, the baseline bot, the alert
-intake floor, or the fake Bot Connector Beacon posts to (kept out of the load generator's process,
-so that its work is not counted against either bot).
+intake floor, or the fake Bot Connector and the fake Twilio Beacon posts and pages through (kept
+out of the load generator's process, so that their work is not counted against either bot).
 
     python -m bench.serve beacon    --port 3981 --database sqlite+aiosqlite:///tmp/b.db
     python -m bench.serve baseline  --port 3982
     python -m bench.serve floor     --port 3983 --database sqlite+aiosqlite:///tmp/f.db
     python -m bench.serve connector --port 3984
+    python -m bench.serve sms       --port 3985
 
 The baseline is the smallest bot on the same stack (botbuilder CloudAdapter on aiohttp and the
 same event loop, on loopback) that answers an Action.Execute invoke with a static card. It carries only the
 documented workaround for the SDK's invoke serialization bug, without which it would answer 500.
 
 The floor is the least an alert endpoint can do and still keep every alert it acknowledges: check
-the bearer token, parse the JSON body, insert it as one row and commit, one transaction per
-request, then answer. It goes through SQLAlchemy's async engine made by Beacon's own
-`create_engine`, so it has the same driver (aiosqlite or asyncpg), pool size and SQLite pragmas
-(WAL, busy timeout, the in-process queue for the write lock): the ratio to it is Beacon's own
-work, not a different driver or pool. It uses Core, not the ORM, since a raw endpoint would.
+the bearer token, parse the JSON body, insert it as one row, and answer only once the transaction
+holding that row has committed. It batches posts as Beacon's alert intake does, with the same
+GroupCommit (services/store/group_commit.py), batch size and retry rule: posts that arrive while
+one transaction runs are inserted together in the next, one multi-row insert and one commit per
+batch, so Beacon's group commit is not measured against a commit per post. It goes through
+SQLAlchemy's async engine made by Beacon's own `create_engine`, so it has the same driver
+(aiosqlite or asyncpg), pool size and SQLite pragmas (WAL, busy timeout, the in-process queue for
+the write lock): the ratio to it is Beacon's own work, not a different driver, pool or batching.
+It uses Core, not the ORM, since a raw endpoint would.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -78,7 +84,9 @@ def floor_app(database: str) -> web.Application:
 
     from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table
 
-    from services.store.db import create_engine
+    from services.intake.alerts import MAX_POSTS_PER_TRANSACTION
+    from services.store.db import create_engine, database_unavailable
+    from services.store.group_commit import GroupCommit
 
     metadata = MetaData()
     alerts = Table("floor_alerts", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
@@ -86,6 +94,14 @@ def floor_app(database: str) -> web.Application:
                    Column("fingerprint", String(500), nullable=False), Column("body", JSON, nullable=False))
     engine = create_engine(database)
     expected = ("Bearer " + os.environ.get("ALERTS_WEBHOOK_TOKEN", "")).encode()
+    # Beacon's alert intake batches posts so (services/intake/alerts.py): the same class, size and retry rule.
+    commits = GroupCommit[dict[str, Any], int](MAX_POSTS_PER_TRANSACTION,
+                                               alone_after=lambda error: not database_unavailable(error))
+
+    async def insert(rows: list[dict[str, Any]]) -> list[int]:
+        async with engine.begin() as connection:
+            await connection.execute(alerts.insert(), rows)
+        return [len(row["body"]["alerts"]) for row in rows]
 
     async def receive(request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected):
@@ -95,10 +111,8 @@ def floor_app(database: str) -> web.Application:
             fingerprint = str(body["alerts"][0].get("fingerprint") or "")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return web.json_response({"error": "not an Alertmanager webhook"}, status=400)
-        async with engine.begin() as connection:
-            await connection.execute(alerts.insert().values(received_at=datetime.now(UTC), fingerprint=fingerprint,
-                                                            body=body))
-        return web.json_response({"received": len(body["alerts"])})
+        row = {"received_at": datetime.now(UTC), "fingerprint": fingerprint, "body": body}
+        return web.json_response({"received": await commits.submit(row, insert)})
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -117,10 +131,12 @@ def floor_app(database: str) -> web.Application:
 
 
 BENCH_RESPONDERS = 100  # the most responders bench.card_actions can ask for
+BENCH_POSTS = "/bench/posts"  # the fake Bot Connector's record, read back by the benchmarks
 
 
 def connector_app() -> web.Application:
-    """The tests' fake Bot Connector (tests/fakes/connector.py), served on a fixed port."""
+    """The tests' fake Bot Connector (tests/fakes/connector.py), served on a fixed port; GET
+    /bench/posts reads back what it received."""
     from tests.fakes.connector import FakeConnector
     from tests.teams_activities import Person, Users
 
@@ -132,9 +148,53 @@ def connector_app() -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def posts(request: web.Request) -> web.Response:
+        """What arrived, for the benchmark to read back: how many requests, and each post with the
+        moment its request reached this fake (bench.alert_storm times the first post per incident)."""
+        return web.json_response({"requests": len(fake.requests), "posts": [
+            {"id": m.id, "conversation_id": m.conversation_id, "kind": m.kind,
+             "received_at": m.received_at.isoformat() if m.received_at else None} for m in fake.posted()]})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(BENCH_POSTS, posts)  # not a Bot Connector route: only the benchmark asks it
     app.router.add_route("*", "/{tail:.*}", fake._handle)
+    return app
+
+
+BENCH_SMS = "/bench/sms"  # the fake Twilio's record, read back by the benchmarks
+
+
+def sms_app() -> web.Application:
+    """The tests' fake Twilio (tests/fakes/sms.py), served on a fixed port with its test
+    credentials (bench.alert_storm gives Beacon the same); GET /bench/sms reads back what it accepted.
+    It answers each message at once, as Twilio's API does, which queues messages and sends them at
+    the sender's own rate later: what is timed is Twilio accepting a page, not a phone receiving it."""
+    from tests.fakes.sms import FakeTwilio
+
+    fake = FakeTwilio()
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def sent(request: web.Request) -> web.Response:
+        """What the fake accepted: each message with its text and when the fake accepted it."""
+        return web.json_response({"requests": len(fake.requests), "messages": [
+            {"sid": m.message_id, "to": m.to, "text": m.text, "received_at": m.received_at.isoformat()}
+            for m in fake.sent]})
+
+    bench_routes = {"/healthz", BENCH_SMS}  # not Twilio's: no Basic auth, not recorded as requests
+
+    @web.middleware
+    async def as_twilio(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path in bench_routes:
+            return await handler(request)
+        return await fake._middleware(request, handler)  # Twilio's auth check and the request record
+
+    app = web.Application(middlewares=[as_twilio])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get(BENCH_SMS, sent)
+    fake.add_routes(app)
     return app
 
 
@@ -147,13 +207,13 @@ def beacon_app(database: str) -> web.Application:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("which", choices=["beacon", "baseline", "floor", "connector"])
+    parser.add_argument("which", choices=["beacon", "baseline", "floor", "connector", "sms"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database", default="sqlite+aiosqlite:///bench-beacon.db")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     apps = {"beacon": lambda: beacon_app(args.database), "baseline": baseline_app,
-            "floor": lambda: floor_app(args.database), "connector": connector_app}
+            "floor": lambda: floor_app(args.database), "connector": connector_app, "sms": sms_app}
     app = apps[args.which]()
     # Every server runs on the loop Beacon's own main() picks (uvloop where installed): the same stack.
     from services.event_loop import event_loop

@@ -50,13 +50,26 @@ def test_schedule_benchmark_runs_and_fires_each_update_once():
 
 def test_alert_storm_benchmark_accepts_every_alert_and_deduplicates_exactly():
     out = run("bench.alert_storm", "--alerts", "120", "--fingerprints", "6", "--concurrency", "4", "--rounds", "2",
-              "--name", "alert_storm-smoke")
+              "--post-wait", "60", "--name", "alert_storm-smoke")
     result = json.loads((ROOT / "bench" / "results" / "alert_storm-smoke.json").read_text())
     assert result["correct"], out
     assert result["beacon"]["requests"] == result["floor"]["requests"] == 120
     assert result["beacon"]["errors"] == result["floor"]["errors"] == 0
     stored = result["stored"]
     assert stored["incidents"] == 6 and stored["wrong_count_total"] == 0 and stored["receipts"] == 120
+    # each incident's card reached the fake Teams, timed from the commit that opened it
+    first_post = result["commit_to_first_post"]
+    assert first_post["incidents"] == first_post["posted"] == 6 and first_post["not_posted"] == 0, out
+    assert 0 < first_post["p50_ms"] <= first_post["p99_ms"] <= first_post["max_ms"], out
+    assert "commit to first post" in out
+    # each incident paged its on-call person by SMS through the fake Twilio, once, timed the same way
+    first_page = result["commit_to_first_page"]
+    assert first_page["incidents"] == first_page["paged"] == 6 and first_page["not_paged"] == 0, out
+    assert first_page["messages"] == 6, out
+    assert 0 < first_page["p50_ms"] <= first_page["p99_ms"] <= first_page["max_ms"], out
+    either = result["commit_to_first_page_or_post"]
+    assert either["incidents"] == 6 and either["max_ms"] <= min(first_page["max_ms"], first_post["max_ms"]), out
+    assert "commit to first page or post" in out
 
 
 def test_scaling_benchmark_compares_two_sizes():

@@ -67,6 +67,7 @@ class Message:
     reply_to_id: str | None
     versions: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
+    received_at: datetime | None = None  # when the request that posted it arrived (None: never posted here)
 
     @property
     def activity(self) -> dict[str, Any]:
@@ -187,9 +188,10 @@ class ConnectorRecord:
 
     # -- changes, called by the server -----------------------------------------------------
     def _store_post(self, activity_id: str, conversation_id: str, kind: MessageKind, activity: dict[str, Any],
-              reply_to_id: str | None = None) -> None:
+                    received_at: datetime, reply_to_id: str | None = None) -> None:
         self._messages[activity_id] = Message(activity_id, conversation_id, kind, reply_to_id,
-                                              [_stamped(activity, activity_id, conversation_id)])
+                                              [_stamped(activity, activity_id, conversation_id)],
+                                              received_at=received_at)
 
     def _store_update(self, activity_id: str, conversation_id: str, activity: dict[str, Any]) -> None:
         message = self._messages.setdefault(activity_id, Message(activity_id, conversation_id, "unseen", None))

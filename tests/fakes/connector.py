@@ -359,7 +359,7 @@ class FakeConnector(ConnectorRecord):
                 return _error(400, "BadArgument", "a channel conversation starts with an activity")
             root_id = self.new_activity_id()
             conversation_id = f"{channel_id};messageid={root_id}"
-            self._store_post(root_id, conversation_id, "root", activity)
+            self._store_post(root_id, conversation_id, "root", activity, record.at)
             record.delivered = True
             return web.json_response({"id": conversation_id, "activityId": root_id, "serviceUrl": self.url},
                                      status=201)
@@ -374,7 +374,7 @@ class FakeConnector(ConnectorRecord):
         answer: dict[str, Any] = {"id": conversation_id}
         if isinstance(activity, dict):
             answer["activityId"] = self.new_activity_id()
-            self._store_post(answer["activityId"], conversation_id, "send", activity)
+            self._store_post(answer["activityId"], conversation_id, "send", activity, record.at)
             record.delivered = True
         return web.json_response(answer, status=201)
 
@@ -407,7 +407,7 @@ class FakeConnector(ConnectorRecord):
             conversation_id = f"{conversation_id};messageid={root_of(target.conversation_id) or target.id}"
         activity_id = self.new_activity_id()
         self._store_post(activity_id, conversation_id, "reply" if record.operation == "reply" else "send",
-                   record.body, record.activity_id)
+                         record.body, record.at, record.activity_id)
         record.delivered = True
         return web.json_response({"id": activity_id}, status=201)
 

@@ -33,6 +33,7 @@ class SentSms:
     text: str
     message_id: str
     details: dict[str, Any] = field(default_factory=dict)
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # when the fake accepted it
 
 
 # ---------------------------------------------------------------------------------------------
