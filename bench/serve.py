@@ -121,6 +121,8 @@ BENCH_RESPONDERS = 100  # the most responders bench.card_actions can ask for
 
 def connector_app() -> web.Application:
     """The tests' fake Bot Connector (tests/fakes/connector.py), served on a fixed port."""
+    import json
+
     from tests.fakes.connector import FakeConnector
     from tests.teams_activities import Person, Users
 
@@ -132,8 +134,15 @@ def connector_app() -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def replies(request: web.Request) -> web.Response:
+        """How many messages the bot has posted here whose cards contain `?containing=` (bench.metrics
+        checks that each answer had arrived when /api/messages answered)."""
+        containing = request.query.get("containing", "")
+        return web.json_response({"count": sum(containing in json.dumps(m.cards) for m in fake.posted())})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/bench/replies", replies)
     app.router.add_route("*", "/{tail:.*}", fake._handle)
     return app
 
