@@ -1,7 +1,9 @@
-"""Metrics under history: /metrics latency with many incidents stored, and /healthz latency
-measured at the same time (a probe of event-loop stalls: a scrape that held the loop would show
-here), for Beacon in its own process; and what the database's incident-facts triggers add to a
-write.
+"""Metrics under history: /metrics latency with many incidents stored, then that of `@Beacon metrics`
+(the chat command, as Teams sends it: a channel message mentioning Beacon, through /api/messages,
+answered by a card Beacon posts to a fake Bot Connector in its own process), each with /healthz
+latency measured at the same time (a probe of event-loop stalls: an answer that held the loop would
+show here), for Beacon in its own process; and what the database's incident-facts triggers add to
+a write.
 
     python -m bench.metrics --incidents 3000 100000 --database sqlite
 
@@ -19,8 +21,8 @@ Then the write cost of the triggers: `--changes` incident changes (a declaration
 acknowledgement, a status update, a re-assessment, in turn), one transaction each, timed with the
 triggers, and again after dropping them, on the same database.
 
-Targets: /metrics p99 under 150 ms with 3,000 and with 100,000 incidents, and no /healthz answer
-slower than 50 ms while metrics are asked.
+Targets: /metrics and `@Beacon metrics` p99 under 150 ms with 3,000 and with 100,000 incidents, and
+no /healthz answer slower than 50 ms while metrics are asked.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ import asyncio
 import random
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 
 from bench.common import fresh_database_outside_a_loop, latency_summary, server, table, write_result
+from tests.teams_activities import channel_message, installation_update
 
 PERSON: dict[str, Any] = {"aad_object_id": "bench", "name": "Bench", "user_id": None}
 BATCH = 1000
@@ -46,6 +50,7 @@ WRITERS = 4  # transactions writing at once during the seed, as a deployment's c
 OPEN, ACKNOWLEDGED, MITIGATED, RESOLVED = 0, 1, 2, 3
 STILL_OPEN = timedelta(days=2)
 REASSESSED = (4, 9)
+METRICS_CARD = "Response metrics"  # the title of the card `@Beacon metrics` answers with
 # The triggers of migration 0029_incident_facts, dropped to time the same writes without them.
 TRIGGERS = {"sqlite": ["DROP TRIGGER incident_fact_days_changed", "DROP TRIGGER incident_fact_days_added",
                        "DROP TRIGGER incident_facts_status_update", "DROP TRIGGER incident_facts_mitigated",
@@ -82,7 +87,7 @@ def history(n: int, incident_id: int, at: datetime, stage: int) -> dict[str, lis
                       else "pending" if stage == OPEN and kind == "teams.update_card" and i == times - 1 else "sent")
             outbox.append(dict(kind=kind, idempotency_key=f"bench:{n}:{kind}:{i}",
                                ordering_key=f"incident:{incident_id}:{kind.split('.')[0]}", incident_id=incident_id,
-                               payload={}, status=status, attempts=1, next_attempt_at=created, created_at=created,
+                               payload=payload(kind, incident_id, status), status=status, attempts=1, next_attempt_at=created, created_at=created,
                                done_at=None if status == "pending" else created + timedelta(seconds=1),
                                last_error="not needed" if status == "skipped" else ""))
     acks = [] if stage == OPEN else [dict(incident_id=incident_id, at=at + timedelta(minutes=n % 7 + 2), service="",
@@ -93,6 +98,12 @@ def history(n: int, incident_id: int, at: datetime, stage: int) -> dict[str, lis
                     created_at=at + timedelta(minutes=i)) for i, role in enumerate(("created", "reported"))
                ] if n % 5 == 0 else []
     return {"outbox": outbox, "acks": acks, "timeline": escalations, "tickets": tickets}
+
+
+def payload(kind: str, incident_id: int, status: str) -> dict[str, Any]:
+    """What Beacon's outbox worker reads of a row it still has to deliver (a pending card redraw); a
+    row already done is never read again."""
+    return {"incident_id": incident_id, "description": "card refresh"} if status == "pending" else {}
 
 
 def event(incident_id: int, at: datetime, kind: str, **after: Any) -> dict[str, Any]:
@@ -217,9 +228,13 @@ async def write_cost(database: str, changes: int) -> dict[str, float]:
             "ratio": with_triggers / without if without else float("nan")}
 
 
-async def ask(url: str, requests: int) -> dict[str, Any]:
-    """Ask /metrics `requests` times, one after another, while /healthz is probed every 10 ms."""
-    metrics: list[float] = []
+Ask = Callable[[aiohttp.ClientSession], Awaitable[None]]
+
+
+async def probed(url: str, requests: int, ask_once: Ask, check: Ask | None = None) -> dict[str, Any]:
+    """`ask_once` `requests` times, one after another, while /healthz is probed every 10 ms; `check`,
+    if given, after each, outside the timing."""
+    asked: list[float] = []
     probes: list[float] = []
     asking = True
     async with aiohttp.ClientSession() as session:
@@ -234,17 +249,80 @@ async def ask(url: str, requests: int) -> dict[str, Any]:
 
         prober = asyncio.ensure_future(probe())
         started = time.perf_counter()
-        for _ in range(requests):
-            begun = time.perf_counter()
-            async with session.get(url + "/metrics") as response:
-                await response.read()
-                assert response.status == 200, response.status
-            metrics.append(time.perf_counter() - begun)
-        elapsed = time.perf_counter() - started
-        asking = False
-        await prober
-    return {"metrics": latency_summary(metrics, elapsed),
+        try:
+            for _ in range(requests):
+                begun = time.perf_counter()
+                await ask_once(session)
+                asked.append(time.perf_counter() - begun)
+                if check is not None:
+                    await check(session)
+        finally:
+            elapsed = time.perf_counter() - started
+            asking = False
+            await prober
+    return {"asked": latency_summary(asked, elapsed),
             "healthz": {**latency_summary(probes, elapsed), "max_ms": max(probes) * 1000 if probes else 0.0}}
+
+
+async def ask(url: str, requests: int) -> dict[str, Any]:
+    """Scrape /metrics `requests` times, one after another, while /healthz is probed."""
+
+    async def scrape(session: aiohttp.ClientSession) -> None:
+        async with session.get(url + "/metrics") as response:
+            await response.read()
+            assert response.status == 200, response.status
+
+    result = await probed(url, requests, scrape)
+    return {"metrics": result["asked"], "healthz": result["healthz"]}
+
+
+async def install(url: str, connector: str) -> None:
+    """Install Beacon in the team, and wait until the roster read at install has landed (until then
+    a message in the channel is answered with a request to wait instead of the metrics)."""
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url + "/api/messages", json=installation_update(service_url=connector)) as response:
+            assert response.status < 300, await response.text()
+        deadline = time.perf_counter() + 30
+        while True:
+            before = await _metrics_cards(session, connector)
+            await _say_metrics(session, url, connector)
+            if await _metrics_cards(session, connector) > before:
+                return
+            if time.perf_counter() > deadline:
+                raise RuntimeError("@Beacon metrics was not answered with the metrics card")
+            await asyncio.sleep(0.1)
+
+
+async def _say_metrics(session: aiohttp.ClientSession, url: str, connector: str) -> None:
+    """`@Beacon metrics`, as a new post in the incidents channel."""
+    activity = channel_message("metrics", service_url=connector)
+    async with session.post(url + "/api/messages", json=activity) as response:
+        await response.read()
+        assert response.status < 300, response.status
+
+
+async def _metrics_cards(session: aiohttp.ClientSession, connector: str) -> int:
+    """How many metrics cards Beacon has posted to the fake connector."""
+    async with session.get(connector + "bench/replies", params={"containing": METRICS_CARD}) as response:
+        return int((await response.json())["count"])
+
+
+async def chat(url: str, connector: str, requests: int) -> dict[str, Any]:
+    """Send `@Beacon metrics` in the channel `requests` times, one after another, while /healthz is
+    probed. Each is timed until /api/messages answers, which is after Beacon posted its card to the
+    Bot Connector (the turn sends it); after each, outside the timing, the connector's count of
+    metrics cards checks that the card had arrived by then."""
+    async with aiohttp.ClientSession() as session:
+        seen = [await _metrics_cards(session, connector)]
+
+    async def arrived(session: aiohttp.ClientSession) -> None:
+        cards = await _metrics_cards(session, connector)
+        assert cards == seen[0] + 1, f"{cards - seen[0]} metrics cards had reached the connector, not 1, " \
+                                     "when /api/messages answered"
+        seen[0] = cards
+
+    result = await probed(url, requests, lambda session: _say_metrics(session, url, connector), arrived)
+    return {"chat": result["asked"], "chat_healthz": result["healthz"]}
 
 
 def main() -> None:
@@ -257,24 +335,37 @@ def main() -> None:
     parser.add_argument("--name", default="")
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, server("connector") as connector:
         for count in args.incidents:
             with fresh_database_outside_a_loop(args.database, tmp, f"metrics{count}") as url:
+                # Installed in the team before the history is stored, as in a deployment: installed
+                # after, Beacon would post the card of every open incident stored without a thread
+                # (the seeded ones have none) while it is measured.
+                with server("beacon", url) as beacon:
+                    asyncio.run(install(beacon, connector + "/"))
                 seeded = asyncio.run(seed(url, count, args.days))
                 with server("beacon", url) as beacon:
                     asyncio.run(ask(beacon, 3))  # warm-up: first connections, first plans
                     results[str(count)] = asyncio.run(ask(beacon, args.requests))
+                    asyncio.run(chat(beacon, connector + "/", 3))  # and the first chart (loads matplotlib)
+                    results[str(count)].update(asyncio.run(chat(beacon, connector + "/", args.requests)))
                 results[str(count)]["seed_s"] = seeded
                 results[str(count)]["writes"] = asyncio.run(write_cost(url, args.changes))
-    rows = [("incidents", "seed s", "/metrics p50 ms", "/metrics p99 ms", "/healthz p99 ms", "/healthz max ms",
-             "changes", "with triggers s", "without s", "write cost ×")]
-    rows += [(count, f"{r['seed_s']:.1f}", f"{r['metrics']['p50_ms']:.1f}", f"{r['metrics']['p99_ms']:.1f}",
-              f"{r['healthz']['p99_ms']:.1f}", f"{r['healthz']['max_ms']:.1f}", str(r["writes"]["changes"]),
-              f"{r['writes']['with_triggers_s']:.2f}", f"{r['writes']['without_triggers_s']:.2f}",
-              f"{r['writes']['ratio']:.2f}") for count, r in results.items()]
+    rows = [("incidents", "asked", "p50 ms", "p99 ms", "/healthz p99 ms meanwhile", "/healthz max ms")]
+    for count, r in results.items():
+        for asked, latency, probe in (("/metrics", r["metrics"], r["healthz"]),
+                                      ("@Beacon metrics", r["chat"], r["chat_healthz"])):
+            rows.append((count, asked, f"{latency['p50_ms']:.1f}", f"{latency['p99_ms']:.1f}",
+                         f"{probe['p99_ms']:.1f}", f"{probe['max_ms']:.1f}"))
+    writes = [("incidents", "seed s", "changes", "with triggers s", "without s", "write cost ×")]
+    writes += [(count, f"{r['seed_s']:.1f}", str(r["writes"]["changes"]), f"{r['writes']['with_triggers_s']:.2f}",
+                f"{r['writes']['without_triggers_s']:.2f}", f"{r['writes']['ratio']:.2f}")
+               for count, r in results.items()]
     print(f"database: {args.database}, incidents spread over the last {args.days} days")
     print(table(rows))
-    print("targets: /metrics p99 under 150 ms, /healthz under 50 ms while metrics are asked; write cost: "
+    print(table(writes))
+    print("targets: /metrics and @Beacon metrics p99 under 150 ms, /healthz under 50 ms while they are asked; "
+          "write cost: "
           "time for the changes with the incident-facts triggers over the time without them")
     name = args.name or f"metrics-{args.database if args.database in ('sqlite', 'postgresql') else 'url'}"
     summary = {'benchmark': 'metrics', 'database': args.database, 'days': args.days, 'results': results}

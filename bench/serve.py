@@ -136,7 +136,9 @@ BENCH_POSTS = "/bench/posts"  # the fake Bot Connector's record, read back by th
 
 def connector_app() -> web.Application:
     """The tests' fake Bot Connector (tests/fakes/connector.py), served on a fixed port; GET
-    /bench/posts reads back what it received."""
+    /bench/posts reads back what it received, GET /bench/replies counts the bot's answers."""
+    import json
+
     from tests.fakes.connector import FakeConnector
     from tests.teams_activities import Person, Users
 
@@ -155,9 +157,16 @@ def connector_app() -> web.Application:
             {"id": m.id, "conversation_id": m.conversation_id, "kind": m.kind,
              "received_at": m.received_at.isoformat() if m.received_at else None} for m in fake.posted()]})
 
+    async def replies(request: web.Request) -> web.Response:
+        """How many messages the bot has posted here whose cards contain `?containing=` (bench.metrics
+        checks that each answer had arrived when /api/messages answered)."""
+        containing = request.query.get("containing", "")
+        return web.json_response({"count": sum(containing in json.dumps(m.cards) for m in fake.posted())})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
-    app.router.add_get(BENCH_POSTS, posts)  # not a Bot Connector route: only the benchmark asks it
+    app.router.add_get(BENCH_POSTS, posts)  # not Bot Connector routes: only the benchmarks ask them
+    app.router.add_get("/bench/replies", replies)
     app.router.add_route("*", "/{tail:.*}", fake._handle)
     return app
 

@@ -110,6 +110,29 @@ def _bar_chart(title: str, labels: list[str], series: dict[str, list[float]], un
     return bar_chart(title, labels, series, unit)
 
 
+ChartKey = tuple[str, tuple[str, ...], tuple[tuple[str, tuple[float, ...]], ...], str]
+
+
+class LastChart:
+    """The last bar chart drawn, kept with exactly the numbers it shows. The metrics card's means
+    change only when an incident of the 90 days is acknowledged, mitigated or resolved, or leaves
+    the window, so asking again usually shows the same numbers: the same picture is reused instead
+    of drawn again (a few hundred ms of the drawing thread, holding the interpreter lock much of
+    that time, so the event loop waits too). Any changed number, label or title draws anew. One
+    entry, kept per Beacon process."""
+
+    def __init__(self) -> None:
+        self._last: tuple[ChartKey, bytes] | None = None
+
+    async def draw(self, title: str, labels: list[str], series: dict[str, list[float]], unit: str) -> bytes:
+        key = (title, tuple(labels), tuple((name, tuple(values)) for name, values in series.items()), unit)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        png = await off_loop(_bar_chart, title, labels, series, unit)
+        self._last = (key, png)
+        return png
+
+
 def review_settings(settings: Settings, notes: list[str]) -> ReviewSettings:
     secret, base = link_signing(settings, settings.report_link_secret, "REPORT_LINK_SECRET", "report links", notes)
     return ReviewSettings(
@@ -132,6 +155,7 @@ class ReviewSurface:
         self.client = ClientSummaries(wiring.deps)
         self.fonts: PdfFonts | None = None
         self._fonts_lock = threading.Lock()
+        self._metrics_chart = LastChart()
 
     def _fonts(self) -> PdfFonts:
         """Found once, on the first PDF, in the drawing thread (fontconfig is asked then, not at start-up)."""
@@ -263,7 +287,7 @@ class ReviewSurface:
         series = {name: [data.get(p, (0, 0.0))[1] / 60 for p in priorities]
                   for name, data in (("acknowledge", m.acknowledge), ("mitigate", m.mitigate),
                                      ("resolve", m.resolve))}
-        png = await off_loop(_bar_chart, "Mean minutes per priority", priorities, series, "minutes")
+        png = await self._metrics_chart.draw("Mean minutes per priority", priorities, series, "minutes")
         rows = [(f"{p} (mean)", " · ".join(f"{name} {span(timedelta(seconds=data[p][1]))}"
                                            for name, data in (("ack", m.acknowledge), ("mitigate", m.mitigate),
                                                               ("resolve", m.resolve)) if p in data))

@@ -87,6 +87,9 @@ def test_metrics_benchmark_asks_metrics_while_probing_healthz_and_times_the_trig
     result = json.loads((ROOT / "bench" / "results" / "metrics-smoke.json").read_text())
     assert result["results"]["50"]["metrics"]["requests"] == 3, out
     assert result["results"]["50"]["healthz"]["requests"] > 0, out
+    assert result["results"]["50"]["chat"]["requests"] == 3, out  # @Beacon metrics, each card seen posted
+    assert result["results"]["50"]["chat_healthz"]["requests"] > 0, out
+    assert "@Beacon metrics" in out, out
     writes = result["results"]["50"]["writes"]
     assert writes["changes"] == 8 and writes["with_triggers_s"] > 0 and writes["without_triggers_s"] > 0, out
 
