@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.channels.metrics import families as channel_families
 from services.incidents import OPEN_STATUSES
 from services.paging.metrics import families as paging_families
+from services.review.metrics import WINDOW
 from services.review.metrics import families as review_families
 from services.store.tables import UNFINISHED_STATUSES, IncidentRow, OutboxRow, TimerRow
 from services.store.uow import UnitOfWork
 
-FAILED_WINDOW = timedelta(days=90)  # as the response and paging metrics
 SETTLED_WINDOW = timedelta(days=1)  # sent and skipped effects
 OUTBOX_HELP = ("Outbox effects by kind and state: in flight now (pending, sending), failed in the last 90 days, "
                "sent or skipped in the last day (by when they were queued)")
@@ -52,7 +52,7 @@ async def outbox_effects(session: AsyncSession, now: datetime) -> GaugeMetricFam
 
     family = GaugeMetricFamily("beacon_outbox_effects", OUTBOX_HELP, labels=["kind", "state"])
     for kind, state, count in sorted(await session.execute(union_all(
-            counted(UNFINISHED_STATUSES, None), counted(("failed",), now - FAILED_WINDOW),
+            counted(UNFINISHED_STATUSES, None), counted(("failed",), now - WINDOW),
             counted(("sent", "skipped"), now - SETTLED_WINDOW)))):
         family.add_metric([kind, state], count)
     return family

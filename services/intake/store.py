@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
 
-from services.clock import SystemClock
 from services.incidents import Person
 from services.intake.tables import ReportRow, TicketLinkRow
+from services.review.metrics import WINDOW
 from services.store.tables import IncidentRow, TimelineRow
 
 if TYPE_CHECKING:
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 
 FIRST_REPLY = "customer_replied"  # the timeline entry of an incident's first public reply to a customer
-CUSTOMER_WINDOW = timedelta(days=90)  # `@Beacon metrics` counts the reports linked in it, as its other metrics
 
 
 @dataclass(frozen=True)
@@ -91,14 +90,14 @@ class TicketLinks:
             .group_by(TicketLinkRow.incident_id))
         return {int(incident_id): int(count) for incident_id, count in rows}
 
-    async def customer_metrics(self, roles: tuple[str, ...], most: int, now: datetime | None = None) -> CustomerMetrics:
-        """Customers' reports linked to incidents (drills excluded) in the last CUSTOMER_WINDOW
-        before `now` (the system clock's when not given): in all, and for the `most` latest
+    async def customer_metrics(self, roles: tuple[str, ...], most: int, now: datetime) -> CustomerMetrics:
+        """Customers' reports linked to incidents (drills excluded) in the metrics' window
+        (services.review.metrics.WINDOW) before `now` (Beacon's clock): in all, and for the `most` latest
         incidents that have any, how many, the first report's arrival and Beacon's first public
         reply (its `customer_replied` timeline entry). Aggregates in the database over an indexed
         range of links (`ix_ticket_links_created`, migration 0031), whatever the number of
         incidents and tickets Beacon has seen."""
-        since = (now or SystemClock().now()) - CUSTOMER_WINDOW
+        since = now - WINDOW
         customers = (select(TicketLinkRow.incident_id, TicketLinkRow.ticket_id)
                      .join(IncidentRow, IncidentRow.id == TicketLinkRow.incident_id)
                      .where(TicketLinkRow.created_at >= since, TicketLinkRow.role.in_(roles),

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from services.alerts.model import SOURCE_NAMES
 from services.durations import span
-from services.intake.store import CUSTOMER_WINDOW, CustomerMetrics
+from services.intake.store import CustomerMetrics
+from services.review.metrics import WINDOW
 from services.store.uow import UnitOfWork
 
 
@@ -56,7 +57,7 @@ async def intake_summary(uow: UnitOfWork, incident_id: int) -> IntakeSummary:
     return IntakeSummary(alerts, linked)
 
 
-REPORTS_LINKED = f"Customer reports linked ({CUSTOMER_WINDOW.days} days)"
+REPORTS_LINKED = f"Customer reports linked ({WINDOW.days} days)"
 
 
 def customer_metric_rows(metrics: CustomerMetrics) -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.review.tables import ActionItemRow
-from services.store.dialect import is_postgresql, seconds_between, utc_day
+from services.store.dialect import is_postgresql, seconds_between, try_advisory_lock, utc_day
 from services.store.tables import IncidentFactDayRow, IncidentFactRow, IncidentRow
 
 WINDOW = timedelta(days=90)
@@ -111,7 +111,7 @@ async def compact_fact_days(session: AsyncSession) -> int:
     to do. Commit to keep it."""
     if not is_postgresql(session):
         return 0
-    if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _COMPACTION_LOCK}):
+    if not await try_advisory_lock(session, _COMPACTION_LOCK):
         return 0
     sums = ", ".join(DAY_SUMS)
     added = ", ".join(f"{c} = incident_fact_days.{c} + excluded.{c}" for c in DAY_SUMS)

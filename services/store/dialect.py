@@ -68,6 +68,14 @@ async def advisory_lock(session: AsyncSession, key: int) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+async def try_advisory_lock(session: AsyncSession, key: int) -> bool:
+    """Like advisory_lock, without waiting: False when another transaction holds `key`
+    (PostgreSQL; always True on SQLite, whose one writer already takes turns)."""
+    if not is_postgresql(session):
+        return True
+    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
 def insert_if_new(session: AsyncSession, entity: type[Any]) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for a table, in the session's dialect, built once."""
     table = cast(Table, entity.__table__)

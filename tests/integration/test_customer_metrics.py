@@ -56,8 +56,8 @@ async def test_reports_linked_and_time_to_first_public_reply_per_incident(sessio
 
     sent = statements(sessions, lambda sql: sql.lstrip().upper().startswith("SELECT"))
     async with UnitOfWork(sessions) as uow:
-        metrics = await uow.tickets.customer_metrics(CUSTOMER_ROLES, most=10)
-        latest_only = await uow.tickets.customer_metrics(CUSTOMER_ROLES, most=1)
+        metrics = await uow.tickets.customer_metrics(CUSTOMER_ROLES, most=10, now=T0 + timedelta(hours=1))
+        latest_only = await uow.tickets.customer_metrics(CUSTOMER_ROLES, most=1, now=T0 + timedelta(hours=1))
     assert len(sent) == 6  # three aggregate statements per reading
 
     assert (metrics.reports, metrics.incidents) == (4, 2)
