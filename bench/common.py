@@ -152,3 +152,10 @@ def latency_table(summary: dict[str, dict[str, Any]], names: Sequence[str]) -> s
         rows.append((name, str(s["requests"]), f"{s['throughput_rps']:.1f}", f"{s['p50_ms']:.1f}",
                      f"{s['p99_ms']:.1f}", str(s["errors"])))
     return table(rows)
+
+
+async def read_back(base: str, path: str) -> dict[str, Any]:
+    """What a fake served by bench.serve recorded (its GET route at `path`, e.g. BENCH_POSTS)."""
+    async with aiohttp.ClientSession() as session, session.get(base + path) as response:
+        response.raise_for_status()
+        return dict(await response.json())

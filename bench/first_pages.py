@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiohttp
-
+from bench.common import read_back
 from bench.first_posts import Opened, opened_incidents, stats_ms
 from bench.serve import BENCH_SMS
 
@@ -37,12 +36,6 @@ class Pages:
     first: dict[int, datetime]  # incident id → first page's time
     messages: int  # every message accepted
     requests: int  # every Twilio API request (sends and refusals)
-
-
-async def sms_record(sms: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session, session.get(sms + BENCH_SMS) as response:
-        response.raise_for_status()
-        return dict(await response.json())
 
 
 def first_page_times(messages: list[dict[str, Any]]) -> dict[int, datetime]:
@@ -63,7 +56,7 @@ async def wait_for_first_pages(database: str, sms: str, timeout: float) -> Pages
     deadline = time.monotonic() + timeout
     while True:
         incidents = await opened_incidents(database)
-        record = await sms_record(sms)
+        record = await read_back(sms, BENCH_SMS)
         first = first_page_times(record["messages"])
         if all(i.incident_id in first for i in incidents) or time.monotonic() >= deadline:
             return Pages(first, len(record["messages"]), int(record["requests"]))

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 from sqlalchemy import select
 
-from bench.common import percentile
+from bench.common import percentile, read_back
 from bench.serve import BENCH_POSTS
 from services.pacing import Limit, next_turn
 
@@ -67,12 +66,6 @@ async def opened_incidents(database: str) -> list[Opened]:
     return [Opened(i, declared, channel or "", root or "") for i, declared, channel, root in rows]
 
 
-async def connector_record(connector: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session, session.get(connector + BENCH_POSTS) as response:
-        response.raise_for_status()
-        return dict(await response.json())
-
-
 def first_post_times(posts: list[dict[str, Any]]) -> dict[str, datetime]:
     """Thread root id → when the first post in that thread (the root itself) reached the fake."""
     first: dict[str, datetime] = {}
@@ -102,7 +95,7 @@ async def wait_for_first_posts(database: str, connector: str, timeout: float) ->
     deadline = time.monotonic() + timeout
     while True:
         incidents = await opened_incidents(database)
-        record = await connector_record(connector)
+        record = await read_back(connector, BENCH_POSTS)
         first = first_post_times(record["posts"])
         for incident in incidents:
             incident.posted_at = first.get(incident.root) if incident.root else None
