@@ -44,6 +44,7 @@ from services.outbox import EffectHandler, OutboxPolicy, OutboxWorker
 from services.scheduler.worker import Scheduler
 from services.settings import Settings, SettingsError
 from services.store.db import create_engine, database_unavailable, migrate, migrations_applied, session_factory
+from services.store.outbox import ExpressLane
 from services.store.uow import UnitOfWork
 from services.telemetry import configure_telemetry
 from services.tracing import traced_requests
@@ -86,7 +87,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
         for runner in background:
             runner.wake()
 
-    deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_background), config=config, clock=clock)
+    express = ExpressLane()  # pages go to this process's outbox worker as they commit
+    deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_background, express=express), config=config,
+                clock=clock)
     adapter = BeaconAdapter(settings)
     adapter.ledger = CardLedger(deps)
     bot = BeaconBot(deps)
@@ -105,6 +108,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
                           concurrency=settings.outbox_concurrency,
                           rate_limits={Channel.TEAMS: settings.teams_requests_per_second})
     worker = OutboxWorker(sessions, handlers, clock, policy)
+    express.worker = worker
     scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds,
                           feeds=lambda schedule: deps.shift_feeds(schedule), status_url=deps.status_url)
     background += [worker, scheduler]

@@ -14,6 +14,8 @@ A 429, or an effect waiting for another (services.delivery.NotYet), never uses u
 
 Up to `concurrency` deliveries run at once and the worker claims more as they end, so a slow
 answer delays only its own row; deliveries that end together are recorded in one transaction.
+Pages skip the queue: the transaction that queues one writes it claimed by this worker, which
+starts delivering it as that transaction commits (`deliver_now`; services.store.outbox.ExpressLane).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,7 +43,7 @@ from services.incidents import TimelineEvent
 from services.store.db import database_unavailable, while_unavailable_retry
 from services.store.group_commit import GroupCommit
 from services.store.mapping import event_row
-from services.store.outbox import unfinished_before
+from services.store.outbox import Claimed, unfinished_before
 from services.store.tables import IncidentRow, OutboxRow
 from services.tracing import incident_number, span
 
@@ -119,6 +121,7 @@ class OutboxWorker(BackgroundLoop):
         self._handlers = handlers  # by kind
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
         self._running: dict[asyncio.Task[None], int] = {}  # delivery in flight → its row
+        self._serving = False  # inside run(): express effects are written claimed for this worker
         self._renewing: asyncio.Task[None] | None = None
         # Deliveries that end together are recorded in one transaction: on SQLite each commit is
         # an fsync and a turn on the one writer lock, which capped delivery at ~100 a second.
@@ -138,6 +141,7 @@ class OutboxWorker(BackgroundLoop):
     async def run(self) -> None:
         """Keep up to `policy.concurrency` deliveries in flight: claim more as slots free up, so one
         slow answer (up to the connector's 30 s timeout) holds back only itself."""
+        self._serving = True
         try:
             while not self._stopping:
                 started = 0
@@ -157,7 +161,26 @@ class OutboxWorker(BackgroundLoop):
                 else:
                     await self._sleep_until_due()
         finally:
+            self._serving = False
             await self._settle()
+
+    def express_lease(self) -> timedelta | None:
+        """The lease an express effect is written with, while this worker runs and can deliver it."""
+        return self.policy.lease if self._serving and not self._stopping else None
+
+    def deliver_now(self, rows: Sequence[Claimed]) -> None:
+        """Start delivering rows a transaction that has just committed wrote claimed for this
+        worker (pages), beside whatever else is in flight. A row whose lease is too close to its
+        end to be renewed in time (the transaction took that long to commit) is left to lapse: the
+        claim of lapsed rows takes it then, and no other worker can take it before."""
+        now = self._clock.now()
+        margin = self.policy.lease / 3  # the renewal interval
+        fresh = [row for row in rows if now < row.lease_until - margin]
+        if self._stopping or not fresh:
+            return
+        self._launch([Effect(row.id, row.kind, dict(row.payload), row.incident_id, row.attempts, row.key,
+                             row.created_at, last_attempt=not self._may_retry(row.kind, row.attempts, row.created_at))
+                      for row in fresh])
 
     async def run_once(self) -> int:
         """Claim what is due now (up to the free slots), deliver it and wait until every delivery
@@ -190,13 +213,17 @@ class OutboxWorker(BackgroundLoop):
         # the loop stalled past the renewals) is claimed again: its delivery in flight records it.
         in_flight = set(self._running.values())
         effects = [effect for effect in effects if effect.id not in in_flight]
+        self._launch(effects)
+        return len(effects)
+
+    def _launch(self, effects: Sequence[Effect]) -> None:
+        """A delivery task per effect, with its lease renewed while it runs."""
         for effect in effects:
             task = asyncio.create_task(self._deliver(effect), name=f"outbox-{effect.id}")
             self._running[task] = effect.id
             task.add_done_callback(self._delivery_ended)
         if effects and (self._renewing is None or self._renewing.done()):
             self._renewing = asyncio.create_task(self._renew_leases(), name="outbox-leases")
-        return len(effects)
 
     def _delivery_ended(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)

@@ -40,6 +40,9 @@ class OutboxEffect:
 
     kind: ClassVar[str]
     channel: ClassVar[Channel]
+    # Delivered by the process that queued it the moment its transaction commits, ahead of
+    # everything queued (services.store.outbox.ExpressLane): pages.
+    express: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -28,6 +28,7 @@ class Page(OutboxEffect):
     description: str
 
     method = ""  # the policy's name for this way of paging
+    express = True  # a page goes out as its transaction commits, never behind a storm's cards
 
     @property
     def idempotency_key(self) -> str:

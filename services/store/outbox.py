@@ -3,13 +3,21 @@
 A key already queued is not queued again, so a retried transaction or a replayed timer never sends
 twice. The rows keep the format they always had (kind + JSON payload); services/outbox.py delivers
 them.
+
+Express effects (pages: someone's phone must ring now, whatever else is queued) are written already
+claimed, with the delivering process's lease, and handed to that process's outbox worker the moment
+their transaction commits (`ExpressLane`): no claim transaction, no place in the queue behind the
+cards and emails of an alert storm. Should the process die first, the lease lapses and any worker
+claims the row as it claims every lapsed one, so an express effect is delivered as surely as the
+others, and once. One whose ordering key still has an effect to go out waits its turn as usual.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, exists, func, literal_column, select, update
 from sqlalchemy.orm import aliased
@@ -46,16 +54,57 @@ def unfinished_before(ordering_key: Any, before_id: Any) -> ColumnElement[bool]:
                           earlier.status.in_([literal_column(f"'{status}'") for status in UNFINISHED_STATUSES]))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """An express effect's row, written claimed by this process: what its delivery needs."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    incident_id: int | None
+    attempts: int
+    key: str
+    created_at: datetime
+    lease_until: datetime
+
+
+class ExpressDelivery(Protocol):
+    """The outbox worker as the express lane sees it."""
+
+    def express_lease(self) -> timedelta | None:
+        """How long a claim holds, while this worker delivers (None: not started, or stopping)."""
+
+    def deliver_now(self, rows: Sequence[Claimed]) -> None:
+        """Deliver rows written claimed by a transaction that has just committed."""
+
+
+class ExpressLane:
+    """Hands a unit of work's express effects to this process's outbox worker (set once the worker
+    exists); without one, or while it is not running, they queue as any other effect."""
+
+    def __init__(self, worker: ExpressDelivery | None = None):
+        self.worker = worker
+
+    def lease(self) -> timedelta | None:
+        return self.worker.express_lease() if self.worker is not None else None
+
+
 class Outbox:
     def __init__(self, uow: UnitOfWork):
         self._uow = uow
 
     async def add(self, effect: OutboxEffect, *, now: datetime, not_before: datetime | None = None) -> bool:
         """Queue an effect (not sent before `not_before`); False when its key was queued already."""
+        if effect.express and not_before is None:
+            return effect in await self._add_express([effect], now)
         return await self._insert(_effect_values(effect, now, not_before))
 
     async def add_many(self, effects: Sequence[OutboxEffect], *, now: datetime) -> None:
         """`add` for several effects in one statement (fewer round trips inside a click's turn)."""
+        express = [effect for effect in effects if effect.express]
+        if express:
+            await self._add_express(express, now)
+            effects = [effect for effect in effects if not effect.express]
         if effects:
             await self._uow.session.execute(insert_if_new(self._uow.session, OutboxRow),
                                             [_effect_values(effect, now) for effect in effects])
@@ -66,6 +115,44 @@ class Outbox:
         """A row of any kind, for effects without a type (tests, tools)."""
         order = ordering_key or (ordering.incident_any(incident_id) if incident_id else ordering.unordered(kind, key))
         return await self._insert(_values(kind, payload, key, incident_id, order, now, now))
+
+    async def _add_express(self, effects: Sequence[OutboxEffect], now: datetime) -> list[OutboxEffect]:
+        """Write express effects claimed for this process's worker, to be delivered once this
+        transaction commits; those it cannot take now (no worker running, or an earlier effect of
+        the same ordering key still to go out) are queued as usual. Returns the effects written
+        (not those whose key was queued already)."""
+        lane = self._uow.express
+        lease = lane.lease() if lane is not None else None
+        waiting = await self._unfinished_keys({effect.ordering_key for effect in effects}) if lease else set()
+        written: list[OutboxEffect] = []
+        claimed: list[Claimed] = []
+        for effect in effects:
+            values = _effect_values(effect, now)
+            if lease is None or effect.ordering_key in waiting:
+                if await self._insert(values):
+                    written.append(effect)
+                continue
+            values.update(status="sending", attempts=1, lease_until=now + lease)
+            row_id = await self._uow.session.scalar(
+                insert_if_new(self._uow.session, OutboxRow).values(values).returning(OutboxRow.id))
+            if row_id is None:
+                continue  # queued already
+            written.append(effect)
+            waiting.add(effect.ordering_key)  # a second one of the key waits behind this one
+            claimed.append(Claimed(row_id, effect.kind, values["payload"], effect.filed_under, 1,
+                                   effect.idempotency_key, now, now + lease))
+        if claimed:
+            assert lane is not None and lane.worker is not None
+            worker = lane.worker
+            self._uow.after_commit(lambda: worker.deliver_now(claimed))
+        return written
+
+    async def _unfinished_keys(self, keys: Collection[str]) -> set[str]:
+        """Which of these ordering keys have an effect still to go out (the partial index's range)."""
+        query = select(OutboxRow.ordering_key).where(
+            OutboxRow.ordering_key.in_(sorted(keys)),
+            OutboxRow.status.in_([literal_column(f"'{status}'") for status in UNFINISHED_STATUSES]))
+        return set(await self._uow.session.scalars(query))
 
     async def _insert(self, values: dict[str, Any]) -> bool:
         result = await self._uow.session.execute(insert_if_new(self._uow.session, OutboxRow), values)

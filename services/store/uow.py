@@ -25,7 +25,7 @@ from services.store.conversations import Installations, TeamsProblems, Threads
 from services.store.db import take_the_writer_turn
 from services.store.dialect import lost_a_lock_wait
 from services.store.incidents import Incidents, Timeline
-from services.store.outbox import Outbox
+from services.store.outbox import ExpressLane, Outbox
 from services.store.pacing import TeamsPacing
 from services.store.people import Activities, People
 from services.store.teams import Roster, TeamChannels
@@ -45,9 +45,10 @@ if TYPE_CHECKING:
 
 class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
-                 on_outbox: Callable[[], None] | None = None):
+                 on_outbox: Callable[[], None] | None = None, express: ExpressLane | None = None):
         self._sessions = sessions
         self._on_outbox = on_outbox
+        self.express = express  # where pages go once this commits (services.store.outbox)
         self._queued = False
         self._after_commit: list[Callable[[], None]] = []
         self.session: AsyncSession

@@ -35,7 +35,7 @@ from tests.e2e.paging_helpers import (
     paging_config,
 )
 from tests.fakes.sms import FakeTwilio
-from tests.teams_activities import TEAM_ID, Person, card_action_invoke, installation_update
+from tests.teams_activities import CHANNEL_ID, TEAM_ID, Person, card_action_invoke, installation_update
 
 CAROL = Person.named("Carol Jones")
 
@@ -50,10 +50,10 @@ def no_outside_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @asynccontextmanager
-async def paging(database_url: str, *, beside: dict[str, Any] | None = None,
+async def paging(database_url: str, *, beside: dict[str, Any] | None = None, settings: dict[str, Any] | None = None,
                  **config: Any) -> AsyncIterator[tuple[Stack, FakeTwilio]]:
     """Beacon paging through a fake Twilio; `config` tunes the oncall section, `beside` adds other
-    top-level sections (roles, …)."""
+    top-level sections (roles, …), `settings` Beacon's settings."""
     twilio = FakeTwilio()
     await twilio.start()
     outside = unconfigured()
@@ -62,7 +62,7 @@ async def paging(database_url: str, *, beside: dict[str, Any] | None = None,
                               TWILIO_BASE_URL=twilio.url)
     outside.extra["intake"] = IntakeSettings(_env_file=None, ALERTS_WEBHOOK_TOKEN=ALERTS_TOKEN)  # type: ignore[call-arg]
     stack = await start_stack(database_url, parse_config(paging_config(**config) | (beside or {})), outside=outside,
-                              ack_link_secret=SECRET, public_url="https://beacon.example")
+                              ack_link_secret=SECRET, public_url="https://beacon.example", **(settings or {}))
     for person in (ADA, GRACE):  # members of the team Beacon is installed in: Teams lets it chat with them
         stack.teams.add_member(person)
     try:
@@ -105,11 +105,30 @@ async def snapshot(stack: Stack) -> tuple[Any, ...]:
         return (row.version, row.acknowledged_at, events) if row else (None, None, events)
 
 
-async def test_an_alert_pages_the_person_on_call_then_escalates_when_nobody_acknowledges(database_url):
-    async with paging(database_url, after="PT6S", last_after="PT3S") as (stack, twilio):
+async def test_the_phone_rings_while_teams_hangs_on_the_incident_card(database_url):
+    """Teams takes 10 s to answer each post, and Beacon delivers one effect at a time
+    (OUTBOX_CONCURRENCY=1): the page by SMS still goes out as the alert's incident commits, not
+    after the incident's card, which is still on its way to the channel."""
+    async with paging(database_url, settings={"outbox_concurrency": 1}) as (stack, twilio):
+        await stack.beacon.settle()
+        stack.teams.slow_down(10, method="POST")
         status, answer = await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
         assert status == 200 and answer["alerts"][0]["outcome"] == "declared", answer
+        await eventually(lambda: sms_to(twilio, ADA_PHONE), timeout=5, what="Ada's SMS page")
+        assert not [m for m in stack.teams.posted(CHANNEL_ID) if m.cards], "the card was not held up"
+        stack.teams.slow_down(0)
+        await eventually(lambda: [m for m in stack.teams.posted(CHANNEL_ID) if m.cards], timeout=20,
+                         what="the incident's card")
+        assert len(sms_to(twilio, ADA_PHONE)) == 1
+
+
+async def test_an_alert_pages_the_person_on_call_then_escalates_when_nobody_acknowledges(database_url):
+    async with paging(database_url, after="PT6S", last_after="PT3S") as (stack, twilio):
+        # Before the post: the incident is declared while it is answered, and level 2 is due 6 s
+        # after that (pages go out as their transaction commits, so nothing adds to the 6 s).
         started = asyncio.get_running_loop().time()
+        status, answer = await stack.beacon.post("/api/alerts/alertmanager", alert(), headers=BEARER)
+        assert status == 200 and answer["alerts"][0]["outcome"] == "declared", answer
         # Level 1: Ada, on call this week, in a personal chat and by SMS, at once.
         await eventually(lambda: personal_pages(stack, ADA) and sms_to(twilio, ADA_PHONE), timeout=20,
                          what="Ada's Teams and SMS pages")
