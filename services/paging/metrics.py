@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, case, func, select
+from sqlalchemy import ColumnElement, Float, ForeignKey, Index, Integer, String, case, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,6 +32,9 @@ WINDOW = timedelta(days=90)
 BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
 PAGE_KINDS = tuple(t.kind for t in PAGE_TYPES.values())
 STATES = ("pending", "sending", "sent", "failed", "skipped")  # an outbox row's, services.outbox
+# A page skipped because its method is not configured (services.delivery.NotConfigured), spelled as
+# the predicate of the partial index ix_outbox_unconfigured (migration 0032).
+UNCONFIGURED = "last_error LIKE '%not configured'"
 
 
 class PageAckRow(Base):
@@ -46,7 +49,8 @@ class PageAckRow(Base):
     via: Mapped[str] = mapped_column(String(20), nullable=False, default="")
     seconds: Mapped[float] = mapped_column(Float, nullable=False)
 
-    __table_args__ = (Index("ix_paging_acks_at", "at"),)
+    # What the metrics read, from the index alone (migration 0032 replaced ix_paging_acks_at).
+    __table_args__ = (Index("ix_paging_acks_window", "at", "service", "priority", "level", "via", "seconds"),)
 
 
 async def record_acknowledgement(session: AsyncSession, incident: Incident, events: Sequence[TimelineEvent]) -> None:
@@ -93,26 +97,31 @@ class PagingNumbers:
     acknowledgements: dict[tuple[int, str], int] = field(default_factory=dict)  # (level, via)
 
 
+def _not_drills(o: type[OutboxRow]) -> ColumnElement[bool]:
+    """The effect is not about a drill: drills are few, and found by `ix_incidents_drill`
+    (migration 0032) once per statement, where a join to each page's incident read every page's."""
+    drills = select(IncidentRow.id).where(IncidentRow.drill == true()).scalar_subquery()
+    return o.incident_id.not_in(drills)
+
+
 async def _pages(session: AsyncSession, since: datetime) -> dict[tuple[str, str], int]:
     """(method, outcome) → pages queued since `since`, drills left out: sent, failed, pending,
-    sending, or why a skipped one was not sent (not configured, else not needed). Counted per
-    state from `ix_outbox_kind_state` alone (migration 0031), every state named so the index
-    gives a range for each; only the skipped pages' rows are read, for why."""
+    sending, or why a skipped one was not sent (not configured, else not needed). Both statements
+    count index entries alone (migrations 0031 and 0032): every state named, so
+    `ix_outbox_kind_state` gives a range for each, and the unconfigured ones from the partial
+    index `ix_outbox_unconfigured`, whose predicate is spelled here as it is there."""
     o = OutboxRow
-    window = (o.kind.in_(PAGE_KINDS), o.created_at >= since, IncidentRow.drill.is_(False))
-    not_drills = IncidentRow.id == o.incident_id
+    window = (o.kind.in_(PAGE_KINDS), o.created_at >= since, _not_drills(o))
     pages: dict[tuple[str, str], int] = {}
     skipped: dict[str, int] = {}
     for kind, state, count in await session.execute(
-            select(o.kind, o.status, func.count()).join(IncidentRow, not_drills)
-            .where(o.status.in_(STATES), *window).group_by(o.kind, o.status)):
+            select(o.kind, o.status, func.count()).where(o.status.in_(STATES), *window).group_by(o.kind, o.status)):
         if state == "skipped":
             skipped[kind.removeprefix("page.")] = count
         else:
             pages[(kind.removeprefix("page."), state)] = count
     unconfigured = {kind.removeprefix("page."): count for kind, count in await session.execute(
-        select(o.kind, func.count()).join(IncidentRow, not_drills)
-        .where(o.status == "skipped", o.last_error.like("%not configured"), *window).group_by(o.kind))}
+        select(o.kind, func.count()).where(o.status == "skipped", text(UNCONFIGURED), *window).group_by(o.kind))}
     for method, count in skipped.items():
         why = {"not_configured": min(count, unconfigured.get(method, 0))}
         why["not_needed"] = count - why["not_configured"]
@@ -120,24 +129,34 @@ async def _pages(session: AsyncSession, since: datetime) -> dict[tuple[str, str]
     return pages
 
 
+def _bucket(seconds: ColumnElement[float]) -> ColumnElement[int]:
+    """The index of the first of BUCKETS `seconds` fits under (len(BUCKETS): over the last)."""
+    return case(*((seconds <= bound, i) for i, bound in enumerate(BUCKETS)), else_=len(BUCKETS))
+
+
 async def compute(session: AsyncSession, now: datetime) -> PagingNumbers:
     since = now - WINDOW
     numbers = PagingNumbers()
-    buckets = [func.sum(case((PageAckRow.seconds <= bound, 1), else_=0)) for bound in BUCKETS]
-    for service, priority, count, total, *cumulative in await session.execute(
-            select(PageAckRow.service, PageAckRow.priority, func.count(), func.sum(PageAckRow.seconds), *buckets)
-            .where(PageAckRow.at >= since).group_by(PageAckRow.service, PageAckRow.priority)):
-        numbers.time_to_ack[(service, priority)] = (count, float(total or 0), [int(c or 0) for c in cumulative])
+    # The acknowledgements of the window grouped by everything both metrics need, from the index
+    # `ix_paging_acks_window` alone (migration 0032); folded into both here.
+    a = PageAckRow
+    bucket = _bucket(a.seconds).label("bucket")
+    for service, priority, ack_level, via, within, count, total in await session.execute(
+            select(a.service, a.priority, a.level, a.via, bucket, func.count(), func.sum(a.seconds))
+            .where(a.at >= since).group_by(a.service, a.priority, a.level, a.via, bucket)):
+        n, seconds, per_bucket = numbers.time_to_ack.get((service, priority), (0, 0.0, [0] * len(BUCKETS)))
+        for i in range(int(within), len(BUCKETS)):  # cumulative: every bound at or above its own
+            per_bucket[i] += count
+        numbers.time_to_ack[(service, priority)] = (n + count, seconds + float(total or 0), per_bucket)
+        numbers.acknowledgements[(ack_level, via)] = numbers.acknowledgements.get((ack_level, via), 0) + count
+    numbers.time_to_ack = dict(sorted(numbers.time_to_ack.items()))
+    numbers.acknowledgements = dict(sorted(numbers.acknowledgements.items()))
     numbers.pages = await _pages(session, since)
     level = TimelineRow.after["to_level"].as_integer().label("level")
     for reached, count in await session.execute(
             select(level, func.count()).where(TimelineRow.kind == "escalated", TimelineRow.at >= since)
             .group_by(level)):
         numbers.escalations[int(reached or 0)] = count
-    for ack_level, via, count in await session.execute(
-            select(PageAckRow.level, PageAckRow.via, func.count()).where(PageAckRow.at >= since)
-            .group_by(PageAckRow.level, PageAckRow.via)):
-        numbers.acknowledgements[(ack_level, via)] = count
     return numbers
 
 

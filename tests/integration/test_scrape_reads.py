@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -165,3 +166,21 @@ async def test_no_statement_of_a_scrape_or_of_beacon_metrics_reads_a_history_tab
     assert len(plans) >= 15
     postgresql = engine.dialect.name == "postgresql"
     assert {statement: whole for statement, lines in plans if (whole := reads_whole(lines, postgresql))} == {}
+
+
+async def test_the_paging_metrics_count_index_entries_not_rows(engine):
+    """Pages and acknowledgements are the most numerous rows of the 90 days: their statements read
+    indexes alone (SQLite's plans say so; PostgreSQL chooses by its statistics), and the pages
+    skipped for want of configuration come from their partial index, not from every skipped page's
+    row (what made the metrics at 100,000 incidents take 300 ms)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner has no statistics: its plans are fixed by the indexes; PostgreSQL's are not")
+    with sent_by(engine) as sent:
+        async with session_factory(engine)() as session:
+            await compute(session, NOW)
+    plans = await _plans(engine, [(s, p) for s, p in sent if "paging_acks" in s or "page." in str(p)])
+    assert len(plans) == 3
+    for statement, lines in plans:
+        reads = [line for line in lines if re.search(r"\b(SEARCH|SCAN) (outbox|paging_acks)\b", line)]
+        assert reads and all("COVERING INDEX" in line or "ix_outbox_unconfigured" in line for line in reads), \
+            (statement, lines)
