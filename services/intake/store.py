@@ -12,7 +12,8 @@ from sqlalchemy import delete, func, select, update
 from services.incidents import Person
 from services.intake.tables import ReportRow, TicketLinkRow
 from services.review.metrics import WINDOW
-from services.store.tables import IncidentRow, TimelineRow
+from services.store.incidents import not_a_drill
+from services.store.tables import TimelineRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
@@ -95,22 +96,25 @@ class TicketLinks:
         (services.review.metrics.WINDOW) before `now` (Beacon's clock): in all, and for the `most` latest
         incidents that have any, how many, the first report's arrival and Beacon's first public
         reply (its `customer_replied` timeline entry). Aggregates in the database over an indexed
-        range of links (`ix_ticket_links_created`, migration 0031), whatever the number of
+        range of links (`ix_ticket_links_window`, migration 0032), whatever the number of
         incidents and tickets Beacon has seen."""
         since = now - WINDOW
-        customers = (select(TicketLinkRow.incident_id, TicketLinkRow.ticket_id)
-                     .join(IncidentRow, IncidentRow.id == TicketLinkRow.incident_id)
-                     .where(TicketLinkRow.created_at >= since, TicketLinkRow.role.in_(roles),
-                            IncidentRow.drill.is_(False)).subquery())
+        # The window's customer links, from `ix_ticket_links_window` alone (migration 0032).
+        links = (TicketLinkRow.created_at >= since, TicketLinkRow.role.in_(roles),
+                 not_a_drill(TicketLinkRow.incident_id))
         totals = (await self._uow.session.execute(
-            select(func.count(), func.count(func.distinct(customers.c.incident_id))))).one()
-        # Grouped by an expression no index orders (incident_id + 0): grouped by the column itself,
-        # SQLite would walk every link in ix_ticket_links_incident's order instead of the window.
-        incident = (customers.c.incident_id + 0).label("incident")
+            select(func.count(), func.count(func.distinct(TicketLinkRow.incident_id))).where(*links))).one()
+        # The latest incidents first (from the same index), then their reports: the reports of the
+        # whole window were joined and grouped to keep ten of them. Grouped by an expression no
+        # index orders (incident_id + 0): grouped by the column itself, SQLite would walk every
+        # link in ix_ticket_links_incident's order instead of the window.
+        incident = (TicketLinkRow.incident_id + 0).label("incident")
+        latest_ids = select(incident).where(*links).group_by(incident).order_by(incident.desc()).limit(most)
         latest = list(await self._uow.session.execute(
-            select(incident, func.count(), func.min(ReportRow.received_at))
-            .outerjoin(ReportRow, ReportRow.ticket_id == customers.c.ticket_id)
-            .group_by(incident).order_by(incident.desc()).limit(most)))
+            select(TicketLinkRow.incident_id, func.count(), func.min(ReportRow.received_at))
+            .outerjoin(ReportRow, ReportRow.ticket_id == TicketLinkRow.ticket_id)
+            .where(TicketLinkRow.incident_id.in_(latest_ids.scalar_subquery()), *links)
+            .group_by(TicketLinkRow.incident_id).order_by(TicketLinkRow.incident_id.desc())))
         replied: dict[int, datetime | None] = {}
         if latest:
             replied = {int(incident_id): _utc(at) for incident_id, at in await self._uow.session.execute(

@@ -15,14 +15,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import ColumnElement, Float, ForeignKey, Index, Integer, String, case, func, select, text, true
+from sqlalchemy import ColumnElement, Float, ForeignKey, Index, Integer, String, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.incidents import Incident, TimelineEvent
 from services.incidents.model import ACK_VIA
 from services.paging.effects import PAGE_TYPES
-from services.store.tables import Base, IncidentRow, OutboxRow, TimelineRow, UtcDateTime
+from services.store.incidents import not_a_drill
+from services.store.tables import Base, OutboxRow, TimelineRow, UtcDateTime
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
@@ -97,13 +98,6 @@ class PagingNumbers:
     acknowledgements: dict[tuple[int, str], int] = field(default_factory=dict)  # (level, via)
 
 
-def _not_drills(o: type[OutboxRow]) -> ColumnElement[bool]:
-    """The effect is not about a drill: drills are few, and found by `ix_incidents_drill`
-    (migration 0032) once per statement, where a join to each page's incident read every page's."""
-    drills = select(IncidentRow.id).where(IncidentRow.drill == true()).scalar_subquery()
-    return o.incident_id.not_in(drills)
-
-
 async def _pages(session: AsyncSession, since: datetime) -> dict[tuple[str, str], int]:
     """(method, outcome) → pages queued since `since`, drills left out: sent, failed, pending,
     sending, or why a skipped one was not sent (not configured, else not needed). Both statements
@@ -111,7 +105,7 @@ async def _pages(session: AsyncSession, since: datetime) -> dict[tuple[str, str]
     `ix_outbox_kind_state` gives a range for each, and the unconfigured ones from the partial
     index `ix_outbox_unconfigured`, whose predicate is spelled here as it is there."""
     o = OutboxRow
-    window = (o.kind.in_(PAGE_KINDS), o.created_at >= since, _not_drills(o))
+    window = (o.kind.in_(PAGE_KINDS), o.created_at >= since, not_a_drill(o.incident_id))
     pages: dict[tuple[str, str], int] = {}
     skipped: dict[str, int] = {}
     for kind, state, count in await session.execute(

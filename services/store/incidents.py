@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, insert, select, true, tuple_, update
 
 from services.comms.messages import RESPONDERS
 from services.errors import ConcurrentUpdate
@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 # Statements of the click path, built once: building one with .values() per call cost more than
 # running it, and a click holds SQLite's writer lock from its first write to its commit. Core
 # tables, not ORM entities: these writes need no identity-map bookkeeping.
+def not_a_drill(incident_id: Any) -> ColumnElement[bool]:
+    """The row (its incident id column) is not about a drill. Drills are few and found by
+    `ix_incidents_drill` (migration 0032) once per statement: a metric over a window of pages or
+    ticket links joined to each row's incident read every incident row of the window instead."""
+    drills = select(IncidentRow.id).where(IncidentRow.drill == true()).scalar_subquery()
+    return cast(ColumnElement[bool], incident_id.not_in(drills))
+
+
 def _table(entity: type[Any]) -> Table:
     return cast(Table, entity.__table__)
 
