@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
@@ -50,8 +50,25 @@ class PageAckRow(Base):
     via: Mapped[str] = mapped_column(String(20), nullable=False, default="")
     seconds: Mapped[float] = mapped_column(Float, nullable=False)
 
-    # What the metrics read, from the index alone (migration 0032 replaced ix_paging_acks_at).
+    # What the metrics read of the window's first day, from the index alone (migration 0032
+    # replaced ix_paging_acks_at).
     __table_args__ = (Index("ix_paging_acks_window", "at", "service", "priority", "level", "via", "seconds"),)
+
+
+class PageAckDayRow(Base):
+    """The acknowledgements of one UTC day, service, priority, level, way and bucket of BUCKETS
+    (the first the seconds fit under; len(BUCKETS) past the last), counted and their seconds summed:
+    kept by a trigger on paging_acks in each acknowledgement's transaction (migration 0033)."""
+
+    __tablename__ = "paging_ack_days"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    service: Mapped[str] = mapped_column(String(200), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(20), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    via: Mapped[str] = mapped_column(String(20), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    acks: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0, server_default="0")
 
 
 async def record_acknowledgement(session: AsyncSession, incident: Incident, events: Sequence[TimelineEvent]) -> None:
@@ -131,18 +148,24 @@ def _bucket(seconds: ColumnElement[float]) -> ColumnElement[int]:
 async def compute(session: AsyncSession, now: datetime) -> PagingNumbers:
     since = now - WINDOW
     numbers = PagingNumbers()
-    # The acknowledgements of the window grouped by everything both metrics need, from the index
-    # `ix_paging_acks_window` alone (migration 0032); folded into both here.
-    a = PageAckRow
+    # The acknowledgements of the window, grouped by everything both metrics need: the days after
+    # its first from their sums (migration 0033), its first, partial day from the acknowledgements
+    # themselves (a range of `ix_paging_acks_window`, migration 0032); folded into both here.
+    a, d = PageAckRow, PageAckDayRow
+    first_day = since.astimezone(UTC).date()
+    next_midnight = datetime.combine(first_day + timedelta(days=1), time(), UTC)
     bucket = _bucket(a.seconds).label("bucket")
-    for service, priority, ack_level, via, within, count, total in await session.execute(
-            select(a.service, a.priority, a.level, a.via, bucket, func.count(), func.sum(a.seconds))
-            .where(a.at >= since).group_by(a.service, a.priority, a.level, a.via, bucket)):
-        n, seconds, per_bucket = numbers.time_to_ack.get((service, priority), (0, 0.0, [0] * len(BUCKETS)))
-        for i in range(int(within), len(BUCKETS)):  # cumulative: every bound at or above its own
-            per_bucket[i] += count
-        numbers.time_to_ack[(service, priority)] = (n + count, seconds + float(total or 0), per_bucket)
-        numbers.acknowledgements[(ack_level, via)] = numbers.acknowledgements.get((ack_level, via), 0) + count
+    partial = (select(a.service, a.priority, a.level, a.via, bucket, func.count(), func.sum(a.seconds))
+               .where(a.at >= since, a.at < next_midnight).group_by(a.service, a.priority, a.level, a.via, bucket))
+    summed = (select(d.service, d.priority, d.level, d.via, d.bucket, func.sum(d.acks), func.sum(d.seconds))
+              .where(d.day > first_day.isoformat()).group_by(d.service, d.priority, d.level, d.via, d.bucket))
+    for rows in (await session.execute(partial), await session.execute(summed)):
+        for service, priority, ack_level, via, within, count, total in rows:
+            n, seconds, per_bucket = numbers.time_to_ack.get((service, priority), (0, 0.0, [0] * len(BUCKETS)))
+            for i in range(int(within), len(BUCKETS)):  # cumulative: every bound at or above its own
+                per_bucket[i] += count
+            numbers.time_to_ack[(service, priority)] = (n + count, seconds + float(total or 0), per_bucket)
+            numbers.acknowledgements[(ack_level, via)] = numbers.acknowledgements.get((ack_level, via), 0) + count
     numbers.time_to_ack = dict(sorted(numbers.time_to_ack.items()))
     numbers.acknowledgements = dict(sorted(numbers.acknowledgements.items()))
     numbers.pages = await _pages(session, since)
