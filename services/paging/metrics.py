@@ -57,8 +57,9 @@ class PageAckRow(Base):
 
 class PageAckDayRow(Base):
     """The acknowledgements of one UTC day, service, priority, level, way and bucket of BUCKETS
-    (the first the seconds fit under; len(BUCKETS) past the last), counted and their seconds summed:
-    kept by a trigger on paging_acks in each acknowledgement's transaction (migration 0033)."""
+    (the first the seconds fit under; len(BUCKETS) past the last), counted and their seconds summed,
+    one row per writer (`slot`, as IncidentFactDayRow's): kept by a trigger on paging_acks in each
+    acknowledgement's transaction (migration 0033); a day's sums are those of all its slots."""
 
     __tablename__ = "paging_ack_days"
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
@@ -67,8 +68,13 @@ class PageAckDayRow(Base):
     level: Mapped[int] = mapped_column(Integer, primary_key=True)
     via: Mapped[str] = mapped_column(String(20), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
     acks: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0, server_default="0")
+
+
+ACK_DAY_KEY = ("day", "service", "priority", "level", "via", "bucket")  # a row's key, less its slot
+ACK_DAY_SUMS = ("acks", "seconds")
 
 
 async def record_acknowledgement(session: AsyncSession, incident: Incident, events: Sequence[TimelineEvent]) -> None:

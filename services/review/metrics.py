@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.paging.metrics import ACK_DAY_KEY, ACK_DAY_SUMS
 from services.review.tables import ActionItemRow
 from services.store.dialect import is_postgresql, seconds_between, try_advisory_lock, utc_day
 from services.store.tables import IncidentFactDayRow, IncidentFactRow, IncidentRow
@@ -102,28 +103,34 @@ async def _actions(session: AsyncSession) -> tuple[int, int]:
 
 async def compact_fact_days(session: AsyncSession) -> int:
     """On PostgreSQL, move the sums of every writer that is no longer connected (its pid not in
-    pg_stat_activity) into COMPACTED_SLOT, each (day, priority) adding to what is there; returns
-    how many rows were merged. One statement deletes those rows and adds what it deleted, so a sum
-    is never counted twice nor lost: a live writer only writes its own slot, untouched here; a
-    writer gone never writes again, and should a new process get its pid, its upsert either waits
-    for this commit and writes a new row, or committed first and its row is moved as it stands.
-    Another replica compacting meanwhile is skipped, not waited for. SQLite has one slot: nothing
-    to do. Commit to keep it."""
+    pg_stat_activity) into COMPACTED_SLOT, in both tables of per-writer sums (the incident facts'
+    days, and the paging acknowledgements' days of migration 0033), each row adding to what is
+    there; returns how many rows were merged. One statement per table deletes those rows and adds
+    what it deleted, so a sum is never counted twice nor lost: a live writer only writes its own
+    slot, untouched here; a writer gone never writes again, and should a new process get its pid,
+    its upsert either waits for this commit and writes a new row, or committed first and its row is
+    moved as it stands. Another replica compacting meanwhile is skipped, not waited for. SQLite has
+    one slot: nothing to do. Commit to keep it."""
     if not is_postgresql(session):
         return 0
     if not await try_advisory_lock(session, _COMPACTION_LOCK):
         return 0
-    sums = ", ".join(DAY_SUMS)
-    added = ", ".join(f"{c} = incident_fact_days.{c} + excluded.{c}" for c in DAY_SUMS)
+    return (await _compact(session, "incident_fact_days", ("day", "priority"), DAY_SUMS)
+            + await _compact(session, "paging_ack_days", ACK_DAY_KEY, ACK_DAY_SUMS))
+
+
+async def _compact(session: AsyncSession, table: str, key: tuple[str, ...], sums: tuple[str, ...]) -> int:
+    keys, values = ", ".join(key), ", ".join(sums)
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
     return int(await session.scalar(text(f"""
         WITH gone AS (
-          DELETE FROM incident_fact_days WHERE slot <> :compacted
+          DELETE FROM {table} WHERE slot <> :compacted
             AND slot NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)
-          RETURNING day, priority, {sums}),
+          RETURNING {keys}, {values}),
         merged AS (  -- run to completion whether read or not, as every modifying WITH
-          INSERT INTO incident_fact_days (day, priority, slot, {sums})
-          SELECT day, priority, :compacted, {", ".join(f"sum({c})" for c in DAY_SUMS)} FROM gone GROUP BY day, priority
-          ON CONFLICT (day, priority, slot) DO UPDATE SET {added})
+          INSERT INTO {table} ({keys}, slot, {values})
+          SELECT {keys}, :compacted, {", ".join(f"sum({c})" for c in sums)} FROM gone GROUP BY {keys}
+          ON CONFLICT ({keys}, slot) DO UPDATE SET {added})
         SELECT count(*) FROM gone"""),
         {"compacted": COMPACTED_SLOT}) or 0)
 

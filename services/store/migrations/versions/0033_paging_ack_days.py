@@ -4,9 +4,11 @@ by a trigger on `paging_acks` in the transaction of each acknowledgement, and fi
 acknowledgements stored so far; so that the paging metrics read at most 90 days of sums, not every
 acknowledgement of the 90 days
 
-Acknowledgements are people's actions, a few a day, so the sums need no row per writer (as the
-incident facts' do): two acknowledgements of the same day and kind wait for each other's commit
-at most. The buckets are services.paging.metrics.BUCKETS: changing them needs a migration that
+As the incident facts' sums (migration 0029), the sums are kept in one row per writer (`slot`: the
+PostgreSQL server process, pg_backend_pid(), which runs one transaction at a time; 0 on SQLite), so
+no two transactions write the same row: acknowledgements never wait for one another, and a
+transaction storing several (an import) cannot deadlock with another. The review worker's hourly
+compaction merges the rows of server processes that are gone into slot 0. The buckets are services.paging.metrics.BUCKETS: changing them needs a migration that
 replaces the trigger and fills the table again.
 
 Revision ID: 0033_paging_ack_days
@@ -23,7 +25,7 @@ down_revision = "0032_paging_scrape_indexes"
 branch_labels = None
 depends_on = None
 
-KEY = ("day", "service", "priority", "level", "via", "bucket")
+KEY = ("day", "service", "priority", "level", "via", "bucket", "slot")
 
 
 def _day(row: str, postgresql: bool) -> str:
@@ -41,7 +43,7 @@ def _add(postgresql: bool) -> str:
     """The new acknowledgement added to its day's sums."""
     return (f"INSERT INTO paging_ack_days ({', '.join(KEY)}, acks, seconds) "
             f"VALUES ({_day('NEW.', postgresql)}, NEW.service, NEW.priority, NEW.level, NEW.via, "
-            f"{_bucket('NEW.')}, 1, NEW.seconds) "
+            f"{_bucket('NEW.')}, {'pg_backend_pid()' if postgresql else '0'}, 1, NEW.seconds) "
             f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET acks = paging_ack_days.acks + 1, "
             "seconds = paging_ack_days.seconds + excluded.seconds")
 
@@ -55,6 +57,7 @@ def upgrade() -> None:
         sa.Column("level", sa.Integer(), primary_key=True),
         sa.Column("via", sa.String(20), primary_key=True),
         sa.Column("bucket", sa.Integer(), primary_key=True),  # the first of BUCKETS the seconds fit under
+        sa.Column("slot", sa.Integer(), primary_key=True),  # the writer: pg_backend_pid(), 0 on SQLite
         sa.Column("acks", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("seconds", sa.Float(), nullable=False, server_default="0"),
     )
@@ -70,7 +73,7 @@ def upgrade() -> None:
     else:
         op.execute(f"CREATE TRIGGER paging_ack_days AFTER INSERT ON paging_acks BEGIN {_add(False)}; END")
     op.execute(f"INSERT INTO paging_ack_days ({', '.join(KEY)}, acks, seconds) "
-               f"SELECT {_day('', postgresql)}, service, priority, level, via, {_bucket('')}, count(*), sum(seconds) "
+               f"SELECT {_day('', postgresql)}, service, priority, level, via, {_bucket('')}, 0, count(*), sum(seconds) "
                f"FROM paging_acks WHERE true GROUP BY 1, 2, 3, 4, 5, 6 "
                f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET acks = excluded.acks, seconds = excluded.seconds")
 
