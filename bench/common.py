@@ -9,12 +9,13 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
@@ -81,6 +82,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_LOGS: dict[int, IO[bytes]] = {}  # a server process's pid → the file its stderr goes to
+
+
+def start_server(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a server process whose stderr goes to a file of its own, read only if it fails: a
+    pipe nobody reads fills up (64 KiB on Linux) and then blocks the server's next log line, which
+    would stall the very process a benchmark measures."""
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    _LOGS[process.pid] = log
+    return process
+
+
+def log_tail(process: subprocess.Popen[bytes], most: int = 2000) -> str:
+    """The end of what the server wrote to stderr."""
+    log = _LOGS.get(process.pid)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read().decode(errors="replace")[-most:]
+
+
 @contextmanager
 def server(which: str, database: str = "") -> Iterator[str]:
     """Start `python -m bench.serve <which>` and yield its URL once /healthz answers."""
@@ -88,8 +111,7 @@ def server(which: str, database: str = "") -> Iterator[str]:
     command = [sys.executable, "-m", "bench.serve", which, "--port", str(port)]
     if database:
         command += ["--database", database]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = start_server(command, {**os.environ, "PYTHONPATH": str(ROOT)})
     url = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(wait_healthy(url, process))
@@ -107,7 +129,7 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
     async with aiohttp.ClientSession() as session:
         while time.perf_counter() - start < timeout:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+                raise RuntimeError(f"server exited: {log_tail(process)}")
             try:
                 async with session.get(url + "/healthz") as response:
                     if response.status == 200:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, free_port, server, table, wait_healthy, write_result
+from bench.common import ROOT, free_port, server, start_server, table, wait_healthy, write_result
 
 
 def rss_mb(pid: int) -> float:
@@ -117,9 +116,7 @@ def measure(which: str, database: str, settle: float, *, connector: str = "") ->
     port = free_port()
     command = [sys.executable, "-m", "bench.serve", which, "--port", str(port), "--database", database]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT),
-                                                       "REPORT_LINK_SECRET": REPORT_SECRET},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = start_server(command, {**os.environ, "PYTHONPATH": str(ROOT), "REPORT_LINK_SECRET": REPORT_SECRET})
     try:
         url = f"http://127.0.0.1:{port}"
         asyncio.run(wait_healthy(url, process))

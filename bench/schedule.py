@@ -34,7 +34,17 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from bench.common import POSTGRES_ADMIN, ROOT, free_port, fresh_database, percentile, table, wait_healthy, write_result
+from bench.common import (
+    POSTGRES_ADMIN,
+    ROOT,
+    free_port,
+    fresh_database,
+    percentile,
+    start_server,
+    table,
+    wait_healthy,
+    write_result,
+)
 from tests.fakes.connector import FakeConnector
 
 
@@ -190,9 +200,8 @@ def run_server(database: str, config: Path, teams_rps: float = 50.0) -> tuple[su
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BEACON_CONFIG": str(config), "LOG_LEVEL": "WARNING",
            "TEAMS_REQUESTS_PER_SECOND": str(teams_rps)}
-    process = subprocess.Popen([sys.executable, "-m", "bench.serve", "beacon", "--port", str(port),
-                                "--database", database], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = start_server([sys.executable, "-m", "bench.serve", "beacon", "--port", str(port),
+                            "--database", database], env)
     return process, f"http://127.0.0.1:{port}"
 
 
