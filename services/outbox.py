@@ -26,7 +26,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,31 +43,11 @@ from services.incidents import TimelineEvent
 from services.store.db import database_unavailable, while_unavailable_retry
 from services.store.group_commit import GroupCommit
 from services.store.mapping import event_row
-from services.store.outbox import Claimed, unfinished_before
+from services.store.outbox import Effect, unfinished_before
 from services.store.tables import IncidentRow, OutboxRow
 from services.tracing import incident_number, span
 
 log = logging.getLogger("beacon.outbox")
-
-
-@dataclass(frozen=True)
-class Effect:
-    """A claimed outbox row, as its handler gets it (services.effects has the typed effects)."""
-
-    id: int
-    kind: str
-    payload: dict[str, Any]
-    incident_id: int | None
-    attempts: int
-    key: str
-    created_at: datetime | None = None
-    # The outbox gives up if this attempt fails too: a handler that keeps state of its own (a
-    # ticket link showing "creating…") records the failure then.
-    last_attempt: bool = False
-
-    @property
-    def channel(self) -> str:
-        return channel_of(self.kind)
 
 
 # The effect this task is delivering (each delivery runs in a task of its own), for what an
@@ -168,19 +148,16 @@ class OutboxWorker(BackgroundLoop):
         """The lease an express effect is written with, while this worker runs and can deliver it."""
         return self.policy.lease if self._serving and not self._stopping else None
 
-    def deliver_now(self, rows: Sequence[Claimed]) -> None:
-        """Start delivering rows a transaction that has just committed wrote claimed for this
-        worker (pages), beside whatever else is in flight. A row whose lease is too close to its
-        end to be renewed in time (the transaction took that long to commit) is left to lapse: the
-        claim of lapsed rows takes it then, and no other worker can take it before."""
-        now = self._clock.now()
-        margin = self.policy.lease / 3  # the renewal interval
-        fresh = [row for row in rows if now < row.lease_until - margin]
-        if self._stopping or not fresh:
+    def deliver_now(self, effects: Sequence[Effect], lease_until: datetime) -> None:
+        """Start delivering effects a transaction that has just committed wrote claimed for this
+        worker until `lease_until` (pages), beside whatever else is in flight. If that lease is
+        too close to its end to be renewed in time (the transaction took that long to commit),
+        they are left to lapse: the claim of lapsed rows takes them then, and no other worker can
+        take them before."""
+        if self._stopping or self._clock.now() >= lease_until - self.policy.lease / 3:  # the renewal interval
             return
-        self._launch([Effect(row.id, row.kind, dict(row.payload), row.incident_id, row.attempts, row.key,
-                             row.created_at, last_attempt=not self._may_retry(row.kind, row.attempts, row.created_at))
-                      for row in fresh])
+        self._launch([replace(e, last_attempt=not self._may_retry(e.kind, e.attempts, e.created_at))
+                      for e in effects])
 
     async def run_once(self) -> int:
         """Claim what is due now (up to the free slots), deliver it and wait until every delivery

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import ColumnElement, exists, func, literal_column, select, update
 from sqlalchemy.orm import aliased
 
-from services.effects import OutboxEffect, ordering
+from services.effects import OutboxEffect, channel_of, ordering
 from services.store.dialect import insert_if_new, lock_rows
 from services.store.tables import UNFINISHED_STATUSES, OutboxRow
 
@@ -55,8 +55,9 @@ def unfinished_before(ordering_key: Any, before_id: Any) -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """An express effect's row, written claimed by this process: what its delivery needs."""
+class Effect:
+    """A claimed outbox row, as its handler gets it (services.effects has the typed effects);
+    services.outbox delivers it."""
 
     id: int
     kind: str
@@ -64,18 +65,24 @@ class Claimed:
     incident_id: int | None
     attempts: int
     key: str
-    created_at: datetime
-    lease_until: datetime
+    created_at: datetime | None = None
+    # The outbox gives up if this attempt fails too: a handler that keeps state of its own (a
+    # ticket link showing "creating…") records the failure then.
+    last_attempt: bool = False
+
+    @property
+    def channel(self) -> str:
+        return channel_of(self.kind)
 
 
 class ExpressDelivery(Protocol):
-    """The outbox worker as the express lane sees it."""
+    """The outbox worker as the express lane sees it (services.outbox.OutboxWorker)."""
 
     def express_lease(self) -> timedelta | None:
         """How long a claim holds, while this worker delivers (None: not started, or stopping)."""
 
-    def deliver_now(self, rows: Sequence[Claimed]) -> None:
-        """Deliver rows written claimed by a transaction that has just committed."""
+    def deliver_now(self, effects: Sequence[Effect], lease_until: datetime) -> None:
+        """Deliver effects a transaction that has just committed wrote claimed until `lease_until`."""
 
 
 class ExpressLane:
@@ -87,6 +94,10 @@ class ExpressLane:
 
     def lease(self) -> timedelta | None:
         return self.worker.express_lease() if self.worker is not None else None
+
+    def deliver(self, effects: Sequence[Effect], lease_until: datetime) -> None:
+        if self.worker is not None:
+            self.worker.deliver_now(effects, lease_until)
 
 
 class Outbox:
@@ -125,7 +136,7 @@ class Outbox:
         lease = lane.lease() if lane is not None else None
         waiting = await self._unfinished_keys({effect.ordering_key for effect in effects}) if lease else set()
         written: list[OutboxEffect] = []
-        claimed: list[Claimed] = []
+        claimed: list[Effect] = []
         for effect in effects:
             values = _effect_values(effect, now)
             if lease is None or effect.ordering_key in waiting:
@@ -139,12 +150,11 @@ class Outbox:
                 continue  # queued already
             written.append(effect)
             waiting.add(effect.ordering_key)  # a second one of the key waits behind this one
-            claimed.append(Claimed(row_id, effect.kind, values["payload"], effect.filed_under, 1,
-                                   effect.idempotency_key, now, now + lease))
+            claimed.append(Effect(row_id, effect.kind, values["payload"], effect.filed_under, 1,
+                                  effect.idempotency_key, now))
         if claimed:
-            assert lane is not None and lane.worker is not None
-            worker = lane.worker
-            self._uow.after_commit(lambda: worker.deliver_now(claimed))
+            assert lane is not None and lease is not None
+            self._uow.after_commit(lambda: lane.deliver(claimed, now + lease))
         return written
 
     async def _unfinished_keys(self, keys: Collection[str]) -> set[str]:
