@@ -9,36 +9,20 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import pytest_asyncio
 from sqlalchemy import select
 
-from services.clock import SystemClock
 from services.delivery import TransientDeliveryError
-from services.outbox import Effect, OutboxPolicy, OutboxWorker
+from services.outbox import Effect, OutboxWorker
 from services.paging.effects import PageSms
-from services.store.db import create_engine, migrate, session_factory
 from services.store.outbox import ExpressLane
 from services.store.tables import OutboxRow
 from services.store.uow import UnitOfWork
-from tests.integration.test_outbox import enqueue, new_incident
-
-
-@pytest_asyncio.fixture
-async def sessions(database_url):
-    engine = create_engine(database_url)
-    await migrate(engine)
-    yield session_factory(engine)
-    await engine.dispose()
+from tests.integration.test_outbox import enqueue, new_incident, sessions, worker  # noqa: F401 (a fixture)
 
 
 def page(incident_id: int, level: int = 1) -> PageSms:
     return PageSms(incident_id, level, 1, "ada@example.com", "Ada Lovelace", f"INC-{incident_id} P1: down",
                    f"page Ada (level {level})", phone="+447700900001")
-
-
-def worker(sessions, handlers, **policy) -> OutboxWorker:
-    values = {"base_backoff": 0.01, "idle_poll": 0.05, **policy}
-    return OutboxWorker(sessions, handlers, SystemClock(), OutboxPolicy(**values))
 
 
 async def queue_pages(sessions, lane: ExpressLane, *pages: PageSms) -> None:
@@ -69,10 +53,11 @@ async def started(w: OutboxWorker) -> asyncio.Task[None]:
 async def test_a_page_goes_out_as_it_commits_while_every_delivery_slot_is_busy(sessions):
     """Teams hangs on the incident's card (one slot, all there is): the page does not wait for it."""
     incident = await new_incident(sessions)
-    release = asyncio.Event()
+    release, posting = asyncio.Event(), asyncio.Event()
     sent: list[str] = []
 
     async def slow_post(effect: Effect) -> None:
+        posting.set()
         await release.wait()
         sent.append("card")
 
@@ -84,7 +69,7 @@ async def test_a_page_goes_out_as_it_commits_while_every_delivery_slot_is_busy(s
     try:
         await enqueue(sessions, "teams.post_card", "card", incident_id=incident)
         w.wake()
-        await until(lambda: w._running, "the card's delivery to start")
+        await until(posting.is_set, "the card's delivery to start")
         await queue_pages(sessions, ExpressLane(w), page(incident))
         await until(lambda: sent, "the page")
         assert sent == ["+447700900001"]  # the card is still hanging
