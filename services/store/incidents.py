@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
 
 
-# Statements of the click path, built once: building one with .values() per call cost more than
-# running it, and a click holds SQLite's writer lock from its first write to its commit. Core
-# tables, not ORM entities: these writes need no identity-map bookkeeping.
 def not_a_drill(incident_id: Any) -> ColumnElement[bool]:
     """The row (its incident id column) is not about a drill. Drills are few and found by
     `ix_incidents_drill` (migration 0032) once per statement: a metric over a window of pages or
@@ -36,6 +33,9 @@ def not_a_drill(incident_id: Any) -> ColumnElement[bool]:
     return cast(ColumnElement[bool], incident_id.not_in(drills))
 
 
+# Statements of the click path, built once: building one with .values() per call cost more than
+# running it, and a click holds SQLite's writer lock from its first write to its commit. Core
+# tables, not ORM entities: these writes need no identity-map bookkeeping.
 def _table(entity: type[Any]) -> Table:
     return cast(Table, entity.__table__)
 

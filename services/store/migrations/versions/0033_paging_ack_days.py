@@ -8,8 +8,9 @@ As the incident facts' sums (migration 0029), the sums are kept in one row per w
 PostgreSQL server process, pg_backend_pid(), which runs one transaction at a time; 0 on SQLite), so
 no two transactions write the same row: acknowledgements never wait for one another, and a
 transaction storing several (an import) cannot deadlock with another. The review worker's hourly
-compaction merges the rows of server processes that are gone into slot 0. The buckets are services.paging.metrics.BUCKETS: changing them needs a migration that
-replaces the trigger and fills the table again.
+compaction merges the rows of server processes that are gone into slot 0. The buckets are
+services.paging.metrics.BUCKETS: changing them needs a migration that replaces the trigger and
+fills the table again.
 
 Revision ID: 0033_paging_ack_days
 Revises: 0032_paging_scrape_indexes
