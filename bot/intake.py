@@ -73,21 +73,24 @@ async def read_json(request: web.Request) -> Any:
     kind = request.content_type
     if kind != "application/json" and not kind.endswith("+json"):
         return json_error(415, f"Content-Type must be application/json, not {kind[:60]}")
-    too_big = json_error(413, f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB)")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return too_big
+        return _too_big()
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return too_big
+        return _too_big()
     except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip over bytes that are not gzip
         return json_error(400, f"the body could not be read: {getattr(error.__cause__, 'message', error)}"[:300])
     if len(raw) > MAX_BODY_BYTES:
-        return too_big
+        return _too_big()
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         return json_error(400, f"the body is not valid JSON: {str(error)[:200]}")
+
+
+def _too_big() -> web.Response:
+    return json_error(413, f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB)")
 
 
 def _bearer_or_query(request: web.Request) -> str:

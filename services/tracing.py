@@ -47,9 +47,18 @@ def span(name: str, *, kind: SpanKind = SpanKind.INTERNAL, incident: str | None 
         yield current
 
 
+def tracing_on() -> bool:
+    """Whether a tracer provider is installed (services/telemetry.py); until one is, spans are no-ops."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 @web.middleware
 async def traced_requests(request: web.Request, handler: Any) -> web.StreamResponse:
-    """A server span per request, named by its route (not its path: /reports/INC-7 is one route)."""
+    """A server span per request, named by its route (not its path: /reports/INC-7 is one route).
+    Without a tracer provider the request goes straight on: a no-op span per alert of a storm
+    is not free."""
+    if not tracing_on():
+        return await handler(request)
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else ""
     with span(f"{request.method} {route or request.path}", kind=SpanKind.SERVER,
               **{"http.request.method": request.method, "http.route": route or None,

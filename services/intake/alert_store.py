@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import false, select
+from sqlalchemy import false, insert, select
 
 from services.incidents import OPEN_STATUSES, Incident, Status
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
@@ -23,6 +23,7 @@ _MAX_KEY = 500
 _KEYS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 # Any constant works; it only has to differ from the other advisory locks Beacon takes (727274).
 _ALERT_LOCK = 727275
+_INSERT_RECEIPTS = insert(AlertReceiptRow.__table__)  # Core: one executemany, no ids read back
 
 
 def stored_key(key: str) -> str:
@@ -45,10 +46,10 @@ class AlertStore:
         every read after it sees the last committed alert."""
         await advisory_lock(self._uow.session, _ALERT_LOCK)
 
-    async def add_receipts(self, receipts: list[AlertReceiptRow]) -> None:
-        """Store the posts as received (their ids are read back for the outcomes)."""
-        self._uow.session.add_all(receipts)
-        await self._uow.session.flush()
+    async def add_receipts(self, receipts: list[dict[str, Any]]) -> None:
+        """Store the posts as received, each with its outcomes (AlertReceiptRow's columns), in one statement."""
+        if receipts:
+            await self._uow.session.execute(_INSERT_RECEIPTS, receipts)
 
     def add_link(self, link: AlertLinkRow) -> None:
         self._uow.session.add(link)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import count
+from secrets import token_hex
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -20,10 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from services.alerts import Alert, Classification, classify_alert
 from services.deps import Deps, ThreadTarget
 from services.errors import ConcurrentUpdate
-from services.incidents import DomainError, Incident, Status
+from services.incidents import DomainError, Incident, Person, Status, TimelineEvent
 from services.intake import alert_store
-from services.intake.tables import AlertLinkRow, AlertReceiptRow
-from services.intake.within import BEACON, record, refresh_card, refresh_cards, thread_note, thread_target
+from services.intake.tables import AlertLinkRow
+from services.intake.within import BEACON, refresh_card, refresh_cards, thread_note, thread_target
 from services.pipeline import change_within, declare_within
 from services.store.db import database_unavailable
 from services.store.group_commit import GroupCommit, group_commit_for
@@ -39,6 +41,9 @@ MAX_POSTS_PER_TRANSACTION = 50
 # Teams answers 429 above 50 calls a second per app and tenant (200 storming incidents: 40) and
 # 1,800 an hour in one thread (720); the card shows the count within 5 s.
 REDRAW_AFTER = timedelta(seconds=5)
+# Post tokens: this process's random prefix (replicas differ) and a count (a uuid4 per post costs
+# more than the rest of a repeated alert's request).
+_PROCESS, _POSTS = token_hex(6), count(1)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class AlertPost:
     body: dict[str, Any]
     alerts: list[Alert]
     received_at: datetime
+    # Names this post in the keys of what it queues (card redraws, thread notes), the same on a retry.
+    token: str = field(default_factory=lambda: f"{_PROCESS}-{next(_POSTS)}")
 
 
 async def receive_alerts(source: str, body: dict[str, Any], alerts: list[Alert], deps: Deps) -> list[AlertOutcome]:
@@ -88,18 +95,18 @@ async def _receive(posts: list[AlertPost], deps: Deps) -> list[list[AlertOutcome
 async def _receive_once(posts: list[AlertPost], deps: Deps) -> list[list[AlertOutcome]]:
     now = deps.clock.now()
     async with deps.uow() as uow:
-        # The receipts are the first statement on purpose: on SQLite this write takes the lock.
-        receipts = [AlertReceiptRow(source=post.source, received_at=post.received_at, body=post.body,
-                                    alert_count=len(post.alerts), outcome=[]) for post in posts]
-        await uow.alerts.add_receipts(receipts)
+        await uow.write_first()  # SQLite: the writer's turn before the first read
         await uow.alerts.serialise()
         shared = _Shared(*await uow.alerts.open_links([(a.source, a.key) for p in posts for a in p.alerts]))
         answers = []
-        for post, receipt in zip(posts, receipts, strict=True):
-            intake = _AlertIntake(uow, deps, now, receipt.id, shared)
-            outcomes = [await intake.apply(alert) for alert in post.alerts]
-            receipt.outcome = [o.to_dict() for o in outcomes]
-            answers.append(outcomes)
+        for post in posts:
+            intake = _AlertIntake(uow, deps, now, post.token, shared)
+            answers.append([await intake.apply(alert) for alert in post.alerts])
+        await shared.write_events(uow)
+        # Each post verbatim with what became of its alerts, all in one statement.
+        await uow.alerts.add_receipts([
+            dict(source=post.source, received_at=post.received_at, body=post.body, alert_count=len(post.alerts),
+                 outcome=[o.to_dict() for o in outcomes]) for post, outcomes in zip(posts, answers, strict=True)])
         await refresh_cards(uow, shared.redraws, now, delay=REDRAW_AFTER)
         await uow.commit()
     return answers
@@ -107,13 +114,27 @@ async def _receive_once(posts: list[AlertPost], deps: Deps) -> list[list[AlertOu
 
 @dataclass
 class _Shared:
-    """What the alerts of one transaction share, so a repeat costs no query of its own: the open
-    link of each alert key (looked up together at the start, kept current as alerts link and
-    incidents resolve) and the card redraws asked for (queued together at the end)."""
+    """What the alerts of one transaction share, so a repeat costs no statement of its own: the
+    open link of each alert key (looked up together at the start, kept current as alerts link and
+    incidents resolve), the timeline entries that change no incident field (written together, in
+    order, before the core writes anything) and the card redraws asked for (queued together at
+    the end)."""
 
     links: dict[tuple[str, str], AlertLinkRow | None]
     incidents: dict[int, IncidentRow]  # the rows of the linked incidents, which the core's updates keep current
     redraws: dict[int, str] = field(default_factory=dict)
+    events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
+
+    def record(self, incident: Incident, kind: str, summary: str, now: datetime, *,
+               actor: Person | None = None, after: dict[str, object] | None = None) -> None:
+        """A timeline entry that changes no incident field, so no one's card becomes stale."""
+        assert incident.id is not None
+        self.events.append((incident.id, incident.version, TimelineEvent(kind, now, actor, summary, after=after)))
+
+    async def write_events(self, uow: UnitOfWork) -> None:
+        """Write the entries recorded so far: before the core changes an incident, and at the end."""
+        events, self.events = self.events, []
+        await uow.timeline.record_many(events)
 
     def closed(self, incident_id: int) -> None:
         for key, link in self.links.items():
@@ -124,8 +145,8 @@ class _Shared:
 class _AlertIntake:
     """One receipt's alerts, applied in order inside its transaction."""
 
-    def __init__(self, uow: UnitOfWork, deps: Deps, now: datetime, receipt_id: int, shared: _Shared):
-        self.uow, self.deps, self.now, self.receipt_id, self.shared = uow, deps, now, receipt_id, shared
+    def __init__(self, uow: UnitOfWork, deps: Deps, now: datetime, post: str, shared: _Shared):
+        self.uow, self.deps, self.now, self.post, self.shared = uow, deps, now, post, shared
         self.routing = deps.config.alert_routing
 
     def _outcome(self, alert: Alert, outcome: str, incident_id: int | None) -> AlertOutcome:
@@ -154,24 +175,25 @@ class _AlertIntake:
         link.count += 1
         link.last_at, link.status, link.resolved_at = self.now, "firing", None
         incident = await self._incident(link.incident_id)
-        await record(self.uow, incident, "alert_repeated", f"{alert.rule} fired again ×{link.count}", self.now,
-                     after={"source": alert.source, "key": alert.key, "count": link.count})
+        self.shared.record(incident, "alert_repeated", f"{alert.rule} fired again ×{link.count}", self.now,
+                           after={"source": alert.source, "key": alert.key, "count": link.count})
         return self._outcome(alert, await self._after_firing(alert, incident, "repeated"), incident.id)
 
     async def _join(self, alert: Alert, routed: Classification, incident: Incident) -> AlertOutcome:
         self._add_link(alert, routed, incident, declared=False)
-        await record(self.uow, incident, "alert_joined",
-                     f"{routed.origin} joined: {alert.summary} (service {routed.service})", self.now,
-                     after=_alert_facts(alert, routed))
+        self.shared.record(incident, "alert_joined",
+                           f"{routed.origin} joined: {alert.summary} (service {routed.service})", self.now,
+                           after=_alert_facts(alert, routed))
         return self._outcome(alert, await self._after_firing(alert, incident, "grouped"), incident.id)
 
     async def _after_firing(self, alert: Alert, incident: Incident, outcome: str) -> str:
         """An alert during the monitoring period reopens the incident; otherwise the card shows the count."""
         if incident.status is not Status.MONITORING:
-            self.shared.redraws.setdefault(incident.id or 0, f"receipt{self.receipt_id}")
+            self.shared.redraws.setdefault(incident.id or 0, f"post:{self.post}")
             return outcome
         was_open, old_impact = incident.is_open, incident.impact
         incident.move_to(Status.INVESTIGATING, BEACON, self.now)
+        await self.shared.write_events(self.uow)
         await change_within(self.uow, incident, self.deps, self.now, was_open=was_open, old_impact=old_impact,
                             note=f"{alert.origin} fired during monitoring: back to investigating")
         return "reopened"
@@ -185,16 +207,17 @@ class _AlertIntake:
             now=self.now)
         channel = config.channels.incidents_channel
         target = await thread_target(self.uow, channel)
+        await self.shared.write_events(self.uow)
         # Not installed anywhere: stored all the same; its card post fails visibly until Beacon is.
         await declare_within(self.uow, incident, target or ThreadTarget("", channel_id=channel), self.deps, self.now)
         self._add_link(alert, routed, incident, declared=True)
-        await record(self.uow, incident, "alert_fired", f"declared {routed.origin}: {alert.summary} "
-                     f"(service {routed.service} by {routed.reason})", self.now, actor=BEACON,
-                     after=_alert_facts(alert, routed))
+        self.shared.record(incident, "alert_fired", f"declared {routed.origin}: {alert.summary} "
+                           f"(service {routed.service} by {routed.reason})", self.now, actor=BEACON,
+                           after=_alert_facts(alert, routed))
         if target is None:
-            await record(self.uow, incident, "not_posted",
-                         "Beacon is not installed in any team yet, so this incident's card cannot be posted "
-                         "to Teams: add Beacon to a team", self.now)
+            self.shared.record(incident, "not_posted",
+                               "Beacon is not installed in any team yet, so this incident's card cannot be posted "
+                               "to Teams: add Beacon to a team", self.now)
         return self._outcome(alert, "declared", incident.id)
 
     def _add_link(self, alert: Alert, routed: Classification, incident: Incident, *, declared: bool) -> None:
@@ -214,12 +237,12 @@ class _AlertIntake:
             return self._outcome(alert, "already resolved", link.incident_id)
         link.status, link.resolved_at, link.last_at = "resolved", alert.ended_at or self.now, self.now
         incident = await self._incident(link.incident_id)
-        await record(self.uow, incident, "alert_resolved", f"{alert.origin} resolved", self.now,
-                     after={"source": alert.source, "key": alert.key})
+        self.shared.record(incident, "alert_resolved", f"{alert.origin} resolved", self.now,
+                           after={"source": alert.source, "key": alert.key})
         await self.uow.flush()
         links = await self.uow.alerts.links_of(link.incident_id)
         if any(other.status == "firing" for other in links):
-            await refresh_card(self.uow, link.incident_id, f"receipt{self.receipt_id}", self.now)
+            await refresh_card(self.uow, link.incident_id, f"post:{self.post}", self.now)
             return self._outcome(alert, "resolved", link.incident_id)
         return self._outcome(alert, await self._all_resolved(incident, len(links)), link.incident_id)
 
@@ -230,12 +253,13 @@ class _AlertIntake:
         if self.routing.auto_resolve and incident.is_open:
             was_open, old_impact = incident.is_open, incident.impact
             incident.resolve(f"Monitoring reports {what} resolved (alert_routing.auto_resolve)", BEACON, self.now)
+            await self.shared.write_events(self.uow)
             await change_within(self.uow, incident, self.deps, self.now, was_open=was_open, old_impact=old_impact)
             self.shared.closed(incident.id)
             return "resolved; incident resolved"
-        await refresh_card(self.uow, incident.id, f"receipt{self.receipt_id}", self.now)
+        await refresh_card(self.uow, incident.id, f"post:{self.post}", self.now)
         await thread_note(self.uow, incident.id, f"Monitoring reports {what} of {incident.number} resolved. "
-                          "Resolve the incident once you have checked.", f"all-resolved:r{self.receipt_id}", self.now)
+                          "Resolve the incident once you have checked.", f"all-resolved:{self.post}", self.now)
         return "resolved; all linked alerts resolved"
 
     async def _incident(self, incident_id: int) -> Incident:
