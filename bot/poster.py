@@ -31,6 +31,7 @@ from services.comms.catch_up import FOLDED, fold_catch_up
 from services.comms.messages import Message
 from services.comms.teams_problems import REFUSALS, Refusal, channel_of, teams_refused
 from services.comms.teams_turns import wait_for_turn
+from services.comms.thread_notes import notes_together
 from services.delivery import NotYet, PermanentDeliveryError, TransientDeliveryError, classify_status
 from services.deps import Deps
 from services.effects.teams import (
@@ -388,8 +389,17 @@ class TeamsPoster:
             await self.update_card(effect)
 
     async def thread_note(self, effect: Effect) -> None:
+        """A note in the incident thread, with the notes queued behind it while it waited for its
+        turn under Teams' limits (services/comms/thread_notes.py): gathered once the turn has come."""
         incident_id = int(effect.payload["incident_id"])
-        await self.reply_in_thread(incident_id, plain_text_message(str(effect.payload["text"])))
+
+        async def reply(turn_context: TurnContext, root_id: str) -> None:
+            async with self.deps.uow() as uow:
+                text = await notes_together(uow, effect, self.deps.clock.now())
+                await uow.commit()
+            await turn_context.send_activity(plain_text_message(text))
+
+        await self.in_thread(incident_id, reply)
 
     async def replace_form(self, effect: Effect) -> None:
         """The used declare form, for everyone: what it became, with a link to the incident's thread

@@ -2,7 +2,7 @@
 stakeholder channel's thread, and learning the names of people picked by id.
 
 Their idempotency keys are `incident:<id>:<tag>`, where the tag names the message (`root`,
-`card:v7`, `update:responders:3`, `intake:card:receipt12`, …); they share the incident's Teams
+`card:v7`, `update:responders:3`, `intake:card:post:9c41d2e07a3b-12`, …); they share the incident's Teams
 ordering key, so the root card goes out first.
 """
 

@@ -207,13 +207,29 @@ class Outbox:
             OutboxRow.ordering_key == effect.ordering_key, OutboxRow.id > effect_id,
             OutboxRow.status == "pending", OutboxRow.kind.in_(list(kinds))).order_by(OutboxRow.id), self._uow.session)
         skipped = list(await self._uow.session.scalars(query))
-        if skipped:
-            await self._uow.session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in skipped]))
-                                            .values(status="skipped", last_error=why, done_at=now,
-                                                    lease_until=None))
+        await self.skip([r.id for r in skipped], now=now, why=why)
         await self._uow.session.execute(update(OutboxRow).where(OutboxRow.id == effect_id)
                                         .values(kind=effect.kind, payload=effect.payload()))
         return skipped
+
+    async def waiting_behind(self, effect_id: int, kind: type[OutboxEffect], ordering_key: str, *,
+                             most: int) -> list[OutboxRow]:
+        """Up to `most` pending rows of `kind` queued after row `effect_id` on `ordering_key` (its
+        own), oldest first, locked (PostgreSQL) until the commit."""
+        query = lock_rows(select(OutboxRow).where(
+            OutboxRow.ordering_key == ordering_key, OutboxRow.id > effect_id, OutboxRow.status == "pending",
+            OutboxRow.kind == kind.kind).order_by(OutboxRow.id).limit(most), self._uow.session)
+        return list(await self._uow.session.scalars(query))
+
+    async def skip(self, ids: Collection[int], *, now: datetime, why: str) -> None:
+        """Mark pending rows skipped (`why`): what they say went out with another row."""
+        if ids:
+            await self._uow.session.execute(update(OutboxRow).where(OutboxRow.id.in_(sorted(ids)))
+                                            .values(status="skipped", last_error=why, done_at=now, lease_until=None))
+
+    async def set_payload(self, effect_id: int, payload: dict[str, Any]) -> None:
+        """What row `effect_id` sends from now on (a retry sends it too)."""
+        await self._uow.session.execute(update(OutboxRow).where(OutboxRow.id == effect_id).values(payload=payload))
 
     async def incidents_waiting(self, kind: type[OutboxEffect], incident_ids: Collection[int]) -> set[int]:
         """Which of these incidents have an effect of this kind pending, locked (PostgreSQL) until the

@@ -76,3 +76,28 @@ async def test_twenty_responders_clicking_one_busy_incident_at_once_all_get_thei
     await settled(stack)
     async with stack.beacon.deps.uow() as uow:
         assert card_version(root.cards[0]) == (await uow.incidents.get(1)).version
+
+
+async def test_notes_queued_behind_a_slow_thread_go_out_together_once_each_in_order(stack):
+    _, root = await declare(stack)
+    await settled(stack)
+    before = len(stack.teams.thread(root.id))
+    # Teams takes 3 s over the first note's reply; twelve more notes are added meanwhile.
+    stack.teams.delay_next(1, 3.0, operation="reply")
+    said = [f"Region {n} checked" for n in range(13)]
+    await act(stack, root, "incident.note", from_user=RESPONDERS[0], note=said[0])
+    for n, text in enumerate(said[1:], start=1):
+        await act(stack, root, "incident.note", from_user=RESPONDERS[n], note=text)
+    await settled(stack)
+
+    replies = [m.text or "" for m in stack.teams.thread(root.id)[before:] if m.text]
+    lines = [line for reply in replies for line in reply.splitlines() if "checked" in line]
+    # Every note reached the thread exactly once, in the order they were added...
+    assert [next(t for t in said if t in line) for line in lines] == said
+    assert all(f"{RESPONDERS[n].name}" in lines[n] for n in range(13))
+    # ...the first on its own, the twelve that waited behind it in one reply, not twelve.
+    assert len(replies) == 2, replies
+    async with stack.beacon.deps.uow() as uow:
+        rows = await uow.outbox.of_incident(1)
+    # The reply of the second carried the other eleven, whose rows say so.
+    assert sum(r.kind == "teams.thread_note" and r.status == "skipped" for r in rows) == 11
