@@ -409,3 +409,29 @@ async def test_the_questions_about_earlier_unfinished_effects_read_the_partial_i
                 assert any("ix_outbox_unfinished" in detail for detail in details), (statement, details)
     finally:
         await engine.dispose()
+
+
+async def test_a_burst_of_commits_costs_the_worker_one_claim_not_one_each(sessions):
+    delivered: list[str] = []
+
+    async def handler(effect: Effect) -> None:
+        await asyncio.sleep(0.5)  # Teams taking its time: the deliveries are still in flight below
+        delivered.append(effect.key)
+
+    w = worker(sessions, {"x": handler}, idle_poll=5.0, concurrency=40, wake_gather=0.1)
+    running = asyncio.create_task(w.run())
+    await asyncio.sleep(0.1)  # asleep, with nothing to do
+    claims = statements(sessions, is_claim)
+
+    async def commit(i: int) -> None:  # as a click does: its commit wakes the worker
+        await enqueue(sessions, "x", f"c{i}")
+        w.wake()
+
+    await asyncio.gather(*(commit(i) for i in range(10)))  # ten commits at the same moment
+    await asyncio.sleep(0.3)
+    during = len(claims)
+    await asyncio.sleep(0.6)
+    w.stop()
+    await running
+    assert sorted(delivered) == sorted(f"c{i}" for i in range(10))
+    assert during == 1, f"{during} claims for one burst of ten commits"
