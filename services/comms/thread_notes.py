@@ -4,13 +4,17 @@ Every change made from a card says in the incident's thread who did what (a one-
 takes about one post a second in a thread, and 1,800 an hour; twenty responders adding notes to a
 busy incident queue faster than that, and replayed one by one the thread would fall minutes, then
 hours, behind the incident. So when a note's turn comes, the notes queued behind it (up to
-MOST_NOTES, and LONGEST characters in all) join its reply, one line each, in the order they were
+MOST_NOTES, and LONGEST bytes in all) join its reply, one line each, in the order they were
 made; their rows are marked skipped in the same transaction that rewrites the reply's text, so a
 failed post is retried with all of them and none is sent twice.
+
+The reply is measured as cards are (cards/budget.py): on the wire, where a character outside
+ASCII may take six bytes (`\\uXXXX`), so notes in any script stay under the size Teams accepts.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from services.effects import ordering
@@ -19,9 +23,14 @@ from services.outbox import Effect
 from services.store.uow import UnitOfWork
 
 MOST_NOTES = 50
-# Teams refuses a bot message of more than about 28 KB; a reply this long stays well under it.
-LONGEST = 8000
+# Bytes of the reply's text on the wire: well under the 28 KB a bot message may take.
+LONGEST = 16 * 1024
 JOINED = "posted in one reply with the thread note before it, while Teams' limits held the thread's posts back"
+
+
+def wire_size(text: str) -> int:
+    """Bytes of `text` in the activity's JSON, with what is outside ASCII escaped."""
+    return len(json.dumps(text, ensure_ascii=True)) - 2  # without its quotes
 
 
 async def notes_together(uow: UnitOfWork, effect: Effect, now: datetime) -> str:
@@ -31,10 +40,11 @@ async def notes_together(uow: UnitOfWork, effect: Effect, now: datetime) -> str:
     text = str(effect.payload["text"])
     behind = await uow.outbox.waiting_behind(effect.id, ThreadNote, ordering.incident_teams(incident_id),
                                              most=MOST_NOTES)
-    joined = []
+    joined, size = [], wire_size(text)
     for row in behind:
         line = str(row.payload.get("text", ""))
-        if len(text) + 1 + len(line) > LONGEST:
+        size += wire_size("\n" + line)
+        if size > LONGEST:
             break
         text += "\n" + line
         joined.append(row.id)

@@ -4,6 +4,7 @@ for the next reply."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -65,3 +66,13 @@ async def test_notes_join_only_while_the_reply_stays_under_the_longest_text(engi
     text = await deliver_first(engine, ids[0])
     assert text.splitlines() == texts[:2] and len(text) <= LONGEST
     assert [status for status, _ in await statuses(engine)] == ["pending", "skipped", "pending", "pending"]
+
+
+async def test_notes_outside_ascii_are_measured_as_they_travel(engine):
+    """Two notes of 2,000 such characters: 4,000 characters together, but each takes six bytes on
+    the wire (\\uXXXX), 24 KB in all, more than a reply may carry: the second waits for its own."""
+    long = "確" * 2000
+    ids = await queue(engine, [f"Alice noted: {long}", f"Bob noted: {long}"])
+    assert len(f"Alice noted: {long}\nBob noted: {long}") < LONGEST < 2 * len(json.dumps(long))
+    assert await deliver_first(engine, ids[0]) == f"Alice noted: {long}"
+    assert [status for status, _ in await statuses(engine)] == ["pending", "pending"]
