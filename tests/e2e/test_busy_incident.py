@@ -82,8 +82,8 @@ async def test_notes_queued_behind_a_slow_thread_go_out_together_once_each_in_or
     _, root = await declare(stack)
     await settled(stack)
     before = len(stack.teams.thread(root.id))
-    # Teams takes 3 s over the first note's reply; twelve more notes are added meanwhile.
-    stack.teams.delay_next(1, 3.0, operation="reply")
+    # Teams takes 5 s over the first note's reply; twelve more notes are added meanwhile.
+    stack.teams.delay_next(1, 5.0, operation="reply")
     said = [f"Region {n} checked" for n in range(13)]
     await act(stack, root, "incident.note", from_user=RESPONDERS[0], note=said[0])
     for n, text in enumerate(said[1:], start=1):
