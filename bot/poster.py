@@ -389,17 +389,13 @@ class TeamsPoster:
             await self.update_card(effect)
 
     async def thread_note(self, effect: Effect) -> None:
-        """A note in the incident thread, with the notes queued behind it while it waited for its
-        turn under Teams' limits (services/comms/thread_notes.py): gathered once the turn has come."""
-        incident_id = int(effect.payload["incident_id"])
-
-        async def reply(turn_context: TurnContext, root_id: str) -> None:
-            async with self.deps.uow() as uow:
-                text = await notes_together(uow, effect, self.deps.clock.now())
-                await uow.commit()
-            await turn_context.send_activity(plain_text_message(text))
-
-        await self.in_thread(incident_id, reply)
+        """A note in the incident thread, with the notes queued behind it (services/comms/thread_notes.py).
+        Gathered on every attempt, before the Bot Connector call: a note sent back until its turn
+        under Teams' limits gathers again when it comes, with the notes queued meanwhile."""
+        async with self.deps.uow() as uow:
+            text = await notes_together(uow, effect, self.deps.clock.now())
+            await uow.commit()
+        await self.reply_in_thread(int(effect.payload["incident_id"]), plain_text_message(text))
 
     async def replace_form(self, effect: Effect) -> None:
         """The used declare form, for everyone: what it became, with a link to the incident's thread
