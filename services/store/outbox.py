@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import ColumnElement, exists, func, literal_column, select, update
 from sqlalchemy.orm import aliased
@@ -42,16 +42,19 @@ def _effect_values(effect: OutboxEffect, now: datetime, due: datetime | None = N
                    due or now, now)
 
 
-def unfinished_before(ordering_key: Any, before_id: Any) -> ColumnElement[bool]:
-    """An effect queued before `before_id` under `ordering_key` is still to go out (pending or
-    being sent). Both may be values or columns of an outer query (the outbox worker's claim).
+def _unfinished(status: Any) -> ColumnElement[bool]:
+    """The row is still to go out (pending or being sent). The statuses are literals, not bound
+    parameters, and spelled as the predicate of the partial index ix_outbox_unfinished: a planner
+    uses a partial index only when the query's WHERE clause implies its predicate as written, so
+    with parameters it reads every row of the ordering key."""
+    return cast(ColumnElement[bool], status.in_([literal_column(f"'{s}'") for s in UNFINISHED_STATUSES]))
 
-    The statuses are literals, not bound parameters, and spelled as the predicate of the partial
-    index ix_outbox_unfinished: a planner uses a partial index only when the query's WHERE clause
-    implies its predicate as written, so with parameters it reads every row of the ordering key."""
+
+def unfinished_before(ordering_key: Any, before_id: Any) -> ColumnElement[bool]:
+    """An effect queued before `before_id` under `ordering_key` is still to go out. Both may be
+    values or columns of an outer query (the outbox worker's claim)."""
     earlier = aliased(OutboxRow)
-    return exists().where(earlier.ordering_key == ordering_key, earlier.id < before_id,
-                          earlier.status.in_([literal_column(f"'{status}'") for status in UNFINISHED_STATUSES]))
+    return exists().where(earlier.ordering_key == ordering_key, earlier.id < before_id, _unfinished(earlier.status))
 
 
 @dataclass(frozen=True)
@@ -159,9 +162,8 @@ class Outbox:
 
     async def _unfinished_keys(self, keys: Collection[str]) -> set[str]:
         """Which of these ordering keys have an effect still to go out (the partial index's range)."""
-        query = select(OutboxRow.ordering_key).where(
-            OutboxRow.ordering_key.in_(sorted(keys)),
-            OutboxRow.status.in_([literal_column(f"'{status}'") for status in UNFINISHED_STATUSES]))
+        query = select(OutboxRow.ordering_key).where(OutboxRow.ordering_key.in_(sorted(keys)),
+                                                     _unfinished(OutboxRow.status))
         return set(await self._uow.session.scalars(query))
 
     async def _insert(self, values: dict[str, Any]) -> bool:
