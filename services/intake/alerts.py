@@ -25,7 +25,7 @@ from services.errors import ConcurrentUpdate
 from services.incidents import DomainError, Incident, Person, Status, TimelineEvent
 from services.intake import alert_store
 from services.intake.tables import AlertLinkRow
-from services.intake.within import BEACON, refresh_card, refresh_cards, thread_note, thread_target
+from services.intake.within import BEACON, entry, refresh_card, refresh_cards, thread_note, thread_target
 from services.pipeline import change_within, declare_within
 from services.store.db import database_unavailable
 from services.store.group_commit import GroupCommit, group_commit_for
@@ -127,9 +127,8 @@ class _Shared:
 
     def record(self, incident: Incident, kind: str, summary: str, now: datetime, *,
                actor: Person | None = None, after: dict[str, object] | None = None) -> None:
-        """A timeline entry that changes no incident field, so no one's card becomes stale."""
-        assert incident.id is not None
-        self.events.append((incident.id, incident.version, TimelineEvent(kind, now, actor, summary, after=after)))
+        """within.record, written with the others by write_events."""
+        self.events.append(entry(incident, kind, summary, now, actor=actor, after=after))
 
     async def write_events(self, uow: UnitOfWork) -> None:
         """Write the entries recorded so far: before the core changes an incident, and at the end."""

@@ -18,11 +18,19 @@ from services.incidents import Incident, Person, TimelineEvent
 from services.policy import BEACON as BEACON  # intake acts as Beacon
 from services.store.uow import UnitOfWork
 
+def entry(incident: Incident, kind: str, summary: str, now: datetime, *, actor: Person | None = None,
+          after: dict[str, object] | None = None) -> tuple[int, int, TimelineEvent]:
+    """A timeline entry that changes no incident field, so no one's card becomes stale: (incident
+    id, the version it was made at, the event), as Timeline.record_many writes them."""
+    assert incident.id is not None
+    return incident.id, incident.version, TimelineEvent(kind, now, actor, summary, after=after)
+
+
 async def record(uow: UnitOfWork, incident: Incident, kind: str, summary: str, now: datetime, *,
                  actor: Person | None = None, after: dict[str, object] | None = None) -> None:
-    """A timeline entry that changes no incident field, so no one's card becomes stale."""
-    assert incident.id is not None
-    await uow.timeline.record(incident.id, TimelineEvent(kind, now, actor, summary, after=after), incident.version)
+    """Write `entry` now."""
+    incident_id, version, event = entry(incident, kind, summary, now, actor=actor, after=after)
+    await uow.timeline.record(incident_id, event, version)
 
 
 async def refresh_card(uow: UnitOfWork, incident_id: int, key: str, now: datetime) -> None:
