@@ -26,6 +26,7 @@ def test_card_actions_benchmark_runs_against_beacon_and_the_baseline():
     result = json.loads((ROOT / "bench" / "results" / "card_actions-smoke.json").read_text())
     assert result["beacon"]["requests"] > 0 and result["baseline"]["requests"] > 0
     assert result["beacon"]["errors"] == 0 and result["baseline"]["errors"] == 0, result["beacon"]["first_errors"]
+    assert result["drained"], result["drain_seconds"]  # each round started with Beacon's outbox empty
 
 
 def test_card_actions_refuses_more_users_than_the_bench_team_names():
