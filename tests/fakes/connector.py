@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -61,6 +62,11 @@ ERROR_CODES = {400: "BadArgument", 401: "Unauthorized", 403: "BotNotInConversati
 SEND_LIMITS = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))  # send, reply, create, update, delete
 READ_LIMITS = ((14, 1.0), (16, 2.0), (120, 30.0), (3600, 3600.0))  # member and conversation reads
 SENDS = frozenset({"create_conversation", "send", "reply", "update", "delete"})
+# (msteams-docs bots/how-to/format-your-bot-messages): a bot message may carry about 100 KB, the
+# whole payload encoded as UTF-16 and base64 images left out; more is refused with 413
+# MessageSizeTooBig.
+MAX_MESSAGE_BYTES = 100 * 1024
+_BASE64_IMAGE = re.compile(r"data:image/[a-z+.-]+;base64,[A-Za-z0-9+/=]*")
 READS = frozenset({"get_members", "get_member", "get_paged_members", "get_activity_members"})
 
 
@@ -266,7 +272,7 @@ class FakeConnector(ConnectorRecord):
             await self._notify()
 
     async def _answer(self, record: RecordedRequest) -> web.Response:
-        if (refused := self._not_installed(record) or self._archived(record)) is not None:
+        if (refused := self._not_installed(record) or self._archived(record) or self._too_big(record)) is not None:
             return refused
         handlers: dict[Operation, Callable[[RecordedRequest], Awaitable[web.Response]]] = {
             "create_conversation": self._on_create, "send": self._on_send, "reply": self._on_send,
@@ -292,6 +298,16 @@ class FakeConnector(ConnectorRecord):
                 return _error(403, "BotNotInConversationRoster",
                               f"The bot is not part of the conversation roster (team {team}).")
         return None
+
+    def _too_big(self, record: RecordedRequest) -> web.Response | None:
+        """413 for a post or edit over MAX_MESSAGE_BYTES, measured as Teams does."""
+        if record.operation not in SENDS or record.operation == "delete":
+            return None
+        text = _BASE64_IMAGE.sub("", json.dumps(record.body, ensure_ascii=False))
+        size = len(text.encode("utf-16-le"))
+        if size <= MAX_MESSAGE_BYTES:
+            return None
+        return _error(413, "MessageSizeTooBig", f"The message is {size} bytes as UTF-16, over {MAX_MESSAGE_BYTES}.")
 
     def _archived(self, record: RecordedRequest) -> web.Response | None:
         if not self.archived or record.operation not in SENDS:

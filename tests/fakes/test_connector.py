@@ -148,6 +148,30 @@ async def test_an_archived_channel_takes_no_post_reply_or_edit(fake: FakeConnect
     assert fake.thread(root_id) == [] and fake.cards() == [CARD]
 
 
+async def test_a_message_over_100_kb_as_utf16_is_refused_and_an_image_does_not_count(fake: FakeConnector,
+                                                                                       adapter: CloudAdapter) -> None:
+    conversation_id, root_id = await new_thread(adapter, fake.url)
+    image = "data:image/png;base64," + "A" * 200_000  # Teams leaves base64 images out of the size
+    posted: list[str] = []
+
+    def sender(text: str, with_image: bool = False) -> Callable[[TurnContext], Awaitable[None]]:
+        async def send(turn_context: TurnContext) -> None:
+            card = {**CARD, "body": [{"type": "TextBlock", "text": text}]
+                    + ([{"type": "Image", "url": image}] if with_image else [])}
+            await turn_context.send_activity(card_activity(card))
+            posted.append(text[:10])
+        return send
+
+    # 40,000 letters: about 80 KB as UTF-16 with the rest of the activity (and a 200 KB image left
+    # out), under the limit; 52,000 CJK characters: 156 KB as UTF-8, 104 KB as UTF-16, refused.
+    await in_conversation(adapter, fake.url, conversation_id, sender("a" * 40_000, with_image=True))
+    with pytest.raises(ErrorResponseException) as caught:
+        await in_conversation(adapter, fake.url, conversation_id, sender("確" * 52_000))
+    assert caught.value.response.status_code == 413
+    assert json.loads(caught.value.response.text)["error"]["code"] == "MessageSizeTooBig"
+    assert posted == ["a" * 10] and len(fake.thread(root_id)) == 1
+
+
 async def test_update_replaces_the_card_and_keeps_the_history(fake: FakeConnector, adapter: CloudAdapter) -> None:
     conversation_id, root_id = await new_thread(adapter, fake.url)
 
