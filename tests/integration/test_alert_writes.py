@@ -5,7 +5,6 @@ one per alert."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -19,24 +18,12 @@ from services.intake.tables import AlertLinkRow, AlertReceiptRow
 from services.store.db import session_factory
 from services.store.tables import TimelineRow
 from services.store.uow import UnitOfWork
+from tests.e2e.test_crash import alert
 from tests.integration.helpers import statements
 
-CONFIG = parse_config({"services": [{"name": "checkout", "team": "shop", "criticality": "high"}],
+# The first of the crash test's storm services, whose alert builder this test posts.
+CONFIG = parse_config({"services": [{"name": "service-1", "team": "shop", "criticality": "high"}],
                        "directory": {"teams": [{"name": "shop", "email": "shop@example.com"}]}})
-
-
-def firing(sequence: int) -> dict[str, Any]:
-    """One Alertmanager post of the same firing alert; `sequence` makes each body differ, as
-    Alertmanager's repeated notifications do."""
-    labels = {"alertname": "CheckoutErrors", "service": "checkout", "severity": "critical"}
-    return {"version": "4", "groupKey": '{}:{alertname="CheckoutErrors"}', "status": "firing", "receiver": "beacon",
-            "groupLabels": {"alertname": "CheckoutErrors"}, "commonLabels": labels,
-            "commonAnnotations": {"summary": "Checkout errors above 5%"}, "externalURL": "http://alertmanager:9093",
-            "truncatedAlerts": 0,
-            "alerts": [{"status": "firing", "labels": labels,
-                        "annotations": {"summary": "Checkout errors above 5%", "sequence": str(sequence)},
-                        "startsAt": "2026-11-26T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-                        "generatorURL": "http://prometheus:9090/graph", "fingerprint": "c0ffee00c0ffee00"}]}
 
 
 @pytest.fixture
@@ -45,7 +32,7 @@ def deps(engine) -> Deps:
 
 
 async def post(deps: Deps, sequence: int) -> str:
-    body = firing(sequence)
+    body = alert(1, sequence)  # one firing alert; each sequence makes a body of its own, as Alertmanager's repeats
     [outcome] = await receive_alerts("alertmanager", body, PARSERS["alertmanager"](body), deps)
     return outcome.outcome
 
@@ -68,7 +55,7 @@ async def test_thirty_repeats_at_once_are_each_stored_in_one_statement_per_kind(
     assert [r.outcome[0]["outcome"] for r in receipts] == ["declared"] + ["repeated"] * 30
     assert [r.outcome[0]["incident"] for r in receipts] == ["INC-1"] * 31
     # Every repeat on the timeline, counting up.
-    assert [e.summary for e in repeats] == [f"CheckoutErrors fired again ×{n}" for n in range(2, 32)]
+    assert [e.summary for e in repeats] == [f"Storm 1 fired again ×{n}" for n in range(2, 32)]
     assert link.count == 31
     # The first repeat ran alone and the 29 that arrived meanwhile together: two transactions,
     # each writing its receipts in one statement and its timeline entries in another.
