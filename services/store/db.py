@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from services.store import sqlite_driver
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -31,7 +33,7 @@ def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         # One writer at a time on SQLite: wait for the lock rather than fail, and use WAL so
         # readers are not blocked by the writer.
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, async_creator=_sqlite_connector(url))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -44,6 +46,14 @@ def create_engine(url: str) -> AsyncEngine:
         _one_writer_at_a_time(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_connector(url: str) -> Callable[[], Awaitable[Any]]:
+    """SQLite's connections, opened with the arguments SQLAlchemy would give sqlite3 for `url`, as
+    sqlite_driver's one-hop aiosqlite connections."""
+    parsed = make_url(url)
+    args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    return sqlite_driver.connector(*args, **{**kwargs, "timeout": 30})
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
