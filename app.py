@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,15 +81,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     app = web.Application(client_max_size=1024 * 1024, middlewares=[traced_requests, database_outage])
-    background: list[OutboxWorker | Scheduler] = []
+    background: dict[str, OutboxWorker | Scheduler] = {}
 
-    def wake_background() -> None:  # something was queued or a timer moved
-        for runner in background:
-            runner.wake()
+    def waking(name: str) -> Callable[[], None]:  # something was queued, or a timer moved
+        return lambda: background[name].wake() if name in background else None
 
     express = ExpressLane()  # pages go to this process's outbox worker as they commit
-    deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=wake_background, express=express), config=config,
-                clock=clock)
+    deps = Deps(uow=lambda: UnitOfWork(sessions, on_outbox=waking("outbox"), on_timers=waking("scheduler"),
+                                       express=express), config=config, clock=clock)
     adapter = BeaconAdapter(settings)
     adapter.ledger = CardLedger(deps)
     bot = BeaconBot(deps)
@@ -111,7 +110,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> web.Ap
     express.worker = worker
     scheduler = Scheduler(deps.uow, config, clock, idle_poll=settings.scheduler_idle_poll_seconds,
                           feeds=lambda schedule: deps.shift_feeds(schedule), status_url=deps.status_url)
-    background += [worker, scheduler]
+    background.update(outbox=worker, scheduler=scheduler)
     app[DEPS], app[WORKER], app[SCHEDULER] = deps, worker, scheduler
 
     async def messages(request: web.Request) -> web.Response:

@@ -43,7 +43,7 @@ class Timers:
             flag_modified(row, "phase")
             if advance_sequence:
                 row.sequence += 1
-        self._uow.wake_on_commit()
+        self._uow.wake_scheduler_on_commit()
         return used
 
     async def move(self, moves: Sequence[tuple[TimerRow, str, datetime, int]]) -> None:
@@ -64,7 +64,7 @@ class Timers:
             if len(moved.all()) != len(keys):
                 raise ConcurrentUpdate(f"timers of {len(keys)} incidents")
         if moves:
-            self._uow.wake_on_commit()
+            self._uow.wake_scheduler_on_commit()
 
     async def drop(self, timer: TimerRow) -> None:
         """A fired timer whose incident is gone or closed."""
@@ -74,7 +74,7 @@ class Timers:
         """Stop one timer of an incident (an acknowledged page's escalation)."""
         await self._uow.session.execute(delete(TimerRow).where(TimerRow.incident_id == incident_id,
                                                                TimerRow.kind == kind))
-        self._uow.wake_on_commit()
+        self._uow.wake_scheduler_on_commit()
 
     async def stop(self, incident_id: int) -> None:
         await self._uow.session.execute(delete(TimerRow).where(TimerRow.incident_id == incident_id))

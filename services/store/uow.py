@@ -45,11 +45,13 @@ if TYPE_CHECKING:
 
 class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *,
-                 on_outbox: Callable[[], None] | None = None, express: ExpressLane | None = None):
+                 on_outbox: Callable[[], None] | None = None, on_timers: Callable[[], None] | None = None,
+                 express: ExpressLane | None = None):
         self._sessions = sessions
-        self._on_outbox = on_outbox
+        self._on_outbox = on_outbox  # wakes the outbox worker
+        self._on_timers = on_timers  # wakes the scheduler
         self.express = express  # where pages go once this commits (services.store.outbox)
-        self._queued = False
+        self._queued = self._timers_moved = False
         self._after_commit: list[Callable[[], None]] = []
         self.session: AsyncSession
 
@@ -76,8 +78,13 @@ class UnitOfWork:
         await take_the_writer_turn(self.session)
 
     def wake_on_commit(self) -> None:
-        """Something was queued or a timer moved: wake the background workers once this commits."""
+        """Something was queued: wake the outbox worker once this commits."""
         self._queued = True
+
+    def wake_scheduler_on_commit(self) -> None:
+        """A timer was armed or moved: wake the scheduler once this commits (only then: a change
+        that moved no timer costs the scheduler no look at the timers)."""
+        self._timers_moved = True
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this transaction has committed (not if it rolls back)."""
@@ -95,7 +102,9 @@ class UnitOfWork:
         self._after_commit.clear()
         if self._queued and self._on_outbox:
             self._on_outbox()
-        self._queued = False
+        if self._timers_moved and self._on_timers:
+            self._on_timers()
+        self._queued = self._timers_moved = False
 
     # -- the core's repositories -------------------------------------------------------------
     @cached_property
