@@ -19,7 +19,7 @@ from bot.views import changed_meanwhile, view_of
 from cards import strings
 from cards.elements import Json
 from cards.forms import DeclareForm, SimilarOffer, declare_form
-from cards.incident import incident_card
+from cards.incident import IncidentView, incident_card
 from cards.incident_parts import span
 from cards.messages import declared_card
 from services.declaring import (
@@ -33,7 +33,8 @@ from services.declaring import (
 )
 from services.deps import Deps
 from services.incidents import DomainError, Incident, IncidentNotFound
-from services.lifecycle import FORM_USED, ActionOutcome, IncidentAction, act_on_incident
+from services.lifecycle import FORM_USED, ActionOutcome, IncidentAction, act_on_incident, act_within, retrying_races
+from services.store.uow import UnitOfWork
 from services.verbs import INCIDENT_VERBS, VERB_OF, Verb
 
 log = logging.getLogger("beacon.bot")
@@ -116,7 +117,6 @@ class CardActions:
             Verb.DECLARE_FORM: self._declare_form,
             Verb.DECLARE_SUBMIT: self._declare_submit,
             Verb.DECLARE_JOIN: self._declare_join,
-            **{verb: self._incident_action for verb in INCIDENT_VERBS},
         }
 
     def register(self, verb: Verb, route: CardRoute) -> None:
@@ -133,6 +133,8 @@ class CardActions:
                                  "BadRequest")
         if verb is None:
             return unknown
+        if verb in INCIDENT_VERBS:
+            return await self._incident_click(turn_context, verb, data)
         try:
             refusal: Refusal | None = await self.gate.check(turn_context, verb, data)
         except ValueError as error:  # malformed card data
@@ -194,22 +196,38 @@ class CardActions:
             return strings.FORM_ALREADY_USED.format(text=f"{outcome.incident.label} · {outcome.incident.title}")
         return joined_text(outcome.incident, actor)
 
-    async def _incident_action(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
+    async def _incident_click(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> InvokeResponse:
+        """A button on the incident card, in one unit of work: the gate, the action and the card
+        the clicker sees next. A lost race (PostgreSQL) tries all three again."""
+        async def attempt(uow: UnitOfWork) -> Refusal | tuple[ActionOutcome, IncidentView]:
+            refusal = await self.gate.check_within(uow, turn_context, verb, data)
+            if refusal is not None:
+                return refusal
+            try:
+                command = IncidentAction(
+                    verb=verb, incident_id=positive_id(data.get("incidentId"), "incidentId"),
+                    shown_version=optional_positive_id(data.get("version"), "version"),
+                    data=data, actor=ctx.actor(turn_context.activity), activity_id=turn_context.activity.id or "")
+                outcome = await act_within(uow, command, self.deps)
+            except (IncidentNotFound, ValueError) as error:  # the card names no incident Beacon can act on
+                raise CardRefused(str(error)) from None
+            (notice, lines), *more = _notices(outcome) or [("", ())]
+            return outcome, await view_of(
+                uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
+                is_error=outcome.is_error, now=self.deps.clock.now(), viewer=command.actor,
+                admins=self.deps.config.roles.incident_admins, more_notices=tuple(more))
+
         try:
-            command = IncidentAction(
-                verb=verb, incident_id=positive_id(data.get("incidentId"), "incidentId"),
-                shown_version=optional_positive_id(data.get("version"), "version"),
-                data=data, actor=ctx.actor(turn_context.activity),
-                activity_id=turn_context.activity.id or "")
-            outcome = await act_on_incident(command, self.deps)
-        except (IncidentNotFound, ValueError) as error:  # the card names no incident Beacon can act on
-            raise CardRefused(str(error)) from None
-        (notice, lines), *more = _notices(outcome) or [("", ())]
-        async with self.deps.uow() as uow:
-            view = await view_of(uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
-                                 is_error=outcome.is_error, now=self.deps.clock.now(), viewer=command.actor,
-                                 admins=self.deps.config.roles.incident_admins, more_notices=tuple(more))
-        return incident_card(view)
+            answer = await retrying_races(self.deps, attempt)
+        except (CardRefused, DomainError, ValueError) as error:  # refused: the clicker keeps their card
+            return error_response(str(error), "BadRequest")
+        except Exception:
+            log.exception("card action %s failed", verb)
+            return error_response("Beacon could not complete that action. Try again in a moment.",
+                                  "InternalServerError", 500)
+        if isinstance(answer, Refusal):
+            return error_response(answer.message, answer.code)
+        return adaptive_card_response(incident_card(answer[1]))
 
 
 def _notices(outcome: ActionOutcome) -> list[tuple[str, tuple[str, ...]]]:

@@ -68,24 +68,30 @@ class Gate:
 
     async def check(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Refusal | None:
         """None when the sender may do this; else the refusal (already on the timeline)."""
-        rule = POLICY[verb]
         async with self.deps.uow() as uow:  # one read for who is asking and what it is about
-            sender = await self.membership.sender(turn_context, uow)
-            if verb in NO_SUBJECT:
-                reason = decide(verb, sender, Subject(), self.deps.config)
-                if reason:
-                    log.info("refused %s to %s: %s", verb, sender.person.aad_object_id, reason)
-                return Refusal(reason) if reason else None
-            named, subject = await self._subject(uow, verb, data)
-            if subject.incident is not None and (mismatch := await self._unbound(uow, turn_context, named)):
-                return mismatch
-            reason = decide(verb, sender, subject, self.deps.config)
-            if not reason and rule.outside_addresses and str(data.get(EXTRA_INPUT) or "").strip() \
-                    and not may_invite_outside(sender, subject, self.deps.config):
-                reason = OUTSIDE_REFUSAL
-            if not reason:
-                return None
-            await self._record(uow, verb, sender, subject, reason, turn_context.activity.id or "")
+            return await self.check_within(uow, turn_context, verb, data)
+
+    async def check_within(self, uow: UnitOfWork, turn_context: TurnContext, verb: Verb,
+                           data: dict[str, Any]) -> Refusal | None:
+        """The same in the caller's unit of work (a card click's, which goes on to the action when
+        this allows it). A refusal is committed there, on the incident's timeline."""
+        rule = POLICY[verb]
+        sender = await self.membership.sender(turn_context, uow)
+        if verb in NO_SUBJECT:
+            reason = decide(verb, sender, Subject(), self.deps.config)
+            if reason:
+                log.info("refused %s to %s: %s", verb, sender.person.aad_object_id, reason)
+            return Refusal(reason) if reason else None
+        named, subject = await self._subject(uow, verb, data)
+        if subject.incident is not None and (mismatch := await self._unbound(uow, turn_context, named)):
+            return mismatch
+        reason = decide(verb, sender, subject, self.deps.config)
+        if not reason and rule.outside_addresses and str(data.get(EXTRA_INPUT) or "").strip() \
+                and not may_invite_outside(sender, subject, self.deps.config):
+            reason = OUTSIDE_REFUSAL
+        if not reason:
+            return None
+        await self._record(uow, verb, sender, subject, reason, turn_context.activity.id or "")
         return Refusal(reason)
 
     async def _unbound(self, uow: UnitOfWork, turn_context: TurnContext, named: int | None) -> Refusal | None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from services.comms.confirm import stakeholder_update_routes
 from services.comms.plan import RESPONDERS, STAKEHOLDERS, Routes
@@ -31,6 +31,8 @@ from services.pipeline import change_within
 from services.status_page.subscriptions import subscribers_told
 from services.store.uow import UnitOfWork
 from services.verbs import Verb
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -175,17 +177,23 @@ async def _with_known_people(uow: UnitOfWork, cmd: IncidentAction) -> dict[str, 
 
 async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     """Apply a card action once; a replay, a stale card or a race is answered, never doubled."""
+    return await retrying_races(deps, lambda uow: act_within(uow, cmd, deps))
+
+
+async def retrying_races(deps: Deps, attempt: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """`attempt` in a unit of work of its own, tried again in a fresh one when it lost a race."""
     attempts = 6
-    for attempt in range(1, attempts + 1):
+    for tried in range(1, attempts + 1):
         try:
-            return await _act_once(cmd, deps)
+            async with deps.uow() as uow:
+                return await attempt(uow)
         except ConcurrentUpdate:
-            if attempt == attempts:
+            if tried == attempts:
                 break
             # Clicks on one incident queue on its lock (incidents.get_to_change), so this is rare: a
             # replay of this click committed first, or a lock wait was given up. Wait a moment,
             # longer each time and at random, so that the retries do not meet head-on again.
-            await asyncio.sleep(random.uniform(0, 0.03 * attempt))
+            await asyncio.sleep(random.uniform(0, 0.03 * tried))
     raise DomainError("the incident is changing too fast; try again")
 
 
@@ -222,30 +230,30 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
     return incident, None, missed
 
 
-async def _act_once(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
-    """One attempt: open the unit of work, judge the click (marking it applied), apply one domain
-    method, save it through the pipeline, commit."""
+async def act_within(uow: UnitOfWork, cmd: IncidentAction, deps: Deps) -> ActionOutcome:
+    """One attempt, in the caller's unit of work: judge the click (marking it applied), apply one
+    domain method, save it through the pipeline and commit when it applied. ConcurrentUpdate when
+    it lost a race: the caller tries again in a fresh unit of work (retrying_races)."""
     now = deps.clock.now()
-    async with deps.uow() as uow:
-        incident, answer, (meanwhile, earlier) = await _judge(uow, cmd, deps, now)
-        if answer is not None:
-            return answer
-        if cmd.form_message is not None and (used := await claim_form(uow, cmd.form_message, now)) is not None:
-            return ActionOutcome(used, applied=False, notice=FORM_USED)
-        was_open, old_impact = incident.is_open, incident.impact
-        data = await _with_known_people(uow, cmd)
-        try:
-            ACTIONS[cmd.verb].apply(incident, data, cmd.actor, now, deps.config)
-        except DomainError as error:
-            return ActionOutcome(incident, applied=False, notice=str(error), is_error=True,
-                                 field=error.field if isinstance(error, ValidationFailed) else "",
-                                 people=dict(data.get(KNOWN_PEOPLE) or {}))
-        await uow.people.remember([cmd.actor, *incident.responders], now)
-        await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact)
-        if cmd.form_message is not None:
-            await form_used(uow, cmd.form_message, incident, joined_text(incident, cmd.actor), now)
-        routes = await _routes_told(uow, incident, cmd, deps)
-        await uow.commit()
+    incident, answer, (meanwhile, earlier) = await _judge(uow, cmd, deps, now)
+    if answer is not None:
+        return answer
+    if cmd.form_message is not None and (used := await claim_form(uow, cmd.form_message, now)) is not None:
+        return ActionOutcome(used, applied=False, notice=FORM_USED)
+    was_open, old_impact = incident.is_open, incident.impact
+    data = await _with_known_people(uow, cmd)
+    try:
+        ACTIONS[cmd.verb].apply(incident, data, cmd.actor, now, deps.config)
+    except DomainError as error:
+        return ActionOutcome(incident, applied=False, notice=str(error), is_error=True,
+                             field=error.field if isinstance(error, ValidationFailed) else "",
+                             people=dict(data.get(KNOWN_PEOPLE) or {}))
+    await uow.people.remember([cmd.actor, *incident.responders], now)
+    await change_within(uow, incident, deps, now, was_open=was_open, old_impact=old_impact)
+    if cmd.form_message is not None:
+        await form_used(uow, cmd.form_message, incident, joined_text(incident, cmd.actor), now)
+    routes = await _routes_told(uow, incident, cmd, deps)
+    await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile, earlier_changes=earlier,
                          notice="Applied on top of newer changes." if meanwhile else "", routes=routes)
 
