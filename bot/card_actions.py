@@ -198,7 +198,10 @@ class CardActions:
 
     async def _incident_click(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> InvokeResponse:
         """A button on the incident card, in one unit of work: the gate, the action and the card
-        the clicker sees next. A lost race (PostgreSQL) tries all three again."""
+        the clicker sees next. A lost race (PostgreSQL) tries all three again. The card is read
+        before the commit where the change holds the one writer's turn anyway (SQLite: on its
+        connection, and clicks keep their order, which halved the p99's excess in bench.card_actions),
+        after it where the change holds the incident's row lock (PostgreSQL: other clicks wait)."""
         async def attempt(uow: UnitOfWork) -> Refusal | tuple[ActionOutcome, IncidentView]:
             refusal = await self.gate.check_within(uow, turn_context, verb, data)
             if refusal is not None:
@@ -208,14 +211,18 @@ class CardActions:
                     verb=verb, incident_id=positive_id(data.get("incidentId"), "incidentId"),
                     shown_version=optional_positive_id(data.get("version"), "version"),
                     data=data, actor=ctx.actor(turn_context.activity), activity_id=turn_context.activity.id or "")
-                outcome = await act_within(uow, command, self.deps)
+                read_first = uow.writes_one_at_a_time
+                outcome = await act_within(uow, command, self.deps, commit=not read_first)
             except (IncidentNotFound, ValueError) as error:  # the card names no incident Beacon can act on
                 raise CardRefused(str(error)) from None
             (notice, lines), *more = _notices(outcome) or [("", ())]
-            return outcome, await view_of(
+            view = await view_of(
                 uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
                 is_error=outcome.is_error, now=self.deps.clock.now(), viewer=command.actor,
                 admins=self.deps.config.roles.incident_admins, more_notices=tuple(more))
+            if read_first and outcome.applied:
+                await uow.commit()
+            return outcome, view
 
         try:
             answer = await retrying_races(self.deps, attempt)

@@ -230,10 +230,11 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
     return incident, None, missed
 
 
-async def act_within(uow: UnitOfWork, cmd: IncidentAction, deps: Deps) -> ActionOutcome:
+async def act_within(uow: UnitOfWork, cmd: IncidentAction, deps: Deps, *, commit: bool = True) -> ActionOutcome:
     """One attempt, in the caller's unit of work: judge the click (marking it applied), apply one
-    domain method, save it through the pipeline and commit when it applied. ConcurrentUpdate when
-    it lost a race: the caller tries again in a fresh unit of work (retrying_races)."""
+    domain method, save it through the pipeline and commit when it applied (with `commit=False`
+    the caller commits, after reading what it answers with). ConcurrentUpdate when it lost a race:
+    the caller tries again in a fresh unit of work (retrying_races)."""
     now = deps.clock.now()
     incident, answer, (meanwhile, earlier) = await _judge(uow, cmd, deps, now)
     if answer is not None:
@@ -253,7 +254,8 @@ async def act_within(uow: UnitOfWork, cmd: IncidentAction, deps: Deps) -> Action
     if cmd.form_message is not None:
         await form_used(uow, cmd.form_message, incident, joined_text(incident, cmd.actor), now)
     routes = await _routes_told(uow, incident, cmd, deps)
-    await uow.commit()
+    if commit:
+        await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile, earlier_changes=earlier,
                          notice="Applied on top of newer changes." if meanwhile else "", routes=routes)
 

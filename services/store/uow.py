@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.errors import ConcurrentUpdate
 from services.store.conversations import Installations, TeamsProblems, Threads
 from services.store.db import take_the_writer_turn
-from services.store.dialect import lost_a_lock_wait
+from services.store.dialect import is_postgresql, lost_a_lock_wait
 from services.store.incidents import Incidents, Timeline
 from services.store.outbox import ExpressLane, Outbox
 from services.store.pacing import TeamsPacing
@@ -76,6 +76,14 @@ class UnitOfWork:
         this unit of work commits. PostgreSQL keeps optimistic locking (ConcurrentUpdate), unless
         the incident is read with `incidents.get_to_change`."""
         await take_the_writer_turn(self.session)
+
+    @property
+    def writes_one_at_a_time(self) -> bool:
+        """True on SQLite, where a writing unit of work holds the process's one writer turn until
+        it ends: reads it makes after its change, before the commit, cost no other connection and
+        keep the writers in order. On PostgreSQL a change holds only its rows' locks, which other
+        writers wait for, so reads that can wait for the commit should."""
+        return not is_postgresql(self.session)
 
     def wake_on_commit(self) -> None:
         """Something was queued: wake the outbox worker once this commits."""
