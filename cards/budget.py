@@ -8,16 +8,12 @@ is measured that way, not by its Python length.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from services.wire import wire_size
 
 MAX_CARD_BYTES = 28 * 1024
 HEADROOM = 2 * 1024  # the activity around the attachment: ids, conversation, entities
-
-
-def wire_size(card: Any) -> int:
-    """Bytes the card takes in an activity, with non-ASCII text escaped as JSON allows."""
-    return len(json.dumps(card, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
 
 
 def fits(card: Any) -> bool:

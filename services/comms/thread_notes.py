@@ -8,19 +8,19 @@ MOST_NOTES, and LONGEST bytes in all) join its reply, one line each, in the orde
 made; their rows are marked skipped in the same transaction that rewrites the reply's text, so a
 failed post is retried with all of them and none is sent twice.
 
-The reply is measured as cards are (cards/budget.py): on the wire, where a character outside
+The reply is measured as cards are (services/wire.py): on the wire, where a character outside
 ASCII may take six bytes (`\\uXXXX`), so notes in any script stay under the size Teams accepts.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from services.effects import ordering
 from services.effects.teams import ThreadNote
 from services.outbox import Effect
 from services.store.uow import UnitOfWork
+from services.wire import wire_size
 
 MOST_NOTES = 50
 # Bytes of the reply's text on the wire: well under the 28 KB a bot message may take.
@@ -28,9 +28,9 @@ LONGEST = 16 * 1024
 JOINED = "posted in one reply with the thread note before it, while Teams' limits held the thread's posts back"
 
 
-def wire_size(text: str) -> int:
-    """Bytes of `text` in the activity's JSON, with what is outside ASCII escaped."""
-    return len(json.dumps(text, ensure_ascii=True)) - 2  # without its quotes
+def _size(text: str) -> int:
+    """Bytes of `text` in the activity's JSON, without its quotes."""
+    return wire_size(text) - 2
 
 
 async def notes_together(uow: UnitOfWork, effect: Effect, now: datetime) -> str:
@@ -40,10 +40,10 @@ async def notes_together(uow: UnitOfWork, effect: Effect, now: datetime) -> str:
     text = str(effect.payload["text"])
     behind = await uow.outbox.waiting_behind(effect.id, ThreadNote, ordering.incident_teams(incident_id),
                                              most=MOST_NOTES)
-    joined, size = [], wire_size(text)
+    joined, size = [], _size(text)
     for row in behind:
         line = str(row.payload.get("text", ""))
-        size += wire_size("\n" + line)
+        size += _size("\n" + line)
         if size > LONGEST:
             break
         text += "\n" + line
