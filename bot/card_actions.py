@@ -19,7 +19,7 @@ from bot.views import changed_meanwhile, view_of
 from cards import strings
 from cards.elements import Json
 from cards.forms import DeclareForm, SimilarOffer, declare_form
-from cards.incident import IncidentView, incident_card
+from cards.incident import incident_card
 from cards.incident_parts import span
 from cards.messages import declared_card
 from services.declaring import (
@@ -144,15 +144,11 @@ class CardActions:
         route = self._routes.get(verb)
         if route is None:  # a dialog's verb, not a card action
             return unknown
-        try:
-            card = await route(turn_context, verb, data)
-        except (CardRefused, DomainError, ValueError) as error:  # refused: the clicker keeps their card
-            return error_response(str(error), "BadRequest")
-        except Exception:
-            log.exception("card action %s failed", verb)
-            return error_response("Beacon could not complete that action. Try again in a moment.",
-                                  "InternalServerError", 500)
-        return adaptive_card_response(card)
+        return await _answering(verb, self._card_of(route, turn_context, verb, data))
+
+    @staticmethod
+    async def _card_of(route: CardRoute, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> InvokeResponse:
+        return adaptive_card_response(await route(turn_context, verb, data))
 
     async def _declare_form(self, turn_context: TurnContext, verb: Verb, data: dict[str, Any]) -> Json:
         return declare_form(DeclareForm.from_values(data), self.deps.config, dialog=False)
@@ -202,39 +198,44 @@ class CardActions:
         before the commit where the change holds the one writer's turn anyway (SQLite: on its
         connection, and clicks keep their order, which halved the p99's excess in bench.card_actions),
         after it where the change holds the incident's row lock (PostgreSQL: other clicks wait)."""
-        async def attempt(uow: UnitOfWork) -> Refusal | tuple[ActionOutcome, IncidentView]:
+        async def attempt(uow: UnitOfWork) -> InvokeResponse:
             refusal = await self.gate.check_within(uow, turn_context, verb, data)
             if refusal is not None:
-                return refusal
+                return error_response(refusal.message, refusal.code)
             try:
                 command = IncidentAction(
                     verb=verb, incident_id=positive_id(data.get("incidentId"), "incidentId"),
                     shown_version=optional_positive_id(data.get("version"), "version"),
                     data=data, actor=ctx.actor(turn_context.activity), activity_id=turn_context.activity.id or "")
-                read_first = uow.writes_one_at_a_time
-                outcome = await act_within(uow, command, self.deps, commit=not read_first)
+                outcome = await act_within(uow, command, self.deps)
             except (IncidentNotFound, ValueError) as error:  # the card names no incident Beacon can act on
                 raise CardRefused(str(error)) from None
+            commit_first = outcome.applied and not uow.writes_one_at_a_time
+            if commit_first:
+                await uow.commit()
             (notice, lines), *more = _notices(outcome) or [("", ())]
             view = await view_of(
                 uow, outcome.incident, self.deps.view_extras, notice=notice, notice_lines=lines,
                 is_error=outcome.is_error, now=self.deps.clock.now(), viewer=command.actor,
                 admins=self.deps.config.roles.incident_admins, more_notices=tuple(more))
-            if read_first and outcome.applied:
+            if outcome.applied and not commit_first:
                 await uow.commit()
-            return outcome, view
+            return adaptive_card_response(incident_card(view))
 
-        try:
-            answer = await retrying_races(self.deps, attempt)
-        except (CardRefused, DomainError, ValueError) as error:  # refused: the clicker keeps their card
-            return error_response(str(error), "BadRequest")
-        except Exception:
-            log.exception("card action %s failed", verb)
-            return error_response("Beacon could not complete that action. Try again in a moment.",
-                                  "InternalServerError", 500)
-        if isinstance(answer, Refusal):
-            return error_response(answer.message, answer.code)
-        return adaptive_card_response(incident_card(answer[1]))
+        return await _answering(verb, retrying_races(self.deps, attempt))
+
+
+async def _answering(verb: Verb, answer: Awaitable[InvokeResponse]) -> InvokeResponse:
+    """A card action's answer; a refusal (bad card data, a rule of the incident) as a Universal
+    Action error, so the clicker keeps their card; anything else as a server error, logged."""
+    try:
+        return await answer
+    except (CardRefused, DomainError, ValueError) as error:  # refused: the clicker keeps their card
+        return error_response(str(error), "BadRequest")
+    except Exception:
+        log.exception("card action %s failed", verb)
+        return error_response("Beacon could not complete that action. Try again in a moment.",
+                              "InternalServerError", 500)
 
 
 def _notices(outcome: ActionOutcome) -> list[tuple[str, tuple[str, ...]]]:

@@ -177,7 +177,13 @@ async def _with_known_people(uow: UnitOfWork, cmd: IncidentAction) -> dict[str, 
 
 async def act_on_incident(cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     """Apply a card action once; a replay, a stale card or a race is answered, never doubled."""
-    return await retrying_races(deps, lambda uow: act_within(uow, cmd, deps))
+    async def attempt(uow: UnitOfWork) -> ActionOutcome:
+        outcome = await act_within(uow, cmd, deps)
+        if outcome.applied:
+            await uow.commit()
+        return outcome
+
+    return await retrying_races(deps, attempt)
 
 
 async def retrying_races(deps: Deps, attempt: Callable[[UnitOfWork], Awaitable[T]]) -> T:
@@ -230,11 +236,11 @@ async def _judge(uow: UnitOfWork, cmd: IncidentAction, deps: Deps,
     return incident, None, missed
 
 
-async def act_within(uow: UnitOfWork, cmd: IncidentAction, deps: Deps, *, commit: bool = True) -> ActionOutcome:
+async def act_within(uow: UnitOfWork, cmd: IncidentAction, deps: Deps) -> ActionOutcome:
     """One attempt, in the caller's unit of work: judge the click (marking it applied), apply one
-    domain method, save it through the pipeline and commit when it applied (with `commit=False`
-    the caller commits, after reading what it answers with). ConcurrentUpdate when it lost a race:
-    the caller tries again in a fresh unit of work (retrying_races)."""
+    domain method and save it through the pipeline. The caller commits when it applied (as with
+    change_within), so it may read what it answers with first. ConcurrentUpdate when it lost a
+    race: the caller tries again in a fresh unit of work (retrying_races)."""
     now = deps.clock.now()
     incident, answer, (meanwhile, earlier) = await _judge(uow, cmd, deps, now)
     if answer is not None:
@@ -254,8 +260,6 @@ async def act_within(uow: UnitOfWork, cmd: IncidentAction, deps: Deps, *, commit
     if cmd.form_message is not None:
         await form_used(uow, cmd.form_message, incident, joined_text(incident, cmd.actor), now)
     routes = await _routes_told(uow, incident, cmd, deps)
-    if commit:
-        await uow.commit()
     return ActionOutcome(incident, applied=True, changed_meanwhile=meanwhile, earlier_changes=earlier,
                          notice="Applied on top of newer changes." if meanwhile else "", routes=routes)
 
