@@ -43,7 +43,7 @@ from services.incidents import TimelineEvent
 from services.store.db import database_unavailable, while_unavailable_retry
 from services.store.group_commit import GroupCommit
 from services.store.mapping import event_row
-from services.store.outbox import Effect, unfinished_before
+from services.store.outbox import Effect, queue_heads, unfinished_before
 from services.store.tables import IncidentRow, OutboxRow
 from services.tracing import incident_number, span
 
@@ -382,14 +382,25 @@ def _claim_statement(postgresql: bool, *, lapsed: bool) -> Any:
     """A claim, built once (its parameters are bound per call): rows due now, oldest first, that
     are not queued behind an earlier row of their ordering key. Pending rows and lapsed claims are
     claimed by separate statements: one condition over both would make the database read and sort
-    every pending row of a backlog instead of walking the (status, id) index to the limit."""
+    every pending row of a backlog instead of walking the (status, id) index to the limit.
+
+    PostgreSQL looks only at the first unfinished row of each ordering key (queue_heads), so a
+    claim costs a look-up per key, not one per row waiting behind a thread's paced post: with 3,000
+    notes queued behind one, the claim that checked each of them took 12 ms of the server's time,
+    and a busy incident claims after nearly every click. SQLite, in the process and without LATERAL,
+    keeps the check per row, which costs it about 2 ms at that backlog."""
     candidate = aliased(OutboxRow)
     now = bindparam("now", type_=OutboxRow.next_attempt_at.type)
     due = (and_(candidate.status == "sending", candidate.lease_until < now) if lapsed else
            and_(candidate.status == "pending", candidate.next_attempt_at <= now))
-    ids = select(candidate.id).where(due, ~_blocked(candidate)).order_by(candidate.id).limit(bindparam("most"))
     if postgresql:  # replicas skip rows another one is claiming instead of claiming them again
-        ids = ids.with_for_update(skip_locked=True)
+        # The heads' ids as one array, looked up by primary key: a join would let the planner walk
+        # the whole table in id order, every row ever sent included, to merge it with the heads.
+        heads = func.array(select(queue_heads().c.id).scalar_subquery())
+        ids = (select(candidate.id).where(candidate.id == func.any(heads), due)
+               .order_by(candidate.id).limit(bindparam("most")).with_for_update(skip_locked=True))
+    else:
+        ids = select(candidate.id).where(due, ~_blocked(candidate)).order_by(candidate.id).limit(bindparam("most"))
     due_ids = ids.cte("due_ids")
     return (update(OutboxRow).where(OutboxRow.id == due_ids.c.id)
             .values(status="sending", lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, exists, func, literal_column, select, update
+from sqlalchemy import ColumnElement, exists, func, literal_column, select, true, update
 from sqlalchemy.orm import aliased
 
 from services.effects import OutboxEffect, channel_of, ordering
@@ -48,6 +48,22 @@ def _unfinished(status: Any) -> ColumnElement[bool]:
     uses a partial index only when the query's WHERE clause implies its predicate as written, so
     with parameters it reads every row of the ordering key."""
     return cast(ColumnElement[bool], status.in_([literal_column(f"'{s}'") for s in UNFINISHED_STATUSES]))
+
+
+def queue_heads() -> Any:
+    """The first unfinished row of each ordering key (the only row of a key that may go out), as a
+    recursive common table expression (`heads`: ordering_key, id) that walks the partial index
+    ix_outbox_unfinished from one key to the next: a look-up per key with something to send,
+    however many rows wait behind those heads. PostgreSQL (it needs LATERAL)."""
+    first = aliased(OutboxRow)
+    heads = (select(first.ordering_key, first.id).where(_unfinished(first.status))
+             .order_by(first.ordering_key, first.id).limit(1).cte("heads", recursive=True))
+    after = aliased(OutboxRow)
+    following = (select(after.ordering_key, after.id)
+                 .where(_unfinished(after.status), after.ordering_key > heads.c.ordering_key)
+                 .order_by(after.ordering_key, after.id).limit(1).lateral("following"))
+    return heads.union_all(select(following.c.ordering_key, following.c.id)
+                           .select_from(heads).join(following, true()))
 
 
 def unfinished_before(ordering_key: Any, before_id: Any) -> ColumnElement[bool]:
