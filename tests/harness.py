@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app import DEPS, SCHEDULER, WORKER, Overrides, create_app
 from services.clock import SystemClock
+from services.delivery import Paced
 from services.settings import Settings
 from services.store.tables import OutboxRow
 
@@ -106,7 +107,7 @@ class BeaconServer:
                 busy = await uow.session.scalar(select(func.count()).where(
                     (OutboxRow.status == "sending")
                     | ((OutboxRow.status == "pending") & (OutboxRow.next_attempt_at <= now))
-                    | ((OutboxRow.status == "pending") & OutboxRow.last_error.startswith("Paced:")
+                    | ((OutboxRow.status == "pending") & OutboxRow.last_error.startswith(f"{Paced.__name__}:")
                        & (OutboxRow.next_attempt_at <= due))))
             if not busy:
                 return

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import insert, text
 
 from services.outbox import _claim_statement
-from services.store.db import create_engine, migrate
 from services.store.tables import OutboxRow
 
 NOW = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
@@ -51,16 +50,11 @@ async def rows_read(connection) -> int:
     return int(found.scalar() or 0)
 
 
-async def test_a_claim_reads_the_head_of_each_queue_not_the_rows_waiting_behind_it(database_url):
+async def test_a_claim_reads_the_head_of_each_queue_not_the_rows_waiting_behind_it(database_url, engine):
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's claim: SQLite, in the process, checks each waiting row (about 2 ms at 3,000)")
-    engine = create_engine(database_url)
-    try:
-        await migrate(engine)
-        claimed_few, read_few = await claim_reading(engine, waiting=10)
-        claimed_many, read_many = await claim_reading(engine, waiting=2000)
-    finally:
-        await engine.dispose()
+    claimed_few, read_few = await claim_reading(engine, waiting=10)
+    claimed_many, read_many = await claim_reading(engine, waiting=2000)
     # Only the note due now goes: the paced ones hold their threads, and nothing overtakes them.
     assert claimed_few == claimed_many == ["due-now"]
     # Six thousand notes waiting cost the claim no more reads than thirty did.

@@ -7,11 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.effects.teams import ThreadNote
+from services.store.db import session_factory
 from services.store.uow import UnitOfWork
-from tests.integration.test_outbox import new_incident, sessions  # noqa: F401 (a fixture)
+from tests.integration.test_outbox import new_incident
 
 
-async def test_a_commit_wakes_only_the_worker_with_new_work(sessions):
+async def test_a_commit_wakes_only_the_worker_with_new_work(engine):
+    sessions = session_factory(engine)
     woken: list[str] = []
     incident = await new_incident(sessions)
 
