@@ -38,7 +38,7 @@ from sqlalchemy.orm import aliased
 from services.background import BackgroundLoop
 from services.clock import Clock
 from services.delivery import DeliveryError, NotConfigured, NotYet
-from services.effects import OutboxEffect, channel_of
+from services.effects import OutboxEffect, channel_of, current_state_kinds
 from services.incidents import TimelineEvent
 from services.store.db import database_unavailable, while_unavailable_retry
 from services.store.group_commit import GroupCommit
@@ -53,6 +53,9 @@ log = logging.getLogger("beacon.outbox")
 # The effect this task is delivering (each delivery runs in a task of its own), for what an
 # adapter does on its behalf without being handed it: pacing keeps a Teams turn per effect.
 delivering: ContextVar[Effect | None] = ContextVar("beacon_delivering", default=None)
+
+# Why a card redraw was not sent (the report lists it so): the one claimed before it showed its change.
+COVERED = "not needed: the card refresh sent just before it already showed this change"
 
 EffectHandler = Callable[[Effect], Awaitable[None]]
 # Handlers by effect type (or, for rows without one, by kind): the worker finds them by the row's kind.
@@ -104,6 +107,7 @@ class OutboxWorker(BackgroundLoop):
         self.policy = policy or OutboxPolicy()
         super().__init__(clock, self.policy.idle_poll)
         self._handlers = handlers  # by kind
+        self._shows_current_state = current_state_kinds()
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
         self._running: dict[asyncio.Task[None], int] = {}  # delivery in flight → its row
         self._serving = False  # inside run(): express effects are written claimed for this worker
@@ -281,9 +285,26 @@ class OutboxWorker(BackgroundLoop):
                 if len(rows) < most:
                     claim = _claim_statement(postgresql, lapsed=lapsed)
                     rows += (await session.execute(claim, {**values, "most": most - len(rows)})).all()
+            await self._skip_covered(session, rows, now, postgresql=postgresql)
         return sorted((Effect(r.id, r.kind, dict(r.payload), r.incident_id, r.attempts, r.idempotency_key,
                               r.created_at, last_attempt=not self._may_retry(r.kind, r.attempts, r.created_at))
                        for r in rows), key=lambda e: e.id)
+
+    async def _skip_covered(self, session: AsyncSession, claimed: Sequence[Any], now: datetime, *,
+                            postgresql: bool) -> None:
+        """Mark skipped the rows that a claimed card redraw makes needless: the pending ones of its
+        kind queued behind it for the same incident. Each was queued by a transaction that has
+        committed (this one sees it), and the claimed redraw renders the incident after this commit,
+        so it shows their changes too. A click queues a redraw each, and Teams' limits let a busy
+        thread take a few a second: without this the worker claimed, checked and recorded every
+        one of them in turn. On PostgreSQL a row another transaction holds (an alert intake that
+        counts on it going out after its commit) is passed over and goes out itself."""
+        for row in claimed:
+            if row.kind in self._shows_current_state and row.incident_id is not None:
+                result = await session.execute(_covered_statement(postgresql), {
+                    "key": row.ordering_key, "claimed": row.id, "of_kind": row.kind, "incident": row.incident_id,
+                    "now": now})
+                self.counts["skipped"] += result.rowcount  # type: ignore[attr-defined]
 
     def _may_retry(self, kind: str, attempts: int, created_at: datetime | None, *, counted: bool = True) -> bool:
         """Whether a transient failure of this attempt would be tried again: within the channel's
@@ -406,7 +427,23 @@ def _claim_statement(postgresql: bool, *, lapsed: bool) -> Any:
             .values(status="sending", lease_until=bindparam("lease_until", type_=OutboxRow.lease_until.type),
                     attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.payload, OutboxRow.incident_id,
-                       OutboxRow.attempts, OutboxRow.idempotency_key, OutboxRow.created_at))
+                       OutboxRow.attempts, OutboxRow.idempotency_key, OutboxRow.created_at, OutboxRow.ordering_key))
+
+
+@functools.cache
+def _covered_statement(postgresql: bool) -> Any:
+    """Mark skipped the pending rows of kind `of_kind` queued behind row `claimed` for incident `incident` on
+    ordering key `key` (through ix_outbox_unfinished); built once, its parameters bound per call."""
+    behind = aliased(OutboxRow)
+    ids = select(behind.id).where(
+        behind.ordering_key == bindparam("key"), behind.id > bindparam("claimed"), behind.status == "pending",
+        behind.kind == bindparam("of_kind"), behind.incident_id == bindparam("incident"))
+    if postgresql:  # a row another transaction holds is passed over, not waited for
+        ids = ids.order_by(behind.id).with_for_update(skip_locked=True)
+    return (update(OutboxRow).where(OutboxRow.id.in_(ids.scalar_subquery()))
+            .values(status="skipped", last_error=COVERED, done_at=bindparam("now", type_=OutboxRow.done_at.type),
+                    lease_until=None)
+            .execution_options(synchronize_session=False))
 
 
 def _blocked(candidate: Any) -> Any:

@@ -43,6 +43,10 @@ class OutboxEffect:
     # Delivered by the process that queued it the moment its transaction commits, ahead of
     # everything queued (services.store.outbox.ExpressLane): pages.
     express: ClassVar[bool] = False
+    # Shows the incident as it is when delivered (a card redraw), so the one the outbox claims for
+    # an incident also shows every change behind the others of its kind already queued for that
+    # incident: the claim marks those skipped (services.outbox).
+    shows_current_state: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,6 +86,11 @@ def effect_type(kind: str) -> type[OutboxEffect] | None:
 
 def effect_types() -> dict[str, type[OutboxEffect]]:
     return dict(_TYPES)
+
+
+def current_state_kinds() -> frozenset[str]:
+    """The kinds whose delivery shows the incident as it is then (OutboxEffect.shows_current_state)."""
+    return frozenset(kind for kind, found in _TYPES.items() if found.shows_current_state)
 
 
 def channel_of(kind: str) -> str:

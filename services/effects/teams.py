@@ -47,6 +47,7 @@ class UpdateCard(_InThread):
 
     kind = "teams.update_card"
     channel = Channel.TEAMS
+    shows_current_state = True
     incident_id: int
     description: str
     tag: str = field(metadata=KEY_ONLY)

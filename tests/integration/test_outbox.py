@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from sqlalchemy import event, select, update
 
@@ -14,7 +15,8 @@ from services.clock import FakeClock, SystemClock
 from services.delivery import NotConfigured, PermanentDeliveryError, TransientDeliveryError
 from services.effects import Channel
 from services.incidents import Incident, Level, Person
-from services.outbox import Effect, OutboxPolicy, OutboxWorker
+from services.effects.teams import ThreadNote, UpdateCard
+from services.outbox import COVERED, Effect, OutboxPolicy, OutboxWorker
 from services.store.db import create_engine, migrate, session_factory
 from services.store.tables import OutboxRow
 from services.store.uow import UnitOfWork
@@ -435,3 +437,80 @@ async def test_a_burst_of_commits_costs_the_worker_one_claim_not_one_each(sessio
     await running
     assert sorted(delivered) == sorted(f"c{i}" for i in range(10))
     assert during == 1, f"{during} claims for one burst of ten commits"
+
+
+async def queue_in_thread(sessions, *effects) -> None:
+    """Each effect queued by a transaction of its own, as clicks queue them."""
+    for effect in effects:
+        async with UnitOfWork(sessions) as uow:
+            await uow.outbox.add(effect, now=datetime.now(UTC))
+            await uow.commit()
+
+
+def card_and_notes(delivered: list[str]) -> dict[str, Any]:
+    async def redraw(effect: Effect) -> None:
+        delivered.append("card")
+
+    async def note(effect: Effect) -> None:
+        delivered.append(effect.payload["text"])
+
+    return {UpdateCard.kind: redraw, ThreadNote.kind: note}
+
+
+async def test_a_claimed_card_redraw_stands_for_the_redraws_queued_behind_it(sessions):
+    """Five clicks each queued a redraw and a note. The card shows the incident as it is when it
+    goes out, so one redraw shows all five changes: the others are not sent, the notes all are."""
+    incident_id = await new_incident(sessions)
+    for n in range(1, 6):
+        await queue_in_thread(sessions, UpdateCard(incident_id, "card update", f"card:v{n}"),
+                              ThreadNote(incident_id, f"note {n}", "thread note", f"note:v{n}"))
+    delivered: list[str] = []
+    await worker(sessions, card_and_notes(delivered)).drain()
+    assert delivered == ["card", "note 1", "note 2", "note 3", "note 4", "note 5"]
+    async with sessions() as session:
+        rows = {r.idempotency_key: r for r in await session.scalars(select(OutboxRow))}
+    assert rows[f"incident:{incident_id}:card:v1"].status == "sent"
+    for n in range(2, 6):
+        row = rows[f"incident:{incident_id}:card:v{n}"]
+        assert (row.status, row.last_error) == ("skipped", COVERED), n
+        assert row.done_at is not None
+
+
+async def test_a_redraw_queued_after_the_claim_still_goes_out(sessions):
+    """A change committed after the redraw was claimed may miss its rendering: its own redraw is sent."""
+    incident_id = await new_incident(sessions)
+    delivered: list[str] = []
+    handlers = card_and_notes(delivered)
+    first = handlers[UpdateCard.kind]
+
+    async def slow_redraw(effect: Effect) -> None:
+        if not delivered:  # the first redraw is rendering when the next click commits
+            await queue_in_thread(sessions, UpdateCard(incident_id, "card update", "card:v2"))
+        await first(effect)
+
+    handlers[UpdateCard.kind] = slow_redraw
+    await queue_in_thread(sessions, UpdateCard(incident_id, "card update", "card:v1"))
+    await worker(sessions, handlers).drain()
+    assert delivered == ["card", "card"]
+
+
+async def test_a_redraw_held_by_another_transaction_is_left_to_go_out_itself(sessions, database_url):
+    """An alert intake locks the pending redraw it counts on to go out after its commit (PostgreSQL):
+    the claim passes over it instead of waiting for that transaction, or skipping what it relies on."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's: SQLite's one writer keeps any other transaction out")
+    incident_id = await new_incident(sessions)
+    await queue_in_thread(sessions, UpdateCard(incident_id, "card update", "card:v1"),
+                          UpdateCard(incident_id, "card update", "card:v2"),
+                          UpdateCard(incident_id, "card update", "card:v3"))
+    delivered: list[str] = []
+    w = worker(sessions, card_and_notes(delivered))
+    # Hold only v3, as an intake that found it waiting would, while the worker claims.
+    async with sessions() as holder, holder.begin():
+        await holder.execute(select(OutboxRow.id).where(OutboxRow.idempotency_key == f"incident:{incident_id}:card:v3")
+                             .with_for_update())
+        await asyncio.wait_for(w.run_once(), timeout=5)  # does not wait for the holder
+        assert (await statuses(sessions))[f"incident:{incident_id}:card:v2"] == "skipped"
+        assert (await statuses(sessions))[f"incident:{incident_id}:card:v3"] == "pending"
+    await w.drain()
+    assert delivered == ["card", "card"]
