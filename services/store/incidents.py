@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, insert, select, true, tuple_, update
+from sqlalchemy.orm import aliased
 
 from services.comms.messages import RESPONDERS
 from services.errors import ConcurrentUpdate
@@ -198,16 +199,17 @@ class Timeline:
         """The latest `limit` entries written after `version` (oldest first) leaving out the kinds
         in `leave_out`, and how many such entries there are, counted from the index up to
         `count_up_to`: what a stale card missed, read in the same time on day 300 as on day 1."""
-        since = (TimelineRow.incident_id == incident_id, TimelineRow.incident_version > version,
-                 TimelineRow.kind.not_in(leave_out))
-        rows = list(await self._uow.session.scalars(
-            select(TimelineRow).where(*since)
-            .order_by(TimelineRow.incident_version.desc(), TimelineRow.id.desc()).limit(limit)))
-        total = len(rows)
-        if total == limit:
-            counted = select(TimelineRow.incident_version).where(*since).limit(count_up_to).subquery()
-            total = await self._uow.session.scalar(select(func.count()).select_from(counted)) or 0
-        return [event_from_row(r) for r in reversed(rows)], total
+        def since(row: Any) -> tuple[ColumnElement[bool], ...]:
+            return row.incident_id == incident_id, row.incident_version > version, row.kind.not_in(leave_out)
+
+        # The count rides along with the entries (computed once), not in a statement of its own.
+        entry = aliased(TimelineRow)
+        counted = select(entry.incident_version).where(*since(entry)).limit(count_up_to).subquery()
+        total = select(func.count()).select_from(counted).scalar_subquery()
+        rows = (await self._uow.session.execute(
+            select(TimelineRow, total.label("total")).where(*since(TimelineRow))
+            .order_by(TimelineRow.incident_version.desc(), TimelineRow.id.desc()).limit(limit))).all()
+        return [event_from_row(row) for row, _ in reversed(rows)], rows[0].total if rows else 0
 
     async def changes_since_last_update(self, incident_ids: Collection[int], *, leave_out: Collection[str],
                                         limit: int, audience: str) -> dict[int, list[TimelineEvent]]:
