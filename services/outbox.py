@@ -38,12 +38,12 @@ from sqlalchemy.orm import aliased
 from services.background import BackgroundLoop
 from services.clock import Clock
 from services.delivery import DeliveryError, NotConfigured, NotYet
-from services.effects import OutboxEffect, channel_of, current_state_kinds
+from services.effects import OutboxEffect, channel_of, effect_type
 from services.incidents import TimelineEvent
 from services.store.db import database_unavailable, while_unavailable_retry
 from services.store.group_commit import GroupCommit
 from services.store.mapping import event_row
-from services.store.outbox import Effect, queue_heads, unfinished_before
+from services.store.outbox import Effect, queue_heads, skip_behind, unfinished_before
 from services.store.tables import IncidentRow, OutboxRow
 from services.tracing import incident_number, span
 
@@ -54,8 +54,8 @@ log = logging.getLogger("beacon.outbox")
 # adapter does on its behalf without being handed it: pacing keeps a Teams turn per effect.
 delivering: ContextVar[Effect | None] = ContextVar("beacon_delivering", default=None)
 
-# Why a card redraw was not sent (the report lists it so): the one claimed before it showed its change.
-COVERED = "not needed: the card refresh sent just before it already showed this change"
+# Why a card redraw was not sent (the report lists it so): one queued before it went out after its change.
+COVERED = "not needed: another card refresh, sent after this change, already showed it"
 
 EffectHandler = Callable[[Effect], Awaitable[None]]
 # Handlers by effect type (or, for rows without one, by kind): the worker finds them by the row's kind.
@@ -107,7 +107,6 @@ class OutboxWorker(BackgroundLoop):
         self.policy = policy or OutboxPolicy()
         super().__init__(clock, self.policy.idle_poll)
         self._handlers = handlers  # by kind
-        self._shows_current_state = current_state_kinds()
         self.counts = {"sent": 0, "failed": 0, "retried": 0, "skipped": 0}
         self._running: dict[asyncio.Task[None], int] = {}  # delivery in flight → its row
         self._serving = False  # inside run(): express effects are written claimed for this worker
@@ -293,17 +292,18 @@ class OutboxWorker(BackgroundLoop):
     async def _skip_covered(self, session: AsyncSession, claimed: Sequence[Any], now: datetime, *,
                             postgresql: bool) -> None:
         """Mark skipped the rows that a claimed card redraw makes needless: the pending ones of its
-        kind queued behind it for the same incident. Each was queued by a transaction that has
-        committed (this one sees it), and the claimed redraw renders the incident after this commit,
-        so it shows their changes too. A click queues a redraw each, and Teams' limits let a busy
-        thread take a few a second: without this the worker claimed, checked and recorded every
-        one of them in turn. On PostgreSQL a row another transaction holds (an alert intake that
-        counts on it going out after its commit) is passed over and goes out itself."""
+        kind queued behind it on its ordering key (its incident's Teams posts). Each was queued by a
+        transaction that has committed (this one sees it), and the claimed redraw renders the
+        incident after this commit, so it shows their changes too. A click queues a redraw each,
+        and Teams' limits let a busy thread take a few a second: without this the worker claimed,
+        checked and recorded every one of them in turn. On PostgreSQL a row another transaction
+        holds (an alert intake that counts on it going out after its commit) is passed over and
+        goes out itself."""
         for row in claimed:
-            if row.kind in self._shows_current_state and row.incident_id is not None:
-                result = await session.execute(_covered_statement(postgresql), {
-                    "key": row.ordering_key, "claimed": row.id, "of_kind": row.kind, "incident": row.incident_id,
-                    "now": now})
+            found = effect_type(row.kind)
+            if found is not None and found.shows_current_state:
+                result = await session.execute(skip_behind(postgresql), {
+                    "key": row.ordering_key, "claimed": row.id, "of_kind": row.kind, "why": COVERED, "now": now})
                 self.counts["skipped"] += result.rowcount  # type: ignore[attr-defined]
 
     def _may_retry(self, kind: str, attempts: int, created_at: datetime | None, *, counted: bool = True) -> bool:
@@ -428,22 +428,6 @@ def _claim_statement(postgresql: bool, *, lapsed: bool) -> Any:
                     attempts=OutboxRow.attempts + 1)
             .returning(OutboxRow.id, OutboxRow.kind, OutboxRow.payload, OutboxRow.incident_id,
                        OutboxRow.attempts, OutboxRow.idempotency_key, OutboxRow.created_at, OutboxRow.ordering_key))
-
-
-@functools.cache
-def _covered_statement(postgresql: bool) -> Any:
-    """Mark skipped the pending rows of kind `of_kind` queued behind row `claimed` for incident `incident` on
-    ordering key `key` (through ix_outbox_unfinished); built once, its parameters bound per call."""
-    behind = aliased(OutboxRow)
-    ids = select(behind.id).where(
-        behind.ordering_key == bindparam("key"), behind.id > bindparam("claimed"), behind.status == "pending",
-        behind.kind == bindparam("of_kind"), behind.incident_id == bindparam("incident"))
-    if postgresql:  # a row another transaction holds is passed over, not waited for
-        ids = ids.order_by(behind.id).with_for_update(skip_locked=True)
-    return (update(OutboxRow).where(OutboxRow.id.in_(ids.scalar_subquery()))
-            .values(status="skipped", last_error=COVERED, done_at=bindparam("now", type_=OutboxRow.done_at.type),
-                    lease_until=None)
-            .execution_options(synchronize_session=False))
 
 
 def _blocked(candidate: Any) -> Any:

@@ -88,11 +88,6 @@ def effect_types() -> dict[str, type[OutboxEffect]]:
     return dict(_TYPES)
 
 
-def current_state_kinds() -> frozenset[str]:
-    """The kinds whose delivery shows the incident as it is then (OutboxEffect.shows_current_state)."""
-    return frozenset(kind for kind, found in _TYPES.items() if found.shows_current_state)
-
-
 def channel_of(kind: str) -> str:
     """The channel of a kind; a kind no effect type declares is judged by its prefix ("teams.x")."""
     found = _TYPES.get(kind)

@@ -14,12 +14,13 @@ others, and once. One whose ordering key still has an effect to go out waits its
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, exists, func, literal_column, select, true, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, literal_column, select, true, update
 from sqlalchemy.orm import aliased
 
 from services.effects import OutboxEffect, channel_of, ordering
@@ -64,6 +65,31 @@ def queue_heads() -> Any:
                  .order_by(after.ordering_key, after.id).limit(1).lateral("following"))
     return heads.union_all(select(following.c.ordering_key, following.c.id)
                            .select_from(heads).join(following, true()))
+
+
+def _pending_behind(row: Any, ordering_key: Any, effect_id: Any, kind: Any) -> tuple[ColumnElement[bool], ...]:
+    """`row` is a pending row of `kind` queued after row `effect_id` on `ordering_key`."""
+    return row.ordering_key == ordering_key, row.id > effect_id, row.status == "pending", row.kind == kind
+
+
+def _skipped(why: Any, done_at: Any) -> dict[str, Any]:
+    """The values of a row marked skipped: `why` it was not sent, and when that was decided."""
+    return {"status": "skipped", "last_error": why, "done_at": done_at, "lease_until": None}
+
+
+@functools.cache
+def skip_behind(postgresql: bool) -> Any:
+    """A statement, built once, that marks skipped (`why`, at `now`) the pending rows of kind
+    `of_kind` queued after row `claimed` on ordering key `key`, through ix_outbox_unfinished.
+    PostgreSQL passes over a row another transaction holds instead of waiting for it."""
+    behind = aliased(OutboxRow)
+    ids = select(behind.id).where(*_pending_behind(behind, bindparam("key"), bindparam("claimed"),
+                                                   bindparam("of_kind")))
+    if postgresql:
+        ids = ids.order_by(behind.id).with_for_update(skip_locked=True)
+    return (update(OutboxRow).where(OutboxRow.id.in_(ids.scalar_subquery()))
+            .values(**_skipped(bindparam("why"), bindparam("now", type_=OutboxRow.done_at.type)))
+            .execution_options(synchronize_session=False))
 
 
 def unfinished_before(ordering_key: Any, before_id: Any) -> ColumnElement[bool]:
@@ -234,16 +260,15 @@ class Outbox:
                              most: int) -> list[OutboxRow]:
         """Up to `most` pending rows of `kind` queued after row `effect_id` on `ordering_key` (its
         own), oldest first, locked (PostgreSQL) until the commit."""
-        query = lock_rows(select(OutboxRow).where(
-            OutboxRow.ordering_key == ordering_key, OutboxRow.id > effect_id, OutboxRow.status == "pending",
-            OutboxRow.kind == kind.kind).order_by(OutboxRow.id).limit(most), self._uow.session)
+        query = lock_rows(select(OutboxRow).where(*_pending_behind(OutboxRow, ordering_key, effect_id, kind.kind))
+                          .order_by(OutboxRow.id).limit(most), self._uow.session)
         return list(await self._uow.session.scalars(query))
 
     async def skip(self, ids: Collection[int], *, now: datetime, why: str) -> None:
         """Mark pending rows skipped (`why`): what they say went out with another row."""
         if ids:
             await self._uow.session.execute(update(OutboxRow).where(OutboxRow.id.in_(sorted(ids)))
-                                            .values(status="skipped", last_error=why, done_at=now, lease_until=None))
+                                            .values(**_skipped(why, now)))
 
     async def set_payload(self, effect_id: int, payload: dict[str, Any]) -> None:
         """What row `effect_id` sends from now on (a retry sends it too)."""
