@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from services.bridge.model import Bridge, BridgeCall, BridgeState, Invitee, call_key
 from services.bridge.tables import BridgeCallRow, BridgeRow, HeldCallNotificationRow
@@ -41,6 +41,12 @@ def call_from_row(row: BridgeCallRow) -> BridgeCall:
         started_at=row.started_at, updated_at=row.updated_at)
 
 
+# An incident's bridge as its card shows it after every click (built once, bound per call; a
+# session.get builds its select anew each time).
+_BRIDGE_OF = (select(BridgeRow).where(BridgeRow.incident_id == bindparam("incident_id"))
+              .execution_options(populate_existing=True))
+
+
 class BridgeStore:
     """The bridge rows of the current unit of work (`uow.bridges`)."""
 
@@ -48,7 +54,7 @@ class BridgeStore:
         self._uow = uow
 
     async def row(self, incident_id: int) -> BridgeRow | None:
-        return await self._uow.session.get(BridgeRow, incident_id, populate_existing=True)
+        return await self._uow.session.scalar(_BRIDGE_OF, {"incident_id": incident_id})
 
     async def get(self, incident_id: int) -> Bridge | None:
         row = await self.row(incident_id)

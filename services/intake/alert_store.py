@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import false, insert, select
+from sqlalchemy import bindparam, false, insert, select
 
 from services.incidents import OPEN_STATUSES, Incident, Status
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
@@ -31,6 +31,10 @@ def stored_key(key: str) -> str:
     if len(key) <= _MAX_KEY:
         return key
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# An incident's alerts, as its card shows them after every click (built once, bound per call).
+_LINKS_OF = select(AlertLinkRow).where(AlertLinkRow.incident_id == bindparam("incident_id")).order_by(AlertLinkRow.id)
 
 
 class AlertStore:
@@ -83,9 +87,7 @@ class AlertStore:
         return found, incidents
 
     async def links_of(self, incident_id: int) -> list[AlertLinkRow]:
-        rows = await self._uow.session.scalars(select(AlertLinkRow).where(AlertLinkRow.incident_id == incident_id)
-                                               .order_by(AlertLinkRow.id))
-        return list(rows)
+        return list(await self._uow.session.scalars(_LINKS_OF, {"incident_id": incident_id}))
 
     async def grouping_candidate(self, service: str, since: datetime) -> Incident | None:
         """The open incident a new alert on `service` joins, best first: one whose alerts on that

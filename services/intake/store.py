@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from services.incidents import Person
 from services.intake.tables import ReportRow, TicketLinkRow
@@ -51,6 +51,11 @@ def _utc(value: object) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# An incident's tickets, as its card shows them after every click (built once, bound per call).
+_TICKETS_OF = (select(TicketLinkRow).where(TicketLinkRow.incident_id == bindparam("incident_id"))
+               .order_by(TicketLinkRow.id))
+
+
 class TicketLinks:
     def __init__(self, uow: UnitOfWork):
         self._uow = uow
@@ -59,9 +64,7 @@ class TicketLinks:
         return await self._uow.session.get(TicketLinkRow, link_id)
 
     async def of(self, incident_id: int) -> list[TicketLinkRow]:
-        rows = await self._uow.session.scalars(select(TicketLinkRow).where(TicketLinkRow.incident_id == incident_id)
-                                               .order_by(TicketLinkRow.id))
-        return list(rows)
+        return list(await self._uow.session.scalars(_TICKETS_OF, {"incident_id": incident_id}))
 
     async def live_of(self, incident_ids: list[int], states: tuple[str, ...]) -> list[TicketLinkRow]:
         """The links of these incidents in these states, with one query (a scheduler batch's)."""

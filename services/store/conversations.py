@@ -8,13 +8,23 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, literal, select, union_all, update
+from sqlalchemy import bindparam, delete, literal, select, union_all, update
 
 from services.store.dialect import insert_if_new
 from services.store.tables import InstallationRow, ProcessedActivityRow, TeamsProblemRow, ThreadRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
+
+
+# The click path reads which incident a message belongs to on every card action: the card Beacon
+# posted in it (0), and the thread it is in (1), in one round trip when both are asked; each form
+# built once, keyed by (message id given, root given).
+_BY_CARD = (select(literal(0), ProcessedActivityRow.incident_id, literal(""))
+            .where(ProcessedActivityRow.activity_id == bindparam("card_key")))
+_BY_THREAD = (select(literal(1), ThreadRow.incident_id, ThreadRow.conversation_id)
+              .where(ThreadRow.root_activity_id == bindparam("root")))
+_MESSAGE_READS = {(True, True): union_all(_BY_CARD, _BY_THREAD), (True, False): _BY_CARD, (False, True): _BY_THREAD}
 
 
 class Threads:
@@ -42,17 +52,11 @@ class Threads:
         whose thread (root or reply) it is in. None for a message outside every incident."""
         channel, _, root = conversation_id.partition(";messageid=")
         root = root or message_id  # a chat has no threads: only the root card's own message
-        reads = []  # both in one round trip: the click path reads this on every card action
-        if message_id:
-            reads.append(select(literal(0), ProcessedActivityRow.incident_id, literal(""))
-                         .where(ProcessedActivityRow.activity_id == _card_key(conversation_id, message_id)))
-        if root:
-            reads.append(select(literal(1), ThreadRow.incident_id, ThreadRow.conversation_id)
-                         .where(ThreadRow.root_activity_id == root))
-        if not reads:
+        reads = (bool(message_id), bool(root))
+        if not any(reads):
             return None
-        rows = sorted(await self._uow.session.execute(union_all(*reads) if len(reads) > 1 else reads[0]),
-                      key=lambda row: row[0])
+        params = {"card_key": _card_key(conversation_id, message_id), "root": root}
+        rows = sorted(await self._uow.session.execute(_MESSAGE_READS[reads], params), key=lambda row: row[0])
         return next((incident_id for source, incident_id, conversation in rows if incident_id is not None
                      and (source == 0 or conversation.partition(";messageid=")[0] == channel)), None)
 

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 Q = TypeVar("Q", bound=Select[Any])
 _BUILDERS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 _INSERT_IF_NEW: dict[tuple[str, Table], Any] = {}
+_LOCKING: dict[Any, Any] = {}
+_LOCK_TIMEOUTS: dict[int, Any] = {}
 
 
 def is_postgresql(bound: AsyncSession | AsyncEngine | AsyncConnection) -> bool:
@@ -36,11 +38,23 @@ def lock_rows(query: Q, session: AsyncSession, *, skip_locked: bool = False) -> 
     return query
 
 
-async def lock_what_it_reads(session: AsyncSession, query: Select[Any]) -> None:
+def locking(query: Q) -> Q:
+    """The FOR UPDATE form of a statement built once at import (a module constant with bound
+    parameters), itself built once: for lock_rows and lock_what_it_reads on the click path.
+    Never pass a statement built per call: each would be kept."""
+    found = _LOCKING.get(query)
+    if found is None:
+        found = _LOCKING[query] = query.with_for_update()
+    return cast(Q, found)
+
+
+async def lock_what_it_reads(session: AsyncSession, query: Select[Any], params: dict[str, Any] | None = None,
+                             ) -> None:
     """Lock the rows a query reads until the commit, reading nothing back (PostgreSQL; on SQLite
-    the writer's turn already excludes every other writer, so no statement is sent)."""
+    the writer's turn already excludes every other writer, so no statement is sent). A query built
+    once, with `params` bound per call, is locked in its FOR UPDATE form built once (locking)."""
     if is_postgresql(session):
-        await session.execute(query.with_for_update())
+        await session.execute(locking(query) if params is not None else query.with_for_update(), params)
 
 
 async def wait_for_locks_at_most(session: AsyncSession, seconds: float) -> None:
@@ -48,7 +62,11 @@ async def wait_for_locks_at_most(session: AsyncSession, seconds: float) -> None:
     (PostgreSQL): a writer stuck behind a replica that stopped answering gives its connection back
     rather than keep it while others queue for the pool."""
     if is_postgresql(session):
-        await session.execute(text(f"SET LOCAL lock_timeout = {int(seconds * 1000)}"))
+        milliseconds = int(seconds * 1000)
+        statement = _LOCK_TIMEOUTS.get(milliseconds)
+        if statement is None:
+            statement = _LOCK_TIMEOUTS[milliseconds] = text(f"SET LOCAL lock_timeout = {milliseconds}")
+        await session.execute(statement)
 
 
 # PostgreSQL's SQLSTATEs for a transaction that lost a wait for a lock: deadlock_detected and

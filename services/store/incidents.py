@@ -18,7 +18,7 @@ from services.comms.messages import RESPONDERS
 from services.errors import ConcurrentUpdate
 from services.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from services.store.db import take_the_writer_turn
-from services.store.dialect import lock_rows, wait_for_locks_at_most
+from services.store.dialect import is_postgresql, lock_rows, locking, wait_for_locks_at_most
 from services.store.mapping import event_from_row, event_row, event_values, incident_from_row, incident_values
 from services.store.tables import IncidentRow, ThreadRow, TimelineRow
 
@@ -44,6 +44,31 @@ def _table(entity: type[Any]) -> Table:
 _SAVE_INCIDENT = update(_table(IncidentRow)).where(_table(IncidentRow).c.id == bindparam("_id"),
                                                    _table(IncidentRow).c.version == bindparam("_read_version"))
 _INSERT_EVENTS = insert(_table(TimelineRow))
+# The click path's reads, built once with their values bound per call: building a select, and its
+# cache key, cost more than running it (a stale card's read of what changed meanwhile: ~0.9 ms of
+# the event loop's time built per call, ~0.25 ms built once).
+_INCIDENT_BY_ID = (select(IncidentRow).where(IncidentRow.id == bindparam("incident_id"))
+                   .execution_options(populate_existing=True))
+_LATEST_OF_KIND = (select(TimelineRow).where(TimelineRow.incident_id == bindparam("incident_id"),
+                                             TimelineRow.kind == bindparam("kind"))
+                   .order_by(TimelineRow.id.desc()).limit(1))
+
+
+def _latest_after_version() -> Any:
+    """The latest `limit` entries after `version` but of the kinds `leave_out`, newest first, each
+    with how many there are (counted from the index up to `count_up_to`, once)."""
+    def since(row: Any) -> tuple[ColumnElement[bool], ...]:
+        return (row.incident_id == bindparam("incident_id"), row.incident_version > bindparam("version"),
+                row.kind.not_in(bindparam("leave_out", expanding=True)))
+
+    entry = aliased(TimelineRow)
+    counted = select(entry.incident_version).where(*since(entry)).limit(bindparam("count_up_to")).subquery()
+    total = select(func.count()).select_from(counted).scalar_subquery()
+    return (select(TimelineRow, total.label("total")).where(*since(TimelineRow))
+            .order_by(TimelineRow.incident_version.desc(), TimelineRow.id.desc()).limit(bindparam("limit")))
+
+
+_LATEST_AFTER_VERSION = _latest_after_version()
 # How long a change waits for the incident it changes before it gives up and tries again.
 LOCK_WAIT_SECONDS = 5.0
 
@@ -53,7 +78,7 @@ class Incidents:
         self._uow = uow
 
     async def get(self, incident_id: int) -> Incident | None:
-        row = await self._uow.session.get(IncidentRow, incident_id, populate_existing=True)
+        row = await self._uow.session.scalar(_INCIDENT_BY_ID, {"incident_id": incident_id})
         return incident_from_row(row) if row else None
 
     async def get_to_change(self, incident_id: int) -> Incident | None:
@@ -67,8 +92,8 @@ class Incidents:
         await take_the_writer_turn(session)
         await wait_for_locks_at_most(session, LOCK_WAIT_SECONDS)
         await self._uow.timers.lock_of(incident_id)
-        row = await session.scalar(lock_rows(select(IncidentRow).where(IncidentRow.id == incident_id), session)
-                                   .execution_options(populate_existing=True))
+        query = locking(_INCIDENT_BY_ID) if is_postgresql(session) else _INCIDENT_BY_ID
+        row = await session.scalar(query, {"incident_id": incident_id})
         return incident_from_row(row) if row else None
 
     async def row(self, incident_id: int) -> IncidentRow | None:
@@ -180,9 +205,7 @@ class Timeline:
 
     async def latest(self, incident_id: int, kind: str) -> TimelineEvent | None:
         """The newest entry of one kind (e.g. the last status update, for the card)."""
-        row = await self._uow.session.scalar(
-            select(TimelineRow).where(TimelineRow.incident_id == incident_id, TimelineRow.kind == kind)
-            .order_by(TimelineRow.id.desc()).limit(1))
+        row = await self._uow.session.scalar(_LATEST_OF_KIND, {"incident_id": incident_id, "kind": kind})
         return event_from_row(row) if row is not None else None
 
     async def any_after_version(self, incident_id: int, version: int, kinds: Collection[str]) -> bool:
@@ -199,16 +222,9 @@ class Timeline:
         """The latest `limit` entries written after `version` (oldest first) leaving out the kinds
         in `leave_out`, and how many such entries there are, counted from the index up to
         `count_up_to`: what a stale card missed, read in the same time on day 300 as on day 1."""
-        def since(row: Any) -> tuple[ColumnElement[bool], ...]:
-            return row.incident_id == incident_id, row.incident_version > version, row.kind.not_in(leave_out)
-
-        # The count rides along with the entries (computed once), not in a statement of its own.
-        entry = aliased(TimelineRow)
-        counted = select(entry.incident_version).where(*since(entry)).limit(count_up_to).subquery()
-        total = select(func.count()).select_from(counted).scalar_subquery()
-        rows = (await self._uow.session.execute(
-            select(TimelineRow, total.label("total")).where(*since(TimelineRow))
-            .order_by(TimelineRow.incident_version.desc(), TimelineRow.id.desc()).limit(limit))).all()
+        rows = (await self._uow.session.execute(_LATEST_AFTER_VERSION, {
+            "incident_id": incident_id, "version": version, "leave_out": list(leave_out), "limit": limit,
+            "count_up_to": count_up_to})).all()
         return [event_from_row(row) for row, _ in reversed(rows)], rows[0].total if rows else 0
 
     async def changes_since_last_update(self, incident_ids: Collection[int], *, leave_out: Collection[str],

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Index, String, delete, func, select, update
+from sqlalchemy import Index, String, bindparam, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.store.dialect import insert_if_new
@@ -91,6 +91,10 @@ class TeamChannels:
                                             .values(team_name=team_name[:300]))
 
 
+# Where someone is in the rosters: every click's gate reads it (built once, bound per call).
+_MEMBER_BY_AAD = select(TeamMemberRow).where(TeamMemberRow.aad_object_id == bindparam("aad_object_id"))
+
+
 class Roster:
     """Each team's members as Teams described them (uow.roster), keyed by team (or, for a chat
     outside any team, by the chat's conversation id)."""
@@ -132,8 +136,7 @@ class Roster:
         """Where this person is in a roster Beacon keeps (one indexed read: the click path)."""
         if not aad_object_id:
             return []
-        return list(await self._uow.session.scalars(
-            select(TeamMemberRow).where(TeamMemberRow.aad_object_id == aad_object_id)))
+        return list(await self._uow.session.scalars(_MEMBER_BY_AAD, {"aad_object_id": aad_object_id}))
 
     async def of_user(self, user_id: str) -> TeamMemberRow | None:
         """Someone by their Teams user id (29:…), as a roster names them."""

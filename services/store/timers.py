@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, select, tuple_, update
 from sqlalchemy.orm.attributes import flag_modified
 
 from services.errors import ConcurrentUpdate
@@ -17,6 +17,9 @@ from services.store.tables import TimerRow
 
 if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
+
+# An incident's timers, as every change locks them first (built once: the click path).
+_TIMER_KINDS_OF = select(TimerRow.kind).where(TimerRow.incident_id == bindparam("incident_id"))
 
 
 class Timers:
@@ -83,7 +86,7 @@ class Timers:
         """Lock an incident's timers until the commit (PostgreSQL), before the incident itself: the
         order the scheduler takes them in (due timers, then their incidents), so neither waits
         for the other in a circle."""
-        await lock_what_it_reads(self._uow.session, select(TimerRow.kind).where(TimerRow.incident_id == incident_id))
+        await lock_what_it_reads(self._uow.session, _TIMER_KINDS_OF, {"incident_id": incident_id})
 
     async def claim_due(self, now: datetime, limit: int) -> list[TimerRow]:
         """The timers due now, earliest first, locked for this transaction (other replicas skip them)."""
