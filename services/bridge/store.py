@@ -43,8 +43,8 @@ def call_from_row(row: BridgeCallRow) -> BridgeCall:
 
 # An incident's bridge as its card shows it after every click (built once, bound per call; a
 # session.get builds its select anew each time).
-_BRIDGE_OF = (select(BridgeRow).where(BridgeRow.incident_id == bindparam("incident_id"))
-              .execution_options(populate_existing=True))
+_BRIDGES = BridgeRow.__table__
+_BRIDGE_OF = select(_BRIDGES).where(_BRIDGES.c.incident_id == bindparam("incident_id"))
 
 
 class BridgeStore:
@@ -54,11 +54,12 @@ class BridgeStore:
         self._uow = uow
 
     async def row(self, incident_id: int) -> BridgeRow | None:
-        return await self._uow.session.scalar(_BRIDGE_OF, {"incident_id": incident_id})
+        return await self._uow.session.get(BridgeRow, incident_id, populate_existing=True)
 
     async def get(self, incident_id: int) -> Bridge | None:
-        row = await self.row(incident_id)
-        return bridge_from_row(row) if row else None
+        """The bridge as it stands (a read-only row: every card shows it)."""
+        row = (await self._uow.session.execute(_BRIDGE_OF, {"incident_id": incident_id})).first()
+        return bridge_from_row(row) if row else None  # type: ignore[arg-type]
 
     async def add(self, incident_id: int, requested_by: Person, invitees: list[Invitee], now: datetime) -> BridgeRow:
         """Insert the incident's bridge; a concurrent first click makes the flush raise IntegrityError."""

@@ -34,7 +34,35 @@ def stored_key(key: str) -> str:
 
 
 # An incident's alerts, as its card shows them after every click (built once, bound per call).
-_LINKS_OF = select(AlertLinkRow).where(AlertLinkRow.incident_id == bindparam("incident_id")).order_by(AlertLinkRow.id)
+_LINKS = AlertLinkRow.__table__
+_LINKS_OF = select(_LINKS).where(_LINKS.c.incident_id == bindparam("incident_id")).order_by(_LINKS.c.id)
+
+
+# The open links of the alerts a transaction brings, with their incidents (built once).
+_OPEN_LINKS = (select(AlertLinkRow, IncidentRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
+               .where(AlertLinkRow.source.in_(bindparam("sources", expanding=True)),
+                      AlertLinkRow.alert_key.in_(bindparam("keys", expanding=True)), IncidentRow.status.in_(_OPEN))
+               .order_by(AlertLinkRow.id))
+
+
+def _grouping_candidates() -> tuple[Any, ...]:
+    """grouping_candidate's three questions, best first, built once: an open incident whose alerts
+    on the service fired since `since`; one on the service in monitoring; one declared on the
+    service since `since`. Drills never take real alerts."""
+    live = (IncidentRow.status.in_(_OPEN), IncidentRow.drill == false())
+    service, since = bindparam("service"), bindparam("since", type_=AlertLinkRow.last_at.type)
+    return (
+        select(IncidentRow.id).join(AlertLinkRow, AlertLinkRow.incident_id == IncidentRow.id)
+        .where(*live, AlertLinkRow.service == service, AlertLinkRow.last_at >= since)
+        .order_by(AlertLinkRow.last_at.desc(), IncidentRow.id.desc()).limit(1),
+        select(IncidentRow.id).where(*live, IncidentRow.service == service,
+                                     IncidentRow.status == Status.MONITORING.value)
+        .order_by(IncidentRow.id.desc()).limit(1),
+        select(IncidentRow.id).where(*live, IncidentRow.service == service, IncidentRow.declared_at >= since)
+        .order_by(IncidentRow.id.desc()).limit(1))
+
+
+_GROUPING_CANDIDATES = _grouping_candidates()
 
 
 class AlertStore:
@@ -76,18 +104,16 @@ class AlertStore:
         keys = sorted({key for _, key in found})
         sources = {source for source, _ in found}
         for start in range(0, len(keys), _KEYS_PER_QUERY):
-            rows = await self._uow.session.execute(
-                select(AlertLinkRow, IncidentRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
-                .where(AlertLinkRow.source.in_(sources),
-                       AlertLinkRow.alert_key.in_(keys[start:start + _KEYS_PER_QUERY]), IncidentRow.status.in_(_OPEN))
-                .order_by(AlertLinkRow.id))
+            rows = await self._uow.session.execute(_OPEN_LINKS, {
+                "sources": sorted(sources), "keys": keys[start:start + _KEYS_PER_QUERY]})
             for link, incident in rows:  # ascending ids: the newest link wins, as in open_link
                 found[(link.source, link.alert_key)] = link
                 incidents[incident.id] = incident
         return found, incidents
 
     async def links_of(self, incident_id: int) -> list[AlertLinkRow]:
-        return list(await self._uow.session.scalars(_LINKS_OF, {"incident_id": incident_id}))
+        """An incident's alert links, oldest first, as read-only rows with the table's columns."""
+        return list(await self._uow.session.execute(_LINKS_OF, {"incident_id": incident_id}))  # type: ignore[arg-type]
 
     async def grouping_candidate(self, service: str, since: datetime) -> Incident | None:
         """The open incident a new alert on `service` joins, best first: one whose alerts on that
@@ -96,20 +122,9 @@ class AlertStore:
         within the window. Drills never take real alerts."""
         if not service:
             return None  # no service, nothing to group by
-        live = (IncidentRow.status.in_(_OPEN), IncidentRow.drill == false())
-        session = self._uow.session
-        found = await session.scalar(
-            select(IncidentRow.id).join(AlertLinkRow, AlertLinkRow.incident_id == IncidentRow.id)
-            .where(*live, AlertLinkRow.service == service, AlertLinkRow.last_at >= since)
-            .order_by(AlertLinkRow.last_at.desc(), IncidentRow.id.desc()).limit(1))
-        if found is None:
-            found = await session.scalar(
-                select(IncidentRow.id).where(*live, IncidentRow.service == service,
-                                             IncidentRow.status == Status.MONITORING.value)
-                .order_by(IncidentRow.id.desc()).limit(1))
-        if found is None:
-            found = await session.scalar(
-                select(IncidentRow.id).where(*live, IncidentRow.service == service,
-                                             IncidentRow.declared_at >= since)
-                .order_by(IncidentRow.id.desc()).limit(1))
+        found = None
+        for query in _GROUPING_CANDIDATES:
+            found = await self._uow.session.scalar(query, {"service": service, "since": since})
+            if found is not None:
+                break
         return await self._uow.incidents.get(found) if found is not None else None

@@ -38,10 +38,12 @@ def lock_rows(query: Q, session: AsyncSession, *, skip_locked: bool = False) -> 
     return query
 
 
-def locking(query: Q) -> Q:
-    """The FOR UPDATE form of a statement built once at import (a module constant with bound
-    parameters), itself built once: for lock_rows and lock_what_it_reads on the click path.
+def lock_built_once(query: Q, session: AsyncSession) -> Q:
+    """lock_rows for a statement built once at import (a module constant whose values are bound
+    per call): its FOR UPDATE form is built once too, on the click path and the alert intake's.
     Never pass a statement built per call: each would be kept."""
+    if not is_postgresql(session):
+        return query
     found = _LOCKING.get(query)
     if found is None:
         found = _LOCKING[query] = query.with_for_update()
@@ -52,9 +54,10 @@ async def lock_what_it_reads(session: AsyncSession, query: Select[Any], params: 
                              ) -> None:
     """Lock the rows a query reads until the commit, reading nothing back (PostgreSQL; on SQLite
     the writer's turn already excludes every other writer, so no statement is sent). A query built
-    once, with `params` bound per call, is locked in its FOR UPDATE form built once (locking)."""
+    once, with `params` bound per call, is locked in its FOR UPDATE form built once (lock_built_once)."""
     if is_postgresql(session):
-        await session.execute(locking(query) if params is not None else query.with_for_update(), params)
+        await session.execute(lock_built_once(query, session) if params is not None else query.with_for_update(),
+                              params)
 
 
 async def wait_for_locks_at_most(session: AsyncSession, seconds: float) -> None:

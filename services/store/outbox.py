@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, bindparam, exists, func, literal_column, s
 from sqlalchemy.orm import aliased
 
 from services.effects import OutboxEffect, channel_of, ordering
-from services.store.dialect import insert_if_new, lock_rows
+from services.store.dialect import insert_if_new, lock_built_once, lock_rows
 from services.store.tables import UNFINISHED_STATUSES, OutboxRow
 
 if TYPE_CHECKING:
@@ -143,6 +143,13 @@ class ExpressLane:
     def deliver(self, effects: Sequence[Effect], lease_until: datetime) -> None:
         if self.worker is not None:
             self.worker.deliver_now(effects, lease_until)
+
+
+# Which incidents have a pending effect of a kind: alert intake asks it of every transaction's
+# incidents (built once, bound per call).
+_PENDING_OF_KIND = select(OutboxRow.incident_id).where(
+    OutboxRow.kind == bindparam("kind"), OutboxRow.incident_id.in_(bindparam("ids", expanding=True)),
+    OutboxRow.status == "pending")
 
 
 class Outbox:
@@ -279,11 +286,10 @@ class Outbox:
         commit so it cannot be delivered meanwhile; SQLite's writer already holds the database."""
         ids = sorted(incident_ids)
         waiting: set[int] = set()
+        query = lock_built_once(_PENDING_OF_KIND, self._uow.session)
         for start in range(0, len(ids), 500):  # well under SQLite's limit on bound parameters
-            query = lock_rows(select(OutboxRow.incident_id).where(
-                OutboxRow.kind == kind.kind, OutboxRow.incident_id.in_(ids[start:start + 500]),
-                OutboxRow.status == "pending"), self._uow.session)
-            waiting.update(i for i in await self._uow.session.scalars(query) if i is not None)
+            found = await self._uow.session.scalars(query, {"kind": kind.kind, "ids": ids[start:start + 500]})
+            waiting.update(i for i in found if i is not None)
         return waiting
 
     async def of_incident(self, incident_id: int, kind: type[OutboxEffect] | None = None, *,

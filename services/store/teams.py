@@ -92,7 +92,8 @@ class TeamChannels:
 
 
 # Where someone is in the rosters: every click's gate reads it (built once, bound per call).
-_MEMBER_BY_AAD = select(TeamMemberRow).where(TeamMemberRow.aad_object_id == bindparam("aad_object_id"))
+_MEMBERS = TeamMemberRow.__table__
+_MEMBER_BY_AAD = select(_MEMBERS).where(_MEMBERS.c.aad_object_id == bindparam("aad_object_id"))
 
 
 class Roster:
@@ -133,10 +134,11 @@ class Roster:
         await self._uow.session.execute(delete(TeamMemberRow).where(TeamMemberRow.team_id == team_id))
 
     async def of_person(self, aad_object_id: str) -> list[TeamMemberRow]:
-        """Where this person is in a roster Beacon keeps (one indexed read: the click path)."""
+        """Where this person is in a roster Beacon keeps (one indexed read: the click path), as
+        read-only rows with the table's columns."""
         if not aad_object_id:
             return []
-        return list(await self._uow.session.scalars(_MEMBER_BY_AAD, {"aad_object_id": aad_object_id}))
+        return list(await self._uow.session.execute(_MEMBER_BY_AAD, {"aad_object_id": aad_object_id}))  # type: ignore[arg-type]
 
     async def of_user(self, user_id: str) -> TeamMemberRow | None:
         """Someone by their Teams user id (29:…), as a roster names them."""
