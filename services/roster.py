@@ -17,13 +17,15 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
 
 from services.clock import Clock
 from services.deps import Deps
 from services.effects.roster import LookUpMember, ReadRoster
 from services.incidents import Person
 from services.policy import Sender, Standing
-from services.store.teams import TeamMemberRow
 from services.store.uow import UnitOfWork
 
 log = logging.getLogger("beacon.teams")
@@ -46,7 +48,8 @@ class Where:
         return self.team_id or self.conversation_id
 
 
-def standing_of(row: TeamMemberRow, tenant_id: str) -> Standing:
+def standing_of(row: Row[Any], tenant_id: str) -> Standing:
+    """A roster row's standing (Roster.of_person's plain row, with team_members' columns)."""
     guest = row.user_role.lower() in GUEST_ROLES or bool(tenant_id and row.tenant_id and row.tenant_id != tenant_id)
     return Standing.GUEST if guest else Standing.MEMBER
 

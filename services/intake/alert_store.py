@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, false, insert, select
+from sqlalchemy import Row, bindparam, false, insert, select
 
 from services.incidents import OPEN_STATUSES, Incident, Status
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
@@ -111,9 +111,9 @@ class AlertStore:
                 incidents[incident.id] = incident
         return found, incidents
 
-    async def links_of(self, incident_id: int) -> list[AlertLinkRow]:
+    async def links_of(self, incident_id: int) -> list[Row[Any]]:
         """An incident's alert links, oldest first, as read-only rows with the table's columns."""
-        return list(await self._uow.session.execute(_LINKS_OF, {"incident_id": incident_id}))  # type: ignore[arg-type]
+        return list(await self._uow.session.execute(_LINKS_OF, {"incident_id": incident_id}))
 
     async def grouping_candidate(self, service: str, since: datetime) -> Incident | None:
         """The open incident a new alert on `service` joins, best first: one whose alerts on that

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from services.status_page.tables import StatusLinkRow, StatusSubscriptionRow
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from services.store.uow import UnitOfWork
 
 PENDING, CONFIRMED, UNSUBSCRIBED = "pending", "confirmed", "unsubscribed"
+
+
+# A client's status link, locked while a confirmation is counted against the client's cap.
+_LINK_OF_CLIENT = select(StatusLinkRow).where(StatusLinkRow.client == bindparam("client"))
 
 
 class SubscriptionsFull(Exception):
@@ -80,7 +84,7 @@ class StatusSubscriptions:
         number, or None when another request counted it first. Raises SubscriptionsFull, counting
         nothing, when the subscription does not count against the client's cap yet and `cap`
         others do."""
-        await lock_what_it_reads(self._uow.session, select(StatusLinkRow).where(StatusLinkRow.client == row.client))
+        await lock_what_it_reads(self._uow.session, _LINK_OF_CLIENT, {"client": row.client})
         others = aliased(StatusSubscriptionRow)
         taken = (select(func.count()).select_from(others)
                  .where(others.client == row.client, _counts(others, generation, now, pending_for)).scalar_subquery())

@@ -18,13 +18,13 @@ if TYPE_CHECKING:
 
 
 # The click path reads which incident a message belongs to on every card action: the card Beacon
-# posted in it (0), and the thread it is in (1), in one round trip when both are asked; each form
-# built once, keyed by (message id given, root given).
+# posted in it (0) and the thread it is in (1), in one round trip; or only the thread, when the
+# click names no message. Built once.
 _BY_CARD = (select(literal(0), ProcessedActivityRow.incident_id, literal(""))
             .where(ProcessedActivityRow.activity_id == bindparam("card_key")))
 _BY_THREAD = (select(literal(1), ThreadRow.incident_id, ThreadRow.conversation_id)
               .where(ThreadRow.root_activity_id == bindparam("root")))
-_MESSAGE_READS = {(True, True): union_all(_BY_CARD, _BY_THREAD), (True, False): _BY_CARD, (False, True): _BY_THREAD}
+_BY_CARD_OR_THREAD = union_all(_BY_CARD, _BY_THREAD)
 
 
 class Threads:
@@ -52,11 +52,12 @@ class Threads:
         whose thread (root or reply) it is in. None for a message outside every incident."""
         channel, _, root = conversation_id.partition(";messageid=")
         root = root or message_id  # a chat has no threads: only the root card's own message
-        reads = (bool(message_id), bool(root))
-        if not any(reads):
+        if not root:  # no message id either
             return None
-        params = {"card_key": _card_key(conversation_id, message_id), "root": root}
-        rows = sorted(await self._uow.session.execute(_MESSAGE_READS[reads], params), key=lambda row: row[0])
+        read, params = _BY_THREAD, {"root": root}
+        if message_id:
+            read, params = _BY_CARD_OR_THREAD, {**params, "card_key": _card_key(conversation_id, message_id)}
+        rows = sorted(await self._uow.session.execute(read, params), key=lambda row: row[0])
         return next((incident_id for source, incident_id, conversation in rows if incident_id is not None
                      and (source == 0 or conversation.partition(";messageid=")[0] == channel)), None)
 

@@ -10,6 +10,7 @@ no-ops there. Insert-if-new statements exist in both dialects but are built by e
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, Table, extract, func, text
@@ -20,8 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 Q = TypeVar("Q", bound=Select[Any])
 _BUILDERS: dict[str, Any] = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 _INSERT_IF_NEW: dict[tuple[str, Table], Any] = {}
-_LOCKING: dict[Any, Any] = {}
-_LOCK_TIMEOUTS: dict[int, Any] = {}
 
 
 def is_postgresql(bound: AsyncSession | AsyncEngine | AsyncConnection) -> bool:
@@ -40,24 +39,22 @@ def lock_rows(query: Q, session: AsyncSession, *, skip_locked: bool = False) -> 
 
 def lock_built_once(query: Q, session: AsyncSession) -> Q:
     """lock_rows for a statement built once at import (a module constant whose values are bound
-    per call): its FOR UPDATE form is built once too, on the click path and the alert intake's.
-    Never pass a statement built per call: each would be kept."""
-    if not is_postgresql(session):
-        return query
-    found = _LOCKING.get(query)
-    if found is None:
-        found = _LOCKING[query] = query.with_for_update()
-    return cast(Q, found)
+    per call): its FOR UPDATE form is built once too (building a statement costs more than
+    running it). Never pass a statement built per call: each would be kept."""
+    return _for_update(query) if is_postgresql(session) else query
 
 
-async def lock_what_it_reads(session: AsyncSession, query: Select[Any], params: dict[str, Any] | None = None,
-                             ) -> None:
-    """Lock the rows a query reads until the commit, reading nothing back (PostgreSQL; on SQLite
-    the writer's turn already excludes every other writer, so no statement is sent). A query built
-    once, with `params` bound per call, is locked in its FOR UPDATE form built once (lock_built_once)."""
+@functools.cache
+def _for_update(query: Any) -> Any:
+    return query.with_for_update()
+
+
+async def lock_what_it_reads(session: AsyncSession, query: Select[Any], params: dict[str, Any]) -> None:
+    """Lock the rows a query built once reads (values in `params`) until the commit, reading nothing
+    back (PostgreSQL; on SQLite the writer's turn already excludes every other writer, so no
+    statement is sent)."""
     if is_postgresql(session):
-        await session.execute(lock_built_once(query, session) if params is not None else query.with_for_update(),
-                              params)
+        await session.execute(_for_update(query), params)
 
 
 async def wait_for_locks_at_most(session: AsyncSession, seconds: float) -> None:
@@ -65,11 +62,12 @@ async def wait_for_locks_at_most(session: AsyncSession, seconds: float) -> None:
     (PostgreSQL): a writer stuck behind a replica that stopped answering gives its connection back
     rather than keep it while others queue for the pool."""
     if is_postgresql(session):
-        milliseconds = int(seconds * 1000)
-        statement = _LOCK_TIMEOUTS.get(milliseconds)
-        if statement is None:
-            statement = _LOCK_TIMEOUTS[milliseconds] = text(f"SET LOCAL lock_timeout = {milliseconds}")
-        await session.execute(statement)
+        await session.execute(_lock_timeout(int(seconds * 1000)))
+
+
+@functools.cache
+def _lock_timeout(milliseconds: int) -> Any:
+    return text(f"SET LOCAL lock_timeout = {milliseconds}")
 
 
 # PostgreSQL's SQLSTATEs for a transaction that lost a wait for a lock: deadlock_detected and

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Index, String, bindparam, delete, func, select, update
+from sqlalchemy import Index, Row, String, bindparam, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.store.dialect import insert_if_new
@@ -133,12 +133,12 @@ class Roster:
     async def forget_team(self, team_id: str) -> None:
         await self._uow.session.execute(delete(TeamMemberRow).where(TeamMemberRow.team_id == team_id))
 
-    async def of_person(self, aad_object_id: str) -> list[TeamMemberRow]:
+    async def of_person(self, aad_object_id: str) -> list[Row[Any]]:
         """Where this person is in a roster Beacon keeps (one indexed read: the click path), as
         read-only rows with the table's columns."""
         if not aad_object_id:
             return []
-        return list(await self._uow.session.execute(_MEMBER_BY_AAD, {"aad_object_id": aad_object_id}))  # type: ignore[arg-type]
+        return list(await self._uow.session.execute(_MEMBER_BY_AAD, {"aad_object_id": aad_object_id}))
 
     async def of_user(self, user_id: str) -> TeamMemberRow | None:
         """Someone by their Teams user id (29:…), as a roster names them."""
