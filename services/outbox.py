@@ -55,7 +55,7 @@ log = logging.getLogger("beacon.outbox")
 delivering: ContextVar[Effect | None] = ContextVar("beacon_delivering", default=None)
 
 # Why a card redraw was not sent (the report lists it so): one queued before it went out after its change.
-COVERED = "not needed: another card refresh, sent after this change, already showed it"
+COVERED = "not needed: a later refresh of the card already showed this change"
 
 EffectHandler = Callable[[Effect], Awaitable[None]]
 # Handlers by effect type (or, for rows without one, by kind): the worker finds them by the row's kind.
