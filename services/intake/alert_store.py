@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, false, insert, select
+from sqlalchemy import Row, bindparam, false, insert, select, update
 
 from services.incidents import OPEN_STATUSES, Incident, Status
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
 from services.store.dialect import advisory_lock
+from services.store.mapping import incident_from_row
 from services.store.tables import IncidentRow
 
 if TYPE_CHECKING:
@@ -38,11 +40,49 @@ _LINKS = AlertLinkRow.__table__
 _LINKS_OF = select(_LINKS).where(_LINKS.c.incident_id == bindparam("incident_id")).order_by(_LINKS.c.id)
 
 
-# The open links of the alerts a transaction brings, with their incidents (built once).
-_OPEN_LINKS = (select(AlertLinkRow, IncidentRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
-               .where(AlertLinkRow.source.in_(bindparam("sources", expanding=True)),
-                      AlertLinkRow.alert_key.in_(bindparam("keys", expanding=True)), IncidentRow.status.in_(_OPEN))
-               .order_by(AlertLinkRow.id))
+# The open links of the alerts a transaction brings, each with its incident's columns (built once;
+# Core rows: the link's own columns are labelled, the incident's keep their names).
+_INCIDENTS = IncidentRow.__table__
+_OPEN_LINKS = (select(_LINKS.c.id.label("link_id"), _LINKS.c.source.label("link_source"),
+                      _LINKS.c.alert_key.label("link_key"), _LINKS.c.status.label("link_status"),
+                      _LINKS.c.count.label("link_count"), _LINKS.c.last_at.label("link_last_at"),
+                      _LINKS.c.resolved_at.label("link_resolved_at"), _INCIDENTS)
+               .join_from(_LINKS, _INCIDENTS, _INCIDENTS.c.id == _LINKS.c.incident_id)
+               .where(_LINKS.c.source.in_(bindparam("sources", expanding=True)),
+                      _LINKS.c.alert_key.in_(bindparam("keys", expanding=True)), _INCIDENTS.c.status.in_(_OPEN))
+               .order_by(_LINKS.c.id))
+_INSERT_LINK = insert(_LINKS).returning(_LINKS.c.id)
+# A link's changes, for many links in one statement (executemany): the SET columns are the keys given.
+_WRITE_LINKS = update(_LINKS).where(_LINKS.c.id == bindparam("link_id"))
+
+
+@dataclass(eq=False)
+class OpenLink:
+    """An alert's link on an open incident as an alert transaction holds it: read as a plain row,
+    changed in memory while the transaction's alerts are applied, and written back with the other
+    links it changed in one statement (AlertStore.write_links)."""
+
+    id: int
+    incident_id: int
+    source: str
+    alert_key: str
+    status: str  # firing | resolved
+    count: int
+    last_at: datetime
+    resolved_at: datetime | None = None
+    changed: bool = False
+
+    def fired(self, now: datetime) -> None:
+        """It fired again: one more firing, and firing now if it had resolved."""
+        self.count += 1
+        self.last_at, self.status, self.resolved_at, self.changed = now, "firing", None, True
+
+    def resolve(self, at: datetime, now: datetime) -> None:
+        self.status, self.resolved_at, self.last_at, self.changed = "resolved", at, now, True
+
+    def values(self) -> dict[str, Any]:
+        return {"link_id": self.id, "count": self.count, "status": self.status, "last_at": self.last_at,
+                "resolved_at": self.resolved_at}
 
 
 def _grouping_candidates() -> tuple[Any, ...]:
@@ -83,32 +123,38 @@ class AlertStore:
         if receipts:
             await self._uow.session.execute(_INSERT_RECEIPTS, receipts)
 
-    def add_link(self, link: AlertLinkRow) -> None:
-        self._uow.session.add(link)
+    async def add_link(self, values: dict[str, Any]) -> OpenLink:
+        """Link an alert to an incident (AlertLinkRow's columns): written at once, since the alerts
+        after it in the transaction may fire it again."""
+        link_id = (await self._uow.session.execute(_INSERT_LINK, values)).scalar_one()
+        return OpenLink(link_id, values["incident_id"], values["source"], values["alert_key"], values["status"],
+                        values["count"], values["last_at"], values.get("resolved_at"))
 
-    async def open_link(self, source: str, key: str) -> AlertLinkRow | None:
-        """This alert's link on an open incident, if it has one."""
-        return await self._uow.session.scalar(
-            select(AlertLinkRow).join(IncidentRow, IncidentRow.id == AlertLinkRow.incident_id)
-            .where(AlertLinkRow.source == source, AlertLinkRow.alert_key == stored_key(key),
-                   IncidentRow.status.in_(_OPEN))
-            .order_by(AlertLinkRow.id.desc()).limit(1))
+    async def write_links(self, links: Iterable[OpenLink]) -> None:
+        """Write what changed in these links, in one statement."""
+        changed = [link for link in links if link.changed]
+        if changed:
+            await self._uow.session.execute(_WRITE_LINKS, [link.values() for link in changed])
+            for link in changed:
+                link.changed = False
 
     async def open_links(self, alerts: Iterable[tuple[str, str]]
-                         ) -> tuple[dict[tuple[str, str], AlertLinkRow | None], dict[int, IncidentRow]]:
-        """open_link for many (source, key) pairs, keyed by (source, stored_key), in one query per 500
-        keys; with the rows of their incidents (the session holds rows only while someone does)."""
-        found: dict[tuple[str, str], AlertLinkRow | None] = {(source, stored_key(key)): None
-                                                             for source, key in alerts}
-        incidents: dict[int, IncidentRow] = {}
+                         ) -> tuple[dict[tuple[str, str], OpenLink | None], dict[int, Incident]]:
+        """Each alert's link on an open incident, if it has one, keyed by (source, stored_key), in one
+        query per 500 keys; with those incidents."""
+        found: dict[tuple[str, str], OpenLink | None] = {(source, stored_key(key)): None for source, key in alerts}
+        incidents: dict[int, Incident] = {}
         keys = sorted({key for _, key in found})
-        sources = {source for source, _ in found}
+        sources = sorted({source for source, _ in found})
         for start in range(0, len(keys), _KEYS_PER_QUERY):
             rows = await self._uow.session.execute(_OPEN_LINKS, {
-                "sources": sorted(sources), "keys": keys[start:start + _KEYS_PER_QUERY]})
-            for link, incident in rows:  # ascending ids: the newest link wins, as in open_link
-                found[(link.source, link.alert_key)] = link
-                incidents[incident.id] = incident
+                "sources": sources, "keys": keys[start:start + _KEYS_PER_QUERY]})
+            for row in rows:  # ascending ids: the newest link of an alert wins
+                found[(row.link_source, row.link_key)] = OpenLink(
+                    row.link_id, row.id, row.link_source, row.link_key, row.link_status, row.link_count,
+                    row.link_last_at, row.link_resolved_at)
+                if row.id not in incidents:
+                    incidents[row.id] = incident_from_row(row)  # type: ignore[arg-type]
         return found, incidents
 
     async def links_of(self, incident_id: int) -> list[Row[Any]]:

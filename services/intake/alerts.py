@@ -24,13 +24,11 @@ from services.deps import Deps, ThreadTarget
 from services.errors import ConcurrentUpdate
 from services.incidents import DomainError, Incident, Person, Status, TimelineEvent
 from services.intake import alert_store
-from services.intake.tables import AlertLinkRow
+from services.intake.alert_store import OpenLink
 from services.intake.within import BEACON, entry, refresh_card, refresh_cards, thread_note, thread_target
 from services.pipeline import change_within, declare_within
 from services.store.db import database_unavailable
 from services.store.group_commit import GroupCommit, group_commit_for
-from services.store.mapping import incident_from_row
-from services.store.tables import IncidentRow
 from services.store.uow import UnitOfWork
 
 MAX_TITLE = 200
@@ -102,7 +100,7 @@ async def _receive_once(posts: list[AlertPost], deps: Deps) -> list[list[AlertOu
         for post in posts:
             intake = _AlertIntake(uow, deps, now, post.token, shared)
             answers.append([await intake.apply(alert) for alert in post.alerts])
-        await shared.write_events(uow)
+        await shared.write(uow)
         # Each post verbatim with what became of its alerts, all in one statement.
         await uow.alerts.add_receipts([
             dict(source=post.source, received_at=post.received_at, body=post.body, alert_count=len(post.alerts),
@@ -115,23 +113,26 @@ async def _receive_once(posts: list[AlertPost], deps: Deps) -> list[list[AlertOu
 @dataclass
 class _Shared:
     """What the alerts of one transaction share, so a repeat costs no statement of its own: the
-    open link of each alert key (looked up together at the start, kept current as alerts link and
-    incidents resolve), the timeline entries that change no incident field (written together, in
-    order, before the core writes anything) and the card redraws asked for (queued together at
-    the end)."""
+    open link of each alert key and the incidents they link to (looked up together at the start,
+    kept current as alerts link, fire and resolve and as the core changes the incidents), the
+    links' changes and the timeline entries that change no incident field (written together, in
+    order, before the core or a read of the links needs them, and at the end) and the card redraws
+    asked for (queued together at the end)."""
 
-    links: dict[tuple[str, str], AlertLinkRow | None]
-    incidents: dict[int, IncidentRow]  # the rows of the linked incidents, which the core's updates keep current
+    links: dict[tuple[str, str], OpenLink | None]
+    incidents: dict[int, Incident]  # the core changes these in place: the next alert sees the change
     redraws: dict[int, str] = field(default_factory=dict)
     events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
 
     def record(self, incident: Incident, kind: str, summary: str, now: datetime, *,
                actor: Person | None = None, after: dict[str, object] | None = None) -> None:
-        """within.record, written with the others by write_events."""
+        """within.record, written with the others by write."""
         self.events.append(entry(incident, kind, summary, now, actor=actor, after=after))
 
-    async def write_events(self, uow: UnitOfWork) -> None:
-        """Write the entries recorded so far: before the core changes an incident, and at the end."""
+    async def write(self, uow: UnitOfWork) -> None:
+        """Write the links' changes and the entries recorded so far: before the core changes an
+        incident or the links are read, and at the end."""
+        await uow.alerts.write_links(link for link in self.links.values() if link is not None)
         events, self.events = self.events, []
         await uow.timeline.record_many(events)
 
@@ -154,32 +155,30 @@ class _AlertIntake:
     async def apply(self, alert: Alert) -> AlertOutcome:
         if alert.test:  # the sender's "test" button: stored with the receipt, answered, nothing opened
             return self._outcome(alert, "ignored: a test notification (it opens no incident)", None)
-        key = (alert.source, alert_store.stored_key(alert.key))
-        if key not in self.shared.links:
-            self.shared.links[key] = await self.uow.alerts.open_link(alert.source, alert.key)
-        link = self.shared.links[key]
+        link = self.shared.links[(alert.source, alert_store.stored_key(alert.key))]  # looked up at the start
         if not alert.firing:
             return await self._resolved(alert, link)
         if link is not None:
             return await self._fired_again(alert, link)
         routed = classify_alert(alert, self.routing, self.deps.config.services)
         since = self.now - self.routing.grouping_window
+        await self.shared.write(self.uow)  # the candidate is found by when its alerts last fired
         incident = await self.uow.alerts.grouping_candidate(routed.service, since)
         if incident is not None:
-            return await self._join(alert, routed, incident)
+            assert incident.id is not None
+            return await self._join(alert, routed, self.shared.incidents.setdefault(incident.id, incident))
         return await self._declare(alert, routed)
 
     # -- firing ----------------------------------------------------------------------------
-    async def _fired_again(self, alert: Alert, link: AlertLinkRow) -> AlertOutcome:
-        link.count += 1
-        link.last_at, link.status, link.resolved_at = self.now, "firing", None
+    async def _fired_again(self, alert: Alert, link: OpenLink) -> AlertOutcome:
+        link.fired(self.now)
         incident = await self._incident(link.incident_id)
         self.shared.record(incident, "alert_repeated", f"{alert.rule} fired again ×{link.count}", self.now,
                            after={"source": alert.source, "key": alert.key, "count": link.count})
         return self._outcome(alert, await self._after_firing(alert, incident, "repeated"), incident.id)
 
     async def _join(self, alert: Alert, routed: Classification, incident: Incident) -> AlertOutcome:
-        self._add_link(alert, routed, incident, declared=False)
+        await self._add_link(alert, routed, incident, declared=False)
         self.shared.record(incident, "alert_joined",
                            f"{routed.origin} joined: {alert.summary} (service {routed.service})", self.now,
                            after=_alert_facts(alert, routed))
@@ -192,7 +191,7 @@ class _AlertIntake:
             return outcome
         was_open, old_impact = incident.is_open, incident.impact
         incident.move_to(Status.INVESTIGATING, BEACON, self.now)
-        await self.shared.write_events(self.uow)
+        await self.shared.write(self.uow)
         await change_within(self.uow, incident, self.deps, self.now, was_open=was_open, old_impact=old_impact,
                             note=f"{alert.origin} fired during monitoring: back to investigating")
         return "reopened"
@@ -206,10 +205,12 @@ class _AlertIntake:
             now=self.now)
         channel = config.channels.incidents_channel
         target = await thread_target(self.uow, channel)
-        await self.shared.write_events(self.uow)
+        await self.shared.write(self.uow)
         # Not installed anywhere: stored all the same; its card post fails visibly until Beacon is.
         await declare_within(self.uow, incident, target or ThreadTarget("", channel_id=channel), self.deps, self.now)
-        self._add_link(alert, routed, incident, declared=True)
+        assert incident.id is not None
+        self.shared.incidents[incident.id] = incident
+        await self._add_link(alert, routed, incident, declared=True)
         self.shared.record(incident, "alert_fired", f"declared {routed.origin}: {alert.summary} "
                            f"(service {routed.service} by {routed.reason})", self.now, actor=BEACON,
                            after=_alert_facts(alert, routed))
@@ -219,26 +220,25 @@ class _AlertIntake:
                                "to Teams: add Beacon to a team", self.now)
         return self._outcome(alert, "declared", incident.id)
 
-    def _add_link(self, alert: Alert, routed: Classification, incident: Incident, *, declared: bool) -> None:
+    async def _add_link(self, alert: Alert, routed: Classification, incident: Incident, *, declared: bool) -> None:
         assert incident.id is not None
-        row = AlertLinkRow(
+        link = await self.uow.alerts.add_link(dict(
             incident_id=incident.id, source=alert.source, alert_key=alert_store.stored_key(alert.key),
             service=routed.service, rule=alert.rule[:300], severity=alert.severity[:30], summary=alert.summary,
-            link=alert.link, status="firing", count=1, declared=declared, first_at=self.now, last_at=self.now)
-        self.uow.alerts.add_link(row)
-        self.shared.links[(row.source, row.alert_key)] = row
+            link=alert.link, status="firing", count=1, declared=declared, first_at=self.now, last_at=self.now))
+        self.shared.links[(link.source, link.alert_key)] = link
 
     # -- resolved --------------------------------------------------------------------------
-    async def _resolved(self, alert: Alert, link: AlertLinkRow | None) -> AlertOutcome:
+    async def _resolved(self, alert: Alert, link: OpenLink | None) -> AlertOutcome:
         if link is None:
             return self._outcome(alert, "ignored: no open incident has this alert", None)
         if link.status == "resolved":
             return self._outcome(alert, "already resolved", link.incident_id)
-        link.status, link.resolved_at, link.last_at = "resolved", alert.ended_at or self.now, self.now
+        link.resolve(alert.ended_at or self.now, self.now)
         incident = await self._incident(link.incident_id)
         self.shared.record(incident, "alert_resolved", f"{alert.origin} resolved", self.now,
                            after={"source": alert.source, "key": alert.key})
-        await self.uow.flush()
+        await self.shared.write(self.uow)
         links = await self.uow.alerts.links_of(link.incident_id)
         if any(other.status == "firing" for other in links):
             await refresh_card(self.uow, link.incident_id, f"post:{self.post}", self.now)
@@ -252,7 +252,7 @@ class _AlertIntake:
         if self.routing.auto_resolve and incident.is_open:
             was_open, old_impact = incident.is_open, incident.impact
             incident.resolve(f"Monitoring reports {what} resolved (alert_routing.auto_resolve)", BEACON, self.now)
-            await self.shared.write_events(self.uow)
+            await self.shared.write(self.uow)
             await change_within(self.uow, incident, self.deps, self.now, was_open=was_open, old_impact=old_impact)
             self.shared.closed(incident.id)
             return "resolved; incident resolved"
@@ -262,9 +262,12 @@ class _AlertIntake:
         return "resolved; all linked alerts resolved"
 
     async def _incident(self, incident_id: int) -> Incident:
-        row = self.shared.incidents.get(incident_id) or await self.uow.incidents.row(incident_id)
-        assert row is not None, f"alert link to missing INC-{incident_id}"
-        return incident_from_row(row)
+        incident = self.shared.incidents.get(incident_id)
+        if incident is None:
+            incident = await self.uow.incidents.get(incident_id)
+            assert incident is not None, f"alert link to missing INC-{incident_id}"
+            self.shared.incidents[incident_id] = incident
+        return incident
 
 
 def _title(alert: Alert) -> str:

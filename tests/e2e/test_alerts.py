@@ -244,6 +244,28 @@ async def test_an_alert_during_monitoring_reopens_the_incident_and_tells_the_thr
         stack.every_card_is_valid()
 
 
+async def test_one_post_with_three_alerts_of_an_incident_in_monitoring_reopens_it_once(database_url):
+    """Alertmanager sends a group's alerts in one post: the first reopens the incident, and the
+    others, applied in the same transaction, find it investigating already."""
+    async with intake(database_url) as (stack, _):
+        body = load("alertmanager_v4_payments_firing")
+        _, answer = await post(stack, "alertmanager", body)
+        assert [a["outcome"] for a in answer["alerts"]] == ["declared", "grouped", "grouped"]
+        root = await incident_root(stack, 1)
+        await settled(stack)
+        for status in ("investigating", "monitoring"):
+            await act(stack, root, "incident.status", status=status)
+            await settled(stack)
+        status, answer = await post(stack, "alertmanager", body)  # all three fire again, in one post
+        assert status == 200, answer
+        assert [(a["outcome"], a["incident"]) for a in answer["alerts"]] == [
+            ("reopened", "INC-1"), ("repeated", "INC-1"), ("repeated", "INC-1")]
+        await card_says(stack, root, "INC-1 · **Investigating**", "fired ×2")
+        await settled(stack)
+        notes = [m.text or "" for m in stack.teams.thread(root.id)]
+        assert sum("fired during monitoring: back to investigating" in n for n in notes) == 1, notes
+
+
 # -- refused requests ----------------------------------------------------------------------------
 
 async def test_a_missing_or_wrong_token_is_refused_with_401(database_url):

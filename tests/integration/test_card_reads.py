@@ -1,7 +1,7 @@
 """The card's reads (the latest update, what a stale card missed, the alerts, the bridge) are Core
 reads built once, not ORM queries; inside one unit of work they still see what it recorded through
 the ORM and has not flushed yet (the session flushes before any statement it runs; read through the
-connection instead, both tests fail)."""
+connection instead, the first test fails), and the alert links it wrote."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from services.clock import FakeClock
 from services.deps import Deps
 from services.incidents import TimelineEvent
 from services.intake.summary import intake_summary
-from services.intake.tables import AlertLinkRow
 from services.store.db import session_factory
 from services.store.uow import UnitOfWork
 from tests.integration.helpers import ALICE, declare, payments_config
@@ -48,7 +47,7 @@ async def test_an_alert_linked_in_the_same_unit_of_work_is_on_the_card(deps):
     incident_id = await declare(deps)
     async with deps.uow() as uow:
         now = deps.clock.now()
-        uow.alerts.add_link(AlertLinkRow(
+        await uow.alerts.add_link(dict(
             incident_id=incident_id, source="alertmanager", alert_key="0123456789abcdef", service="payments-api",
             rule="HighErrorRate", severity="critical", summary="5xx over 5%", link="", status="firing", count=1,
             declared=False, first_at=now, last_at=now))
