@@ -278,7 +278,11 @@ def run(kind: str, alerts: int, fingerprints: int, concurrency: int, rounds: int
     b, f = summary["beacon"], summary["floor"]
     ratios = {"throughput_ratio": b["throughput_rps"] / f["throughput_rps"] if f["throughput_rps"] else 0.0,
               "p50_ratio": b["p50_ms"] / f["p50_ms"] if f["p50_ms"] else 0.0,
-              "p99_ratio": b["p99_ms"] / f["p99_ms"] if f["p99_ms"] else 0.0}
+              "p99_ratio": b["p99_ms"] / f["p99_ms"] if f["p99_ms"] else 0.0,
+              # each round's ratio, Beacon's against the floor's run just before it: the first round
+              # carries every declaration (and the pages and cards they queue), the later ones repeats
+              "round_ratios": [br["throughput_rps"] / fr["throughput_rps"] if fr["throughput_rps"] else 0.0
+                               for br, fr in zip(b["per_round"], f["per_round"], strict=True)]}
     correct = stored["exact"] and b["errors"] == 0 and f["errors"] == 0 and stored["receipts"] == alerts \
         and stored["floor_rows"] == alerts
     return {"benchmark": "alert_storm", "database": kind, "alerts": alerts, "fingerprints": fingerprints,
@@ -296,6 +300,11 @@ def report(result: dict[str, Any]) -> None:
           f"p99 ratio {result['p99_ratio']:.2f}  [{result['database']}, {result['alerts']} alerts over "
           f"{result['fingerprints']} fingerprints, {result['concurrency']} senders, "
           f"{result['preexisting_incidents']} incidents before]")
+    print("by round (Beacon's alerts a second / the floor's, run just before it): " + ", ".join(
+        f"{n}: {beacon['throughput_rps']:.0f}/{floor['throughput_rps']:.0f} = {ratio:.2f}" for n, (beacon, floor, ratio)
+        in enumerate(zip(result["beacon"]["per_round"], result["floor"]["per_round"], result["round_ratios"],
+                         strict=True), 1))
+        + f"; the first round carries all {result['fingerprints']} declarations, the others only repeats")
     print(f"dedup: {stored['incidents']} incidents for {stored['expected_incidents']} fingerprints, "
           f"{stored['wrong_count_total']} wrong counts, {stored['duplicate_links']} duplicate links, "
           f"{stored['receipts']} receipts; {'exact' if result['correct'] else 'NOT EXACT'}; "

@@ -56,6 +56,9 @@ def test_alert_storm_benchmark_accepts_every_alert_and_deduplicates_exactly():
     assert result["correct"], out
     assert result["beacon"]["requests"] == result["floor"]["requests"] == 120
     assert result["beacon"]["errors"] == result["floor"]["errors"] == 0
+    # each round's ratio, the first (every declaration) apart from the repeats after it
+    assert len(result["round_ratios"]) == 2 and all(r > 0 for r in result["round_ratios"]), out
+    assert "by round" in out
     stored = result["stored"]
     assert stored["incidents"] == 6 and stored["wrong_count_total"] == 0 and stored["receipts"] == 120
     # each incident's card reached the fake Teams, timed from the commit that opened it
