@@ -39,6 +39,12 @@ MAX_POSTS_PER_TRANSACTION = 50
 # Teams answers 429 above 50 calls a second per app and tenant (200 storming incidents: 40) and
 # 1,800 an hour in one thread (720); the card shows the count within 5 s.
 REDRAW_AFTER = timedelta(seconds=5)
+# A repeat is on the incident's timeline when it tells a reader something: the alert fires again
+# after it had resolved, or after this long without firing, or it reaches ×2, ×10, ×100… firings.
+# In between, its link and the card's alert line keep the count and its receipt keeps the post: a
+# storm of 50 repeats is 2 entries on the timeline and in the report, not 49, and an alert that
+# fires all week does not grow its incident's history by one row each time.
+QUIET_SPELL = timedelta(minutes=10)
 # Post tokens: this process's random prefix (replicas differ) and a count (a uuid4 per post costs
 # more than the rest of a repeated alert's request).
 _PROCESS, _POSTS = token_hex(6), count(1)
@@ -171,10 +177,12 @@ class _AlertIntake:
 
     # -- firing ----------------------------------------------------------------------------
     async def _fired_again(self, alert: Alert, link: OpenLink) -> AlertOutcome:
+        news = link.status == "resolved" or self.now - link.last_at >= QUIET_SPELL
         link.fired(self.now)
         incident = await self._incident(link.incident_id)
-        self.shared.record(incident, "alert_repeated", f"{alert.rule} fired again ×{link.count}", self.now,
-                           after={"source": alert.source, "key": alert.key, "count": link.count})
+        if news or _tenfold(link.count):
+            self.shared.record(incident, "alert_repeated", f"{alert.rule} fired again ×{link.count}", self.now,
+                               after={"source": alert.source, "key": alert.key, "count": link.count})
         return self._outcome(alert, await self._after_firing(alert, incident, "repeated"), incident.id)
 
     async def _join(self, alert: Alert, routed: Classification, incident: Incident) -> AlertOutcome:
@@ -268,6 +276,11 @@ class _AlertIntake:
             assert incident is not None, f"alert link to missing INC-{incident_id}"
             self.shared.incidents[incident_id] = incident
         return incident
+
+
+def _tenfold(count: int) -> bool:
+    """2, 10, 100, 1000…: the firings worth a timeline entry however close together they come."""
+    return count == 2 or (count >= 10 and str(count).rstrip("0") == "1")
 
 
 def _title(alert: Alert) -> str:
