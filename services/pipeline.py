@@ -35,7 +35,7 @@ async def declare_within(uow: UnitOfWork, incident: Incident, target: ThreadTarg
     incident_events = list(incident.pending_events)
     await uow.incidents.add(incident, config_version=deps.config.fingerprint())
     tag_incident(incident.number)
-    await timers.arm(uow, incident, deps.config, now)
+    timers.start(uow, incident, deps.config, now)
     await uow.incidents.save(incident)
     await notify.incident_thread(uow, incident, target.to_dict(), now)
     await notify.resolve_names(uow, incident, now)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, false, insert, select, update
+from sqlalchemy import Row, bindparam, false, insert, literal, select, union_all, update
 
 from services.incidents import OPEN_STATUSES, Incident, Status
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
@@ -85,24 +85,29 @@ class OpenLink:
                 "resolved_at": self.resolved_at}
 
 
-def _grouping_candidates() -> tuple[Any, ...]:
-    """grouping_candidate's three questions, best first, built once: an open incident whose alerts
-    on the service fired since `since`; one on the service in monitoring; one declared on the
-    service since `since`. Drills never take real alerts."""
+def _grouping_candidate() -> Any:
+    """grouping_candidate's three questions in one statement, built once, best answer first: an
+    open incident whose alerts on the service fired since `since`; one on the service in
+    monitoring; one declared on the service since `since`. Drills never take real alerts."""
     live = (IncidentRow.status.in_(_OPEN), IncidentRow.drill == false())
     service, since = bindparam("service"), bindparam("since", type_=AlertLinkRow.last_at.type)
-    return (
-        select(IncidentRow.id).join(AlertLinkRow, AlertLinkRow.incident_id == IncidentRow.id)
+    questions = (
+        select(IncidentRow.id, literal(1).label("rank")).join(AlertLinkRow, AlertLinkRow.incident_id == IncidentRow.id)
         .where(*live, AlertLinkRow.service == service, AlertLinkRow.last_at >= since)
         .order_by(AlertLinkRow.last_at.desc(), IncidentRow.id.desc()).limit(1),
-        select(IncidentRow.id).where(*live, IncidentRow.service == service,
-                                     IncidentRow.status == Status.MONITORING.value)
+        select(IncidentRow.id, literal(2).label("rank")).where(*live, IncidentRow.service == service,
+                                                                IncidentRow.status == Status.MONITORING.value)
         .order_by(IncidentRow.id.desc()).limit(1),
-        select(IncidentRow.id).where(*live, IncidentRow.service == service, IncidentRow.declared_at >= since)
+        select(IncidentRow.id, literal(3).label("rank")).where(*live, IncidentRow.service == service,
+                                                                IncidentRow.declared_at >= since)
         .order_by(IncidentRow.id.desc()).limit(1))
+    # Each question keeps its own order and limit inside a subquery (SQLite allows neither on a
+    # member of a compound select).
+    answers = union_all(*(select(q.subquery()) for q in questions)).subquery()
+    return select(answers.c.id).order_by(answers.c.rank).limit(1)
 
 
-_GROUPING_CANDIDATES = _grouping_candidates()
+_GROUPING_CANDIDATE = _grouping_candidate()
 
 
 class AlertStore:
@@ -168,9 +173,5 @@ class AlertStore:
         within the window. Drills never take real alerts."""
         if not service:
             return None  # no service, nothing to group by
-        found = None
-        for query in _GROUPING_CANDIDATES:
-            found = await self._uow.session.scalar(query, {"service": service, "since": since})
-            if found is not None:
-                break
+        found = await self._uow.session.scalar(_GROUPING_CANDIDATE, {"service": service, "since": since})
         return await self._uow.incidents.get(found) if found is not None else None

@@ -129,6 +129,8 @@ class _Shared:
     incidents: dict[int, Incident]  # the core changes these in place: the next alert sees the change
     redraws: dict[int, str] = field(default_factory=dict)
     events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
+    target: ThreadTarget | None = None  # thread_target, read at the first declaration
+    target_read: bool = False
 
     def record(self, incident: Incident, kind: str, summary: str, now: datetime, *,
                actor: Person | None = None, after: dict[str, object] | None = None) -> None:
@@ -212,7 +214,9 @@ class _AlertIntake:
             service=routed.service, client="", declared_by=BEACON, commander=None, source=alert.source,
             now=self.now)
         channel = config.channels.incidents_channel
-        target = await thread_target(self.uow, channel)
+        if not self.shared.target_read:  # where this transaction's declarations are posted, read once
+            self.shared.target, self.shared.target_read = await thread_target(self.uow, channel), True
+        target = self.shared.target
         await self.shared.write(self.uow)
         # Not installed anywhere: stored all the same; its card post fails visibly until Beacon is.
         await declare_within(self.uow, incident, target or ThreadTarget("", channel_id=channel), self.deps, self.now)

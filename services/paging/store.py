@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from services.incidents import Person
 from services.paging.shifts import Override
@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 def _override(row: OverrideRow) -> Override:
     return Override(row.schedule, row.person, row.starts_at, row.ends_at, row.created_at, id=row.id,
                     created_by=(row.created_by or {}).get("name", ""))
+
+
+# Every override in force at `at` (built once: each declaration's first page reads it).
+_ACTIVE = (select(OverrideRow).where(OverrideRow.cancelled_at.is_(None),
+                                     OverrideRow.ends_at > bindparam("at", type_=OverrideRow.ends_at.type))
+           .order_by(OverrideRow.id))
 
 
 class OncallOverrides:
@@ -55,11 +61,12 @@ class OncallOverrides:
 
     async def active(self, at: datetime, schedules: Collection[str] | None = None) -> list[Override]:
         """Overrides not cancelled and not yet over at `at` (of these schedules, when given)."""
-        query = select(OverrideRow).where(OverrideRow.cancelled_at.is_(None), OverrideRow.ends_at > at)
-        if schedules is not None:
-            if not schedules:
-                return []
-            query = query.where(OverrideRow.schedule.in_(sorted(schedules)))
+        if schedules is None:  # every declaration pages, and asks this first: built once
+            return [_override(row) for row in await self._uow.session.scalars(_ACTIVE, {"at": at})]
+        if not schedules:
+            return []
+        query = select(OverrideRow).where(OverrideRow.cancelled_at.is_(None), OverrideRow.ends_at > at,
+                                          OverrideRow.schedule.in_(sorted(schedules)))
         return [_override(row) for row in await self._uow.session.scalars(query.order_by(OverrideRow.id))]
 
     async def audit(self, kind: str, schedule: str, summary: str, *, actor: Person | None, now: datetime,

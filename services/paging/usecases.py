@@ -40,7 +40,7 @@ async def start_paging(uow: UnitOfWork, incident: Incident, deps: Deps, now: dat
     plan = plan_step(incident, policy, 0, deps.config, now, overrides, deps.shift_feeds)
     await _write(uow, incident, plan, now)
     assert plan.next_due is not None
-    await uow.timers.arm(incident.id, ESCALATION, plan.next_due)  # a new timer: sequence 1, the next step
+    uow.timers.start(incident.id, ESCALATION, plan.next_due)  # sequence 1, the next step
 
 
 async def _write(uow: UnitOfWork, incident: Incident, plan: StepPlan, now: datetime) -> None:

@@ -29,6 +29,12 @@ class Timers:
     async def get(self, incident_id: int, kind: str) -> TimerRow | None:
         return await self._uow.session.get(TimerRow, (incident_id, kind))
 
+    def start(self, incident_id: int, kind: str, due_at: datetime) -> None:
+        """The first timer of its kind, for an incident declared in this unit of work: it has none to
+        read first (arm would look for one, a query per timer on every declaration)."""
+        self._uow.session.add(TimerRow(incident_id=incident_id, kind=kind, phase="due", due_at=due_at, sequence=1))
+        self._uow.wake_scheduler_on_commit()
+
     async def arm(self, incident_id: int, kind: str, due_at: datetime, *, advance_sequence: bool = False) -> int:
         """(Re)arm a timer for its next due time; returns the sequence of the update it stands for."""
         row = await self.get(incident_id, kind)
