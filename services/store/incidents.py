@@ -95,10 +95,6 @@ class Incidents:
         row = (await session.execute(lock_built_once(_INCIDENT_BY_ID, session), {"incident_id": incident_id})).first()
         return incident_from_row(row) if row else None  # type: ignore[arg-type]
 
-    async def row(self, incident_id: int) -> IncidentRow | None:
-        """The row as the session holds it (kept current by the saves of this unit of work)."""
-        return await self._uow.session.get(IncidentRow, incident_id)
-
     async def add(self, incident: Incident, *, config_version: str) -> Incident:
         session = self._uow.session
         row = IncidentRow(version=1, config_version=config_version, **incident_values(incident))
