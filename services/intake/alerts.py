@@ -129,13 +129,19 @@ class _Shared:
     incidents: dict[int, Incident]  # the core changes these in place: the next alert sees the change
     redraws: dict[int, str] = field(default_factory=dict)
     events: list[tuple[int, int, TimelineEvent]] = field(default_factory=list)
-    target: ThreadTarget | None = None  # thread_target, read at the first declaration
-    target_read: bool = False
+    _target: ThreadTarget | None = None
+    _target_read: bool = False
 
     def record(self, incident: Incident, kind: str, summary: str, now: datetime, *,
                actor: Person | None = None, after: dict[str, object] | None = None) -> None:
         """within.record, written with the others by write."""
         self.events.append(entry(incident, kind, summary, now, actor=actor, after=after))
+
+    async def thread_target(self, uow: UnitOfWork, channel: str) -> ThreadTarget | None:
+        """within.thread_target, read once: every declaration of the transaction is posted there."""
+        if not self._target_read:
+            self._target, self._target_read = await thread_target(uow, channel), True
+        return self._target
 
     async def write(self, uow: UnitOfWork) -> None:
         """Write the links' changes and the entries recorded so far: before the core changes an
@@ -170,7 +176,9 @@ class _AlertIntake:
             return await self._fired_again(alert, link)
         routed = classify_alert(alert, self.routing, self.deps.config.services)
         since = self.now - self.routing.grouping_window
-        await self.shared.write(self.uow)  # the candidate is found by when its alerts last fired
+        # Before the grouping read (it finds the candidate by when its alerts last fired) and before
+        # the core declares or changes an incident.
+        await self.shared.write(self.uow)
         incident = await self.uow.alerts.grouping_candidate(routed.service, since)
         if incident is not None:
             assert incident.id is not None
@@ -214,10 +222,7 @@ class _AlertIntake:
             service=routed.service, client="", declared_by=BEACON, commander=None, source=alert.source,
             now=self.now)
         channel = config.channels.incidents_channel
-        if not self.shared.target_read:  # where this transaction's declarations are posted, read once
-            self.shared.target, self.shared.target_read = await thread_target(self.uow, channel), True
-        target = self.shared.target
-        await self.shared.write(self.uow)
+        target = await self.shared.thread_target(self.uow, channel)
         # Not installed anywhere: stored all the same; its card post fails visibly until Beacon is.
         await declare_within(self.uow, incident, target or ThreadTarget("", channel_id=channel), self.deps, self.now)
         assert incident.id is not None

@@ -22,10 +22,12 @@ def _override(row: OverrideRow) -> Override:
                     created_by=(row.created_by or {}).get("name", ""))
 
 
-# Every override in force at `at` (built once: each declaration's first page reads it).
+# Every override in force at `at`, and those of some schedules (built once: each declaration's
+# first page reads the first).
 _ACTIVE = (select(OverrideRow).where(OverrideRow.cancelled_at.is_(None),
                                      OverrideRow.ends_at > bindparam("at", type_=OverrideRow.ends_at.type))
            .order_by(OverrideRow.id))
+_ACTIVE_OF = _ACTIVE.where(OverrideRow.schedule.in_(bindparam("schedules", expanding=True)))
 
 
 class OncallOverrides:
@@ -61,13 +63,11 @@ class OncallOverrides:
 
     async def active(self, at: datetime, schedules: Collection[str] | None = None) -> list[Override]:
         """Overrides not cancelled and not yet over at `at` (of these schedules, when given)."""
-        if schedules is None:  # every declaration pages, and asks this first: built once
-            return [_override(row) for row in await self._uow.session.scalars(_ACTIVE, {"at": at})]
-        if not schedules:
+        if schedules is not None and not schedules:
             return []
-        query = select(OverrideRow).where(OverrideRow.cancelled_at.is_(None), OverrideRow.ends_at > at,
-                                          OverrideRow.schedule.in_(sorted(schedules)))
-        return [_override(row) for row in await self._uow.session.scalars(query.order_by(OverrideRow.id))]
+        query, params = (_ACTIVE, {"at": at}) if schedules is None else \
+            (_ACTIVE_OF, {"at": at, "schedules": sorted(schedules)})
+        return [_override(row) for row in await self._uow.session.scalars(query, params)]
 
     async def audit(self, kind: str, schedule: str, summary: str, *, actor: Person | None, now: datetime,
                     details: dict[str, Any] | None = None) -> None:
