@@ -46,6 +46,7 @@ from services.intake.reports import (
     suggested_priority,
 )
 from services.intake.requester import Requesters
+from services.intake.retention import ReceiptPruner
 from services.intake.settings import IntakeSettings
 from services.intake.summary import intake_summary
 from services.intake.tables import ReportRow
@@ -347,6 +348,7 @@ def wire_intake(wiring: Wiring) -> None:
     wiring.card_actions.register(Verb.REPORT_DISMISS, actions.dismiss)
     wiring.card_actions.register(Verb.REPORT_LINK, actions.merge)
     wiring.card_actions.register(Verb.REPORT_UNLINK, actions.unlink)
+    wiring.runners.append(ReceiptPruner(deps.uow, deps.clock, settings.alert_receipts_keep))
     http = IntakeHttp(deps, settings, freshdesk)
     for source in PARSERS:
         wiring.app.router.add_post(f"/api/alerts/{source}", http.alert_route(source))

@@ -19,8 +19,7 @@ def duration(value: Any, *, allow_zero: bool = False) -> timedelta:
         parsed = isodate.parse_duration(str(value))
     except (isodate.ISO8601Error, ValueError):
         raise ValueError(f"{value!r} is not an ISO 8601 duration such as PT1H or PT30M") from None
-    too_short = parsed < timedelta(0) if allow_zero else parsed <= timedelta(0)
-    if not isinstance(parsed, timedelta) or too_short:
+    if not isinstance(parsed, timedelta) or (parsed < timedelta(0) if allow_zero else parsed <= timedelta(0)):
         least = "zero or a positive" if allow_zero else "a positive"
         raise ValueError(f"{value!r} must be {least} duration in days, hours, minutes or seconds")
     return parsed

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, false, insert, literal, select, union_all, update
+from sqlalchemy import Row, bindparam, delete, false, insert, literal, select, union_all, update
 
 from services.incidents import OPEN_STATUSES, Incident, Status
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
@@ -26,6 +26,11 @@ _KEYS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 # Any constant works; it only has to differ from the other advisory locks Beacon takes (727274).
 _ALERT_LOCK = 727275
 _INSERT_RECEIPTS = insert(AlertReceiptRow.__table__)  # Core: one executemany, no ids read back
+_RECEIPTS = AlertReceiptRow.__table__
+# The oldest receipts received before :before, a batch at a time (on the received_at index).
+_PRUNE_RECEIPTS = delete(_RECEIPTS).where(_RECEIPTS.c.id.in_(
+    select(_RECEIPTS.c.id).where(_RECEIPTS.c.received_at < bindparam("before"))
+    .order_by(_RECEIPTS.c.received_at).limit(bindparam("batch")).scalar_subquery()))
 
 
 def stored_key(key: str) -> str:
@@ -127,6 +132,11 @@ class AlertStore:
         """Store the posts as received, each with its outcomes (AlertReceiptRow's columns), in one statement."""
         if receipts:
             await self._uow.session.execute(_INSERT_RECEIPTS, receipts)
+
+    async def prune_receipts(self, before: datetime, batch: int) -> int:
+        """Delete up to `batch` of the receipts received before `before`, oldest first; how many went."""
+        result = await self._uow.session.execute(_PRUNE_RECEIPTS, {"before": before, "batch": batch})
+        return int(result.rowcount or 0)
 
     async def add_link(self, values: dict[str, Any]) -> OpenLink:
         """Link an alert to an incident (AlertLinkRow's columns): written at once, since the alerts

@@ -9,11 +9,13 @@ facts about one helpdesk (its custom fields, its default requester).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.durations import Duration
 from services.rotation import accepted_values
 
 
@@ -24,6 +26,8 @@ class IntakeSettings(BaseSettings):
     # alerts are refused with 503, because an open endpoint would let anyone open incidents.
     # Comma-separated during a rotation: each value is accepted (services/rotation.py).
     alerts_token: SecretStr = Field(SecretStr(""), validation_alias="ALERTS_WEBHOOK_TOKEN")
+    # How long each monitoring post is kept verbatim with its outcome (services/intake/retention.py).
+    alert_receipts_keep: Duration = Field(timedelta(days=30), validation_alias="ALERT_RECEIPTS_KEEP")
     # Who a Beacon-created ticket is "from". Empty: the incident's client's first contact.
     requester_email: str = Field("", validation_alias="FRESHDESK_REQUESTER_EMAIL")
     # JSON object of Freshdesk custom fields set on every created ticket; string values may use

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from cards.intake import ALL_RESOLVED
 from services.clock import FakeClock
@@ -52,7 +52,7 @@ def load(name: str) -> dict[str, Any]:
 
 @asynccontextmanager
 async def intake(database_url: str, *, token: str = TOKEN, install: bool = True, clock: Any = None,
-                 freshdesk: bool = True, channel: str = CHANNEL_ID,
+                 freshdesk: bool = True, channel: str = CHANNEL_ID, receipts_keep: str = "P30D",
                  **routing: Any) -> AsyncIterator[tuple[Stack, FakeFreshdesk]]:
     """Beacon installed in a team, alerts routed by ROUTING, Freshdesk pointed at a fake."""
     fd = FakeFreshdesk()
@@ -62,7 +62,7 @@ async def intake(database_url: str, *, token: str = TOKEN, install: bool = True,
     outside = unconfigured()
     outside.extra = {
         "intake": IntakeSettings(_env_file=None, ALERTS_WEBHOOK_TOKEN=token,  # type: ignore[call-arg]
-                                 FRESHDESK_REQUESTER_EMAIL="noc@example.com"),
+                                 FRESHDESK_REQUESTER_EMAIL="noc@example.com", ALERT_RECEIPTS_KEEP=receipts_keep),
         "freshdesk": FreshdeskSettings(_env_file=None, FRESHDESK_URL=fd.url if freshdesk else "",  # type: ignore[call-arg]
                                        FRESHDESK_API_KEY=fd.api_key),
     }
@@ -189,6 +189,35 @@ async def test_fifty_repeats_at_once_make_one_incident_one_ticket_and_a_count_of
         # The timeline has the second firing and the tenth, not 49 entries; the card has the count.
         repeats = [e.summary for e in await timeline(stack) if e.kind == "alert_repeated"]
         assert [r.rsplit(" ", 1)[-1] for r in repeats] == ["×2", "×10"], repeats
+
+
+async def test_receipts_past_alert_receipts_keep_are_deleted_when_beacon_starts_and_the_incident_stays(database_url):
+    async with intake(database_url, receipts_keep="P7D") as (stack, _):
+        body = load("alertmanager_v4_one_alert_firing")
+        for sequence in range(3):
+            status, _answer = await post(stack, "alertmanager", dict(body, groupKey=f"{body['groupKey']}#{sequence}"))
+            assert status == 200
+        async with stack.beacon.deps.uow() as uow:  # the first two arrived eight days ago
+            first_two = (await uow.session.execute(select(AlertReceiptRow.id, AlertReceiptRow.received_at)
+                                                   .order_by(AlertReceiptRow.id).limit(2))).all()
+            for receipt_id, received_at in first_two:
+                await uow.session.execute(update(AlertReceiptRow).where(AlertReceiptRow.id == receipt_id)
+                                          .values(received_at=received_at - timedelta(days=8)))
+            await uow.commit()
+        assert await count(stack, AlertReceiptRow) == 3
+        await stack.beacon.stop()  # a redeploy: the new process prunes as it starts
+        await stack.beacon.start()
+
+        for _ in range(200):  # the pruner's first pass runs beside the start-up
+            async with stack.beacon.deps.uow() as uow:
+                left = list(await uow.session.scalars(select(AlertReceiptRow.body).order_by(AlertReceiptRow.id)))
+            if len(left) < 3:
+                break
+            await asyncio.sleep(0.05)
+        assert [b["groupKey"] for b in left] == [f"{body['groupKey']}#2"]
+        [link] = await links(stack)
+        assert link.count == 3 and await count(stack, IncidentRow) == 1
+        assert [e.kind for e in await timeline(stack)].count("alert_fired") == 1
 
 
 async def test_two_fingerprints_on_one_service_group_within_the_window_only(database_url):

@@ -41,6 +41,10 @@ def test_durations_must_be_iso_8601_and_positive():
     assert parse_config({"communications": {"grace": "PT2S"}}).communications.grace.total_seconds() == 2
     with pytest.raises(ConfigError):
         parse_config({"communications": {"grace": "PT0S"}})
+    # Months and years have no fixed length: refused with the reason, not a crash comparing them.
+    for calendar in ("P1M", "P1Y"):
+        with pytest.raises(ConfigError, match="days, hours, minutes or seconds"):
+            parse_config({"communications": {"grace": calendar}})
 
 
 def test_the_config_version_is_recorded_as_a_fingerprint():
