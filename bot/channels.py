@@ -184,7 +184,10 @@ class ChannelDelivery:
                 return  # posted by an earlier attempt, or closed before it could be
             incident = await uow.incidents.get(incident_id)
         assert incident is not None
-        activity = mention_activity(await self.poster.card_activity(incident_id), incident)
+
+        async def activity() -> Activity:  # drawn once the channel's turn has come
+            return mention_activity(await self.poster.card_activity(incident_id), incident)
+
         conversation_id, root_id = await self.poster.new_channel_thread(target, activity)
         await self.poster.record_thread(incident_id, PURPOSE, conversation_id, root_id, target)
 

@@ -55,6 +55,14 @@ log = logging.getLogger("beacon.teams")
 # How often a post whose incident has no thread yet looks again. Posts behind a root card still
 # being retried wait by their ordering key instead; this is for a root that failed for good.
 THREAD_WAIT = 30.0
+# What a send posts: the activity, or how to draw it once the conversation's turn has come (an
+# incident card reads the incident; drawn before the turn, it would be drawn again each time
+# Teams' limits send the post back to wait).
+Drawn = Activity | Callable[[], Awaitable[Activity]]
+
+
+async def drawn(activity: Drawn) -> Activity:
+    return activity if isinstance(activity, Activity) else await activity()
 
 
 def _reference(service_url: str, conversation_id: str, tenant_id: str, app_id: str) -> ConversationReference:
@@ -212,7 +220,10 @@ class TeamsPoster:
         target = effect.payload["target"]
         if not target.get("service_url"):
             raise PermanentDeliveryError("Beacon is not installed in any team yet: add Beacon to a team")
-        activity = await self.card_activity(incident_id)
+
+        async def activity() -> Activity:
+            return await self.card_activity(incident_id)
+
         if target.get("channel_id"):
             conversation_id, root_id = await self.new_channel_thread(target, activity)
         else:
@@ -234,10 +245,8 @@ class TeamsPoster:
 
         await while_unavailable_retry(record, what=f"the {purpose} thread of INC-{incident_id}")
 
-    async def new_channel_thread(self, target: dict[str, str], activity: Activity) -> tuple[str, str]:
+    async def new_channel_thread(self, target: dict[str, str], activity: Drawn) -> tuple[str, str]:
         """Post `activity` as the root of a new thread in the target's channel: (conversation id, root id)."""
-        params = ConversationParameters(is_group=True, channel_data={"channel": {"id": target["channel_id"]}},
-                                        activity=activity, tenant_id=target.get("tenant_id") or None)
         created: dict[str, str] = {}
 
         async def capture(turn_context: TurnContext) -> None:
@@ -245,6 +254,8 @@ class TeamsPoster:
             created["root_id"] = turn_context.activity.id
 
         await self._turn(target["channel_id"])
+        params = ConversationParameters(is_group=True, channel_data={"channel": {"id": target["channel_id"]}},
+                                        activity=await drawn(activity), tenant_id=target.get("tenant_id") or None)
         await _connector_call(self.adapter.create_conversation(
             self.adapter.app_id, capture, params, "msteams", target["service_url"], None), target["channel_id"])
         root_id = created["root_id"]
@@ -253,13 +264,13 @@ class TeamsPoster:
             conversation_id = f"{target['channel_id']};messageid={root_id}"
         return conversation_id, root_id
 
-    async def _post_in_chat(self, target: dict[str, str], activity: Activity) -> tuple[str, str]:
+    async def _post_in_chat(self, target: dict[str, str], activity: Drawn) -> tuple[str, str]:
         reference = _reference(target["service_url"], target["conversation_id"], target.get("tenant_id", ""),
                                self.adapter.app_id)
         sent: dict[str, str] = {}
 
-        async def send(turn_context: TurnContext) -> None:
-            response = await turn_context.send_activity(activity)
+        async def send(turn_context: TurnContext) -> None:  # runs once the chat's turn has come
+            response = await turn_context.send_activity(await drawn(activity))
             sent["id"] = response.id if response else ""
 
         await self._proactive(reference, send)
@@ -291,15 +302,17 @@ class TeamsPoster:
         async with self.deps.uow() as uow:
             if await uow.outbox.later_pending(effect.id, effect.kind, incident_id):
                 return  # a later update renders the same current state: one PUT is enough
-        activity = await self.card_activity(incident_id)
+        redrawn: list[Activity] = []
 
-        async def update(turn_context: TurnContext, root_id: str) -> None:
+        async def update(turn_context: TurnContext, root_id: str) -> None:  # the thread's turn has come
+            activity = await self.card_activity(incident_id)
             activity.id = root_id
+            redrawn.append(activity)
             await turn_context.update_activity(activity)
 
         await self.in_thread(incident_id, update)
         for redraw in self.also_redraw:  # the card's other copies (an incident's own channel)
-            await redraw(incident_id, activity)
+            await redraw(incident_id, redrawn[0])
 
     async def thread_card(self, effect: Effect) -> None:
         """A reminder, a status update or a notice, as a reply in the incident thread."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.poster import TeamsPoster
 from services.clock import FakeClock
 from services.pacing import TEAMS_PER_CONVERSATION
 from services.store.tables import OutboxRow
@@ -63,7 +64,16 @@ def sends(stack: Stack, since: int) -> list[Any]:
             if r.operation in ("create_conversation", "reply", "send", "update")]
 
 
-async def test_forty_incidents_at_once_into_one_channel_arrive_paced_without_a_429(database_url: str) -> None:
+async def test_forty_incidents_at_once_into_one_channel_arrive_paced_without_a_429(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: Counter[int] = Counter()  # each incident card drawn, by incident: reads the incident, renders
+    draw = TeamsPoster.card_activity
+
+    async def counted(poster: TeamsPoster, incident_id: int) -> Any:
+        drawn[incident_id] += 1
+        return await draw(poster, incident_id)
+
+    monkeypatch.setattr(TeamsPoster, "card_activity", counted)
     clock = FakeClock()
     config: dict[str, Any] = storm_config(services=INCIDENTS)
     async with beacon(database_url, config, clock=clock,
@@ -96,6 +106,9 @@ async def test_forty_incidents_at_once_into_one_channel_arrive_paced_without_a_4
         first_other = next(i for i, r in enumerate(made) if r.operation != "create_conversation")
         assert first_other == INCIDENTS, [r.operation for r in made[:50]]
         assert len(made) == 3 * INCIDENTS  # a root, a note and one redraw (coalesced) each
+        # A card waiting for its turn is drawn when it goes, not again each time it is sent back
+        # to wait: one draw per card sent (the root and its redraw).
+        assert sum(drawn.values()) == sum(r.operation in ("create_conversation", "update") for r in made)
         assert (clock.now() - started).total_seconds() > 30  # 120 sends: the 61st waited for the 30 s window
         assert moves > 10  # Beacon waited for its turns instead of sending at once
 
