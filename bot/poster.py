@@ -311,7 +311,7 @@ class TeamsPoster:
             await turn_context.update_activity(activity)
 
         await self.in_thread(incident_id, update)
-        for redraw in self.also_redraw:  # the card's other copies (an incident's own channel)
+        for redraw in self.also_redraw if redrawn else ():  # the card's other copies (an incident's own channel)
             await redraw(incident_id, redrawn[0])
 
     async def thread_card(self, effect: Effect) -> None:
