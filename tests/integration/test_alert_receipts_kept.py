@@ -10,29 +10,12 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from services.alerts import PARSERS
-from services.clock import FakeClock
-from services.deps import Deps
-from services.intake.alerts import receive_alerts
 from services.intake.retention import ReceiptPruner
 from services.intake.settings import IntakeSettings
 from services.intake.tables import AlertLinkRow, AlertReceiptRow
 from services.store.db import session_factory
 from services.store.tables import IncidentRow, TimelineRow
-from services.store.uow import UnitOfWork
-from tests.e2e.test_crash import alert
-from tests.integration.test_alert_writes import CONFIG
-
-
-@pytest.fixture
-def deps(engine) -> Deps:
-    return Deps(uow=lambda: UnitOfWork(session_factory(engine)), config=CONFIG, clock=FakeClock())
-
-
-async def post(deps: Deps, sequence: int) -> str:
-    body = alert(1, sequence)
-    [outcome] = await receive_alerts("alertmanager", body, PARSERS["alertmanager"](body), deps)
-    return outcome.outcome
+from tests.integration.test_alert_writes import deps, post  # noqa: F401 (deps: the same fixture)
 
 
 async def kept(engine) -> tuple[list[str], int, int, int]:
