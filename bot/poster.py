@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -220,10 +221,7 @@ class TeamsPoster:
         target = effect.payload["target"]
         if not target.get("service_url"):
             raise PermanentDeliveryError("Beacon is not installed in any team yet: add Beacon to a team")
-
-        async def activity() -> Activity:
-            return await self.card_activity(incident_id)
-
+        activity = partial(self.card_activity, incident_id)  # drawn once the turn has come
         if target.get("channel_id"):
             conversation_id, root_id = await self.new_channel_thread(target, activity)
         else:
